@@ -1,0 +1,64 @@
+import type { Engine } from '../engine/types.js';
+import { ContextOverflowError } from '../engine/errors.js';
+import type { Message } from './messages.js';
+import type { ChatTemplate } from './templates.js';
+
+/** Rendered text → tokens, special tokens parsed, with exactly one BOS when the model wants one. */
+export function promptTokens(engine: Engine, text: string): number[] {
+  const tokens = engine.tokenize(text, true);
+  const { addBos, bosId } = engine.info;
+  // The template usually writes <|begin_of_text|> itself; adding another would give two BOS tokens.
+  if (addBos && bosId !== undefined && tokens[0] !== bosId) tokens.unshift(bosId);
+  return tokens;
+}
+
+export interface BuiltPrompt {
+  tokens: number[];
+  /** The messages that made it in (system first, then the newest turns). */
+  messages: Message[];
+  /** Whole rounds left out, oldest first: by the round window or to fit the context. */
+  droppedRounds: number;
+  droppedToFit: number;
+}
+
+export interface WindowOptions {
+  /** Keep at most this many rounds (a round = a user turn and its answer); the current question counts. */
+  maxRounds: number;
+  /** Tokens to leave free for the answer. */
+  reserve: number;
+}
+
+/** Split turns into rounds, each starting at a user message. */
+function rounds(turns: Message[]): Message[][] {
+  const out: Message[][] = [];
+  for (const m of turns) {
+    if (m.role === 'user' || out.length === 0) out.push([m]);
+    else out[out.length - 1].push(m);
+  }
+  return out;
+}
+
+/**
+ * Build the prompt for the next answer: the system prompt always, then the newest rounds that fit both the
+ * round window and the context (less `reserve` for the answer). Oldest rounds go first; the system prompt and
+ * the current question never do — if those alone do not fit, that is a ContextOverflowError with the numbers.
+ */
+export function buildPrompt(engine: Engine, template: ChatTemplate, system: string | undefined, turns: Message[], o: WindowOptions): BuiltPrompt {
+  const all = rounds(turns);
+  let keep = all.slice(-Math.max(1, o.maxRounds));
+  const byWindow = all.length - keep.length;
+  const head: Message[] = system ? [{ role: 'system', content: system }] : [];
+  const ctx = engine.info.contextSize;
+  const budget = ctx - Math.min(o.reserve, Math.floor(ctx / 2));
+  let droppedToFit = 0;
+  for (;;) {
+    const messages = [...head, ...keep.flat()];
+    const tokens = promptTokens(engine, template.render(messages, true));
+    if (tokens.length <= budget || keep.length <= 1) {
+      if (tokens.length >= ctx) throw new ContextOverflowError(tokens.length, ctx);
+      return { tokens, messages, droppedRounds: byWindow + droppedToFit, droppedToFit };
+    }
+    keep = keep.slice(1);
+    droppedToFit++;
+  }
+}

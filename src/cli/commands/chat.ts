@@ -1,0 +1,300 @@
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseMessages, type Message } from '../../chat/messages.js';
+import { findPreset, SYSTEM_PRESETS } from '../../chat/presets.js';
+import { ChatSession, type Answer } from '../../chat/session.js';
+import { applySetting, type ChatSettings, DEMO_DEFAULTS, describeSettings } from '../../chat/settings.js';
+import { UserError } from '../../errors.js';
+import { writeFileAtomic } from '../../util/files.js';
+import { parseFlags } from '../flags.js';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, openModel } from '../modelFlags.js';
+
+const HELP = `llama3-zh chat — chat with a model in the terminal
+
+  llama3-zh chat [-m MODEL] [options]            interactive, streaming, multi-turn
+  llama3-zh chat [-m MODEL] -p "你是谁" [--json]   one answer on stdout, stats on stderr
+  echo "你是谁" | llama3-zh chat [-m MODEL]         the same, prompt from standard input
+
+${MODEL_FLAGS_HELP}
+
+Conversation:
+  -s, --system TEXT         system prompt
+  --preset NAME             a system prompt preset: ${Object.entries(SYSTEM_PRESETS).map(([k, p]) => `${k} (${p.aliases.join(', ')})`).join('; ')}
+  --history N               rounds of history kept, newest first (default ${DEMO_DEFAULTS.historyRounds})
+  -p, --prompt TEXT         one-shot: answer TEXT and exit
+  --json                    one-shot: print {reply, finish_reason, usage, timings} as JSON
+  -i, --interactive         interactive even when standard input is not a terminal
+
+Generation (defaults are the llama3-Chinese-chat demo's):
+  -n, --max-tokens N        (${DEMO_DEFAULTS.maxTokens})   --temperature T (${DEMO_DEFAULTS.temperature}, 0 = greedy)
+  --top-p P (${DEMO_DEFAULTS.topP})   --top-k K (${DEMO_DEFAULTS.topK}, 0 = off)   --min-p P (${DEMO_DEFAULTS.minP})
+  --repeat-penalty R (${DEMO_DEFAULTS.repeatPenalty})   --repeat-last-n N (${DEMO_DEFAULTS.repeatLastN})
+  --presence-penalty P (0)   --frequency-penalty P (0)   --seed N
+  --stop TEXT               stop when the reply contains TEXT (repeatable)
+
+In the chat: /help lists the slash commands; Ctrl-C stops an answer, Ctrl-C twice leaves.`;
+
+const SLASH_HELP = `Commands:
+  /system [TEXT]     show or set the system prompt (/system none clears it)
+  /reset             forget the conversation (keeps the system prompt)
+  /history           show the conversation
+  /save FILE         save the conversation as JSON      /load FILE   load one
+  /set [KEY VALUE]   show or change a setting, e.g. /set temperature 0.2
+  /help              this list                          /exit        leave
+  """                start and end a multi-line message
+  Ctrl-C stops the current answer; at the prompt, Ctrl-C twice leaves.`;
+
+const FLAG_SETTINGS: Record<string, string> = {
+  'max-tokens': 'max_tokens', temperature: 'temperature', 'top-p': 'top_p', 'top-k': 'top_k', 'min-p': 'min_p',
+  'repeat-penalty': 'repeat_penalty', 'repeat-last-n': 'repeat_last_n', 'presence-penalty': 'presence_penalty',
+  'frequency-penalty': 'frequency_penalty', seed: 'seed', history: 'history',
+};
+
+const dim = (s: string) => (process.stderr.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
+
+function stats(a: Answer): string {
+  const t = a.timings;
+  const parts = [
+    `${a.usage.completionTokens} tokens`,
+    `${t.generationTokensPerSecond.toFixed(1)} tok/s`,
+    `prompt ${a.usage.promptTokens} tokens${a.usage.cachedTokens ? ` (${a.usage.cachedTokens} cached)` : ''} in ${(t.promptMs / 1000).toFixed(2)} s`,
+  ];
+  if (a.finishReason === 'length') parts.push('stopped at the max-tokens limit');
+  if (a.finishReason === 'abort') parts.push('interrupted');
+  return `[${parts.join(' · ')}]`;
+}
+
+function trimNotice(a: Answer, ctx: number): string | undefined {
+  if (!a.droppedToFit) return undefined;
+  return `(left out the ${a.droppedToFit} oldest round${a.droppedToFit > 1 ? 's' : ''} of the conversation to fit the ${ctx}-token context; the system prompt is kept)`;
+}
+
+export async function chatCommand(args: string[]): Promise<void> {
+  const { values } = parseFlags('chat', args, {
+    ...MODEL_FLAGS,
+    system: { type: 'string', short: 's' },
+    preset: { type: 'string' },
+    prompt: { type: 'string', short: 'p' },
+    json: { type: 'boolean' },
+    interactive: { type: 'boolean', short: 'i' },
+    'max-tokens': { type: 'string', short: 'n' },
+    temperature: { type: 'string' },
+    'top-p': { type: 'string' },
+    'top-k': { type: 'string' },
+    'min-p': { type: 'string' },
+    'repeat-penalty': { type: 'string' },
+    'repeat-last-n': { type: 'string' },
+    'presence-penalty': { type: 'string' },
+    'frequency-penalty': { type: 'string' },
+    seed: { type: 'string' },
+    history: { type: 'string' },
+    stop: { type: 'string', multiple: true },
+  });
+  if (values.help) { console.log(HELP); return; }
+
+  // Check every flag before loading a multi-gigabyte model.
+  const settings: ChatSettings = { ...DEMO_DEFAULTS };
+  for (const [flag, name] of Object.entries(FLAG_SETTINGS)) {
+    const v = (values as Record<string, unknown>)[flag];
+    if (typeof v === 'string') {
+      try { applySetting(settings, name, v); } catch (e) { throw new UserError(`--${flag}: ${(e as Error).message}`, 2); }
+    }
+  }
+  let system = values.system;
+  if (values.preset !== undefined) {
+    if (system !== undefined) throw new UserError('give --system or --preset, not both', 2);
+    system = findPreset(values.preset);
+    if (system === undefined) throw new UserError(`unknown preset "${values.preset}"; presets: ${Object.keys(SYSTEM_PRESETS).join(', ')}`, 2);
+  }
+  const oneShot = values.prompt !== undefined || (!process.stdin.isTTY && !values.interactive);
+  let question = values.prompt;
+  if (oneShot && question === undefined) {
+    question = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  }
+  if (oneShot && !question?.trim()) throw new UserError('the prompt is empty; pass -p TEXT or pipe text in', 2);
+  if (values.json && !oneShot) throw new UserError('--json goes with one-shot mode (-p TEXT or piped input)', 2);
+
+  if (!oneShot) process.stderr.write(dim('loading model…\r'));
+  const model = await openModel(values);
+  if (model.demoNotice) console.error(model.demoNotice);
+  const session = new ChatSession(model, settings, system, values.stop ?? []);
+  try {
+    if (oneShot) await runOnce(session, question!, !!values.json);
+    else await runRepl(session);
+  } finally {
+    await model.engine.close();
+  }
+}
+
+async function runOnce(session: ChatSession, question: string, json: boolean) {
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const a = await session.ask(question, { signal: ac.signal, onText: json ? undefined : (d) => process.stdout.write(d) });
+    const info = session.model.engine.info;
+    const notice = trimNotice(a, info.contextSize);
+    if (notice) console.error(notice);
+    if (json) {
+      console.log(JSON.stringify({
+        model: info.path,
+        template: session.model.template.name,
+        reply: a.text,
+        finish_reason: a.finishReason,
+        usage: {
+          prompt_tokens: a.usage.promptTokens,
+          completion_tokens: a.usage.completionTokens,
+          total_tokens: a.usage.promptTokens + a.usage.completionTokens,
+          cached_tokens: a.usage.cachedTokens,
+        },
+        timings: {
+          prompt_ms: a.timings.promptMs,
+          generation_ms: a.timings.generationMs,
+          prompt_tokens_per_second: a.timings.promptTokensPerSecond,
+          generation_tokens_per_second: a.timings.generationTokensPerSecond,
+        },
+      }));
+    } else {
+      process.stdout.write('\n');
+      console.error(dim(stats(a)));
+    }
+    if (a.finishReason === 'abort') process.exitCode = 130;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function loadConversation(session: ChatSession, file: string) {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`cannot load ${file}: ${(e as Error).message}`);
+  }
+  const messages: Message[] = parseMessages(data, file);
+  const sys = messages.find((m) => m.role === 'system');
+  const saved = (data as { system?: unknown }).system;
+  session.system = sys?.content ?? (typeof saved === 'string' ? saved : session.system);
+  session.turns = messages.filter((m) => m.role !== 'system');
+}
+
+async function runRepl(session: ChatSession) {
+  const { engine, template } = session.model;
+  const info = engine.info;
+  console.error(dim(`llama3-zh chat · ${info.name} · template ${template.name} · context ${info.contextSize} · ${info.threads} threads`));
+  console.error(dim('Type a message; /help for commands, /exit to leave.'));
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: !!process.stdin.isTTY, historySize: 200 });
+  let answering: AbortController | undefined;
+  let lastSigint = 0;
+  let closed = false;
+  rl.on('close', () => { closed = true; answering?.abort(); });
+  rl.on('SIGINT', () => {
+    if (answering) { answering.abort(); return; }
+    const now = Date.now();
+    if (rl.line) { (rl as unknown as { line: string }).line = ''; rl.prompt(); lastSigint = now; return; }
+    if (now - lastSigint < 2000) { rl.close(); return; }
+    lastSigint = now;
+    process.stdout.write('\n' + dim('(press Ctrl-C again or type /exit to leave)') + '\n');
+    rl.prompt();
+  });
+  rl.setPrompt('>>> ');
+  rl.prompt();
+  let multiline: string[] | undefined;
+
+  for await (const raw of rl) {
+    const line = raw.replace(/\r$/, '');
+    if (multiline) {
+      if (line.trim() === '"""') { const text = multiline.join('\n'); multiline = undefined; await answer(text); }
+      else multiline.push(line);
+      if (!closed) rl.prompt();
+      continue;
+    }
+    if (line.trim() === '"""' || line.startsWith('"""')) {
+      multiline = line.trim() === '"""' ? [] : [line.slice(3)];
+      rl.setPrompt('... ');
+      rl.prompt();
+      continue;
+    }
+    rl.setPrompt('>>> ');
+    if (line.startsWith('/')) {
+      const leave = command(line);
+      if (leave) break;
+    } else if (line.trim()) {
+      await answer(line);
+    }
+    if (closed) break;
+    rl.prompt();
+  }
+  rl.close();
+
+  async function answer(text: string) {
+    rl.setPrompt('>>> ');
+    answering = new AbortController();
+    try {
+      const a = await session.ask(text, { signal: answering.signal, onText: (d) => process.stdout.write(d) });
+      process.stdout.write('\n');
+      const notice = trimNotice(a, info.contextSize);
+      if (notice) console.error(dim(notice));
+      console.error(dim(stats(a)));
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      console.error(`error: ${e.message}`);
+    } finally {
+      answering = undefined;
+    }
+  }
+
+  /** Run a slash command; true means leave. */
+  function command(line: string): boolean {
+    const [cmd, ...rest] = line.trim().split(/\s+/);
+    const arg = line.trim().slice(cmd.length).trim();
+    try {
+      switch (cmd) {
+        case '/exit': case '/quit': case '/bye':
+          return true;
+        case '/help': case '/?':
+          console.log(SLASH_HELP);
+          break;
+        case '/system':
+          if (!arg) console.log(session.system ?? template.defaultSystem ?? '(no system prompt)');
+          else if (arg === 'none') { session.system = undefined; console.error(dim('(system prompt cleared)')); }
+          else { session.system = findPreset(arg) ?? arg; console.error(dim('(system prompt set)')); }
+          break;
+        case '/reset': case '/clear':
+          session.reset();
+          console.error(dim('(conversation cleared)'));
+          break;
+        case '/history': {
+          const sys = session.system ?? template.defaultSystem;
+          if (sys) console.log(`[system] ${sys}`);
+          for (const m of session.turns) console.log(`[${m.role}] ${m.content}`);
+          if (!session.turns.length) console.log('(no messages yet)');
+          break;
+        }
+        case '/save': {
+          if (!arg) throw new UserError('usage: /save FILE');
+          const messages = [...(session.system ? [{ role: 'system', content: session.system }] : []), ...session.turns];
+          writeFileAtomic(arg, JSON.stringify({ model: info.path, template: template.name, settings: session.settings, messages }, null, 2) + '\n');
+          console.error(dim(`(saved ${session.turns.length} messages to ${arg})`));
+          break;
+        }
+        case '/load':
+          if (!arg) throw new UserError('usage: /load FILE');
+          loadConversation(session, arg);
+          console.error(dim(`(loaded ${session.turns.length} messages from ${arg})`));
+          break;
+        case '/set':
+          if (rest.length === 0) console.log(describeSettings(session.settings));
+          else if (rest.length !== 2) throw new UserError('usage: /set KEY VALUE, e.g. /set temperature 0.2');
+          else { applySetting(session.settings, rest[0], rest[1]); console.error(dim(`(${rest[0]} = ${rest[1]})`)); }
+          break;
+        default:
+          throw new UserError(`unknown command ${cmd}; /help lists the commands`);
+      }
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      console.error(`error: ${e.message}`);
+    }
+    return false;
+  }
+}

@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { UserError } from '../../errors.js';
+import { GgufError } from '../../gguf/errors.js';
+import { readGguf } from '../../gguf/reader.js';
+import { humanBytes, humanCount, summarize } from '../../gguf/summary.js';
+import { SHAPES, synthModel } from '../../gguf/synth.js';
+import { num, parseFlags } from '../flags.js';
+import { progressBar } from '../progress.js';
+
+const HELP = `llama3-zh gguf — read and make GGUF model files
+
+  llama3-zh gguf inspect FILE [--json]
+      Architecture, parameter count, tensor types, context length, RoPE base, tokenizer,
+      special tokens, chat template and file size. Reads only the header.
+
+  llama3-zh gguf synth --out FILE [--preset tiny|1b|8b] [--type f16|q8_0] [--seed N]
+                       [--reply TEXT [--stop eot|end_of_text] [--leak]] [--force]
+      Write a Llama-architecture model with the real Llama-3 tokenizer and chat template.
+      Without --reply the weights are random (for tests and benchmarks: 1b and 8b have
+      the real shapes). With --reply the model is scripted: its greedy answer to any chat
+      prompt is exactly TEXT, then the stop token (<|eot_id|>, or <|end_of_text|> like
+      shareAI's v1). --leak makes it go on after the stop token with a new assistant
+      header, as mis-configured models do.`;
+
+export async function ggufCommand(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'inspect') return inspect(rest);
+  if (sub === 'synth') return synth(rest);
+  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { console.log(HELP); return; }
+  throw new UserError(`unknown subcommand 'gguf ${sub}'; use 'gguf inspect' or 'gguf synth'`, 2);
+}
+
+async function inspect(args: string[]) {
+  const { values, positionals } = parseFlags('gguf inspect', args, { json: { type: 'boolean' } }, true);
+  if (values.help) { console.log(HELP); return; }
+  if (positionals.length !== 1) throw new UserError('usage: llama3-zh gguf inspect FILE [--json]', 2);
+  let file;
+  try {
+    file = readGguf(positionals[0]);
+  } catch (e) {
+    if (e instanceof GgufError) throw new UserError(e.message);
+    throw e;
+  }
+  const s = summarize(file);
+  if (values.json) {
+    console.log(JSON.stringify(s, null, 2));
+    return;
+  }
+  const types = Object.entries(s.tensorTypes).map(([t, n]) => `${t}×${n}`).join(', ');
+  const special = Object.entries(s.specialTokens).map(([k, v]) => `${k}=${v.id}${v.text ? ` ${v.text}` : ''}`).join(', ');
+  const rows: [string, string | undefined][] = [
+    ['file', `${s.path} (${humanBytes(s.fileSize)}, GGUF v${s.version})`],
+    ['name', s.name],
+    ['architecture', s.architecture + (s.adapter ? ` (LoRA adapter, alpha ${s.adapter.alpha})` : '')],
+    ['parameters', `${humanCount(s.parameters)} in ${s.tensorCount} tensors`],
+    ['tensor types', types],
+    ['context length', s.contextLength?.toString()],
+    ['layers × width', s.blockCount !== undefined ? `${s.blockCount} × ${s.embeddingLength}` : undefined],
+    ['rope freq base', s.ropeFreqBase?.toString()],
+    ['tokenizer', s.tokenizer.model ? `${s.tokenizer.model}/${s.tokenizer.pre ?? '-'}, ${s.tokenizer.vocabSize} tokens` : undefined],
+    ['special tokens', special || undefined],
+    ['chat template', s.chatTemplate ? `${s.chatTemplate.detected} (${s.chatTemplate.source.length} chars)` : 'none'],
+  ];
+  for (const [k, v] of rows) if (v !== undefined) console.log(`${k.padEnd(15)} ${v}`);
+}
+
+async function synth(args: string[]) {
+  const { values } = parseFlags('gguf synth', args, {
+    out: { type: 'string', short: 'o' },
+    preset: { type: 'string' },
+    type: { type: 'string' },
+    seed: { type: 'string' },
+    reply: { type: 'string' },
+    stop: { type: 'string' },
+    leak: { type: 'boolean' },
+    force: { type: 'boolean' },
+  });
+  if (values.help) { console.log(HELP); return; }
+  if (!values.out) throw new UserError('gguf synth needs --out FILE', 2);
+  if (existsSync(values.out) && !values.force) throw new UserError(`${values.out} already exists; pass --force to replace it`);
+  const stop = values.stop ?? 'eot';
+  if (stop !== 'eot' && stop !== 'end_of_text') throw new UserError(`--stop must be eot or end_of_text (got "${stop}")`, 2);
+  if (values.leak && values.reply === undefined) throw new UserError('--leak needs --reply (it applies to scripted models)', 2);
+  const preset = values.preset ?? 'tiny';
+  if (!SHAPES[preset]) throw new UserError(`unknown --preset "${preset}"; choose one of: ${Object.keys(SHAPES).join(', ')}`, 2);
+  const bar = progressBar(`writing ${values.out}`);
+  const t0 = performance.now();
+  const { shape, script } = await synthModel(values.out, {
+    preset,
+    type: (values.type ?? 'f16') as 'f16' | 'q8_0',
+    seed: num('--seed', values.seed, { int: true, min: 0 }) ?? 0,
+    reply: values.reply,
+    stop,
+    leak: values.leak,
+    onProgress: (d, t) => bar.update(d, t),
+  });
+  bar.done();
+  const what = script ? `scripted (${script.chain.length} programmed tokens)` : 'random weights';
+  console.error(`wrote ${values.out}: ${preset} (${shape.layers} layers × ${shape.embd}), ${values.type ?? 'f16'}, ${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}

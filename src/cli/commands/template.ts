@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { parseMessages } from '../../chat/messages.js';
+import { NATIVE_TEMPLATES, resolveTemplate, TEMPLATE_NAMES } from '../../chat/templates.js';
+import { UserError } from '../../errors.js';
+import { GgufError } from '../../gguf/errors.js';
+import { readGguf } from '../../gguf/reader.js';
+import { meta } from '../../gguf/types.js';
+import { resolveModel } from '../../hub/store.js';
+import { parseFlags } from '../flags.js';
+import { checkTemplateFlags, readTemplateFile } from '../modelFlags.js';
+
+const HELP = `llama3-zh template — chat templates
+
+  llama3-zh template render --messages FILE.json [--template NAME | --template-file F | -m MODEL]
+                            [--no-generation-prompt] [--json]
+      Print the exact prompt text a model gets for these messages (like llama.cpp's
+      /apply-template). FILE.json is [{"role":"user","content":"你好"}, ...] or an object with
+      a "messages" array; "-" reads standard input. With -m the template and BOS/EOS come from
+      the GGUF (and --template, if given, still wins).
+
+  llama3-zh template list
+      The built-in templates: ${TEMPLATE_NAMES.join(', ')}.`;
+
+export async function templateCommand(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'list') {
+    for (const t of Object.values(NATIVE_TEMPLATES)) console.log(`${t.name.padEnd(10)} stops: ${t.stops.join(' ')}`);
+    console.log(`${'jinja'.padEnd(10)} the GGUF's tokenizer.chat_template or --template-file, via @huggingface/jinja`);
+    return;
+  }
+  if (sub !== 'render') {
+    if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { console.log(HELP); return; }
+    throw new UserError(`unknown subcommand 'template ${sub}'; use 'template render' or 'template list'`, 2);
+  }
+  const { values } = parseFlags('template render', rest, {
+    messages: { type: 'string' },
+    template: { type: 'string' },
+    'template-file': { type: 'string' },
+    model: { type: 'string', short: 'm' },
+    'no-generation-prompt': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) { console.log(HELP); return; }
+  if (!values.messages) throw new UserError('template render needs --messages FILE.json', 2);
+  checkTemplateFlags(values);
+  let raw: string;
+  try {
+    raw = readFileSync(values.messages === '-' ? 0 : values.messages, 'utf8');
+  } catch {
+    throw new UserError(`cannot read messages file ${values.messages}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch (e) {
+    throw new UserError(`${values.messages} is not valid JSON (${(e as Error).message}); expected [{"role":"user","content":"..."}]`);
+  }
+  const messages = parseMessages(data, values.messages);
+  let modelSource: string | undefined;
+  let bosToken: string | undefined;
+  let eosToken: string | undefined;
+  if (values.model) {
+    try {
+      const f = readGguf(resolveModel(values.model));
+      modelSource = meta<string>(f, 'tokenizer.chat_template');
+      const tokens = meta<string[]>(f, 'tokenizer.ggml.tokens');
+      bosToken = tokens?.[meta<number>(f, 'tokenizer.ggml.bos_token_id') ?? -1];
+      eosToken = tokens?.[meta<number>(f, 'tokenizer.ggml.eos_token_id') ?? -1];
+    } catch (e) {
+      if (e instanceof GgufError) throw new UserError(e.message);
+      throw e;
+    }
+  }
+  const template = resolveTemplate({
+    name: values.template,
+    fileSource: readTemplateFile(values['template-file']),
+    modelSource,
+    jinja: { bosToken, eosToken },
+  });
+  const prompt = template.render(messages, !values['no-generation-prompt']);
+  if (values.json) console.log(JSON.stringify({ template: template.name, prompt }));
+  else process.stdout.write(prompt);
+}

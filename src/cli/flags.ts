@@ -1,0 +1,26 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UserError } from '../errors.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** parseArgs with errors a user can act on ("unknown option --x; see 'llama3-zh chat --help'"). */
+export function parseFlags<O extends Options>(command: string, args: string[], options: O, positionals = false) {
+  try {
+    return parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals: positionals, strict: true });
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/^Unknown option '(.*)'$/, 'unknown option $1');
+    throw new UserError(`${msg}; see 'llama3-zh ${command} --help'`, 2);
+  }
+}
+
+/** A numeric flag, checked: `--top-p 2` is an error, not a surprise. */
+export function num(flag: string, value: string | undefined, o: { min?: number; max?: number; int?: boolean } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  const range = o.min !== undefined && o.max !== undefined ? ` from ${o.min} to ${o.max}` : o.min !== undefined ? ` of at least ${o.min}` : '';
+  const kind = o.int ? 'a whole number' : 'a number';
+  if (value.trim() === '' || !Number.isFinite(v) || (o.int && !Number.isInteger(v)) || (o.min !== undefined && v < o.min) || (o.max !== undefined && v > o.max)) {
+    throw new UserError(`${flag} must be ${kind}${range} (got ${JSON.stringify(value)})`, 2);
+  }
+  return v;
+}

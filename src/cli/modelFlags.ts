@@ -1,0 +1,120 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolveTemplate, type ChatTemplate, TEMPLATE_NAMES } from '../chat/templates.js';
+import { UserError } from '../errors.js';
+import { loadEngine } from '../engine/load.js';
+import type { Engine, LoraAdapter } from '../engine/types.js';
+import { DEFAULT_MODEL, resolveModel, storePath } from '../hub/store.js';
+import { ensureDemoModel } from '../hub/demoModel.js';
+import { num } from './flags.js';
+
+/** Flags every command that runs a model takes. */
+export const MODEL_FLAGS = {
+  model: { type: 'string', short: 'm' },
+  template: { type: 'string' },
+  'template-file': { type: 'string' },
+  'ctx-size': { type: 'string', short: 'c' },
+  threads: { type: 'string', short: 't' },
+  lora: { type: 'string', multiple: true },
+  'rope-freq-base': { type: 'string' },
+} as const;
+
+export const MODEL_FLAGS_HELP = `Model:
+  -m, --model FILE|NAME     a .gguf file, or owner/repo[/file.gguf] in the local store
+                            (default: ${DEFAULT_MODEL.repo}; the demo model if it is not there)
+  --template NAME           ${TEMPLATE_NAMES.join(', ')} (default: detected from the GGUF)
+  --template-file FILE      a Jinja chat template file
+  -c, --ctx-size N          context tokens (default: the model's, at most 8192)
+  -t, --threads N           CPU threads (default: all cores)
+  --lora FILE[:SCALE]       a LoRA adapter GGUF, repeatable (scale defaults to 1)
+  --rope-freq-base N        override the RoPE frequency base (rope_theta)`;
+
+export interface ModelFlagValues {
+  model?: string;
+  template?: string;
+  'template-file'?: string;
+  'ctx-size'?: string;
+  threads?: string;
+  lora?: string[];
+  'rope-freq-base'?: string;
+}
+
+export interface OpenModel {
+  engine: Engine;
+  template: ChatTemplate;
+  /** Stop token ids the template implies (those that are single special tokens in this vocabulary). */
+  stopTokens: number[];
+  /** Template stops that are not tokens of this vocabulary, matched as text. */
+  stopStrings: string[];
+  /** Set when the default model is missing and the demo model stands in: what to tell the user. */
+  demoNotice?: string;
+}
+
+function parseLora(spec: string): LoraAdapter {
+  const m = /^(.*?)(?::([0-9.]+))?$/.exec(spec)!;
+  const path = m[1];
+  const scale = m[2] === undefined ? 1 : num('--lora scale', m[2], { min: 0, max: 100 })!;
+  if (!existsSync(path)) throw new UserError(`LoRA adapter not found: ${path}`);
+  return { path, scale };
+}
+
+export function checkTemplateFlags(v: ModelFlagValues) {
+  if (v.template && !TEMPLATE_NAMES.includes(v.template)) {
+    throw new UserError(`unknown template "${v.template}"; choose one of: ${TEMPLATE_NAMES.join(', ')}`, 2);
+  }
+}
+
+export function readTemplateFile(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new UserError(`cannot read template file ${path}`);
+  }
+}
+
+/** Resolve, load and wire up the model the flags name. */
+export async function openModel(v: ModelFlagValues, extra: { parallel?: number } = {}): Promise<OpenModel> {
+  checkTemplateFlags(v);
+  const fileSource = readTemplateFile(v['template-file']);
+  let path: string;
+  let demoNotice: string | undefined;
+  if (v.model) {
+    path = resolveModel(v.model);
+  } else if (existsSync(storePath(DEFAULT_MODEL))) {
+    path = storePath(DEFAULT_MODEL);
+  } else {
+    path = await ensureDemoModel();
+    demoNotice =
+      `No model given and the default model is not downloaded, so this is the built-in DEMO model: a tiny scripted\n` +
+      `model that answers every question with the same sentence. To chat for real, download\n` +
+      `  ${DEFAULT_MODEL.file} (4.9 GB) from huggingface.co/${DEFAULT_MODEL.repo} (or hf-mirror.com)\n` +
+      `into ${storePath(DEFAULT_MODEL)}, or run with -m FILE.gguf.`;
+  }
+  const engine = await loadEngine({
+    modelPath: path,
+    contextSize: num('--ctx-size', v['ctx-size'], { int: true, min: 16 }),
+    threads: num('--threads', v.threads, { int: true, min: 1, max: 512 }),
+    lora: v.lora?.map(parseLora),
+    ropeFreqBase: num('--rope-freq-base', v['rope-freq-base'], { min: 1 }),
+    parallel: extra.parallel,
+  });
+  try {
+    const template = resolveTemplate({
+      name: v.template,
+      fileSource,
+      modelSource: engine.info.chatTemplate,
+      jinja: { bosToken: engine.info.bosToken, eosToken: engine.info.eosToken },
+    });
+    const stopTokens: number[] = [];
+    const stopStrings: string[] = [];
+    for (const s of template.stops) {
+      const id = engine.specialTokenId(s);
+      if (id !== undefined) stopTokens.push(id);
+      else stopStrings.push(s);
+    }
+    return { engine, template, stopTokens, stopStrings, demoNotice };
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+}

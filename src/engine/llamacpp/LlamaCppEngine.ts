@@ -1,0 +1,228 @@
+import { availableParallelism } from 'node:os';
+import { getLlama, type Llama, type LlamaContext, type LlamaModel, LlamaLogLevel, type Token } from 'node-llama-cpp';
+import { GgufError } from '../../gguf/errors.js';
+import { readGguf } from '../../gguf/reader.js';
+import { meta } from '../../gguf/types.js';
+import { UserError } from '../../errors.js';
+import { ContextOverflowError } from '../errors.js';
+import { TextStream } from '../textStream.js';
+import {
+  type Engine, type FinishReason, type GenerateRequest, type GenerateResult, GREEDY, type LoadOptions, type ModelInfo, type Sampling,
+} from '../types.js';
+import { SequencePool } from './sequencePool.js';
+
+const llamas = new Map<string, Promise<Llama>>();
+
+/** One llama.cpp runtime per process (per GPU choice). Prebuilt binaries only: nothing is downloaded or compiled. */
+function runtime(gpu: 'auto' | false): Promise<Llama> {
+  const key = String(gpu);
+  if (!llamas.has(key)) {
+    const level = process.env.LLAMA3ZH_LOG === 'debug' ? LlamaLogLevel.debug : LlamaLogLevel.error;
+    // maxThreads 0: use exactly the threads each context asks for, rather than a shared, shrinking pool.
+    llamas.set(key, getLlama({ gpu, build: 'never', logLevel: level, maxThreads: 0, progressLogs: false }));
+  }
+  return llamas.get(key)!;
+}
+
+/**
+ * node-llama-cpp sends a whole-number override as an int, which llama.cpp ignores for float keys.
+ * A nudge below float32 precision makes it a float without changing the value llama.cpp stores.
+ */
+function asFloatOverride(v: number): number {
+  return Number.isInteger(v) ? v * (1 + 2 ** -40) : v;
+}
+
+export class LlamaCppEngine implements Engine {
+  private constructor(
+    readonly info: ModelInfo,
+    private model: LlamaModel,
+    private context: LlamaContext,
+    private pool: SequencePool,
+  ) {}
+
+  static async load(o: LoadOptions): Promise<LlamaCppEngine> {
+    // Read the header ourselves first: a clear error for a missing, truncated or non-GGUF file.
+    let file;
+    try {
+      file = readGguf(o.modelPath);
+    } catch (e) {
+      if (e instanceof GgufError) throw new UserError(e.message);
+      throw e;
+    }
+    const arch = meta<string>(file, 'general.architecture') ?? '';
+    if (meta<string>(file, 'general.type') === 'adapter') {
+      throw new UserError(`${o.modelPath} is a LoRA adapter, not a model; load a base model and pass the adapter with --lora`);
+    }
+    const trainCtx = Number(meta(file, `${arch}.context_length`) ?? 4096);
+    const contextSize = o.contextSize ?? Math.min(trainCtx, 8192);
+    if (!Number.isInteger(contextSize) || contextSize < 16) throw new UserError(`--ctx-size must be a whole number of at least 16 (got ${o.contextSize})`);
+    const threads = o.threads ?? availableParallelism();
+    const parallel = o.parallel ?? 1;
+
+    const llama = await runtime(o.gpu ?? 'auto');
+    let model: LlamaModel;
+    try {
+      model = await llama.loadModel({
+        modelPath: o.modelPath,
+        metadataOverrides: o.ropeFreqBase !== undefined
+          ? ({ [arch]: { rope: { freq_base: asFloatOverride(o.ropeFreqBase) } } } as never)
+          : undefined,
+      });
+    } catch (e) {
+      throw new UserError(`${o.modelPath}: llama.cpp could not load this model (${(e as Error).message})`);
+    }
+    let context: LlamaContext;
+    try {
+      context = await model.createContext({
+        contextSize: contextSize * parallel,
+        sequences: parallel,
+        threads,
+        batchSize: o.batchSize,
+        lora: o.lora?.length ? { adapters: o.lora.map((a) => ({ filePath: a.path, scale: a.scale })) } : undefined,
+      });
+    } catch (e) {
+      await model.dispose();
+      throw new UserError(`could not create a context of ${contextSize} tokens × ${parallel} sequences: ${(e as Error).message}`);
+    }
+    const bosId = model.tokens.bos ?? undefined;
+    const info: ModelInfo = {
+      path: o.modelPath,
+      name: meta<string>(file, 'general.name') ?? o.modelPath,
+      contextSize: context.contextSize / parallel,
+      trainContextSize: trainCtx,
+      parallel,
+      threads,
+      chatTemplate: meta<string>(file, 'tokenizer.chat_template'),
+      bosToken: model.tokens.bosString ?? undefined,
+      eosToken: model.tokens.eosString ?? undefined,
+      addBos: model.tokens.shouldPrependBosToken,
+      bosId,
+    };
+    return new LlamaCppEngine(info, model, context, new SequencePool(context, parallel));
+  }
+
+  tokenize(text: string, special = false): number[] {
+    return this.model.tokenize(text, special) as number[];
+  }
+
+  detokenize(tokens: number[], special = false): string {
+    return this.model.detokenize(tokens as Token[], special);
+  }
+
+  specialTokenId(text: string): number | undefined {
+    const t = this.model.tokenize(text, true);
+    return t.length === 1 && this.model.detokenize(t, true) === text ? t[0] : undefined;
+  }
+
+  isEndOfGeneration(token: number): boolean {
+    return this.model.isEogToken(token as Token);
+  }
+
+  async generate(req: GenerateRequest): Promise<GenerateResult> {
+    const { prompt } = req;
+    const ctx = this.info.contextSize;
+    if (prompt.length === 0) throw new UserError('the prompt is empty');
+    if (prompt.length >= ctx) throw new ContextOverflowError(prompt.length, ctx);
+    const s: Sampling = { ...GREEDY, ...req.sampling };
+    const maxTokens = Math.min(req.maxTokens, ctx - prompt.length);
+    const stopTokens = new Set(req.stopTokens ?? []);
+    const stream = new TextStream((t) => this.detokenize(t), req.stopStrings ?? []);
+
+    const seq = await this.pool.acquire(prompt);
+    const tokens: number[] = [];
+    let finishReason: FinishReason = 'length';
+    let stoppedBy: number | string | undefined;
+    let cached = 0;
+    const t0 = performance.now();
+    let tFirst = t0;
+    try {
+      if (req.signal?.aborted) {
+        finishReason = 'abort';
+      } else {
+        cached = await SequencePool.reuse(seq, prompt);
+        const history = prompt.slice();
+        const recent = () => history.slice(-s.repeatLastN);
+        const penalize = s.repeatPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0;
+        const it = seq.evaluate(prompt.slice(cached) as Token[], {
+          temperature: s.temperature,
+          topK: s.temperature > 0 ? s.topK : undefined,
+          topP: s.temperature > 0 ? s.topP : undefined,
+          minP: s.temperature > 0 ? s.minP : undefined,
+          seed: s.seed,
+          repeatPenalty: penalize
+            ? { punishTokens: recent as () => Token[], penalty: s.repeatPenalty, presencePenalty: s.presencePenalty, frequencyPenalty: s.frequencyPenalty }
+            : undefined,
+          yieldEogToken: true,
+          // Never silently drop the start of the conversation to make room: we stop at the context size instead.
+          contextShift: { strategy: 'eraseBeginning', size: 0 },
+        });
+        for await (const token of it) {
+          if (tokens.length === 0) tFirst = performance.now();
+          if (stopTokens.has(token) || this.model.isEogToken(token)) {
+            finishReason = 'stop';
+            stoppedBy = token;
+            break;
+          }
+          tokens.push(token);
+          history.push(token);
+          const delta = stream.push(token);
+          if (delta) req.onText?.(delta);
+          if (stream.done) { finishReason = 'stop'; stoppedBy = stream.stoppedBy; break; }
+          if (req.signal?.aborted) { finishReason = 'abort'; break; }
+          if (tokens.length >= maxTokens) break;
+        }
+      }
+    } finally {
+      this.pool.release(seq);
+    }
+    const tail = stream.flush();
+    if (tail) req.onText?.(tail);
+    if (stream.stoppedBy !== undefined) { finishReason = 'stop'; stoppedBy = stream.stoppedBy; }
+    const tEnd = performance.now();
+    const promptMs = tFirst - t0;
+    const generationMs = tEnd - tFirst;
+    const evaluated = prompt.length - cached;
+    return {
+      text: stream.result,
+      tokens,
+      finishReason,
+      stoppedBy,
+      usage: { promptTokens: prompt.length, completionTokens: tokens.length, cachedTokens: cached },
+      timings: {
+        promptMs,
+        generationMs,
+        promptTokensPerSecond: promptMs > 0 ? (evaluated / promptMs) * 1000 : 0,
+        // The first token comes with the prompt pass; the rest are the decode rate.
+        generationTokensPerSecond: generationMs > 0 && tokens.length > 1 ? ((tokens.length - 1) / generationMs) * 1000 : 0,
+      },
+    };
+  }
+
+  async nextTokenLogprobs(prompt: number[], candidates: number[]): Promise<number[]> {
+    if (prompt.length >= this.info.contextSize) throw new ContextOverflowError(prompt.length, this.info.contextSize);
+    const seq = await this.pool.acquire(prompt);
+    try {
+      const cached = await SequencePool.reuse(seq, prompt);
+      const rest = prompt.slice(cached) as Token[];
+      const last = rest.length - 1;
+      const out = await seq.controlledEvaluate([
+        ...rest.slice(0, last),
+        [rest[last], { generateNext: { logits: { filter: { tokens: candidates as Token[], includeMax: true } }, totalLogitWeight: true } }],
+      ]);
+      const next = out[last]?.next;
+      if (!next?.logits || next.totalLogitWeight === undefined) throw new Error('llama.cpp returned no logits');
+      const logits = next.logits;
+      const max = Math.max(...logits.values());
+      // log softmax: x - max - log(sum(exp(x - max)))
+      const logZ = max + Math.log(next.totalLogitWeight);
+      return candidates.map((c) => (logits.get(c as Token) ?? -Infinity) - logZ);
+    } finally {
+      this.pool.release(seq);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.context.dispose();
+    await this.model.dispose();
+  }
+}

@@ -1,0 +1,109 @@
+/** The one engine interface every command uses: chat, the server, eval and the web UI. */
+
+export interface LoraAdapter {
+  path: string;
+  scale: number;
+}
+
+export interface LoadOptions {
+  modelPath: string;
+  /** Tokens per sequence. Default: the model's training context, at most 8192. */
+  contextSize?: number;
+  /** CPU threads. Default: the machine's cores (llama.cpp's own default of 4 is ~60x slower on 2 cores). */
+  threads?: number;
+  /** Requests served at once, each on its own sequence of one shared context, decoded in shared batches. */
+  parallel?: number;
+  lora?: LoraAdapter[];
+  /** Override the GGUF's RoPE frequency base (rope_theta). */
+  ropeFreqBase?: number;
+  /** Tokens per decode batch (llama.cpp n_batch). */
+  batchSize?: number;
+  gpu?: 'auto' | false;
+}
+
+export interface Sampling {
+  /** 0 = greedy */
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP: number;
+  /** 1 = off. Divides positive logits of recently seen tokens (HF repetition_penalty). */
+  repeatPenalty: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  /** How many recent tokens (prompt and reply) the penalties look at. */
+  repeatLastN: number;
+  seed?: number;
+}
+
+export const GREEDY: Sampling = {
+  temperature: 0, topP: 1, topK: 0, minP: 0, repeatPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, repeatLastN: 64,
+};
+
+export interface GenerateRequest {
+  prompt: number[];
+  maxTokens: number;
+  sampling?: Partial<Sampling>;
+  stopStrings?: string[];
+  stopTokens?: number[];
+  signal?: AbortSignal;
+  /** Streamed text; never half a UTF-8 character, never part of a stop string. */
+  onText?: (delta: string) => void;
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens whose KV cache was reused from the previous request on the sequence. */
+  cachedTokens: number;
+}
+
+export interface Timings {
+  promptMs: number;
+  generationMs: number;
+  promptTokensPerSecond: number;
+  generationTokensPerSecond: number;
+}
+
+export interface GenerateResult {
+  text: string;
+  tokens: number[];
+  finishReason: FinishReason;
+  /** The stop token id or stop string that ended the reply. */
+  stoppedBy?: number | string;
+  usage: Usage;
+  timings: Timings;
+}
+
+export interface ModelInfo {
+  path: string;
+  name: string;
+  /** Tokens per sequence of the created context. */
+  contextSize: number;
+  trainContextSize: number;
+  parallel: number;
+  threads: number;
+  /** tokenizer.chat_template from the GGUF, if any */
+  chatTemplate?: string;
+  bosToken?: string;
+  eosToken?: string;
+  /** Whether the tokenizer wants a BOS in front of a prompt. */
+  addBos: boolean;
+  bosId?: number;
+}
+
+export interface Engine {
+  readonly info: ModelInfo;
+  /** With `special`, special-token text such as <|eot_id|> becomes its token. Never adds BOS. */
+  tokenize(text: string, special?: boolean): number[];
+  detokenize(tokens: number[], special?: boolean): string;
+  /** The single token a special-token text maps to, if it is one. */
+  specialTokenId(text: string): number | undefined;
+  isEndOfGeneration(token: number): boolean;
+  generate(req: GenerateRequest): Promise<GenerateResult>;
+  /** Log-probabilities (natural log, temperature 1) of `candidates` as the next token after `prompt`. */
+  nextTokenLogprobs(prompt: number[], candidates: number[]): Promise<number[]>;
+  close(): Promise<void>;
+}

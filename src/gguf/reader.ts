@@ -1,0 +1,174 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { GgufError } from './errors.js';
+import {
+  DEFAULT_ALIGNMENT, GGUF_MAGIC, type GgufFile, type KV, type Scalar, type TensorInfo, ValueType,
+  TENSOR_TYPES, tensorBytes,
+} from './types.js';
+
+const CHUNK = 1 << 20;
+const MAX_DIMS = 4; // GGML_MAX_DIMS
+const utf8 = new TextDecoder('utf-8');
+
+/** Sequential reader over a file descriptor; reads only the chunks it needs, never the tensor data. */
+class FileCursor {
+  private buf = Buffer.alloc(0);
+  private bufStart = 0;
+  pos = 0;
+  constructor(private fd: number, readonly size: number, private path: string) {}
+
+  fail(what: string): never {
+    throw new GgufError(`${this.path}: ${what}`);
+  }
+
+  /** Make `n` bytes at `pos` available in the buffer and return the buffer offset of `pos`. */
+  private need(n: number, what: string): number {
+    if (this.pos + n > this.size) {
+      this.fail(`truncated: ${what} at byte ${this.pos} needs ${n} bytes but the file ends at ${this.size}. Download the file again.`);
+    }
+    const off = this.pos - this.bufStart;
+    if (off >= 0 && off + n <= this.buf.length) return off;
+    const len = Math.min(Math.max(n, CHUNK), this.size - this.pos);
+    this.buf = Buffer.alloc(len);
+    const got = readSync(this.fd, this.buf, 0, len, this.pos);
+    if (got < n) this.fail(`could not read ${what} at byte ${this.pos}`);
+    this.bufStart = this.pos;
+    return 0;
+  }
+
+  u8(): number { const o = this.need(1, 'u8'); this.pos += 1; return this.buf.readUInt8(o); }
+  i8(): number { const o = this.need(1, 'i8'); this.pos += 1; return this.buf.readInt8(o); }
+  u16(): number { const o = this.need(2, 'u16'); this.pos += 2; return this.buf.readUInt16LE(o); }
+  i16(): number { const o = this.need(2, 'i16'); this.pos += 2; return this.buf.readInt16LE(o); }
+  u32(what = 'u32'): number { const o = this.need(4, what); this.pos += 4; return this.buf.readUInt32LE(o); }
+  i32(): number { const o = this.need(4, 'i32'); this.pos += 4; return this.buf.readInt32LE(o); }
+  f32(): number { const o = this.need(4, 'f32'); this.pos += 4; return this.buf.readFloatLE(o); }
+  f64(): number { const o = this.need(8, 'f64'); this.pos += 8; return this.buf.readDoubleLE(o); }
+  u64big(what = 'u64'): bigint { const o = this.need(8, what); this.pos += 8; return this.buf.readBigUInt64LE(o); }
+  i64big(): bigint { const o = this.need(8, 'i64'); this.pos += 8; return this.buf.readBigInt64LE(o); }
+
+  /** A u64 that must fit in a JS number (counts, lengths, offsets). */
+  count(what: string): number {
+    const v = this.u64big(what);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} is ${v}, which cannot be right (the file is ${this.size} bytes)`);
+    return Number(v);
+  }
+
+  str(what: string): string {
+    const len = this.count(`length of ${what}`);
+    if (this.pos + len > this.size) {
+      this.fail(`truncated or corrupt: ${what} claims ${len} bytes at byte ${this.pos} but the file ends at ${this.size}`);
+    }
+    const o = this.need(len, what);
+    this.pos += len;
+    return utf8.decode(this.buf.subarray(o, o + len));
+  }
+}
+
+const SCALAR_SIZE: Partial<Record<ValueType, number>> = {
+  [ValueType.UINT8]: 1, [ValueType.INT8]: 1, [ValueType.BOOL]: 1, [ValueType.UINT16]: 2, [ValueType.INT16]: 2,
+  [ValueType.UINT32]: 4, [ValueType.INT32]: 4, [ValueType.FLOAT32]: 4,
+  [ValueType.UINT64]: 8, [ValueType.INT64]: 8, [ValueType.FLOAT64]: 8, [ValueType.STRING]: 8,
+};
+
+function readScalar(c: FileCursor, type: ValueType, key: string): Scalar {
+  switch (type) {
+    case ValueType.UINT8: return c.u8();
+    case ValueType.INT8: return c.i8();
+    case ValueType.UINT16: return c.u16();
+    case ValueType.INT16: return c.i16();
+    case ValueType.UINT32: return c.u32();
+    case ValueType.INT32: return c.i32();
+    case ValueType.FLOAT32: return c.f32();
+    case ValueType.FLOAT64: return c.f64();
+    case ValueType.BOOL: return c.u8() !== 0;
+    case ValueType.STRING: return c.str(`value of ${key}`);
+    case ValueType.UINT64: { const v = c.u64big(); return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v; }
+    case ValueType.INT64: { const v = c.i64big(); return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v; }
+    default: return c.fail(`metadata ${key} has unknown value type ${type}`);
+  }
+}
+
+function readKV(c: FileCursor): KV {
+  const key = c.str('metadata key');
+  const type = c.u32('metadata type') as ValueType;
+  if (type !== ValueType.ARRAY) return { key, type, value: readScalar(c, type, key) };
+  const itemType = c.u32('array type') as ValueType;
+  const size = SCALAR_SIZE[itemType];
+  if (size === undefined) c.fail(`metadata ${key} is an array of unsupported type ${itemType}`);
+  const n = c.count(`length of ${key}`);
+  if (c.pos + n * size > c.size) {
+    c.fail(`truncated or corrupt: array ${key} claims ${n} items at byte ${c.pos} but the file ends at ${c.size}`);
+  }
+  const value: Scalar[] = new Array(n);
+  for (let i = 0; i < n; i++) value[i] = readScalar(c, itemType, key);
+  return { key, type, itemType, value };
+}
+
+export interface ReadOptions {
+  /** Skip the check that every tensor's data lies inside the file (for a file still being written). */
+  allowTruncatedData?: boolean;
+}
+
+/** Read a GGUF file's header, metadata and tensor infos. Tensor data is never read. */
+export function readGguf(path: string, opts: ReadOptions = {}): GgufFile {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new GgufError(`${path}: no such file. Check the path, or list local models with 'llama3-zh models'.`);
+    if (code === 'EISDIR') throw new GgufError(`${path} is a folder, not a GGUF file. Name the .gguf file inside it.`);
+    throw new GgufError(`${path}: cannot open (${code ?? String(e)})`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const c = new FileCursor(fd, size, path);
+    if (size < 4) c.fail(`not a GGUF file (only ${size} bytes)`);
+    const magic = c.u32('magic');
+    if (magic !== GGUF_MAGIC) {
+      const shown = Buffer.alloc(4); shown.writeUInt32LE(magic);
+      c.fail(`not a GGUF file (starts with ${JSON.stringify(shown.toString('latin1'))}, expected "GGUF"). Convert the model to GGUF first, e.g. with llama.cpp's convert_hf_to_gguf.py.`);
+    }
+    const version = c.u32('version');
+    if (version < 2 || version > 3) c.fail(`GGUF version ${version} is not supported (versions 2 and 3 are)`);
+    const nTensors = c.count('tensor count');
+    const nKV = c.count('metadata count');
+    // Every KV takes at least 12 bytes and every tensor info at least 28: a lying count is caught before allocating.
+    if (nKV * 12 + nTensors * 28 > size) c.fail(`corrupt header: ${nKV} metadata entries and ${nTensors} tensors cannot fit in ${size} bytes`);
+
+    const metadata = new Map<string, KV>();
+    for (let i = 0; i < nKV; i++) {
+      const kv = readKV(c);
+      metadata.set(kv.key, kv);
+    }
+    const tensors: TensorInfo[] = [];
+    for (let i = 0; i < nTensors; i++) {
+      const name = c.str('tensor name');
+      const nDims = c.u32('tensor dims');
+      if (nDims < 1 || nDims > MAX_DIMS) c.fail(`tensor ${name} has ${nDims} dimensions (1 to ${MAX_DIMS} allowed)`);
+      const dims: number[] = [];
+      for (let d = 0; d < nDims; d++) dims.push(c.count(`dimension of ${name}`));
+      const type = c.u32('tensor type');
+      const offset = c.count(`offset of ${name}`);
+      tensors.push({ name, dims, type, offset });
+    }
+    const alignKV = metadata.get('general.alignment');
+    const alignment = typeof alignKV?.value === 'number' ? alignKV.value : DEFAULT_ALIGNMENT;
+    if (alignment < 1 || (alignment & (alignment - 1)) !== 0) c.fail(`general.alignment ${alignment} is not a power of two`);
+    const dataOffset = Math.ceil(c.pos / alignment) * alignment;
+
+    if (!opts.allowTruncatedData) {
+      for (const t of tensors) {
+        const bytes = tensorBytes(t.type, t.dims);
+        if (!TENSOR_TYPES[t.type] || bytes === undefined) continue;
+        const end = dataOffset + t.offset + bytes;
+        if (end > size) {
+          c.fail(`truncated: tensor ${t.name} ends at byte ${end} but the file has ${size} bytes. The download is probably incomplete; download it again.`);
+        }
+      }
+    }
+    return { path, version, metadata, tensors, alignment, dataOffset, fileSize: size };
+  } finally {
+    closeSync(fd);
+  }
+}
