@@ -5,6 +5,8 @@
  */
 export class TextStream {
   private pending: number[] = [];
+  /** Characters of decode(pending) already moved into `text`. */
+  private consumed = 0;
   /** All text decoded so far (complete characters only). */
   private text = '';
   /** How much of `text` has been handed out. */
@@ -20,18 +22,27 @@ export class TextStream {
   push(token: number): string {
     this.pending.push(token);
     const piece = this.detokenize(this.pending);
-    // An incomplete UTF-8 sequence decodes to U+FFFD; wait for the rest (a character has at most 4 bytes).
-    if (piece.endsWith('\uFFFD') && this.pending.length < 4) return '';
-    this.pending = [];
-    this.text += piece;
+    // An incomplete UTF-8 sequence at the end decodes to U+FFFD: show what comes before it, keep the
+    // tokens, and decode them again with the next token. Decoding is stable on the complete prefix.
+    let end = piece.length;
+    while (end > 0 && piece[end - 1] === '\uFFFD') end--;
+    if (end === piece.length || this.pending.length >= 16) {
+      this.text += piece.slice(this.consumed);
+      this.pending = [];
+      this.consumed = 0;
+    } else {
+      this.text += piece.slice(this.consumed, end);
+      this.consumed = end;
+    }
     return this.release(false);
   }
 
   /** End of generation: everything left (minus a stop string). */
   flush(): string {
     if (this.pending.length) {
-      this.text += this.detokenize(this.pending);
+      this.text += this.detokenize(this.pending).slice(this.consumed);
       this.pending = [];
+      this.consumed = 0;
     }
     return this.release(true);
   }

@@ -121,7 +121,9 @@ export function readGguf(path: string, opts: ReadOptions = {}): GgufFile {
     throw new GgufError(`${path}: cannot open (${code ?? String(e)})`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new GgufError(`${path} is a folder, not a GGUF file. Name the .gguf file inside it.`);
+    const size = st.size;
     const c = new FileCursor(fd, size, path);
     if (size < 4) c.fail(`not a GGUF file (only ${size} bytes)`);
     const magic = c.u32('magic');

@@ -36,6 +36,8 @@ export interface SynthOptions {
   /** After the stop token, go on with a new assistant header, as mis-configured models do. */
   leak?: boolean;
   name?: string;
+  /** rope_theta; Llama-3's is 500000. */
+  ropeFreqBase?: number;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
@@ -192,7 +194,7 @@ export async function synthModel(out: string, o: SynthOptions): Promise<{ shape:
     kv.u32('llama.attention.head_count', heads),
     kv.u32('llama.attention.head_count_kv', kvHeads),
     kv.u32('llama.rope.dimension_count', embd / heads),
-    kv.f32('llama.rope.freq_base', 500000),
+    kv.f32('llama.rope.freq_base', o.ropeFreqBase ?? 500000),
     kv.f32('llama.attention.layer_norm_rms_epsilon', 1e-5),
     kv.u32('llama.vocab_size', VOCAB_SIZE),
     ...llama3TokenizerKVs(),

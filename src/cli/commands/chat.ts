@@ -184,21 +184,21 @@ async function runRepl(session: ChatSession) {
   console.error(dim(`llama3-zh chat · ${info.name} · template ${template.name} · context ${info.contextSize} · ${info.threads} threads`));
   console.error(dim('Type a message; /help for commands, /exit to leave.'));
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: !!process.stdin.isTTY, historySize: 200 });
+  // Piped input (-i) gets no prompts echoed, only answers and command output.
+  const showPrompt = () => { if (process.stdin.isTTY) rl.prompt(); };
   let answering: AbortController | undefined;
   let lastSigint = 0;
-  let closed = false;
-  rl.on('close', () => { closed = true; answering?.abort(); });
   rl.on('SIGINT', () => {
     if (answering) { answering.abort(); return; }
     const now = Date.now();
-    if (rl.line) { (rl as unknown as { line: string }).line = ''; rl.prompt(); lastSigint = now; return; }
+    if (rl.line) { (rl as unknown as { line: string }).line = ''; showPrompt(); lastSigint = now; return; }
     if (now - lastSigint < 2000) { rl.close(); return; }
     lastSigint = now;
     process.stdout.write('\n' + dim('(press Ctrl-C again or type /exit to leave)') + '\n');
-    rl.prompt();
+    showPrompt();
   });
   rl.setPrompt('>>> ');
-  rl.prompt();
+  showPrompt();
   let multiline: string[] | undefined;
 
   for await (const raw of rl) {
@@ -206,13 +206,13 @@ async function runRepl(session: ChatSession) {
     if (multiline) {
       if (line.trim() === '"""') { const text = multiline.join('\n'); multiline = undefined; await answer(text); }
       else multiline.push(line);
-      if (!closed) rl.prompt();
+      showPrompt();
       continue;
     }
     if (line.trim() === '"""' || line.startsWith('"""')) {
       multiline = line.trim() === '"""' ? [] : [line.slice(3)];
       rl.setPrompt('... ');
-      rl.prompt();
+      showPrompt();
       continue;
     }
     rl.setPrompt('>>> ');
@@ -222,8 +222,7 @@ async function runRepl(session: ChatSession) {
     } else if (line.trim()) {
       await answer(line);
     }
-    if (closed) break;
-    rl.prompt();
+    showPrompt();
   }
   rl.close();
 

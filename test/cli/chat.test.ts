@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DEMO_REPLY } from '../../src/hub/demoModel.js';
+import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
+import { REPLY, testModel } from '../helpers/models.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'chat-cli-'));
+
+test('the issue example: a scripted model answers exactly, then a newline', async () => {
+  const out = join(dir, 'm.gguf');
+  const synth = await runCli(['gguf', 'synth', '--reply', REPLY, '--out', out]);
+  assert.equal(synth.code, 0, synth.stderr);
+  const r = await runCli(['chat', '-m', out, '-p', '你是谁', '--temperature', '0', '-t', '1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${REPLY}\n`);
+  assert.match(r.stderr, /\[12 tokens · [\d.]+ tok\/s · prompt 13 tokens in [\d.]+ s\]/);
+});
+
+test('an <|end_of_text|> model with --template llama3-v1, and a leaking model, stop too', async () => {
+  const v1 = await testModel({ reply: REPLY, stop: 'end_of_text' });
+  const r1 = await runCli(['chat', '-m', v1, '-p', '你是谁', '--temperature', '0', '--template', 'llama3-v1', '-t', '1']);
+  assert.equal(r1.stdout, `${REPLY}\n`, r1.stderr);
+  const leak = await testModel({ reply: REPLY, leak: true });
+  const r2 = await runCli(['chat', '-m', leak, '-p', '你是谁', '--temperature', '0', '-t', '1']);
+  assert.equal(r2.stdout, `${REPLY}\n`, r2.stderr);
+  // With the demo's sampling defaults (temperature 0.6, top-p 0.9, repetition penalty 1.1) too.
+  const r3 = await runCli(['chat', '-m', leak, '-p', '你是谁', '-t', '1']);
+  assert.equal(r3.stdout, `${REPLY}\n`, r3.stderr);
+});
+
+test('--json and piped standard input', async () => {
+  const m = await testModel({ reply: REPLY });
+  const r = await runCli(['chat', '-m', m, '--json', '--temperature', '0', '-t', '1'], { input: '你是谁\n' });
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.reply, REPLY);
+  assert.equal(j.finish_reason, 'stop');
+  assert.equal(j.template, 'llama3');
+  assert.deepEqual([j.usage.prompt_tokens, j.usage.completion_tokens, j.usage.total_tokens], [13, 12, 25]);
+  assert.ok(j.timings.generation_tokens_per_second > 0);
+});
+
+test('interactive chat: slash commands, history, save and load', async () => {
+  const m = await testModel({ reply: REPLY });
+  const saved = join(dir, 'conv.json');
+  const input = [
+    '/system 你是一个助手',
+    '你是谁',
+    '"""',
+    '第一行',
+    '第二行',
+    '"""',
+    '/set temperature 0',
+    '/set top_p 2',
+    '/history',
+    `/save ${saved}`,
+    '/reset',
+    '/history',
+    `/load ${saved}`,
+    '/history',
+    '/nope',
+    '/exit',
+  ].join('\n') + '\n';
+  const r = await runCli(['chat', '-m', m, '-i', '-t', '1'], { input });
+  assert.ok(r.stdout.startsWith(`${REPLY}\n${REPLY}\n[system]`), r.stdout);
+  assert.equal(r.code, 0, r.stderr);
+  const replies = r.stdout.split(REPLY).length - 1;
+  assert.equal(replies, 2 + 2 + 2, r.stdout); // two answers, then two in each of the two full /history listings
+  assert.match(r.stdout, /\[system\] 你是一个助手\n\[user\] 你是谁\n\[assistant\] 我是由ShareAI训练的大型语言模型。\n\[user\] 第一行\n第二行\n/);
+  assert.match(r.stdout, /\(no messages yet\)/);
+  assert.match(r.stderr, /error: top_p must be a number from 0 to 1 \(got "2"\)/);
+  assert.match(r.stderr, /error: unknown command \/nope; \/help lists the commands/);
+  const file = JSON.parse(readFileSync(saved, 'utf8'));
+  assert.deepEqual(file.messages.map((x: { role: string }) => x.role), ['system', 'user', 'assistant', 'user', 'assistant']);
+  assert.equal(file.settings.temperature, 0);
+});
+
+test('without a model it runs the demo model and says so', async () => {
+  const r = await runCli(['chat', '-p', '你好', '-t', '1'], { env: { LLAMA3ZH_HOME: emptyHome() } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${DEMO_REPLY}\n`);
+  assert.match(r.stderr, /built-in DEMO model/);
+  assert.match(r.stderr, /llama3\.1_8b_chinese_chat_q4_k_m-shareAI\.gguf/);
+});
+
+test('bad input: one clear line and a non-zero exit, no stack trace', async () => {
+  const notGguf = join(dir, 'notes.gguf');
+  writeFileSync(notGguf, 'hello, this is not a model');
+  const truncated = join(dir, 'truncated.gguf');
+  writeFileSync(truncated, readFileSync(await testModel({ reply: REPLY })).subarray(0, 9_000_000));
+  const badJson = join(dir, 'bad.json');
+  writeFileSync(badJson, '[{"role": "user", "content": "hi"');
+  const m = await testModel({ reply: REPLY });
+  const cases: [string[], RegExp][] = [
+    [['chat', '-m', join(dir, 'missing.gguf'), '-p', 'x'], /^llama3-zh chat: model not found: .*missing\.gguf\. Give a path to a \.gguf file/],
+    [['chat', '-m', notGguf, '-p', 'x'], /^llama3-zh chat: .*notes\.gguf: not a GGUF file \(starts with "hell", expected "GGUF"\)/],
+    [['chat', '-m', truncated, '-p', 'x'], /^llama3-zh chat: .*truncated\.gguf: truncated: tensor .* ends at byte \d+ but the file has 9000000 bytes/],
+    [['chat', '-m', m, '--template', 'llama2', '-p', 'x'], /^llama3-zh chat: unknown template "llama2"; choose one of: llama3, llama3\.1, llama3-v1, chatml, jinja$/],
+    [['template', 'render', '--messages', badJson], /^llama3-zh template: .*bad\.json is not valid JSON/],
+    [['chat', '-m', m, '-c', '256', '-t', '1', '-p', '很长的问题'.repeat(100)], /^llama3-zh chat: the prompt is \d+ tokens but the context holds 256; shorten the prompt or raise --ctx-size/],
+    [['chat', '-m', m, '--top-p', '1.5', '-p', 'x'], /^llama3-zh chat: --top-p: top_p must be a number from 0 to 1 \(got "1\.5"\)$/],
+    [['chat', '--bogus'], /^llama3-zh chat: unknown option --bogus; see 'llama3-zh chat --help'$/],
+    [['frobnicate'], /^llama3-zh: unknown command 'frobnicate'/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runCli(args)));
+  results.forEach((r, i) => assertOneLineError(r, cases[i][1]));
+});

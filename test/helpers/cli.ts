@@ -1,0 +1,42 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './models.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A fresh, empty llama3-zh home, so tests never see a user's models. */
+export function emptyHome(): string {
+  return mkdtempSync(join(tmpdir(), 'llama3-zh-home-'));
+}
+
+/** Run the real executable, as a user would. */
+export function runCli(args: string[], o: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), ...args], {
+      env: { ...process.env, LLAMA3ZH_HOME: o.env?.LLAMA3ZH_HOME ?? emptyHome(), ...o.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(o.input ?? '');
+  });
+}
+
+/** What every bad-input error must look like: one line, no stack trace. */
+export function assertOneLineError(r: CliResult, pattern: RegExp) {
+  const lines = r.stderr.trim().split('\n');
+  if (r.code === 0) throw new Error(`expected a non-zero exit, got 0; stderr: ${r.stderr}`);
+  if (lines.length !== 1) throw new Error(`expected one line on stderr, got ${lines.length}:\n${r.stderr}`);
+  if (/\n\s+at /.test(r.stderr) || /node:internal/.test(r.stderr)) throw new Error(`stack trace on stderr:\n${r.stderr}`);
+  if (!pattern.test(lines[0])) throw new Error(`stderr ${JSON.stringify(lines[0])} does not match ${pattern}`);
+}
