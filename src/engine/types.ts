@@ -47,6 +47,8 @@ export interface GenerateRequest {
   stopStrings?: string[];
   stopTokens?: number[];
   signal?: AbortSignal;
+  /** Go on past end-of-generation tokens (benchmarks; llama-server's ignore_eos). */
+  ignoreEndOfGeneration?: boolean;
   /** Streamed text; never half a UTF-8 character, never part of a stop string. */
   onText?: (delta: string) => void;
 }

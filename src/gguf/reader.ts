@@ -53,6 +53,11 @@ class FileCursor {
     return Number(v);
   }
 
+  skip(n: number, what: string) {
+    if (this.pos + n > this.size) this.fail(`truncated or corrupt: ${what} claims ${n} bytes at byte ${this.pos} but the file ends at ${this.size}`);
+    this.pos += n;
+  }
+
   str(what: string): string {
     const len = this.count(`length of ${what}`);
     if (this.pos + len > this.size) {
@@ -88,7 +93,7 @@ function readScalar(c: FileCursor, type: ValueType, key: string): Scalar {
   }
 }
 
-function readKV(c: FileCursor): KV {
+function readKV(c: FileCursor, skipArrays: boolean): KV {
   const key = c.str('metadata key');
   const type = c.u32('metadata type') as ValueType;
   if (type !== ValueType.ARRAY) return { key, type, value: readScalar(c, type, key) };
@@ -99,6 +104,12 @@ function readKV(c: FileCursor): KV {
   if (c.pos + n * size > c.size) {
     c.fail(`truncated or corrupt: array ${key} claims ${n} items at byte ${c.pos} but the file ends at ${c.size}`);
   }
+  if (skipArrays && n > 64) {
+    // Walk past the items without decoding them (the vocabulary is 400k strings): only their count is kept.
+    if (itemType === ValueType.STRING) for (let i = 0; i < n; i++) c.skip(c.count(`length of an item of ${key}`), key);
+    else c.skip(n * size, key);
+    return { key, type, itemType, value: [], skipped: n };
+  }
   const value: Scalar[] = new Array(n);
   for (let i = 0; i < n; i++) value[i] = readScalar(c, itemType, key);
   return { key, type, itemType, value };
@@ -107,6 +118,8 @@ function readKV(c: FileCursor): KV {
 export interface ReadOptions {
   /** Skip the check that every tensor's data lies inside the file (for a file still being written). */
   allowTruncatedData?: boolean;
+  /** Do not decode arrays of more than 64 items (the tokenizer's); their KV has `skipped` = the item count. */
+  skipArrays?: boolean;
 }
 
 /** Read a GGUF file's header, metadata and tensor infos. Tensor data is never read. */
@@ -140,7 +153,7 @@ export function readGguf(path: string, opts: ReadOptions = {}): GgufFile {
 
     const metadata = new Map<string, KV>();
     for (let i = 0; i < nKV; i++) {
-      const kv = readKV(c);
+      const kv = readKV(c, !!opts.skipArrays);
       metadata.set(kv.key, kv);
     }
     const tensors: TensorInfo[] = [];

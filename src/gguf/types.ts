@@ -28,6 +28,8 @@ export interface KV {
   /** Element type when `type` is ARRAY. */
   itemType?: ValueType;
   value: Scalar | Scalar[];
+  /** Item count of an array that was read with `skipArrays` (its `value` is then empty). */
+  skipped?: number;
 }
 
 export interface TensorInfo {

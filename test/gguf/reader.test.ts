@@ -103,3 +103,14 @@ test('the writer never leaves a partial file under the real name', async () => {
   await assert.rejects(writeGguf(path, [], [{ name: 'x', dims: [4], type: TensorType.F32, data: new Uint8Array(3) }]), /wrote 3 bytes, expected 16/);
   assert.throws(() => readFileSync(path), /ENOENT/);
 });
+
+test('skipArrays walks past large arrays and keeps their count', async () => {
+  const path = join(dir, 'arrays.gguf');
+  const big = Array.from({ length: 1000 }, (_, i) => `t${i}`);
+  await writeGguf(path, [kv.strs('tokens', big), kv.i32s('types', big.map(() => 1)), kv.str('after', 'ok')], []);
+  const f = readGguf(path, { skipArrays: true });
+  assert.deepEqual(f.metadata.get('tokens'), { key: 'tokens', type: ValueType.ARRAY, itemType: ValueType.STRING, value: [], skipped: 1000 });
+  assert.equal(f.metadata.get('types')?.skipped, 1000);
+  assert.equal(f.metadata.get('after')?.value, 'ok');
+  assert.deepEqual(readGguf(path).metadata.get('tokens')?.value, big);
+});

@@ -44,7 +44,7 @@ export class LlamaCppEngine implements Engine {
     // Read the header ourselves first: a clear error for a missing, truncated or non-GGUF file.
     let file;
     try {
-      file = readGguf(o.modelPath);
+      file = readGguf(o.modelPath, { skipArrays: true });
     } catch (e) {
       if (e instanceof GgufError) throw new UserError(e.message);
       throw e;
@@ -158,7 +158,7 @@ export class LlamaCppEngine implements Engine {
         });
         for await (const token of it) {
           if (tokens.length === 0) tFirst = performance.now();
-          if (stopTokens.has(token) || this.model.isEogToken(token)) {
+          if (!req.ignoreEndOfGeneration && (stopTokens.has(token) || this.model.isEogToken(token))) {
             finishReason = 'stop';
             stoppedBy = token;
             break;
