@@ -9,6 +9,7 @@ import { TextStream } from '../textStream.js';
 import {
   type Engine, type FinishReason, type GenerateRequest, type GenerateResult, GREEDY, type LoadOptions, type ModelInfo, type Sampling,
 } from '../types.js';
+import { Lockstep } from './lockstep.js';
 import { SequencePool } from './sequencePool.js';
 
 const llamas = new Map<string, Promise<Llama>>();
@@ -39,6 +40,9 @@ export class LlamaCppEngine implements Engine {
     private context: LlamaContext,
     private pool: SequencePool,
   ) {}
+
+  /** Drives all running generations one decode step at a time (see lockstep.ts). */
+  private lockstep = new Lockstep();
 
   static async load(o: LoadOptions): Promise<LlamaCppEngine> {
     // Read the header ourselves first: a clear error for a missing, truncated or non-GGUF file.
@@ -156,20 +160,29 @@ export class LlamaCppEngine implements Engine {
           // Never silently drop the start of the conversation to make room: we stop at the context size instead.
           contextShift: { strategy: 'eraseBeginning', size: 0 },
         });
-        for await (const token of it) {
-          if (tokens.length === 0) tFirst = performance.now();
-          if (!req.ignoreEndOfGeneration && (stopTokens.has(token) || this.model.isEogToken(token))) {
-            finishReason = 'stop';
-            stoppedBy = token;
-            break;
+        this.lockstep.join();
+        try {
+          for (;;) {
+            const step = await this.lockstep.next(this.pool.id(seq), () => it.next());
+            if (step.done) break;
+            const token = step.value;
+            if (tokens.length === 0) tFirst = performance.now();
+            if (!req.ignoreEndOfGeneration && (stopTokens.has(token) || this.model.isEogToken(token))) {
+              finishReason = 'stop';
+              stoppedBy = token;
+              break;
+            }
+            tokens.push(token);
+            history.push(token);
+            const delta = stream.push(token);
+            if (delta) req.onText?.(delta);
+            if (stream.done) { finishReason = 'stop'; stoppedBy = stream.stoppedBy; break; }
+            if (req.signal?.aborted) { finishReason = 'abort'; break; }
+            if (tokens.length >= maxTokens) break;
           }
-          tokens.push(token);
-          history.push(token);
-          const delta = stream.push(token);
-          if (delta) req.onText?.(delta);
-          if (stream.done) { finishReason = 'stop'; stoppedBy = stream.stoppedBy; break; }
-          if (req.signal?.aborted) { finishReason = 'abort'; break; }
-          if (tokens.length >= maxTokens) break;
+        } finally {
+          this.lockstep.leave();
+          await it.return();
         }
       }
     } finally {

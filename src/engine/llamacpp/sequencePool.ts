@@ -15,18 +15,30 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
 export class SequencePool {
   private free: LlamaContextSequence[];
   private waiting: Array<() => void> = [];
+  /** A fresh context hands out sequence ids 0, 1, 2… in order, so the creation index is the id. */
+  private ids = new Map<LlamaContextSequence, number>();
 
   constructor(context: LlamaContext, count: number) {
-    this.free = Array.from({ length: count }, () => context.getSequence());
+    this.free = Array.from({ length: count }, (_, i) => {
+      const s = context.getSequence();
+      this.ids.set(s, i);
+      return s;
+    });
+  }
+
+  id(seq: LlamaContextSequence): number {
+    return this.ids.get(seq)!;
   }
 
   async acquire(prompt: readonly number[]): Promise<LlamaContextSequence> {
     while (this.free.length === 0) await new Promise<void>((r) => this.waiting.push(r));
+    // Longest cached prefix first; on a tie the lowest sequence id, which keeps the busy ids contiguous
+    // (each gap in the ids of a batch costs llama.cpp an extra forward pass).
     let best = 0;
     let bestLen = -1;
     this.free.forEach((s, i) => {
       const len = commonPrefix(s.contextTokens, prompt);
-      if (len > bestLen) { best = i; bestLen = len; }
+      if (len > bestLen || (len === bestLen && this.id(s) < this.id(this.free[best]))) { best = i; bestLen = len; }
     });
     return this.free.splice(best, 1)[0];
   }

@@ -1,0 +1,51 @@
+/**
+ * Advances the token iterators of all running requests together, one step at a time, the way llama-server's
+ * single scheduler drives its slots: a step starts when every running request has asked for its next token,
+ * all `next()` calls are issued in the same tick (so node-llama-cpp packs them into one decode batch), and the
+ * next step starts only when all of them are back.
+ *
+ * Left alone, each request's loop asks for its next token as soon as it has sampled its last one, so decodes
+ * start with a partial batch while other sequences are still sampling: on a CPU, sampling threads and decode
+ * threads then fight over the same cores, and llama.cpp's spinning thread barrier makes that very slow.
+ */
+export class Lockstep {
+  private members = 0;
+  private queued: Array<{ order: number; step: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  private running = false;
+
+  /** A request starts taking part; call right before its first `next`. */
+  join(): void {
+    this.members++;
+  }
+
+  /** A request is done (finished, stopped or failed); it no longer holds the others back. */
+  leave(): void {
+    this.members--;
+    this.dispatch();
+  }
+
+  /**
+   * Run `step` (an iterator's next()) in the next batch. Steps are issued in ascending `order` (the sequence
+   * id): llama.cpp's non-unified KV cache splits a batch into one forward pass per run of consecutive,
+   * ascending sequence ids, so an unordered batch costs several passes over the weights instead of one.
+   */
+  next<T>(order: number, step: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queued.push({ order, step, resolve: resolve as (v: unknown) => void, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch() {
+    if (this.running || this.queued.length === 0 || this.queued.length < this.members) return;
+    const batch = this.queued.sort((a, b) => a.order - b.order);
+    this.queued = [];
+    this.running = true;
+    void Promise.allSettled(batch.map((b) => b.step())).then((results) => {
+      this.running = false;
+      results.forEach((r, i) => (r.status === 'fulfilled' ? batch[i].resolve(r.value) : batch[i].reject(r.reason)));
+      // Members queue their next step from these continuations; the last one to do so starts the batch.
+      queueMicrotask(() => this.dispatch());
+    });
+  }
+}
