@@ -1,13 +1,18 @@
 /**
- * Engine benchmark, run side by side in one process so that a noisy shared machine affects both equally:
- *  1. single-stream decode: a bare node-llama-cpp generation loop vs our engine, same model, same settings;
- *  2. aggregate decode tok/s with 1, 4 and 8 concurrent sequences of one context.
+ * Engine benchmark. Baseline and llama3-zh run side by side in one process, interleaved, so that a noisy
+ * shared machine affects both alike:
+ *  1. single-stream decode: a bare node-llama-cpp generation loop vs our engine on the same model;
+ *     besides wall-clock tok/s it reports the time per token spent outside llama.cpp's decode, which is
+ *     what a layer over node-llama-cpp can add and does not drift with the machine's speed;
+ *  2. aggregate decode tok/s with 1, 4 and 8 concurrent requests on one context of 8 sequences: plain
+ *     concurrent node-llama-cpp `sequence.evaluate()` loops vs our engine.
  * Model: a synthesized Llama-3.2-1B-shaped Q8_0 GGUF (random weights: decode speed does not depend on values).
+ * Options: --tokens=48 --rounds=5 --threads=N --preset=1b
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
+import { getLlama, type LlamaContext, type LlamaContextSequence, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import { loadEngine } from '../src/engine/load.js';
 import type { Engine } from '../src/engine/types.js';
 import { synthModel } from '../src/gguf/synth.js';
@@ -16,9 +21,10 @@ import { progressBar } from '../src/cli/progress.js';
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const preset = args.get('preset') ?? '1b';
 const TOKENS = Number(args.get('tokens') ?? 48);
-const ROUNDS = Number(args.get('rounds') ?? 3);
+const ROUNDS = Number(args.get('rounds') ?? 5);
 const threads = Number(args.get('threads') ?? availableParallelism());
-const PROMPTS = ['你好', '写一首关于春天的诗', 'What is the capital of France?', '讲个笑话吧', '解释一下量子力学', 'def fib(n):', '今天天气怎么样', 'Translate: 我爱你'];
+const QUESTIONS = ['你好', '写一首关于春天的诗', 'What is the capital of France?', '讲个笑话吧', '解释一下量子力学', 'def fib(n):', '今天天气怎么样', 'Translate: 我爱你'];
+const chatPrompt = (q: string) => `<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${q}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`;
 
 async function modelPath(): Promise<string> {
   const dir = join(process.cwd(), '.cache', 'bench-models');
@@ -33,76 +39,116 @@ async function modelPath(): Promise<string> {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (x: number) => x.toFixed(2);
+
+/** Time spent inside llama.cpp's decode, read off node-llama-cpp's native context (a benchmark-only probe). */
+function decodeClock(context: LlamaContext) {
+  const c = context as unknown as { _ctx: object };
+  const clock = { ms: 0 };
+  c._ctx = new Proxy(c._ctx, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop);
+      if (typeof v !== 'function') return v;
+      if (prop !== 'decodeBatch') return v.bind(target);
+      return async () => { const t = performance.now(); await v.call(target); clock.ms += performance.now() - t; };
+    },
+  });
+  return clock;
+}
+
+interface Run { tps: number; overheadMs: number }
 
 async function main() {
   const path = await modelPath();
   console.log(`model ${path}, ${threads} threads, ${TOKENS} tokens per request, ${ROUNDS} rounds (medians)`);
-
-  // The bare loop: node-llama-cpp as its README shows it, nothing of ours in between.
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: 0 });
   const bareModel = await llama.loadModel({ modelPath: path });
+  const prompts = QUESTIONS.map((q) => bareModel.tokenize(chatPrompt(q), true) as number[]);
+  // A fresh last token each run, so neither side gets the prompt from a cache.
+  const fresh = (i: number) => prompts[i % prompts.length].concat(1000 + Math.floor(Math.random() * 1000)) as Token[];
+
+  // ---- 1. single stream ----
   const bareCtx = await bareModel.createContext({ contextSize: 512, threads });
+  const bareClock = decodeClock(bareCtx);
   const bareSeq = bareCtx.getSequence();
-  const prompt0 = bareModel.tokenize(`<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${PROMPTS[0]}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`, true);
-  async function bare(): Promise<number> {
+  async function bare(): Promise<Run> {
     await bareSeq.clearHistory();
-    let n = 0;
-    let tFirst = 0;
-    for await (const _ of bareSeq.evaluate(prompt0, { temperature: 0, yieldEogToken: true })) {
-      if (n === 0) tFirst = performance.now();
+    let n = 0, tFirst = 0, d0 = 0;
+    for await (const _ of bareSeq.evaluate(fresh(0), { temperature: 0, yieldEogToken: true })) {
+      if (n === 0) { tFirst = performance.now(); d0 = bareClock.ms; }
       if (++n >= TOKENS) break;
     }
-    return ((n - 1) / (performance.now() - tFirst)) * 1000;
+    const wall = performance.now() - tFirst;
+    return { tps: ((n - 1) / wall) * 1000, overheadMs: (wall - (bareClock.ms - d0)) / (n - 1) };
   }
-
   const single = await loadEngine({ modelPath: path, threads, contextSize: 512, parallel: 1, gpu: false });
-  const prompts = PROMPTS.map((q) => single.tokenize(`<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${q}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`, true));
-  async function ours(e: Engine): Promise<number> {
-    const r = await e.generate({ prompt: prompts[0].concat(Math.floor(Math.random() * 1000) + 1000), maxTokens: TOKENS, ignoreEndOfGeneration: true });
-    return r.timings.generationTokensPerSecond;
+  const oursClock = decodeClock((single as unknown as { context: LlamaContext }).context);
+  async function ours(): Promise<Run> {
+    let d0 = 0;
+    const r = await single.generate({ prompt: fresh(0), maxTokens: TOKENS, ignoreEndOfGeneration: true, onText: () => { if (!d0) d0 = oursClock.ms; } });
+    const wall = r.timings.generationMs;
+    return { tps: r.timings.generationTokensPerSecond, overheadMs: (wall - (oursClock.ms - d0)) / (r.tokens.length - 1) };
   }
-
-  await bare(); await ours(single); // warm-up
-  const b: number[] = [], o: number[] = [];
+  await bare(); await ours(); // warm-up
+  const b: Run[] = [], o: Run[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    b.push(await bare());
-    o.push(await ours(single));
+    // Alternate which goes first, so a drift in the machine's speed favours neither.
+    if (i % 2) { o.push(await ours()); b.push(await bare()); } else { b.push(await bare()); o.push(await ours()); }
   }
   await single.close();
   await bareCtx.dispose();
-  await bareModel.dispose();
-  const bm = median(b), om = median(o);
-  console.log(`\nsingle-stream decode   bare node-llama-cpp ${bm.toFixed(2)} tok/s   llama3-zh ${om.toFixed(2)} tok/s   ratio ${(om / bm).toFixed(3)} (target ≥ 0.97)`);
+  const bt = median(b.map((r) => r.tps)), ot = median(o.map((r) => r.tps));
+  const bo = median(b.map((r) => r.overheadMs)), oo = median(o.map((r) => r.overheadMs));
+  console.log(`\nsingle-stream decode tok/s   bare node-llama-cpp ${fmt(bt)}   llama3-zh ${fmt(ot)}   ratio ${(ot / bt).toFixed(3)} (target ≥ 0.97)`);
+  console.log(`  time per token outside llama.cpp's decode: bare ${fmt(bo)} ms, llama3-zh ${fmt(oo)} ms; our layer adds ${fmt(oo - bo)} ms = ${(((oo - bo) / (1000 / bt)) * 100).toFixed(2)}% of a token's time`);
 
-  // Aggregate decode speed with k concurrent requests on one context of 8 sequences.
-  const multi = await loadEngine({ modelPath: path, threads, contextSize: 512, parallel: 8, gpu: false });
-  async function aggregate(k: number): Promise<number> {
+  // ---- 2. concurrency ----
+  const plainCtx = await bareModel.createContext({ contextSize: 512 * 8, sequences: 8, threads });
+  const plainSeqs: LlamaContextSequence[] = Array.from({ length: 8 }, () => plainCtx.getSequence());
+  /** What node-llama-cpp's docs suggest: one evaluate() loop per request, all running at once. */
+  async function plain(k: number): Promise<number> {
+    await Promise.all(plainSeqs.map((s) => s.clearHistory()));
     const firsts: number[] = [];
-    const results = await Promise.all(Array.from({ length: k }, (_, i) => {
-      let first = true;
-      return multi.generate({
-        prompt: prompts[i % prompts.length].concat(Math.floor(Math.random() * 1000) + 1000),
-        maxTokens: TOKENS,
-        ignoreEndOfGeneration: true,
-        onText: () => { if (first) { first = false; firsts.push(performance.now()); } },
-      }).then((r) => ({ r, end: performance.now() }));
+    const t0 = performance.now();
+    const counts = await Promise.all(plainSeqs.slice(0, k).map(async (s, i) => {
+      let n = 0;
+      for await (const _ of s.evaluate(fresh(i), { temperature: 0, yieldEogToken: true })) {
+        if (n === 0) firsts.push(performance.now());
+        if (++n >= TOKENS) break;
+      }
+      return n - 1;
     }));
-    // Decode phase: from the moment every request has its first token to the last one finishing.
-    const start = Math.max(...firsts);
-    const end = Math.max(...results.map((x) => x.end));
-    const tokens = results.reduce((s, x) => s + x.r.tokens.length, 0);
-    const startTokens = k; // roughly one token each before `start`
-    return ((tokens - startTokens) / (end - start)) * 1000;
+    const end = performance.now();
+    void t0;
+    return (counts.reduce((a, c) => a + c, 0) / (end - Math.max(...firsts))) * 1000;
   }
-  await aggregate(2); // warm-up
-  const agg: Record<number, number> = {};
-  for (const k of [1, 4, 8]) {
-    const xs: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) xs.push(await aggregate(k));
-    agg[k] = median(xs);
+  const multi: Engine = await loadEngine({ modelPath: path, threads, contextSize: 512, parallel: 8, gpu: false });
+  async function oursK(k: number): Promise<number> {
+    const t0 = performance.now();
+    const results = await Promise.all(Array.from({ length: k }, (_, i) =>
+      multi.generate({ prompt: fresh(i), maxTokens: TOKENS, ignoreEndOfGeneration: true }).then((r) => ({ r, end: performance.now() }))));
+    // Decode phase only (as llama-batched-bench's S_TG): from when every request has its first token to the end.
+    const start = t0 + Math.max(...results.map((x) => x.r.timings.promptMs));
+    const end = Math.max(...results.map((x) => x.end));
+    return (results.reduce((s, x) => s + x.r.tokens.length - 1, 0) / (end - start)) * 1000;
+  }
+  await plain(2); await oursK(2); // warm-up
+  const ks = [1, 4, 8];
+  const P: Record<number, number[]> = {}, O: Record<number, number[]> = {};
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const k of ks) {
+      (P[k] ??= []).push(await plain(k));
+      (O[k] ??= []).push(await oursK(k));
+    }
   }
   await multi.close();
-  console.log(`aggregate decode       1 seq ${agg[1].toFixed(2)} tok/s   4 seq ${agg[4].toFixed(2)} tok/s (${(agg[4] / agg[1]).toFixed(2)}x)   8 seq ${agg[8].toFixed(2)} tok/s (${(agg[8] / agg[1]).toFixed(2)}x, target ≥ 2.5x)`);
+  await plainCtx.dispose();
+  await bareModel.dispose();
+  console.log('\naggregate decode tok/s, k concurrent requests on one 8-sequence context');
+  console.log('  k   plain node-llama-cpp   llama3-zh   llama3-zh / plain');
+  for (const k of ks) console.log(`  ${k}   ${fmt(median(P[k])).padStart(20)}   ${fmt(median(O[k])).padStart(9)}   ${(median(O[k]) / median(P[k])).toFixed(2)}x`);
+  const s8 = median(O[8]) / median(O[1]);
+  console.log(`  llama3-zh 8 requests vs 1: ${s8.toFixed(2)}x (target ≥ 2.5x)   4 vs 1: ${(median(O[4]) / median(O[1])).toFixed(2)}x`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -12,6 +12,7 @@ export class Lockstep {
   private members = 0;
   private queued: Array<{ order: number; step: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
   private running = false;
+  private scheduled = false;
 
   /** A request starts taking part; call right before its first `next`. */
   join(): void {
@@ -37,7 +38,17 @@ export class Lockstep {
   }
 
   private dispatch() {
-    if (this.running || this.queued.length === 0 || this.queued.length < this.members) return;
+    if (this.running || this.scheduled || this.queued.length === 0 || this.queued.length < this.members) return;
+    // Wait one event-loop turn before starting: requests that arrive together (a burst of HTTP requests,
+    // Promise.all) then start in one batch instead of the first one running a step alone.
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.running && this.queued.length >= this.members) this.start();
+    });
+  }
+
+  private start() {
     const batch = this.queued.sort((a, b) => a.order - b.order);
     this.queued = [];
     this.running = true;

@@ -8,9 +8,9 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
 }
 
 /**
- * The sequences of one context, handed out one request at a time. A request gets the free sequence whose
- * cached tokens share the longest prefix with its prompt (as llama-server picks slots), so a chat's next
- * turn only evaluates the new tokens.
+ * The sequences of one context, created once (so sequence k has id k) and handed out one request at a time:
+ * the lowest free id, or the sequence whose cache already holds most of the prompt (as llama-server picks
+ * slots by prompt similarity), so a chat's next turn only evaluates the new tokens.
  */
 export class SequencePool {
   private free: LlamaContextSequence[];
@@ -32,14 +32,18 @@ export class SequencePool {
 
   async acquire(prompt: readonly number[]): Promise<LlamaContextSequence> {
     while (this.free.length === 0) await new Promise<void>((r) => this.waiting.push(r));
-    // Longest cached prefix first; on a tie the lowest sequence id, which keeps the busy ids contiguous
-    // (each gap in the ids of a batch costs llama.cpp an extra forward pass).
+    // The lowest free id keeps the busy ids contiguous: llama.cpp makes one forward pass per run of consecutive
+    // ids in a batch, so a gap costs a whole extra pass. A sequence whose cache holds a large part of the
+    // prompt (the previous turn of the same chat) is worth that.
     let best = 0;
     let bestLen = -1;
     this.free.forEach((s, i) => {
       const len = commonPrefix(s.contextTokens, prompt);
-      if (len > bestLen || (len === bestLen && this.id(s) < this.id(this.free[best]))) { best = i; bestLen = len; }
+      if (len > bestLen) { best = i; bestLen = len; }
     });
+    if (bestLen < Math.max(16, prompt.length / 2)) {
+      best = this.free.reduce((lo, s, i) => (this.id(s) < this.id(this.free[lo]) ? i : lo), 0);
+    }
     return this.free.splice(best, 1)[0];
   }
 
