@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Lockstep } from '../../src/engine/llamacpp/lockstep.js';
+
+/** Members that each take `steps` steps; records which members each batch carried, in issue order. */
+async function simulate(ids: number[], steps: Record<number, number>) {
+  const l = new Lockstep();
+  const batches: number[][] = [];
+  let current: number[] | undefined;
+  const step = (id: number) => () => {
+    if (!current) { current = []; batches.push(current); queueMicrotask(() => (current = undefined)); }
+    current.push(id);
+    return new Promise<void>((r) => setTimeout(r, 1));
+  };
+  await Promise.all(ids.map(async (id) => {
+    l.join();
+    try {
+      for (let i = 0; i < steps[id]; i++) await l.next(id, step(id));
+    } finally {
+      l.leave();
+    }
+  }));
+  return batches;
+}
+
+test('every step carries every running request, in ascending sequence order', async () => {
+  const batches = await simulate([3, 0, 2, 1], { 0: 3, 1: 3, 2: 1, 3: 2 });
+  assert.deepEqual(batches, [[0, 1, 2, 3], [0, 1, 3], [0, 1]]);
+});
+
+test('a request that joins while a step runs is in the next step', async () => {
+  const l = new Lockstep();
+  const seen: number[][] = [];
+  let batch: number[] = [];
+  const step = (id: number) => async () => { batch.push(id); await new Promise((r) => setTimeout(r, 5)); };
+  const run = async (id: number, n: number, delay: number) => {
+    await new Promise((r) => setTimeout(r, delay));
+    l.join();
+    try { for (let i = 0; i < n; i++) { await l.next(id, step(id)); } } finally { l.leave(); }
+  };
+  const timer = setInterval(() => { if (batch.length) { seen.push(batch); batch = []; } }, 1);
+  await Promise.all([run(1, 4, 0), run(0, 2, 7)]);
+  clearInterval(timer);
+  if (batch.length) seen.push(batch);
+  assert.deepEqual(seen[0], [1]);
+  assert.ok(seen.some((b) => b.join() === '0,1'), JSON.stringify(seen));
+  assert.equal(seen.flat().length, 6);
+});
+
+test('a failing step rejects only its own request', async () => {
+  const l = new Lockstep();
+  l.join(); l.join();
+  const ok = l.next(0, async () => 'fine');
+  const bad = l.next(1, async () => { throw new Error('boom'); });
+  assert.equal(await ok, 'fine');
+  await assert.rejects(bad, /boom/);
+});
