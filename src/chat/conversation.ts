@@ -55,7 +55,7 @@ export function buildPrompt(engine: Engine, template: ChatTemplate, system: stri
     const messages = [...head, ...keep.flat()];
     const tokens = promptTokens(engine, template.render(messages, true));
     if (tokens.length <= budget || keep.length <= 1) {
-      if (tokens.length >= ctx) throw new ContextOverflowError(tokens.length, ctx);
+      if (tokens.length >= ctx) throw new ContextOverflowError(tokens.length, ctx, engine.info.trainContextSize);
       return { tokens, messages, droppedRounds: byWindow + droppedToFit, droppedToFit };
     }
     keep = keep.slice(1);

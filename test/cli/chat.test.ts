@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEMO_REPLY } from '../../src/hub/demoModel.js';
 import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
-import { REPLY, testModel } from '../helpers/models.js';
+import { REPLY, redirectLora, testModel } from '../helpers/models.js';
+import { encode } from '../../src/gguf/llama3Vocab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'chat-cli-'));
 
@@ -29,6 +30,16 @@ test('an <|end_of_text|> model with --template llama3-v1, and a leaking model, s
   // With the demo's sampling defaults (temperature 0.6, top-p 0.9, repetition penalty 1.1) too.
   const r3 = await runCli(['chat', '-m', leak, '-p', '你是谁', '-t', '1']);
   assert.equal(r3.stdout, `${REPLY}\n`, r3.stderr);
+});
+
+test('--lora FILE:SCALE loads an adapter', async () => {
+  const m = await testModel({ reply: REPLY });
+  // Redirects the token after "\n\n" to the reply's second token: the answer loses its first character.
+  const lora = await redirectLora(64, 0, encode(REPLY)[1], 80);
+  const r = await runCli(['chat', '-m', m, '--lora', `${lora}:1`, '-p', '你是谁', '--temperature', '0', '-t', '1']);
+  assert.equal(r.stdout, `${REPLY.slice(1)}\n`, r.stderr);
+  assertOneLineError(await runCli(['chat', '-m', m, '--lora', `${lora}:abc`, '-p', 'x']), /LoRA adapter not found: .*:abc/);
+  assertOneLineError(await runCli(['chat', '-m', m, '--lora', `${lora}:500`, '-p', 'x']), /--lora scale must be a number from 0 to 100 \(got "500"\)/);
 });
 
 test('--json and piped standard input', async () => {

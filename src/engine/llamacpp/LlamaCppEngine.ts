@@ -126,7 +126,7 @@ export class LlamaCppEngine implements Engine {
     const { prompt } = req;
     const ctx = this.info.contextSize;
     if (prompt.length === 0) throw new UserError('the prompt is empty');
-    if (prompt.length >= ctx) throw new ContextOverflowError(prompt.length, ctx);
+    if (prompt.length >= ctx) throw new ContextOverflowError(prompt.length, ctx, this.info.trainContextSize);
     const s: Sampling = { ...GREEDY, ...req.sampling };
     const maxTokens = Math.min(req.maxTokens, ctx - prompt.length);
     const stopTokens = new Set(req.stopTokens ?? []);
@@ -212,7 +212,8 @@ export class LlamaCppEngine implements Engine {
   }
 
   async nextTokenLogprobs(prompt: number[], candidates: number[]): Promise<number[]> {
-    if (prompt.length >= this.info.contextSize) throw new ContextOverflowError(prompt.length, this.info.contextSize);
+    if (prompt.length === 0) throw new UserError('the prompt is empty');
+    if (prompt.length >= this.info.contextSize) throw new ContextOverflowError(prompt.length, this.info.contextSize, this.info.trainContextSize);
     const seq = await this.pool.acquire(prompt);
     try {
       const cached = await SequencePool.reuse(seq, prompt);
