@@ -85,7 +85,7 @@ async function main() {
   const oursClock = decodeClock((single as unknown as { context: LlamaContext }).context);
   async function ours(): Promise<Run> {
     let d0 = 0;
-    const r = await single.generate({ prompt: fresh(0), maxTokens: TOKENS, ignoreEndOfGeneration: true, onText: () => { if (!d0) d0 = oursClock.ms; } });
+    const r = await single.generate({ prompt: fresh(0), maxTokens: TOKENS, ignoreEndOfGeneration: true, onToken: () => { if (!d0) d0 = oursClock.ms; } });
     const wall = r.timings.generationMs;
     return { tps: r.timings.generationTokensPerSecond, overheadMs: (wall - (oursClock.ms - d0)) / (r.tokens.length - 1) };
   }
@@ -109,7 +109,6 @@ async function main() {
   async function plain(k: number): Promise<number> {
     await Promise.all(plainSeqs.map((s) => s.clearHistory()));
     const firsts: number[] = [];
-    const t0 = performance.now();
     const counts = await Promise.all(plainSeqs.slice(0, k).map(async (s, i) => {
       let n = 0;
       for await (const _ of s.evaluate(fresh(i), { temperature: 0, yieldEogToken: true })) {
@@ -119,7 +118,6 @@ async function main() {
       return n - 1;
     }));
     const end = performance.now();
-    void t0;
     return (counts.reduce((a, c) => a + c, 0) / (end - Math.max(...firsts))) * 1000;
   }
   const multi: Engine = await loadEngine({ modelPath: path, threads, contextSize: 512, parallel: 8, gpu: false });

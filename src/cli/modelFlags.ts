@@ -49,10 +49,10 @@ export interface OpenModel {
   demoNotice?: string;
 }
 
+/** FILE or FILE:SCALE (the last colon, so that C:\\x.gguf:0.5 works). */
 function parseLora(spec: string): LoraAdapter {
-  const m = /^(.*?)(?::([0-9.]+))?$/.exec(spec)!;
-  const path = m[1];
-  const scale = m[2] === undefined ? 1 : num('--lora scale', m[2], { min: 0, max: 100 })!;
+  const m = /^(.+):([^:\\/]*)$/.exec(spec);
+  const [path, scale] = !existsSync(spec) && m ? [m[1], num('--lora scale', m[2], { min: 0, max: 100 })!] : [spec, 1];
   if (!existsSync(path)) throw new UserError(`LoRA adapter not found: ${path}`);
   return { path, scale };
 }
@@ -76,6 +76,11 @@ export function readTemplateFile(path: string | undefined): string | undefined {
 export async function openModel(v: ModelFlagValues, extra: { parallel?: number } = {}): Promise<OpenModel> {
   checkTemplateFlags(v);
   const fileSource = readTemplateFile(v['template-file']);
+  // Check the flags before anything slow (making the demo model, loading gigabytes).
+  const contextSize = num('--ctx-size', v['ctx-size'], { int: true, min: 16 });
+  const threads = num('--threads', v.threads, { int: true, min: 1, max: 512 });
+  const lora = v.lora?.map(parseLora);
+  const ropeFreqBase = num('--rope-freq-base', v['rope-freq-base'], { min: 1 });
   let path: string;
   let demoNotice: string | undefined;
   if (v.model) {
@@ -92,10 +97,10 @@ export async function openModel(v: ModelFlagValues, extra: { parallel?: number }
   }
   const engine = await loadEngine({
     modelPath: path,
-    contextSize: num('--ctx-size', v['ctx-size'], { int: true, min: 16 }),
-    threads: num('--threads', v.threads, { int: true, min: 1, max: 512 }),
-    lora: v.lora?.map(parseLora),
-    ropeFreqBase: num('--rope-freq-base', v['rope-freq-base'], { min: 1 }),
+    contextSize,
+    threads,
+    lora,
+    ropeFreqBase,
     parallel: extra.parallel,
   });
   try {

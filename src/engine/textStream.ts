@@ -14,8 +14,11 @@ export class TextStream {
   private readonly longestStop: number;
   stoppedBy?: string;
 
-  constructor(private detokenize: (tokens: number[]) => string, private stops: string[] = []) {
-    this.longestStop = Math.max(0, ...stops.map((s) => s.length));
+  private readonly stops: string[];
+
+  constructor(private detokenize: (tokens: number[]) => string, stops: string[] = []) {
+    this.stops = stops.filter((s) => s.length > 0); // an empty stop string would match at once
+    this.longestStop = Math.max(0, ...this.stops.map((s) => s.length));
   }
 
   /** Add a token; returns the text that can be shown now ('' if nothing yet). */

@@ -49,6 +49,8 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Go on past end-of-generation tokens (benchmarks; llama-server's ignore_eos). */
   ignoreEndOfGeneration?: boolean;
+  /** Each generated token id, as it comes (before stop checks). */
+  onToken?: (token: number) => void;
   /** Streamed text; never half a UTF-8 character, never part of a stop string. */
   onText?: (delta: string) => void;
 }

@@ -1,4 +1,6 @@
-/** A GGUF file we cannot read; the message names the file and what is wrong with it. */
-export class GgufError extends Error {
+import { UserError } from '../errors.js';
+
+/** A GGUF file we cannot read or write; the message names the file and what is wrong with it. */
+export class GgufError extends UserError {
   override name = 'GgufError';
 }

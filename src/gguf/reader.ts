@@ -129,7 +129,7 @@ export function readGguf(path: string, opts: ReadOptions = {}): GgufFile {
     fd = openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new GgufError(`${path}: no such file. Check the path, or list local models with 'llama3-zh models'.`);
+    if (code === 'ENOENT') throw new GgufError(`${path}: no such file. Check the path.`);
     if (code === 'EISDIR') throw new GgufError(`${path} is a folder, not a GGUF file. Name the .gguf file inside it.`);
     throw new GgufError(`${path}: cannot open (${code ?? String(e)})`);
   }

@@ -82,7 +82,6 @@ export function planScript(reply: string, stop: StopKind, leak = false): Script 
 
 /** A tensor as a stream of random bytes of the right layout: cheap to make, even for an 8B model. */
 function randomData(type: number, elements: number, rng: Rng): TensorData {
-  const bytes = tensorBytes(type, [elements])!;
   return async (write) => {
     const CHUNK_BLOCKS = 1 << 17;
     if (type === TensorType.Q8_0) {
@@ -113,7 +112,6 @@ function randomData(type: number, elements: number, rng: Rng): TensorData {
     } else {
       throw new Error(`no random data for tensor type ${type}`);
     }
-    void bytes;
   };
 }
 

@@ -77,9 +77,11 @@ export function encodeHeader(metadata: KV[], tensors: Pick<TensorSpec, 'name' | 
   s.u32(GGUF_MAGIC);
   s.u32(3);
   s.u64(tensors.length);
-  const all = metadata.some((m) => m.key === 'general.alignment') || alignment === DEFAULT_ALIGNMENT
-    ? metadata
-    : [...metadata, kv.u32('general.alignment', alignment)];
+  const declared = metadata.find((m) => m.key === 'general.alignment');
+  if (declared && declared.value !== alignment) {
+    throw new GgufError(`general.alignment is ${declared.value} in the metadata but the data is laid out for ${alignment}`);
+  }
+  const all = declared || alignment === DEFAULT_ALIGNMENT ? metadata : [...metadata, kv.u32('general.alignment', alignment)];
   s.u64(all.length);
   for (const m of all) {
     s.str(m.key);
@@ -120,7 +122,12 @@ export function encodeHeader(metadata: KV[], tensors: Pick<TensorSpec, 'name' | 
 export async function writeGguf(path: string, metadata: KV[], tensors: TensorSpec[], alignment = DEFAULT_ALIGNMENT): Promise<void> {
   const { header } = encodeHeader(metadata, tensors, alignment);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w');
+  let fh;
+  try {
+    fh = await open(tmp, 'w');
+  } catch (e) {
+    throw new GgufError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'its folder does not exist' : (e as Error).message}`);
+  }
   try {
     let pos = 0;
     const write = async (chunk: Uint8Array) => {
@@ -141,7 +148,11 @@ export async function writeGguf(path: string, metadata: KV[], tensors: TensorSpe
       if (pad) await write(new Uint8Array(pad));
     }
     await fh.close();
-    await rename(tmp, path);
+    try {
+      await rename(tmp, path);
+    } catch (e) {
+      throw new GgufError(`cannot write ${path}: ${(e as Error).message}`);
+    }
   } catch (e) {
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });

@@ -1,5 +1,6 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { UserError } from '../errors.js';
 
 /** Write a file so that readers see the old content or the new, never half: temp file, then rename. */
 export function writeFileAtomic(path: string, data: string | Uint8Array) {
@@ -9,6 +10,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array) {
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'its folder does not exist' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message;
+    throw new UserError(`cannot write ${path}: ${why}`);
   }
 }

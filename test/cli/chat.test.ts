@@ -38,7 +38,9 @@ test('--lora FILE:SCALE loads an adapter', async () => {
   const lora = await redirectLora(64, 0, encode(REPLY)[1], 80);
   const r = await runCli(['chat', '-m', m, '--lora', `${lora}:1`, '-p', '你是谁', '--temperature', '0', '-t', '1']);
   assert.equal(r.stdout, `${REPLY.slice(1)}\n`, r.stderr);
-  assertOneLineError(await runCli(['chat', '-m', m, '--lora', `${lora}:abc`, '-p', 'x']), /LoRA adapter not found: .*:abc/);
+  assertOneLineError(await runCli(['chat', '-m', m, '--lora', `${lora}:abc`, '-p', 'x']), /--lora scale must be a number from 0 to 100 \(got "abc"\)/);
+  assertOneLineError(await runCli(['chat', '-m', m, '--lora', `${lora}x`, '-p', 'x']), /LoRA adapter not found: .*ggufx$/);
+  assertOneLineError(await runCli(['chat', '-m', m, '--lora', m, '-p', 'x']), /is not a LoRA adapter \(its general.type is not "adapter"\)/);
   assertOneLineError(await runCli(['chat', '-m', m, '--lora', `${lora}:500`, '-p', 'x']), /--lora scale must be a number from 0 to 100 \(got "500"\)/);
 });
 
@@ -73,17 +75,20 @@ test('interactive chat: slash commands, history, save and load', async () => {
     `/load ${saved}`,
     '/history',
     '/nope',
+    '/save /no/such/folder/conv.json',
+    '"""一行就够了"""',
     '/exit',
   ].join('\n') + '\n';
-  const r = await runCli(['chat', '-m', m, '-i', '-t', '1'], { input });
+  const r = await runCli(['chat', '-m', m, '-i', '-t', '1', '--presence-penalty', '-0.5'], { input });
   assert.ok(r.stdout.startsWith(`${REPLY}\n${REPLY}\n[system]`), r.stdout);
   assert.equal(r.code, 0, r.stderr);
   const replies = r.stdout.split(REPLY).length - 1;
-  assert.equal(replies, 2 + 2 + 2, r.stdout); // two answers, then two in each of the two full /history listings
+  assert.equal(replies, 2 + 2 + 2 + 1, r.stdout); // two answers, two in each of the two full /history listings, one more answer
   assert.match(r.stdout, /\[system\] 你是一个助手\n\[user\] 你是谁\n\[assistant\] 我是由ShareAI训练的大型语言模型。\n\[user\] 第一行\n第二行\n/);
   assert.match(r.stdout, /\(no messages yet\)/);
   assert.match(r.stderr, /error: top_p must be a number from 0 to 1 \(got "2"\)/);
   assert.match(r.stderr, /error: unknown command \/nope; \/help lists the commands/);
+  assert.match(r.stderr, /error: cannot write \/no\/such\/folder\/conv\.json: its folder does not exist/);
   const file = JSON.parse(readFileSync(saved, 'utf8'));
   assert.deepEqual(file.messages.map((x: { role: string }) => x.role), ['system', 'user', 'assistant', 'user', 'assistant']);
   assert.equal(file.settings.temperature, 0);

@@ -81,6 +81,22 @@ test('max tokens, stop strings and abort end a reply with the right reason', asy
   assert.ok(aborted.tokens.length >= 2 && aborted.tokens.length < encode(REPLY).length);
 });
 
+test('settings at their edges: repeat_last_n 0 turns penalties off, max tokens must be at least 1', async () => {
+  const e = await loadEngine({ modelPath: await testModel({ seed: 7 }), threads: 1, contextSize: 256 });
+  try {
+    const q = ask(e, '重复一下：你好你好你好你好');
+    // A negative presence penalty favours tokens seen before, which changes a random model's greedy output.
+    const run = (repeatLastN: number) => e.generate({ prompt: q, maxTokens: 32, sampling: { presencePenalty: -2, repeatLastN } }).then((r) => r.tokens);
+    const plain = (await e.generate({ prompt: q, maxTokens: 32 })).tokens;
+    assert.deepEqual(await run(0), plain);
+    assert.notDeepEqual(await run(64), plain, 'the penalty changes this output when it is on');
+  } finally {
+    await e.close();
+  }
+  const p = ask(engine, '你是谁');
+  await assert.rejects(engine.generate({ prompt: p, maxTokens: 0 }), /max tokens must be at least 1 \(got 0\)/);
+});
+
 test('the next turn reuses the cached prefix', async () => {
   const p1 = ask(engine, '第一个问题', 'S');
   await engine.generate({ prompt: p1, maxTokens: 100, stopTokens: STOPS });
@@ -104,6 +120,9 @@ test('log-probabilities of candidate tokens', async () => {
   assert.ok(Math.abs(lpFirst) < 1e-6, String(lpFirst));
   assert.ok(Math.abs(lpOther - (-40 - Math.log1p(128255 * Math.exp(-40)))) < 0.05, String(lpOther));
   assert.ok(Math.abs(lpEot - lpOther) < 1e-3);
+  // Without the top token among the candidates, the normaliser must still be the whole vocabulary's.
+  const [a, b] = await engine.nextTokenLogprobs(p, [encode('不')[0], TOKEN.EOT]);
+  assert.ok(Math.abs(a - lpOther) < 1e-3 && Math.abs(b - lpOther) < 1e-3, `${a} ${b}`);
   // Generation on the same sequence afterwards is unaffected.
   assert.equal((await engine.generate({ prompt: p, maxTokens: 100, stopTokens: STOPS })).text, REPLY);
 });

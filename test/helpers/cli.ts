@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './models.js';
@@ -11,8 +11,13 @@ export interface CliResult {
 }
 
 /** A fresh, empty llama3-zh home, so tests never see a user's models. */
+const homes: string[] = [];
+process.on('exit', () => { for (const h of homes) rmSync(h, { recursive: true, force: true }); });
+
 export function emptyHome(): string {
-  return mkdtempSync(join(tmpdir(), 'llama3-zh-home-'));
+  const h = mkdtempSync(join(tmpdir(), 'llama3-zh-home-'));
+  homes.push(h);
+  return h;
 }
 
 /** Run the real executable, as a user would. */

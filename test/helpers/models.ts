@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { synthModel, type SynthOptions } from '../../src/gguf/synth.js';
@@ -16,7 +16,9 @@ export const REPLY = '我是由ShareAI训练的大型语言模型。';
 /** A synthesized model, made once and cached (git-ignored) under .cache/test-models. */
 export async function testModel(o: Partial<SynthOptions> = {}): Promise<string> {
   const opts: SynthOptions = { preset: 'tiny', type: 'f16', seed: 1, stop: 'eot', ...o };
-  const key = createHash('sha256').update(JSON.stringify(opts)).digest('hex').slice(0, 16);
+  // The synthesizer's own code is part of the key, so a change to it makes new models.
+  const code = readFileSync(fileURLToPath(new URL('../../src/gguf/synth.js', import.meta.url)));
+  const key = createHash('sha256').update(JSON.stringify(opts)).update(code).digest('hex').slice(0, 16);
   const path = join(CACHE, `${opts.reply === undefined ? 'random' : 'scripted'}-${key}.gguf`);
   if (!existsSync(path)) {
     mkdirSync(CACHE, { recursive: true });

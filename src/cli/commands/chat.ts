@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { parseMessages, type Message } from '../../chat/messages.js';
 import { findPreset, SYSTEM_PRESETS } from '../../chat/presets.js';
 import { ChatSession, type Answer } from '../../chat/session.js';
-import { applySetting, type ChatSettings, DEMO_DEFAULTS, describeSettings } from '../../chat/settings.js';
+import { applySetting, type ChatSettings, DEMO_DEFAULTS, describeSettings, SETTING_KEYS } from '../../chat/settings.js';
 import { UserError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { parseFlags } from '../flags.js';
@@ -112,9 +112,10 @@ export async function chatCommand(args: string[]): Promise<void> {
     question = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
   }
   if (oneShot && !question?.trim()) throw new UserError('the prompt is empty; pass -p TEXT or pipe text in', 2);
+  if (values.stop?.some((s) => s === '')) throw new UserError('--stop needs a non-empty text', 2);
   if (values.json && !oneShot) throw new UserError('--json goes with one-shot mode (-p TEXT or piped input)', 2);
 
-  if (!oneShot) process.stderr.write(dim('loading model…\r'));
+  if (!oneShot && process.stderr.isTTY) process.stderr.write(dim('loading model…\r'));
   const model = await openModel(values);
   if (model.demoNotice) console.error(model.demoNotice);
   const session = new ChatSession(model, settings, system, values.stop ?? []);
@@ -169,12 +170,18 @@ function loadConversation(session: ChatSession, file: string) {
   try {
     data = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new UserError(`cannot load ${file}: ${(e as Error).message}`);
+    throw new UserError(`cannot load ${file}: ${(e as Error).message.split('\n')[0]}`);
   }
   const messages: Message[] = parseMessages(data, file);
-  const sys = messages.find((m) => m.role === 'system');
-  const saved = (data as { system?: unknown }).system;
-  session.system = sys?.content ?? (typeof saved === 'string' ? saved : session.system);
+  // Settings saved by /save come back too; a plain messages array has none.
+  const saved = (data as { settings?: Record<string, unknown> }).settings;
+  const settings = { ...session.settings };
+  for (const [name, def] of Object.entries(SETTING_KEYS)) {
+    const v = saved?.[def.key];
+    if (typeof v === 'number') applySetting(settings, name, String(v));
+  }
+  session.settings = settings;
+  session.system = messages.find((m) => m.role === 'system')?.content;
   session.turns = messages.filter((m) => m.role !== 'system');
 }
 
@@ -204,14 +211,28 @@ async function runRepl(session: ChatSession) {
   for await (const raw of rl) {
     const line = raw.replace(/\r$/, '');
     if (multiline) {
-      if (line.trim() === '"""') { const text = multiline.join('\n'); multiline = undefined; await answer(text); }
-      else multiline.push(line);
+      if (line.trimEnd().endsWith('"""')) {
+        multiline.push(line.trimEnd().slice(0, -3));
+        const text = multiline.join('\n').trim();
+        multiline = undefined;
+        rl.setPrompt('>>> ');
+        if (text) await answer(text);
+      } else {
+        multiline.push(line);
+      }
       showPrompt();
       continue;
     }
-    if (line.trim() === '"""' || line.startsWith('"""')) {
-      multiline = line.trim() === '"""' ? [] : [line.slice(3)];
-      rl.setPrompt('... ');
+    if (line.startsWith('"""')) {
+      const rest = line.slice(3);
+      // """text""" on one line is a whole message; otherwise collect lines until the closing quotes.
+      if (rest.trimEnd().endsWith('"""') && rest.trim().length >= 3) {
+        const text = rest.trimEnd().slice(0, -3).trim();
+        if (text) await answer(text);
+      } else {
+        multiline = rest ? [rest] : [];
+        rl.setPrompt('... ');
+      }
       showPrompt();
       continue;
     }

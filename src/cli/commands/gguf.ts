@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { UserError } from '../../errors.js';
-import { GgufError } from '../../gguf/errors.js';
 import { readGguf } from '../../gguf/reader.js';
 import { humanBytes, humanCount, summarize } from '../../gguf/summary.js';
 import { SHAPES, synthModel } from '../../gguf/synth.js';
@@ -34,14 +33,7 @@ async function inspect(args: string[]) {
   const { values, positionals } = parseFlags('gguf inspect', args, { json: { type: 'boolean' } }, true);
   if (values.help) { console.log(HELP); return; }
   if (positionals.length !== 1) throw new UserError('usage: llama3-zh gguf inspect FILE [--json]', 2);
-  let file;
-  try {
-    file = readGguf(positionals[0]);
-  } catch (e) {
-    if (e instanceof GgufError) throw new UserError(e.message);
-    throw e;
-  }
-  const s = summarize(file);
+  const s = summarize(readGguf(positionals[0]));
   if (values.json) {
     console.log(JSON.stringify(s, null, 2));
     return;

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { parseMessages } from '../../chat/messages.js';
 import { NATIVE_TEMPLATES, resolveTemplate, TEMPLATE_NAMES } from '../../chat/templates.js';
 import { UserError } from '../../errors.js';
-import { GgufError } from '../../gguf/errors.js';
 import { readGguf } from '../../gguf/reader.js';
 import { meta } from '../../gguf/types.js';
 import { resolveModel } from '../../hub/store.js';
@@ -53,23 +52,18 @@ export async function templateCommand(args: string[]): Promise<void> {
   try {
     data = JSON.parse(raw);
   } catch (e) {
-    throw new UserError(`${values.messages} is not valid JSON (${(e as Error).message}); expected [{"role":"user","content":"..."}]`);
+    throw new UserError(`${values.messages} is not valid JSON (${(e as Error).message.split('\n')[0]}); expected [{"role":"user","content":"..."}]`);
   }
   const messages = parseMessages(data, values.messages);
   let modelSource: string | undefined;
   let bosToken: string | undefined;
   let eosToken: string | undefined;
   if (values.model) {
-    try {
-      const f = readGguf(resolveModel(values.model));
-      modelSource = meta<string>(f, 'tokenizer.chat_template');
-      const tokens = meta<string[]>(f, 'tokenizer.ggml.tokens');
-      bosToken = tokens?.[meta<number>(f, 'tokenizer.ggml.bos_token_id') ?? -1];
-      eosToken = tokens?.[meta<number>(f, 'tokenizer.ggml.eos_token_id') ?? -1];
-    } catch (e) {
-      if (e instanceof GgufError) throw new UserError(e.message);
-      throw e;
-    }
+    const f = readGguf(resolveModel(values.model));
+    modelSource = meta<string>(f, 'tokenizer.chat_template');
+    const tokens = meta<string[]>(f, 'tokenizer.ggml.tokens');
+    bosToken = tokens?.[meta<number>(f, 'tokenizer.ggml.bos_token_id') ?? -1];
+    eosToken = tokens?.[meta<number>(f, 'tokenizer.ggml.eos_token_id') ?? -1];
   }
   const template = resolveTemplate({
     name: values.template,

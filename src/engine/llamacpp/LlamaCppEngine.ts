@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { getLlama, type Llama, type LlamaContext, type LlamaModel, LlamaLogLevel, type Token } from 'node-llama-cpp';
-import { GgufError } from '../../gguf/errors.js';
 import { readGguf } from '../../gguf/reader.js';
 import { meta } from '../../gguf/types.js';
 import { UserError } from '../../errors.js';
@@ -18,7 +17,8 @@ const llamas = new Map<string, Promise<Llama>>();
 function runtime(gpu: 'auto' | false): Promise<Llama> {
   const key = String(gpu);
   if (!llamas.has(key)) {
-    const level = process.env.LLAMA3ZH_LOG === 'debug' ? LlamaLogLevel.debug : LlamaLogLevel.error;
+    // llama.cpp's own log lines would break our one-line errors; LLAMA3ZH_LOG=debug shows them.
+    const level = process.env.LLAMA3ZH_LOG === 'debug' ? LlamaLogLevel.debug : LlamaLogLevel.disabled;
     // maxThreads 0: use exactly the threads each context asks for, rather than a shared, shrinking pool.
     llamas.set(key, getLlama({ gpu, build: 'never', logLevel: level, maxThreads: 0, progressLogs: false }));
   }
@@ -45,13 +45,12 @@ export class LlamaCppEngine implements Engine {
   private lockstep = new Lockstep();
 
   static async load(o: LoadOptions): Promise<LlamaCppEngine> {
-    // Read the header ourselves first: a clear error for a missing, truncated or non-GGUF file.
-    let file;
-    try {
-      file = readGguf(o.modelPath, { skipArrays: true });
-    } catch (e) {
-      if (e instanceof GgufError) throw new UserError(e.message);
-      throw e;
+    // Read the headers ourselves first: a clear error for a missing, truncated or non-GGUF file.
+    const file = readGguf(o.modelPath, { skipArrays: true });
+    for (const a of o.lora ?? []) {
+      if (meta<string>(readGguf(a.path, { skipArrays: true }), 'general.type') !== 'adapter') {
+        throw new UserError(`${a.path} is not a LoRA adapter (its general.type is not "adapter"); --lora takes an adapter GGUF`);
+      }
     }
     const arch = meta<string>(file, 'general.architecture') ?? '';
     if (meta<string>(file, 'general.type') === 'adapter') {
@@ -92,7 +91,7 @@ export class LlamaCppEngine implements Engine {
     const info: ModelInfo = {
       path: o.modelPath,
       name: meta<string>(file, 'general.name') ?? o.modelPath,
-      contextSize: context.contextSize / parallel,
+      contextSize: Math.floor(context.contextSize / parallel),
       trainContextSize: trainCtx,
       parallel,
       threads,
@@ -126,6 +125,7 @@ export class LlamaCppEngine implements Engine {
     const { prompt } = req;
     const ctx = this.info.contextSize;
     if (prompt.length === 0) throw new UserError('the prompt is empty');
+    if (!(req.maxTokens >= 1)) throw new UserError(`max tokens must be at least 1 (got ${req.maxTokens})`);
     if (prompt.length >= ctx) throw new ContextOverflowError(prompt.length, ctx, this.info.trainContextSize);
     const s: Sampling = { ...GREEDY, ...req.sampling };
     const maxTokens = Math.min(req.maxTokens, ctx - prompt.length);
@@ -146,7 +146,7 @@ export class LlamaCppEngine implements Engine {
         cached = await SequencePool.reuse(seq, prompt);
         const history = prompt.slice();
         const recent = () => history.slice(-s.repeatLastN);
-        const penalize = s.repeatPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0;
+        const penalize = s.repeatLastN > 0 && (s.repeatPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0);
         const it = seq.evaluate(prompt.slice(cached) as Token[], {
           temperature: s.temperature,
           topK: s.temperature > 0 ? s.topK : undefined,
@@ -167,6 +167,7 @@ export class LlamaCppEngine implements Engine {
             if (step.done) break;
             const token = step.value;
             if (tokens.length === 0) tFirst = performance.now();
+            req.onToken?.(token);
             if (!req.ignoreEndOfGeneration && (stopTokens.has(token) || this.model.isEogToken(token))) {
               finishReason = 'stop';
               stoppedBy = token;
@@ -221,7 +222,8 @@ export class LlamaCppEngine implements Engine {
       const last = rest.length - 1;
       const out = await seq.controlledEvaluate([
         ...rest.slice(0, last),
-        [rest[last], { generateNext: { logits: { filter: { tokens: candidates as Token[], includeMax: true } }, totalLogitWeight: true } }],
+        // includeTop: 1 brings the top token's logit (the normaliser needs the maximum; includeMax does not give it).
+        [rest[last], { generateNext: { logits: { filter: { tokens: candidates as Token[], includeTop: 1 } }, totalLogitWeight: true } }],
       ]);
       const next = out[last]?.next;
       if (!next?.logits || next.totalLogitWeight === undefined) throw new Error('llama.cpp returned no logits');

@@ -54,9 +54,8 @@ export class Lockstep {
     this.running = true;
     void Promise.allSettled(batch.map((b) => b.step())).then((results) => {
       this.running = false;
+      // Members queue their next step (or leave) from these continuations; the last one starts the next batch.
       results.forEach((r, i) => (r.status === 'fulfilled' ? batch[i].resolve(r.value) : batch[i].reject(r.reason)));
-      // Members queue their next step from these continuations; the last one to do so starts the batch.
-      queueMicrotask(() => this.dispatch());
     });
   }
 }
