@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEMO_REPLY } from '../../src/hub/demoModel.js';
+import { kv, writeGguf } from '../../src/gguf/writer.js';
 import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
 import { REPLY, redirectLora, testModel } from '../helpers/models.js';
 import { encode } from '../../src/gguf/llama3Vocab.js';
@@ -109,8 +110,11 @@ test('bad input: one clear line and a non-zero exit, no stack trace', async () =
   writeFileSync(truncated, readFileSync(await testModel({ reply: REPLY })).subarray(0, 9_000_000));
   const badJson = join(dir, 'bad.json');
   writeFileSync(badJson, '[{"role": "user", "content": "hi"');
+  const alien = join(dir, 'alien.gguf');
+  await writeGguf(alien, [kv.str('general.architecture', 'alien')], [{ name: 'w', dims: [4], type: 0, data: new Uint8Array(16) }]);
   const m = await testModel({ reply: REPLY });
   const cases: [string[], RegExp][] = [
+    [['chat', '-m', alien, '-p', 'x'], /^llama3-zh chat: .*alien\.gguf: llama.cpp could not load this model: .*unknown model architecture: 'alien'$/],
     [['chat', '-m', join(dir, 'missing.gguf'), '-p', 'x'], /^llama3-zh chat: model not found: .*missing\.gguf\. Give a path to a \.gguf file/],
     [['chat', '-m', notGguf, '-p', 'x'], /^llama3-zh chat: .*notes\.gguf: not a GGUF file \(starts with "hell", expected "GGUF"\)/],
     [['chat', '-m', truncated, '-p', 'x'], /^llama3-zh chat: .*truncated\.gguf: truncated: tensor .* ends at byte \d+ but the file has 9000000 bytes/],

@@ -12,15 +12,25 @@ import { Lockstep } from './lockstep.js';
 import { SequencePool } from './sequencePool.js';
 
 const llamas = new Map<string, Promise<Llama>>();
+/** llama.cpp's latest error lines, to explain a failed load in our own one-line message. */
+const recentErrors: string[] = [];
 
 /** One llama.cpp runtime per process (per GPU choice). Prebuilt binaries only: nothing is downloaded or compiled. */
 function runtime(gpu: 'auto' | false): Promise<Llama> {
   const key = String(gpu);
   if (!llamas.has(key)) {
-    // llama.cpp's own log lines would break our one-line errors; LLAMA3ZH_LOG=debug shows them.
-    const level = process.env.LLAMA3ZH_LOG === 'debug' ? LlamaLogLevel.debug : LlamaLogLevel.disabled;
+    // llama.cpp's own log lines would break our one-line errors: keep its errors for our messages,
+    // print everything only with LLAMA3ZH_LOG=debug.
+    const debug = process.env.LLAMA3ZH_LOG === 'debug';
+    const logger = (level: LlamaLogLevel, message: string) => {
+      if (debug) console.error(`[llama.cpp] ${message}`);
+      else if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
+        recentErrors.push(message.trim());
+        if (recentErrors.length > 8) recentErrors.shift();
+      }
+    };
     // maxThreads 0: use exactly the threads each context asks for, rather than a shared, shrinking pool.
-    llamas.set(key, getLlama({ gpu, build: 'never', logLevel: level, maxThreads: 0, progressLogs: false }));
+    llamas.set(key, getLlama({ gpu, build: 'never', logLevel: debug ? LlamaLogLevel.debug : LlamaLogLevel.error, logger, maxThreads: 0, progressLogs: false }));
   }
   return llamas.get(key)!;
 }
@@ -72,7 +82,8 @@ export class LlamaCppEngine implements Engine {
           : undefined,
       });
     } catch (e) {
-      throw new UserError(`${o.modelPath}: llama.cpp could not load this model (${(e as Error).message})`);
+      const why = recentErrors.filter((l) => !/failed to load model/i.test(l)).pop() ?? (e as Error).message;
+      throw new UserError(`${o.modelPath}: llama.cpp could not load this model: ${why}`);
     }
     let context: LlamaContext;
     try {
