@@ -7,7 +7,7 @@
  *  2. aggregate decode tok/s with 1, 4 and 8 concurrent requests on one context of 8 sequences: plain
  *     concurrent node-llama-cpp `sequence.evaluate()` loops vs our engine.
  * Model: a synthesized Llama-3.2-1B-shaped Q8_0 GGUF (random weights: decode speed does not depend on values).
- * Options: --tokens=48 --rounds=5 --threads=N --preset=1b
+ * Options: --tokens=48 --single-rounds=12 --rounds=5 --threads=N --preset=1b
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -22,6 +22,7 @@ const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split
 const preset = args.get('preset') ?? '1b';
 const TOKENS = Number(args.get('tokens') ?? 48);
 const ROUNDS = Number(args.get('rounds') ?? 5);
+const SINGLE_ROUNDS = Number(args.get('single-rounds') ?? 12);
 const threads = Number(args.get('threads') ?? availableParallelism());
 const QUESTIONS = ['你好', '写一首关于春天的诗', 'What is the capital of France?', '讲个笑话吧', '解释一下量子力学', 'def fib(n):', '今天天气怎么样', 'Translate: 我爱你'];
 const chatPrompt = (q: string) => `<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${q}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`;
@@ -56,11 +57,11 @@ function decodeClock(context: LlamaContext) {
   return clock;
 }
 
-interface Run { tps: number; overheadMs: number }
+interface Run { tps: number; overheadMs: number; decodeMs: number }
 
 async function main() {
   const path = await modelPath();
-  console.log(`model ${path}, ${threads} threads, ${TOKENS} tokens per request, ${ROUNDS} rounds (medians)`);
+  console.log(`model ${path}, ${threads} threads, ${TOKENS} tokens per request, ${SINGLE_ROUNDS} single-stream and ${ROUNDS} concurrency rounds (medians)`);
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: 0 });
   const bareModel = await llama.loadModel({ modelPath: path });
   const prompts = QUESTIONS.map((q) => bareModel.tokenize(chatPrompt(q), true) as number[]);
@@ -79,7 +80,8 @@ async function main() {
       if (++n >= TOKENS) break;
     }
     const wall = performance.now() - tFirst;
-    return { tps: ((n - 1) / wall) * 1000, overheadMs: (wall - (bareClock.ms - d0)) / (n - 1) };
+    const decode = bareClock.ms - d0;
+    return { tps: ((n - 1) / wall) * 1000, overheadMs: (wall - decode) / (n - 1), decodeMs: decode / (n - 1) };
   }
   const single = await loadEngine({ modelPath: path, threads, contextSize: 512, parallel: 1, gpu: false });
   const oursClock = decodeClock((single as unknown as { context: LlamaContext }).context);
@@ -87,11 +89,12 @@ async function main() {
     let d0 = 0;
     const r = await single.generate({ prompt: fresh(0), maxTokens: TOKENS, ignoreEndOfGeneration: true, onToken: () => { if (!d0) d0 = oursClock.ms; } });
     const wall = r.timings.generationMs;
-    return { tps: r.timings.generationTokensPerSecond, overheadMs: (wall - (oursClock.ms - d0)) / (r.tokens.length - 1) };
+    const decode = oursClock.ms - d0;
+    return { tps: r.timings.generationTokensPerSecond, overheadMs: (wall - decode) / (r.tokens.length - 1), decodeMs: decode / (r.tokens.length - 1) };
   }
   await bare(); await ours(); // warm-up
   const b: Run[] = [], o: Run[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
+  for (let i = 0; i < SINGLE_ROUNDS; i++) {
     // Alternate which goes first, so a drift in the machine's speed favours neither.
     if (i % 2) { o.push(await ours()); b.push(await bare()); } else { b.push(await bare()); o.push(await ours()); }
   }
@@ -99,7 +102,9 @@ async function main() {
   await bareCtx.dispose();
   const bt = median(b.map((r) => r.tps)), ot = median(o.map((r) => r.tps));
   const bo = median(b.map((r) => r.overheadMs)), oo = median(o.map((r) => r.overheadMs));
+  const bd = median(b.map((r) => r.decodeMs)), od = median(o.map((r) => r.decodeMs));
   console.log(`\nsingle-stream decode tok/s   bare node-llama-cpp ${fmt(bt)}   llama3-zh ${fmt(ot)}   ratio ${(ot / bt).toFixed(3)} (target ≥ 0.97)`);
+  console.log(`  llama.cpp decode per token (the machine's share, same work on both sides): bare ${fmt(bd)} ms, llama3-zh ${fmt(od)} ms`);
   console.log(`  time per token outside llama.cpp's decode: bare ${fmt(bo)} ms, llama3-zh ${fmt(oo)} ms; our layer adds ${fmt(oo - bo)} ms = ${(((oo - bo) / (1000 / bt)) * 100).toFixed(2)}% of a token's time`);
 
   // ---- 2. concurrency ----
