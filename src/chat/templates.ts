@@ -118,7 +118,8 @@ export function detectTemplateName(jinja: string | undefined): string {
   const has = (s: string) => jinja.includes(s);
   if (has('<|start_header_id|>')) {
     if (has('<<SYS>>')) return 'llama3-v1';
-    if (has('Cutting Knowledge Date')) return 'llama3.1';
+    // Llama 3.2+ writes today's date (strftime_now): its own template does that, our fixed 3.1 date would not.
+    if (has('Cutting Knowledge Date')) return has('strftime_now') ? 'jinja' : 'llama3.1';
     return 'llama3';
   }
   if (has('<|im_start|>')) return 'chatml';

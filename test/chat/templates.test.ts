@@ -73,6 +73,11 @@ test('templates are detected from the GGUF chat template', () => {
   const src31 = readFileSync(join(ROOT, 'test', 'fixtures', 'llama3.1-instruct.jinja'), 'utf8');
   assert.equal(detectTemplateName(LLAMA3_JINJA), 'llama3');
   assert.equal(detectTemplateName(src31), 'llama3.1');
+  // Llama 3.2 puts today's date in its system header: rendered by its own template.
+  const src32 = readFileSync(join(ROOT, 'test', 'fixtures', 'llama3.2-instruct.jinja'), 'utf8');
+  assert.equal(detectTemplateName(src32), 'jinja');
+  const today = new Date().toLocaleDateString('en-GB', { day: '2-digit', month: 'short', year: 'numeric' }).replace(/Sept/, 'Sep');
+  assert.ok(resolveTemplate({ modelSource: src32 }).render([{ role: 'user', content: 'hi' }]).includes(`Today Date: ${today}\n`), today);
   assert.equal(detectTemplateName(LLAMA3_V1_JINJA), 'llama3-v1');
   assert.equal(detectTemplateName("{% for m in messages %}<|im_start|>{{ m.role }}{% endfor %}"), 'chatml');
   assert.equal(detectTemplateName('{{ messages[0].content }}'), 'jinja');
