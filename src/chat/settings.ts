@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import type { Sampling } from '../engine/types.js';
+import { parseNumber } from '../util/numbers.js';
 
 /** Generation settings of a chat. Defaults are the llama3-Chinese-chat Python demo's. */
 export interface ChatSettings extends Sampling {
@@ -39,11 +40,7 @@ export const SETTING_KEYS: Record<string, { key: keyof ChatSettings; min: number
 export function applySetting(s: ChatSettings, name: string, value: string): void {
   const def = SETTING_KEYS[name.replace(/-/g, '_')];
   if (!def) throw new UserError(`unknown setting "${name}"; settings: ${Object.keys(SETTING_KEYS).join(', ')}`);
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v) || v < def.min || v > def.max || (def.int && !Number.isInteger(v))) {
-    throw new UserError(`${name} must be ${def.int ? 'a whole number' : 'a number'} from ${def.min} to ${def.max} (got ${JSON.stringify(value)})`);
-  }
-  (s as unknown as Record<string, number>)[def.key] = v;
+  (s as unknown as Record<string, number>)[def.key] = parseNumber(name, value, def);
 }
 
 export function describeSettings(s: ChatSettings): string {

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../errors.js';
+import { type NumberRange, parseNumber } from '../util/numbers.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -33,14 +34,7 @@ function joinNegativeValues(args: string[], options: Options): string[] {
   return out;
 }
 
-/** A numeric flag, checked: `--top-p 2` is an error, not a surprise. */
-export function num(flag: string, value: string | undefined, o: { min?: number; max?: number; int?: boolean } = {}): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  const range = o.min !== undefined && o.max !== undefined ? ` from ${o.min} to ${o.max}` : o.min !== undefined ? ` of at least ${o.min}` : '';
-  const kind = o.int ? 'a whole number' : 'a number';
-  if (value.trim() === '' || !Number.isFinite(v) || (o.int && !Number.isInteger(v)) || (o.min !== undefined && v < o.min) || (o.max !== undefined && v > o.max)) {
-    throw new UserError(`${flag} must be ${kind}${range} (got ${JSON.stringify(value)})`, 2);
-  }
-  return v;
+/** A numeric flag, checked; undefined when the flag was not given. */
+export function num(flag: string, value: string | undefined, o: NumberRange = {}): number | undefined {
+  return value === undefined ? undefined : parseNumber(flag, value, o, 2);
 }
