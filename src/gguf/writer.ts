@@ -1,5 +1,6 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { writeFailure } from '../util/files.js';
 import { GgufError } from './errors.js';
 import { DEFAULT_ALIGNMENT, GGUF_MAGIC, type KV, type Scalar, ValueType, tensorBytes } from './types.js';
 
@@ -126,7 +127,7 @@ export async function writeGguf(path: string, metadata: KV[], tensors: TensorSpe
   try {
     fh = await open(tmp, 'w');
   } catch (e) {
-    throw new GgufError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'its folder does not exist' : (e as Error).message}`);
+    throw writeFailure(path, e);
   }
   try {
     let pos = 0;
@@ -151,7 +152,7 @@ export async function writeGguf(path: string, metadata: KV[], tensors: TensorSpe
     try {
       await rename(tmp, path);
     } catch (e) {
-      throw new GgufError(`cannot write ${path}: ${(e as Error).message}`);
+      throw writeFailure(path, e);
     }
   } catch (e) {
     await fh.close().catch(() => {});

@@ -10,8 +10,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array) {
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'its folder does not exist' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message;
-    throw new UserError(`cannot write ${path}: ${why}`);
+    throw writeFailure(path, e);
   }
+}
+
+/** A failed write of a file the user named, as a one-line error that says why. */
+export function writeFailure(path: string, e: unknown): UserError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'its folder does not exist' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message;
+  return new UserError(`cannot write ${path}: ${why}`);
 }
