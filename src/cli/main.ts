@@ -1,15 +1,17 @@
 import { UserError } from '../errors.js';
 import { chatCommand } from './commands/chat.js';
 import { ggufCommand } from './commands/gguf.js';
+import { serveCommand } from './commands/serve.js';
 import { templateCommand } from './commands/template.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; about: string }> = {
   chat: { run: chatCommand, about: 'chat with a model in the terminal (streaming, multi-turn, or one-shot with -p)' },
+  serve: { run: serveCommand, about: 'serve a model over HTTP: OpenAI, ollama and simple APIs, with continuous batching' },
   template: { run: templateCommand, about: 'render chat templates exactly as the model sees them' },
   gguf: { run: ggufCommand, about: 'inspect GGUF files; synthesize test and benchmark models' },
 };
 
-const HELP = `llama3-zh — Chinese Llama-3 models: chat, templates, GGUF tools
+const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, templates, GGUF tools
 
 Usage: llama3-zh COMMAND [options]     (llama3-zh COMMAND --help for details)
 

@@ -40,6 +40,17 @@ export const GREEDY: Sampling = {
   temperature: 0, topP: 1, topK: 0, minP: 0, repeatPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, repeatLastN: 64,
 };
 
+/** Output constrained by a grammar, as OpenAI's response_format asks. */
+export type OutputFormat = { type: 'json' } | { type: 'json_schema'; schema: object };
+
+export interface TokenLogprob {
+  token: number;
+  /** Natural log of the probability the token was drawn with (after temperature, top-k and top-p). */
+  logprob: number;
+  /** The most likely tokens at this step, most likely first. */
+  top: Array<{ token: number; logprob: number }>;
+}
+
 export interface GenerateRequest {
   prompt: number[];
   maxTokens: number;
@@ -49,8 +60,12 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Go on past end-of-generation tokens (benchmarks; llama-server's ignore_eos). */
   ignoreEndOfGeneration?: boolean;
-  /** Each generated token id, as it comes (before stop checks). */
-  onToken?: (token: number) => void;
+  /** Each token of the reply (end-of-generation tokens are not), before its text; with `logprobs`, its log-probability. */
+  onToken?: (token: number, logprob?: TokenLogprob) => void;
+  /** Report log-probabilities of each generated token and this many alternatives (0-20). */
+  logprobs?: number;
+  /** Constrain the reply to JSON (any object, or one matching a JSON schema). */
+  format?: OutputFormat;
   /** Streamed text; never half a UTF-8 character, never part of a stop string. */
   onText?: (delta: string) => void;
 }
@@ -77,6 +92,8 @@ export interface GenerateResult {
   finishReason: FinishReason;
   /** The stop token id or stop string that ended the reply. */
   stoppedBy?: number | string;
+  /** One per generated token, when the request asked for `logprobs`. */
+  logprobs?: TokenLogprob[];
   usage: Usage;
   timings: Timings;
 }
@@ -109,5 +126,10 @@ export interface Engine {
   generate(req: GenerateRequest): Promise<GenerateResult>;
   /** Log-probabilities (natural log, temperature 1) of `candidates` as the next token after `prompt`. */
   nextTokenLogprobs(prompt: number[], candidates: number[]): Promise<number[]>;
+  /**
+   * The same model with other LoRA adapters: shares the weights in memory, has its own context (KV cache).
+   * Closing the returned engine frees only that context.
+   */
+  withAdapters(lora: LoraAdapter[]): Promise<Engine>;
   close(): Promise<void>;
 }

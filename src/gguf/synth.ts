@@ -32,6 +32,11 @@ export interface SynthOptions {
   seed: number;
   /** Scripted model: the exact greedy reply to any chat prompt. */
   reply?: string;
+  /**
+   * Scripted model: prompts that contain the one-token word `when` get `reply` instead of the default reply,
+   * so concurrent requests can each expect their own answer.
+   */
+  routes?: Route[];
   stop: StopKind;
   /** After the stop token, go on with a new assistant header, as mis-configured models do. */
   leak?: boolean;
@@ -44,10 +49,17 @@ export interface SynthOptions {
 /** Logit of the programmed successor; every other token gets 0, so greedy decoding (and most sampling) follows the script. */
 const SCRIPT_LOGIT = 40;
 
+export interface Route {
+  when: string;
+  reply: string;
+}
+
 export interface Script {
   /** Tokens with a programmed successor, in chain order. */
   chain: number[];
   successor: Map<number, number>;
+  /** Per route: its trigger token and the first token of its reply. */
+  routes: Array<{ trigger: number; first: number }>;
 }
 
 /**
@@ -55,7 +67,7 @@ export interface Script {
  * and with `leak`: stop → <|start_header_id|> assistant <|end_header_id|> "\n\n" (which loops into the reply).
  * The model's next token depends only on the current token, so each token can have one successor only.
  */
-export function planScript(reply: string, stop: StopKind, leak = false): Script {
+export function planScript(reply: string, stop: StopKind, leak = false, routes: Route[] = []): Script {
   if (!reply) throw new UserError('--reply must not be empty');
   const stopId = stop === 'eot' ? TOKEN.EOT : TOKEN.END_OF_TEXT;
   const replyTokens = encode(reply);
@@ -65,6 +77,16 @@ export function planScript(reply: string, stop: StopKind, leak = false): Script 
     chain.push(stopId, TOKEN.START_HEADER, TOKEN.ASSISTANT, TOKEN.END_HEADER);
     next.push(TOKEN.START_HEADER, TOKEN.ASSISTANT, TOKEN.END_HEADER, TOKEN.BLANK_LINE);
   }
+  const planned: Script['routes'] = [];
+  for (const r of routes) {
+    const trigger = encode(r.when);
+    if (trigger.length !== 1) throw new UserError(`a route's word must be one token; "${r.when}" is ${trigger.length}`);
+    const toks = encode(r.reply);
+    if (toks.length === 0) throw new UserError(`the reply for "${r.when}" must not be empty`);
+    planned.push({ trigger: trigger[0], first: toks[0] });
+    chain.push(...toks);
+    next.push(...toks.slice(1), stopId);
+  }
   const successor = new Map<number, number>();
   chain.forEach((t, i) => {
     const prev = successor.get(t);
@@ -72,12 +94,15 @@ export function planScript(reply: string, stop: StopKind, leak = false): Script 
       const shown = JSON.stringify(decode([t]));
       throw new UserError(
         `a scripted model cannot say this reply: the token ${shown} (id ${t}) appears twice and would need two different next tokens. ` +
-        'Rephrase the reply so that no token repeats (and it contains no blank line).',
+        'Rephrase the replies so that no token repeats (and none contains a blank line).',
       );
     }
     successor.set(t, next[i]);
   });
-  return { chain: [...successor.keys()], successor };
+  for (const r of planned) {
+    if (successor.has(r.trigger)) throw new UserError(`a route's word must not appear in any reply ("${decode([r.trigger])}" does)`);
+  }
+  return { chain: [...successor.keys()], successor, routes: planned };
 }
 
 /** A tensor as a stream of random bytes of the right layout: cheap to make, even for an 8B model. */
@@ -115,6 +140,47 @@ function randomData(type: number, elements: number, rng: Rng): TensorData {
   };
 }
 
+/**
+ * Routes by attention. "\n\n" carries a query marker Q and each trigger word a key marker K, on the slowest
+ * RoPE pair of head 0 (so position hardly matters): at the end of the prompt, head 0 attends almost only to
+ * the trigger, copies its axis T_r into the value and writes it to the reply axis R_r, whose output row
+ * scores the route's first reply token above the default one. Other positions have no query, attend
+ * evenly and bring little. Every other token's embedding is cleared on these axes so they cannot interfere.
+ */
+function routeAttention(script: Script, shape: Shape, emb: Float32Array, outW: Float32Array): Record<string, Float32Array> {
+  const { embd, heads, kvHeads } = shape;
+  const hd = embd / heads;
+  const kvDim = hd * kvHeads;
+  const n = script.routes.length;
+  const Q = script.chain.length;
+  const K = Q + 1;
+  const T = (r: number) => Q + 2 + r;
+  const R = (r: number) => Q + 2 + n + r;
+  const reserved = Array.from({ length: 2 + 2 * n }, (_, i) => Q + i);
+  for (let t = 0; t < VOCAB_SIZE; t++) for (const a of reserved) emb[t * embd + a] = 0;
+  emb[TOKEN.BLANK_LINE * embd + Q] = 1;
+  // A two-hot embedding normalises to sqrt(embd/2) per axis.
+  const half = Math.sqrt(embd / 2);
+  const SCORE = 30;
+  const GAIN = 4;
+  const wqk = Math.sqrt((SCORE * Math.sqrt(hd)) / (half * half));
+  const q = new Float32Array(embd * embd);
+  const k = new Float32Array(embd * kvDim);
+  const v = new Float32Array(embd * kvDim);
+  const o = new Float32Array(embd * embd);
+  q[(hd - 2) * embd + Q] = wqk;
+  k[(hd - 2) * embd + K] = wqk;
+  script.routes.forEach((route, r) => {
+    emb.fill(0, route.trigger * embd, (route.trigger + 1) * embd);
+    emb[route.trigger * embd + K] = 1;
+    emb[route.trigger * embd + T(r)] = 1;
+    v[r * embd + T(r)] = 1 / half;
+    o[R(r) * embd + r] = GAIN;
+    outW[route.first * embd + R(r)] = SCRIPT_LOGIT / Math.sqrt(embd);
+  });
+  return { q, k, v, o };
+}
+
 function encodeAs(type: number, values: Float32Array): Uint8Array {
   if (type === TensorType.F32) return encodeF32(values);
   if (type === TensorType.F16) return encodeF16(values);
@@ -126,13 +192,19 @@ export async function synthModel(out: string, o: SynthOptions): Promise<{ shape:
   const base = SHAPES[o.preset];
   if (!base) throw new UserError(`unknown preset "${o.preset}"; choose one of: ${Object.keys(SHAPES).join(', ')}`);
   if (o.type !== 'f16' && o.type !== 'q8_0') throw new UserError(`unknown --type "${o.type}"; choose f16 or q8_0`);
-  const script = o.reply !== undefined ? planScript(o.reply, o.stop, o.leak) : undefined;
+  if (o.routes?.length && o.reply === undefined) throw new UserError('routes need a default --reply too');
+  const script = o.reply !== undefined ? planScript(o.reply, o.stop, o.leak, o.routes) : undefined;
   const shape = { ...base };
-  if (script && script.chain.length > shape.embd) {
+  // Axes: one per scripted token, then (with routes) the query and key markers, a trigger axis and a reply axis per route.
+  const axes = script ? script.chain.length + (script.routes.length ? 2 + 2 * script.routes.length : 0) : 0;
+  if (axes > shape.embd) {
     // Each scripted token gets its own embedding axis, so the width grows with the script.
-    if (o.preset !== 'tiny') throw new UserError(`the reply is ${script.chain.length} tokens, more than the ${o.preset} width of ${shape.embd}; use --preset tiny`);
-    if (script.chain.length > 1024) throw new UserError(`the reply is ${script.chain.length} tokens; a scripted model takes at most 1024`);
-    shape.embd = Math.ceil(script.chain.length / 64) * 64;
+    if (o.preset !== 'tiny') throw new UserError(`the script needs ${axes} axes, more than the ${o.preset} width of ${shape.embd}; use --preset tiny`);
+    if (axes > 1024) throw new UserError(`the script is ${axes} tokens; a scripted model takes at most 1024`);
+    shape.embd = Math.ceil(axes / 64) * 64;
+  }
+  if (script && script.routes.length > shape.embd / shape.heads) {
+    throw new UserError(`at most ${shape.embd / shape.heads} routes fit this model (got ${script.routes.length})`);
   }
   const wtype = o.type === 'f16' ? TensorType.F16 : TensorType.Q8_0;
   const rng = new Rng(o.seed);
@@ -145,6 +217,8 @@ export async function synthModel(out: string, o: SynthOptions): Promise<{ shape:
     ({ name, dims: [cols, rows], type: wtype, data: data ?? (script ? zeros(cols * rows, wtype) : randomData(wtype, cols * rows, rng)) });
 
   const tensors: TensorSpec[] = [];
+  /** Layer-0 attention weights that carry a route's trigger to the end of the prompt (see routeAttention). */
+  let routed: Record<string, Float32Array> | undefined;
   if (script) {
     const emb = new Float32Array(embd * VOCAB_SIZE);
     for (let i = 0; i < emb.length; i++) emb[i] = rng.uniform(1);
@@ -155,6 +229,7 @@ export async function synthModel(out: string, o: SynthOptions): Promise<{ shape:
       // RMSNorm turns a one-hot embedding into sqrt(embd) on its axis; this row scores SCRIPT_LOGIT there.
       outW[script.successor.get(t)! * embd + axis] = SCRIPT_LOGIT / Math.sqrt(embd);
     });
+    if (script.routes.length) routed = routeAttention(script, shape, emb, outW);
     tensors.push({ name: 'token_embd.weight', dims: [embd, VOCAB_SIZE], type: wtype, data: encodeAs(wtype, emb) });
     tensors.push({ name: 'output_norm.weight', dims: [embd], type: TensorType.F32, data: ones(embd) });
     tensors.push({ name: 'output.weight', dims: [embd, VOCAB_SIZE], type: wtype, data: encodeAs(wtype, outW) });
@@ -166,11 +241,14 @@ export async function synthModel(out: string, o: SynthOptions): Promise<{ shape:
   for (let l = 0; l < layers; l++) {
     const p = `blk.${l}.`;
     tensors.push({ name: p + 'attn_norm.weight', dims: [embd], type: TensorType.F32, data: ones(embd) });
-    tensors.push(matrix(p + 'attn_q.weight', embd, embd));
-    tensors.push(matrix(p + 'attn_k.weight', embd, kvDim));
-    tensors.push(matrix(p + 'attn_v.weight', embd, kvDim));
-    // Scripted: zero attention output and FFN down, so the residual stream is the current token's embedding.
-    tensors.push(matrix(p + 'attn_output.weight', embd, embd));
+    const r = l === 0 ? routed : undefined;
+    const given = (w: Float32Array | undefined) => (w ? encodeAs(wtype, w) as TensorData : undefined);
+    tensors.push(matrix(p + 'attn_q.weight', embd, embd, given(r?.q)));
+    tensors.push(matrix(p + 'attn_k.weight', embd, kvDim, given(r?.k)));
+    tensors.push(matrix(p + 'attn_v.weight', embd, kvDim, given(r?.v)));
+    // Scripted: zero attention output and FFN down, so the residual stream is the current token's embedding
+    // (plus, with routes, what layer 0's first head brings from a trigger word).
+    tensors.push(matrix(p + 'attn_output.weight', embd, embd, given(r?.o)));
     tensors.push({ name: p + 'ffn_norm.weight', dims: [embd], type: TensorType.F32, data: ones(embd) });
     tensors.push(matrix(p + 'ffn_gate.weight', embd, ff));
     tensors.push(matrix(p + 'ffn_up.weight', embd, ff));

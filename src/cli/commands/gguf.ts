@@ -13,13 +13,15 @@ const HELP = `llama3-zh gguf — read and make GGUF model files
       special tokens, chat template and file size. Reads only the header.
 
   llama3-zh gguf synth --out FILE [--preset tiny|1b|8b] [--type f16|q8_0] [--seed N]
-                       [--reply TEXT [--stop eot|end_of_text] [--leak]] [--force]
+                       [--reply TEXT [--stop eot|end_of_text] [--leak] [--route WORD=TEXT]...]
+                       [--force]
       Write a Llama-architecture model with the real Llama-3 tokenizer and chat template.
       Without --reply the weights are random (for tests and benchmarks: 1b and 8b have
       the real shapes). With --reply the model is scripted: its greedy answer to any chat
       prompt is exactly TEXT, then the stop token (<|eot_id|>, or <|end_of_text|> like
       shareAI's v1). --leak makes it go on after the stop token with a new assistant
-      header, as mis-configured models do.`;
+      header, as mis-configured models do. --route WORD=TEXT (repeatable; WORD one token)
+      makes prompts that contain WORD get TEXT instead.`;
 
 export async function ggufCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -65,6 +67,7 @@ async function synth(args: string[]) {
     reply: { type: 'string' },
     stop: { type: 'string' },
     leak: { type: 'boolean' },
+    route: { type: 'string', multiple: true },
     force: { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
@@ -84,9 +87,14 @@ async function synth(args: string[]) {
     reply: values.reply,
     stop,
     leak: values.leak,
+    routes: (values.route ?? []).map((r) => {
+      const eq = r.indexOf('=');
+      if (eq <= 0) throw new UserError(`--route takes WORD=REPLY (got "${r}")`, 2);
+      return { when: r.slice(0, eq), reply: r.slice(eq + 1) };
+    }),
     onProgress: (d, t) => bar.update(d, t),
   });
   bar.done();
-  const what = script ? `scripted (${script.chain.length} programmed tokens)` : 'random weights';
+  const what = script ? `scripted (${script.chain.length} programmed tokens, ${script.routes.length} routes)` : 'random weights';
   console.error(`wrote ${values.out}: ${preset} (${shape.layers} layers × ${shape.embd}), ${values.type ?? 'f16'}, ${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

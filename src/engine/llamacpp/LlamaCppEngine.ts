@@ -1,12 +1,15 @@
 import { availableParallelism } from 'node:os';
-import { getLlama, type Llama, type LlamaContext, type LlamaModel, LlamaLogLevel, type Token } from 'node-llama-cpp';
+import {
+  getLlama, type Llama, type LlamaContext, type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, LlamaLogLevel, type Token,
+} from 'node-llama-cpp';
 import { readGguf } from '../../gguf/reader.js';
 import { meta } from '../../gguf/types.js';
 import { UserError } from '../../errors.js';
 import { ContextOverflowError } from '../errors.js';
 import { TextStream } from '../textStream.js';
 import {
-  type Engine, type FinishReason, type GenerateRequest, type GenerateResult, GREEDY, type LoadOptions, type ModelInfo, type Sampling,
+  type Engine, type FinishReason, type GenerateRequest, type GenerateResult, GREEDY, type LoadOptions, type LoraAdapter, type ModelInfo,
+  type OutputFormat, type Sampling, type TokenLogprob,
 } from '../types.js';
 import { Lockstep } from './lockstep.js';
 import { SequencePool } from './sequencePool.js';
@@ -43,12 +46,40 @@ function asFloatOverride(v: number): number {
   return Number.isInteger(v) ? v * (1 + 2 ** -40) : v;
 }
 
+/** The grammars that JSON output needs, compiled once per model and schema. */
+class Grammars {
+  private cache = new Map<string, Promise<LlamaGrammar>>();
+  constructor(private llama: Llama) {}
+
+  get(format: OutputFormat): Promise<LlamaGrammar> {
+    const key = JSON.stringify(format);
+    let g = this.cache.get(key);
+    if (!g) {
+      g = format.type === 'json'
+        ? this.llama.getGrammarFor('json')
+        : this.llama.createGrammarForJsonSchema(format.schema as never).catch((e: Error) => {
+          this.cache.delete(key);
+          throw new UserError(`the JSON schema is not supported: ${e.message}`);
+        });
+      this.cache.set(key, g);
+    }
+    return g;
+  }
+}
+
+/** node-llama-cpp's JSON grammars end a finished value with four newlines; that is where the reply ends. */
+const GRAMMAR_END = '\n\n\n\n';
+
 export class LlamaCppEngine implements Engine {
   private constructor(
     readonly info: ModelInfo,
     private model: LlamaModel,
     private context: LlamaContext,
     private pool: SequencePool,
+    private grammars: Grammars,
+    /** The engine that loaded the model frees it; engines made by withAdapters free only their context. */
+    private ownsModel: boolean,
+    private options: LoadOptions,
   ) {}
 
   /** Drives all running generations one decode step at a time (see lockstep.ts). */
@@ -87,16 +118,10 @@ export class LlamaCppEngine implements Engine {
     }
     let context: LlamaContext;
     try {
-      context = await model.createContext({
-        contextSize: contextSize * parallel,
-        sequences: parallel,
-        threads,
-        batchSize: o.batchSize,
-        lora: o.lora?.length ? { adapters: o.lora.map((a) => ({ filePath: a.path, scale: a.scale })) } : undefined,
-      });
+      context = await LlamaCppEngine.createContext(model, { ...o, contextSize, threads, parallel });
     } catch (e) {
       await model.dispose();
-      throw new UserError(`could not create a context of ${contextSize} tokens × ${parallel} sequences: ${(e as Error).message}`);
+      throw e;
     }
     const bosId = model.tokens.bos ?? undefined;
     const info: ModelInfo = {
@@ -112,7 +137,32 @@ export class LlamaCppEngine implements Engine {
       addBos: model.tokens.shouldPrependBosToken,
       bosId,
     };
-    return new LlamaCppEngine(info, model, context, new SequencePool(context, parallel));
+    return new LlamaCppEngine(info, model, context, new SequencePool(context, parallel), new Grammars(llama), true, { ...o, contextSize, threads, parallel });
+  }
+
+  private static async createContext(model: LlamaModel, o: LoadOptions & { contextSize: number; threads: number; parallel: number }): Promise<LlamaContext> {
+    try {
+      return await model.createContext({
+        contextSize: o.contextSize * o.parallel,
+        sequences: o.parallel,
+        threads: o.threads,
+        batchSize: o.batchSize,
+        lora: o.lora?.length ? { adapters: o.lora.map((a) => ({ filePath: a.path, scale: a.scale })) } : undefined,
+      });
+    } catch (e) {
+      throw new UserError(`could not create a context of ${o.contextSize} tokens × ${o.parallel} sequences: ${(e as Error).message}`);
+    }
+  }
+
+  async withAdapters(lora: LoraAdapter[]): Promise<Engine> {
+    for (const a of lora) {
+      if (meta<string>(readGguf(a.path, { skipArrays: true }), 'general.type') !== 'adapter') {
+        throw new UserError(`${a.path} is not a LoRA adapter (its general.type is not "adapter")`);
+      }
+    }
+    const o = { ...this.options, lora, contextSize: this.info.contextSize, threads: this.info.threads, parallel: this.info.parallel };
+    const context = await LlamaCppEngine.createContext(this.model, o);
+    return new LlamaCppEngine(this.info, this.model, context, new SequencePool(context, o.parallel), this.grammars, false, o);
   }
 
   tokenize(text: string, special = false): number[] {
@@ -141,7 +191,10 @@ export class LlamaCppEngine implements Engine {
     const s: Sampling = { ...GREEDY, ...req.sampling };
     const maxTokens = Math.min(req.maxTokens, ctx - prompt.length);
     const stopTokens = new Set(req.stopTokens ?? []);
-    const stream = new TextStream((t) => this.detokenize(t), req.stopStrings ?? []);
+    const stream = new TextStream((t) => this.detokenize(t), [...(req.stopStrings ?? []), ...(req.format ? [GRAMMAR_END] : [])]);
+    const grammar = req.format ? await this.grammars.get(req.format) : undefined;
+    const topN = req.logprobs;
+    const logprobs: TokenLogprob[] | undefined = topN !== undefined ? [] : undefined;
 
     const seq = await this.pool.acquire(prompt);
     const tokens: number[] = [];
@@ -158,7 +211,7 @@ export class LlamaCppEngine implements Engine {
         const history = prompt.slice();
         const recent = () => history.slice(-s.repeatLastN);
         const penalize = s.repeatLastN > 0 && (s.repeatPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0);
-        const it = seq.evaluate(prompt.slice(cached) as Token[], {
+        const it = seq.evaluateWithMetadata(prompt.slice(cached) as Token[], { probabilities: topN !== undefined }, {
           temperature: s.temperature,
           topK: s.temperature > 0 ? s.topK : undefined,
           topP: s.temperature > 0 ? s.topP : undefined,
@@ -167,6 +220,7 @@ export class LlamaCppEngine implements Engine {
           repeatPenalty: penalize
             ? { punishTokens: recent as () => Token[], penalty: s.repeatPenalty, presencePenalty: s.presencePenalty, frequencyPenalty: s.frequencyPenalty }
             : undefined,
+          grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
           yieldEogToken: true,
           // Never silently drop the start of the conversation to make room: we stop at the context size instead.
           contextShift: { strategy: 'eraseBeginning', size: 0 },
@@ -176,15 +230,24 @@ export class LlamaCppEngine implements Engine {
           for (;;) {
             const step = await this.lockstep.next(this.pool.id(seq), () => it.next());
             if (step.done) break;
-            const token = step.value;
+            const { token } = step.value;
             if (tokens.length === 0) tFirst = performance.now();
-            req.onToken?.(token);
+            let lp: TokenLogprob | undefined;
+            if (logprobs) {
+              // Sorted most likely first, over the distribution the sampler drew from.
+              const probs = (step.value as { probabilities?: Map<Token, number> }).probabilities ?? new Map<Token, number>();
+              const top: TokenLogprob['top'] = [];
+              for (const [t, p] of probs) { if (top.length >= topN!) break; top.push({ token: t, logprob: Math.log(p) }); }
+              lp = { token, logprob: Math.log(probs.get(token) ?? 0), top };
+            }
             if (!req.ignoreEndOfGeneration && (stopTokens.has(token) || this.model.isEogToken(token))) {
               finishReason = 'stop';
               stoppedBy = token;
               break;
             }
             tokens.push(token);
+            if (lp) logprobs!.push(lp);
+            req.onToken?.(token, lp);
             history.push(token);
             const delta = stream.push(token);
             if (delta) req.onText?.(delta);
@@ -208,10 +271,12 @@ export class LlamaCppEngine implements Engine {
     const generationMs = tEnd - tFirst;
     const evaluated = prompt.length - cached;
     return {
-      text: stream.result,
+      // A grammar's closing newlines are its end marker, not part of the JSON.
+      text: req.format && stoppedBy === GRAMMAR_END ? stream.result.trimEnd() : stream.result,
       tokens,
       finishReason,
-      stoppedBy,
+      stoppedBy: req.format && stoppedBy === GRAMMAR_END ? undefined : stoppedBy,
+      logprobs,
       usage: { promptTokens: prompt.length, completionTokens: tokens.length, cachedTokens: cached },
       timings: {
         promptMs,
@@ -250,6 +315,6 @@ export class LlamaCppEngine implements Engine {
 
   async close(): Promise<void> {
     await this.context.dispose();
-    await this.model.dispose();
+    if (this.ownsModel) await this.model.dispose();
   }
 }

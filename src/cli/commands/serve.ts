@@ -1,0 +1,125 @@
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { createRequire } from 'node:module';
+import { UserError } from '../../errors.js';
+import { DEFAULT_MODEL, storePath } from '../../hub/store.js';
+import { startServer, type LoraModule } from '../../server/start.js';
+import { num, parseFlags } from '../flags.js';
+import { checkTemplateFlags, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, readTemplateFile } from '../modelFlags.js';
+
+const HELP = `llama3-zh serve [MODEL] [options]
+
+Serve a model over HTTP: the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models),
+the ollama API (/api/chat, /api/generate, /api/tags, /api/show, /api/version), the simple API
+of the original demo (POST / {"prompt": "…"}), /health, /metrics, /tokenize and /detokenize.
+Requests are decoded together in shared batches (continuous batching).
+
+Server:
+  --host HOST               address to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --port N                  port (default 8000)
+  --api-key KEY             require "Authorization: Bearer KEY" (default: env LLAMA3_ZH_API_KEY)
+  --served-model-name NAME  the model's name in the API (default: from the file name)
+  --max-model-len N         tokens per request, prompt and reply (same as --ctx-size)
+  --chat-template FILE      a Jinja chat template (same as --template-file)
+  --lora-modules NAME=FILE[:SCALE]
+                            serve the model with a LoRA adapter as model NAME; repeatable,
+                            or comma-separated (each adapter gets its own context)
+  --parallel N              requests decoded together per model (default 4)
+  --max-queue N             requests that may wait beyond those; more get 429 (default 64)
+  --cors-origins LIST       comma-separated browser origins allowed to call the API, or *
+                            (pages on localhost are always allowed)
+  --quiet                   no request log
+
+${MODEL_FLAGS_HELP}`;
+
+function parseLoraModules(specs: string[]): LoraModule[] {
+  return specs.flatMap((s) => s.split(',')).filter(Boolean).map((spec) => {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new UserError(`--lora-modules takes NAME=FILE[:SCALE] (got "${spec}")`, 2);
+    const name = spec.slice(0, eq);
+    let path = spec.slice(eq + 1);
+    let scale = 1;
+    const m = /^(.+):([^:\\/]*)$/.exec(path);
+    if (!existsSync(path) && m) { path = m[1]; scale = num('--lora-modules scale', m[2], { min: 0, max: 100 })!; }
+    if (!existsSync(path)) throw new UserError(`LoRA adapter not found: ${path} (--lora-modules ${name})`);
+    return { name, path, scale };
+  });
+}
+
+/** The name clients use when none is given: a store name as typed, else the file name without .gguf. */
+function defaultName(model: string | undefined): string {
+  // Without a model the default one is served, or the demo standing in for it, named so.
+  if (!model) return existsSync(storePath(DEFAULT_MODEL)) ? DEFAULT_MODEL.repo : 'llama3-zh-demo';
+  if (!existsSync(model) && model.includes('/')) return model.replace(/\/[^/]+\.gguf$/, '');
+  return basename(model).replace(/\.gguf$/i, '');
+}
+
+export async function serveCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseFlags('serve', args, {
+    ...MODEL_FLAGS,
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'api-key': { type: 'string' },
+    'served-model-name': { type: 'string' },
+    'max-model-len': { type: 'string' },
+    'chat-template': { type: 'string' },
+    'lora-modules': { type: 'string', multiple: true },
+    parallel: { type: 'string' },
+    'max-queue': { type: 'string' },
+    'cors-origins': { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+  }, true);
+  if (values.help) { console.log(HELP); return; }
+  if (positionals.length > 1) throw new UserError(`serve takes one MODEL (got ${positionals.length}: ${positionals.join(' ')})`, 2);
+  if (positionals[0] && values.model) throw new UserError('give the model once: as MODEL or with -m', 2);
+  if (values['max-model-len'] && values['ctx-size']) throw new UserError('give --max-model-len or --ctx-size, not both', 2);
+  if (values['chat-template'] && values['template-file']) throw new UserError('give --chat-template or --template-file, not both', 2);
+  const modelFlags = {
+    ...values,
+    model: positionals[0] ?? values.model,
+    'ctx-size': values['max-model-len'] ?? values['ctx-size'],
+    'template-file': values['chat-template'] ?? values['template-file'],
+  };
+  // Check every flag before loading gigabytes.
+  checkTemplateFlags(modelFlags);
+  readTemplateFile(modelFlags['template-file']);
+  const port = num('--port', values.port, { int: true, min: 0, max: 65535 }) ?? 8000;
+  const parallel = num('--parallel', values.parallel, { int: true, min: 1, max: 256 }) ?? 4;
+  const maxQueue = num('--max-queue', values['max-queue'], { int: true, min: 0 }) ?? 64;
+  const loraModules = parseLoraModules(values['lora-modules'] ?? []);
+  const apiKey = values['api-key'] ?? process.env.LLAMA3_ZH_API_KEY;
+  if (apiKey !== undefined && !apiKey.trim()) throw new UserError('the API key is empty; pass --api-key KEY or unset LLAMA3_ZH_API_KEY', 2);
+  const host = values.host ?? '127.0.0.1';
+  const quiet = values.quiet ?? false;
+
+  const running = await startServer({
+    host, port, apiKey,
+    corsOrigins: values['cors-origins']?.split(',').map((s) => s.trim()).filter(Boolean),
+    version: createRequire(import.meta.url)('../../../../package.json').version,
+    log: quiet ? undefined : (line) => console.error(line),
+    maxQueue,
+    loraModules,
+    modelName: values['served-model-name'] ?? defaultName(modelFlags.model),
+    load: async () => {
+      console.error(`llama3-zh serve: loading the model (http://${host}:${port}/health says 503 until it is ready)…`);
+      const m = await openModel(modelFlags, { parallel });
+      if (m.demoNotice) console.error(m.demoNotice);
+      return m;
+    },
+  });
+  const base = running.models.base;
+  const info = base.engine.info;
+  console.error(
+    `llama3-zh serve: ${base.id}${base.demoNotice ? ' (DEMO model)' : ''} on ${running.url} — ` +
+    `${info.parallel} × ${info.contextSize} tokens, ${info.threads} threads` +
+    `${loraModules.length ? `; LoRA models: ${loraModules.map((l) => l.name).join(', ')}` : ''}${apiKey ? '; API key required' : ''}\n` +
+    `  OpenAI: ${running.url}/v1   ollama: ${running.url}/api   simple: POST ${running.url}/   Ctrl-C stops`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  console.error('llama3-zh serve: stopping');
+  await running.close();
+}

@@ -1,0 +1,191 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { UserError } from '../errors.js';
+import type { Ctx, Family, Route } from './context.js';
+import { ApiError, readJson, sendJson } from './http.js';
+import { Metrics } from './metrics.js';
+import type { ModelRegistry } from './models.js';
+import { ollamaRoutes } from './routes/ollama.js';
+import { openaiRoutes } from './routes/openai.js';
+import { simpleRoutes } from './routes/simple.js';
+import { systemRoutes } from './routes/system.js';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  /** When set, every route but the health check needs `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Browser origins allowed to call the API: exact origins, or "*". Pages on localhost are always allowed. */
+  corsOrigins?: string[];
+  version: string;
+  /** One line per request and per problem; none when not given. */
+  log?: (line: string) => void;
+}
+
+const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...simpleRoutes, ...systemRoutes];
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Equal-length digests compared in constant time: the time taken says nothing about the key. */
+function keyMatches(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function isLocalOrigin(origin: string): boolean {
+  try {
+    const h = new URL(origin).hostname;
+    return h === 'localhost' || h === '127.0.0.1' || h === '[::1]';
+  } catch {
+    return false;
+  }
+}
+
+/** The error body each API's clients know how to read. */
+function errorBody(family: Family, e: ApiError): unknown {
+  const openai = { error: { message: e.message, type: e.type, param: e.param, code: e.code } };
+  if (family === 'ollama') return { error: e.message };
+  if (family === 'simple') return { ...openai, status: e.status };
+  return openai;
+}
+
+/** The HTTP server: routing, API keys, CORS, error bodies, request log. The routes do the rest. */
+export class ApiServer {
+  readonly metrics = new Metrics();
+  private models?: ModelRegistry;
+  private server: Server;
+  private byKey = new Map<string, Route>();
+  private paths = new Map<string, string[]>();
+
+  constructor(private o: ServerOptions) {
+    for (const r of ROUTES) {
+      this.byKey.set(`${r.method} ${r.path}`, r);
+      this.paths.set(r.path, [...(this.paths.get(r.path) ?? []), r.method]);
+    }
+    this.server = createServer((req, res) => { void this.handle(req, res); });
+    // Streams may stay quiet for a long prompt; never cut them for idling.
+    this.server.requestTimeout = 0;
+    this.server.keepAliveTimeout = 30_000;
+  }
+
+  /** Start listening; the models come later (health says 503 until then). */
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: NodeJS.ErrnoException) => {
+        reject(e.code === 'EADDRINUSE'
+          ? new UserError(`port ${this.o.port} on ${this.o.host} is already in use; stop the other server or pass --port N`)
+          : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND'
+            ? new UserError(`cannot listen on ${this.o.host}: no such address on this machine; use --host 127.0.0.1 or 0.0.0.0`)
+            : e);
+      };
+      this.server.once('error', onError);
+      this.server.listen(this.o.port, this.o.host, () => { this.server.off('error', onError); resolve(); });
+    });
+    return this.url;
+  }
+
+  get url(): string {
+    const a = this.server.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${a.port}`;
+  }
+
+  setModels(models: ModelRegistry) {
+    this.models = models;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private allowedOrigin(origin: string): boolean {
+    const list = this.o.corsOrigins ?? [];
+    return list.includes('*') || list.includes(origin) || isLocalOrigin(origin);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse) {
+    const t0 = performance.now();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
+    const route = this.byKey.get(`${method} ${path}`);
+    const family: Family = route?.family ?? (path.startsWith('/api/') ? 'ollama' : 'openai');
+    res.on('finish', () => {
+      this.metrics.request(route?.path ?? 'other', res.statusCode);
+      this.o.log?.(`${req.method} ${url.pathname} ${res.statusCode} ${(performance.now() - t0).toFixed(0)} ms`);
+    });
+    try {
+      const origin = req.headers.origin;
+      if (origin) {
+        // A web page on another site may not drive this server (nor read its answers) unless allowed.
+        if (!this.allowedOrigin(origin)) throw new ApiError(403, `requests from the web page origin ${origin} are not allowed; start the server with --cors-origins ${origin}`, 'permission_error');
+        res.setHeader('access-control-allow-origin', origin);
+        res.setHeader('vary', 'Origin');
+        if (req.method === 'OPTIONS') {
+          res.writeHead(204, {
+            'access-control-allow-methods': 'GET, POST, OPTIONS',
+            'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'authorization, content-type',
+            'access-control-max-age': '600',
+          });
+          res.end();
+          return;
+        }
+      }
+      if (!route) {
+        const allowed = this.paths.get(path);
+        if (allowed) throw new ApiError(405, `${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`, 'invalid_request_error', null, null, { allow: allowed.join(', ') });
+        throw new ApiError(404, `no route ${req.method} ${url.pathname}; see the README for the endpoints`, 'not_found_error');
+      }
+      if (this.o.apiKey && !route.public) {
+        const auth = req.headers.authorization ?? '';
+        const given = /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim();
+        if (!given || !keyMatches(given, this.o.apiKey)) {
+          throw new ApiError(401, given ? 'the API key is wrong' : 'an API key is required: send the header "Authorization: Bearer <key>"',
+            'invalid_request_error', null, 'invalid_api_key', { 'www-authenticate': 'Bearer' });
+        }
+      }
+      const models = this.models;
+      if (!models && !route.whileLoading) {
+        throw new ApiError(503, 'the model is still loading; retry in a moment', 'unavailable_error', null, 'loading', { 'retry-after': '2' });
+      }
+      let bodyPromise: Promise<Record<string, unknown>> | undefined;
+      const ctx: Ctx = {
+        req, res, url,
+        get models() {
+          if (!models) throw new ApiError(503, 'the model is still loading', 'unavailable_error', null, 'loading');
+          return models;
+        },
+        metrics: this.metrics,
+        body: () => (bodyPromise ??= readJson(req)),
+        version: this.o.version,
+        loading: !models,
+      };
+      await route.handler(ctx);
+    } catch (err) {
+      this.fail(res, family, err);
+    }
+  }
+
+  private fail(res: ServerResponse, family: Family, err: unknown) {
+    let e: ApiError;
+    if (err instanceof ApiError) e = err;
+    else if (err instanceof UserError) e = new ApiError(400, err.message, 'invalid_request_error', null, err.name === 'ContextOverflowError' ? 'context_length_exceeded' : null);
+    else if ((err as Error)?.name === 'AbortError' || res.destroyed) return; // the client left
+    else {
+      this.o.log?.(`internal error: ${(err as Error)?.stack ?? err}`);
+      e = new ApiError(500, `internal error: ${(err as Error)?.message ?? err}`, 'server_error');
+    }
+    if (res.destroyed) return;
+    if (!res.headersSent) {
+      sendJson(res, e.status, errorBody(family, e), e.headers);
+      return;
+    }
+    // Mid-stream: the status is already sent, so the error goes in the stream, the way each API's clients read it.
+    const type = String(res.getHeader('content-type') ?? '');
+    if (type.startsWith('text/event-stream')) res.end(`data: ${JSON.stringify(errorBody('openai', e))}\n\ndata: [DONE]\n\n`);
+    else res.end(JSON.stringify(errorBody(family, e)) + '\n');
+  }
+}

@@ -1,0 +1,83 @@
+import type { Message, Role } from '../chat/messages.js';
+import { badRequest } from './http.js';
+
+/** Readers for request fields: each gives the value, or a 400 that names the field and what it should be. */
+
+type Body = Record<string, unknown>;
+
+const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
+
+export function optNumber(body: Body, key: string, o: { min?: number; max?: number; int?: boolean } = {}, label = key): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw badRequest(`"${label}" must be a number (got ${typeOf(v)})`, label);
+  if (o.int && !Number.isInteger(v)) throw badRequest(`"${label}" must be a whole number (got ${v})`, label);
+  if (o.min !== undefined && v < o.min) throw badRequest(`"${label}" must be at least ${o.min} (got ${v})`, label);
+  if (o.max !== undefined && v > o.max) throw badRequest(`"${label}" must be at most ${o.max} (got ${v})`, label);
+  return v;
+}
+
+export function optBool(body: Body, key: string, label = key): boolean | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw badRequest(`"${label}" must be true or false (got ${typeOf(v)})`, label);
+  return v;
+}
+
+export function optString(body: Body, key: string, label = key): string | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw badRequest(`"${label}" must be a string (got ${typeOf(v)})`, label);
+  return v;
+}
+
+export function optObject(body: Body, key: string, label = key): Body | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest(`"${label}" must be an object (got ${typeOf(v)})`, label);
+  return v as Body;
+}
+
+/** `stop`: a string or a list of strings; empty strings are dropped. */
+export function stopList(body: Body, key = 'stop', label = key): string[] {
+  const v = body[key];
+  if (v === undefined || v === null) return [];
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.some((s) => typeof s !== 'string')) throw badRequest(`"${label}" must be a string or a list of strings`, label);
+  return (list as string[]).filter((s) => s.length > 0);
+}
+
+const ROLES = new Set(['system', 'user', 'assistant']);
+
+/**
+ * Chat messages: a non-empty list of {role, content}, where content is a string or a list of text parts
+ * (what OpenAI clients send). Other roles and non-text parts are refused with the message's index.
+ */
+export function messageList(body: Body, key = 'messages'): Message[] {
+  const v = body[key];
+  if (v === undefined) throw badRequest(`"${key}" is required: a list like [{"role":"user","content":"你好"}]`, key);
+  if (!Array.isArray(v)) throw badRequest(`"${key}" must be a list of messages (got ${typeOf(v)})`, key);
+  if (v.length === 0) throw badRequest(`"${key}" is empty; send at least one message`, key);
+  return v.map((m, i) => {
+    const at = `${key}[${i}]`;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badRequest(`${at} must be an object with "role" and "content"`, at);
+    const { role, content } = m as Body;
+    if (typeof role !== 'string' || !ROLES.has(role)) {
+      throw badRequest(`${at}.role is ${JSON.stringify(role)}; use "system", "user" or "assistant"`, `${at}.role`);
+    }
+    return { role: role as Role, content: messageText(content, `${at}.content`) };
+  });
+}
+
+function messageText(content: unknown, at: string): string {
+  if (typeof content === 'string') return content;
+  if (content === null || content === undefined) return '';
+  if (Array.isArray(content)) {
+    return content.map((p, j) => {
+      const part = p as Body | null;
+      if (part?.type === 'text' && typeof part.text === 'string') return part.text;
+      throw badRequest(`${at}[${j}] is a ${JSON.stringify(part?.type ?? typeOf(p))} part; this model reads text parts only`, `${at}[${j}]`);
+    }).join('');
+  }
+  throw badRequest(`${at} must be a string or a list of text parts (got ${typeOf(content)})`, at);
+}

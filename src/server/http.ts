@@ -1,0 +1,93 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** An error a client caused (or a state it must wait out), with the HTTP status and OpenAI error fields. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type = 'invalid_request_error',
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string, param: string | null = null) => new ApiError(400, message, 'invalid_request_error', param);
+
+/** Request bodies above this are refused with 413 before they are read into memory. */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** The body as parsed JSON: 413 when too big, 400 when not JSON (or not an object). */
+export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length']);
+  const tooBig = () => new ApiError(413, `the request body is over the ${limit / 1024 / 1024} MiB limit`, 'invalid_request_error', null, 'request_too_large');
+  if (declared > limit) throw tooBig();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw tooBig();
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.trim()) throw badRequest('the request body is empty; send a JSON object');
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw badRequest(`the request body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw badRequest('the request body must be a JSON object');
+  return data as Record<string, unknown>;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** A response that streams events; `closed` turns true (and `signal` aborts) when the client goes away. */
+export class EventStream {
+  private ac = new AbortController();
+  readonly signal = this.ac.signal;
+
+  constructor(private res: ServerResponse, private kind: 'sse' | 'ndjson') {
+    res.on('close', () => { if (!res.writableFinished) this.ac.abort(); });
+  }
+
+  get closed(): boolean {
+    return this.signal.aborted;
+  }
+
+  private start() {
+    if (this.res.headersSent) return;
+    this.res.writeHead(200, this.kind === 'sse'
+      ? { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' }
+      : { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache' });
+    // Each token goes out at once, not when Nagle's algorithm lets it.
+    this.res.socket?.setNoDelay(true);
+  }
+
+  send(data: unknown) {
+    if (this.closed) return;
+    this.start();
+    this.res.write(this.kind === 'sse' ? `data: ${JSON.stringify(data)}\n\n` : JSON.stringify(data) + '\n');
+  }
+
+  end() {
+    if (this.closed) return;
+    this.start();
+    if (this.kind === 'sse') this.res.write('data: [DONE]\n\n');
+    this.res.end();
+  }
+}
+
+/** Abort when the client disconnects before the response is complete. */
+export function disconnectSignal(res: ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  res.on('close', () => { if (!res.writableFinished) ac.abort(); });
+  return ac.signal;
+}

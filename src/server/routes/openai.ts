@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../../engine/types.js';
+import type { Engine } from '../../engine/types.js';
+import { badRequest, disconnectSignal, EventStream, sendJson } from '../http.js';
+import { messageList, optBool, optNumber, optObject, optString, stopList } from '../fields.js';
+import { generate, type GenerationJob } from '../generation.js';
+import type { Ctx, Route } from '../context.js';
+
+/** OpenAI's chat and text completions and model list, as vLLM serves them. */
+
+type Body = Record<string, unknown>;
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Sampling fields shared by both endpoints, with OpenAI's defaults (and vLLM's extras top_k, min_p, repetition_penalty). */
+function sampling(body: Body): Partial<Sampling> {
+  return {
+    temperature: optNumber(body, 'temperature', { min: 0, max: 2 }) ?? 1,
+    topP: optNumber(body, 'top_p', { min: 0, max: 1 }) ?? 1,
+    topK: Math.max(0, optNumber(body, 'top_k', { min: -1, int: true }) ?? 0),
+    minP: optNumber(body, 'min_p', { min: 0, max: 1 }) ?? 0,
+    repeatPenalty: optNumber(body, 'repetition_penalty', { min: 0.01, max: 10 }) ?? 1,
+    presencePenalty: optNumber(body, 'presence_penalty', { min: -2, max: 2 }) ?? 0,
+    frequencyPenalty: optNumber(body, 'frequency_penalty', { min: -2, max: 2 }) ?? 0,
+    seed: optNumber(body, 'seed', { int: true }),
+  };
+}
+
+function maxTokens(body: Body): number | undefined {
+  return optNumber(body, 'max_completion_tokens', { min: 1, int: true }) ?? optNumber(body, 'max_tokens', { min: 1, int: true });
+}
+
+function responseFormat(body: Body): OutputFormat | undefined {
+  const rf = optObject(body, 'response_format');
+  if (!rf) return undefined;
+  switch (rf.type) {
+    case 'text': return undefined;
+    case 'json_object': return { type: 'json' };
+    case 'json_schema': {
+      const js = rf.json_schema as Body | undefined;
+      const schema = js?.schema;
+      if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+        throw badRequest('response_format json_schema needs "json_schema": {"name": …, "schema": {…}}', 'response_format.json_schema.schema');
+      }
+      return { type: 'json_schema', schema };
+    }
+    default:
+      throw badRequest(`response_format.type ${JSON.stringify(rf.type)} is not one of "text", "json_object", "json_schema"`, 'response_format.type');
+  }
+}
+
+/** `stream` and `stream_options.include_usage`. */
+function streaming(body: Body): { stream: boolean; includeUsage: boolean } {
+  const stream = optBool(body, 'stream') ?? false;
+  const so = optObject(body, 'stream_options');
+  const includeUsage = so ? optBool(so, 'include_usage', 'stream_options.include_usage') ?? false : false;
+  return { stream, includeUsage };
+}
+
+function usage(prompt: number[], choices: GenerateResult[]) {
+  const completion = choices.reduce((s, c) => s + c.usage.completionTokens, 0);
+  return {
+    prompt_tokens: prompt.length,
+    completion_tokens: completion,
+    total_tokens: prompt.length + completion,
+    prompt_tokens_details: { cached_tokens: choices[0]?.usage.cachedTokens ?? 0 },
+  };
+}
+
+const finish = (r: GenerateResult) => (r.finishReason === 'length' ? 'length' : 'stop');
+
+function tokenEntry(engine: Engine, token: number, logprob: number) {
+  const text = engine.detokenize([token], true);
+  return { token: text, logprob, bytes: [...Buffer.from(text, 'utf8')] };
+}
+
+function chatLogprobs(engine: Engine, lps: TokenLogprob[]) {
+  return { content: lps.map((l) => ({ ...tokenEntry(engine, l.token, l.logprob), top_logprobs: l.top.map((t) => tokenEntry(engine, t.token, t.logprob)) })) };
+}
+
+/** The legacy completions format: parallel lists, and top tokens as {text: logprob}. */
+function completionLogprobs(engine: Engine, lps: TokenLogprob[], offset0: number) {
+  const tokens = lps.map((l) => engine.detokenize([l.token], true));
+  let offset = offset0;
+  return {
+    tokens,
+    token_logprobs: lps.map((l) => l.logprob),
+    top_logprobs: lps.map((l) => Object.fromEntries(l.top.map((t) => [engine.detokenize([t.token], true), t.logprob]))),
+    text_offset: tokens.map((t) => { const o = offset; offset += t.length; return o; }),
+  };
+}
+
+async function chatCompletions(c: Ctx) {
+  const body = await c.body();
+  const model = c.models.resolve(body.model);
+  const messages = messageList(body);
+  const wantLogprobs = optBool(body, 'logprobs') ?? false;
+  const top = optNumber(body, 'top_logprobs', { min: 0, max: 20, int: true });
+  if (top !== undefined && !wantLogprobs) throw badRequest('"top_logprobs" needs "logprobs": true', 'top_logprobs');
+  optString(body, 'user');
+  const { stream, includeUsage } = streaming(body);
+  const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
+  const created = now();
+  const job: GenerationJob = {
+    model,
+    input: { messages },
+    maxTokens: maxTokens(body),
+    sampling: sampling(body),
+    stop: stopList(body),
+    n: optNumber(body, 'n', { min: 1, max: 16, int: true }) ?? 1,
+    logprobs: wantLogprobs ? top ?? 0 : undefined,
+    format: responseFormat(body),
+    signal: disconnectSignal(c.res),
+  };
+  const engine = model.engine;
+  if (!stream) {
+    const out = await generate(job, c.metrics);
+    if (job.signal.aborted) return;
+    sendJson(c.res, 200, {
+      id, object: 'chat.completion', created, model: model.id, system_fingerprint: null,
+      choices: out.choices.map((r, index) => ({
+        index,
+        message: { role: 'assistant', content: r.text },
+        logprobs: r.logprobs ? chatLogprobs(engine, r.logprobs) : null,
+        finish_reason: finish(r),
+      })),
+      usage: usage(out.prompt, out.choices),
+    });
+    return;
+  }
+  const es = new EventStream(c.res, 'sse');
+  job.signal = es.signal;
+  const chunk = (choices: unknown[], extra: Body = {}) =>
+    es.send({ id, object: 'chat.completion.chunk', created, model: model.id, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
+  let started = false;
+  // The role chunk waits for the first token, so an error before it (a prompt too long, a bad schema) is still an HTTP status.
+  const start = () => {
+    if (started) return;
+    started = true;
+    for (let index = 0; index < job.n; index++) chunk([{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]);
+  };
+  job.onDelta = (index, text, lps) => {
+    start();
+    chunk([{ index, delta: { content: text }, logprobs: job.logprobs !== undefined ? chatLogprobs(engine, lps) : null, finish_reason: null }]);
+  };
+  const out = await generate(job, c.metrics);
+  start();
+  out.choices.forEach((r, index) => chunk([{ index, delta: {}, logprobs: null, finish_reason: finish(r) }]));
+  if (includeUsage) es.send({ id, object: 'chat.completion.chunk', created, model: model.id, system_fingerprint: null, choices: [], usage: usage(out.prompt, out.choices) });
+  es.end();
+}
+
+/** `prompt`: a string, a list of strings, a list of token ids, or a list of those lists. */
+function prompts(body: Body): GenerationJob['input'][] {
+  const p = body.prompt;
+  const isTokens = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t) && (t as number) >= 0);
+  if (typeof p === 'string') return [{ prompt: p }];
+  if (isTokens(p)) return [{ tokens: p as number[] }];
+  if (Array.isArray(p) && p.length > 0 && p.every((x) => typeof x === 'string' || isTokens(x))) {
+    return p.map((x) => (typeof x === 'string' ? { prompt: x } : { tokens: x as number[] }));
+  }
+  throw badRequest('"prompt" must be a string, a list of strings, or token ids', 'prompt');
+}
+
+async function completions(c: Ctx) {
+  const body = await c.body();
+  const model = c.models.resolve(body.model);
+  const inputs = prompts(body);
+  if (inputs.some((i) => 'prompt' in i && i.prompt === '')) throw badRequest('"prompt" is empty', 'prompt');
+  const lp = optNumber(body, 'logprobs', { min: 0, max: 20, int: true });
+  const echo = optBool(body, 'echo') ?? false;
+  if (body.suffix !== undefined && body.suffix !== null) throw badRequest('"suffix" (fill-in-the-middle) is not supported by Llama-3 models', 'suffix');
+  const { stream, includeUsage } = streaming(body);
+  const n = optNumber(body, 'n', { min: 1, max: 16, int: true }) ?? 1;
+  const id = `cmpl-${randomUUID().replaceAll('-', '')}`;
+  const created = now();
+  const engine = model.engine;
+  const base = { model, maxTokens: maxTokens(body) ?? 16, sampling: sampling(body), stop: stopList(body), n, logprobs: lp };
+  const es = stream ? new EventStream(c.res, 'sse') : undefined;
+  const signal = es?.signal ?? disconnectSignal(c.res);
+  const chunk = (choices: unknown[], extra: Body = {}) =>
+    es!.send({ id, object: 'text_completion', created, model: model.id, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
+  const echoText = (input: GenerationJob['input']) => ('prompt' in input ? input.prompt : 'tokens' in input ? engine.detokenize(input.tokens) : '');
+  // Each prompt's n choices are numbered prompt × n + choice, as OpenAI does.
+  const outs = await Promise.all(inputs.map((input, p) => {
+    if (es && echo) for (let i = 0; i < n; i++) chunk([{ index: p * n + i, text: echoText(input), logprobs: null, finish_reason: null }]);
+    return generate({
+      ...base, input, signal,
+      onDelta: es ? (i, text, lps) => chunk([{ index: p * n + i, text, logprobs: lp !== undefined ? completionLogprobs(engine, lps, 0) : null, finish_reason: null }]) : undefined,
+    }, c.metrics);
+  }));
+  if (signal.aborted) return;
+  const all = outs.flatMap((o) => o.choices);
+  const total = outs.reduce((u, o) => {
+    const x = usage(o.prompt, o.choices);
+    return { prompt_tokens: u.prompt_tokens + x.prompt_tokens, completion_tokens: u.completion_tokens + x.completion_tokens, total_tokens: u.total_tokens + x.total_tokens };
+  }, { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+  if (es) {
+    all.forEach((r, index) => chunk([{ index, text: '', logprobs: null, finish_reason: finish(r) }]));
+    if (includeUsage) es.send({ id, object: 'text_completion', created, model: model.id, choices: [], usage: total });
+    es.end();
+    return;
+  }
+  sendJson(c.res, 200, {
+    id, object: 'text_completion', created, model: model.id, system_fingerprint: null,
+    choices: all.map((r, index) => {
+      const prefix = echo ? echoText(inputs[Math.floor(index / n)]) : '';
+      return { index, text: prefix + r.text, logprobs: r.logprobs ? completionLogprobs(engine, r.logprobs, prefix.length) : null, finish_reason: finish(r) };
+    }),
+    usage: total,
+  });
+}
+
+async function listModels(c: Ctx) {
+  sendJson(c.res, 200, {
+    object: 'list',
+    data: c.models.all.map((m) => ({
+      id: m.id,
+      object: 'model',
+      created: m.created,
+      owned_by: 'llama3-zh',
+      root: m.adapterPath ?? m.engine.info.path,
+      parent: m.parent ?? null,
+      max_model_len: m.engine.info.contextSize,
+      ...(m.demoNotice ? { demo: true, description: m.demoNotice } : {}),
+    })),
+  });
+}
+
+export const openaiRoutes: Route[] = [
+  { method: 'POST', path: '/v1/chat/completions', family: 'openai', handler: chatCompletions },
+  { method: 'POST', path: '/v1/completions', family: 'openai', handler: completions },
+  { method: 'GET', path: '/v1/models', family: 'openai', handler: listModels },
+];

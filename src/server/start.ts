@@ -1,0 +1,78 @@
+import type { ChatTemplate } from '../chat/templates.js';
+import type { Engine } from '../engine/types.js';
+import { UserError } from '../errors.js';
+import { Admission } from './admission.js';
+import { ApiServer, type ServerOptions } from './app.js';
+import { ModelRegistry, type ServedModel } from './models.js';
+
+/** A loaded base model, wired to its template (what the CLI's openModel gives). */
+export interface LoadedModel {
+  engine: Engine;
+  template: ChatTemplate;
+  stopTokens: number[];
+  stopStrings: string[];
+  demoNotice?: string;
+}
+
+export interface LoraModule {
+  name: string;
+  path: string;
+  scale: number;
+}
+
+export interface StartOptions extends ServerOptions {
+  /** Loads the base model; called after the server listens, so /health answers 503 meanwhile. */
+  load: () => Promise<LoadedModel>;
+  modelName: string;
+  loraModules?: LoraModule[];
+  /** Requests beyond the running ones that may wait; more get 429. */
+  maxQueue: number;
+}
+
+export interface RunningServer {
+  server: ApiServer;
+  url: string;
+  models: ModelRegistry;
+  close(): Promise<void>;
+}
+
+/** Listen, load the model (and a context per LoRA module), then serve. */
+export async function startServer(o: StartOptions): Promise<RunningServer> {
+  const names = new Set([o.modelName]);
+  for (const l of o.loraModules ?? []) {
+    if (names.has(l.name)) throw new UserError(`the model name "${l.name}" is used twice; give each --lora-modules entry its own name`);
+    names.add(l.name);
+  }
+  const server = new ApiServer(o);
+  const url = await server.listen();
+  const engines: Engine[] = [];
+  try {
+    const base = await o.load();
+    engines.push(base.engine);
+    const created = Math.floor(Date.now() / 1000);
+    const served = (id: string, engine: Engine, extra: Partial<ServedModel> = {}): ServedModel => ({
+      id, engine, template: base.template, stopTokens: base.stopTokens, stopStrings: base.stopStrings,
+      admission: new Admission(engine.info.parallel, o.maxQueue), created, ...extra,
+    });
+    const loras: ServedModel[] = [];
+    for (const l of o.loraModules ?? []) {
+      const engine = await base.engine.withAdapters([{ path: l.path, scale: l.scale }]);
+      engines.push(engine);
+      loras.push(served(l.name, engine, { parent: o.modelName, adapterPath: l.path }));
+    }
+    const models = new ModelRegistry(served(o.modelName, base.engine, { demoNotice: base.demoNotice }), loras);
+    server.setModels(models);
+    return {
+      server, url, models,
+      async close() {
+        await server.close();
+        // Adapter contexts first: the base engine owns the weights they share.
+        for (const e of engines.reverse()) await e.close();
+      },
+    };
+  } catch (e) {
+    await server.close();
+    for (const en of engines.reverse()) await en.close();
+    throw e;
+  }
+}

@@ -1,0 +1,73 @@
+import { openModel } from '../../src/cli/modelFlags.js';
+import { type LoraModule, type RunningServer, startServer } from '../../src/server/start.js';
+import { REPLY, testModel } from './models.js';
+
+/** Words that route a prompt to its own reply (see gguf/synth.ts); replies of many lengths, Chinese and emoji. */
+export const ROUTES: Record<string, string> = {
+  red: 'Apples are red.',
+  blue: '天空蔚蓝',
+  green: 'Grass grows fast!',
+  猫: '小花喵呜🐱',
+  狗: 'Dogs bark loudly',
+  鱼: '它在水里游泳，很开心',
+  鸟: 'Birds fly south in winter',
+  apple: 'OK',
+  // A word of the simple API's default system prompt ("…名字叫shareAI-llama3…").
+  share: '超级智者到了',
+};
+
+/** The scripted model the server tests use: REPLY by default, ROUTES[word] when the prompt has the word. */
+export function routedModel(o: { leak?: boolean } = {}): Promise<string> {
+  return testModel({ reply: REPLY, leak: o.leak, routes: Object.entries(ROUTES).map(([when, reply]) => ({ when, reply })) });
+}
+
+export interface TestServerOptions {
+  model?: string;
+  parallel?: number;
+  maxQueue?: number;
+  apiKey?: string;
+  ctx?: number;
+  loraModules?: LoraModule[];
+  corsOrigins?: string[];
+  name?: string;
+}
+
+/** A real server on a free port, in this process. */
+export async function testServer(o: TestServerOptions = {}): Promise<RunningServer> {
+  const model = o.model ?? await routedModel();
+  return startServer({
+    host: '127.0.0.1',
+    port: 0,
+    apiKey: o.apiKey,
+    corsOrigins: o.corsOrigins,
+    version: '0.0.0-test',
+    maxQueue: o.maxQueue ?? 16,
+    modelName: o.name ?? 'scripted',
+    loraModules: o.loraModules,
+    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512) }, { parallel: o.parallel ?? 8 }),
+  });
+}
+
+/** Read a streamed HTTP body as it comes: SSE `data:` payloads or NDJSON lines. */
+export async function* streamLines(res: Response): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line) yield line;
+    }
+  }
+  if (buf.trim()) yield buf.trim();
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, json, text };
+}
