@@ -9,14 +9,11 @@
  * Model: a synthesized Llama-3.2-1B-shaped Q8_0 GGUF (random weights: decode speed does not depend on values).
  * Options: --tokens=48 --single-rounds=12 --rounds=5 --threads=N --preset=1b
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { getLlama, type LlamaContext, type LlamaContextSequence, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import { loadEngine } from '../src/engine/load.js';
 import type { Engine } from '../src/engine/types.js';
-import { synthModel } from '../src/gguf/synth.js';
-import { progressBar } from '../src/cli/progress.js';
+import { benchModel } from './model.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const preset = args.get('preset') ?? '1b';
@@ -26,18 +23,6 @@ const SINGLE_ROUNDS = Number(args.get('single-rounds') ?? 12);
 const threads = Number(args.get('threads') ?? availableParallelism());
 const QUESTIONS = ['你好', '写一首关于春天的诗', 'What is the capital of France?', '讲个笑话吧', '解释一下量子力学', 'def fib(n):', '今天天气怎么样', 'Translate: 我爱你'];
 const chatPrompt = (q: string) => `<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${q}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`;
-
-async function modelPath(): Promise<string> {
-  const dir = join(process.cwd(), '.cache', 'bench-models');
-  const path = join(dir, `${preset}-q8_0.gguf`);
-  if (!existsSync(path)) {
-    mkdirSync(dir, { recursive: true });
-    const bar = progressBar(`synthesizing ${preset} Q8_0 model`);
-    await synthModel(path, { preset, type: 'q8_0', seed: 1, stop: 'eot', onProgress: (d, t) => bar.update(d, t) });
-    bar.done();
-  }
-  return path;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (x: number) => x.toFixed(2);
@@ -60,7 +45,7 @@ function decodeClock(context: LlamaContext) {
 interface Run { tps: number; overheadMs: number; decodeMs: number }
 
 async function main() {
-  const path = await modelPath();
+  const path = await benchModel(preset);
   console.log(`model ${path}, ${threads} threads, ${TOKENS} tokens per request, ${SINGLE_ROUNDS} single-stream and ${ROUNDS} concurrency rounds (medians)`);
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: 0 });
   const bareModel = await llama.loadModel({ modelPath: path });

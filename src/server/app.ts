@@ -101,9 +101,12 @@ export class ApiServer {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
-  private allowedOrigin(origin: string): boolean {
+  private allowedOrigin(origin: string, host: string | undefined): boolean {
     const list = this.o.corsOrigins ?? [];
-    return list.includes('*') || list.includes(origin) || isLocalOrigin(origin);
+    // A page this server itself hosts (the web UI, reached by any address) is same-origin.
+    let same = false;
+    try { same = new URL(origin).host === host; } catch { /* not a URL */ }
+    return same || list.includes('*') || list.includes(origin) || isLocalOrigin(origin);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
@@ -121,7 +124,7 @@ export class ApiServer {
       const origin = req.headers.origin;
       if (origin) {
         // A web page on another site may not drive this server (nor read its answers) unless allowed.
-        if (!this.allowedOrigin(origin)) throw new ApiError(403, `requests from the web page origin ${origin} are not allowed; start the server with --cors-origins ${origin}`, 'permission_error');
+        if (!this.allowedOrigin(origin, req.headers.host)) throw new ApiError(403, `requests from the web page origin ${origin} are not allowed; start the server with --cors-origins ${origin}`, 'permission_error');
         res.setHeader('access-control-allow-origin', origin);
         res.setHeader('vary', 'Origin');
         if (req.method === 'OPTIONS') {

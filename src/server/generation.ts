@@ -21,6 +21,8 @@ export interface GenerationJob {
   n: number;
   logprobs?: number;
   format?: OutputFormat;
+  /** Go on past end-of-generation tokens (vLLM's and llama-server's ignore_eos; for benchmarks). */
+  ignoreEos?: boolean;
   /** Aborts when the client goes away. */
   signal: AbortSignal;
   /** Streamed text of choice `index`, with the log-probabilities of the tokens that made it. */
@@ -67,6 +69,7 @@ export async function generate(job: GenerationJob, metrics: Metrics): Promise<Ge
         stopTokens: chat ? model.stopTokens : [],
         stopStrings: [...(chat ? model.stopStrings : []), ...job.stop],
         signal: job.signal,
+        ignoreEndOfGeneration: job.ignoreEos,
         logprobs: job.logprobs,
         format: job.format,
         onToken: (_t, lp) => {

@@ -22,7 +22,8 @@ export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 /** The body as parsed JSON: 413 when too big, 400 when not JSON (or not an object). */
 export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length']);
-  const tooBig = () => new ApiError(413, `the request body is over the ${limit / 1024 / 1024} MiB limit`, 'invalid_request_error', null, 'request_too_large');
+  // The rest of the body is never read, so the connection cannot carry another request: close it.
+  const tooBig = () => new ApiError(413, `the request body is over the ${limit / 1024 / 1024} MiB limit`, 'invalid_request_error', null, 'request_too_large', { connection: 'close' });
   if (declared > limit) throw tooBig();
   const chunks: Buffer[] = [];
   let size = 0;

@@ -22,7 +22,7 @@ export interface LoraModule {
 
 export interface StartOptions extends ServerOptions {
   /** Loads the base model; called after the server listens, so /health answers 503 meanwhile. */
-  load: () => Promise<LoadedModel>;
+  load: (url: string) => Promise<LoadedModel>;
   modelName: string;
   loraModules?: LoraModule[];
   /** Requests beyond the running ones that may wait; more get 429. */
@@ -47,7 +47,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   const url = await server.listen();
   const engines: Engine[] = [];
   try {
-    const base = await o.load();
+    const base = await o.load(url);
     engines.push(base.engine);
     const created = Math.floor(Date.now() / 1000);
     const served = (id: string, engine: Engine, extra: Partial<ServedModel> = {}): ServedModel => ({

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createRequire } from 'node:module';
 import { UserError } from '../../errors.js';
-import { DEFAULT_MODEL, storePath } from '../../hub/store.js';
+import { DEFAULT_MODEL, resolveModel, storePath } from '../../hub/store.js';
 import { startServer, type LoraModule } from '../../server/start.js';
 import { num, parseFlags } from '../flags.js';
 import { checkTemplateFlags, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, readTemplateFile } from '../modelFlags.js';
@@ -90,6 +90,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   const apiKey = values['api-key'] ?? process.env.LLAMA3_ZH_API_KEY;
   if (apiKey !== undefined && !apiKey.trim()) throw new UserError('the API key is empty; pass --api-key KEY or unset LLAMA3_ZH_API_KEY', 2);
   const host = values.host ?? '127.0.0.1';
+  if (modelFlags.model) resolveModel(modelFlags.model);
   const quiet = values.quiet ?? false;
 
   const running = await startServer({
@@ -100,8 +101,8 @@ export async function serveCommand(args: string[]): Promise<void> {
     maxQueue,
     loraModules,
     modelName: values['served-model-name'] ?? defaultName(modelFlags.model),
-    load: async () => {
-      console.error(`llama3-zh serve: loading the model (http://${host}:${port}/health says 503 until it is ready)…`);
+    load: async (url) => {
+      console.error(`llama3-zh serve: loading the model (${url}/health says 503 until it is ready)…`);
       const m = await openModel(modelFlags, { parallel });
       if (m.demoNotice) console.error(m.demoNotice);
       return m;

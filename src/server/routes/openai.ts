@@ -110,6 +110,7 @@ async function chatCompletions(c: Ctx) {
     n: optNumber(body, 'n', { min: 1, max: 16, int: true }) ?? 1,
     logprobs: wantLogprobs ? top ?? 0 : undefined,
     format: responseFormat(body),
+    ignoreEos: optBool(body, 'ignore_eos'),
     signal: disconnectSignal(c.res),
   };
   const engine = model.engine;
@@ -175,7 +176,7 @@ async function completions(c: Ctx) {
   const id = `cmpl-${randomUUID().replaceAll('-', '')}`;
   const created = now();
   const engine = model.engine;
-  const base = { model, maxTokens: maxTokens(body) ?? 16, sampling: sampling(body), stop: stopList(body), n, logprobs: lp };
+  const base = { model, maxTokens: maxTokens(body) ?? 16, sampling: sampling(body), stop: stopList(body), n, logprobs: lp, ignoreEos: optBool(body, 'ignore_eos') };
   const es = stream ? new EventStream(c.res, 'sse') : undefined;
   const signal = es?.signal ?? disconnectSignal(c.res);
   const chunk = (choices: unknown[], extra: Body = {}) =>

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DEMO_REPLY } from '../../src/hub/demoModel.js';
+import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
+import { ROOT } from '../helpers/models.js';
+import { postJson, routedModel } from '../helpers/server.js';
+
+/** Start `llama3-zh serve` as a user would; resolves with its URL once it says it is serving. */
+function startServe(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'serve', '--port', '0', '-t', '1', '-c', '512', ...args], {
+    env: { ...process.env, LLAMA3ZH_HOME: emptyHome(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const url = new Promise<string>((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      stderr += d;
+      const m = / on (http:\/\/[\d.]+:\d+) /.exec(stderr);
+      if (m) resolve(m[1]);
+    });
+    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+  return { child, url, exited, stderr: () => stderr };
+}
+
+test('serve without a model runs the demo model, says so at start-up and in /v1/models, and stops cleanly on Ctrl-C', async () => {
+  const s = startServe([]);
+  const url = await s.url;
+  assert.match(s.stderr(), /llama3-zh-demo \(DEMO model\) on http/);
+  assert.match(s.stderr(), /DEMO model/);
+  const models = await (await fetch(`${url}/v1/models`)).json();
+  assert.equal(models.data[0].id, 'llama3-zh-demo');
+  assert.equal(models.data[0].demo, true);
+  assert.match(models.data[0].description, /DEMO model/);
+  const simple = await postJson(`${url}/`, { prompt: '你好' });
+  assert.deepEqual([simple.status, simple.json.response, simple.json.status], [200, DEMO_REPLY, 200]);
+  s.child.kill('SIGINT');
+  assert.equal(await s.exited, 0);
+  assert.match(s.stderr(), /POST \/ 200 \d+ ms/);
+  assert.match(s.stderr(), /stopping/);
+});
+
+test('serve MODEL with --served-model-name, --api-key from the environment and --quiet', async () => {
+  const s = startServe([await routedModel(), '--served-model-name', 'zh-chat', '--quiet'], { LLAMA3_ZH_API_KEY: 'k-123' });
+  const url = await s.url;
+  assert.match(s.stderr(), /zh-chat on http.*API key required/);
+  const denied = await postJson(`${url}/v1/chat/completions`, { model: 'zh-chat', messages: [{ role: 'user', content: 'red' }] });
+  assert.equal(denied.status, 401);
+  const r = await postJson(`${url}/v1/chat/completions`, { model: 'zh-chat', messages: [{ role: 'user', content: 'red' }] }, { authorization: 'Bearer k-123' });
+  assert.equal(r.json.choices[0].message.content, 'Apples are red.');
+  s.child.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
+  assert.doesNotMatch(s.stderr(), /POST \/v1/);
+});
+
+test('serve: bad flags and a busy port are one-line errors', async () => {
+  assertOneLineError(await runCli(['serve', '--port', 'abc']), /^llama3-zh serve: --port must be a whole number from 0 to 65535 \(got "abc"\)$/);
+  assertOneLineError(await runCli(['serve', '--parallel', '0']), /^llama3-zh serve: --parallel must be a whole number from 1 to 256/);
+  assertOneLineError(await runCli(['serve', 'a.gguf', 'b.gguf']), /serve takes one MODEL \(got 2: a.gguf b.gguf\)/);
+  assertOneLineError(await runCli(['serve', '--lora-modules', 'noequals']), /--lora-modules takes NAME=FILE\[:SCALE\]/);
+  assertOneLineError(await runCli(['serve', '--lora-modules', 'x=/nope.gguf']), /LoRA adapter not found: \/nope.gguf \(--lora-modules x\)/);
+  assertOneLineError(await runCli(['serve', '--max-model-len', '64', '--ctx-size', '64']), /give --max-model-len or --ctx-size, not both/);
+  assertOneLineError(await runCli(['serve', '/nope/model.gguf', '--port', '0']), /model not found: \/nope\/model.gguf/);
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const port = (busy.address() as { port: number }).port;
+  try {
+    const r = await runCli(['serve', await routedModel(), '--port', String(port)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr.trim().split('\n').at(-1)!, new RegExp(`^llama3-zh serve: port ${port} on 127.0.0.1 is already in use; stop the other server or pass --port N$`));
+  } finally {
+    busy.close();
+  }
+});
