@@ -7,7 +7,7 @@
  *     must evaluate the whole conversation again (the same prompt with its first word changed); target ≥ 5x.
  * With --baseline-url (another OpenAI-compatible server already running, e.g. llama.cpp's llama-server on the
  * same GGUF) every measurement runs on both, interleaved round by round, and prints side by side.
- * Options: --tokens=48 --rounds=3 --threads=N --preset=1b --history=1500 --baseline-url=URL --baseline-model=NAME
+ * Options: --tokens=128 --rounds=3 --threads=N --preset=1b --history=1500 --baseline-url=URL --baseline-model=NAME
  */
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -17,11 +17,13 @@ import { benchModel } from './model.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const preset = args.get('preset') ?? '1b';
-const TOKENS = Number(args.get('tokens') ?? 48);
+const TOKENS = Number(args.get('tokens') ?? 128);
 const ROUNDS = Number(args.get('rounds') ?? 3);
 const HISTORY = Number(args.get('history') ?? 1500);
 const threads = Number(args.get('threads') ?? availableParallelism());
 const baselineUrl = args.get('baseline-url')?.replace(/\/+$/, '');
+/** Differs between runs, so a server left running (a baseline) cannot answer a prompt from an earlier run's cache. */
+const RUN = Date.now().toString(36);
 const QUESTIONS = ['你好', '写一首关于春天的诗', 'What is the capital of France?', '讲个笑话吧', '解释一下量子力学', 'def fib(n):', '今天天气怎么样', 'Translate: 我爱你'];
 
 interface Target { name: string; url: string; model?: string }
@@ -72,7 +74,7 @@ async function round(t: Target, k: number, salt: number) {
   const t0 = performance.now();
   // A fresh word in each prompt, so no request is served from an earlier one's cache.
   const samples = await Promise.all(Array.from({ length: k }, (_, i) =>
-    stream(t, [{ role: 'user', content: `${QUESTIONS[i % QUESTIONS.length]} (${salt}-${i})` }], TOKENS)));
+    stream(t, [{ role: 'user', content: `${QUESTIONS[i % QUESTIONS.length]} (${RUN}-${salt}-${i})` }], TOKENS)));
   const wall = performance.now() - t0;
   return { samples, tps: (samples.reduce((s, x) => s + x.tokens, 0) / wall) * 1000 };
 }
@@ -81,7 +83,7 @@ async function round(t: Target, k: number, salt: number) {
 async function followUp(t: Target, salt: number) {
   const filler = '我们继续讨论这个问题，请详细说明每一个步骤，并给出例子。'.repeat(Math.ceil(HISTORY / 20));
   const history: Message[] = [
-    { role: 'system', content: `你是一个乐于助人的助手。${salt}` },
+    { role: 'system', content: `你是一个乐于助人的助手。${RUN}-${salt}` },
     { role: 'user', content: filler },
   ];
   const first = await stream(t, history, 8);

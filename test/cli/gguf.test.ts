@@ -39,6 +39,10 @@ test('gguf synth: presets, q8_0, and replies it cannot script', async () => {
   assertOneLineError(await runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--reply', '你好你好']),
     /a scripted model cannot say this reply: the token "好" \(id 53901\) appears twice/);
   assertOneLineError(await runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--preset', '3b']), /unknown --preset "3b"; choose one of: tiny, 1b, 8b/);
+  const route = (r: string) => runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--reply', '好', '--route', r]);
+  assertOneLineError(await route('red apple=x'), /a route's word must be one token; "red apple" is 2/);
+  assertOneLineError(await route('noequals'), /--route takes WORD=REPLY \(got "noequals"\)/);
+  assertOneLineError(await route('好=fine'), /a route's word must not appear in any reply \("好" does\)/);
   assertOneLineError(await runCli(['gguf', 'inspect', join(dir, 'nope.gguf')]), /nope\.gguf: no such file/);
 });
 

@@ -126,7 +126,7 @@ test('logprobs and top_logprobs: the chosen token is near-certain, the alternati
     assert.ok(c.logprob > -1e-6 && c.logprob <= 0, `logprob ${c.logprob}`);
     assert.equal(c.top_logprobs.length, 2);
     assert.equal(c.top_logprobs[0].token, c.token);
-    assert.ok(c.top_logprobs[1].logprob < -20);
+    assert.ok(c.top_logprobs[1].logprob < -10, `runner-up logprob ${c.top_logprobs[1].logprob}`);
     assert.deepEqual(c.bytes, [...Buffer.from(c.token)]);
   }
 });
