@@ -113,6 +113,8 @@ export interface ModelInfo {
   /** Whether the tokenizer wants a BOS in front of a prompt. */
   addBos: boolean;
   bosId?: number;
+  /** Token ids run from 0 to vocabSize - 1. */
+  vocabSize: number;
 }
 
 export interface Engine {

@@ -41,6 +41,7 @@ export class Admission {
       throw new ApiError(429, `the server is busy: ${this.running} requests running and ${this.queue.length} waiting (--max-queue ${this.maxQueue}); retry shortly`,
         'rate_limit_error', null, 'queue_full', { 'retry-after': '1' });
     }
+    if (signal?.aborted) throw signal.reason;
     await new Promise<void>((resolve, reject) => {
       const w: Waiter = { n, admit: resolve };
       this.queue.push(w);

@@ -43,6 +43,17 @@ function isLocalOrigin(origin: string): boolean {
   }
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** A Host header naming this machine's loopback ("localhost:8000", "127.0.0.1", "[::1]:8000"), or none (HTTP/1.0). */
+function isLocalHost(host: string | undefined): boolean {
+  if (!host) return true;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '[::1]' || name.startsWith('127.');
+}
+
 /** The error body each API's clients know how to read. */
 function errorBody(family: Family, e: ApiError): unknown {
   const openai = { error: { message: e.message, type: e.type, param: e.param, code: e.code } };
@@ -65,8 +76,6 @@ export class ApiServer {
       this.paths.set(r.path, [...(this.paths.get(r.path) ?? []), r.method]);
     }
     this.server = createServer((req, res) => { void this.handle(req, res); });
-    // Streams may stay quiet for a long prompt; never cut them for idling.
-    this.server.requestTimeout = 0;
     this.server.keepAliveTimeout = 30_000;
   }
 
@@ -121,6 +130,11 @@ export class ApiServer {
       this.o.log?.(`${req.method} ${url.pathname} ${res.statusCode} ${(performance.now() - t0).toFixed(0)} ms`);
     });
     try {
+      // DNS rebinding: a web page whose name was pointed at 127.0.0.1 reaches a loopback server under a foreign
+      // Host name. A server on loopback answers only to loopback names.
+      if (isLoopback(this.o.host) && !isLocalHost(req.headers.host)) {
+        throw new ApiError(403, `this server listens on ${this.o.host} and answers only to localhost names, not "${req.headers.host}"; use --host 0.0.0.0 to serve other names`, 'permission_error');
+      }
       const origin = req.headers.origin;
       if (origin) {
         // A web page on another site may not drive this server (nor read its answers) unless allowed.

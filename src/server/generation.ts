@@ -44,6 +44,20 @@ export function renderPrompt(model: ServedModel, input: GenerationJob['input']):
   return promptTokens(model.engine, text);
 }
 
+/**
+ * Run tasks side by side (the choices of one request, the prompts of one completions call). When one fails,
+ * the others are aborted and awaited before the error goes on, so nothing keeps decoding for a request
+ * that has already been answered, and no sequence is counted free while still in use.
+ */
+export async function allOrNothing<T>(signal: AbortSignal, tasks: Array<(signal: AbortSignal) => Promise<T>>): Promise<T[]> {
+  const ac = new AbortController();
+  const both = AbortSignal.any([signal, ac.signal]);
+  const settled = await Promise.allSettled(tasks.map((t) => t(both).catch((e: unknown) => { ac.abort(); throw e; })));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 export async function generate(job: GenerationJob, metrics: Metrics): Promise<GenerationOutput> {
   const t0 = performance.now();
   const { model } = job;
@@ -58,7 +72,7 @@ export async function generate(job: GenerationJob, metrics: Metrics): Promise<Ge
   const release = await model.admission.acquire(job.n, job.signal);
   const queuedMs = performance.now() - t0;
   try {
-    const choices = await Promise.all(Array.from({ length: job.n }, async (_, index) => {
+    const choices = await allOrNothing(job.signal, Array.from({ length: job.n }, (_, index) => async (signal: AbortSignal) => {
       let first: number | undefined;
       const pending: TokenLogprob[] = [];
       const r = await engine.generate({
@@ -68,7 +82,7 @@ export async function generate(job: GenerationJob, metrics: Metrics): Promise<Ge
         sampling: job.sampling.seed !== undefined ? { ...job.sampling, seed: job.sampling.seed + index } : job.sampling,
         stopTokens: chat ? model.stopTokens : [],
         stopStrings: [...(chat ? model.stopStrings : []), ...job.stop],
-        signal: job.signal,
+        signal,
         ignoreEndOfGeneration: job.ignoreEos,
         logprobs: job.logprobs,
         format: job.format,

@@ -30,13 +30,14 @@ export interface TestServerOptions {
   loraModules?: LoraModule[];
   corsOrigins?: string[];
   name?: string;
+  host?: string;
 }
 
 /** A real server on a free port, in this process. */
 export async function testServer(o: TestServerOptions = {}): Promise<RunningServer> {
   const model = o.model ?? await routedModel();
   return startServer({
-    host: '127.0.0.1',
+    host: o.host ?? '127.0.0.1',
     port: 0,
     apiKey: o.apiKey,
     corsOrigins: o.corsOrigins,

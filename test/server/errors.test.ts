@@ -126,13 +126,38 @@ test('CORS: localhost pages and listed origins may call; other web pages get 403
   assert.equal(pre.status, 204);
   assert.equal(pre.headers.get('access-control-allow-origin'), 'http://localhost:5173');
   assert.match(pre.headers.get('access-control-allow-methods')!, /POST/);
-  // A page served by this server itself, reached by any address (here a LAN name), is same-origin.
-  const same = await new Promise<number>((resolve, reject) => {
-    const req = request(`${srv.url}/v1/models`, { headers: { ...auth, host: 'box.lan:8000', origin: 'http://box.lan:8000' } }, (res) => { res.resume(); resolve(res.statusCode!); });
+  // DNS rebinding: a loopback server answers only to loopback names.
+  const foreign = await rawGet(srv.url, { ...auth, host: 'attacker.example:8000', origin: 'http://attacker.example:8000' });
+  assert.equal(foreign.status, 403);
+  assert.match(JSON.parse(foreign.body).error.message, /answers only to localhost names, not "attacker.example:8000"; use --host 0.0.0.0/);
+  // On all interfaces, a page the server itself hosts, reached by any name, is same-origin.
+  const lan = await testServer({ host: '0.0.0.0', parallel: 1, ctx: 256 });
+  try {
+    assert.equal((await rawGet(lan.url, { host: 'box.lan:8000', origin: 'http://box.lan:8000' })).status, 200);
+    assert.equal((await rawGet(lan.url, { host: 'box.lan:8000', origin: 'http://other.lan:8000' })).status, 403);
+  } finally {
+    await lan.close();
+  }
+  const evil = await chat(ok, { ...auth, origin: 'https://evil.example' });
+  assertError(evil, 403, /the web page origin https:\/\/evil.example are not allowed; start the server with --cors-origins https:\/\/evil.example/);
+});
+
+function rawGet(base: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}/v1/models`, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body }));
+    });
     req.on('error', reject);
     req.end();
   });
-  assert.equal(same, 200);
-  const evil = await chat(ok, { ...auth, origin: 'https://evil.example' });
-  assertError(evil, 403, /the web page origin https:\/\/evil.example are not allowed; start the server with --cors-origins https:\/\/evil.example/);
+}
+
+test('token ids beyond the vocabulary are a 400, and a failed prompt of a batch stops the others', async () => {
+  assertError(await postJson(`${srv.url}/v1/completions`, { model: 'scripted', prompt: [128000, 999999], echo: true }, auth), 400, /token ids in "prompt" must be below the vocabulary size 128256/);
+  assertError(await postJson(`${srv.url}/detokenize`, { tokens: [5, 200000] }, auth), 400, /whole numbers from 0 to 128255/);
+  const r = await postJson(`${srv.url}/v1/completions`, { model: 'scripted', prompt: ['hi', '你好'.repeat(300)], max_tokens: 200, ignore_eos: true }, auth);
+  assertError(r, 400, /the prompt is \d+ tokens but the context holds 256/);
+  const metrics = await (await fetch(`${srv.url}/metrics`, { headers: auth })).text();
+  assert.match(metrics, /^llama3zh_requests_running 0$/m);
 });

@@ -54,7 +54,12 @@ class Grammars {
   get(format: OutputFormat): Promise<LlamaGrammar> {
     const key = JSON.stringify(format);
     let g = this.cache.get(key);
-    if (!g) {
+    if (g) {
+      // Most recently used last; the oldest goes when the cache is full, so clients cannot grow it without end.
+      this.cache.delete(key);
+      this.cache.set(key, g);
+    } else {
+      if (this.cache.size >= 32) this.cache.delete(this.cache.keys().next().value!);
       g = format.type === 'json'
         ? this.llama.getGrammarFor('json')
         : this.llama.createGrammarForJsonSchema(format.schema as never).catch((e: Error) => {
@@ -136,6 +141,7 @@ export class LlamaCppEngine implements Engine {
       eosToken: model.tokens.eosString ?? undefined,
       addBos: model.tokens.shouldPrependBosToken,
       bosId,
+      vocabSize: (() => { const t = file.metadata.get('tokenizer.ggml.tokens'); return t?.skipped ?? (Array.isArray(t?.value) ? t.value.length : 0); })(),
     };
     return new LlamaCppEngine(info, model, context, new SequencePool(context, parallel), new Grammars(llama), true, { ...o, contextSize, threads, parallel });
   }

@@ -66,7 +66,8 @@ export class Lockstep {
     this.running = true;
     this.fresh = false;
     const t0 = performance.now();
-    void Promise.allSettled(batch.map((b) => b.step())).then((results) => {
+    // Promise.resolve().then: a step that throws at once still settles, so the scheduler never stays stuck.
+    void Promise.allSettled(batch.map((b) => Promise.resolve().then(b.step))).then((results) => {
       this.lastStepMs = performance.now() - t0;
       this.running = false;
       // Members queue their next step (or leave) from these continuations; the last one starts the next batch.

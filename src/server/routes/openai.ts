@@ -3,7 +3,7 @@ import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../..
 import type { Engine } from '../../engine/types.js';
 import { badRequest, disconnectSignal, EventStream, sendJson } from '../http.js';
 import { messageList, optBool, optNumber, optObject, optString, stopList } from '../fields.js';
-import { generate, type GenerationJob } from '../generation.js';
+import { allOrNothing, generate, type GenerationJob } from '../generation.js';
 import type { Ctx, Route } from '../context.js';
 
 /** OpenAI's chat and text completions and model list, as vLLM serves them. */
@@ -167,6 +167,8 @@ async function completions(c: Ctx) {
   const body = await c.body();
   const model = c.models.resolve(body.model);
   const inputs = prompts(body);
+  const vocab = model.engine.info.vocabSize;
+  if (inputs.some((i) => 'tokens' in i && i.tokens.some((t) => t >= vocab))) throw badRequest(`token ids in "prompt" must be below the vocabulary size ${vocab}`, 'prompt');
   if (inputs.some((i) => 'prompt' in i && i.prompt === '')) throw badRequest('"prompt" is empty', 'prompt');
   const lp = optNumber(body, 'logprobs', { min: 0, max: 20, int: true });
   const echo = optBool(body, 'echo') ?? false;
@@ -183,11 +185,16 @@ async function completions(c: Ctx) {
     es!.send({ id, object: 'text_completion', created, model: model.id, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
   const echoText = (input: GenerationJob['input']) => ('prompt' in input ? input.prompt : 'tokens' in input ? engine.detokenize(input.tokens) : '');
   // Each prompt's n choices are numbered prompt × n + choice, as OpenAI does.
-  const outs = await Promise.all(inputs.map((input, p) => {
+  const outs = await allOrNothing(signal, inputs.map((input, p) => (sig: AbortSignal) => {
     if (es && echo) for (let i = 0; i < n; i++) chunk([{ index: p * n + i, text: echoText(input), logprobs: null, finish_reason: null }]);
+    const offsets = new Array<number>(n).fill(0);
     return generate({
-      ...base, input, signal,
-      onDelta: es ? (i, text, lps) => chunk([{ index: p * n + i, text, logprobs: lp !== undefined ? completionLogprobs(engine, lps, 0) : null, finish_reason: null }]) : undefined,
+      ...base, input, signal: sig,
+      onDelta: es ? (i, text, lps) => {
+        const logprobs = lp !== undefined ? completionLogprobs(engine, lps, offsets[i]) : null;
+        offsets[i] += text.length;
+        chunk([{ index: p * n + i, text, logprobs, finish_reason: null }]);
+      } : undefined,
     }, c.metrics);
   }));
   if (signal.aborted) return;

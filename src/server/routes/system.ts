@@ -30,7 +30,7 @@ async function detokenize(c: Ctx) {
   const body = await c.body();
   const model = c.models.resolve(body.model);
   const t = body.tokens;
-  const vocab = 128256;
+  const vocab = model.engine.info.vocabSize;
   if (!Array.isArray(t) || t.some((x) => !Number.isInteger(x) || x < 0 || x >= vocab)) {
     throw badRequest(`"tokens" must be a list of token ids (whole numbers from 0 to ${vocab - 1})`, 'tokens');
   }
