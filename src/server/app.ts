@@ -10,6 +10,7 @@ import { ollamaRoutes } from './routes/ollama.js';
 import { openaiRoutes } from './routes/openai.js';
 import { simpleRoutes } from './routes/simple.js';
 import { systemRoutes } from './routes/system.js';
+import { webRoutes } from './routes/web.js';
 
 export interface ServerOptions {
   host: string;
@@ -23,7 +24,7 @@ export interface ServerOptions {
   log?: (line: string) => void;
 }
 
-const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...simpleRoutes, ...systemRoutes];
+const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...simpleRoutes, ...systemRoutes, ...webRoutes];
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();

@@ -14,6 +14,9 @@ export const ROUTES: Record<string, string> = {
   apple: 'OK',
   // A word of the simple API's default system prompt ("…名字叫shareAI-llama3…").
   share: '超级智者到了',
+  // For the web page: markup a page must never run, and Markdown it must render.
+  evil: '<img src=x onerror=alert(7)><SCRIPT>pwned()</script>',
+  md: '# 标题\n- 一项',
 };
 
 /** The scripted model the server tests use: REPLY by default, ROUTES[word] when the prompt has the word. */

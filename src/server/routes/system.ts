@@ -50,16 +50,9 @@ async function health(c: Ctx) {
   else sendJson(c.res, 200, { status: 'ok' });
 }
 
-async function root(c: Ctx) {
-  // ollama clients probe GET / to see that a server is up.
-  c.res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-  c.res.end(c.loading ? 'llama3-zh is loading the model\n' : 'llama3-zh is running\n');
-}
-
 export const systemRoutes: Route[] = [
   { method: 'GET', path: '/health', family: 'system', public: true, whileLoading: true, handler: health },
   { method: 'GET', path: '/metrics', family: 'system', whileLoading: true, handler: metrics },
-  { method: 'GET', path: '/', family: 'system', public: true, whileLoading: true, handler: root },
   { method: 'POST', path: '/tokenize', family: 'system', handler: tokenize },
   { method: 'POST', path: '/detokenize', family: 'system', handler: detokenize },
 ];

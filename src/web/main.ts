@@ -1,0 +1,343 @@
+/**
+ * The browser chat page. It talks only to the server's public OpenAI-compatible API (/v1/models,
+ * /v1/chat/completions streaming, /tokenize), keeps conversations and settings in localStorage, and renders
+ * every model reply and imported text as sanitized Markdown.
+ */
+import DOMPurify from 'dompurify';
+import { marked } from 'marked';
+import hljs from 'highlight.js/lib/common';
+import { STRINGS, type Lang } from './strings.js';
+
+interface Msg { role: 'user' | 'assistant'; content: string; stats?: string }
+interface Conv { id: string; title: string; messages: Msg[]; updated: number }
+interface Settings {
+  system: string; maxTokens: number; topP: number; temperature: number; repetitionPenalty: number;
+  seed: number | null; model: string; lang: Lang; theme: 'dark' | 'light';
+}
+
+/** The 中文智者 preset (src/chat/presets.ts), the original Streamlit page's defaults otherwise. */
+const DEFAULTS: Settings = {
+  system: '你是一个调皮活泼的中文智者，名字叫shareAI-Llama3，喜欢用有趣的语言和适当的表情回答问题。',
+  maxTokens: 1020, topP: 0.8, temperature: 0.6, repetitionPenalty: 1.07, seed: null, model: '', lang: 'zh', theme: 'dark',
+};
+
+const KEY = { settings: 'llama3zh.settings', convs: 'llama3zh.conversations', current: 'llama3zh.current', apiKey: 'llama3zh.apiKey' };
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const load = <T>(k: string, d: T): T => { try { const v = localStorage.getItem(k); return v ? { ...d, ...JSON.parse(v) } as T : d; } catch { return d; } };
+
+let settings: Settings = load(KEY.settings, DEFAULTS);
+let convs: Conv[] = (() => { try { return JSON.parse(localStorage.getItem(KEY.convs) ?? '[]') as Conv[]; } catch { return []; } })();
+let current: Conv = convs.find((c) => c.id === localStorage.getItem(KEY.current)) ?? newConv();
+let controller: AbortController | undefined;
+let contextSize = 0;
+
+const t = (k: keyof typeof STRINGS.zh) => STRINGS[settings.lang][k];
+
+function newConv(): Conv {
+  return { id: Math.random().toString(36).slice(2) + Date.now().toString(36), title: '', messages: [], updated: Date.now() };
+}
+
+function save() {
+  localStorage.setItem(KEY.settings, JSON.stringify(settings));
+  current.updated = Date.now();
+  if (current.messages.length && !convs.includes(current)) convs.unshift(current);
+  localStorage.setItem(KEY.convs, JSON.stringify(convs));
+  localStorage.setItem(KEY.current, current.id);
+}
+
+/** Markdown → sanitized HTML: nothing in a reply or an imported file can run script. */
+function renderMarkdown(el: HTMLElement, text: string) {
+  el.innerHTML = DOMPurify.sanitize(marked.parse(text, { async: false }) as string);
+  el.querySelectorAll('pre code').forEach((code) => {
+    hljs.highlightElement(code as HTMLElement);
+    const btn = document.createElement('button');
+    btn.className = 'copy';
+    btn.textContent = t('copy');
+    btn.onclick = () => void navigator.clipboard?.writeText(code.textContent ?? '').then(() => { btn.textContent = t('copied'); });
+    code.parentElement!.append(btn);
+  });
+}
+
+function renderMessages() {
+  const box = $('messages');
+  box.replaceChildren();
+  current.messages.forEach((m, i) => {
+    const div = document.createElement('div');
+    div.className = `msg ${m.role}`;
+    div.dataset.index = String(i);
+    const body = document.createElement('div');
+    body.className = 'body';
+    if (m.role === 'assistant') renderMarkdown(body, m.content);
+    else body.textContent = m.content;
+    div.append(body);
+    const tools = document.createElement('div');
+    tools.className = 'tools';
+    if (m.stats) { const s = document.createElement('span'); s.className = 'stats'; s.textContent = m.stats; tools.append(s); }
+    const last = i === current.messages.length - 1;
+    if (m.role === 'assistant' && last) tools.append(button(t('regenerate'), 'regenerate', () => void regenerate()));
+    if (m.role === 'user') tools.append(button(t('edit'), 'edit', () => editMessage(i, div)));
+    div.append(tools);
+    box.append(div);
+  });
+  box.scrollTop = box.scrollHeight;
+  $('title').textContent = current.title || 'llama3-zh';
+  renderConversations();
+}
+
+function button(label: string, cls: string, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = cls;
+  b.textContent = label;
+  b.onclick = onClick;
+  return b;
+}
+
+function renderConversations() {
+  const ul = $('conversations');
+  ul.replaceChildren();
+  for (const c of convs) {
+    const li = document.createElement('li');
+    if (c === current) li.className = 'active';
+    const name = button(c.title || t('untitled'), 'open', () => { if (!controller) { current = c; save(); renderMessages(); } });
+    li.append(name, button('✎', 'rename', () => {
+      const title = prompt(t('rename'), c.title);
+      if (title !== null) { c.title = title.trim(); save(); renderMessages(); }
+    }), button('✕', 'delete', () => {
+      if (!confirm(t('confirmDelete'))) return;
+      convs = convs.filter((x) => x !== c);
+      if (c === current) current = convs[0] ?? newConv();
+      save();
+      renderMessages();
+    }));
+    ul.append(li);
+  }
+}
+
+function editMessage(i: number, div: HTMLElement) {
+  if (controller) return;
+  const area = document.createElement('textarea');
+  area.className = 'edit-box';
+  area.value = current.messages[i].content;
+  div.replaceChildren(area, button(t('resend'), 'resend', () => {
+    const text = area.value.trim();
+    if (!text) return;
+    current.messages = current.messages.slice(0, i);
+    void send(text);
+  }));
+  area.focus();
+}
+
+function headers(): Record<string, string> {
+  const key = localStorage.getItem(KEY.apiKey);
+  return { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) };
+}
+
+/** fetch, asking once for the API key when the server wants one (and keeping it). */
+async function api(path: string, init: RequestInit = {}): Promise<Response> {
+  for (;;) {
+    const res = await fetch(path, { ...init, headers: headers() });
+    if (res.status !== 401) return res;
+    const key = prompt(t('apiKey'));
+    if (!key) return res;
+    localStorage.setItem(KEY.apiKey, key.trim());
+  }
+}
+
+async function loadModels() {
+  const res = await api('/v1/models');
+  if (!res.ok) return;
+  const list = (await res.json()).data as Array<{ id: string; max_model_len: number; demo?: boolean }>;
+  const sel = $<HTMLSelectElement>('model');
+  sel.replaceChildren(...list.map((m) => new Option(m.demo ? `${m.id} (demo)` : m.id, m.id)));
+  if (!list.some((m) => m.id === settings.model)) settings.model = list[0]?.id ?? '';
+  sel.value = settings.model;
+  contextSize = list.find((m) => m.id === settings.model)?.max_model_len ?? 0;
+  sel.onchange = () => { settings.model = sel.value; contextSize = list.find((m) => m.id === sel.value)?.max_model_len ?? 0; save(); };
+}
+
+/**
+ * The messages to send: the system prompt always, then the newest turns that fit the context with room for
+ * the answer; the oldest turns go first, and the page says how many were left out.
+ */
+async function fitToContext(history: Msg[]): Promise<{ messages: Array<{ role: string; content: string }>; dropped: number }> {
+  const head = settings.system.trim() ? [{ role: 'system', content: settings.system }] : [];
+  let turns = history.map(({ role, content }) => ({ role, content }));
+  let dropped = 0;
+  if (!contextSize) return { messages: [...head, ...turns], dropped };
+  const reserve = Math.min(settings.maxTokens, Math.floor(contextSize / 2));
+  for (;;) {
+    const res = await api('/tokenize', { method: 'POST', body: JSON.stringify({ model: settings.model, messages: [...head, ...turns] }) });
+    if (!res.ok) return { messages: [...head, ...turns], dropped };
+    const { count } = await res.json() as { count: number };
+    if (count + reserve <= contextSize || turns.length <= 1) return { messages: [...head, ...turns], dropped };
+    // Drop the oldest whole round (a user turn and its answer).
+    const next = turns.findIndex((m, k) => k > 0 && m.role === 'user');
+    if (next < 0) return { messages: [...head, ...turns], dropped };
+    turns = turns.slice(next);
+    dropped++;
+  }
+}
+
+function notice(text: string) {
+  const n = $('notice');
+  n.textContent = text;
+  n.hidden = !text;
+}
+
+async function send(text: string) {
+  if (controller) return;
+  current.messages.push({ role: 'user', content: text });
+  if (!current.title) current.title = text.slice(0, 30);
+  await answer();
+}
+
+async function regenerate() {
+  if (controller) return;
+  if (current.messages.at(-1)?.role === 'assistant') current.messages.pop();
+  await answer();
+}
+
+/** Stream the next answer into the page, with a ▌ cursor, until it ends or Stop is pressed. */
+async function answer() {
+  const history = current.messages.slice();
+  const reply: Msg = { role: 'assistant', content: '' };
+  current.messages.push(reply);
+  save();
+  renderMessages();
+  const bodyEl = $('messages').lastElementChild!.querySelector('.body') as HTMLElement;
+  bodyEl.classList.add('streaming');
+  controller = new AbortController();
+  $('send').hidden = true;
+  $('stop').hidden = false;
+  notice('');
+  let tokens = 0;
+  let first = 0;
+  try {
+    const { messages, dropped } = await fitToContext(history);
+    if (dropped) notice(t('trimmed').replace('{n}', String(dropped)));
+    const res = await api('/v1/chat/completions', {
+      method: 'POST',
+      signal: controller.signal,
+      body: JSON.stringify({
+        model: settings.model || undefined, messages, stream: true, stream_options: { include_usage: true },
+        max_tokens: settings.maxTokens, top_p: settings.topP, temperature: settings.temperature,
+        repetition_penalty: settings.repetitionPenalty, ...(settings.seed !== null ? { seed: settings.seed } : {}),
+      }),
+    });
+    if (!res.ok) throw new Error((await res.json().catch(() => null))?.error?.message ?? `HTTP ${res.status}`);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 2);
+        if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+        const data = JSON.parse(line.slice(6));
+        const delta = data.choices?.[0]?.delta?.content;
+        if (delta) {
+          first ||= performance.now();
+          reply.content += delta;
+          renderMarkdown(bodyEl, reply.content + '▌');
+        }
+        if (data.usage) tokens = data.usage.completion_tokens;
+        if (data.error) throw new Error(data.error.message);
+      }
+    }
+  } catch (e) {
+    if ((e as Error).name !== 'AbortError') notice(`${t('error')}: ${(e as Error).message}`);
+  } finally {
+    const secs = first ? (performance.now() - first) / 1000 : 0;
+    if (tokens) reply.stats = `${tokens} tokens · ${secs > 0 ? (Math.max(0, tokens - 1) / secs).toFixed(1) : '—'} tokens/s`;
+    controller = undefined;
+    $('send').hidden = false;
+    $('stop').hidden = true;
+    if (!reply.content) current.messages.pop();
+    save();
+    renderMessages();
+  }
+}
+
+function bindSlider(id: string, key: 'maxTokens' | 'topP' | 'temperature' | 'repetitionPenalty') {
+  const input = $<HTMLInputElement>(id);
+  const out = $<HTMLOutputElement>(`${id}-out`);
+  input.value = String(settings[key]);
+  out.textContent = input.value;
+  input.oninput = () => { settings[key] = Number(input.value); out.textContent = input.value; save(); };
+}
+
+function applyLanguage() {
+  document.documentElement.lang = settings.lang === 'zh' ? 'zh-CN' : 'en';
+  document.querySelectorAll<HTMLElement>('[data-t]').forEach((el) => { el.textContent = t(el.dataset.t as keyof typeof STRINGS.zh); });
+  document.querySelectorAll<HTMLElement>('[data-t-placeholder]').forEach((el) => el.setAttribute('placeholder', t(el.dataset.tPlaceholder as keyof typeof STRINGS.zh)));
+  document.querySelectorAll<HTMLElement>('[data-t-title]').forEach((el) => el.setAttribute('title', t(el.dataset.tTitle as keyof typeof STRINGS.zh)));
+  $('toggle-lang').textContent = settings.lang === 'zh' ? 'EN' : '中文';
+}
+
+function exportConversation() {
+  const blob = new Blob([JSON.stringify({ title: current.title, messages: current.messages }, null, 2)], { type: 'application/json' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `${current.title || 'chat'}.json`;
+  a.click();
+  URL.revokeObjectURL(a.href);
+}
+
+async function importConversation(file: File) {
+  try {
+    const data = JSON.parse(await file.text());
+    const list = Array.isArray(data) ? data : data?.messages;
+    if (!Array.isArray(list) || !list.every((m) => (m?.role === 'user' || m?.role === 'assistant') && typeof m.content === 'string')) {
+      throw new Error(t('badImport'));
+    }
+    current = { ...newConv(), title: typeof data.title === 'string' ? data.title : file.name.replace(/\.json$/, ''), messages: list.map((m: Msg) => ({ role: m.role, content: m.content })) };
+    convs.unshift(current);
+    save();
+    renderMessages();
+  } catch (e) {
+    notice(`${t('error')}: ${(e as Error).message}`);
+  }
+}
+
+function init() {
+  document.documentElement.dataset.theme = settings.theme;
+  applyLanguage();
+  const system = $<HTMLTextAreaElement>('system');
+  system.value = settings.system;
+  system.oninput = () => { settings.system = system.value; save(); };
+  bindSlider('max-tokens', 'maxTokens');
+  bindSlider('top-p', 'topP');
+  bindSlider('temperature', 'temperature');
+  bindSlider('repetition-penalty', 'repetitionPenalty');
+  const seed = $<HTMLInputElement>('seed');
+  seed.value = settings.seed === null ? '' : String(settings.seed);
+  seed.oninput = () => { settings.seed = seed.value === '' ? null : Math.max(0, Math.floor(Number(seed.value))); save(); };
+  const input = $<HTMLTextAreaElement>('input');
+  $('composer').onsubmit = (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text || controller) return;
+    input.value = '';
+    void send(text);
+  };
+  // Enter sends; Shift+Enter is a new line (and Enter while composing Chinese with an IME is not a send).
+  input.onkeydown = (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); $<HTMLFormElement>('composer').requestSubmit(); }
+  };
+  $('stop').onclick = () => controller?.abort();
+  $('reset').onclick = () => { if (!controller) { current.messages = []; current.title = ''; notice(''); save(); renderMessages(); } };
+  $('new-chat').onclick = () => { if (!controller) { current = newConv(); notice(''); renderMessages(); } };
+  $('toggle-lang').onclick = () => { settings.lang = settings.lang === 'zh' ? 'en' : 'zh'; save(); applyLanguage(); renderMessages(); };
+  $('toggle-theme').onclick = () => { settings.theme = settings.theme === 'dark' ? 'light' : 'dark'; document.documentElement.dataset.theme = settings.theme; save(); };
+  $('menu').onclick = () => document.body.classList.toggle('sidebar-open');
+  $('export').onclick = exportConversation;
+  $<HTMLInputElement>('import').onchange = (e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void importConversation(f); };
+  renderMessages();
+  void loadModels();
+}
+
+init();

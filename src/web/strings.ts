@@ -1,0 +1,22 @@
+/** The page's words: Chinese by default, English by the toggle. */
+export type Lang = 'zh' | 'en';
+
+const zh = {
+  newChat: '新对话', export: '导出', import: '导入', settings: '超参数面板', model: '模型', system: '系统提示词',
+  maxTokens: '最大生成长度', temperature: '温度 temperature', repetitionPenalty: '重复惩罚', seed: '随机种子',
+  seedRandom: '留空为随机', reset: '重置聊天', send: '发送', stop: '停止', placeholder: '输入问题，Enter 发送，Shift+Enter 换行',
+  copy: '复制', copied: '已复制', regenerate: '重新生成', edit: '编辑', resend: '保存并重新发送', untitled: '新对话',
+  rename: '对话名称', confirmDelete: '删除这个对话？', apiKey: '服务器需要 API 密钥：', error: '出错了',
+  trimmed: '对话太长，已省略最早的 {n} 轮（系统提示词保留）。', badImport: '不是 llama3-zh 导出的对话文件', theme: '明暗主题',
+};
+
+const en: typeof zh = {
+  newChat: 'New chat', export: 'Export', import: 'Import', settings: 'Settings', model: 'Model', system: 'System prompt',
+  maxTokens: 'Max new tokens', temperature: 'Temperature', repetitionPenalty: 'Repetition penalty', seed: 'Seed',
+  seedRandom: 'empty = random', reset: 'Reset chat', send: 'Send', stop: 'Stop', placeholder: 'Ask something. Enter sends, Shift+Enter for a new line',
+  copy: 'Copy', copied: 'Copied', regenerate: 'Regenerate', edit: 'Edit', resend: 'Save and resend', untitled: 'New chat',
+  rename: 'Chat name', confirmDelete: 'Delete this chat?', apiKey: 'The server needs an API key:', error: 'Error',
+  trimmed: 'The chat is long: the {n} oldest rounds were left out (the system prompt is kept).', badImport: 'not a chat exported by llama3-zh', theme: 'Theme',
+};
+
+export const STRINGS: Record<Lang, typeof zh> = { zh, en };
