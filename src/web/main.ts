@@ -99,7 +99,7 @@ function renderConversations() {
   for (const c of convs) {
     const li = document.createElement('li');
     if (c === current) li.className = 'active';
-    const name = button(c.title || t('untitled'), 'open', () => { if (!controller) { current = c; save(); renderMessages(); } });
+    const name = button(c.title || t('untitled'), 'open', () => { if (!controller) { current = c; save(); closeMenu(); renderMessages(); } });
     li.append(name, button('✎', 'rename', () => {
       const title = prompt(t('rename'), c.title);
       if (title !== null) { c.title = title.trim(); save(); renderMessages(); }
@@ -112,6 +112,11 @@ function renderConversations() {
     }));
     ul.append(li);
   }
+}
+
+/** On a phone the side panel covers the chat: close it once a choice is made. */
+function closeMenu() {
+  document.body.classList.remove('sidebar-open');
 }
 
 function editMessage(i: number, div: HTMLElement) {
@@ -330,10 +335,11 @@ function init() {
   };
   $('stop').onclick = () => controller?.abort();
   $('reset').onclick = () => { if (!controller) { current.messages = []; current.title = ''; notice(''); save(); renderMessages(); } };
-  $('new-chat').onclick = () => { if (!controller) { current = newConv(); notice(''); renderMessages(); } };
+  $('new-chat').onclick = () => { if (!controller) { current = newConv(); notice(''); closeMenu(); renderMessages(); } };
   $('toggle-lang').onclick = () => { settings.lang = settings.lang === 'zh' ? 'en' : 'zh'; save(); applyLanguage(); renderMessages(); };
   $('toggle-theme').onclick = () => { settings.theme = settings.theme === 'dark' ? 'light' : 'dark'; document.documentElement.dataset.theme = settings.theme; save(); };
   $('menu').onclick = () => document.body.classList.toggle('sidebar-open');
+  $('close-menu').onclick = closeMenu;
   $('export').onclick = exportConversation;
   $<HTMLInputElement>('import').onchange = (e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void importConversation(f); };
   renderMessages();
