@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { ask as askIn, launchBrowser } from '../helpers/browser.js';
 import type { RunningServer } from '../../src/server/start.js';
 import { ROOT } from '../helpers/models.js';
 import { ROUTES, testServer } from '../helpers/server.js';
@@ -16,10 +17,7 @@ const SHOTS = join(ROOT, '.cache', 'screenshots');
 
 before(async () => {
   srv = await testServer({ parallel: 2 });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
   page.on('dialog', (d) => { throw new Error(`unexpected dialog: ${d.message()}`); });
   await page.goto(srv.url + '/');
@@ -30,12 +28,7 @@ after(async () => {
   await srv?.close();
 });
 
-async function ask(question: string): Promise<string> {
-  await page.fill('#input', question);
-  await page.press('#input', 'Enter');
-  await page.waitForSelector('#send:not([hidden])');
-  return (await page.locator('.msg.assistant .body').last().innerText()).trim();
-}
+const ask = (question: string) => askIn(page, question);
 
 test('typing a question and pressing Enter shows exactly the scripted reply, streamed, with tokens/s', async () => {
   const seen: string[] = [];

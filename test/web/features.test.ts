@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Browser, chromium, type Dialog, type Page } from 'playwright-core';
+import type { Browser, Dialog, Page } from 'playwright-core';
+import { ask as askIn, launchBrowser } from '../helpers/browser.js';
 import type { RunningServer } from '../../src/server/start.js';
 import { ROUTES, testServer } from '../helpers/server.js';
 
@@ -17,10 +18,7 @@ const dialogs: string[] = [];
 
 before(async () => {
   srv = await testServer({ parallel: 2, ctx: 256, apiKey: KEY });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // a phone-sized screen
   page.on('dialog', (d: Dialog) => {
     dialogs.push(d.type());
@@ -33,12 +31,7 @@ after(async () => {
   await srv?.close();
 });
 
-async function ask(question: string): Promise<string> {
-  await page.fill('#input', question);
-  await page.press('#input', 'Enter');
-  await page.waitForSelector('#send:not([hidden])');
-  return (await page.locator('.msg.assistant .body').last().innerText()).trim();
-}
+const ask = (question: string) => askIn(page, question);
 
 test('with --api-key the page asks for the key once and keeps it', async () => {
   await page.waitForSelector('#model option', { state: 'attached' });
