@@ -47,7 +47,11 @@ function save() {
 
 /** Markdown → sanitized HTML: nothing in a reply or an imported file can run script. */
 function renderMarkdown(el: HTMLElement, text: string) {
-  el.innerHTML = DOMPurify.sanitize(marked.parse(text, { async: false }) as string);
+  el.innerHTML = DOMPurify.sanitize(marked.parse(text, { async: false }) as string, {
+    // No ids or names (a reply could shadow the page's own controls), no styles (a fake full-screen prompt), no forms.
+    FORBID_ATTR: ['id', 'name', 'style'],
+    FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select'],
+  });
   el.querySelectorAll('pre code').forEach((code) => {
     hljs.highlightElement(code as HTMLElement);
     const btn = document.createElement('button');
@@ -59,6 +63,8 @@ function renderMarkdown(el: HTMLElement, text: string) {
 }
 
 function renderMessages() {
+  // While an answer streams, its element must stay the one being written to.
+  if (controller) return;
   const box = $('messages');
   box.replaceChildren();
   current.messages.forEach((m, i) => {
@@ -74,7 +80,8 @@ function renderMessages() {
     tools.className = 'tools';
     if (m.stats) { const s = document.createElement('span'); s.className = 'stats'; s.textContent = m.stats; tools.append(s); }
     const last = i === current.messages.length - 1;
-    if (m.role === 'assistant' && last) tools.append(button(t('regenerate'), 'regenerate', () => void regenerate()));
+    // After a failed answer the last message is the question: it can be retried.
+    if (last) tools.append(button(t('regenerate'), 'regenerate', () => void regenerate()));
     if (m.role === 'user') tools.append(button(t('edit'), 'edit', () => editMessage(i, div)));
     div.append(tools);
     box.append(div);
@@ -104,7 +111,7 @@ function renderConversations() {
       const title = prompt(t('rename'), c.title);
       if (title !== null) { c.title = title.trim(); save(); renderMessages(); }
     }), button('✕', 'delete', () => {
-      if (!confirm(t('confirmDelete'))) return;
+      if (controller || !confirm(t('confirmDelete'))) return;
       convs = convs.filter((x) => x !== c);
       if (c === current) current = convs[0] ?? newConv();
       save();
@@ -143,9 +150,9 @@ async function api(path: string, init: RequestInit = {}): Promise<Response> {
   for (;;) {
     const res = await fetch(path, { ...init, headers: headers() });
     if (res.status !== 401) return res;
-    const key = prompt(t('apiKey'));
+    const key = prompt(t('apiKey'))?.trim();
     if (!key) return res;
-    localStorage.setItem(KEY.apiKey, key.trim());
+    localStorage.setItem(KEY.apiKey, key);
   }
 }
 
@@ -165,20 +172,21 @@ async function loadModels() {
  * The messages to send: the system prompt always, then the newest turns that fit the context with room for
  * the answer; the oldest turns go first, and the page says how many were left out.
  */
-async function fitToContext(history: Msg[]): Promise<{ messages: Array<{ role: string; content: string }>; dropped: number }> {
+async function fitToContext(history: Msg[]): Promise<{ messages: Array<{ role: string; content: string }>; dropped: number; count: number }> {
   const head = settings.system.trim() ? [{ role: 'system', content: settings.system }] : [];
   let turns = history.map(({ role, content }) => ({ role, content }));
   let dropped = 0;
-  if (!contextSize) return { messages: [...head, ...turns], dropped };
+  if (!contextSize) await loadModels();
+  if (!contextSize) return { messages: [...head, ...turns], dropped, count: 0 };
   const reserve = Math.min(settings.maxTokens, Math.floor(contextSize / 2));
   for (;;) {
     const res = await api('/tokenize', { method: 'POST', body: JSON.stringify({ model: settings.model, messages: [...head, ...turns] }) });
-    if (!res.ok) return { messages: [...head, ...turns], dropped };
+    if (!res.ok) return { messages: [...head, ...turns], dropped, count: 0 };
     const { count } = await res.json() as { count: number };
-    if (count + reserve <= contextSize || turns.length <= 1) return { messages: [...head, ...turns], dropped };
+    if (count + reserve <= contextSize || turns.length <= 1) return { messages: [...head, ...turns], dropped, count };
     // Drop the oldest whole round (a user turn and its answer).
     const next = turns.findIndex((m, k) => k > 0 && m.role === 'user');
-    if (next < 0) return { messages: [...head, ...turns], dropped };
+    if (next < 0) return { messages: [...head, ...turns], dropped, count };
     turns = turns.slice(next);
     dropped++;
   }
@@ -205,9 +213,11 @@ async function regenerate() {
 
 /** Stream the next answer into the page, with a ▌ cursor, until it ends or Stop is pressed. */
 async function answer() {
-  const history = current.messages.slice();
+  // The conversation this answer belongs to, even if the user opens another one meanwhile.
+  const conv = current;
+  const history = conv.messages.slice();
   const reply: Msg = { role: 'assistant', content: '' };
-  current.messages.push(reply);
+  conv.messages.push(reply);
   save();
   renderMessages();
   const bodyEl = $('messages').lastElementChild!.querySelector('.body') as HTMLElement;
@@ -219,30 +229,33 @@ async function answer() {
   let tokens = 0;
   let first = 0;
   try {
-    const { messages, dropped } = await fitToContext(history);
+    const { messages, dropped, count } = await fitToContext(history);
     if (dropped) notice(t('trimmed').replace('{n}', String(dropped)));
     const res = await api('/v1/chat/completions', {
       method: 'POST',
       signal: controller.signal,
       body: JSON.stringify({
         model: settings.model || undefined, messages, stream: true, stream_options: { include_usage: true },
-        max_tokens: settings.maxTokens, top_p: settings.topP, temperature: settings.temperature,
+        // Never ask for more than the context has left after the prompt.
+        max_tokens: count && contextSize ? Math.max(1, Math.min(settings.maxTokens, contextSize - count)) : settings.maxTokens, top_p: settings.topP, temperature: settings.temperature,
         repetition_penalty: settings.repetitionPenalty, ...(settings.seed !== null ? { seed: settings.seed } : {}),
       }),
     });
     if (!res.ok) throw new Error((await res.json().catch(() => null))?.error?.message ?? `HTTP ${res.status}`);
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buf = '';
-    for (;;) {
+    for (let ended = false; !ended;) {
       const { value, done } = await reader.read();
-      if (done) break;
-      buf += value;
+      ended = done;
+      buf += (value ?? '').replace(/\r\n?/g, '\n');
       let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const line = buf.slice(0, i).trim();
-        buf = buf.slice(i + 2);
-        if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
-        const data = JSON.parse(line.slice(6));
+      // One SSE event per blank line; its data may span several "data:" lines. At the end, whatever is left is the last event.
+      while ((i = buf.indexOf('\n\n')) >= 0 || (ended && buf.trim())) {
+        const event = i >= 0 ? buf.slice(0, i) : buf;
+        buf = i >= 0 ? buf.slice(i + 2) : '';
+        const payload = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+        if (!payload || payload === '[DONE]') continue;
+        const data = JSON.parse(payload);
         const delta = data.choices?.[0]?.delta?.content;
         if (delta) {
           first ||= performance.now();
@@ -258,11 +271,12 @@ async function answer() {
   } finally {
     const secs = first ? (performance.now() - first) / 1000 : 0;
     if (tokens) reply.stats = `${tokens} tokens · ${secs > 0 ? (Math.max(0, tokens - 1) / secs).toFixed(1) : '—'} tokens/s`;
+    controller.abort(); // a failed or finished stream must not go on generating on the server
     controller = undefined;
     $('send').hidden = false;
     $('stop').hidden = true;
-    if (!reply.content) current.messages.pop();
-    save();
+    if (!reply.content) conv.messages.splice(conv.messages.indexOf(reply), 1);
+    try { save(); } catch (e) { notice(`${t('error')}: ${(e as Error).message}`); }
     renderMessages();
   }
 }
@@ -293,6 +307,7 @@ function exportConversation() {
 }
 
 async function importConversation(file: File) {
+  if (controller) return;
   try {
     const data = JSON.parse(await file.text());
     const list = Array.isArray(data) ? data : data?.messages;
@@ -337,6 +352,7 @@ function init() {
   $('reset').onclick = () => { if (!controller) { current.messages = []; current.title = ''; notice(''); save(); renderMessages(); } };
   $('new-chat').onclick = () => { if (!controller) { current = newConv(); notice(''); closeMenu(); renderMessages(); } };
   $('toggle-lang').onclick = () => { settings.lang = settings.lang === 'zh' ? 'en' : 'zh'; save(); applyLanguage(); renderMessages(); };
+  // (renderMessages waits while an answer streams; the finished answer is drawn in the new language.)
   $('toggle-theme').onclick = () => { settings.theme = settings.theme === 'dark' ? 'light' : 'dark'; document.documentElement.dataset.theme = settings.theme; save(); };
   $('menu').onclick = () => document.body.classList.toggle('sidebar-open');
   $('close-menu').onclick = closeMenu;

@@ -9,10 +9,10 @@ import { checkTemplateFlags, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, readTempl
 
 const HELP = `llama3-zh serve [MODEL] [options]
 
-Serve a model over HTTP: the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models),
-the ollama API (/api/chat, /api/generate, /api/tags, /api/show, /api/version), the simple API
-of the original demo (POST / {"prompt": "…"}), /health, /metrics, /tokenize and /detokenize.
-Requests are decoded together in shared batches (continuous batching).
+Serve a model over HTTP: a web chat page at /, the OpenAI API (/v1/chat/completions,
+/v1/completions, /v1/models), the ollama API (/api/chat, /api/generate, /api/tags, /api/show,
+/api/version), the simple API of the original demo (POST / {"prompt": "…"}), /health, /metrics,
+/tokenize and /detokenize. Requests are decoded together in shared batches (continuous batching).
 
 Server:
   --host HOST               address to listen on (default 127.0.0.1; 0.0.0.0 for all)
@@ -114,7 +114,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     `llama3-zh serve: ${base.id}${base.demoNotice ? ' (DEMO model)' : ''} on ${running.url} — ` +
     `${info.parallel} × ${info.contextSize} tokens, ${info.threads} threads` +
     `${loraModules.length ? `; LoRA models: ${loraModules.map((l) => l.name).join(', ')}` : ''}${apiKey ? '; API key required' : ''}\n` +
-    `  OpenAI: ${running.url}/v1   ollama: ${running.url}/api   simple: POST ${running.url}/   Ctrl-C stops`,
+    `  chat page: ${running.url}/   OpenAI: ${running.url}/v1   ollama: ${running.url}/api   simple: POST ${running.url}/   Ctrl-C stops`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -36,7 +36,7 @@ function serve(name: string) {
       'content-type': TYPES[name],
       'content-length': body.length,
       // The page may only load its own files and talk to this server: injected markup could not fetch or run anything else.
-      'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'",
+      'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
       'x-content-type-options': 'nosniff',
       'cache-control': 'no-cache',
     });
