@@ -50,10 +50,10 @@ export interface OpenModel {
 }
 
 /** FILE or FILE:SCALE (the last colon, so that C:\\x.gguf:0.5 works). */
-function parseLora(spec: string): LoraAdapter {
+export function parseLora(spec: string, flag = '--lora', where = ''): LoraAdapter {
   const m = /^(.+):([^:\\/]*)$/.exec(spec);
-  const [path, scale] = !existsSync(spec) && m ? [m[1], num('--lora scale', m[2], { min: 0, max: 100 })!] : [spec, 1];
-  if (!existsSync(path)) throw new UserError(`LoRA adapter not found: ${path}`);
+  const [path, scale] = !existsSync(spec) && m ? [m[1], num(`${flag} scale`, m[2], { min: 0, max: 100 })!] : [spec, 1];
+  if (!existsSync(path)) throw new UserError(`LoRA adapter not found: ${path}${where}`);
   return { path, scale };
 }
 
@@ -79,7 +79,7 @@ export async function openModel(v: ModelFlagValues, extra: { parallel?: number }
   // Check the flags before anything slow (making the demo model, loading gigabytes).
   const contextSize = num('--ctx-size', v['ctx-size'], { int: true, min: 16 });
   const threads = num('--threads', v.threads, { int: true, min: 1, max: 512 });
-  const lora = v.lora?.map(parseLora);
+  const lora = v.lora?.map((s) => parseLora(s));
   const ropeFreqBase = num('--rope-freq-base', v['rope-freq-base'], { min: 1 });
   let path: string;
   let demoNotice: string | undefined;

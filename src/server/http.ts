@@ -52,11 +52,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 /** A response that streams events; `closed` turns true (and `signal` aborts) when the client goes away. */
 export class EventStream {
-  private ac = new AbortController();
-  readonly signal = this.ac.signal;
+  readonly signal: AbortSignal;
 
   constructor(private res: ServerResponse, private kind: 'sse' | 'ndjson') {
-    res.on('close', () => { if (!res.writableFinished) this.ac.abort(); });
+    this.signal = disconnectSignal(res);
   }
 
   get closed(): boolean {

@@ -5,7 +5,7 @@ import { UserError } from '../../errors.js';
 import { DEFAULT_MODEL, resolveModel, storePath } from '../../hub/store.js';
 import { startServer, type LoraModule } from '../../server/start.js';
 import { num, parseFlags } from '../flags.js';
-import { checkTemplateFlags, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, readTemplateFile } from '../modelFlags.js';
+import { checkTemplateFlags, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, parseLora, readTemplateFile } from '../modelFlags.js';
 
 const HELP = `llama3-zh serve [MODEL] [options]
 
@@ -37,12 +37,7 @@ function parseLoraModules(specs: string[]): LoraModule[] {
     const eq = spec.indexOf('=');
     if (eq <= 0) throw new UserError(`--lora-modules takes NAME=FILE[:SCALE] (got "${spec}")`, 2);
     const name = spec.slice(0, eq);
-    let path = spec.slice(eq + 1);
-    let scale = 1;
-    const m = /^(.+):([^:\\/]*)$/.exec(path);
-    if (!existsSync(path) && m) { path = m[1]; scale = num('--lora-modules scale', m[2], { min: 0, max: 100 })!; }
-    if (!existsSync(path)) throw new UserError(`LoRA adapter not found: ${path} (--lora-modules ${name})`);
-    return { name, path, scale };
+    return { name, ...parseLora(spec.slice(eq + 1), '--lora-modules', ` (--lora-modules ${name})`) };
   });
 }
 

@@ -46,6 +46,15 @@ function asFloatOverride(v: number): number {
   return Number.isInteger(v) ? v * (1 + 2 ** -40) : v;
 }
 
+/** A clear error for a file given as a LoRA adapter that is not one (llama.cpp would only log it). */
+function checkAdapters(lora: LoraAdapter[]) {
+  for (const a of lora) {
+    if (meta<string>(readGguf(a.path, { skipArrays: true }), 'general.type') !== 'adapter') {
+      throw new UserError(`${a.path} is not a LoRA adapter (its general.type is not "adapter"); give an adapter GGUF`);
+    }
+  }
+}
+
 /** The grammars that JSON output needs, compiled once per model and schema. */
 class Grammars {
   private cache = new Map<string, Promise<LlamaGrammar>>();
@@ -93,11 +102,7 @@ export class LlamaCppEngine implements Engine {
   static async load(o: LoadOptions): Promise<LlamaCppEngine> {
     // Read the headers ourselves first: a clear error for a missing, truncated or non-GGUF file.
     const file = readGguf(o.modelPath, { skipArrays: true });
-    for (const a of o.lora ?? []) {
-      if (meta<string>(readGguf(a.path, { skipArrays: true }), 'general.type') !== 'adapter') {
-        throw new UserError(`${a.path} is not a LoRA adapter (its general.type is not "adapter"); --lora takes an adapter GGUF`);
-      }
-    }
+    checkAdapters(o.lora ?? []);
     const arch = meta<string>(file, 'general.architecture') ?? '';
     if (meta<string>(file, 'general.type') === 'adapter') {
       throw new UserError(`${o.modelPath} is a LoRA adapter, not a model; load a base model and pass the adapter with --lora`);
@@ -161,11 +166,7 @@ export class LlamaCppEngine implements Engine {
   }
 
   async withAdapters(lora: LoraAdapter[]): Promise<Engine> {
-    for (const a of lora) {
-      if (meta<string>(readGguf(a.path, { skipArrays: true }), 'general.type') !== 'adapter') {
-        throw new UserError(`${a.path} is not a LoRA adapter (its general.type is not "adapter")`);
-      }
-    }
+    checkAdapters(lora);
     const o = { ...this.options, lora, contextSize: this.info.contextSize, threads: this.info.threads, parallel: this.info.parallel };
     const context = await LlamaCppEngine.createContext(this.model, o);
     return new LlamaCppEngine(this.info, this.model, context, new SequencePool(context, o.parallel), this.grammars, false, o);

@@ -62,10 +62,6 @@ function stats(out: GenerationOutput) {
   };
 }
 
-function ollamaError(message: string) {
-  return badRequest(message);
-}
-
 /** Shared by /api/chat and /api/generate: stream NDJSON or answer once. */
 async function run(c: Ctx, body: Body, model: ServedModel, input: GenerationJob['input'],
   piece: (text: string) => Body, last: (out: GenerationOutput) => Body) {
@@ -102,7 +98,7 @@ async function generateRoute(c: Ctx) {
   const prompt = optString(body, 'prompt') ?? '';
   const system = optString(body, 'system');
   const raw = optBool(body, 'raw') ?? false;
-  if (body.suffix) throw ollamaError('"suffix" (fill-in-the-middle) is not supported by Llama-3 models');
+  if (body.suffix) throw badRequest('"suffix" (fill-in-the-middle) is not supported by Llama-3 models');
   if (!prompt) {
     // ollama's way to load a model without generating.
     sendJson(c.res, 200, { model: model.id, created_at: new Date().toISOString(), response: '', done: true, done_reason: 'load' });
