@@ -1,17 +1,23 @@
 import { UserError } from '../errors.js';
 import { chatCommand } from './commands/chat.js';
 import { ggufCommand } from './commands/gguf.js';
+import { lsCommand } from './commands/ls.js';
+import { pullCommand } from './commands/pull.js';
+import { rmCommand } from './commands/rm.js';
 import { serveCommand } from './commands/serve.js';
 import { templateCommand } from './commands/template.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; about: string }> = {
   chat: { run: chatCommand, about: 'chat with a model in the terminal (streaming, multi-turn, or one-shot with -p)' },
   serve: { run: serveCommand, about: 'serve a model over HTTP: OpenAI, ollama and simple APIs, with continuous batching' },
+  pull: { run: pullCommand, about: 'download a model from Hugging Face (or a mirror) or ModelScope: resumable, verified' },
+  ls: { run: lsCommand, about: 'list the models in the local store' },
+  rm: { run: rmCommand, about: 'delete models from the local store' },
   template: { run: templateCommand, about: 'render chat templates exactly as the model sees them' },
   gguf: { run: ggufCommand, about: 'inspect GGUF files; synthesize test and benchmark models' },
 };
 
-const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, templates, GGUF tools
+const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, download, templates, GGUF tools
 
 Usage: llama3-zh COMMAND [options]     (llama3-zh COMMAND --help for details)
 

@@ -3,8 +3,11 @@ import { resolveTemplate, type ChatTemplate, TEMPLATE_NAMES } from '../chat/temp
 import { UserError } from '../errors.js';
 import { loadEngine } from '../engine/load.js';
 import type { Engine, LoraAdapter } from '../engine/types.js';
-import { DEFAULT_MODEL, resolveModel, storePath } from '../hub/store.js';
+import { DEFAULT_MODEL_NAME } from '../hub/catalog.js';
 import { ensureDemoModel } from '../hub/demoModel.js';
+import { defaultStored, type ResolvedModel } from '../hub/resolve.js';
+import { useModelsDir } from '../hub/store.js';
+import { ensureModel, parseSource } from './fetchModel.js';
 import { num } from './flags.js';
 
 /** Flags every command that runs a model takes. */
@@ -16,11 +19,19 @@ export const MODEL_FLAGS = {
   threads: { type: 'string', short: 't' },
   lora: { type: 'string', multiple: true },
   'rope-freq-base': { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
+  source: { type: 'string' },
+  'models-dir': { type: 'string' },
 } as const;
 
 export const MODEL_FLAGS_HELP = `Model:
-  -m, --model FILE|NAME     a .gguf file, or owner/repo[/file.gguf] in the local store
-                            (default: ${DEFAULT_MODEL.repo}; the demo model if it is not there)
+  -m, --model MODEL         a .gguf file, a name from 'llama3-zh models', or a repo id
+                            (owner/name[:QUANT]); one not downloaded yet is pulled first
+                            (asking, unless --yes) (default: ${DEFAULT_MODEL_NAME} if pulled,
+                            else the built-in demo model)
+  -y, --yes                 pull the model without asking if it is not downloaded
+  --source hf|modelscope    the hub to pull it from (default hf; HF_ENDPOINT is honoured)
+  --models-dir DIR          the local store (default ${'$'}LLAMA3ZH_MODELS or ~/.cache/llama3-zh/models)
   --template NAME           ${TEMPLATE_NAMES.join(', ')} (default: detected from the GGUF)
   --template-file FILE      a Jinja chat template file
   -c, --ctx-size N          context tokens (default: the model's, at most 8192)
@@ -36,6 +47,9 @@ export interface ModelFlagValues {
   threads?: string;
   lora?: string[];
   'rope-freq-base'?: string;
+  yes?: boolean;
+  source?: string;
+  'models-dir'?: string;
 }
 
 export interface OpenModel {
@@ -72,8 +86,28 @@ export function readTemplateFile(path: string | undefined): string | undefined {
   }
 }
 
+/**
+ * The model the flags name, fetched if needed: a path, a stored model, a hub model (pulled after
+ * asking, or with --yes), or without -m the default model if pulled, else the demo model.
+ */
+export async function chooseModel(v: ModelFlagValues): Promise<ResolvedModel & { demoNotice?: string }> {
+  useModelsDir(v['models-dir']);
+  const source = parseSource(v.source);
+  if (v.model) return ensureModel(v.model, { yes: v.yes, source });
+  const stored = defaultStored();
+  if (stored) return stored;
+  return {
+    path: await ensureDemoModel(),
+    name: 'llama3-zh-demo',
+    demoNotice:
+      `No model given and the default model is not downloaded, so this is the built-in DEMO model: a tiny scripted\n` +
+      `model that answers every question with the same sentence. To chat for real:\n` +
+      `  llama3-zh pull ${DEFAULT_MODEL_NAME}     (4.9 GB; set HF_ENDPOINT=https://hf-mirror.com or add --source modelscope in China)`,
+  };
+}
+
 /** Resolve, load and wire up the model the flags name. */
-export async function openModel(v: ModelFlagValues, extra: { parallel?: number } = {}): Promise<OpenModel> {
+export async function openModel(v: ModelFlagValues, extra: { parallel?: number; model?: ResolvedModel & { demoNotice?: string } } = {}): Promise<OpenModel> {
   checkTemplateFlags(v);
   const fileSource = readTemplateFile(v['template-file']);
   // Check the flags before anything slow (making the demo model, loading gigabytes).
@@ -81,20 +115,9 @@ export async function openModel(v: ModelFlagValues, extra: { parallel?: number }
   const threads = num('--threads', v.threads, { int: true, min: 1, max: 512 });
   const lora = v.lora?.map((s) => parseLora(s));
   const ropeFreqBase = num('--rope-freq-base', v['rope-freq-base'], { min: 1 });
-  let path: string;
-  let demoNotice: string | undefined;
-  if (v.model) {
-    path = resolveModel(v.model);
-  } else if (existsSync(storePath(DEFAULT_MODEL))) {
-    path = storePath(DEFAULT_MODEL);
-  } else {
-    path = await ensureDemoModel();
-    demoNotice =
-      `No model given and the default model is not downloaded, so this is the built-in DEMO model: a tiny scripted\n` +
-      `model that answers every question with the same sentence. To chat for real, download\n` +
-      `  ${DEFAULT_MODEL.file} (4.9 GB) from huggingface.co/${DEFAULT_MODEL.repo} (or hf-mirror.com)\n` +
-      `into ${storePath(DEFAULT_MODEL)}, or run with -m FILE.gguf.`;
-  }
+  const chosen = extra.model ?? await chooseModel(v);
+  const path = chosen.path;
+  const demoNotice = chosen.demoNotice;
   const engine = await loadEngine({
     modelPath: path,
     contextSize,
@@ -105,7 +128,8 @@ export async function openModel(v: ModelFlagValues, extra: { parallel?: number }
   });
   try {
     const template = resolveTemplate({
-      name: v.template,
+      // A catalog model's template is known to be right (shareAI's v1 needs llama3-v1, whatever its GGUF says).
+      name: v.template ?? chosen.catalog?.template,
       fileSource,
       modelSource: engine.info.chatTemplate,
       jinja: { bosToken: engine.info.bosToken, eosToken: engine.info.eosToken },

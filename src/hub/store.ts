@@ -1,53 +1,214 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../util/files.js';
+import type { HubId, RemoteFile } from './hubs.js';
+import { pathInside } from './hubPath.js';
+import { type PullFormat, quantOf } from './pick.js';
 
-/** Where llama3-zh keeps models and caches: $LLAMA3ZH_HOME, else ~/.llama3-zh. */
+/**
+ * The local store. Models live as models/<owner>/<name>/<file>, the paths they have on the hub —
+ * the layout LM Studio uses, so its models folder can be shared. Each repo folder has a small
+ * manifest saying where its files came from and what they hash to.
+ */
+
+/** Where llama3-zh keeps models and caches: $LLAMA3ZH_HOME, else the user's cache dir. */
 export function homeDir(): string {
-  return process.env.LLAMA3ZH_HOME ? resolve(process.env.LLAMA3ZH_HOME) : join(homedir(), '.llama3-zh');
+  if (process.env.LLAMA3ZH_HOME) return resolve(process.env.LLAMA3ZH_HOME);
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cache, 'llama3-zh');
 }
 
+let modelsDirOverride: string | undefined;
+
+/** --models-dir: for this run, the store is there. */
+export function useModelsDir(dir: string | undefined) {
+  modelsDirOverride = dir ? resolve(dir) : undefined;
+}
+
+/** --models-dir, else $LLAMA3ZH_MODELS, else HOME/models. */
 export function modelsDir(): string {
+  if (modelsDirOverride) return modelsDirOverride;
+  if (process.env.LLAMA3ZH_MODELS) return resolve(process.env.LLAMA3ZH_MODELS);
   return join(homeDir(), 'models');
 }
 
-export interface ModelRef {
+export function repoDir(repo: string): string {
+  return join(modelsDir(), ...repo.split('/'));
+}
+
+export const MANIFEST = '.llama3-zh.json';
+
+/** One pull: a GGUF (with its split parts) or a safetensors folder. */
+export interface StoreEntry {
+  format: PullFormat;
+  quant?: string;
+  /** The file to load, relative to the repo folder. */
+  primary: string;
+  files: RemoteFile[];
+  hub: HubId;
+  endpoint: string;
+  revision: string;
+  commit: string;
+  catalogName?: string;
+  pulledAt: string;
+}
+
+export interface Manifest {
+  version: 1;
   repo: string;
-  file: string;
+  entries: StoreEntry[];
 }
 
-/** The default model: shareAI's Llama-3.1 8B Chinese DPO chat model, Q4_K_M GGUF (4.9 GB). */
-export const DEFAULT_MODEL: ModelRef = {
-  repo: 'shareAI/llama3.1-8b-instruct-dpo-zh',
-  file: 'llama3.1_8b_chinese_chat_q4_k_m-shareAI.gguf',
-};
-
-/** Store layout: models/<owner>/<repo>/<file>, the same path as on the hub. */
-export function storePath(ref: ModelRef): string {
-  return join(modelsDir(), ...ref.repo.split('/'), ref.file);
+export function readManifest(repo: string): Manifest | undefined {
+  const p = join(repoDir(repo), MANIFEST);
+  if (!existsSync(p)) return undefined;
+  try {
+    const m = JSON.parse(readFileSync(p, 'utf8')) as Manifest;
+    if (m.version === 1 && Array.isArray(m.entries)) return m;
+  } catch { /* fall through */ }
+  throw new UserError(`${p} is not a llama3-zh manifest; move it away and pull again`);
 }
 
-/**
- * A model argument is a path to a .gguf file, or a name in the store: "owner/repo" (its only .gguf)
- * or "owner/repo/file.gguf".
- */
-export function resolveModel(arg: string): string {
-  if (existsSync(arg)) {
-    if (statSync(arg).isDirectory()) throw new UserError(`${arg} is a folder; name the .gguf file inside it`);
-    return arg;
-  }
-  const parts = arg.split('/');
-  if (parts.length >= 2 && !arg.startsWith('.') && !arg.startsWith('/')) {
-    const direct = join(modelsDir(), ...parts);
-    if (existsSync(direct) && statSync(direct).isFile()) return direct;
-    if (existsSync(direct) && statSync(direct).isDirectory()) {
-      const ggufs = readdirSync(direct).filter((f) => f.endsWith('.gguf'));
-      if (ggufs.length === 1) return join(direct, ggufs[0]);
-      if (ggufs.length > 1) throw new UserError(`${arg} has ${ggufs.length} GGUF files (${ggufs.join(', ')}); name one as ${arg}/FILE.gguf`);
+/** Record a pull; an entry with the same primary file is replaced. */
+export function recordEntry(repo: string, entry: StoreEntry) {
+  const m = readManifest(repo) ?? { version: 1, repo, entries: [] };
+  m.entries = [...m.entries.filter((e) => e.primary !== entry.primary), entry];
+  writeFileAtomic(join(repoDir(repo), MANIFEST), JSON.stringify(m, null, 2) + '\n');
+}
+
+export interface LocalModel {
+  repo: string;
+  /** The file to load (absolute). */
+  path: string;
+  format: PullFormat;
+  quant?: string;
+  bytes: number;
+  /** Every file of the entry is there at its size. */
+  complete: boolean;
+  entry?: StoreEntry;
+  /** Bytes fetched so far by unfinished downloads (*.part) in the repo folder. */
+  partialBytes: number;
+}
+
+/** Every model in the store: pulled ones from their manifests, and GGUF files put there by hand. */
+export function listStore(): LocalModel[] {
+  const root = modelsDir();
+  if (!existsSync(root)) return [];
+  const out: LocalModel[] = [];
+  for (const owner of safeDirs(root)) {
+    for (const name of safeDirs(join(root, owner))) {
+      const repo = `${owner}/${name}`;
+      const dir = join(root, owner, name);
+      const all = walk(dir);
+      const partialBytes = all.filter((f) => f.rel.endsWith('.part')).reduce((a, f) => a + partDone(join(dir, f.rel.slice(0, -'.part'.length))), 0);
+      const m = readManifest(repo);
+      const claimed = new Set<string>();
+      for (const e of m?.entries ?? []) {
+        let bytes = 0;
+        let complete = true;
+        for (const f of e.files) {
+          claimed.add(f.path);
+          const s = all.find((x) => x.rel === f.path);
+          if (s?.bytes === f.size) bytes += s.bytes;
+          else complete = false;
+        }
+        out.push({ repo, path: join(dir, e.primary), format: e.format, quant: e.quant, bytes, complete, entry: e, partialBytes });
+      }
+      // Unfinished pulls (a first pull records its manifest only at the end).
+      for (const f of all) {
+        if (!f.rel.endsWith('.part')) continue;
+        const rel = f.rel.slice(0, -'.part'.length);
+        if (claimed.has(rel) || all.some((x) => x.rel === rel)) continue;
+        claimed.add(rel);
+        out.push({ repo, path: join(dir, rel), format: rel.toLowerCase().endsWith('.gguf') ? 'gguf' : 'safetensors', quant: quantOf(rel), bytes: partDone(join(dir, rel)), complete: false, partialBytes });
+      }
+      for (const f of all) {
+        if (!f.rel.toLowerCase().endsWith('.gguf') || claimed.has(f.rel)) continue;
+        out.push({ repo, path: join(dir, f.rel), format: 'gguf', quant: undefined, bytes: f.bytes, complete: true, partialBytes });
+      }
+      if (!m && !all.some((f) => f.rel.toLowerCase().endsWith('.gguf')) && all.some((f) => f.rel === 'config.json')) {
+        out.push({ repo, path: join(dir, 'config.json'), format: 'safetensors', bytes: all.reduce((a, f) => a + f.bytes, 0), complete: true, partialBytes });
+      }
     }
   }
-  throw new UserError(`model not found: ${arg}. Give a path to a .gguf file, or a model in ${modelsDir()} as owner/repo/file.gguf`);
+  return out;
+}
+
+/** Bytes an unfinished download has, from its saved progress. */
+function partDone(dest: string): number {
+  try {
+    return (JSON.parse(readFileSync(`${dest}.part.json`, 'utf8')) as { done: number[] }).done.reduce((a, b) => a + b, 0);
+  } catch {
+    return 0;
+  }
+}
+
+function safeDirs(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
+}
+
+function walk(dir: string, base = dir): { rel: string; bytes: number }[] {
+  const out: { rel: string; bytes: number }[] = [];
+  for (const d of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, d.name);
+    if (d.isDirectory()) out.push(...walk(full, base));
+    else if (d.isFile() && d.name !== MANIFEST && !d.name.endsWith('.part.json')) {
+      out.push({ rel: relative(base, full).split(sep).join('/'), bytes: statSync(full).size });
+    }
+  }
+  return out;
+}
+
+/** The stored model a repo and spec (quant or file, or nothing) name, if it is there and complete. */
+export function findLocal(repo: string, spec?: string): LocalModel | undefined {
+  const mine = listStore().filter((m) => m.repo.toLowerCase() === repo.toLowerCase() && m.complete);
+  if (spec) {
+    const s = spec.toLowerCase();
+    return mine.find((m) => m.quant?.toLowerCase() === s)
+      ?? mine.find((m) => relative(repoDir(m.repo), m.path).split(sep).join('/').toLowerCase() === s)
+      ?? mine.find((m) => m.entry?.files.some((f) => f.path.toLowerCase() === s || f.path.split('/').pop()!.toLowerCase() === s));
+  }
+  const ggufs = mine.filter((m) => m.format === 'gguf');
+  return ggufs.find((m) => m.quant === 'Q4_K_M') ?? (ggufs.length === 1 ? ggufs[0] : undefined) ?? (ggufs.length === 0 ? mine[0] : undefined);
+}
+
+/** Delete a stored model's files (not other pulls from the same repo); returns the bytes freed. */
+export function removeLocal(model: LocalModel): number {
+  const dir = repoDir(model.repo);
+  let freed = 0;
+  const files = model.entry ? model.entry.files.map((f) => f.path) : [relative(dir, model.path).split(sep).join('/')];
+  const others = new Set((readManifest(model.repo)?.entries ?? []).filter((e) => e !== model.entry && e.primary !== model.entry?.primary)
+    .flatMap((e) => e.files.map((f) => f.path)));
+  for (const rel of files) {
+    if (others.has(rel)) continue;
+    const p = pathInside(dir, rel);
+    for (const q of [p, `${p}.part`, `${p}.part.json`]) {
+      if (existsSync(q)) { freed += statSync(q).size; rmSync(q, { force: true }); }
+    }
+    pruneEmpty(dirname(p), dir);
+  }
+  const m = readManifest(model.repo);
+  if (m && model.entry) {
+    m.entries = m.entries.filter((e) => e.primary !== model.entry!.primary);
+    if (m.entries.length) writeFileAtomic(join(dir, MANIFEST), JSON.stringify(m, null, 2) + '\n');
+    else rmSync(join(dir, MANIFEST), { force: true });
+  }
+  pruneEmpty(dir, modelsDir());
+  return freed;
+}
+
+/** Remove empty folders from `dir` up to (not including) `stop`. */
+function pruneEmpty(dir: string, stop: string) {
+  for (let d = resolve(dir); d.startsWith(resolve(stop) + sep); d = dirname(d)) {
+    if (!existsSync(d) || readdirSync(d).length > 0) return;
+    rmdirSync(d);
+  }
+}
+
+export function ensureDir(dir: string) {
+  mkdirSync(dir, { recursive: true });
 }
 
 export function demoModelPath(): string {

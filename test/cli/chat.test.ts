@@ -119,7 +119,7 @@ test('without a model it runs the demo model and says so', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `${DEMO_REPLY}\n`);
   assert.match(r.stderr, /built-in DEMO model/);
-  assert.match(r.stderr, /llama3\.1_8b_chinese_chat_q4_k_m-shareAI\.gguf/);
+  assert.match(r.stderr, /llama3-zh pull llama3\.1-8b-dpo-zh/);
 });
 
 test('bad input: one clear line and a non-zero exit, no stack trace', async () => {
@@ -134,7 +134,7 @@ test('bad input: one clear line and a non-zero exit, no stack trace', async () =
   const m = await testModel({ reply: REPLY });
   const cases: [string[], RegExp][] = [
     [['chat', '-m', alien, '-p', 'x'], /^llama3-zh chat: .*alien\.gguf: llama.cpp could not load this model: .*unknown model architecture: 'alien'$/],
-    [['chat', '-m', join(dir, 'missing.gguf'), '-p', 'x'], /^llama3-zh chat: model not found: .*missing\.gguf\. Give a path to a \.gguf file/],
+    [['chat', '-m', join(dir, 'missing.gguf'), '-p', 'x'], /^llama3-zh chat: model not found: .*missing\.gguf; give a path to a \.gguf file, a model name from 'llama3-zh models', or owner\/name$/],
     [['chat', '-m', notGguf, '-p', 'x'], /^llama3-zh chat: .*notes\.gguf: not a GGUF file \(starts with "hell", expected "GGUF"\)/],
     [['chat', '-m', truncated, '-p', 'x'], /^llama3-zh chat: .*truncated\.gguf: truncated: tensor .* ends at byte \d+ but the file has 9000000 bytes/],
     [['chat', '-m', m, '--template', 'llama2', '-p', 'x'], /^llama3-zh chat: unknown template "llama2"; choose one of: llama3, llama3\.1, llama3-v1, chatml, jinja$/],

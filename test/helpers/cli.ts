@@ -45,3 +45,13 @@ export function assertOneLineError(r: CliResult, pattern: RegExp) {
   if (/\n\s+at /.test(r.stderr) || /node:internal/.test(r.stderr)) throw new Error(`stack trace on stderr:\n${r.stderr}`);
   if (!pattern.test(lines[0])) throw new Error(`stderr ${JSON.stringify(lines[0])} does not match ${pattern}`);
 }
+
+/** A command that showed progress first and then failed: the last line is the one error, no stack trace. */
+export function assertFinalError(r: CliResult, pattern: RegExp) {
+  const lines = r.stderr.trim().split('\n');
+  if (r.code === 0) throw new Error(`expected a non-zero exit, got 0; stderr: ${r.stderr}`);
+  if (/\n\s+at /.test(r.stderr) || /node:internal/.test(r.stderr)) throw new Error(`stack trace on stderr:\n${r.stderr}`);
+  const last = lines[lines.length - 1];
+  if (!pattern.test(last)) throw new Error(`last stderr line ${JSON.stringify(last)} does not match ${pattern}`);
+  if (lines.slice(0, -1).some((l) => /^llama3-zh /.test(l))) throw new Error(`more than one error line:\n${r.stderr}`);
+}

@@ -1,11 +1,8 @@
-import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
 import { createRequire } from 'node:module';
 import { UserError } from '../../errors.js';
-import { DEFAULT_MODEL, resolveModel, storePath } from '../../hub/store.js';
 import { startServer, type LoraModule } from '../../server/start.js';
 import { num, parseFlags } from '../flags.js';
-import { checkTemplateFlags, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, parseLora, readTemplateFile } from '../modelFlags.js';
+import { checkTemplateFlags, chooseModel, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, parseLora, readTemplateFile } from '../modelFlags.js';
 
 const HELP = `llama3-zh serve [MODEL] [options]
 
@@ -39,14 +36,6 @@ function parseLoraModules(specs: string[]): LoraModule[] {
     const name = spec.slice(0, eq);
     return { name, ...parseLora(spec.slice(eq + 1), '--lora-modules', ` (--lora-modules ${name})`) };
   });
-}
-
-/** The name clients use when none is given: a store name as typed, else the file name without .gguf. */
-function defaultName(model: string | undefined): string {
-  // Without a model the default one is served, or the demo standing in for it, named so.
-  if (!model) return existsSync(storePath(DEFAULT_MODEL)) ? DEFAULT_MODEL.repo : 'llama3-zh-demo';
-  if (!existsSync(model) && model.includes('/')) return model.replace(/\/[^/]+\.gguf$/, '');
-  return basename(model).replace(/\.gguf$/i, '');
 }
 
 export async function serveCommand(args: string[]): Promise<void> {
@@ -85,7 +74,8 @@ export async function serveCommand(args: string[]): Promise<void> {
   const apiKey = values['api-key'] ?? process.env.LLAMA3_ZH_API_KEY;
   if (apiKey !== undefined && !apiKey.trim()) throw new UserError('the API key is empty; pass --api-key KEY or unset LLAMA3_ZH_API_KEY', 2);
   const host = values.host ?? '127.0.0.1';
-  if (modelFlags.model) resolveModel(modelFlags.model);
+  // Find (or pull) the model before listening, so a missing one is an error, not a server that never loads.
+  const model = await chooseModel(modelFlags);
   const quiet = values.quiet ?? false;
 
   const running = await startServer({
@@ -95,10 +85,10 @@ export async function serveCommand(args: string[]): Promise<void> {
     log: quiet ? undefined : (line) => console.error(line),
     maxQueue,
     loraModules,
-    modelName: values['served-model-name'] ?? defaultName(modelFlags.model),
+    modelName: values['served-model-name'] ?? model.name,
     load: async (url) => {
       console.error(`llama3-zh serve: loading the model (${url}/health says 503 until it is ready)…`);
-      const m = await openModel(modelFlags, { parallel });
+      const m = await openModel(modelFlags, { parallel, model });
       if (m.demoNotice) console.error(m.demoNotice);
       return m;
     },

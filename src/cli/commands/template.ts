@@ -4,7 +4,7 @@ import { NATIVE_TEMPLATES, resolveTemplate, TEMPLATE_NAMES } from '../../chat/te
 import { UserError } from '../../errors.js';
 import { readGguf } from '../../gguf/reader.js';
 import { meta } from '../../gguf/types.js';
-import { resolveModel } from '../../hub/store.js';
+import { resolveLocal } from '../../hub/resolve.js';
 import { parseFlags } from '../flags.js';
 import { checkTemplateFlags, readTemplateFile } from '../modelFlags.js';
 
@@ -59,7 +59,7 @@ export async function templateCommand(args: string[]): Promise<void> {
   let bosToken: string | undefined;
   let eosToken: string | undefined;
   if (values.model) {
-    const f = readGguf(resolveModel(values.model));
+    const f = readGguf(resolveLocal(values.model).path);
     modelSource = meta<string>(f, 'tokenizer.chat_template');
     const tokens = meta<string[]>(f, 'tokenizer.ggml.tokens');
     bosToken = tokens?.[meta<number>(f, 'tokenizer.ggml.bos_token_id') ?? -1];

@@ -1,0 +1,126 @@
+import { createInterface } from 'node:readline/promises';
+import { UserError } from '../errors.js';
+import { humanBytes } from '../gguf/summary.js';
+import type { HubId } from '../hub/hubs.js';
+import { planPull, type PullOptions, type PullPlan, type PullReporter, type PullResult, runPull } from '../hub/pull.js';
+import { NotDownloadedError, resolveLocal, type ResolvedModel } from '../hub/resolve.js';
+import { duration, progressBar } from './progress.js';
+
+/** `--source hf|huggingface|ms|modelscope` */
+export function parseSource(v: string | undefined): HubId | undefined {
+  if (v === undefined) return undefined;
+  const s = v.toLowerCase();
+  if (s === 'hf' || s === 'huggingface' || s === 'hf-mirror') return 'huggingface';
+  if (s === 'ms' || s === 'modelscope') return 'modelscope';
+  throw new UserError(`--source must be hf (Hugging Face, or the mirror in HF_ENDPOINT) or modelscope (got "${v}")`, 2);
+}
+
+export function describePlan(p: PullPlan): string {
+  const s = p.selection;
+  const what = s.format === 'gguf'
+    ? `${s.files.length > 1 ? `${s.primary} (+${s.files.length - 1} parts)` : s.primary}${s.quant ? ` (${s.quant})` : ''}`
+    : `${s.files.length} files of the safetensors model`;
+  const left = p.total - p.have;
+  return `${p.repo} @ ${p.commit.slice(0, 12)} from ${p.hub.label}: ${what}, ${humanBytes(p.total)}` +
+    (p.have > 0 ? ` (${humanBytes(left)} left to fetch)` : '');
+}
+
+/** The progress a pull shows on stderr: one bar over all its bytes, then one while hashing. */
+export function cliReporter(): PullReporter {
+  const bar = progressBar('downloading');
+  let done = 0;
+  let total = 0;
+  let verify: ReturnType<typeof progressBar> | undefined;
+  let verifyDone = 0;
+  return {
+    plan(p) {
+      total = p.total;
+      done = p.have;
+      if (p.selection.note) console.error(`note: ${p.selection.note}`);
+      bar.start(total, done);
+    },
+    bytes(n) {
+      done += n;
+      bar.update(done, total);
+    },
+    verifying(file, bytes) {
+      verify = progressBar(`checking ${file}`);
+      verifyDone = 0;
+      verify.start(bytes);
+    },
+    verified(n) {
+      if (!verify) return;
+      verifyDone += n;
+      verify.update(verifyDone);
+    },
+    fileDone() {
+      if (verify) { verify.done(); verify = undefined; }
+      if (done >= total) bar.done();
+    },
+  };
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** Abort on Ctrl-C while `run` works; a second Ctrl-C is left to the default (exit at once). */
+export async function withInterrupt<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onInt = () => ac.abort();
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onInt);
+  try {
+    return await run(ac.signal);
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onInt);
+  }
+}
+
+/** Run a planned pull on the terminal: bar, Ctrl-C kept resumable, a summary line. */
+export async function pullWithUi(plan: PullPlan, o: PullOptions = {}): Promise<PullResult> {
+  const started = performance.now();
+  const result = await withInterrupt(async (signal) => {
+    try {
+      return await runPull(plan, { ...o, signal, report: cliReporter() });
+    } catch (e) {
+      if (!signal.aborted) throw e;
+      process.stderr.write('\n');
+      throw new UserError(`interrupted; what was fetched is kept in ${plan.repo}'s folder as .part files: run the same command to resume`, 130);
+    }
+  });
+  const secs = (performance.now() - started) / 1000;
+  const rate = result.fetched / Math.max(secs, 0.001);
+  console.error(
+    `pulled ${plan.repo}: ${humanBytes(plan.total)}` +
+    (result.fetched ? `, fetched ${humanBytes(result.fetched)} in ${duration(secs)} (${humanBytes(rate)}/s)` : ', nothing to fetch') +
+    (result.resumed ? `, resumed after ${humanBytes(result.resumed)}` : '') +
+    (result.present ? `, ${humanBytes(result.present)} already there` : ''),
+  );
+  return result;
+}
+
+/**
+ * A model the user named, ready to load: a path, a stored model, or a hub model pulled now —
+ * with --yes, or after asking on a terminal. Without a terminal it fails with the pull command.
+ */
+export async function ensureModel(arg: string, o: { yes?: boolean; source?: HubId } = {}): Promise<ResolvedModel> {
+  try {
+    return resolveLocal(arg, o.source);
+  } catch (e) {
+    if (!(e instanceof NotDownloadedError)) throw e;
+    const interactive = process.stdin.isTTY && process.stderr.isTTY;
+    if (!o.yes && !interactive) throw e;
+    const plan = await planPull(e.ref, { source: o.source, format: 'gguf' });
+    console.error(`${arg} is not downloaded: ${describePlan(plan)}`);
+    if (!o.yes && !(await confirm('Download it now? [y/N] '))) throw new UserError(`not downloaded; to fetch it later: llama3-zh pull ${arg}`);
+    await pullWithUi(plan, { source: o.source });
+    return resolveLocal(arg, o.source);
+  }
+}

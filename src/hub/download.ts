@@ -1,0 +1,263 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { open, rename, type FileHandle } from 'node:fs/promises';
+import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../util/files.js';
+import { sleep } from './hubs.js';
+
+/** One file to fetch from a hub. */
+export interface DownloadTask {
+  url: string;
+  /** Sent to the hub's own origin only: a token never follows a redirect to a CDN. */
+  headers: Record<string, string>;
+  dest: string;
+  size: number;
+  sha256?: string;
+  gitOid?: string;
+  /** What the partial belongs to (hub, repo, commit, path); a partial of anything else is started over. */
+  id: string;
+  /** Ranged connections at once (1 = one stream). */
+  connections: number;
+  /** Bytes per ranged request; the partial keeps its own when resumed. */
+  chunkSize?: number;
+  signal?: AbortSignal;
+  /** Called with each run of new bytes written. */
+  onBytes?(n: number): void;
+  /** Called with bytes hashed while checking the finished file. */
+  onVerify?(n: number): void;
+}
+
+export interface DownloadResult {
+  /** Bytes fetched in this run. */
+  fetched: number;
+  /** Bytes already there from an earlier, interrupted run. */
+  resumed: number;
+}
+
+/** What is kept beside `FILE.part` so that a later run fetches only what is missing. */
+interface PartState {
+  version: 1;
+  id: string;
+  size: number;
+  sha256?: string;
+  gitOid?: string;
+  chunkSize: number;
+  /** Bytes written at the start of each chunk. */
+  done: number[];
+}
+
+export const partPath = (dest: string) => `${dest}.part`;
+export const statePath = (dest: string) => `${dest}.part.json`;
+
+const MiB = 2 ** 20;
+const SAVE_EVERY_MS = 1000;
+const RETRIES = 5;
+
+export function defaultChunkSize(size: number, connections: number): number {
+  if (connections <= 1) return Math.max(size, 1);
+  // About eight chunks per connection, so that the last ones do not leave connections idle for long.
+  return Math.max(8 * MiB, Math.ceil(size / (connections * 8) / MiB) * MiB);
+}
+
+/**
+ * Fetch a file into DEST.part with ranged requests over several connections, keeping the progress
+ * in DEST.part.json (saved each second and on interruption), check its hash, then rename it to
+ * DEST. An interrupted run leaves DEST.part and its state, and the next run asks only for the
+ * missing ranges; a file whose hash does not match is deleted.
+ */
+export async function download(t: DownloadTask): Promise<DownloadResult> {
+  const state = loadState(t) ?? freshState(t);
+  const resumed = state.done.reduce((a, b) => a + b, 0);
+  const fh = await openPart(t, state, resumed > 0);
+  let fetched = 0;
+  let dirty = false;
+  const save = async () => {
+    if (!dirty) return;
+    dirty = false;
+    // The data reaches the disk before the state says it is there.
+    await fh.datasync();
+    writeFileAtomic(statePath(t.dest), JSON.stringify(state));
+  };
+  const timer = setInterval(() => { save().catch(() => {}); }, SAVE_EVERY_MS);
+  const written = (i: number, n: number) => {
+    state.done[i] += n;
+    fetched += n;
+    dirty = true;
+    t.onBytes?.(n);
+  };
+  try {
+    await fetchChunks(t, state, fh, written);
+  } catch (e) {
+    clearInterval(timer);
+    await save().catch(() => {});
+    await fh.close();
+    throw e;
+  }
+  clearInterval(timer);
+  await fh.sync();
+  await fh.close();
+  await verify(t);
+  await rename(partPath(t.dest), t.dest);
+  rmSync(statePath(t.dest), { force: true });
+  return { fetched, resumed };
+}
+
+function freshState(t: DownloadTask): PartState {
+  const chunkSize = t.chunkSize ?? defaultChunkSize(t.size, t.connections);
+  const chunks = Math.max(1, Math.ceil(t.size / chunkSize));
+  return { version: 1, id: t.id, size: t.size, sha256: t.sha256, gitOid: t.gitOid, chunkSize, done: new Array(chunks).fill(0) };
+}
+
+/** The saved progress, if it belongs to this very file and the partial is still there. */
+function loadState(t: DownloadTask): PartState | undefined {
+  try {
+    const s = JSON.parse(readFileSync(statePath(t.dest), 'utf8')) as PartState;
+    const same = s.version === 1 && s.id === t.id && s.size === t.size && s.sha256 === t.sha256 && s.gitOid === t.gitOid;
+    const chunksOk = Array.isArray(s.done) && s.done.length === Math.max(1, Math.ceil(s.size / s.chunkSize))
+      && s.done.every((d, i) => Number.isInteger(d) && d >= 0 && d <= chunkLength(s, i));
+    if (same && chunksOk && existsSync(partPath(t.dest)) && statSync(partPath(t.dest)).size === t.size) return s;
+  } catch { /* no state, or not ours: start over */ }
+  return undefined;
+}
+
+async function openPart(t: DownloadTask, state: PartState, resuming: boolean): Promise<FileHandle> {
+  if (resuming) return open(partPath(t.dest), 'r+');
+  rmSync(statePath(t.dest), { force: true });
+  const fh = await open(partPath(t.dest), 'w');
+  // The full length up front (sparse where the file system allows) so that ranges land in place.
+  await fh.truncate(t.size);
+  return fh;
+}
+
+const chunkStart = (s: PartState, i: number) => i * s.chunkSize;
+const chunkLength = (s: PartState, i: number) => Math.min(s.chunkSize, s.size - chunkStart(s, i));
+
+async function fetchChunks(t: DownloadTask, state: PartState, fh: FileHandle, written: (i: number, n: number) => void) {
+  const pending = state.done.map((d, i) => i).filter((i) => state.done[i] < chunkLength(state, i));
+  if (pending.length === 0) return;
+  // A CDN URL learned from a redirect is reused for the next ranges; it is dropped if it stops working.
+  let direct: string | undefined;
+  let rangesWork: boolean | undefined;
+  const fail = new AbortController();
+  const signal = t.signal ? AbortSignal.any([t.signal, fail.signal]) : fail.signal;
+
+  const fetchRange = async (i: number) => {
+    for (let attempt = 0; ; attempt++) {
+      const from = chunkStart(state, i) + state.done[i];
+      const to = chunkStart(state, i) + chunkLength(state, i) - 1;
+      const url = direct ?? t.url;
+      const sameOrigin = new URL(url).origin === new URL(t.url).origin;
+      try {
+        const res = await fetch(url, {
+          headers: { ...(sameOrigin ? t.headers : {}), range: `bytes=${from}-${to}`, 'accept-encoding': 'identity' },
+          signal,
+        });
+        if (res.status === 200 && from === 0 && to === t.size - 1) {
+          // Asked for the whole file: a plain answer is as good.
+        } else if (res.status === 200) {
+          await res.body?.cancel();
+          rangesWork = false;
+          throw new NoRanges();
+        } else if (res.status !== 206) {
+          await res.body?.cancel();
+          if (direct && attempt < RETRIES) { direct = undefined; continue; }
+          throw statusError(t, res.status);
+        } else {
+          checkContentRange(t, res.headers.get('content-range'), from);
+          rangesWork = true;
+        }
+        if (res.redirected) direct = res.url;
+        await writeBody(res, fh, from, to - from + 1, (n) => written(i, n));
+        return;
+      } catch (e) {
+        if (signal.aborted || e instanceof UserError || e instanceof NoRanges) throw e;
+        if (attempt >= RETRIES) throw new UserError(`downloading ${t.dest} failed after ${RETRIES + 1} tries: ${describe(e)}; run the command again to resume`);
+        await sleep((e as { retryMs?: number }).retryMs ?? 500 * 2 ** attempt);
+      }
+    }
+  };
+
+  const queue = [...pending];
+  const worker = async () => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) await fetchRange(i);
+  };
+  try {
+    // The first range alone tells whether the server does ranges at all.
+    await fetchRange(queue.shift()!);
+    await Promise.all(Array.from({ length: Math.min(t.connections, queue.length) }, worker));
+  } catch (e) {
+    fail.abort();
+    if (!(e instanceof NoRanges)) throw e;
+    if (rangesWork) throw new UserError(`the hub stopped answering range requests for ${t.dest}; run the command again`);
+    // A server without ranges: one stream from the start, into a state of one chunk.
+    state.chunkSize = Math.max(t.size, 1);
+    state.done = [0];
+    await fh.truncate(0);
+    await fh.truncate(t.size);
+    const res = await fetch(t.url, { headers: t.headers, signal: t.signal });
+    if (!res.ok) throw statusError(t, res.status);
+    await writeBody(res, fh, 0, t.size, (n) => written(0, n));
+  }
+}
+
+class NoRanges extends Error {}
+
+async function writeBody(res: Response, fh: FileHandle, at: number, expected: number, wrote: (n: number) => void) {
+  if (!res.body) throw new Error('empty response');
+  let pos = at;
+  let got = 0;
+  for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
+    if (got + part.length > expected) throw new UserError(`the hub sent more bytes than the file has (${got + part.length} for a range of ${expected}); run the command again`);
+    await fh.write(part, 0, part.length, pos);
+    pos += part.length;
+    got += part.length;
+    wrote(part.length);
+  }
+  if (got < expected) throw new Error(`connection closed after ${got} of ${expected} bytes`);
+}
+
+function checkContentRange(t: DownloadTask, header: string | null, from: number) {
+  const m = header && /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header);
+  if (!m || Number(m[1]) !== from) throw new UserError(`the hub answered a range request for ${t.dest} with Content-Range ${header ?? '(none)'}; run the command again`);
+  if (m[3] !== '*' && Number(m[3]) !== t.size) {
+    throw new UserError(`${t.dest}: the hub's listing says ${t.size} bytes but the download is ${m[3]}; the repo changed while pulling? Run the command again`);
+  }
+}
+
+function statusError(t: DownloadTask, status: number): Error {
+  if (status === 429 || status >= 500) return Object.assign(new Error(`HTTP ${status}`), { retryMs: 2000 });
+  if (status === 401 || status === 403) return new UserError(`the hub refused to send ${t.dest.split('/').pop()} (HTTP ${status}); a gated repo needs a token (HF_TOKEN / MODELSCOPE_API_TOKEN)`);
+  if (status === 404) return new UserError(`${t.dest.split('/').pop()} is not on the hub any more (HTTP 404); the repo changed while pulling? Run the command again`);
+  return new UserError(`the hub answered HTTP ${status} for ${t.dest.split('/').pop()}`);
+}
+
+function describe(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (e as Error).message;
+}
+
+/** The hash the hub gave, of the finished part; a mismatch deletes it (it cannot be resumed into anything good). */
+async function verify(t: DownloadTask) {
+  const part = partPath(t.dest);
+  if (statSync(part).size !== t.size) throw new UserError(`${t.dest}: got ${statSync(part).size} bytes, expected ${t.size}`);
+  const want = t.sha256 ?? t.gitOid;
+  if (!want) return;
+  const got = await hashFile(part, t.sha256 ? 'sha256' : 'git', t.size, t.onVerify);
+  if (got !== want.toLowerCase()) {
+    rmSync(part, { force: true });
+    rmSync(statePath(t.dest), { force: true });
+    throw new UserError(`${t.dest.split('/').pop()} is corrupt: its ${t.sha256 ? 'sha256' : 'git hash'} is ${got}, the hub says ${want}; the download was deleted, run the command again`);
+  }
+}
+
+/** sha256 of a file, or its git blob id (sha1 of "blob SIZE\0" + content), as hubs publish them. */
+export async function hashFile(path: string, kind: 'sha256' | 'git', size: number, onBytes?: (n: number) => void): Promise<string> {
+  const h = createHash(kind === 'sha256' ? 'sha256' : 'sha1');
+  if (kind === 'git') h.update(`blob ${size}\0`);
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MiB }) as AsyncIterable<Buffer>) {
+    h.update(chunk);
+    onBytes?.(chunk.length);
+  }
+  return h.digest('hex');
+}
+

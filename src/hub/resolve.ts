@@ -1,0 +1,47 @@
+import { basename } from 'node:path';
+import { UserError } from '../errors.js';
+import { type CatalogModel, DEFAULT_MODEL_NAME, findModel } from './catalog.js';
+import type { HubId } from './hubs.js';
+import { findStored, ggufFromPath, type ModelRef, parseModelRef } from './modelRef.js';
+
+/** A model ready to load, and what is known of it. */
+export interface ResolvedModel {
+  path: string;
+  /** The catalog entry, when the model is one (its template and stop token are known to be right). */
+  catalog?: CatalogModel;
+  /** The name to serve it under: what the user typed, or the file name. */
+  name: string;
+}
+
+/** A hub model that is not in the store: the message says the exact command that fetches it. */
+export class NotDownloadedError extends UserError {
+  constructor(readonly ref: Extract<ModelRef, { kind: 'hub' }>, source?: HubId) {
+    super(`${ref.raw} is not downloaded; run: llama3-zh pull ${ref.raw}${source ? ` --source ${source}` : ''}  (or add --yes to fetch it now)`);
+  }
+}
+
+/** A path, or a model in the store; never downloads. */
+export function resolveLocal(arg: string, source?: HubId): ResolvedModel {
+  const ref = parseModelRef(arg);
+  if (ref.kind === 'path') {
+    const path = ggufFromPath(ref.path);
+    return { path, name: basename(path).replace(/\.gguf$/i, ''), catalog: undefined };
+  }
+  const stored = findStored(ref);
+  if (!stored) throw new NotDownloadedError(ref, source);
+  if (stored.format !== 'gguf') {
+    throw new UserError(`${arg} is stored as a safetensors folder (${stored.path}); llama.cpp runs GGUF: pull a GGUF of it (llama3-zh pull ${arg}:Q4_K_M) or convert it`);
+  }
+  const catalog = ref.catalog ?? (stored.entry?.catalogName ? findModel(stored.entry.catalogName) : undefined);
+  return { path: stored.path, catalog, name: arg };
+}
+
+/** The default model, if it has been pulled. */
+export function defaultStored(): ResolvedModel | undefined {
+  try {
+    return resolveLocal(DEFAULT_MODEL_NAME);
+  } catch (e) {
+    if (e instanceof NotDownloadedError) return undefined;
+    throw e;
+  }
+}
