@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import { chatCommand } from './commands/chat.js';
 import { ggufCommand } from './commands/gguf.js';
+import { modelsCommand } from './commands/models.js';
 import { serveCommand } from './commands/serve.js';
 import { templateCommand } from './commands/template.js';
 
@@ -9,6 +10,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; about: 
   serve: { run: serveCommand, about: 'serve a model over HTTP: OpenAI, ollama and simple APIs, with continuous batching' },
   template: { run: templateCommand, about: 'render chat templates exactly as the model sees them' },
   gguf: { run: ggufCommand, about: 'inspect GGUF files; synthesize test and benchmark models' },
+  models: { run: modelsCommand, about: 'the catalog of Chinese Llama-3 models, and the models in the local store' },
 };
 
 const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, templates, GGUF tools
