@@ -1,20 +1,16 @@
 import { UserError } from '../errors.js';
-import { chatCommand } from './commands/chat.js';
-import { ggufCommand } from './commands/gguf.js';
-import { lsCommand } from './commands/ls.js';
-import { pullCommand } from './commands/pull.js';
-import { rmCommand } from './commands/rm.js';
-import { serveCommand } from './commands/serve.js';
-import { templateCommand } from './commands/template.js';
+type Command = (args: string[]) => Promise<void>;
 
-const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; about: string }> = {
-  chat: { run: chatCommand, about: 'chat with a model in the terminal (streaming, multi-turn, or one-shot with -p)' },
-  serve: { run: serveCommand, about: 'serve a model over HTTP: OpenAI, ollama and simple APIs, with continuous batching' },
-  pull: { run: pullCommand, about: 'download a model from Hugging Face (or a mirror) or ModelScope: resumable, verified' },
-  ls: { run: lsCommand, about: 'list the models in the local store' },
-  rm: { run: rmCommand, about: 'delete models from the local store' },
-  template: { run: templateCommand, about: 'render chat templates exactly as the model sees them' },
-  gguf: { run: ggufCommand, about: 'inspect GGUF files; synthesize test and benchmark models' },
+/** Each command is imported when it runs: `--help` or `models` need not load llama.cpp. */
+const COMMANDS: Record<string, { load: () => Promise<Command>; about: string }> = {
+  chat: { load: async () => (await import('./commands/chat.js')).chatCommand, about: 'chat with a model in the terminal (streaming, multi-turn, or one-shot with -p)' },
+  serve: { load: async () => (await import('./commands/serve.js')).serveCommand, about: 'serve a model over HTTP: OpenAI, ollama and simple APIs, with continuous batching' },
+  models: { load: async () => (await import('./commands/models.js')).modelsCommand, about: 'the catalog of Chinese Llama-3 models, and the models in the local store' },
+  pull: { load: async () => (await import('./commands/pull.js')).pullCommand, about: 'download a model from Hugging Face (or a mirror) or ModelScope: resumable, verified' },
+  ls: { load: async () => (await import('./commands/ls.js')).lsCommand, about: 'list the models in the local store' },
+  rm: { load: async () => (await import('./commands/rm.js')).rmCommand, about: 'delete models from the local store' },
+  template: { load: async () => (await import('./commands/template.js')).templateCommand, about: 'render chat templates exactly as the model sees them' },
+  gguf: { load: async () => (await import('./commands/gguf.js')).ggufCommand, about: 'inspect GGUF files; synthesize test and benchmark models' },
 };
 
 const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, download, templates, GGUF tools
@@ -40,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    await command.run(args);
+    await (await command.load())(args);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof UserError) {

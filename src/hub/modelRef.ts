@@ -4,6 +4,7 @@ import { UserError } from '../errors.js';
 import { CATALOG, type CatalogModel, findModel } from './catalog.js';
 import { checkRepoId, type HubId } from './hubs.js';
 import { findLocal, type LocalModel } from './store.js';
+import { closest } from '../util/similar.js';
 
 /**
  * What a user may name a model by: a path, a catalog name (llama3.1-8b-dpo-zh), or a repo id
@@ -38,23 +39,8 @@ export function parseModelRef(raw: string): ModelRef {
 }
 
 function suggest(name: string): string {
-  const close = CATALOG.map((m) => ({ m, d: distance(name.toLowerCase(), m.name) }))
-    .filter((x) => x.d <= Math.max(3, name.length / 3)).sort((a, b) => a.d - b.d).slice(0, 3);
-  return close.length ? ` (did you mean ${close.map((x) => x.m.name).join(', ')}?)` : '';
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
+  const close = closest(name, CATALOG.map((m) => m.name));
+  return close.length ? ` (did you mean ${close.join(', ')}?)` : '';
 }
 
 /** The repos a hub ref may live in, in the order to try: GGUF repos first unless safetensors are asked for. */

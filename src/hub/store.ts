@@ -116,20 +116,24 @@ export function listStore(): LocalModel[] {
         }
         out.push({ repo, path: join(dir, e.primary), format: e.format, quant: e.quant, bytes, complete, entry: e, partialBytes });
       }
-      // Unfinished pulls (a first pull records its manifest only at the end).
+      // Unfinished pulls (a first pull records its manifest only at the end): a GGUF is an entry of its
+      // own; a part of a folder makes the folder incomplete.
+      let folderComplete = true;
       for (const f of all) {
         if (!f.rel.endsWith('.part')) continue;
         const rel = f.rel.slice(0, -'.part'.length);
         if (claimed.has(rel) || all.some((x) => x.rel === rel)) continue;
+        if (!rel.toLowerCase().endsWith('.gguf')) { folderComplete = false; continue; }
         claimed.add(rel);
-        out.push({ repo, path: join(dir, rel), format: rel.toLowerCase().endsWith('.gguf') ? 'gguf' : 'safetensors', quant: quantOf(rel), bytes: partDone(join(dir, rel)), complete: false, partialBytes });
+        out.push({ repo, path: join(dir, rel), format: 'gguf', quant: quantOf(rel), bytes: partDone(join(dir, rel)), complete: false, partialBytes });
       }
       for (const f of all) {
         if (!f.rel.toLowerCase().endsWith('.gguf') || claimed.has(f.rel)) continue;
         out.push({ repo, path: join(dir, f.rel), format: 'gguf', quant: undefined, bytes: f.bytes, complete: true, partialBytes });
       }
       if (!m && !all.some((f) => f.rel.toLowerCase().endsWith('.gguf')) && all.some((f) => f.rel === 'config.json')) {
-        out.push({ repo, path: join(dir, 'config.json'), format: 'safetensors', bytes: all.reduce((a, f) => a + f.bytes, 0), complete: true, partialBytes });
+        const bytes = all.filter((f) => !f.rel.endsWith('.part')).reduce((a, f) => a + f.bytes, 0);
+        out.push({ repo, path: join(dir, 'config.json'), format: 'safetensors', bytes, complete: folderComplete, partialBytes });
       }
     }
   }
@@ -159,6 +163,22 @@ function walk(dir: string, base = dir): { rel: string; bytes: number }[] {
     }
   }
   return out;
+}
+
+/** The name to give chat, serve and rm for a stored model: owner/name:QUANT, owner/name/FILE, or owner/name for a folder. */
+export function storeName(m: LocalModel): string {
+  if (m.format === 'safetensors') return m.repo;
+  const rel = relative(repoDir(m.repo), m.path).split(sep).join('/');
+  return m.quant ? `${m.repo}:${m.quant}` : `${m.repo}/${rel}`;
+}
+
+/** A stored model as --json shows it. */
+export function storeJson(m: LocalModel) {
+  return {
+    name: storeName(m), repo: m.repo, path: m.path, format: m.format, quant: m.quant ?? null, bytes: m.bytes, complete: m.complete,
+    partialBytes: m.partialBytes, hub: m.entry?.hub ?? null, revision: m.entry?.revision ?? null, commit: m.entry?.commit ?? null,
+    catalogName: m.entry?.catalogName ?? null, pulledAt: m.entry?.pulledAt ?? null,
+  };
 }
 
 /** The stored model a repo and spec (quant or file, or nothing) name, if it is there and complete. */

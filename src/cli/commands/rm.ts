@@ -1,9 +1,9 @@
 import { UserError } from '../../errors.js';
 import { humanBytes } from '../../gguf/summary.js';
 import { parseModelRef, reposOf } from '../../hub/modelRef.js';
-import { findLocal, listStore, removeLocal, useModelsDir } from '../../hub/store.js';
+import { findLocal, listStore, removeLocal, storeName, useModelsDir } from '../../hub/store.js';
 import { parseFlags } from '../flags.js';
-import { storeName } from './ls.js';
+
 
 const HELP = `llama3-zh rm MODEL... [--models-dir DIR]
 
