@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import { chatCommand } from './commands/chat.js';
+import { estimateCommand } from './commands/estimate.js';
 import { ggufCommand } from './commands/gguf.js';
 import { serveCommand } from './commands/serve.js';
 import { templateCommand } from './commands/template.js';
@@ -9,6 +10,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; about: 
   serve: { run: serveCommand, about: 'serve a model over HTTP: OpenAI, ollama and simple APIs, with continuous batching' },
   template: { run: templateCommand, about: 'render chat templates exactly as the model sees them' },
   gguf: { run: ggufCommand, about: 'inspect GGUF files; synthesize test and benchmark models' },
+  estimate: { run: estimateCommand, about: 'memory to run a model (weights by quant type, KV cache) and to fine-tune it (full, LoRA, QLoRA)' },
 };
 
 const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, templates, GGUF tools
