@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
 import { testModel } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'estimate-cli-'));
@@ -56,7 +56,7 @@ test("estimate --table puts our estimate next to each cell of the README's table
   const j = JSON.parse((await estimate('--table', '--json')).stdout);
   assert.equal(j.cells.length, 25);
   assert.deepEqual(j.outside, []);
-  assertOneLineError(await estimate('--table', '--params', '8b'), /--table compares the README's fixed table; it takes no MODEL and no --params/);
+  assertOneLineError(await estimate('--table', '--params', '8b'), /--table compares the README's fixed table; it takes no MODEL or other options \(got --params\)/);
 });
 
 test('estimate MODEL reads a GGUF file or a Hugging Face folder', async () => {
@@ -69,6 +69,14 @@ test('estimate MODEL reads a GGUF file or a Hugging Face folder', async () => {
   const gj = JSON.parse((await estimate(await testModel(), '--json')).stdout);
   assert.equal(gj.model.params, 16_490_816);
   assert.equal(gj.inference.fileWeights, 32_982_272);
+
+  // A model in the local store, by its repo name.
+  const home = emptyHome();
+  mkdirSync(join(home, 'models', 'shareAI', 'tiny'), { recursive: true });
+  symlinkSync(await testModel(), join(home, 'models', 'shareAI', 'tiny', 'tiny-f16.gguf'));
+  const st = await runCli(['estimate', 'shareAI/tiny', '--quant', 'F16'], { env: { LLAMA3ZH_HOME: home } });
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, /^ {2}file: .*shareAI\/tiny\/tiny-f16\.gguf, 38\.9 MiB/m);
 
   const hf = join(dir, 'Llama3-8B-Chinese-Chat');
   mkdirSync(hf);

@@ -22,7 +22,7 @@ Sizes are GiB (2^30 bytes); 1 GiB = 1.074 GB.
                         Llama-2, 30b = LLaMA-33B, 8x7b = Mixtral), or any size like 14b (a generic shape)
 
 Inference:
-  --ctx N               context tokens per sequence (default: the model's, at most 8192, like chat/serve)
+  -c, --ctx N           context tokens per sequence (default: the model's, at most 8192, like chat/serve)
   --parallel N          sequences with their own context (default 1; llama3-zh serve uses 4)
   --kv-type T           KV cache type: f16 (default), q8_0, q4_0, f32, ...
   --quant Q             only this weight type (F16, Q8_0, Q4_K_M, IQ4_XS, ...)
@@ -68,7 +68,9 @@ export async function estimateCommand(args: string[]): Promise<void> {
   if (values.help) { console.log(HELP); return; }
   if (values.table) {
     const extra = Object.entries(values).filter(([k, v]) => v !== undefined && !['table', 'json'].includes(k)).map(([k]) => `--${k}`);
-    if (positionals.length || extra.length) throw new UserError(`--table compares the README's fixed table; it takes no MODEL and no ${extra[0] ?? 'MODEL'}`, 2);
+    if (positionals.length || extra.length) {
+      throw new UserError(`--table compares the README's fixed table; it takes no MODEL or other options (got ${positionals[0] ?? extra[0]})`, 2);
+    }
     return printReadmeTable(!!values.json);
   }
   if (positionals.length > 1) throw new UserError(`estimate takes one MODEL (got ${positionals.length}: ${positionals.join(' ')})`, 2);
