@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; about: string }> 
   rm: { load: async () => (await import('./commands/rm.js')).rmCommand, about: 'delete models from the local store' },
   template: { load: async () => (await import('./commands/template.js')).templateCommand, about: 'render chat templates exactly as the model sees them' },
   gguf: { load: async () => (await import('./commands/gguf.js')).ggufCommand, about: 'inspect GGUF files; synthesize test and benchmark models' },
+  estimate: { load: async () => (await import('./commands/estimate.js')).estimateCommand, about: 'memory to run a model (weights by quant type, KV cache) and to fine-tune it (full, LoRA, QLoRA)' },
 };
 
 const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, download, templates, GGUF tools

@@ -149,6 +149,14 @@ function partDone(dest: string): number {
   }
 }
 
+function statSafe(p: string) {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined; // a dangling link
+  }
+}
+
 function safeDirs(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
 }
@@ -157,9 +165,11 @@ function walk(dir: string, base = dir): { rel: string; bytes: number }[] {
   const out: { rel: string; bytes: number }[] = [];
   for (const d of readdirSync(dir, { withFileTypes: true })) {
     const full = join(dir, d.name);
-    if (d.isDirectory()) out.push(...walk(full, base));
-    else if (d.isFile() && d.name !== MANIFEST && !d.name.endsWith('.part.json')) {
-      out.push({ rel: relative(base, full).split(sep).join('/'), bytes: statSync(full).size });
+    if (d.isDirectory()) { out.push(...walk(full, base)); continue; }
+    // A file linked in from elsewhere (an LM Studio or Hugging Face cache) counts; linked folders are not followed.
+    const st = d.isSymbolicLink() ? statSafe(full) : undefined;
+    if ((d.isFile() || st?.isFile()) && d.name !== MANIFEST && !d.name.endsWith('.part.json')) {
+      out.push({ rel: relative(base, full).split(sep).join('/'), bytes: (st ?? statSync(full)).size });
     }
   }
   return out;
