@@ -4,7 +4,7 @@ import { UserError } from '../errors.js';
 import { CATALOG, type CatalogModel, findModel } from './catalog.js';
 import { checkRepoId, type HubId } from './hubs.js';
 import { findLocal, type LocalModel } from './store.js';
-import { closest } from '../util/similar.js';
+import { closest, editDistance } from '../util/similar.js';
 
 /**
  * What a user may name a model by: a path, a catalog name (llama3.1-8b-dpo-zh), or a repo id
@@ -39,7 +39,9 @@ export function parseModelRef(raw: string): ModelRef {
 }
 
 function suggest(name: string): string {
-  const close = closest(name, CATALOG.map((m) => m.name));
+  // Only names that are near: a hint for a typo, not three random models.
+  const close = closest(name, CATALOG.map((m) => m.name))
+    .filter((c) => c.includes(name.toLowerCase()) || editDistance(name.toLowerCase(), c) <= Math.max(3, name.length / 3));
   return close.length ? ` (did you mean ${close.join(', ')}?)` : '';
 }
 
