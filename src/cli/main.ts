@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import { chatCommand } from './commands/chat.js';
+import { extendContextCommand } from './commands/extendContext.js';
 import { ggufCommand } from './commands/gguf.js';
 import { serveCommand } from './commands/serve.js';
 import { templateCommand } from './commands/template.js';
@@ -8,14 +9,15 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; about: 
   chat: { run: chatCommand, about: 'chat with a model in the terminal (streaming, multi-turn, or one-shot with -p)' },
   serve: { run: serveCommand, about: 'serve a model over HTTP: OpenAI, ollama and simple APIs, with continuous batching' },
   template: { run: templateCommand, about: 'render chat templates exactly as the model sees them' },
-  gguf: { run: ggufCommand, about: 'inspect GGUF files; synthesize test and benchmark models' },
+  gguf: { run: ggufCommand, about: 'inspect GGUF files, edit their metadata; synthesize test and benchmark models' },
+  'extend-context': { run: extendContextCommand, about: 'a longer context for a GGUF or a Hugging Face folder (context length, RoPE base)' },
 };
 
 const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, templates, GGUF tools
 
 Usage: llama3-zh COMMAND [options]     (llama3-zh COMMAND --help for details)
 
-${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(10)} ${c.about}`).join('\n')}`;
+${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(14)} ${c.about}`).join('\n')}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { type FileHandle, open, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { type ContextNow, type ContextPlan, type ContextWant, planContext } from '../hub/contextExtension.js';
 import { writeFailure } from '../util/files.js';
@@ -263,7 +263,9 @@ export interface WriteOptions {
  */
 export async function writeEdits(src: GgufForEdit, changes: Change[], o: WriteOptions = {}): Promise<WriteReport> {
   const edited = editHeader(src.file, src.header, changes);
-  const path = await realpath(src.file.path);
+  // A symbolic link is followed (the file it points to is edited); the report names that file then.
+  const real = await realpath(src.file.path);
+  const path = real === resolve(src.file.path) ? src.file.path : real;
   if (o.out === undefined) {
     if (edited.patch === null) return { mode: 'unchanged', path };
     if (edited.patch) {
@@ -414,6 +416,7 @@ export function formatValue(kv: Pick<KV, 'type' | 'value'> | undefined): string 
 
 /** Where a GGUF keeps what extend-context edits, and what it has now. */
 export function ggufContextNow(file: GgufFile): { arch: string; ctxKey: string; thetaKey: string; now: ContextNow } {
+  if (meta<string>(file, 'general.type') === 'adapter') throw new GgufError(`${file.path} is a LoRA adapter; extend the context of its base model`);
   const arch = meta<string>(file, 'general.architecture');
   if (typeof arch !== 'string' || !arch) throw new GgufError(`${file.path} has no general.architecture; cannot tell which keys hold its context length`);
   const ctxKey = `${arch}.context_length`;

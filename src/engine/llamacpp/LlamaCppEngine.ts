@@ -139,6 +139,7 @@ export class LlamaCppEngine implements Engine {
       name: meta<string>(file, 'general.name') ?? o.modelPath,
       contextSize: Math.floor(context.contextSize / parallel),
       trainContextSize: trainCtx,
+      ropeFreqBase: o.ropeFreqBase ?? (typeof meta(file, `${arch}.rope.freq_base`) === 'number' ? meta<number>(file, `${arch}.rope.freq_base`) : undefined),
       parallel,
       threads,
       chatTemplate: meta<string>(file, 'tokenizer.chat_template'),
