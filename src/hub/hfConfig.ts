@@ -17,10 +17,6 @@ export interface HfConfig {
   json: Record<string, unknown>;
 }
 
-export function isHfFolder(path: string): boolean {
-  return existsSync(path) && statSync(path).isDirectory();
-}
-
 export function readHfConfig(dir: string): HfConfig {
   const path = join(dir, 'config.json');
   if (!existsSync(path)) {
@@ -116,15 +112,20 @@ function pyNumber(v: number, float: boolean): string {
   return String(v);
 }
 
-/** Set top-level numeric values in the JSON text, changing nothing else; a missing key goes where sorted order puts it. */
+/**
+ * Set top-level numeric values in the JSON text, changing nothing else. A missing key goes where sorted order
+ * puts it (or last), written as a float when `float`.
+ */
 export function setJsonNumbers(text: string, values: Array<{ key: string; value: number; float: boolean }>): string {
+  JSON.parse(text); // the scanner below relies on valid JSON
   let out = text;
   for (const { key, value, float } of values) {
     const { members, close } = topLevelMembers(out);
     const m = members.find((x) => x.key === key);
     if (m) {
       const was = out.slice(m.valueStart, m.valueEnd);
-      out = out.slice(0, m.valueStart) + pyNumber(value, float || /[.eE]/.test(was)) + out.slice(m.valueEnd);
+      // The style the file already uses for this key wins: 500000.0 stays a float, 500000 an integer.
+      out = out.slice(0, m.valueStart) + pyNumber(value, /[.eE]/.test(was)) + out.slice(m.valueEnd);
       continue;
     }
     const entry = `${JSON.stringify(key)}: ${pyNumber(value, float)}`;
