@@ -10,15 +10,16 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; about: string }> 
   ls: { load: async () => (await import('./commands/ls.js')).lsCommand, about: 'list the models in the local store' },
   rm: { load: async () => (await import('./commands/rm.js')).rmCommand, about: 'delete models from the local store' },
   template: { load: async () => (await import('./commands/template.js')).templateCommand, about: 'render chat templates exactly as the model sees them' },
-  gguf: { load: async () => (await import('./commands/gguf.js')).ggufCommand, about: 'inspect GGUF files; synthesize test and benchmark models' },
+  gguf: { load: async () => (await import('./commands/gguf.js')).ggufCommand, about: 'inspect GGUF files, edit their metadata; synthesize test and benchmark models' },
   estimate: { load: async () => (await import('./commands/estimate.js')).estimateCommand, about: 'memory to run a model (weights by quant type, KV cache) and to fine-tune it (full, LoRA, QLoRA)' },
+  'extend-context': { load: async () => (await import('./commands/extendContext.js')).extendContextCommand, about: 'a longer context for a GGUF or a Hugging Face folder (context length, RoPE base)' },
 };
 
 const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, download, templates, GGUF tools
 
 Usage: llama3-zh COMMAND [options]     (llama3-zh COMMAND --help for details)
 
-${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(10)} ${c.about}`).join('\n')}`;
+${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(14)} ${c.about}`).join('\n')}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;

@@ -37,7 +37,9 @@ export const MODEL_FLAGS_HELP = `Model:
   -c, --ctx-size N          context tokens (default: the model's, at most 8192)
   -t, --threads N           CPU threads (default: all cores)
   --lora FILE[:SCALE]       a LoRA adapter GGUF, repeatable (scale defaults to 1)
-  --rope-freq-base N        override the RoPE frequency base (rope_theta)`;
+  --rope-freq-base N        override the RoPE frequency base (rope_theta); with -c 32768 and
+                            1000000, the README's 32K trick without editing the model
+                            (llama3-zh extend-context writes it into the file)`;
 
 export interface ModelFlagValues {
   model?: string;

@@ -104,6 +104,8 @@ export interface ModelInfo {
   /** Tokens per sequence of the created context. */
   contextSize: number;
   trainContextSize: number;
+  /** The RoPE frequency base in use: the load option's override, else the GGUF's (undefined if it states none). */
+  ropeFreqBase?: number;
   parallel: number;
   threads: number;
   /** tokenizer.chat_template from the GGUF, if any */

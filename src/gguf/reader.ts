@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { GgufError } from './errors.js';
 import {
-  DEFAULT_ALIGNMENT, GGUF_MAGIC, type GgufFile, type KV, type Scalar, type TensorInfo, ValueType,
+  type ByteSpan, DEFAULT_ALIGNMENT, GGUF_MAGIC, type GgufFile, type KV, type Scalar, type TensorInfo, ValueType,
   TENSOR_TYPES, tensorBytes,
 } from './types.js';
 
@@ -120,6 +120,8 @@ export interface ReadOptions {
   allowTruncatedData?: boolean;
   /** Do not decode arrays of more than 64 items (the tokenizer's); their KV has `skipped` = the item count. */
   skipArrays?: boolean;
+  /** Also report where each metadata entry and the tensor infos lie in the file (for editing the header in place). */
+  layout?: boolean;
 }
 
 /** Read a GGUF file's header, metadata and tensor infos. Tensor data is never read. */
@@ -152,10 +154,14 @@ export function readGguf(path: string, opts: ReadOptions = {}): GgufFile {
     if (nKV * 12 + nTensors * 28 > size) c.fail(`corrupt header: ${nKV} metadata entries and ${nTensors} tensors cannot fit in ${size} bytes`);
 
     const metadata = new Map<string, KV>();
+    const spans = new Map<string, ByteSpan>();
     for (let i = 0; i < nKV; i++) {
+      const start = c.pos;
       const kv = readKV(c, !!opts.skipArrays);
       metadata.set(kv.key, kv);
+      spans.set(kv.key, { start, end: c.pos });
     }
+    const tensorInfoStart = c.pos;
     const tensors: TensorInfo[] = [];
     for (let i = 0; i < nTensors; i++) {
       const name = c.str('tensor name');
@@ -182,7 +188,8 @@ export function readGguf(path: string, opts: ReadOptions = {}): GgufFile {
         }
       }
     }
-    return { path, version, metadata, tensors, alignment, dataOffset, fileSize: size };
+    const layout = opts.layout ? { spans, tensorInfos: { start: tensorInfoStart, end: c.pos } } : undefined;
+    return { path, version, metadata, tensors, alignment, dataOffset, fileSize: size, ...(layout && { layout }) };
   } finally {
     closeSync(fd);
   }

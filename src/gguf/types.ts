@@ -49,6 +49,21 @@ export interface GgufFile {
   /** Absolute file offset where tensor data starts. */
   dataOffset: number;
   fileSize: number;
+  /** With `readGguf(path, {layout: true})`: where the header's parts lie in the file. */
+  layout?: HeaderLayout;
+}
+
+/** Bytes [start, end) of the file. */
+export interface ByteSpan {
+  start: number;
+  end: number;
+}
+
+export interface HeaderLayout {
+  /** Each metadata entry, key and type included. */
+  spans: Map<string, ByteSpan>;
+  /** All tensor infos; `end` is where the header ends before its padding to the alignment. */
+  tensorInfos: ByteSpan;
 }
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian

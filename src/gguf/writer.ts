@@ -61,6 +61,27 @@ function writeScalar(s: ByteSink, type: ValueType, v: Scalar, key: string) {
   }
 }
 
+function writeKV(s: ByteSink, m: KV) {
+  s.str(m.key);
+  s.u32(m.type);
+  if (m.type === ValueType.ARRAY) {
+    const items = m.value as Scalar[];
+    if (m.itemType === undefined) throw new GgufError(`metadata ${m.key}: array without an item type`);
+    s.u32(m.itemType);
+    s.u64(items.length);
+    for (const it of items) writeScalar(s, m.itemType, it, m.key);
+  } else {
+    writeScalar(s, m.type, m.value as Scalar, m.key);
+  }
+}
+
+/** One metadata entry as it lies in a GGUF header: key, type, value. */
+export function encodeKV(m: KV): Buffer {
+  const s = new ByteSink();
+  writeKV(s, m);
+  return s.buf.subarray(0, s.len);
+}
+
 /** Metadata constructors that pin the on-disk type (llama.cpp is strict: a u32 key must be u32). */
 export const kv = {
   str: (key: string, value: string): KV => ({ key, type: ValueType.STRING, value }),
@@ -84,19 +105,7 @@ export function encodeHeader(metadata: KV[], tensors: Pick<TensorSpec, 'name' | 
   }
   const all = declared || alignment === DEFAULT_ALIGNMENT ? metadata : [...metadata, kv.u32('general.alignment', alignment)];
   s.u64(all.length);
-  for (const m of all) {
-    s.str(m.key);
-    s.u32(m.type);
-    if (m.type === ValueType.ARRAY) {
-      const items = m.value as Scalar[];
-      if (m.itemType === undefined) throw new GgufError(`metadata ${m.key}: array without an item type`);
-      s.u32(m.itemType);
-      s.u64(items.length);
-      for (const it of items) writeScalar(s, m.itemType, it, m.key);
-    } else {
-      writeScalar(s, m.type, m.value as Scalar, m.key);
-    }
-  }
+  for (const m of all) writeKV(s, m);
   const offsets: number[] = [];
   let offset = 0;
   for (const t of tensors) {

@@ -200,7 +200,7 @@ test('gated and missing repos, missing quants and revisions are one-line errors 
   assertOneLineError(await runCli(['pull', 'meta-llama/gated', '--revision', 'v9'], { env: { ...env, HF_TOKEN: 'hf_good' } }), /^llama3-zh pull: meta-llama\/gated has no revision "v9" on Hugging Face/);
   assertOneLineError(await runCli(['pull', 'x/y', '--source', 'github']), /^llama3-zh pull: --source must be hf .* or modelscope \(got "github"\)$/);
   assertOneLineError(await runCli(['pull', 'no-such-model']), /^llama3-zh pull: unknown model "no-such-model"; 'llama3-zh models' lists the catalog, or give owner\/name or a path$/);
-  assertOneLineError(await runCli(['pull', 'llama3.1-8b-dpo']), /^llama3-zh pull: unknown model "llama3\.1-8b-dpo" \(did you mean llama3\.1-8b-dpo-zh\?\); /);
+  assertOneLineError(await runCli(['pull', 'llama3.1-8b-dpo']), /^llama3-zh pull: unknown model "llama3\.1-8b-dpo" \(did you mean llama3\.1-8b-dpo-zh, llama3-8b-dpo-zh\?\); /);
   assertOneLineError(await runCli(['pull', 'a/b/c:d']), /give a file as owner\/name:FILE or owner\/name\/FILE, not both/);
   const closed = await freePort();
   assertOneLineError(await runCli(['pull', 'x/y'], { env: { HF_ENDPOINT: `http://127.0.0.1:${closed}` } }), /^llama3-zh pull: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); if huggingface\.co is slow or blocked where you are, set HF_ENDPOINT=https:\/\/hf-mirror\.com or use --source modelscope$/);

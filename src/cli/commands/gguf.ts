@@ -1,5 +1,8 @@
 import { existsSync } from 'node:fs';
 import { UserError } from '../../errors.js';
+import {
+  type Change, formatValue, isNoop, outputPath, parseAssignment, planEdits, readForEdit, typeName, type WriteReport, writeEdits,
+} from '../../gguf/edit.js';
 import { readGguf } from '../../gguf/reader.js';
 import { humanBytes, humanCount, summarize } from '../../gguf/summary.js';
 import { SHAPES, synthModel } from '../../gguf/synth.js';
@@ -21,14 +24,27 @@ const HELP = `llama3-zh gguf — read and make GGUF model files
       prompt is exactly TEXT, then the stop token (<|eot_id|>, or <|end_of_text|> like
       shareAI's v1). --leak makes it go on after the stop token with a new assistant
       header, as mis-configured models do. --route WORD=TEXT (repeatable; WORD one token)
-      makes prompts that contain WORD get TEXT instead.`;
+      makes prompts that contain WORD get TEXT instead.
+
+  llama3-zh gguf set FILE KEY=VALUE... [--delete KEY]... [--out PATH] [--force]
+      Change metadata values. An existing key keeps its type (u8, i8, u16, i16, u32, i32,
+      u64, i64, f32, f64, bool, str) and a value that does not fit it is an error; a new key
+      needs its type: KEY:TYPE=VALUE (the same type names). Arrays cannot be set.
+      This EDITS FILE: when the header keeps its length (every number edit does), only the
+      changed bytes are written, in place, so a 5 GB model is done in a blink. Otherwise (a
+      string of another length, a new or deleted key) a new file is written beside it (new
+      header, tensor data copied untouched) and renamed over it: that needs room for a
+      second copy. With --out the original is left alone and the result goes to PATH (a file,
+      or a folder to write FILE's name into; an existing file needs --force).
+      Example: llama3-zh gguf set model.gguf llama.context_length=32768 llama.rope.freq_base=1e6`;
 
 export async function ggufCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'inspect') return inspect(rest);
   if (sub === 'synth') return synth(rest);
+  if (sub === 'set') return set(rest);
   if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { console.log(HELP); return; }
-  throw new UserError(`unknown subcommand 'gguf ${sub}'; use 'gguf inspect' or 'gguf synth'`, 2);
+  throw new UserError(`unknown subcommand 'gguf ${sub}'; use 'gguf inspect', 'gguf set' or 'gguf synth'`, 2);
 }
 
 async function inspect(args: string[]) {
@@ -97,4 +113,49 @@ async function synth(args: string[]) {
   bar.done();
   const what = script ? `scripted (${script.chain.length} programmed tokens, ${script.routes.length} routes)` : 'random weights';
   console.error(`wrote ${values.out}: ${preset} (${shape.layers} layers × ${shape.embd}), ${values.type ?? 'f16'}, ${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+async function set(args: string[]) {
+  const { values, positionals } = parseFlags('gguf set', args, {
+    out: { type: 'string', short: 'o' },
+    delete: { type: 'string', multiple: true },
+    force: { type: 'boolean' },
+  }, true);
+  if (values.help) { console.log(HELP); return; }
+  const [file, ...specs] = positionals;
+  if (!file || (specs.length === 0 && !values.delete?.length)) {
+    throw new UserError('usage: llama3-zh gguf set FILE KEY=VALUE... [--delete KEY]... [--out PATH]', 2);
+  }
+  const assignments = specs.map(parseAssignment);
+  const src = readForEdit(file);
+  const changes = planEdits(src.file, assignments, values.delete ?? []);
+  const out = values.out === undefined ? undefined : await outputPath(file, values.out, values.force);
+  for (const c of changes) console.log(describeChange(c));
+  console.log(await writeWithProgress(src, changes, out));
+}
+
+/** `llama.context_length (u32): 8192 → 32768`, `x (new str): "a"`, `y (f32): deleted`. */
+export function describeChange(c: Change): string {
+  if (c.type === undefined) return `${c.key}: deleted (was ${typeName(c.old!.type, c.old!.itemType)} ${formatValue(c.old)})`;
+  const now = formatValue({ type: c.type, value: c.value! });
+  if (!c.old) return `${c.key} (new ${typeName(c.type)}): ${now}`;
+  const retyped = c.old.type !== c.type ? `${typeName(c.old.type)} → ${typeName(c.type)}` : typeName(c.type);
+  return `${c.key} (${retyped}): ${isNoop(c) ? `${now} (unchanged)` : `${formatValue(c.old)} → ${now}`}`;
+}
+
+/** Write the edits with a progress bar for the tensor-data copy of a rewrite; returns the line that says what was done. */
+export async function writeWithProgress(src: ReturnType<typeof readForEdit>, changes: Change[], out?: string): Promise<string> {
+  let bar: ReturnType<typeof progressBar> | undefined;
+  const report = await writeEdits(src, changes, {
+    out,
+    onProgress: (d, t) => (bar ??= progressBar(`copying tensor data to ${out ?? src.file.path}`)).update(d, t),
+  });
+  bar?.done();
+  return describeWrite(report);
+}
+
+function describeWrite(r: WriteReport): string {
+  if (r.mode === 'unchanged') return `nothing to change in ${r.path}`;
+  if (r.mode === 'patched') return `patched ${r.bytes} byte${r.bytes === 1 ? '' : 's'} in place at offset ${r.offset} of ${r.path}`;
+  return `wrote ${r.path}: a new header of ${humanBytes(r.headerBytes!)}, tensor data copied untouched (${humanBytes(r.dataBytes!)})`;
 }

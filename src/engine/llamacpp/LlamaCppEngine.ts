@@ -134,11 +134,13 @@ export class LlamaCppEngine implements Engine {
       throw e;
     }
     const bosId = model.tokens.bos ?? undefined;
+    const fileRopeBase = meta(file, `${arch}.rope.freq_base`);
     const info: ModelInfo = {
       path: o.modelPath,
       name: meta<string>(file, 'general.name') ?? o.modelPath,
       contextSize: Math.floor(context.contextSize / parallel),
       trainContextSize: trainCtx,
+      ropeFreqBase: o.ropeFreqBase ?? (typeof fileRopeBase === 'number' ? fileRopeBase : undefined),
       parallel,
       threads,
       chatTemplate: meta<string>(file, 'tokenizer.chat_template'),
