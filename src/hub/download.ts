@@ -79,23 +79,31 @@ export async function download(t: DownloadTask): Promise<DownloadResult> {
     writeFileAtomic(statePath(t.dest), JSON.stringify(state));
   };
   const timer = setInterval(() => { save().catch(() => {}); }, SAVE_EVERY_MS);
+  // The hash follows the download: whatever prefix of the file is written is hashed while the rest
+  // arrives, so checking a finished file takes only its last piece, not a second pass over it.
+  const want = t.sha256 ?? t.gitOid;
+  const hasher = want ? new PrefixHasher(fh, t.sha256 ? 'sha256' : 'git', t.size, t.onVerify) : undefined;
   const written = (i: number, n: number) => {
     state.done[i] += n;
     fetched += n;
     dirty = true;
     t.onBytes?.(n);
+    hasher?.advance(contiguous(state));
   };
+  let digest: string | undefined;
   try {
-    await fetchChunks(t, state, fh, written);
+    await fetchChunks(t, state, fh, written, () => hasher?.reset());
+    digest = await hasher?.finish();
   } catch (e) {
     clearInterval(timer);
+    await hasher?.settle();
     await save().catch(() => {});
     await fh.close();
     throw e;
   }
   clearInterval(timer);
   await fh.close();
-  await verify(t);
+  verify(t, digest);
   await rename(partPath(t.dest), t.dest);
   rmSync(statePath(t.dest), { force: true });
   return { fetched, resumed };
@@ -122,7 +130,7 @@ function loadState(t: DownloadTask): PartState | undefined {
 async function openPart(t: DownloadTask, state: PartState, resuming: boolean): Promise<FileHandle> {
   if (resuming) return open(partPath(t.dest), 'r+');
   rmSync(statePath(t.dest), { force: true });
-  const fh = await open(partPath(t.dest), 'w');
+  const fh = await open(partPath(t.dest), 'w+');
   // The full length up front (sparse where the file system allows) so that ranges land in place.
   await fh.truncate(t.size);
   return fh;
@@ -131,7 +139,59 @@ async function openPart(t: DownloadTask, state: PartState, resuming: boolean): P
 const chunkStart = (s: PartState, i: number) => i * s.chunkSize;
 const chunkLength = (s: PartState, i: number) => Math.min(s.chunkSize, s.size - chunkStart(s, i));
 
-async function fetchChunks(t: DownloadTask, state: PartState, fh: FileHandle, written: (i: number, n: number) => void) {
+/** Bytes from the start of the file that are all written. */
+function contiguous(s: PartState): number {
+  for (let i = 0; i < s.done.length; i++) {
+    if (s.done[i] < chunkLength(s, i)) return chunkStart(s, i) + s.done[i];
+  }
+  return s.size;
+}
+
+/** A hash over a file's prefix, read back as the prefix grows (from the page cache, as it was just written). */
+class PrefixHasher {
+  private h!: ReturnType<typeof createHash>;
+  private hashed = 0;
+  private running: Promise<void> | undefined;
+  private buf = Buffer.alloc(4 * MiB);
+  constructor(private fh: FileHandle, private kind: 'sha256' | 'git', private size: number, private onBytes?: (n: number) => void) {
+    this.reset();
+  }
+
+  reset() {
+    this.h = createHash(this.kind === 'sha256' ? 'sha256' : 'sha1');
+    if (this.kind === 'git') this.h.update(`blob ${this.size}\0`);
+    this.hashed = 0;
+  }
+
+  /** Hash on up to `upto`, unless a run is going (it will be asked again at the next write). */
+  advance(upto: number) {
+    if (this.running || upto <= this.hashed) return;
+    this.running = (async () => {
+      while (this.hashed < upto) {
+        const n = Math.min(this.buf.length, upto - this.hashed);
+        const { bytesRead } = await this.fh.read(this.buf, 0, n, this.hashed);
+        if (bytesRead <= 0) throw new Error(`could not read back ${n} bytes at ${this.hashed}`);
+        this.h.update(this.buf.subarray(0, bytesRead));
+        this.hashed += bytesRead;
+        this.onBytes?.(bytesRead);
+      }
+    })().finally(() => { this.running = undefined; });
+    this.running.catch(() => {});
+  }
+
+  async settle() {
+    await this.running?.catch(() => {});
+  }
+
+  async finish(): Promise<string> {
+    await this.running;
+    this.advance(this.size);
+    await this.running;
+    return this.h.digest('hex');
+  }
+}
+
+async function fetchChunks(t: DownloadTask, state: PartState, fh: FileHandle, written: (i: number, n: number) => void, restarted: () => void) {
   const pending = state.done.map((d, i) => i).filter((i) => state.done[i] < chunkLength(state, i));
   if (pending.length === 0) return;
   // A CDN URL learned from a redirect is reused for the next ranges; it is dropped if it stops working.
@@ -195,6 +255,7 @@ async function fetchChunks(t: DownloadTask, state: PartState, fh: FileHandle, wr
     // A server without ranges: one stream from the start, into a state of one chunk.
     state.chunkSize = Math.max(t.size, 1);
     state.done = [0];
+    restarted();
     await fh.truncate(0);
     await fh.truncate(t.size);
     const res = await fetch(t.url, { headers: t.headers, signal: t.signal });
@@ -267,12 +328,11 @@ function describe(e: unknown): string {
 }
 
 /** The hash the hub gave, of the finished part; a mismatch deletes it (it cannot be resumed into anything good). */
-async function verify(t: DownloadTask) {
+function verify(t: DownloadTask, got: string | undefined) {
   const part = partPath(t.dest);
   if (statSync(part).size !== t.size) throw new UserError(`${t.dest}: got ${statSync(part).size} bytes, expected ${t.size}`);
   const want = t.sha256 ?? t.gitOid;
-  if (!want) return;
-  const got = await hashFile(part, t.sha256 ? 'sha256' : 'git', t.size, t.onVerify);
+  if (!want || got === undefined) return;
   if (got !== want.toLowerCase()) {
     rmSync(part, { force: true });
     rmSync(statePath(t.dest), { force: true });
