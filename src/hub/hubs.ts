@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import { checkHubPath } from './hubPath.js';
+import { useProxyFromEnv } from './proxy.js';
 
 export type HubId = 'huggingface' | 'modelscope';
 export const HUB_IDS: readonly HubId[] = ['huggingface', 'modelscope'];
@@ -111,6 +112,7 @@ export function modelScope(env: NodeJS.ProcessEnv = process.env): Hub {
 }
 
 export function hubFor(id: HubId, env: NodeJS.ProcessEnv = process.env): Hub {
+  useProxyFromEnv(env);
   return id === 'huggingface' ? huggingFace(env) : modelScope(env);
 }
 

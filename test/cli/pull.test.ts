@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { humanBytes } from '../../src/gguf/summary.js';
@@ -308,4 +309,37 @@ test('on a terminal, chat asks before pulling a model that is not downloaded: no
   assert.ok(yes.includes(REPLY), yes.slice(-600));
   assert.match(yes, /\nEXIT 0\n$/);
   assert.ok(readFileSync(join(home, 'models', 'acme', 'tty-zh', 'tty-zh.Q4_K_M.gguf')).equals(model));
+});
+
+test('HTTPS_PROXY / HTTP_PROXY carry hub traffic through a proxy, as curl and huggingface_hub do', async () => {
+  const h = await hub({ repos: [{ hub: 'huggingface', repo: 'acme/proxied', files: [{ path: 'p.Q4_K_M.gguf', data: randomBytes(300_000, 11) }] }] });
+  // A forward proxy: CONNECT tunnels, and plain requests in absolute form.
+  const seen: string[] = [];
+  const proxy = createHttpServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const up = httpRequest(req.url!, { method: req.method, headers: req.headers }, (r) => { res.writeHead(r.statusCode!, r.headers); r.pipe(res); });
+    req.pipe(up);
+  });
+  proxy.on('connect', (req, socket, head) => {
+    seen.push(`CONNECT ${req.url}`);
+    const [host, port] = req.url!.split(':');
+    const up = connect(Number(port), host, () => { socket.write('HTTP/1.1 200 Connection Established\r\n\r\n'); up.write(head); up.pipe(socket); socket.pipe(up); });
+    up.on('error', () => socket.destroy());
+    socket.on('error', () => up.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  try {
+    const home = emptyHome();
+    const r = await runCli(['pull', 'acme/proxied'], { env: { ...h.env, LLAMA3ZH_HOME: home, HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, NO_PROXY: '' } });
+    assert.equal(r.code, 0, r.stderr);
+    const hubHost = new URL(h.url).host;
+    const cdnHost = new URL(h.cdnUrl).host;
+    assert.ok(seen.some((s) => s.includes(hubHost)), `the hub was reached through the proxy: ${seen.join(', ')}`);
+    assert.ok(seen.some((s) => s.includes(cdnHost)), `the CDN was reached through the proxy: ${seen.join(', ')}`);
+    assert.ok(existsSync(join(home, 'models', 'acme', 'proxied', 'p.Q4_K_M.gguf')));
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise((r) => proxy.close(r));
+  }
 });

@@ -29,6 +29,7 @@ Environment:
   HF_TOKEN                  a Hugging Face access token, for gated and private repos
   MODELSCOPE_DOMAIN         ModelScope's address (default www.modelscope.cn)
   MODELSCOPE_API_TOKEN      a ModelScope access token
+  HTTPS_PROXY, HTTP_PROXY   a proxy for all of it (NO_PROXY lists hosts to reach directly)
 
 Examples:
   llama3-zh pull llama3.1-8b-dpo-zh
