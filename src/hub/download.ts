@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -25,6 +26,8 @@ export interface DownloadTask {
   onBytes?(n: number): void;
   /** Called with bytes hashed while checking the finished file. */
   onVerify?(n: number): void;
+  /** Turns an error answer of the hub's own origin (gated, not found) into a message that says what to do. */
+  explain?(res: Response): Promise<UserError>;
 }
 
 export interface DownloadResult {
@@ -66,6 +69,45 @@ export function defaultChunkSize(size: number, connections: number): number {
  * missing ranges; a file whose hash does not match is deleted.
  */
 export async function download(t: DownloadTask): Promise<DownloadResult> {
+  const release = lock(t.dest);
+  try {
+    return await downloadLocked(t);
+  } finally {
+    release();
+  }
+}
+
+export const lockPath = (dest: string) => `${dest}.lock`;
+
+/** One download of a file at a time: a second pull (or a chat pulling the same model) is told, not let loose on the same part. */
+function lock(dest: string): () => void {
+  const path = lockPath(dest);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return () => rmSync(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`cannot write in ${dirname(dest)}: ${(e as NodeJS.ErrnoException).code}`);
+      const pid = Number(readFileSync(path, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new UserError(`another llama3-zh (pid ${pid}) is downloading ${dest.split(/[\\/]/).pop()}; wait for it to finish, or stop it and run this again`);
+      }
+      rmSync(path, { force: true }); // left by a process that is gone
+    }
+  }
+  throw new UserError(`cannot lock ${path}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function downloadLocked(t: DownloadTask): Promise<DownloadResult> {
   const state = loadState(t) ?? freshState(t);
   const resumed = state.done.reduce((a, b) => a + b, 0);
   const fh = await openPart(t, state, resumed > 0);
@@ -74,8 +116,9 @@ export async function download(t: DownloadTask): Promise<DownloadResult> {
   const save = async () => {
     if (!dirty) return;
     dirty = false;
-    // No fsync: after a crash of the machine the state may claim bytes the disk lost, but the hash check at
-    // the end catches that (and deletes the file), and the common case, Ctrl-C, loses nothing.
+    // With a hash, no fsync: after a crash of the machine the state may claim bytes the disk lost, but the
+    // check at the end catches that (and deletes the file); Ctrl-C loses nothing. Without one, sync first.
+    if (!t.sha256 && !t.gitOid) await fh.datasync();
     writeFileAtomic(statePath(t.dest), JSON.stringify(state));
   };
   const timer = setInterval(() => { save().catch(() => {}); }, SAVE_EVERY_MS);
@@ -92,7 +135,7 @@ export async function download(t: DownloadTask): Promise<DownloadResult> {
   };
   let digest: string | undefined;
   try {
-    await fetchChunks(t, state, fh, written, () => hasher?.reset());
+    await fetchChunks(t, state, fh, written, async () => { await hasher?.reset(); });
     digest = await hasher?.finish();
   } catch (e) {
     clearInterval(timer);
@@ -154,10 +197,16 @@ class PrefixHasher {
   private running: Promise<void> | undefined;
   private buf = Buffer.alloc(4 * MiB);
   constructor(private fh: FileHandle, private kind: 'sha256' | 'git', private size: number, private onBytes?: (n: number) => void) {
-    this.reset();
+    this.init();
   }
 
-  reset() {
+  /** Start over (the file is being fetched again from its start); waits for a read in flight. */
+  async reset() {
+    await this.settle();
+    this.init();
+  }
+
+  private init() {
     this.h = createHash(this.kind === 'sha256' ? 'sha256' : 'sha1');
     if (this.kind === 'git') this.h.update(`blob ${this.size}\0`);
     this.hashed = 0;
@@ -191,12 +240,12 @@ class PrefixHasher {
   }
 }
 
-async function fetchChunks(t: DownloadTask, state: PartState, fh: FileHandle, written: (i: number, n: number) => void, restarted: () => void) {
+async function fetchChunks(t: DownloadTask, state: PartState, fh: FileHandle, written: (i: number, n: number) => void, restarted: () => Promise<void> | void) {
   const pending = state.done.map((d, i) => i).filter((i) => state.done[i] < chunkLength(state, i));
   if (pending.length === 0) return;
   // A CDN URL learned from a redirect is reused for the next ranges; it is dropped if it stops working.
   let direct: string | undefined;
-  let rangesWork: boolean | undefined;
+  let rangesSeen = false;
   const fail = new AbortController();
   const signal = t.signal ? AbortSignal.any([t.signal, fail.signal]) : fail.signal;
 
@@ -217,15 +266,15 @@ async function fetchChunks(t: DownloadTask, state: PartState, fh: FileHandle, wr
           // Asked for the whole file: a plain answer is as good.
         } else if (res.status === 200) {
           await res.body?.cancel();
-          rangesWork = false;
+          // A server that never did ranges gets one stream; one that stops half-way is an error to retry.
+          if (rangesSeen) throw new UserError(`the hub stopped answering range requests for ${fileName(t)}; run the command again to resume`);
           throw new NoRanges();
         } else if (res.status !== 206) {
-          await res.body?.cancel();
-          if (direct && attempt < RETRIES) { direct = undefined; continue; }
-          throw statusError(t, res.status);
+          if (direct && attempt < RETRIES) { await res.body?.cancel(); direct = undefined; continue; }
+          throw await httpError(t, res, sameOrigin);
         } else {
           checkContentRange(t, res.headers.get('content-range'), from);
-          rangesWork = true;
+          rangesSeen = true;
         }
         if (res.redirected) direct = res.url;
         headersSeen();
@@ -233,7 +282,7 @@ async function fetchChunks(t: DownloadTask, state: PartState, fh: FileHandle, wr
         return;
       } catch (e) {
         if (signal.aborted || e instanceof UserError || e instanceof NoRanges) throw e;
-        if (attempt >= RETRIES) throw new UserError(`downloading ${t.dest} failed after ${RETRIES + 1} tries: ${describe(e)}; run the command again to resume`);
+        if (attempt >= RETRIES) throw new UserError(`downloading ${fileName(t)} failed after ${RETRIES + 1} tries: ${describe(e)}; run the command again to resume`);
         await sleep((e as { retryMs?: number }).retryMs ?? 500 * 2 ** attempt);
       }
     }
@@ -243,26 +292,48 @@ async function fetchChunks(t: DownloadTask, state: PartState, fh: FileHandle, wr
   const worker = async () => {
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) await fetchRange(i);
   };
-  try {
-    // The first answer tells whether the server does ranges at all; the other connections start after it.
-    const first = fetchRange(queue.shift()!).then(worker);
-    await Promise.race([firstHeaders, first]);
-    await Promise.all([first, ...Array.from({ length: Math.min(t.connections - 1, queue.length) }, worker)]);
-  } catch (e) {
+  // Every connection is waited for before anything else touches the state or the file.
+  const tasks: Promise<void>[] = [];
+  let failure: unknown;
+  const watch = (p: Promise<void>) => p.catch((e) => {
+    if (failure === undefined) failure = e;
     fail.abort();
-    if (!(e instanceof NoRanges)) throw e;
-    if (rangesWork) throw new UserError(`the hub stopped answering range requests for ${t.dest}; run the command again`);
-    // A server without ranges: one stream from the start, into a state of one chunk.
-    state.chunkSize = Math.max(t.size, 1);
-    state.done = [0];
-    restarted();
-    await fh.truncate(0);
-    await fh.truncate(t.size);
-    const res = await fetch(t.url, { headers: t.headers, signal: t.signal });
-    if (!res.ok) throw statusError(t, res.status);
-    await writeBody(res, fh, 0, t.size, (n) => written(0, n));
+  });
+  // The first answer tells whether the server does ranges at all; the other connections start after it.
+  const first = fetchRange(queue.shift()!).then(worker);
+  tasks.push(watch(first));
+  await Promise.race([firstHeaders, first.catch(() => {})]);
+  if (failure === undefined) {
+    for (let k = 0; k < Math.min(t.connections - 1, queue.length); k++) tasks.push(watch(worker()));
+  }
+  await Promise.all(tasks);
+  if (failure === undefined) return;
+  if (t.signal?.aborted) throw t.signal.reason ?? failure;
+  if (!(failure instanceof NoRanges)) throw failure;
+  // A server without ranges: one stream from the start, into a state of one chunk.
+  await restarted();
+  state.chunkSize = Math.max(t.size, 1);
+  state.done = [0];
+  await fh.truncate(0);
+  await fh.truncate(t.size);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(t.url, { headers: t.headers, signal: t.signal });
+      if (!res.ok) throw await httpError(t, res, true);
+      await writeBody(res, fh, 0, t.size, (n) => written(0, n));
+      return;
+    } catch (e) {
+      if (t.signal?.aborted || e instanceof UserError) throw e;
+      if (attempt >= RETRIES) throw new UserError(`downloading ${fileName(t)} failed after ${RETRIES + 1} tries: ${describe(e)}; the server does not resume, run the command again`);
+      // Without ranges a retry starts over.
+      await restarted();
+      state.done = [0];
+      await sleep(500 * 2 ** attempt);
+    }
   }
 }
+
+const fileName = (t: DownloadTask) => t.dest.split(/[\\/]/).pop()!;
 
 class NoRanges extends Error {}
 
@@ -315,11 +386,16 @@ function checkContentRange(t: DownloadTask, header: string | null, from: number)
   }
 }
 
-function statusError(t: DownloadTask, status: number): Error {
-  if (status === 429 || status >= 500) return Object.assign(new Error(`HTTP ${status}`), { retryMs: 2000 });
-  if (status === 401 || status === 403) return new UserError(`the hub refused to send ${t.dest.split('/').pop()} (HTTP ${status}); a gated repo needs a token (HF_TOKEN / MODELSCOPE_API_TOKEN)`);
-  if (status === 404) return new UserError(`${t.dest.split('/').pop()} is not on the hub any more (HTTP 404); the repo changed while pulling? Run the command again`);
-  return new UserError(`the hub answered HTTP ${status} for ${t.dest.split('/').pop()}`);
+/** An HTTP error answer: the hub says why (gated, gone) through the task's callback; a CDN's status is retried or told. */
+async function httpError(t: DownloadTask, res: Response, fromHub: boolean): Promise<Error> {
+  if (res.status === 429 || res.status >= 500) {
+    await res.body?.cancel();
+    return Object.assign(new Error(`HTTP ${res.status}`), { retryMs: 2000 });
+  }
+  if (fromHub && t.explain) return t.explain(res);
+  await res.body?.cancel();
+  if (res.status === 404) return new UserError(`${fileName(t)} is not on the hub any more (HTTP 404); the repo changed while pulling? Run the command again`);
+  return new UserError(`the hub answered HTTP ${res.status} for ${fileName(t)}`);
 }
 
 function describe(e: unknown): string {
@@ -341,10 +417,10 @@ function verify(t: DownloadTask, got: string | undefined) {
 }
 
 /** sha256 of a file, or its git blob id (sha1 of "blob SIZE\0" + content), as hubs publish them. */
-export async function hashFile(path: string, kind: 'sha256' | 'git', size: number, onBytes?: (n: number) => void): Promise<string> {
+export async function hashFile(path: string, kind: 'sha256' | 'git', size: number, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<string> {
   const h = createHash(kind === 'sha256' ? 'sha256' : 'sha1');
   if (kind === 'git') h.update(`blob ${size}\0`);
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MiB }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MiB, signal }) as AsyncIterable<Buffer>) {
     h.update(chunk);
     onBytes?.(chunk.length);
   }

@@ -13,8 +13,11 @@ export function checkHubPath(p: unknown): string {
   if (/[\x00-\x1f\x7f]/.test(p)) throw bad('it has control characters');
   if (p.includes('\\')) throw bad('it has a backslash');
   if (p.startsWith('/') || /^[A-Za-z]:/.test(p) || isAbsolute(p)) throw bad('it is an absolute path');
+  if (/[:*?"<>|]/.test(p)) throw bad('it has a character file systems do not allow (: * ? " < > |)');
   for (const seg of p.split('/')) {
     if (seg === '' || seg === '.' || seg === '..') throw bad('it has an empty, "." or ".." segment');
+    // Names Windows reserves or silently changes.
+    if (/^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i.test(seg) || /[. ]$/.test(seg)) throw bad(`"${seg}" is not a usable file name on every system`);
   }
   return p;
 }

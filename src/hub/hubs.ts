@@ -68,7 +68,7 @@ export function huggingFace(env: NodeJS.ProcessEnv = process.env): Hub {
       let url: string | undefined = `${endpoint}/api/models/${repo}/tree/${encodeURIComponent(info.sha)}?recursive=true`;
       while (url) {
         const res = await request(hub, url, repo, revision, signal);
-        const page = await res.json() as { type: string; path: string; size: number; oid?: string; lfs?: { oid: string; size: number } }[];
+        const page = await res.json().catch(() => undefined) as { type: string; path: string; size: number; oid?: string; lfs?: { oid: string; size: number } }[];
         if (!Array.isArray(page)) throw new UserError(`${hub.label} answered the file list of ${repo} with something that is not a list`);
         for (const e of page) {
           if (e.type !== 'file') continue;
@@ -103,9 +103,9 @@ export function modelScope(env: NodeJS.ProcessEnv = process.env): Hub {
       }
       const files = body.Data.Files.filter((f) => f.Type === 'blob')
         .map((f) => ({ path: checkHubPath(f.Path), size: f.Size, sha256: f.Sha256 || undefined }));
-      // ModelScope lists by branch; its files carry the commit they are at.
-      const commit = body.Data.Files.find((f) => f.Revision)?.Revision ?? revision;
-      return { commit, files };
+      // A file's Revision is the last commit that touched it, not the repo's head: files are fetched by the
+      // revision asked for (as the modelscope library does), and their sha256 ties them to this listing.
+      return { commit: revision, files };
     },
   };
   return hub;
@@ -116,9 +116,13 @@ export function hubFor(id: HubId, env: NodeJS.ProcessEnv = process.env): Hub {
   return id === 'huggingface' ? huggingFace(env) : modelScope(env);
 }
 
+/** The next page of a listing; only on the hub's own origin, where the token may go. */
 function nextLink(link: string | null, base: string): string | undefined {
   const m = link && /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
-  return m ? new URL(m[1], base).href : undefined;
+  if (!m) return undefined;
+  const next = new URL(m[1], base);
+  if (next.origin !== new URL(base).origin) throw new UserError(`the hub's file list points its next page at another site (${next.origin}); refusing to send it the token`);
+  return next.href;
 }
 
 async function getJson(hub: Hub, url: string, repo: string, revision: string, signal?: AbortSignal): Promise<unknown> {
@@ -167,7 +171,8 @@ export function retryAfterMs(res: Response): number | undefined {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function hubError(hub: Hub, res: Response, repo: string, revision: string): Promise<UserError> {
+/** An error answer of a hub, as a sentence that says what to do (gated: where to accept the terms; missing: check the name). */
+export async function hubError(hub: Hub, res: Response, repo: string, revision: string): Promise<UserError> {
   const code = res.headers.get('x-error-code') ?? '';
   let message = res.headers.get('x-error-message') ?? '';
   try {

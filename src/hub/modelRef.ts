@@ -16,6 +16,9 @@ export type ModelRef =
 
 export function parseModelRef(raw: string): ModelRef {
   if (existsSync(raw)) return { kind: 'path', raw, path: raw };
+  if (/^[A-Za-z]:[\\/]/.test(raw) || raw.includes('\\')) {
+    throw new UserError(`model not found: ${raw}; give a path to a .gguf file, a model name from 'llama3-zh models', or owner/name`);
+  }
   const colon = raw.indexOf(':');
   let base = colon >= 0 ? raw.slice(0, colon) : raw;
   let spec = colon >= 0 ? raw.slice(colon + 1) : undefined;

@@ -18,12 +18,12 @@ export const DEFAULT_QUANT = 'Q4_K_M';
 /** When the default quant is not there: the next best trade of size for quality, in order. */
 const QUANT_PREFERENCE = ['Q4_K_M', 'Q4_K_S', 'Q5_K_M', 'Q4_0', 'IQ4_XS', 'Q5_K_S', 'Q6_K', 'Q8_0', 'Q3_K_L', 'Q3_K_M', 'BF16', 'F16', 'F32'];
 
-const QUANT_RE = /(?:^|[-_./])(IQ[1-4]_(?:XXS|XS|S|M|NL)|Q[2-8]_K(?:_[SML]|_XL)?|Q[2-8]_[01]|BF16|FP16|F16|F32)(?=[-_./]|$)/i;
+const QUANT_RE = /(?:^|[-_./])(IQ[1-4]_(?:XXS|XS|S|M|NL)|Q[2-8]_K(?:_[SML]|_XL)?|Q4_0_[48]_[48]|Q[2-8]_[01]|BF16|FP16|F16|F32)(?=[-_./]|$)/i;
 const SPLIT_RE = /-(\d{5})-of-(\d{5})\.gguf$/i;
 
-/** The quant type a GGUF's name says (Q4_K_M, Q8_0, F16, …). */
+/** The quant type a GGUF's name says (Q4_K_M, Q8_0, F16, …); the file's own name before its folder's. */
 export function quantOf(path: string): string | undefined {
-  const m = QUANT_RE.exec(path);
+  const m = QUANT_RE.exec(path.split('/').pop()!) ?? QUANT_RE.exec(path);
   if (!m) return undefined;
   const q = m[1].toUpperCase();
   return q === 'FP16' ? 'F16' : q;
@@ -51,7 +51,7 @@ function ggufGroups(files: RemoteFile[]): GgufGroup[] {
 
 /** Files that make a Hugging Face model folder: config, tokenizer, weights; not Meta's original/ checkpoint. */
 function folderFiles(files: RemoteFile[]): RemoteFile[] {
-  const top = files.filter((f) => !f.path.startsWith('original/'));
+  const top = files.filter((f) => !f.path.includes('/'));
   const hasSafetensors = top.some((f) => f.path.endsWith('.safetensors'));
   const wanted = (p: string) => {
     const name = p.split('/').pop()!;
@@ -75,8 +75,11 @@ export function pickFiles(repo: string, files: RemoteFile[], o: PickOptions = {}
   const groups = ggufGroups(files);
   const spec = o.spec;
   if (spec && /\.[a-z0-9]+$/i.test(spec) && !/^[A-Z0-9_]+$/i.test(spec)) {
-    const f = files.find((x) => x.path === spec) ?? files.find((x) => x.path.split('/').pop() === spec);
+    const byName = files.filter((x) => x.path.split('/').pop() === spec);
+    const f = files.find((x) => x.path === spec) ?? (byName.length === 1 ? byName[0] : undefined);
+    if (!f && byName.length > 1) throw new UserError(`${repo} has ${byName.length} files named ${spec} (${byName.map((x) => x.path).join(', ')}); give the path`);
     if (!f) throw new UserError(`${repo} has no file ${spec}; its GGUF files: ${listGroups(groups) || 'none'}`);
+    if (!f.path.toLowerCase().endsWith('.gguf')) throw new UserError(`${spec} is not a GGUF file; pull takes a GGUF by name, or a whole model folder with --format safetensors`);
     const g = groups.find((x) => x.files.includes(f));
     return g ? ggufSelection(g) : { format: 'gguf', files: [f], primary: f.path };
   }
@@ -85,6 +88,9 @@ export function pickFiles(repo: string, files: RemoteFile[], o: PickOptions = {}
     const sel = folderFiles(files);
     if (!sel.some((f) => f.path === 'config.json')) {
       throw new UserError(`${repo} has no config.json${groups.length ? `; it has GGUF files: ${listGroups(groups)}` : ' and no GGUF files: it is not a model repo this can pull'}`);
+    }
+    if (!sel.some((f) => /\.(safetensors|bin)$/.test(f.path))) {
+      throw new UserError(`${repo} has a config.json but no weights (*.safetensors or pytorch_model*.bin) at its top level; name a file with ${repo}:FILE`);
     }
     const pickle = sel.some((f) => f.path.endsWith('.bin'));
     return {
@@ -107,6 +113,7 @@ export function pickFiles(repo: string, files: RemoteFile[], o: PickOptions = {}
   if (groups.length === 1) return ggufSelection(groups[0]);
   for (const q of QUANT_PREFERENCE) {
     const g = groups.filter((x) => x.quant === q);
+    if (g.length > 1) throw new UserError(`${repo} has ${g.length} ${q} files (${g.map((x) => x.key).join(', ')}); name one as ${repo}:FILE`);
     if (g.length === 1) {
       const s = ggufSelection(g[0]);
       return q === DEFAULT_QUANT ? s : { ...s, note: `no ${DEFAULT_QUANT} here; took ${q} (others: ${listGroups(groups)})` };
@@ -119,6 +126,7 @@ function ggufSelection(g: GgufGroup): Selection {
   return { format: 'gguf', files: g.files, primary: g.files[0].path, quant: g.quant };
 }
 
+/** The quants a repo has, by file name where two files share a quant. */
 function listGroups(groups: GgufGroup[]): string {
-  return groups.map((g) => g.quant ?? g.key).join(', ');
+  return groups.map((g) => (g.quant && groups.filter((x) => x.quant === g.quant).length === 1 ? g.quant : g.key)).join(', ');
 }

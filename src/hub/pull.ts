@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, readFileSync, statfsSync, statSync } from 'node:
 import { dirname } from 'node:path';
 import { UserError } from '../errors.js';
 import { download, hashFile, partPath, statePath } from './download.js';
-import { type Hub, type HubId, hubFor, type RemoteFile } from './hubs.js';
+import { type Hub, type HubId, hubError, hubFor, type RemoteFile } from './hubs.js';
 import { pathInside } from './hubPath.js';
 import { type ModelRef, reposOf } from './modelRef.js';
 import { pickFiles, type PullFormat, type Selection } from './pick.js';
-import { type LocalModel, listStore, readManifest, recordEntry, repoDir, type StoreEntry } from './store.js';
+import { dropEmptyEntry, type LocalModel, listStore, readManifest, recordEntry, repoDir, type StoreEntry } from './store.js';
 
 export interface PullOptions {
   source?: HubId;
@@ -93,41 +93,71 @@ export async function planPull(ref: Extract<ModelRef, { kind: 'hub' }>, o: PullO
     let have = 0;
     for (const f of selection.files) {
       const dest = pathInside(dir, f.path);
-      have += isPresent(cand.repo, f, dest) ? f.size : partialBytes(dest);
+      have += isPresent(cand.repo, f, dest) ? f.size : partialBytes(dest, fileId(hub, cand.repo, listing.commit, f));
     }
     return { ref, hub, repo: cand.repo, revision, commit: listing.commit, selection, total, have };
   }
   throw lastError;
 }
 
-/** A file is present when the manifest says it is this very content and it has its size. */
+const fileId = (hub: Hub, repo: string, commit: string, f: RemoteFile) => `${hub.id}:${repo}@${commit}:${f.path}`;
+
+/** A file is present when a finished pull recorded this very content and it has its size. */
 function isPresent(repo: string, f: RemoteFile, dest: string): boolean {
-  const recorded = (readManifest(repo)?.entries ?? []).flatMap((e) => e.files).find((x) => x.path === f.path);
+  const recorded = (readManifest(repo)?.entries ?? []).filter((e) => e.complete !== false).flatMap((e) => e.files).find((x) => x.path === f.path);
   return existsSync(dest) && statSync(dest).size === f.size && sameContent(recorded, f);
 }
 
 export async function runPull(plan: PullPlan, o: PullOptions = {}): Promise<PullResult> {
   const { hub, repo, revision, commit, selection, ref } = plan;
   const dir = repoDir(repo);
-  const dests = selection.files.map((f) => ({ f, dest: pathInside(dir, f.path) }));
-  const present = (f: RemoteFile, dest: string) => isPresent(repo, f, dest);
+  // Which files a finished pull already put here, decided before this pull records itself as unfinished.
+  const dests = selection.files.map((f) => {
+    const dest = pathInside(dir, f.path);
+    return { f, dest, present: isPresent(repo, f, dest) };
+  });
   checkSpace(dir, plan.total - plan.have);
   o.report?.plan?.(plan);
+  const entry: StoreEntry = {
+    format: selection.format,
+    quant: selection.quant,
+    primary: selection.primary,
+    files: selection.files,
+    hub: hub.id,
+    endpoint: hub.endpoint,
+    revision,
+    commit,
+    catalogName: ref.catalog?.name,
+    pulledAt: new Date().toISOString(),
+    complete: false,
+  };
+  // Recorded before the first byte, so an interrupted pull of several files shows as unfinished, not as a model.
+  storeWrite(dir, () => recordEntry(repo, entry));
 
+  try {
+    return await fetchAll(plan, entry, dests, o);
+  } catch (e) {
+    dropEmptyEntry(repo, entry.primary);
+    throw e;
+  }
+}
+
+async function fetchAll(plan: PullPlan, entry: StoreEntry, dests: { f: RemoteFile; dest: string; present: boolean }[], o: PullOptions): Promise<PullResult> {
+  const { hub, repo, revision, commit, selection } = plan;
   let fetched = 0;
   let resumed = 0;
   let kept = 0;
-  for (const { f, dest } of dests) {
-    if (present(f, dest)) {
+  for (const { f, dest, present } of dests) {
+    if (present) {
       kept += f.size;
       o.report?.fileDone?.(f, 'present');
       continue;
     }
-    mkdirSync(dirname(dest), { recursive: true });
+    storeWrite(dirname(dest), () => mkdirSync(dirname(dest), { recursive: true }));
     // A file put there by hand (or by an older pull) with the right hash is kept, not fetched again.
     if (existsSync(dest) && statSync(dest).size === f.size && (f.sha256 || f.gitOid)) {
       o.report?.verifying?.(f.path, f.size);
-      const got = await hashFile(dest, f.sha256 ? 'sha256' : 'git', f.size, o.report?.verified);
+      const got = await hashFile(dest, f.sha256 ? 'sha256' : 'git', f.size, o.report?.verified, o.signal);
       if (got === (f.sha256 ?? f.gitOid)!.toLowerCase()) {
         kept += f.size;
         o.report?.bytes?.(f.size);
@@ -142,30 +172,19 @@ export async function runPull(plan: PullPlan, o: PullOptions = {}): Promise<Pull
       size: f.size,
       sha256: f.sha256,
       gitOid: f.gitOid,
-      id: `${hub.id}:${repo}@${commit}:${f.path}`,
+      id: fileId(hub, repo, commit, f),
       connections: f.size >= 64 * MiB ? (o.connections ?? 8) : Math.min(o.connections ?? 8, f.size >= 8 * MiB ? 4 : 1),
       chunkSize: o.chunkSize,
       signal: o.signal,
       onBytes: o.report?.bytes,
       onVerify: o.report?.verified,
-    });
+      explain: (res) => hubError(hub, res, repo, revision),
+    }).catch((e) => { throw storeError(dest, e); });
     fetched += r.fetched;
     resumed += r.resumed;
     o.report?.fileDone?.(f, 'fetched');
   }
-  const entry: StoreEntry = {
-    format: selection.format,
-    quant: selection.quant,
-    primary: selection.primary,
-    files: selection.files,
-    hub: hub.id,
-    endpoint: hub.endpoint,
-    revision,
-    commit,
-    catalogName: ref.catalog?.name,
-    pulledAt: new Date().toISOString(),
-  };
-  recordEntry(repo, entry);
+  recordEntry(repo, { ...entry, complete: true, pulledAt: new Date().toISOString() });
   const model = listStore().find((m) => m.repo === repo && m.entry?.primary === entry.primary)!;
   return { hub, repo, model, selection, fetched, resumed, present: kept };
 }
@@ -176,13 +195,30 @@ function sameContent(a: RemoteFile | undefined, b: RemoteFile): boolean {
   return a.gitOid === b.gitOid;
 }
 
-function partialBytes(dest: string): number {
+/** Bytes an unfinished download of this very file (same id) has kept. */
+function partialBytes(dest: string, id: string): number {
   if (!existsSync(partPath(dest))) return 0;
   try {
-    const s = JSON.parse(readFileSync(statePath(dest), 'utf8')) as { done: number[] };
-    return s.done.reduce((a, b) => a + b, 0);
+    const s = JSON.parse(readFileSync(statePath(dest), 'utf8')) as { id: string; done: number[] };
+    return s.id === id ? s.done.reduce((a, b) => a + b, 0) : 0;
   } catch {
     return 0;
+  }
+}
+
+/** A file-system failure in the store (no permission, disk full) as one line that names the place. */
+function storeError(path: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code !== 'string' || e instanceof UserError) return e;
+  const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code;
+  return new UserError(`cannot write ${path}: ${why}; free some space, fix the permissions, or use --models-dir`);
+}
+
+function storeWrite<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw storeError(path, e);
   }
 }
 

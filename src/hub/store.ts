@@ -53,6 +53,8 @@ export interface StoreEntry {
   commit: string;
   catalogName?: string;
   pulledAt: string;
+  /** false while the pull is under way (or was interrupted); absent or true once every file is in. */
+  complete?: boolean;
 }
 
 export interface Manifest {
@@ -75,7 +77,21 @@ export function readManifest(repo: string): Manifest | undefined {
 export function recordEntry(repo: string, entry: StoreEntry) {
   const m = readManifest(repo) ?? { version: 1, repo, entries: [] };
   m.entries = [...m.entries.filter((e) => e.primary !== entry.primary), entry];
+  mkdirSync(repoDir(repo), { recursive: true });
   writeFileAtomic(join(repoDir(repo), MANIFEST), JSON.stringify(m, null, 2) + '\n');
+}
+
+/** Forget a pull that left nothing behind (it failed before a byte was kept), so it is not listed as unfinished. */
+export function dropEmptyEntry(repo: string, primary: string) {
+  const m = readManifest(repo);
+  const e = m?.entries.find((x) => x.primary === primary);
+  if (!m || !e || e.complete !== false) return;
+  const dir = repoDir(repo);
+  if (e.files.some((f) => existsSync(pathInside(dir, f.path)) || existsSync(pathInside(dir, `${f.path}.part`)))) return;
+  m.entries = m.entries.filter((x) => x !== e);
+  if (m.entries.length) writeFileAtomic(join(dir, MANIFEST), JSON.stringify(m, null, 2) + '\n');
+  else rmSync(join(dir, MANIFEST), { force: true });
+  pruneEmpty(dir, modelsDir());
 }
 
 export interface LocalModel {
@@ -112,9 +128,9 @@ export function listStore(): LocalModel[] {
           claimed.add(f.path);
           const s = all.find((x) => x.rel === f.path);
           if (s?.bytes === f.size) bytes += s.bytes;
-          else complete = false;
+          else { complete = false; bytes += partDone(join(dir, f.path)); }
         }
-        out.push({ repo, path: join(dir, e.primary), format: e.format, quant: e.quant, bytes, complete, entry: e, partialBytes });
+        out.push({ repo, path: join(dir, e.primary), format: e.format, quant: e.quant, bytes, complete: complete && e.complete !== false, entry: e, partialBytes });
       }
       // Unfinished pulls (a first pull records its manifest only at the end): a GGUF is an entry of its
       // own; a part of a folder makes the folder incomplete.
@@ -129,7 +145,15 @@ export function listStore(): LocalModel[] {
       }
       for (const f of all) {
         if (!f.rel.toLowerCase().endsWith('.gguf') || claimed.has(f.rel)) continue;
-        out.push({ repo, path: join(dir, f.rel), format: 'gguf', quant: undefined, bytes: f.bytes, complete: true, partialBytes });
+        // A split GGUF (x-00001-of-00003.gguf) is one model, listed by its first part, whole only with every part.
+        const split = SPLIT.exec(f.rel);
+        if (split && Number(split[2]) !== 1) continue;
+        const parts = split ? splitParts(f.rel, Number(split[3])) : [f.rel];
+        const have = parts.map((r) => all.find((x) => x.rel === r));
+        out.push({
+          repo, path: join(dir, f.rel), format: 'gguf', quant: quantOf(f.rel), bytes: have.reduce((a, x) => a + (x?.bytes ?? 0), 0),
+          complete: have.every(Boolean), partialBytes,
+        });
       }
       if (!m && !all.some((f) => f.rel.toLowerCase().endsWith('.gguf')) && all.some((f) => f.rel === 'config.json')) {
         const bytes = all.filter((f) => !f.rel.endsWith('.part')).reduce((a, f) => a + f.bytes, 0);
@@ -140,6 +164,14 @@ export function listStore(): LocalModel[] {
   return out;
 }
 
+const SPLIT = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
+
+/** All the parts of a split GGUF, from its first part's name. */
+function splitParts(first: string, count: number): string[] {
+  const m = SPLIT.exec(first)!;
+  return Array.from({ length: count }, (_, i) => `${m[1]}-${String(i + 1).padStart(5, '0')}-of-${m[3]}.gguf`);
+}
+
 /** Bytes an unfinished download has, from its saved progress. */
 function partDone(dest: string): number {
   try {
@@ -147,6 +179,11 @@ function partDone(dest: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Unfinished downloads (*.part) in a folder, by the names of the files they will become. */
+function walkParts(dir: string): string[] {
+  return walk(dir).filter((f) => f.rel.endsWith('.part')).map((f) => f.rel.slice(0, -'.part'.length));
 }
 
 function statSafe(p: string) {
@@ -168,7 +205,7 @@ function walk(dir: string, base = dir): { rel: string; bytes: number }[] {
     if (d.isDirectory()) { out.push(...walk(full, base)); continue; }
     // A file linked in from elsewhere (an LM Studio or Hugging Face cache) counts; linked folders are not followed.
     const st = d.isSymbolicLink() ? statSafe(full) : undefined;
-    if ((d.isFile() || st?.isFile()) && d.name !== MANIFEST && !d.name.endsWith('.part.json')) {
+    if ((d.isFile() || st?.isFile()) && d.name !== MANIFEST && !d.name.endsWith('.part.json') && !d.name.endsWith('.lock')) {
       out.push({ rel: relative(base, full).split(sep).join('/'), bytes: (st ?? statSync(full)).size });
     }
   }
@@ -191,6 +228,16 @@ export function storeJson(m: LocalModel) {
   };
 }
 
+/** The stored models a repo and spec (a quant or a file) name, finished or not. */
+export function matchLocal(repo: string, spec?: string): LocalModel[] {
+  const mine = listStore().filter((m) => m.repo.toLowerCase() === repo.toLowerCase());
+  if (!spec) return mine;
+  const s = spec.toLowerCase();
+  return mine.filter((m) => m.quant?.toLowerCase() === s
+    || relative(repoDir(m.repo), m.path).split(sep).join('/').toLowerCase() === s
+    || m.entry?.files.some((f) => f.path.toLowerCase() === s || f.path.split('/').pop()!.toLowerCase() === s));
+}
+
 /** The stored model a repo and spec (quant or file, or nothing) name, if it is there and complete. */
 export function findLocal(repo: string, spec?: string): LocalModel | undefined {
   const mine = listStore().filter((m) => m.repo.toLowerCase() === repo.toLowerCase() && m.complete);
@@ -208,7 +255,12 @@ export function findLocal(repo: string, spec?: string): LocalModel | undefined {
 export function removeLocal(model: LocalModel): number {
   const dir = repoDir(model.repo);
   let freed = 0;
-  const files = model.entry ? model.entry.files.map((f) => f.path) : [relative(dir, model.path).split(sep).join('/')];
+  const rel0 = relative(dir, model.path).split(sep).join('/');
+  const split = SPLIT.exec(rel0);
+  // Without a manifest: a GGUF (all its parts), or a whole model folder — every file in it.
+  const files = model.entry ? model.entry.files.map((f) => f.path)
+    : model.format === 'safetensors' ? walk(dir).map((f) => f.rel).concat(walkParts(dir))
+      : split ? splitParts(rel0, Number(split[3])) : [rel0];
   const others = new Set((readManifest(model.repo)?.entries ?? []).filter((e) => e !== model.entry && e.primary !== model.entry?.primary)
     .flatMap((e) => e.files.map((f) => f.path)));
   for (const rel of files) {

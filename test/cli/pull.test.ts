@@ -6,7 +6,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { humanBytes } from '../../src/gguf/summary.js';
-import { assertFinalError, assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
+import { assertFinalError, assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { COMMIT, gitOid, randomBytes, sha256, startHub } from '../helpers/hub.js';
 import { REPLY, ROOT, testModel } from '../helpers/models.js';
 
@@ -108,7 +108,7 @@ test('a pull interrupted halfway resumes: the bytes already there are not fetche
   const data = randomBytes(6 * MiB, 42);
   const h = await hub({ repos: [{ hub: 'huggingface', repo: 'acme/big-gguf', files: [{ path: 'big.Q4_K_M.gguf', data }] }], throttle: 1.5 * MiB });
   const home = emptyHome();
-  const env = { ...process.env, ...h.env, LLAMA3ZH_HOME: home };
+  const env = { ...cleanEnv(), ...h.env, LLAMA3ZH_HOME: home };
   const dir = join(home, 'models', 'acme', 'big-gguf');
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'pull', 'acme/big-gguf', '--connections', '2', '--chunk-size', String(MiB)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -190,9 +190,11 @@ test('ModelScope: --source modelscope lists and downloads through its API, check
 test('gated and missing repos, missing quants and revisions are one-line errors that say what to do', async () => {
   const h = await hub({ repos: [{ hub: 'huggingface', repo: 'meta-llama/gated', gated: true, files: [{ path: 'x.Q4_K_M.gguf', data: randomBytes(2000, 9) }] }], token: 'hf_good' });
   const env = { ...h.env };
-  assertOneLineError(await runCli(['pull', 'meta-llama/gated'], { env }),
+  // As on Hugging Face, the listing is public and the file itself is refused: the message still says what to do.
+  assertFinalError(await runCli(['pull', 'meta-llama/gated'], { env }),
     /^llama3-zh pull: meta-llama\/gated is gated: accept its terms at http:\/\/127\.0\.0\.1:\d+\/meta-llama\/gated, then set HF_TOKEN to an access token of that account$/);
-  assertOneLineError(await runCli(['pull', 'meta-llama/gated'], { env: { ...env, HF_TOKEN: 'hf_wrong' } }), /gated and your HF_TOKEN has no access yet/);
+  assertFinalError(await runCli(['pull', 'meta-llama/gated'], { env: { ...env, HF_TOKEN: 'hf_wrong' } }),
+    /^llama3-zh pull: meta-llama\/gated is gated and your HF_TOKEN has no access yet: accept its terms at http:\/\/127\.0\.0\.1:\d+\/meta-llama\/gated with that account$/);
   const ok = await runCli(['pull', 'meta-llama/gated'], { env: { ...env, HF_TOKEN: 'hf_good' } });
   assert.equal(ok.code, 0, ok.stderr);
   assertOneLineError(await runCli(['pull', 'nobody/nothing'], { env }), /^llama3-zh pull: nobody\/nothing not found on Hugging Face API at .* \(if it is private, set HF_TOKEN\); check the name at /);
@@ -273,7 +275,7 @@ test('--models-dir and LLAMA3ZH_MODELS choose the store; ls lists hand-placed GG
   mkdirSync(join(store, 'lmstudio-community', 'Meta-Llama-3-8B-Instruct-GGUF'), { recursive: true });
   writeFileSync(join(store, 'lmstudio-community', 'Meta-Llama-3-8B-Instruct-GGUF', 'Meta-Llama-3-8B-Instruct-Q4_K_M.gguf'), 'x'.repeat(10));
   const ls = await runCli(['ls', '--models-dir', store]);
-  assert.match(ls.stdout, /^NAME\s+FORMAT\s+SIZE\s+SOURCE\s+PULLED\nlmstudio-community\/Meta-Llama-3-8B-Instruct-GGUF\/Meta-Llama-3-8B-Instruct-Q4_K_M\.gguf\s+GGUF\s+10 B\s+added by hand\n/);
+  assert.match(ls.stdout, /^NAME\s+FORMAT\s+SIZE\s+SOURCE\s+PULLED\nlmstudio-community\/Meta-Llama-3-8B-Instruct-GGUF:Q4_K_M\s+GGUF Q4_K_M\s+10 B\s+added by hand\n/);
   const ls2 = await runCli(['ls', '--json'], { env: { LLAMA3ZH_MODELS: store } });
   assert.equal(JSON.parse(ls2.stdout).length, 1);
   const empty = await runCli(['ls']);
@@ -285,7 +287,7 @@ test('--models-dir and LLAMA3ZH_MODELS choose the store; ls lists hand-placed GG
 function inTerminal(steps: [number, string][], args: string[], env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('python3', [join(ROOT, 'test', 'fixtures', 'tty-session.py'), JSON.stringify(steps), process.execPath, join(ROOT, 'bin', 'llama3-zh.js'), ...args],
-      { env: { ...process.env, ...env } });
+      { env: { ...cleanEnv(), ...env } });
     let text = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (text += d));
     child.on('error', reject);
@@ -342,4 +344,76 @@ test('HTTPS_PROXY / HTTP_PROXY carry hub traffic through a proxy, as curl and hu
     proxy.closeAllConnections();
     await new Promise((r) => proxy.close(r));
   }
+});
+
+test('an interrupted pull of several files is unfinished in ls, not a model for chat; rm takes it all away', async () => {
+  const parts = [randomBytes(2 * MiB, 21), randomBytes(4 * MiB, 22)];
+  const files = parts.map((data, i) => ({ path: `split-Q4_K_M-0000${i + 1}-of-00002.gguf`, data }));
+  const h = await hub({ repos: [{ hub: 'huggingface', repo: 'acme/split', files }], throttle: MiB });
+  const home = emptyHome();
+  const env = { ...cleanEnv(), ...h.env, LLAMA3ZH_HOME: home };
+  const dir = join(home, 'models', 'acme', 'split');
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'pull', 'acme/split', '--connections', '1'], { env, stdio: 'ignore' });
+  const exited = new Promise((r) => child.on('close', r));
+  // Stop it once the first part is in and the second has begun.
+  for (let i = 0; i < 400 && !(existsSync(join(dir, files[0].path)) && existsSync(join(dir, `${files[1].path}.part.json`))); i++) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGINT');
+  await exited;
+  assert.ok(existsSync(join(dir, files[0].path)), 'the first part is in');
+  const ls = JSON.parse((await runCli(['ls', '--json'], { env })).stdout);
+  assert.deepEqual(ls.map((m: { name: string; complete: boolean }) => [m.name, m.complete]), [['acme/split:Q4_K_M', false]]);
+  assertOneLineError(await runCli(['chat', '-m', 'acme/split', '-p', 'hi'], { env }), /^llama3-zh chat: acme\/split is not downloaded; run: llama3-zh pull acme\/split/);
+  const rm = await runCli(['rm', 'acme/split:Q4_K_M'], { env });
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.deepEqual(tree(join(home, 'models')), []);
+});
+
+test('a second pull of a file being downloaded is refused while the first runs; a pull left by a dead process is taken over', async () => {
+  const data = randomBytes(4 * MiB, 31);
+  const h = await hub({ repos: [{ hub: 'huggingface', repo: 'acme/busy', files: [{ path: 'b.Q4_K_M.gguf', data }] }], throttle: MiB });
+  const home = emptyHome();
+  const env = { ...cleanEnv(), ...h.env, LLAMA3ZH_HOME: home };
+  const dir = join(home, 'models', 'acme', 'busy');
+  const first = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'pull', 'acme/busy', '--connections', '1'], { env, stdio: 'ignore' });
+  const exited = new Promise((r) => first.on('close', r));
+  for (let i = 0; i < 200 && !existsSync(join(dir, 'b.Q4_K_M.gguf.lock')); i++) await new Promise((r) => setTimeout(r, 50));
+  assertFinalError(await runCli(['pull', 'acme/busy'], { env }), new RegExp(`^llama3-zh pull: another llama3-zh \\(pid ${first.pid}\\) is downloading b\\.Q4_K_M\\.gguf; wait for it to finish, or stop it and run this again$`));
+  first.kill('SIGKILL');
+  await exited;
+  // The lock of a killed process does not stop the next pull.
+  assert.ok(existsSync(join(dir, 'b.Q4_K_M.gguf.lock')));
+  const r = await runCli(['pull', 'acme/busy'], { env: { ...h.env, LLAMA3ZH_HOME: home } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(readFileSync(join(dir, 'b.Q4_K_M.gguf')).equals(data));
+  assert.ok(!existsSync(join(dir, 'b.Q4_K_M.gguf.lock')));
+});
+
+test('a server that stops answering ranges half-way: an error that says to run again, and the run again gets the file right', async () => {
+  const data = randomBytes(6 * MiB, 41);
+  const h = await hub({ repos: [{ hub: 'huggingface', repo: 'acme/fickle', files: [{ path: 'f.Q4_K_M.gguf', data }] }], rangesFor: 2 });
+  const home = emptyHome();
+  const env = { ...h.env, LLAMA3ZH_HOME: home };
+  assertFinalError(await runCli(['pull', 'acme/fickle', '--connections', '2', '--chunk-size', String(MiB)], { env }),
+    /^llama3-zh pull: the hub stopped answering range requests for f\.Q4_K_M\.gguf; run the command again to resume$/);
+  const again = await runCli(['pull', 'acme/fickle', '--connections', '2'], { env });
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(readFileSync(join(home, 'models', 'acme', 'fickle', 'f.Q4_K_M.gguf')).equals(data));
+});
+
+test('file choice on real repo layouts: two files of the default quant are a question, not a guess; a folder needs weights', async () => {
+  const h = await hub({ repos: [
+    { hub: 'huggingface', repo: 'acme/twins', files: [{ path: 'm-v2-Q4_K_M.gguf', data: randomBytes(100, 1) }, { path: 'm-v2.1-Q4_K_M.gguf', data: randomBytes(100, 2) }, { path: 'm-Q8_0.gguf', data: randomBytes(100, 3) }] },
+    { hub: 'huggingface', repo: 'acme/noweights', files: [{ path: 'config.json', data: Buffer.from('{}') }, { path: 'checkpoint-100/model.safetensors', data: randomBytes(100, 4) }] },
+    { hub: 'huggingface', repo: 'acme/arm', files: [{ path: 'm-Q4_0_4_4.gguf', data: randomBytes(100, 5) }, { path: 'm-Q4_0.gguf', data: randomBytes(100, 6) }] },
+  ] });
+  const env = { ...h.env };
+  assertOneLineError(await runCli(['pull', 'acme/twins', '--dry-run'], { env }),
+    /^llama3-zh pull: acme\/twins has 2 Q4_K_M files \(m-v2-Q4_K_M\.gguf, m-v2\.1-Q4_K_M\.gguf\); name one as acme\/twins:FILE$/);
+  const one = await runCli(['pull', 'acme/twins:m-v2.1-Q4_K_M.gguf', '--dry-run'], { env });
+  assert.equal(one.stdout.split('\t')[0], 'm-v2.1-Q4_K_M.gguf');
+  assertOneLineError(await runCli(['pull', 'acme/noweights', '--dry-run'], { env }), /^llama3-zh pull: acme\/noweights has a config\.json but no weights/);
+  const arm = await runCli(['pull', 'acme/arm:Q4_0', '--dry-run'], { env });
+  assert.equal(arm.stdout.split('\t')[0], 'm-Q4_0.gguf', arm.stderr);
+  const arm44 = await runCli(['pull', 'acme/arm:Q4_0_4_4', '--dry-run'], { env });
+  assert.equal(arm44.stdout.split('\t')[0], 'm-Q4_0_4_4.gguf', arm44.stderr);
 });

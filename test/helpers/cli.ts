@@ -20,11 +20,19 @@ export function emptyHome(): string {
   return h;
 }
 
+/** The environment without a developer's hub tokens, mirrors, proxies or store: tests must not send a real token anywhere. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_ENDPOINT', 'MODELSCOPE_API_TOKEN', 'MODELSCOPE_DOMAIN', 'LLAMA3ZH_MODELS',
+    'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']) delete env[k];
+  return env;
+}
+
 /** Run the real executable, as a user would. */
 export function runCli(args: string[], o: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), ...args], {
-      env: { ...process.env, LLAMA3ZH_HOME: o.env?.LLAMA3ZH_HOME ?? emptyHome(), ...o.env },
+      env: { ...cleanEnv(), LLAMA3ZH_HOME: o.env?.LLAMA3ZH_HOME ?? emptyHome(), ...o.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -38,6 +38,8 @@ export interface HubOptions {
   cutOnce?: { path: string; after: number };
   /** Entries per page of the tree listing. */
   pageSize?: number;
+  /** Answer only this many Range requests, then whole files (a server that stops doing ranges). */
+  rangesFor?: number;
 }
 
 export interface HubRequest {
@@ -60,6 +62,7 @@ export async function startHub(o: HubOptions) {
   /** Body bytes sent, by file path. */
   const served = new Map<string, number>();
   let cut = o.cutOnce;
+  let rangesAnswered = 0;
 
   const find = (hub: HubRepo['hub'], repo: string) => o.repos.find((r) => r.hub === hub && r.repo === repo);
   const authorized = (req: IncomingMessage) => o.token !== undefined && req.headers.authorization === `Bearer ${o.token}`;
@@ -75,7 +78,9 @@ export async function startHub(o: HubOptions) {
     let start = 0;
     let end = body.length - 1;
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-    if (m && !o.noRanges) {
+    const rangesLeft = o.rangesFor === undefined || rangesAnswered < o.rangesFor;
+    if (m && !o.noRanges && rangesLeft) {
+      rangesAnswered++;
       start = Number(m[1]);
       end = m[2] ? Math.min(Number(m[2]), body.length - 1) : body.length - 1;
       if (start >= body.length) {
@@ -128,10 +133,15 @@ export async function startHub(o: HubOptions) {
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
     const hfError = (status: number, code: string, message: string) => json(status, { error: message }, { 'x-error-code': code, 'x-error-message': message });
-    const hfRepo = (owner: string, name: string) => {
+    // Like Hugging Face: a gated repo's info and file list are public; its files need a token with access.
+    const hfRepo = (owner: string, name: string, download = false) => {
       const r = find('huggingface', `${owner}/${name}`);
       if (!r) { hfError(authorized(req) ? 404 : 401, 'RepoNotFound', 'Repository not found'); return undefined; }
-      if (r.gated && !authorized(req)) { hfError(401, 'GatedRepo', `Access to model ${r.repo} is restricted. You must be authenticated to access it.`); return undefined; }
+      if (r.gated && download && !authorized(req)) {
+        const status = req.headers.authorization ? 403 : 401;
+        hfError(status, 'GatedRepo', `Access to model ${r.repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+        return undefined;
+      }
       return r;
     };
     let m: RegExpExecArray | null;
@@ -166,7 +176,7 @@ export async function startHub(o: HubOptions) {
     }
     // Hugging Face: resolve a file.
     if ((m = /^\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname))) {
-      const r = hfRepo(m[1], m[2]);
+      const r = hfRepo(m[1], m[2], true);
       if (!r) return;
       const path = m[4].split('/').map(decodeURIComponent).join('/');
       const f = r.files.find((x) => x.path === path);
@@ -185,7 +195,8 @@ export async function startHub(o: HubOptions) {
       if (!r) { json(404, { Code: 10010205, Message: `model ${m[1]}/${m[2]} not exists`, Success: false }); return; }
       if (r.gated && !authorized(req)) { json(401, { Code: 10010401, Message: 'gated: please log in and accept the license', Success: false }); return; }
       const files = [
-        ...r.files.map((f) => ({ Name: f.path.split('/').pop(), Path: f.path, Type: 'blob', Size: f.data.length, Sha256: sha256(f.data), Revision: COMMIT })),
+        // Each file's Revision is the last commit that touched it (older ones for the first files), as on ModelScope.
+        ...r.files.map((f, i) => ({ Name: f.path.split('/').pop(), Path: f.path, Type: 'blob', Size: f.data.length, Sha256: sha256(f.data), Revision: i === r.files.length - 1 ? COMMIT : `old${i}`.padEnd(40, '0') })),
         ...(r.extraListing ?? []).map((p) => ({ Name: p, Path: p, Type: 'blob', Size: 10, Sha256: '0'.repeat(64), Revision: COMMIT })),
         { Name: 'sub', Path: 'sub', Type: 'tree', Size: 0, Sha256: '', Revision: COMMIT },
       ];
@@ -196,7 +207,9 @@ export async function startHub(o: HubOptions) {
     if ((m = /^\/api\/v1\/models\/([^/]+)\/([^/]+)\/repo$/.exec(url.pathname))) {
       const r = find('modelscope', `${m[1]}/${m[2]}`);
       const f = r?.files.find((x) => x.path === url.searchParams.get('FilePath'));
-      if (!r || !f) { json(404, { Code: 10010205, Message: 'file not exists', Success: false }); return; }
+      const rev = url.searchParams.get('Revision');
+      // At an older commit the later files do not exist yet.
+      if (!r || !f || (rev !== 'master' && rev !== COMMIT)) { json(404, { Code: 10010205, Message: 'file not exists', Success: false }); return; }
       if (r.gated && !authorized(req)) { json(401, { Code: 10010401, Message: 'gated', Success: false }); return; }
       sendFile(req, res, f, { etag: `"${sha256(f.data)}"` });
       return;

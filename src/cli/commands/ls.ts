@@ -15,7 +15,7 @@ export function storeTable(models: LocalModel[]): string[] {
     m.format === 'gguf' ? `GGUF${m.quant ? ` ${m.quant}` : ''}` : 'safetensors',
     humanBytes(m.bytes),
     !m.complete ? `INCOMPLETE, to resume: llama3-zh pull ${storeName(m)}` : m.entry ? `${m.entry.hub}@${m.entry.commit.slice(0, 7)}` : 'added by hand',
-    m.entry?.pulledAt.slice(0, 10) ?? '',
+    m.complete ? m.entry?.pulledAt.slice(0, 10) ?? '' : '',
   ]);
   const head = ['NAME', 'FORMAT', 'SIZE', 'SOURCE', 'PULLED'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

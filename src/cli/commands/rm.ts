@@ -1,7 +1,7 @@
 import { UserError } from '../../errors.js';
 import { humanBytes } from '../../gguf/summary.js';
 import { parseModelRef, reposOf } from '../../hub/modelRef.js';
-import { findLocal, listStore, removeLocal, storeName, useModelsDir } from '../../hub/store.js';
+import { matchLocal, removeLocal, storeName, useModelsDir } from '../../hub/store.js';
 import { parseFlags } from '../flags.js';
 
 
@@ -20,10 +20,9 @@ export async function rmCommand(args: string[]): Promise<void> {
   const targets = positionals.map((arg) => {
     const ref = parseModelRef(arg);
     if (ref.kind === 'path') throw new UserError(`${arg} is a path; rm removes models from the store by name (see llama3-zh ls), delete other files yourself`, 2);
-    const repos = reposOf(ref).map((r) => r.repo.toLowerCase());
-    const found = ref.spec
-      ? [findLocal(reposOf(ref)[0].repo, ref.spec)].filter((m) => m !== undefined)
-      : listStore().filter((m) => repos.includes(m.repo.toLowerCase()));
+    // Every repo the name may be stored under (a catalog model's GGUF and weights repos, on either hub), finished or not.
+    const repos = [...new Set(reposOf(ref).map((r) => r.repo))];
+    const found = repos.flatMap((repo) => matchLocal(repo, ref.spec));
     if (found.length === 0) throw new UserError(`${arg} is not in the store; 'llama3-zh ls' lists what is`);
     return found;
   });
