@@ -98,7 +98,7 @@ test('interactive chat: slash commands, history, save and load', async () => {
 
 test('in a real terminal, Ctrl-C stops the answer and the chat goes on; Ctrl-C twice leaves', async () => {
   const random = await testModel({ seed: 7 });
-  const keys = [[5, '写一篇长文\r'], [1.5, '\u0003'], [1, '/history\r'], [1, '\u0003'], [0.3, '\u0003']];
+  const keys = [['/exit to leave.', '写一篇长文\r'], [1.5, '\u0003'], [1, '/history\r'], [1, '\u0003'], [0.3, '\u0003']];
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn('python3', [join(ROOT, 'test', 'fixtures', 'tty-session.py'), JSON.stringify(keys),
       process.execPath, join(ROOT, 'bin', 'llama3-zh.js'), 'chat', '-m', random, '-t', '1', '-n', '100000', '--temperature', '0'],
