@@ -1,0 +1,134 @@
+import { checkFile } from '../../data/check.js';
+import { convertFile } from '../../data/convert.js';
+import { FORMATS, formatByName } from '../../data/formats/index.js';
+import { inspectSource } from '../../data/io/source.js';
+import { assertNotInput, stem } from '../../data/paths.js';
+import { UserError } from '../../errors.js';
+import { parseFlags } from '../flags.js';
+import { progressBar } from '../progress.js';
+
+const FORMAT_LIST = FORMATS.map((f) => `  ${f.name.padEnd(11)} ${f.about}`).join('\n');
+
+const HELP = `llama3-zh data SUBCOMMAND [options]     (llama3-zh data SUBCOMMAND --help for details)
+
+Training data for Chinese Llama-3 fine-tunes: convert, check, count, sample, mix, clean.
+Files: .jsonl, .json (an array), .csv, .parquet, .txt, each optionally gzipped (.gz); the
+format of the rows is detected from the first rows, or given with --from.
+
+  convert IN --to FORMAT [-o OUT]      another format, losing nothing the target can hold
+  check IN                             find broken rows; write the valid and the rejected ones apart
+  stats IN                             rows, turns, Llama-3 tokens, percentiles, histogram
+  sample IN -n N | --fraction F        a random sample, the same for the same --seed
+  split IN --val F                     train and validation files
+  mix A:W B:W … -n N -o OUT            several datasets mixed by weight, shuffled
+  dedupe IN                            exact and near-duplicate rows removed (MinHash)
+  rewrite IN --rules FILE | --preset identity   replace words, drop rows
+  export IN… --llamafactory DIR        the files and the dataset_info.json LLaMA-Factory reads
+
+Formats:
+${FORMAT_LIST}`;
+
+type Sub = (args: string[]) => Promise<void>;
+const SUBCOMMANDS: Record<string, Sub> = { convert, check };
+
+export async function dataCommand(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { console.log(HELP); return; }
+  const run = SUBCOMMANDS[sub];
+  if (!run) throw new UserError(`unknown subcommand '${sub}'; subcommands: ${Object.keys(SUBCOMMANDS).join(', ')} (llama3-zh data --help)`, 2);
+  await run(rest);
+}
+
+/** A progress bar over the bytes of the input, on a terminal only (logs and pipes stay clean). */
+function progress(label: string, size: number) {
+  if (!process.stderr.isTTY || size < 32 << 20) return { onBytes: undefined, done() {} };
+  const bar = progressBar(label);
+  bar.start(size);
+  let done = 0;
+  return { onBytes: (n: number) => { done += n; bar.update(done); }, done: () => bar.done() };
+}
+
+function oneInput(cmd: string, positionals: string[], usage: string): string {
+  if (positionals.length !== 1) throw new UserError(positionals.length ? `data ${cmd} takes one input file (got ${positionals.length}: ${positionals.join(' ')})` : `usage: ${usage}`, 2);
+  return positionals[0];
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+const plural = (k: number, one: string, many = `${one}s`) => `${n(k)} ${k === 1 ? one : many}`;
+
+const CONVERT_HELP = `llama3-zh data convert IN --to FORMAT [-o OUT] [--from FORMAT]
+
+Convert a dataset to another format. System prompts, multi-turn conversations and ids carry over
+wherever the target can hold them; what it cannot is counted and said (a preference pair written to a
+chat format keeps the chosen answer; a conversation cannot become a preference pair). Broken rows are
+reported with line, column and reason and skipped; they never stop the run.
+
+  --to FORMAT      ${FORMATS.map((f) => f.name).join(', ')}
+  --from FORMAT    the input's format, when detection from the first rows is not wanted
+  -o, --out OUT    .jsonl, .json or .csv, optionally .gz (default: IN's name + .FORMAT.jsonl)
+
+Example: llama3-zh data convert firefly.jsonl --to sharegpt -o sharegpt.jsonl`;
+
+async function convert(args: string[]) {
+  const { values, positionals } = parseFlags('data convert', args, { to: { type: 'string' }, from: { type: 'string' }, out: { type: 'string', short: 'o' } }, true);
+  if (values.help) { console.log(CONVERT_HELP); return; }
+  const input = oneInput('convert', positionals, 'llama3-zh data convert IN --to FORMAT [-o OUT]');
+  if (!values.to) throw new UserError(`give --to with one of ${FORMATS.map((f) => f.name).join(', ')}`, 2);
+  const to = formatByName(values.to, '--to');
+  const from = values.from !== undefined ? formatByName(values.from, '--from') : undefined;
+  const out = values.out ?? `${stem(input)}.${to.name}.jsonl`;
+  assertNotInput(out, [input]);
+  const bar = progress('convert', inspectSource(input).size);
+  const r = await convertFile(input, out, { from, to, onBytes: bar.onBytes });
+  bar.done();
+  console.log(`${input} (${r.from}) → ${out} (${r.to}): ${plural(r.written, 'row')} written of ${n(r.rows)}`);
+  for (const [what, k] of r.lost.counts) console.log(`  kept with a loss: ${plural(k, 'row')}: ${what}`);
+  for (const [why, k] of r.dropped.counts) console.log(`  left out: ${plural(k, 'row')}: ${why}`);
+  if (r.rejected.count) {
+    console.log(`  rejected: ${plural(r.rejected.count, 'row')} (data check writes them all to a file):`);
+    for (const l of r.rejected.lines(input)) console.log(`    ${l}`);
+  }
+  if (r.written === 0) throw new UserError(`no row of ${input} could be written as ${r.to}`);
+}
+
+const CHECK_HELP = `llama3-zh data check IN [--valid OUT] [--rejected OUT] [--from FORMAT] [--dry-run]
+
+Check every row: JSON syntax, the format's fields, empty messages, the order of roles (user first,
+then alternating, the assistant last), duplicate ids. Each problem is printed as IN:LINE[:COLUMN]:
+REASON (the first 20, then a count). The valid rows are written unchanged to one new file, the
+rejected ones with their line and reason to another; the input is never changed. Exits 1 when any
+row was rejected.
+
+  --valid OUT      default: IN's name + .valid.jsonl
+  --rejected OUT   default: IN's name + .rejected.jsonl; each line {"line", "column"?, "reason", "row"}
+  --from FORMAT    the input's format (default: detected)
+  --dry-run        report only; write no files
+  --json           the report as JSON`;
+
+async function check(args: string[]) {
+  const { values, positionals } = parseFlags('data check', args, {
+    valid: { type: 'string' }, rejected: { type: 'string' }, from: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' },
+  }, true);
+  if (values.help) { console.log(CHECK_HELP); return; }
+  const input = oneInput('check', positionals, 'llama3-zh data check IN');
+  const from = values.from !== undefined ? formatByName(values.from, '--from') : undefined;
+  const dry = !!values['dry-run'];
+  if (dry && (values.valid || values.rejected)) throw new UserError('--dry-run writes no files; leave out --valid and --rejected', 2);
+  const valid = dry ? undefined : values.valid ?? `${stem(input)}.valid.jsonl`;
+  const rejected = dry ? undefined : values.rejected ?? `${stem(input)}.rejected.jsonl`;
+  if (valid) assertNotInput(valid, [input], '--valid');
+  if (rejected) assertNotInput(rejected, [input], '--rejected');
+  if (valid && rejected && valid === rejected) throw new UserError('--valid and --rejected must be two different files', 2);
+  const bar = progress('check', inspectSource(input).size);
+  const r = await checkFile(input, { from, valid, rejected, onBytes: bar.onBytes, keep: 20 });
+  bar.done();
+  if (values.json) {
+    console.log(JSON.stringify({ input, format: r.format, rows: r.rows, valid: r.valid, rejected: r.problems.count, kinds: r.kinds, problems: r.problems.first, validFile: valid, rejectedFile: rejected }, null, 2));
+  } else {
+    console.log(`${input} (${r.format}): ${n(r.rows)} rows, ${n(r.valid)} valid, ${n(r.problems.count)} rejected${r.kinds.total ? ` (${[...r.kinds.counts].map(([k, c]) => `${k}: ${n(c)}`).join(', ')})` : ''}`);
+    for (const l of r.problems.lines(input)) console.log(`  ${l}`);
+    if (valid) console.log(`valid rows → ${valid}`);
+    if (rejected) console.log(`rejected rows → ${rejected}`);
+  }
+  if (r.problems.count) process.exitCode = 1;
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { assertOneLineError, runCli } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'data-cli-'));
+const data = (...args: string[]) => runCli(['data', ...args]);
+const lines = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+const FIREFLY = [
+  '{"conversation_id": 1, "category": "Brainstorming", "conversation": [{"human": "你好", "assistant": "你好！😀"}]}',
+  '{"conversation_id": 2, "system": "你是助手", "conversation": [{"human": "1+1=?", "assistant": "2"}, {"human": "为什么\\n\\"引号\\"", "assistant": "规则\\t如此"}]}',
+  '{"conversation_id": 3, "conversation": [{"human": "x", "assistant": ""}]}',
+  '{"conversation_id": 4, "conversation": [{"human": "x", "assistant": "y"},}',
+  '',
+  '{"conversation_id": 1, "conversation": [{"human": "重复", "assistant": "id"}]}',
+].join('\n');
+
+test('data convert: firefly → sharegpt → firefly keeps system prompts, turns and ids; broken rows are reported, not fatal', async () => {
+  const src = join(dir, 'ff.jsonl');
+  writeFileSync(src, FIREFLY);
+  const sg = join(dir, 'sg.jsonl');
+  const r = await data('convert', src, '--to', 'sharegpt', '-o', sg);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [
+    `${src} (firefly) → ${sg} (sharegpt): 3 rows written of 5`,
+    '  rejected: 2 rows (data check writes them all to a file):',
+    `    ${src}:3: turn 2: empty assistant message`,
+    `    ${src}:4:74: JSON: unexpected "}"`,
+    '',
+  ].join('\n'));
+  assert.deepEqual(lines(sg)[1], {
+    id: 2, system: '你是助手',
+    conversations: [{ from: 'human', value: '1+1=?' }, { from: 'gpt', value: '2' }, { from: 'human', value: '为什么\n"引号"' }, { from: 'gpt', value: '规则\t如此' }],
+  });
+  const back = join(dir, 'back.json');
+  const b = await data('convert', sg, '--to', 'firefly', '-o', back);
+  assert.equal(b.code, 0, b.stderr);
+  const orig = FIREFLY.split('\n').filter((_, i) => [0, 1, 5].includes(i)).map((l) => JSON.parse(l)).map(({ category: _c, ...rest }) => rest);
+  assert.deepEqual(JSON.parse(readFileSync(back, 'utf8')), orig);
+
+  const pref = await data('convert', sg, '--to', 'preference', '-o', join(dir, 'p.jsonl'));
+  assertOneLineError(pref, /^llama3-zh data: no row of .*sg\.jsonl could be written as preference$/);
+  assert.match(pref.stdout, /left out: 3 rows: a conversation has no rejected answer \(a preference row cannot hold it\)/);
+  assert.equal(existsSync(join(dir, 'p.jsonl')), false);
+});
+
+test('data check writes valid and rejected rows to new files and leaves the input alone', async () => {
+  const src = join(dir, 'check.jsonl');
+  writeFileSync(src, FIREFLY);
+  const r = await data('check', src);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, [
+    `${src} (firefly): 5 rows, 2 valid, 3 rejected (schema: 1, JSON: 1, duplicate id: 1)`,
+    `  ${src}:3: turn 2: empty assistant message`,
+    `  ${src}:4:74: JSON: unexpected "}"`,
+    `  ${src}:6: duplicate id 1 (first on line 1)`,
+    `valid rows → ${join(dir, 'check.valid.jsonl')}`,
+    `rejected rows → ${join(dir, 'check.rejected.jsonl')}`,
+    '',
+  ].join('\n'));
+  assert.equal(readFileSync(src, 'utf8'), FIREFLY);
+  assert.deepEqual(lines(join(dir, 'check.valid.jsonl')), FIREFLY.split('\n').slice(0, 2).map((l) => JSON.parse(l)));
+  const rej = lines(join(dir, 'check.rejected.jsonl'));
+  assert.deepEqual(rej.map((x) => [x.line, x.column, x.reason]), [[3, undefined, 'turn 2: empty assistant message'], [4, 74, 'JSON: unexpected "}"'], [6, undefined, 'duplicate id 1 (first on line 1)']]);
+  assert.equal(rej[1].row, FIREFLY.split('\n')[3]);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+
+  const clean = await data('check', join(dir, 'check.valid.jsonl'), '--dry-run');
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.match(clean.stdout, /: 2 rows, 2 valid, 0 rejected\n$/);
+});
+
+test('data: bad input is one line and a non-zero exit', async () => {
+  const src = join(dir, 'ok.jsonl');
+  writeFileSync(src, '{"text": "一"}\n');
+  assertOneLineError(await data('convert', join(dir, 'missing.jsonl'), '--to', 'sharegpt'), /^llama3-zh data: cannot read .*missing\.jsonl: no such file$/);
+  assertOneLineError(await data('convert', src, '--to', 'sharegtp'), /^llama3-zh data: --to "sharegtp" is not a format; formats: firefly, sharegpt, alpaca, openai, preference, text$/);
+  assertOneLineError(await data('convert', src, '--to', 'text', '-o', src), /is the input file; write to a new file \(the input is never changed\)$/);
+  assertOneLineError(await data('convert', src, '--to', 'text', '-o', join(dir, 'x.parquet')), /writing \.parquet is not supported/);
+  assertOneLineError(await data('convert', src, '--to', 'text', '-o', join(dir, 'nodir', 'x.jsonl')), /cannot write .*x\.jsonl: its folder does not exist$/);
+  assertOneLineError(await data('frobnicate'), /^llama3-zh data: unknown subcommand 'frobnicate'/);
+  writeFileSync(join(dir, 'odd.jsonl'), '{"foo": 1}\n');
+  assertOneLineError(await data('convert', join(dir, 'odd.jsonl'), '--to', 'text'), /cannot tell the format of .*odd\.jsonl from its first rows \(keys: foo\); give --from/);
+  writeFileSync(join(dir, 'cut.jsonl.gz'), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]));
+  assertOneLineError(await data('check', join(dir, 'cut.jsonl.gz')), /gzip data is broken or cut short/);
+});
