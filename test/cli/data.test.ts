@@ -87,3 +87,32 @@ test('data: bad input is one line and a non-zero exit', async () => {
   writeFileSync(join(dir, 'cut.jsonl.gz'), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]));
   assertOneLineError(await data('check', join(dir, 'cut.jsonl.gz')), /gzip data is broken or cut short/);
 });
+
+test('data stats prints tokens, percentiles, the histogram, and draws an SVG', async () => {
+  const src = join(dir, 'stats.jsonl');
+  writeFileSync(src, FIREFLY);
+  const svg = join(dir, 'h.svg');
+  const r = await data('stats', src, '--cutoff', '20', '--plot', svg);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [
+    `${src} (firefly): 3 rows (2 broken rows not counted; see data check)`,
+    '  turns        8 (2.67 per row); 1 row with a system prompt',
+    // 33 characters; 19 of the 31 non-blank ones (all but \n and \t) are Han
+    '  characters   33; Chinese 61.3% of the non-blank ones',
+    '  tokens       77 (Llama-3 tokenizer, official chat template)',
+    '  per row      min 14  mean 25.7  p50 18  p90 45  p95 45  p99 45  max 45',
+    '  over 20      1 row (33.33%)',
+    '',
+    'tokens per row:',
+    '   0–31 ████████████████████████████████████████ 2  (partly over cutoff)',
+    '  32–63 ████████████████████                     1  (over cutoff)',
+    '',
+    `histogram → ${svg}`,
+    '',
+  ].join('\n'));
+  assert.match(readFileSync(svg, 'utf8'), /<svg [^>]*>[\s\S]*cutoff 20[\s\S]*<\/svg>\n$/);
+  const j = JSON.parse((await data('stats', src, '--json', '--no-tokens')).stdout);
+  assert.equal(j.unit, 'characters');
+  assert.equal(j.total, 33);
+  assertOneLineError(await data('stats', src, '--plot', join(dir, 'h.png')), /only SVG images are drawn; give a name ending in \.svg$/);
+});

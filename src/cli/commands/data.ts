@@ -3,8 +3,11 @@ import { convertFile } from '../../data/convert.js';
 import { FORMATS, formatByName } from '../../data/formats/index.js';
 import { inspectSource } from '../../data/io/source.js';
 import { assertNotInput, stem } from '../../data/paths.js';
+import { svgHistogram, terminalHistogram } from '../../data/plot.js';
+import { statsFile } from '../../data/stats.js';
 import { UserError } from '../../errors.js';
-import { parseFlags } from '../flags.js';
+import { writeFileAtomic } from '../../util/files.js';
+import { num, parseFlags } from '../flags.js';
 import { progressBar } from '../progress.js';
 
 const FORMAT_LIST = FORMATS.map((f) => `  ${f.name.padEnd(11)} ${f.about}`).join('\n');
@@ -29,7 +32,7 @@ Formats:
 ${FORMAT_LIST}`;
 
 type Sub = (args: string[]) => Promise<void>;
-const SUBCOMMANDS: Record<string, Sub> = { convert, check };
+const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats };
 
 export async function dataCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -131,4 +134,55 @@ async function check(args: string[]) {
     if (rejected) console.log(`rejected rows → ${rejected}`);
   }
   if (r.problems.count) process.exitCode = 1;
+}
+
+const STATS_HELP = `llama3-zh data stats IN [--cutoff N] [--plot OUT.svg] [--no-tokens] [--from FORMAT] [--json]
+
+Rows, turns, characters, the share of Chinese characters, and the length of each row in Llama-3
+tokens, counted with the real Llama-3 tokenizer as the official chat template lays the row out
+(BOS, a header and <|eot_id|> around each message; for a preference pair the prompt and the longer
+answer). Prints percentiles, a histogram, and how many rows a trainer's cutoff length would cut.
+
+  --cutoff N       the cutoff length to count rows over (default 2048, LLaMA-Factory's cutoff_len)
+  --plot OUT.svg   also draw the histogram as an SVG image
+  --no-tokens      count characters instead of tokens (much faster on very large files)
+  --from FORMAT    the input's format (default: detected)
+  --json           the report as JSON`;
+
+async function stats(args: string[]) {
+  const { values, positionals } = parseFlags('data stats', args, {
+    cutoff: { type: 'string' }, plot: { type: 'string' }, 'no-tokens': { type: 'boolean' }, from: { type: 'string' }, json: { type: 'boolean' },
+  }, true);
+  if (values.help) { console.log(STATS_HELP); return; }
+  const input = oneInput('stats', positionals, 'llama3-zh data stats IN');
+  const from = values.from !== undefined ? formatByName(values.from, '--from') : undefined;
+  const cutoff = num('--cutoff', values.cutoff, { int: true, min: 1, max: 10_000_000 }) ?? 2048;
+  if (values.plot !== undefined) {
+    if (!/\.svg$/i.test(values.plot)) throw new UserError(`--plot ${values.plot}: only SVG images are drawn; give a name ending in .svg`, 2);
+    assertNotInput(values.plot, [input], '--plot');
+  }
+  const bar = progress('stats', inspectSource(input).size);
+  const r = await statsFile(input, { from, tokens: !values['no-tokens'], cutoff, onBytes: bar.onBytes });
+  bar.done();
+  if (values.plot) {
+    writeFileAtomic(values.plot, svgHistogram(r.histogram, { title: `${input}: ${n(r.counted)} rows, ${r.unit} per row`, unit: r.unit === 'tokens' ? 'Llama-3 tokens' : 'characters', cutoff }));
+  }
+  const hanShare = r.chars.nonSpace ? (100 * r.chars.han) / r.chars.nonSpace : 0;
+  if (values.json) {
+    const { rejected, ...rest } = r;
+    console.log(JSON.stringify({ input, ...rest, rejected: rejected.count, problems: rejected.first, chineseShare: +hanShare.toFixed(2), plot: values.plot }, null, 2));
+    return;
+  }
+  const p = r.percentiles;
+  console.log(`${input} (${r.format}): ${plural(r.counted, 'row')}${r.rejected.count ? ` (${plural(r.rejected.count, 'broken row')} not counted; see data check)` : ''}`);
+  if (r.format !== 'text') console.log(`  turns        ${n(r.turns)} (${r.counted ? (r.turns / r.counted).toFixed(2) : 0} per row); ${plural(r.withSystem, 'row')} with a system prompt${r.pairs ? `; ${plural(r.pairs, 'preference pair')}` : ''}`);
+  console.log(`  characters   ${n(r.chars.chars)}; Chinese ${hanShare.toFixed(1)}% of the non-blank ones`);
+  console.log(`  ${r.unit.padEnd(12)} ${n(r.total)}${r.unit === 'tokens' ? ' (Llama-3 tokenizer, official chat template)' : ''}`);
+  console.log(`  per row      min ${n(r.min)}  mean ${r.mean.toFixed(1)}  p50 ${n(p.p50)}  p90 ${n(p.p90)}  p95 ${n(p.p95)}  p99 ${n(p.p99)}  max ${n(r.max)}`);
+  console.log(`  ${`over ${n(cutoff)}`.padEnd(12)} ${plural(r.overCutoff, 'row')} (${r.counted ? ((100 * r.overCutoff) / r.counted).toFixed(2) : '0.00'}%)`);
+  if (r.histogram.length) {
+    console.log(`\n${r.unit} per row:`);
+    for (const l of terminalHistogram(r.histogram, cutoff)) console.log(l);
+  }
+  if (values.plot) console.log(`\nhistogram → ${values.plot}`);
 }
