@@ -116,3 +116,30 @@ test('data stats prints tokens, percentiles, the histogram, and draws an SVG', a
   assert.equal(j.total, 33);
   assertOneLineError(await data('stats', src, '--plot', join(dir, 'h.png')), /only SVG images are drawn; give a name ending in \.svg$/);
 });
+
+test('data sample, split and mix from the command line: exact counts, same seed same rows', async () => {
+  const src = join(dir, 'many.jsonl');
+  writeFileSync(src, Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: i, text: `行${i}` })).join('\n'));
+  const s1 = await data('sample', src, '-n', '30', '--seed', '3', '-o', join(dir, 's1.jsonl'));
+  assert.equal(s1.code, 0, s1.stderr);
+  assert.equal(s1.stdout, `${src}: 30 rows of 300 → ${join(dir, 's1.jsonl')} (seed 3)\n`);
+  await data('sample', src, '-n', '30', '--seed', '3', '-o', join(dir, 's2.jsonl'));
+  assert.equal(readFileSync(join(dir, 's1.jsonl'), 'utf8'), readFileSync(join(dir, 's2.jsonl'), 'utf8'));
+  const f = await data('sample', src, '--fraction', '0.1');
+  assert.equal(f.stdout, `${src}: 30 rows of 300 → ${join(dir, 'many.sample.jsonl')} (seed 42)\n`);
+  const sp = await data('split', src, '--val', '0.05');
+  assert.equal(sp.stdout, `${src}: 300 rows → 285 train (${join(dir, 'many.train.jsonl')}), 15 validation (${join(dir, 'many.val.jsonl')}); seed 42\n`);
+  const m = await data('mix', `${src}:3`, `${join(dir, 'many.val.jsonl')}:1`, '-n', '40', '-o', join(dir, 'mixed.jsonl'));
+  assert.equal(m.code, 0, m.stderr);
+  assert.equal(m.stdout, [
+    `40 rows (text) → ${join(dir, 'mixed.jsonl')}; seed 42`,
+    `  ${src} (text, weight 3): 30 of 300 rows`,
+    `  ${join(dir, 'many.val.jsonl')} (text, weight 1): 10 of 15 rows`,
+    '',
+  ].join('\n'));
+  assertOneLineError(await data('sample', src), /^llama3-zh data: give -n N or --fraction F \(one of them\)$/);
+  assertOneLineError(await data('sample', src, '-n', '0'), /-n must be a whole number from 1/);
+  assertOneLineError(await data('split', src, '--val', '2.5'), /--val must be a fraction between 0 and 1 or a whole number of rows \(got 2\.5\)/);
+  assertOneLineError(await data('mix', src, '-n', '5'), /give -o OUT/);
+  assertOneLineError(await data('sample', src, '-n', '3', '--seed', 'abc'), /--seed must be a whole number/);
+});

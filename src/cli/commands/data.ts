@@ -3,6 +3,9 @@ import { convertFile } from '../../data/convert.js';
 import { FORMATS, formatByName } from '../../data/formats/index.js';
 import { inspectSource } from '../../data/io/source.js';
 import { assertNotInput, stem } from '../../data/paths.js';
+import { mixFiles, parseMixSource } from '../../data/mix.js';
+import { parseSeed } from '../../data/random.js';
+import { sampleFraction, sampleN, splitFile } from '../../data/sample.js';
 import { svgHistogram, terminalHistogram } from '../../data/plot.js';
 import { statsFile } from '../../data/stats.js';
 import { UserError } from '../../errors.js';
@@ -32,7 +35,7 @@ Formats:
 ${FORMAT_LIST}`;
 
 type Sub = (args: string[]) => Promise<void>;
-const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats };
+const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats, sample, split, mix };
 
 export async function dataCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -185,4 +188,105 @@ async function stats(args: string[]) {
     for (const l of terminalHistogram(r.histogram, cutoff)) console.log(l);
   }
   if (values.plot) console.log(`\nhistogram → ${values.plot}`);
+}
+
+const SAMPLE_HELP = `llama3-zh data sample IN (-n N | --fraction F) [--seed S] [-o OUT]
+
+A uniform random sample of the rows, the same for the same seed, in file order. Rows are copied
+unchanged (any format); broken lines are skipped and reported.
+
+  -n N             exactly N rows (all of them if the file has fewer), by reservoir sampling in one
+                   pass: memory holds N rows, never the whole file
+  --fraction F     exactly round(F × rows) rows (0 < F ≤ 1): one pass counts, a second streams the
+                   chosen rows out, so memory stays flat whatever F is
+  --seed S         a whole number (default 42)
+  -o, --out OUT    default: IN's name + .sample.jsonl`;
+
+async function sample(args: string[]) {
+  const { values, positionals } = parseFlags('data sample', args, { n: { type: 'string', short: 'n' }, fraction: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string', short: 'o' } }, true);
+  if (values.help) { console.log(SAMPLE_HELP); return; }
+  const input = oneInput('sample', positionals, 'llama3-zh data sample IN -n N | --fraction F');
+  if ((values.n === undefined) === (values.fraction === undefined)) throw new UserError('give -n N or --fraction F (one of them)', 2);
+  const count = num('-n', values.n, { int: true, min: 1, max: 1e9 });
+  const fraction = num('--fraction', values.fraction, { min: 0, max: 1 });
+  if (fraction === 0) throw new UserError('--fraction must be above 0', 2);
+  const seed = parseSeed(values.seed);
+  const out = values.out ?? `${stem(input)}.sample.jsonl`;
+  assertNotInput(out, [input]);
+  inspectSource(input);
+  const r = count !== undefined ? await sampleN(input, out, count, seed) : await sampleFraction(input, out, fraction!, seed);
+  console.log(`${input}: ${plural(r.written, 'row')} of ${n(r.valid)} → ${out} (seed ${seed})${count !== undefined && r.valid < count ? `; the file has only ${plural(r.valid, 'row')}` : ''}`);
+  if (r.rejected.count) {
+    console.log(`  skipped ${plural(r.rejected.count, 'broken row')}:`);
+    for (const l of r.rejected.lines(input)) console.log(`    ${l}`);
+  }
+}
+
+const SPLIT_HELP = `llama3-zh data split IN --val V [--seed S] [--train OUT] [--valid OUT]
+
+Split the rows into a training and a validation file, at random but the same for the same seed; both
+keep file order. Streams: memory stays flat.
+
+  --val V          the validation share: a fraction (0.02 = 2%, rounded to a whole row count) or a
+                   number of rows (500)
+  --seed S         a whole number (default 42)
+  --train OUT      default: IN's name + .train.jsonl
+  --valid OUT      default: IN's name + .val.jsonl`;
+
+async function split(args: string[]) {
+  const { values, positionals } = parseFlags('data split', args, { val: { type: 'string' }, seed: { type: 'string' }, train: { type: 'string' }, valid: { type: 'string' } }, true);
+  if (values.help) { console.log(SPLIT_HELP); return; }
+  const input = oneInput('split', positionals, 'llama3-zh data split IN --val 0.02');
+  if (values.val === undefined) throw new UserError('give --val: a fraction such as 0.02 or a number of rows such as 500', 2);
+  const val = num('--val', values.val, { min: 0, max: 1e9 })!;
+  if (val === 0 || (val > 1 && !Number.isInteger(val))) throw new UserError(`--val must be a fraction between 0 and 1 or a whole number of rows (got ${values.val})`, 2);
+  const seed = parseSeed(values.seed);
+  const train = values.train ?? `${stem(input)}.train.jsonl`;
+  const valid = values.valid ?? `${stem(input)}.val.jsonl`;
+  assertNotInput(train, [input], '--train');
+  assertNotInput(valid, [input], '--valid');
+  if (train === valid) throw new UserError('--train and --valid must be two different files', 2);
+  inspectSource(input);
+  const r = await splitFile(input, { val, seed, train, valid });
+  console.log(`${input}: ${n(r.valid)} rows → ${n(r.train)} train (${train}), ${n(r.val)} validation (${valid}); seed ${seed}`);
+  if (r.rejected.count) {
+    console.log(`  skipped ${plural(r.rejected.count, 'broken row')}:`);
+    for (const l of r.rejected.lines(input)) console.log(`    ${l}`);
+  }
+}
+
+const MIX_HELP = `llama3-zh data mix IN[:WEIGHT]... -n N -o OUT [--to FORMAT] [--seed S]
+
+Mix datasets by weight into one shuffled file of exactly N rows, all in one format. Each source gives
+round(N × its weight / the sum of weights) rows (the rounding leftovers go to the largest remainders),
+drawn at random; a source smaller than its share is repeated (every row the same number of times,
+the rest drawn at random). Sources may be in different formats.
+
+  IN:WEIGHT        a file and its weight (default 1), e.g. firefly.jsonl:0.5 ruozhiba.json:0.2
+  -n N             rows in the mix
+  -o, --out OUT    the mixed file (.jsonl, .json, .csv, optionally .gz)
+  --to FORMAT      the format of the mix (default: the first source's)
+  --seed S         a whole number (default 42)
+
+The N rows are held in memory to shuffle them (about the size of the output file).`;
+
+async function mix(args: string[]) {
+  const { values, positionals } = parseFlags('data mix', args, { n: { type: 'string', short: 'n' }, out: { type: 'string', short: 'o' }, to: { type: 'string' }, seed: { type: 'string' } }, true);
+  if (values.help) { console.log(MIX_HELP); return; }
+  if (!positionals.length) throw new UserError('usage: llama3-zh data mix A.jsonl:0.7 B.jsonl:0.3 -n N -o OUT', 2);
+  if (values.n === undefined) throw new UserError('give -n N, the number of rows in the mix', 2);
+  if (!values.out) throw new UserError('give -o OUT, the file to write the mix to', 2);
+  const count = num('-n', values.n, { int: true, min: 1, max: 1e9 })!;
+  const to = values.to !== undefined ? formatByName(values.to, '--to') : undefined;
+  const sources = positionals.map(parseMixSource);
+  for (const s of sources) inspectSource(s.path);
+  assertNotInput(values.out, sources.map((s) => s.path));
+  const seed = parseSeed(values.seed);
+  const r = await mixFiles(sources, values.out, { n: count, seed, to });
+  console.log(`${plural(r.written, 'row')} (${r.to}) → ${values.out}; seed ${seed}`);
+  for (const s of r.sources) {
+    const times = s.usable ? s.taken / s.usable : 0;
+    console.log(`  ${s.path} (${s.format}, weight ${s.weight}): ${n(s.taken)} of ${n(s.usable)} rows${times > 1 ? ` (each used ${times.toFixed(2)}× on average)` : ''}` +
+      `${s.rejected.count ? `; ${plural(s.rejected.count, 'broken row')} skipped` : ''}${s.dropped.total ? `; ${plural(s.dropped.total, 'row')} not representable as ${r.to}` : ''}`);
+  }
 }
