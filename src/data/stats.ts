@@ -2,7 +2,6 @@ import type { Format, FormatName } from './formats/index.js';
 import { openDataset, Problems } from './dataset.js';
 import { type DataRecord, recordTexts, RowError } from './record.js';
 import { type CharCounts, countChars } from './textMeasure.js';
-import { llama3Tokens } from './tokens.js';
 
 export interface Bin { from: number; to: number; count: number }
 
@@ -62,7 +61,8 @@ export async function statsFile(input: string, o: { from?: Format; tokens: boole
   const chars: CharCounts = { chars: 0, nonSpace: 0, han: 0 };
   const rejected = new Problems();
   let rows = 0, turns = 0, withSystem = 0, pairs = 0, total = 0;
-  const measure = o.tokens ? llama3Tokens : (r: DataRecord) => {
+  // The tokenizer loads the 128k-token vocabulary (~0.5 s): only when tokens are counted.
+  const measure = o.tokens ? (await import('./tokens.js')).llama3Tokens : (r: DataRecord) => {
     const c = { chars: 0, nonSpace: 0, han: 0 };
     for (const t of recordTexts(r)) countChars(t, c);
     return c.chars;
