@@ -143,3 +143,25 @@ test('data sample, split and mix from the command line: exact counts, same seed 
   assertOneLineError(await data('mix', src, '-n', '5'), /give -o OUT/);
   assertOneLineError(await data('sample', src, '-n', '3', '--seed', 'abc'), /--seed must be a whole number/);
 });
+
+test('data rewrite: a rules file or the identity preset, with counts per rule', async () => {
+  const src = join(dir, 'rw.jsonl');
+  writeFileSync(src, '{"conversation": [{"human": "你是谁", "assistant": "我是ChatGPT。"}]}\n{"conversation": [{"human": "q", "assistant": "对不起，我无法回答。"}]}\n');
+  const r = await data('rewrite', src, '--preset', 'identity', '--name', '小羊驼', '-o', join(dir, 'rw.out.jsonl'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [
+    `${src}: 1 row written of 2 → ${join(dir, 'rw.out.jsonl')}; 1 row dropped`,
+    '  ChatGPT → 小羊驼              1 replacement in 1 row',
+    '  OpenAI → 小羊驼               0 replacements in 0 rows',
+    '  drop rows with refusal words  1 row dropped',
+    '',
+  ].join('\n'));
+  assert.equal(readFileSync(join(dir, 'rw.out.jsonl'), 'utf8'), '{"conversation":[{"human":"你是谁","assistant":"我是小羊驼。"}]}\n');
+  const rules = join(dir, 'rules.json');
+  writeFileSync(rules, JSON.stringify([{ replace: '我是', with: '俺是' }]));
+  const f = await data('rewrite', src, '--rules', rules);
+  assert.match(f.stdout, /^ {2}replace "我是" → "俺是" {2}1 replacement in 1 row$/m);
+  writeFileSync(rules, '[{"replace": "x"');
+  assertOneLineError(await data('rewrite', src, '--rules', rules), /rules\.json is not valid JSON/);
+  assertOneLineError(await data('rewrite', src), /give --rules FILE or --preset identity/);
+});

@@ -5,6 +5,8 @@ import { inspectSource } from '../../data/io/source.js';
 import { assertNotInput, stem } from '../../data/paths.js';
 import { mixFiles, parseMixSource } from '../../data/mix.js';
 import { parseSeed } from '../../data/random.js';
+import { compileRules, identityPreset, loadRules, REFUSAL_WORDS } from '../../data/rewrite.js';
+import { rewriteFile } from '../../data/rewrite.js';
 import { sampleFraction, sampleN, splitFile } from '../../data/sample.js';
 import { svgHistogram, terminalHistogram } from '../../data/plot.js';
 import { statsFile } from '../../data/stats.js';
@@ -35,7 +37,7 @@ Formats:
 ${FORMAT_LIST}`;
 
 type Sub = (args: string[]) => Promise<void>;
-const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats, sample, split, mix };
+const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats, sample, split, mix, rewrite };
 
 export async function dataCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -289,4 +291,63 @@ async function mix(args: string[]) {
     console.log(`  ${s.path} (${s.format}, weight ${s.weight}): ${n(s.taken)} of ${n(s.usable)} rows${times > 1 ? ` (each used ${times.toFixed(2)}× on average)` : ''}` +
       `${s.rejected.count ? `; ${plural(s.rejected.count, 'broken row')} skipped` : ''}${s.dropped.total ? `; ${plural(s.dropped.total, 'row')} not representable as ${r.to}` : ''}`);
   }
+}
+
+const REWRITE_HELP = `llama3-zh data rewrite IN (--rules FILE | --preset identity) [-o OUT] [--print-rules]
+
+Replace text and drop rows by rules, in every string of every row (ids and role names excepted), in
+the order the rules are given. Prints how many times each rule fired.
+
+  --rules FILE      a JSON list of rules, each one of
+                      {"replace": "ChatGPT", "with": "Llama3-Chinese"}    literal text
+                      {"replace": "chat\\\\s?gpt", "regex": true, "ignoreCase": true, "with": "…"}
+                      {"drop": "抱歉"}                                    drop rows that contain it
+                    (optional "name" labels a rule in the report)
+  --preset identity the original project's identity rewrite: ChatGPT → --name, OpenAI → --author,
+                    and rows with refusal words dropped (${REFUSAL_WORDS.slice(0, 4).join(', ')}, …)
+  --name NAME       the model's name for --preset identity (default Llama3-Chinese)
+  --author NAME     who made it, for --preset identity (default: the same as --name)
+  --print-rules     print the rules as JSON (a start for your own rules file) and exit
+  -o, --out OUT     default: IN's name + .rewritten.jsonl`;
+
+async function rewrite(args: string[]) {
+  const { values, positionals } = parseFlags('data rewrite', args, {
+    rules: { type: 'string' }, preset: { type: 'string' }, name: { type: 'string' }, author: { type: 'string' }, 'print-rules': { type: 'boolean' }, out: { type: 'string', short: 'o' },
+  }, true);
+  if (values.help) { console.log(REWRITE_HELP); return; }
+  if ((values.rules === undefined) === (values.preset === undefined)) throw new UserError('give --rules FILE or --preset identity (one of them)', 2);
+  if (values.preset !== undefined && values.preset !== 'identity') throw new UserError(`unknown preset ${JSON.stringify(values.preset)}; presets: identity`, 2);
+  if (values.rules !== undefined && (values.name !== undefined || values.author !== undefined)) throw new UserError('--name and --author go with --preset identity', 2);
+  const name = values.name ?? 'Llama3-Chinese';
+  const specs = values.preset ? identityPreset(name, values.author ?? name) : undefined;
+  if (values['print-rules']) {
+    console.log(JSON.stringify(specs ?? JSON.parse((await import('node:fs')).readFileSync(values.rules!, 'utf8')), null, 2));
+    return;
+  }
+  const rules = specs ? compileRules(specs, '--preset identity') : loadRules(values.rules!);
+  const input = oneInput('rewrite', positionals, 'llama3-zh data rewrite IN --rules FILE');
+  const out = values.out ?? `${stem(input)}.rewritten.jsonl`;
+  assertNotInput(out, [input]);
+  const bar = progress('rewrite', inspectSource(input).size);
+  const r = await rewriteFile(input, out, rules);
+  bar.done();
+  console.log(`${input}: ${plural(r.written, 'row')} written of ${n(r.rows)} → ${out}; ${plural(r.dropped, 'row')} dropped`);
+  const w = Math.max(...rules.map((x) => displayWidth(x.name)));
+  for (const x of rules) {
+    console.log(`  ${x.name}${' '.repeat(w - displayWidth(x.name))}  ${x.kind === 'replace' ? `${plural(x.hits, 'replacement')} in ${plural(x.rows, 'row')}` : `${plural(x.rows, 'row')} dropped`}`);
+  }
+  if (r.rejected.count) {
+    console.log(`  skipped ${plural(r.rejected.count, 'broken row')}:`);
+    for (const l of r.rejected.lines(input)) console.log(`    ${l}`);
+  }
+}
+
+/** Terminal columns a string takes: CJK and emoji are two wide. */
+function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    w += (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) || (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) || (c >= 0xffe0 && c <= 0xffe6) || c >= 0x1f300 ? 2 : 1;
+  }
+  return w;
 }
