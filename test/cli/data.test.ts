@@ -165,3 +165,26 @@ test('data rewrite: a rules file or the identity preset, with counts per rule', 
   assertOneLineError(await data('rewrite', src, '--rules', rules), /rules\.json is not valid JSON/);
   assertOneLineError(await data('rewrite', src), /give --rules FILE or --preset identity/);
 });
+
+test('data dedupe removes exact and near duplicates of Chinese rows and says which', async () => {
+  const src = join(dir, 'dd.jsonl');
+  const a = '长城是中国古代的军事防御工程，始建于春秋战国时期，秦始皇统一六国后将各段连接起来，明朝时大规模重修，全长两万多公里。';
+  writeFileSync(src, [
+    { id: 1, conversation: [{ human: '请介绍一下长城的历史。', assistant: a }] },
+    { id: 2, conversation: [{ human: '请介绍一下长城的历史！', assistant: a.replace('，', '， ') }] },
+    { id: 3, conversation: [{ human: '请介绍一下长城的历史。', assistant: a.replace('将', '把').replace('明朝', '明代') }] },
+    { id: 4, conversation: [{ human: '请介绍一下故宫的历史。', assistant: '故宫是明清两代的皇家宫殿，始建于明成祖永乐四年，位于北京中轴线的中心。' }] },
+  ].map((r) => JSON.stringify(r)).join('\n'));
+  const r = await data('dedupe', src, '-o', join(dir, 'dd.out.jsonl'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [
+    `${src}: 2 rows kept of 4 → ${join(dir, 'dd.out.jsonl')}`,
+    '  exact duplicates  1',
+    '  near duplicates   1 (MinHash, 3-character shingles, Jaccard ≥ 0.7; 16 bands × 4)',
+    '    line 2 = line 1',
+    '    line 3 ≈ line 1 (0.81)',
+    '',
+  ].join('\n'));
+  assert.deepEqual(lines(join(dir, 'dd.out.jsonl')).map((x) => x.id), [1, 4]);
+  assertOneLineError(await data('dedupe', src, '--threshold', '0.2'), /--threshold must be a number from 0\.5 to 1/);
+});

@@ -3,6 +3,7 @@ import { convertFile } from '../../data/convert.js';
 import { FORMATS, formatByName } from '../../data/formats/index.js';
 import { inspectSource } from '../../data/io/source.js';
 import { assertNotInput, stem } from '../../data/paths.js';
+import { dedupeFile } from '../../data/dedupe.js';
 import { mixFiles, parseMixSource } from '../../data/mix.js';
 import { parseSeed } from '../../data/random.js';
 import { compileRules, identityPreset, loadRules, REFUSAL_WORDS } from '../../data/rewrite.js';
@@ -37,7 +38,7 @@ Formats:
 ${FORMAT_LIST}`;
 
 type Sub = (args: string[]) => Promise<void>;
-const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats, sample, split, mix, rewrite };
+const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats, sample, split, mix, dedupe, rewrite };
 
 export async function dataCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -350,4 +351,47 @@ function displayWidth(s: string): number {
     w += (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) || (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) || (c >= 0xffe0 && c <= 0xffe6) || c >= 0x1f300 ? 2 : 1;
   }
   return w;
+}
+
+const DEDUPE_HELP = `llama3-zh data dedupe IN [-o OUT] [--threshold T] [--shingle K] [--exact-only] [--removed FILE]
+
+Remove duplicate rows, keeping the first of each group, in one pass:
+  exact   the same text after normalising (NFKC, lower case, spaces and punctuation removed;
+          ids and role names ignored)
+  near    MinHash over character K-shingles (64 hash functions, LSH bands), which works for Chinese;
+          a row goes when its estimated Jaccard similarity to a kept row reaches T
+
+  --threshold T    near-duplicate similarity, 0.5–1 (default 0.7)
+  --shingle K      characters per shingle (default 3: Chinese words are 1–4 characters)
+  --exact-only     exact duplicates only (faster, less memory)
+  --removed FILE   also write the removed rows: {"line", "duplicate_of", "kind", "similarity"?, "row"}
+  -o, --out OUT    default: IN's name + .dedup.jsonl
+
+Memory: about 0.5 KB per kept row for near duplicates (signatures and band tables), 0.1 KB with
+--exact-only.`;
+
+async function dedupe(args: string[]) {
+  const { values, positionals } = parseFlags('data dedupe', args, {
+    out: { type: 'string', short: 'o' }, threshold: { type: 'string' }, shingle: { type: 'string' }, 'exact-only': { type: 'boolean' }, removed: { type: 'string' },
+  }, true);
+  if (values.help) { console.log(DEDUPE_HELP); return; }
+  const input = oneInput('dedupe', positionals, 'llama3-zh data dedupe IN');
+  const threshold = num('--threshold', values.threshold, { min: 0.5, max: 1 }) ?? 0.7;
+  const shingle = num('--shingle', values.shingle, { int: true, min: 1, max: 64 }) ?? 3;
+  if (values['exact-only'] && (values.threshold !== undefined || values.shingle !== undefined)) throw new UserError('--threshold and --shingle are for near duplicates; leave them out with --exact-only', 2);
+  const out = values.out ?? `${stem(input)}.dedup.jsonl`;
+  assertNotInput(out, [input]);
+  if (values.removed) assertNotInput(values.removed, [input], '--removed');
+  const bar = progress('dedupe', inspectSource(input).size);
+  const r = await dedupeFile(input, out, { near: !values['exact-only'], threshold, shingle, removed: values.removed });
+  bar.done();
+  console.log(`${input}: ${plural(r.kept, 'row')} kept of ${n(r.rows)} → ${out}`);
+  console.log(`  exact duplicates  ${n(r.exact)}`);
+  if (!values['exact-only']) console.log(`  near duplicates   ${n(r.near)} (MinHash, ${shingle}-character shingles, Jaccard ≥ ${threshold}; ${r.bands} bands × ${r.rowsPerBand})`);
+  for (const e of r.examples) console.log(`    line ${e.line} ${e.kind === 'exact' ? '=' : '≈'} line ${e.of}${e.similarity !== undefined ? ` (${e.similarity.toFixed(2)})` : ''}`);
+  if (r.exact + r.near > r.examples.length) console.log(`    … and ${n(r.exact + r.near - r.examples.length)} more${values.removed ? ` (all in ${values.removed})` : ' (--removed FILE lists them all)'}`);
+  if (r.rejected.count) {
+    console.log(`  skipped ${plural(r.rejected.count, 'broken row')}:`);
+    for (const l of r.rejected.lines(input)) console.log(`    ${l}`);
+  }
 }
