@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -187,4 +187,44 @@ test('data dedupe removes exact and near duplicates of Chinese rows and says whi
   ].join('\n'));
   assert.deepEqual(lines(join(dir, 'dd.out.jsonl')).map((x) => x.id), [1, 4]);
   assertOneLineError(await data('dedupe', src, '--threshold', '0.2'), /--threshold must be a number from 0\.5 to 1/);
+});
+
+test('data export --llamafactory writes ShareGPT files and a dataset_info.json LLaMA-Factory reads', async () => {
+  const sft = join(dir, 'sft.jsonl');
+  writeFileSync(sft, FIREFLY);
+  const dpo = join(dir, 'dpo_zh.json');
+  writeFileSync(dpo, JSON.stringify([{ system: '用中文回答', prompt: '讲个笑话', chosen: '好的😄……', rejected: 'No.' }]));
+  const pt = join(dir, 'corpus.txt');
+  writeFileSync(pt, '第一篇文档。\n\n第二篇文档。\n');
+  const out = join(dir, 'lf');
+  mkdirSync(out);
+  writeFileSync(join(out, 'dataset_info.json'), JSON.stringify({ mine: { file_name: 'mine.json' } }));
+  const r = await data('export', sft, dpo, pt, '--llamafactory', out);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [
+    `${sft} (firefly) → ${join(out, 'sft.jsonl')}: 3 rows (sharegpt); dataset "sft"`,
+    '  rejected 2 rows:',
+    `    ${sft}:3: turn 2: empty assistant message`,
+    `    ${sft}:4:74: JSON: unexpected "}"`,
+    `${dpo} (preference) → ${join(out, 'dpo_zh.jsonl')}: 1 row (sharegpt, ranking); dataset "dpo_zh"`,
+    `${pt} (text) → ${join(out, 'corpus.jsonl')}: 2 rows (text, for pre-training); dataset "corpus"`,
+    `${join(out, 'dataset_info.json')}: sft, dpo_zh, corpus`,
+    `train with: dataset_dir: ${out}, dataset: sft,dpo_zh,corpus`,
+    '',
+  ].join('\n'));
+  const tags = { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', system_tag: 'system' };
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'dataset_info.json'), 'utf8')), {
+    mine: { file_name: 'mine.json' },
+    sft: { file_name: 'sft.jsonl', formatting: 'sharegpt', columns: { messages: 'conversations', system: 'system' }, tags },
+    dpo_zh: { file_name: 'dpo_zh.jsonl', formatting: 'sharegpt', ranking: true, columns: { messages: 'conversations', chosen: 'chosen', rejected: 'rejected', system: 'system' }, tags },
+    corpus: { file_name: 'corpus.jsonl', columns: { prompt: 'text' } },
+  });
+  assert.deepEqual(lines(join(out, 'dpo_zh.jsonl')), [{
+    system: '用中文回答', conversations: [{ from: 'human', value: '讲个笑话' }], chosen: { from: 'gpt', value: '好的😄……' }, rejected: { from: 'gpt', value: 'No.' },
+  }]);
+  assert.deepEqual(lines(join(out, 'sft.jsonl'))[1].conversations.map((m: { from: string }) => m.from), ['human', 'gpt', 'human', 'gpt']);
+  assert.deepEqual(lines(join(out, 'corpus.jsonl')), [{ text: '第一篇文档。' }, { text: '第二篇文档。' }]);
+  writeFileSync(join(out, 'dataset_info.json'), '{broken');
+  assertOneLineError(await data('export', sft, '--llamafactory', out), /dataset_info\.json is not valid JSON .*; fix or move it, it is not overwritten$/);
+  assertOneLineError(await data('export', sft, dpo, '--llamafactory', out, '--name', 'a'), /--name gives 1 name for 2 inputs; give one per input/);
 });

@@ -1,9 +1,11 @@
+import { join } from 'node:path';
 import { checkFile } from '../../data/check.js';
 import { convertFile } from '../../data/convert.js';
 import { FORMATS, formatByName } from '../../data/formats/index.js';
 import { inspectSource } from '../../data/io/source.js';
 import { assertNotInput, stem } from '../../data/paths.js';
 import { dedupeFile } from '../../data/dedupe.js';
+import { exportLlamaFactory } from '../../data/export.js';
 import { mixFiles, parseMixSource } from '../../data/mix.js';
 import { parseSeed } from '../../data/random.js';
 import { compileRules, identityPreset, loadRules, REFUSAL_WORDS } from '../../data/rewrite.js';
@@ -38,7 +40,7 @@ Formats:
 ${FORMAT_LIST}`;
 
 type Sub = (args: string[]) => Promise<void>;
-const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats, sample, split, mix, dedupe, rewrite };
+const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats, sample, split, mix, dedupe, rewrite, export: exportCommand };
 
 export async function dataCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -394,4 +396,38 @@ async function dedupe(args: string[]) {
     console.log(`  skipped ${plural(r.rejected.count, 'broken row')}:`);
     for (const l of r.rejected.lines(input)) console.log(`    ${l}`);
   }
+}
+
+const EXPORT_HELP = `llama3-zh data export IN... --llamafactory DIR [--name NAME,...]
+
+Write datasets where LLaMA-Factory reads them: each input becomes DIR/NAME.jsonl in ShareGPT form
+(conversations with from/value, system prompts in "system"; preference pairs in the ranking form with
+"chosen" and "rejected"; plain text as {"text"}), and DIR/dataset_info.json gets an entry for each,
+with the formatting, ranking, columns and tags that say how to read it. Entries already in
+dataset_info.json are kept. Then train with dataset_dir: DIR and dataset: NAME.
+
+  --llamafactory DIR   the dataset folder (created if missing)
+  --name NAME,...      dataset names, one per input (default: each file's name without extensions)`;
+
+async function exportCommand(args: string[]) {
+  const { values, positionals } = parseFlags('data export', args, { llamafactory: { type: 'string' }, name: { type: 'string' } }, true);
+  if (values.help) { console.log(EXPORT_HELP); return; }
+  if (!positionals.length) throw new UserError('usage: llama3-zh data export IN... --llamafactory DIR', 2);
+  if (!values.llamafactory) throw new UserError('give --llamafactory DIR, the folder to write the datasets and dataset_info.json to', 2);
+  const names = values.name?.split(',').map((x) => x.trim());
+  if (names && names.length !== positionals.length) throw new UserError(`--name gives ${names.length} name${names.length === 1 ? '' : 's'} for ${positionals.length} input${positionals.length === 1 ? '' : 's'}; give one per input`, 2);
+  if (names?.some((x) => !/^[\p{L}\p{N}_.-]+$/u.test(x))) throw new UserError('--name: names are letters, digits, _ . and - only', 2);
+  for (const p of positionals) inspectSource(p);
+  const r = await exportLlamaFactory(positionals, values.llamafactory, { names });
+  for (const d of r) {
+    const what = d.kind === 'pair' ? 'sharegpt, ranking' : d.kind === 'text' ? 'text, for pre-training' : 'sharegpt';
+    console.log(`${d.input} (${d.from}) → ${join(values.llamafactory, d.file)}: ${plural(d.written, 'row')} (${what}); dataset "${d.name}"`);
+    for (const [k, c] of d.otherKind.counts) console.log(`  left out ${plural(c, 'row')}: ${k}`);
+    if (d.rejected.count) {
+      console.log(`  rejected ${plural(d.rejected.count, 'row')}:`);
+      for (const l of d.rejected.lines(d.input)) console.log(`    ${l}`);
+    }
+  }
+  console.log(`${join(values.llamafactory, 'dataset_info.json')}: ${r.map((d) => d.name).join(', ')}`);
+  console.log(`train with: dataset_dir: ${values.llamafactory}, dataset: ${r.map((d) => d.name).join(',')}`);
 }
