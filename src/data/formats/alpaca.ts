@@ -1,5 +1,6 @@
 import { checkTurns, isObject, idField, optStr, RowError, str, type Turn, Unrepresentable } from '../record.js';
 import { flattenPair } from './lossy.js';
+import { isText, type Text, textOf } from '../text.js';
 import type { Format } from './format.js';
 
 /**
@@ -10,7 +11,7 @@ export const alpaca: Format = {
   name: 'alpaca',
   about: '{"instruction", "input", "output", "system"?, "history"?: [[q, a], …]}',
   fields: ['id', 'system', 'instruction', 'input', 'output', 'history'],
-  looksLike: (o) => typeof o.instruction === 'string' && 'output' in o,
+  looksLike: (o) => isText(o.instruction) && 'output' in o,
   read(o) {
     if (!isObject(o)) throw new RowError('a row must be a JSON object');
     const instruction = str(o, 'instruction');
@@ -21,13 +22,13 @@ export const alpaca: Format = {
     if (history !== undefined && history !== null) {
       if (!Array.isArray(history)) throw new RowError(`'history' must be a list of [question, answer] pairs`);
       history.forEach((h, i) => {
-        if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+        if (!Array.isArray(h) || h.length !== 2 || !isText(h[0]) || !isText(h[1])) {
           throw new RowError(`history[${i}] must be a [question, answer] pair of strings`);
         }
         turns.push({ role: 'user', content: h[0] }, { role: 'assistant', content: h[1] });
       });
     }
-    turns.push({ role: 'user', content: input ? (instruction ? `${instruction}\n${input}` : input) : instruction });
+    turns.push({ role: 'user', content: input ? (textOf(instruction) ? `${textOf(instruction)}\n${textOf(input)}` : input) : instruction });
     turns.push({ role: 'assistant', content: output });
     const system = optStr(o, 'system');
     return { kind: 'chat', ...idField(o, 'id'), ...(system ? { system } : {}), turns: checkTurns(turns) };
@@ -43,7 +44,7 @@ export const alpaca: Format = {
     out.input = '';
     out.output = chat.turns[n - 1].content;
     if (n > 2) {
-      const history: [string, string][] = [];
+      const history: [Text, Text][] = [];
       for (let i = 0; i + 3 < n; i += 2) history.push([chat.turns[i].content, chat.turns[i + 1].content]);
       out.history = history;
     }

@@ -1,5 +1,6 @@
 import { checkTurns, isObject, idField, optStr, RowError, str, type Turn, Unrepresentable } from '../record.js';
 import { flattenPair } from './lossy.js';
+import type { Text } from '../text.js';
 import type { Format } from './format.js';
 
 /** Firefly: {"conversation_id", "category", "system"?, "conversation": [{"human", "assistant"}, …]}. */
@@ -24,7 +25,7 @@ export const firefly: Format = {
   write(r, lost) {
     if (r.kind === 'text') throw new Unrepresentable('plain text has no turns');
     const chat = r.kind === 'pair' ? flattenPair(r, lost) : r;
-    const conversation: { human: string; assistant: string }[] = [];
+    const conversation: { human: Text; assistant: Text }[] = [];
     for (let i = 0; i + 1 < chat.turns.length; i += 2) conversation.push({ human: chat.turns[i].content, assistant: chat.turns[i + 1].content });
     const out: Record<string, unknown> = {};
     if (chat.id !== undefined) out.conversation_id = chat.id;

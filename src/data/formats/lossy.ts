@@ -1,4 +1,5 @@
 import type { ChatRecord, PairRecord } from '../record.js';
+import { textOf } from '../text.js';
 import type { NoteLoss } from './format.js';
 
 /** A chat format keeps a preference pair's prompt and chosen answer; the rejected answer is lost. */
@@ -11,5 +12,5 @@ export function flattenPair(r: PairRecord, lost: NoteLoss): ChatRecord {
 export function joinedText(r: ChatRecord | PairRecord, lost: NoteLoss): string {
   lost('roles dropped (plain text)');
   const chat = r.kind === 'pair' ? flattenPair(r, lost) : r;
-  return [...(chat.system ? [chat.system] : []), ...chat.turns.map((t) => t.content)].join('\n\n');
+  return [...(chat.system ? [textOf(chat.system)] : []), ...chat.turns.map((t) => textOf(t.content))].join('\n\n');
 }

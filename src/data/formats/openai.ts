@@ -1,32 +1,33 @@
 import { checkTurns, isObject, idField, type Role, RowError, str, type Turn, Unrepresentable } from '../record.js';
 import { flattenPair } from './lossy.js';
+import { isEmptyText, isText, type Text, textOf } from '../text.js';
 import type { Format } from './format.js';
 
 /** Message content: a string, or the list-of-parts form ([{"type": "text", "text"}]). */
-function content(m: Record<string, unknown>, where: string): string {
+function content(m: Record<string, unknown>, where: string): Text {
   const c = m.content;
-  if (typeof c === 'string') return c;
+  if (isText(c)) return c;
   if (Array.isArray(c)) {
     return c.map((p, j) => {
-      if (isObject(p) && p.type === 'text' && typeof p.text === 'string') return p.text;
+      if (isObject(p) && isText(p.type) && textOf(p.type) === 'text' && isText(p.text)) return textOf(p.text);
       throw new RowError(`${where}content[${j}] is not a text part (only text is supported)`);
     }).join('');
   }
   throw new RowError(`${where}'content' ${c === undefined ? 'is missing' : 'must be a string or a list of text parts'}`);
 }
 
-export function readOpenAIMessages(list: unknown, key: string): { system?: string; turns: Turn[] } {
+export function readOpenAIMessages(list: unknown, key: string): { system?: Text; turns: Turn[] } {
   if (!Array.isArray(list)) throw new RowError(`'${key}' ${list === undefined ? 'is missing' : 'must be an array'}`);
-  let system: string | undefined;
+  let system: Text | undefined;
   const turns: Turn[] = [];
   list.forEach((m, i) => {
     const where = `${key}[${i}]: `;
     if (!isObject(m)) throw new RowError(`${key}[${i}] must be an object with "role" and "content"`);
-    const role = str(m, 'role', where);
+    const role = textOf(str(m, 'role', where));
     const text = content(m, where);
     if (role === 'system') {
       if (i !== 0) throw new RowError(`${where}a system message must come first`);
-      system = text;
+      system = isEmptyText(text) ? undefined : text;
     } else if (role === 'user' || role === 'assistant') {
       turns.push({ role: role as Role, content: text });
     } else {

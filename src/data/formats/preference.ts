@@ -1,5 +1,6 @@
 import { checkAnswer, checkTurns, isObject, idField, optStr, RowError, type Turn, typeName, Unrepresentable } from '../record.js';
 import { readOpenAIMessages } from './openai.js';
+import { isText, type Text, textOf } from '../text.js';
 import type { Format } from './format.js';
 
 const PROMPT_KEYS = ['prompt', 'question'] as const;
@@ -12,12 +13,12 @@ function pick(o: Record<string, unknown>, keys: readonly string[]): [string, unk
 }
 
 /** An answer: a string, or a message list whose last message is the assistant's (TRL's conversational form). */
-function answer(o: Record<string, unknown>, keys: readonly string[]): string {
+function answer(o: Record<string, unknown>, keys: readonly string[]): Text {
   const [key, v] = pick(o, keys);
-  if (typeof v === 'string') return checkAnswer(v, key);
+  if (isText(v)) return checkAnswer(v, key);
   if (Array.isArray(v)) {
     const last = v[v.length - 1];
-    if (isObject(last) && last.role === 'assistant' && typeof last.content === 'string') return checkAnswer(last.content, key);
+    if (isObject(last) && isText(last.role) && textOf(last.role) === 'assistant' && isText(last.content)) return checkAnswer(last.content, key);
     throw new RowError(`'${key}' as a list must end with an assistant message`);
   }
   throw new RowError(`'${key}' ${v === undefined ? 'is missing' : `must be a string or a message list, not ${typeName(v)}`}`);
@@ -40,13 +41,13 @@ export const preference: Format = {
     const prompt: Turn[] = [];
     if (Array.isArray(o.history)) {
       o.history.forEach((h, i) => {
-        if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+        if (!Array.isArray(h) || h.length !== 2 || !isText(h[0]) || !isText(h[1])) {
           throw new RowError(`history[${i}] must be a [question, answer] pair of strings`);
         }
         prompt.push({ role: 'user', content: h[0] }, { role: 'assistant', content: h[1] });
       });
     }
-    if (typeof p === 'string') {
+    if (isText(p)) {
       prompt.push({ role: 'user', content: p });
     } else if (Array.isArray(p)) {
       const m = readOpenAIMessages(p, pkey);

@@ -1,21 +1,22 @@
 import { checkAnswer, checkTurns, isObject, idField, optStr, type Role, RowError, str, type Turn, Unrepresentable } from '../record.js';
+import { isEmptyText, isText, type Text, textOf } from '../text.js';
 import type { Format } from './format.js';
 
 const ROLES: Record<string, Role | 'system'> = { human: 'user', user: 'user', gpt: 'assistant', assistant: 'assistant', chatgpt: 'assistant', system: 'system' };
 
-function readMessages(list: unknown, key: string): { system?: string; turns: Turn[] } {
+function readMessages(list: unknown, key: string): { system?: Text; turns: Turn[] } {
   if (!Array.isArray(list)) throw new RowError(`'${key}' ${list === undefined ? 'is missing' : 'must be an array'}`);
-  let system: string | undefined;
+  let system: Text | undefined;
   const turns: Turn[] = [];
   list.forEach((m, i) => {
     if (!isObject(m)) throw new RowError(`${key}[${i}] must be an object with "from" and "value"`);
     const from = str(m, 'from', `${key}[${i}]: `);
-    const role = ROLES[from];
+    const role = ROLES[textOf(from)];
     if (!role) throw new RowError(`${key}[${i}]: unknown role "from": ${JSON.stringify(from)} (known: human, gpt, system)`);
     const value = str(m, 'value', `${key}[${i}]: `);
     if (role === 'system') {
       if (i !== 0) throw new RowError(`${key}[${i}]: a system message must come first`);
-      system = value;
+      system = isEmptyText(value) ? undefined : value;
     } else {
       turns.push({ role, content: value });
     }
@@ -23,9 +24,9 @@ function readMessages(list: unknown, key: string): { system?: string; turns: Tur
   return { system, turns };
 }
 
-function answer(o: Record<string, unknown>, key: string): string {
+function answer(o: Record<string, unknown>, key: string): Text {
   const v = o[key];
-  if (typeof v === 'string') return checkAnswer(v, key);
+  if (isText(v)) return checkAnswer(v, key);
   if (isObject(v)) return checkAnswer(str(v, 'value', `${key}: `), key);
   throw new RowError(`'${key}' must be {"from": "gpt", "value": …}`);
 }

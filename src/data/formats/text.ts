@@ -1,5 +1,6 @@
 import { isObject, idField, RowError, typeName } from '../record.js';
 import { joinedText } from './lossy.js';
+import { isBlank, isText } from '../text.js';
 import type { Format } from './format.js';
 
 /** Plain text for continued pre-training: {"text"} (or a line of a .txt file, read as {"text": line}). */
@@ -7,11 +8,11 @@ export const text: Format = {
   name: 'text',
   about: '{"text"} or one document per line of a .txt file (continued pre-training)',
   fields: ['id', 'text'],
-  looksLike: (o) => typeof o.text === 'string',
+  looksLike: (o) => isText(o.text),
   read(o) {
     if (!isObject(o)) throw new RowError('a row must be a JSON object');
-    if (typeof o.text !== 'string') throw new RowError(`'text' ${o.text === undefined ? 'is missing' : `must be a string, not ${typeName(o.text)}`}`);
-    if (o.text.trim() === '') throw new RowError('empty text');
+    if (!isText(o.text)) throw new RowError(`'text' ${o.text === undefined ? 'is missing' : `must be a string, not ${typeName(o.text)}`}`);
+    if (isBlank(o.text)) throw new RowError('empty text');
     return { kind: 'text', ...idField(o, 'id'), text: o.text };
   },
   write(r, lost) {

@@ -1,3 +1,4 @@
+import { RawText } from '../text.js';
 import type { ChunkParser, RawRow } from './rawRow.js';
 
 /**
@@ -71,7 +72,7 @@ function cell(v: string): unknown {
 export function csvRecord(values: unknown[]): string {
   return values.map((v) => {
     if (v === undefined || v === null) return '';
-    const s = typeof v === 'string' ? v : JSON.stringify(v);
+    const s = typeof v === 'string' ? v : v instanceof RawText ? v.toString() : JSON.stringify(v);
     return /[",\n\r]/.test(s) || s !== s.trim() ? `"${s.replaceAll('"', '""')}"` : s;
   }).join(',');
 }

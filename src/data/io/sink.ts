@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { UserError } from '../../errors.js';
 import { writeFailure } from '../../util/files.js';
+import { JsonBytesWriter } from './byteJson.js';
 import { csvRecord } from './csv.js';
 import { containerByName } from './source.js';
 
@@ -34,10 +35,13 @@ export class RowSink {
   private rows = 0;
   private columns: string[] | undefined;
   private closed = false;
+  /** Byte mode: rows are serialised straight into a byte buffer (raw texts copied, no string joins). */
+  private readonly bytes: JsonBytesWriter | undefined;
 
-  constructor(readonly path: string, o: { columns?: string[] } = {}) {
+  constructor(readonly path: string, o: { columns?: string[]; bytes?: boolean } = {}) {
     ({ container: this.container, gzip: this.gzip } = outContainer(path));
     this.columns = o.columns;
+    if (o.bytes && this.container !== 'csv') this.bytes = new JsonBytesWriter();
     this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
     try {
       this.fd = openSync(this.tmp, 'w');
@@ -51,6 +55,15 @@ export class RowSink {
   get count() { return this.rows; }
 
   write(row: Record<string, unknown>) {
+    const bw = this.bytes;
+    if (bw) {
+      if (this.container === 'json') bw.ascii(this.rows ? ',\n' : '\n');
+      bw.value(row);
+      if (this.container === 'jsonl') bw.ascii('\n');
+      this.rows++;
+      if (bw.len >= FLUSH) this.flush();
+      return;
+    }
     if (this.container === 'jsonl') {
       this.push(JSON.stringify(row) + '\n');
     } else if (this.container === 'json') {
@@ -71,20 +84,26 @@ export class RowSink {
   }
 
   private push(s: string) {
+    if (this.bytes) { this.bytes.text(s); return; }
     this.parts.push(s);
     this.size += s.length;
     if (this.size >= FLUSH) this.flush();
   }
 
   private flush() {
+    if (this.bytes) { this.bytes.drain((b) => this.out(b)); return; }
     if (!this.parts.length) return;
     const text = this.parts.join('');
     this.parts = [];
     this.size = 0;
     // Each batch is a gzip member of its own: a multi-member file is valid gzip (gunzip, Python, zcat read it whole).
-    const data = this.gzip ? gzipSync(text, { level: 6 }) : Buffer.from(text);
+    this.out(Buffer.from(text));
+  }
+
+  private out(bytes: Buffer) {
+    const data = this.gzip ? gzipSync(bytes, { level: 6 }) : bytes;
     try {
-      writeSync(this.fd, data);
+      for (let off = 0; off < data.length;) off += writeSync(this.fd, data, off);
     } catch (e) {
       this.abort();
       throw writeFailure(this.path, e);
