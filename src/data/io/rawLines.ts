@@ -22,26 +22,7 @@ export async function* readRowsRaw(info: SourceInfo, onBytes?: (n: number) => vo
   let rest: Buffer | undefined;
   let line = 0;
   let first = true;
-  const one = (buf: Buffer, s: number, e: number, out: RawRow[]) => {
-    line++;
-    if (e > s && buf[e - 1] === 0x0d) e--;
-    let k = s;
-    while (k < e && (buf[k] === 0x20 || buf[k] === 0x09)) k++;
-    if (k === e) return;
-    try {
-      out.push({ line, value: parseJsonBytes(buf, s, e) });
-    } catch (err) {
-      if (!isInvalidJson(err)) throw err;
-      // The byte parser is strict; JSON.parse has the last word, and the error locator the message.
-      const text = buf.toString('utf8', s, e);
-      try {
-        out.push({ line, value: JSON.parse(text) });
-      } catch {
-        const at = jsonErrorAt(text);
-        out.push({ line, column: at.index + 1, reason: `JSON: ${at.reason}`, text });
-      }
-    }
-  };
+  const one = (buf: Buffer, s: number, e: number, out: RawRow[]) => parseLine(buf, s, e, ++line, out);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let buf = chunk;
@@ -93,5 +74,26 @@ export async function* readRowsRaw(info: SourceInfo, onBytes?: (n: number) => vo
     const out: RawRow[] = [];
     one(rest, 0, rest.length, out);
     if (out.length) yield out;
+  }
+}
+
+/** One line of JSON Lines (bytes s..e, without the newline) as a row; blank lines give nothing. */
+export function parseLine(buf: Buffer, s: number, e: number, line: number, out: RawRow[]) {
+  if (e > s && buf[e - 1] === 0x0d) e--;
+  let k = s;
+  while (k < e && (buf[k] === 0x20 || buf[k] === 0x09)) k++;
+  if (k === e) return;
+  try {
+    out.push({ line, value: parseJsonBytes(buf, s, e) });
+  } catch (err) {
+    if (!isInvalidJson(err)) throw err;
+    // The byte parser is strict; JSON.parse has the last word, and the error locator the message.
+    const text = buf.toString('utf8', s, e);
+    try {
+      out.push({ line, value: JSON.parse(text) });
+    } catch {
+      const at = jsonErrorAt(text);
+      out.push({ line, column: at.index + 1, reason: `JSON: ${at.reason}`, text });
+    }
   }
 }

@@ -59,7 +59,7 @@ export class RowSink {
     if (bw) {
       if (this.container === 'json') bw.ascii(this.rows ? ',\n' : '\n');
       bw.value(row);
-      if (this.container === 'jsonl') bw.ascii('\n');
+      if (this.container === 'jsonl') bw.byte(0x0a);
       this.rows++;
       if (bw.len >= FLUSH) this.flush();
       return;
