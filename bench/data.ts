@@ -57,7 +57,7 @@ function generate(path: string, size: number) {
   };
   const fd = openSync(path, 'w');
   let written = 0, id = 0, parts: string[] = [], pending = 0;
-  while (written < size) {
+  while (written + pending < size) {
     const turns = 1 + Math.floor(rand() * rand() * 4);
     const row: Record<string, unknown> = { conversation_id: ++id, category: CATEGORIES[id % CATEGORIES.length] };
     if (rand() < 0.1) row.system = text(20);

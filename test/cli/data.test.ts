@@ -133,8 +133,8 @@ test('data sample, split and mix from the command line: exact counts, same seed 
   assert.equal(m.code, 0, m.stderr);
   assert.equal(m.stdout, [
     `40 rows (text) → ${join(dir, 'mixed.jsonl')}; seed 42`,
-    `  ${src} (text, weight 3): 30 of 300 rows`,
-    `  ${join(dir, 'many.val.jsonl')} (text, weight 1): 10 of 15 rows`,
+    `  ${src} (text, weight 3): 30 rows drawn from 300`,
+    `  ${join(dir, 'many.val.jsonl')} (text, weight 1): 10 rows drawn from 15`,
     '',
   ].join('\n'));
   assertOneLineError(await data('sample', src), /^llama3-zh data: give -n N or --fraction F \(one of them\)$/);

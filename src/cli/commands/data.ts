@@ -291,7 +291,7 @@ async function mix(args: string[]) {
   console.log(`${plural(r.written, 'row')} (${r.to}) → ${values.out}; seed ${seed}`);
   for (const s of r.sources) {
     const times = s.usable ? s.taken / s.usable : 0;
-    console.log(`  ${s.path} (${s.format}, weight ${s.weight}): ${n(s.taken)} of ${n(s.usable)} rows${times > 1 ? ` (each used ${times.toFixed(2)}× on average)` : ''}` +
+    console.log(`  ${s.path} (${s.format}, weight ${s.weight}): ${n(s.taken)} rows drawn from ${n(s.usable)}${times > 1 ? ` (each used ${times.toFixed(2)}× on average)` : ''}` +
       `${s.rejected.count ? `; ${plural(s.rejected.count, 'broken row')} skipped` : ''}${s.dropped.total ? `; ${plural(s.dropped.total, 'row')} not representable as ${r.to}` : ''}`);
   }
 }
