@@ -1,7 +1,7 @@
 import type { Format, FormatName } from './formats/index.js';
 import { RowSink, withSinks } from './io/sink.js';
 import { openDataset, Problems, Tally } from './dataset.js';
-import { RowError, Unrepresentable } from './record.js';
+import { isObject, RowError, Unrepresentable } from './record.js';
 
 export interface ConvertReport {
   from: FormatName;
@@ -25,6 +25,18 @@ export async function convertFile(input: string, output: string, o: { from?: For
   const read = ds.format.read;
   const write = o.to.write;
   const lost = (what: string) => report.lost.add(what);
+  // Keys the input format does not read (firefly's "category", a dataset's "source"…) are not carried over: say so.
+  const known = new Set([...ds.format.fields, ...(ds.format.alsoReads ?? [])]);
+  const unknown = new Map<string, string>();
+  const noteKeys = (v: unknown) => {
+    if (!isObject(v)) return;
+    for (const k in v) {
+      if (known.has(k)) continue;
+      let what = unknown.get(k);
+      if (!what) { what = `field ${JSON.stringify(k)} not carried over (${ds.format.name} rows do not use it)`; unknown.set(k, what); }
+      report.lost.add(what);
+    }
+  };
   await withSinks([sink], async () => {
     for await (const batch of ds.batches) {
       report.rows += batch.length;
@@ -32,6 +44,7 @@ export async function convertFile(input: string, output: string, o: { from?: For
         if (r.reason !== undefined) { report.rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }
         try {
           sink.write(write(read(r.value), lost));
+          noteKeys(r.value);
         } catch (e) {
           if (e instanceof RowError) report.rejected.add({ line: r.line, reason: e.message });
           else if (e instanceof Unrepresentable) report.dropped.add(`${e.message} (a ${o.to.name} row cannot hold it)`);

@@ -26,6 +26,7 @@ test('data convert: firefly → sharegpt → firefly keeps system prompts, turns
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, [
     `${src} (firefly) → ${sg} (sharegpt): 3 rows written of 5`,
+    '  kept with a loss: 1 row: field "category" not carried over (firefly rows do not use it)',
     '  rejected: 2 rows (data check writes them all to a file):',
     `    ${src}:3: turn 2: empty assistant message`,
     `    ${src}:4:74: JSON: unexpected "}"`,

@@ -12,6 +12,8 @@ export interface Format {
   about: string;
   /** The top-level keys it writes, in order (CSV columns). */
   fields: string[];
+  /** Other keys it reads (aliases); any key outside these and `fields` is not carried into a record. */
+  alsoReads?: string[];
   /** Does this row look like this format? Decided on keys only: cheap, and run on the first rows. */
   looksLike(o: Record<string, unknown>): boolean;
   /** Row → record; throws RowError saying what is wrong. */

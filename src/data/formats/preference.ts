@@ -33,6 +33,7 @@ export const preference: Format = {
   name: 'preference',
   about: '{"prompt", "chosen", "rejected", "system"?} (strings or message lists)',
   fields: ['id', 'system', 'prompt', 'chosen', 'rejected'],
+  alsoReads: ['question', 'response_chosen', 'response_rejected', 'history'],
   looksLike: (o) => pick(o, CHOSEN_KEYS)[1] !== undefined && pick(o, REJECTED_KEYS)[1] !== undefined && pick(o, PROMPT_KEYS)[1] !== undefined,
   read(o) {
     if (!isObject(o)) throw new RowError('a row must be a JSON object');
