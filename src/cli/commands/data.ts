@@ -185,7 +185,7 @@ async function stats(args: string[]) {
   console.log(`${input} (${r.format}): ${plural(r.counted, 'row')}${r.rejected.count ? ` (${plural(r.rejected.count, 'broken row')} not counted; see data check)` : ''}`);
   if (r.format !== 'text') console.log(`  turns        ${n(r.turns)} (${r.counted ? (r.turns / r.counted).toFixed(2) : 0} per row); ${plural(r.withSystem, 'row')} with a system prompt${r.pairs ? `; ${plural(r.pairs, 'preference pair')}` : ''}`);
   console.log(`  characters   ${n(r.chars.chars)}; Chinese ${hanShare.toFixed(1)}% of the non-blank ones`);
-  console.log(`  ${r.unit.padEnd(12)} ${n(r.total)}${r.unit === 'tokens' ? ' (Llama-3 tokenizer, official chat template)' : ''}`);
+  if (r.unit === 'tokens') console.log(`  tokens       ${n(r.total)} (Llama-3 tokenizer, official chat template)`);
   console.log(`  per row      min ${n(r.min)}  mean ${r.mean.toFixed(1)}  p50 ${n(p.p50)}  p90 ${n(p.p90)}  p95 ${n(p.p95)}  p99 ${n(p.p99)}  max ${n(r.max)}`);
   console.log(`  ${`over ${n(cutoff)}`.padEnd(12)} ${plural(r.overCutoff, 'row')} (${r.counted ? ((100 * r.overCutoff) / r.counted).toFixed(2) : '0.00'}%)`);
   if (r.histogram.length) {
@@ -323,11 +323,11 @@ async function rewrite(args: string[]) {
   if (values.rules !== undefined && (values.name !== undefined || values.author !== undefined)) throw new UserError('--name and --author go with --preset identity', 2);
   const name = values.name ?? 'Llama3-Chinese';
   const specs = values.preset ? identityPreset(name, values.author ?? name) : undefined;
+  const rules = specs ? compileRules(specs, '--preset identity') : loadRules(values.rules!);
   if (values['print-rules']) {
-    console.log(JSON.stringify(specs ?? JSON.parse((await import('node:fs')).readFileSync(values.rules!, 'utf8')), null, 2));
+    console.log(JSON.stringify(specs ?? rules.map((r) => ({ name: r.name, [r.kind]: r.pattern.source, ...(r.kind === 'replace' ? { with: r.with } : {}), regex: true, ...(r.pattern.ignoreCase ? { ignoreCase: true } : {}) })), null, 2));
     return;
   }
-  const rules = specs ? compileRules(specs, '--preset identity') : loadRules(values.rules!);
   const input = oneInput('rewrite', positionals, 'llama3-zh data rewrite IN --rules FILE');
   const out = values.out ?? `${stem(input)}.rewritten.jsonl`;
   assertNotInput(out, [input]);
@@ -369,8 +369,8 @@ Remove duplicate rows, keeping the first of each group, in one pass:
   --removed FILE   also write the removed rows: {"line", "duplicate_of", "kind", "similarity"?, "row"}
   -o, --out OUT    default: IN's name + .dedup.jsonl
 
-Memory: about 0.5 KB per kept row for near duplicates (signatures and band tables), 0.1 KB with
---exact-only.`;
+Memory grows with the rows kept: a hash each, and for near duplicates a 128-byte signature and an
+entry in each band table (--exact-only needs much less).`;
 
 async function dedupe(args: string[]) {
   const { values, positionals } = parseFlags('data dedupe', args, {
