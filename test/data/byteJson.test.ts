@@ -77,3 +77,14 @@ test('convert through the byte path gives what the string path gives, errors inc
   await convertFile(al, join(dir, 'al.out.jsonl'), { to: formatByName('sharegpt', '--to') });
   assert.equal(readFileSync(join(dir, 'al.out.jsonl'), 'utf8'), '{"conversations":[{"from":"human","value":"翻译\\n你好"},{"from":"gpt","value":"Hello"}]}\n');
 });
+
+test('convert writes gzip and JSON-array outputs from the byte path, and reads gzip input', async () => {
+  const src = join(dir, 'g.jsonl');
+  writeFileSync(src, Array.from({ length: 3 }, (_, i) => JSON.stringify({ conversation: [{ human: `问${i}`, assistant: `答${i} 😀` }] })).join('\n'));
+  const gz = join(dir, 'g.sharegpt.jsonl.gz');
+  await convertFile(src, gz, { to: formatByName('sharegpt', '--to') });
+  const arr = join(dir, 'g.back.json');
+  const r = await convertFile(gz, arr, { to: formatByName('firefly', '--to') });
+  assert.equal(r.written, 3);
+  assert.deepEqual(JSON.parse(readFileSync(arr, 'utf8')), Array.from({ length: 3 }, (_, i) => ({ conversation: [{ human: `问${i}`, assistant: `答${i} 😀` }] })));
+});
