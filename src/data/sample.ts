@@ -6,7 +6,7 @@ import { seededRandom, selection } from './random.js';
 export interface SampleReport { rows: number; valid: number; written: number; rejected: Problems }
 
 /** Rows that parse as JSON objects are the ones sampled; broken ones are reported and skipped. */
-async function countValid(input: string, rejected?: Problems): Promise<{ rows: number; valid: number }> {
+export async function countValid(input: string, rejected?: Problems): Promise<{ rows: number; valid: number }> {
   let rows = 0, valid = 0;
   for await (const batch of readRows(input)) {
     rows += batch.length;
@@ -58,22 +58,4 @@ export async function sampleFraction(input: string, output: string, fraction: nu
     for await (const batch of readRows(input)) for (const r of batch) if (r.reason === undefined && pick.take()) sink.writeJson(JSON.stringify(r.value));
   });
   return { rows, valid, written: sink.count, rejected };
-}
-
-export interface SplitReport { rows: number; valid: number; train: number; val: number; rejected: Problems }
-
-/** A validation set of exactly `val` rows (a count, or a fraction of the rows), the rest for training; both in file order. */
-export async function splitFile(input: string, o: { val: number; seed: number; train: string; valid: string }): Promise<SplitReport> {
-  const rejected = new Problems();
-  const { rows, valid } = await countValid(input, rejected);
-  const k = o.val < 1 ? Math.round(o.val * valid) : Math.min(o.val, valid);
-  const pick = selection(k, valid, seededRandom(o.seed));
-  const train = new RowSink(o.train);
-  const val = new RowSink(o.valid);
-  await withSinks([train, val], async () => {
-    for await (const batch of readRows(input)) {
-      for (const r of batch) if (r.reason === undefined) (pick.take() ? val : train).writeJson(JSON.stringify(r.value));
-    }
-  });
-  return { rows, valid, train: train.count, val: val.count, rejected };
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { apportion, mixFiles, parseMixSource } from '../../src/data/mix.js';
 import { seededRandom, selection } from '../../src/data/random.js';
-import { sampleFraction, sampleN, splitFile } from '../../src/data/sample.js';
+import { sampleFraction, sampleN } from '../../src/data/sample.js';
+import { splitFile } from '../../src/data/split.js';
 import { formatByName } from '../../src/data/formats/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'data-sample-'));
