@@ -1,0 +1,85 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../util/files.js';
+import { sharegpt, text, type FormatName } from './formats/index.js';
+import { RowSink, withSinks } from './io/sink.js';
+import { openDataset, Problems, Tally } from './dataset.js';
+import { type DataRecord, RowError } from './record.js';
+
+const SHAREGPT_TAGS = { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', system_tag: 'system' };
+
+/** The dataset_info.json entry LLaMA-Factory needs to read a file we wrote. */
+export function datasetInfoEntry(kind: DataRecord['kind'], fileName: string): Record<string, unknown> {
+  if (kind === 'text') return { file_name: fileName, columns: { prompt: 'text' } };
+  if (kind === 'pair') {
+    return { file_name: fileName, formatting: 'sharegpt', ranking: true, columns: { messages: 'conversations', chosen: 'chosen', rejected: 'rejected', system: 'system' }, tags: SHAREGPT_TAGS };
+  }
+  return { file_name: fileName, formatting: 'sharegpt', columns: { messages: 'conversations', system: 'system' }, tags: SHAREGPT_TAGS };
+}
+
+export interface ExportedDataset {
+  input: string;
+  name: string;
+  file: string;
+  from: FormatName;
+  kind: DataRecord['kind'];
+  rows: number;
+  written: number;
+  rejected: Problems;
+  /** Rows of another kind than the file's first rows (a pair in an SFT file…), left out. */
+  otherKind: Tally;
+}
+
+export const datasetName = (path: string) => basename(path).replace(/(\.(jsonl|ndjson|json|csv|txt|parquet))?(\.gz)?$/i, '').replace(/[^\p{L}\p{N}_.-]+/gu, '_');
+
+/**
+ * Write each input into DIR as LLaMA-Factory reads it (ShareGPT; the ranking form for preference pairs;
+ * {"text"} for pre-training text) and add an entry per dataset to DIR/dataset_info.json, keeping the
+ * entries already there. Every file is complete before dataset_info.json names it.
+ */
+export async function exportLlamaFactory(inputs: string[], dir: string, o: { names?: string[] } = {}): Promise<ExportedDataset[]> {
+  const names = o.names ?? inputs.map(datasetName);
+  const dup = names.find((nm, i) => names.indexOf(nm) !== i);
+  if (dup) throw new UserError(`two inputs would both be the dataset "${dup}"; give --name with one name per input`, 2);
+  try { mkdirSync(dir, { recursive: true }); } catch (e) { throw new UserError(`cannot create ${dir}: ${(e as Error).message}`); }
+  const infoPath = join(dir, 'dataset_info.json');
+  let info: Record<string, unknown> = {};
+  if (existsSync(infoPath)) {
+    try { info = JSON.parse(readFileSync(infoPath, 'utf8')); } catch (e) {
+      throw new UserError(`${infoPath} is not valid JSON (${(e as Error).message}); fix or move it, it is not overwritten`);
+    }
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) throw new UserError(`${infoPath} must hold a JSON object of datasets; fix or move it`);
+  }
+  const done: ExportedDataset[] = [];
+  for (let i = 0; i < inputs.length; i++) {
+    const ds = await openDataset(inputs[i]);
+    const file = `${names[i]}.jsonl`;
+    const sink = new RowSink(join(dir, file));
+    const ex: ExportedDataset = { input: inputs[i], name: names[i], file, from: ds.format.name, kind: 'chat', rows: 0, written: 0, rejected: new Problems(), otherKind: new Tally() };
+    let kind: DataRecord['kind'] | undefined;
+    await withSinks([sink], async () => {
+      for await (const batch of ds.batches) {
+        ex.rows += batch.length;
+        for (const r of batch) {
+          if (r.reason !== undefined) { ex.rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }
+          let rec: DataRecord;
+          try { rec = ds.format.read(r.value); } catch (e) {
+            if (e instanceof RowError) { ex.rejected.add({ line: r.line, reason: e.message }); continue; }
+            throw e;
+          }
+          kind ??= rec.kind;
+          if (rec.kind !== kind) { ex.otherKind.add(`${rec.kind} rows in a ${kind} dataset`); continue; }
+          sink.write((kind === 'text' ? text : sharegpt).write(rec, () => {}));
+        }
+      }
+      if (!sink.count) throw new UserError(`${inputs[i]} has no usable rows to export`);
+    });
+    ex.kind = kind!;
+    ex.written = sink.count;
+    info[names[i]] = datasetInfoEntry(ex.kind, file);
+    done.push(ex);
+  }
+  writeFileAtomic(infoPath, JSON.stringify(info, null, 2) + '\n');
+  return done;
+}

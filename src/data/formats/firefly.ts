@@ -1,0 +1,36 @@
+import { checkTurns, isObject, idField, optStr, RowError, str, type Turn, Unrepresentable } from '../record.js';
+import { flattenPair } from './lossy.js';
+import type { Text } from '../text.js';
+import type { Format } from './format.js';
+
+/** Firefly: {"conversation_id", "category", "system"?, "conversation": [{"human", "assistant"}, …]}. */
+export const firefly: Format = {
+  name: 'firefly',
+  about: '{"conversation": [{"human", "assistant"}, …], "system"?} (YeungNLP/firefly-train-1.1M)',
+  fields: ['conversation_id', 'system', 'conversation'],
+  looksLike: (o) => Array.isArray(o.conversation),
+  read(o) {
+    if (!isObject(o)) throw new RowError('a row must be a JSON object');
+    const conv = o.conversation;
+    if (!Array.isArray(conv)) throw new RowError(`'conversation' ${conv === undefined ? 'is missing' : 'must be an array'}`);
+    const turns: Turn[] = [];
+    conv.forEach((pair, i) => {
+      if (!isObject(pair)) throw new RowError(`conversation[${i}] must be an object with "human" and "assistant"`);
+      turns.push({ role: 'user', content: str(pair, 'human', `conversation[${i}]: `) });
+      turns.push({ role: 'assistant', content: str(pair, 'assistant', `conversation[${i}]: `) });
+    });
+    const system = optStr(o, 'system');
+    return { kind: 'chat', ...idField(o, 'conversation_id'), ...(system ? { system } : {}), turns: checkTurns(turns) };
+  },
+  write(r, lost) {
+    if (r.kind === 'text') throw new Unrepresentable('plain text has no turns');
+    const chat = r.kind === 'pair' ? flattenPair(r, lost) : r;
+    const conversation: { human: Text; assistant: Text }[] = [];
+    for (let i = 0; i + 1 < chat.turns.length; i += 2) conversation.push({ human: chat.turns[i].content, assistant: chat.turns[i + 1].content });
+    const out: Record<string, unknown> = {};
+    if (chat.id !== undefined) out.conversation_id = chat.id;
+    if (chat.system) out.system = chat.system;
+    out.conversation = conversation;
+    return out;
+  },
+};

@@ -1,0 +1,23 @@
+import type { DataRecord } from '../record.js';
+
+export const FORMAT_NAMES = ['firefly', 'sharegpt', 'alpaca', 'openai', 'preference', 'text'] as const;
+export type FormatName = (typeof FORMAT_NAMES)[number];
+
+/** Called by a writer when it keeps the row but loses part of it (a system prompt, the rejected answer…). */
+export type NoteLoss = (what: string) => void;
+
+export interface Format {
+  name: FormatName;
+  /** One line for --help. */
+  about: string;
+  /** The top-level keys it writes, in order (CSV columns). */
+  fields: string[];
+  /** Other keys it reads (aliases); any key outside these and `fields` is not carried into a record. */
+  alsoReads?: string[];
+  /** Does this row look like this format? Decided on keys only: cheap, and run on the first rows. */
+  looksLike(o: Record<string, unknown>): boolean;
+  /** Row → record; throws RowError saying what is wrong. */
+  read(o: unknown): DataRecord;
+  /** Record → row; throws Unrepresentable when this format cannot hold the record at all. */
+  write(r: DataRecord, lost: NoteLoss): Record<string, unknown>;
+}

@@ -1,0 +1,22 @@
+/**
+ * One row as a file holds it: its parsed JSON value, or why it could not be parsed. `line` is the
+ * 1-based line where the row starts; `column` (1-based, in characters) where a parse error is.
+ */
+export interface RawRow {
+  line: number;
+  value?: unknown;
+  /** Set when the row is broken; `text` then holds what the file had. */
+  reason?: string;
+  column?: number;
+  text?: string;
+}
+
+/** A parser of one container fed with decoded text as it arrives. */
+export interface ChunkParser {
+  push(chunk: string, out: RawRow[]): void;
+  end(out: RawRow[]): void;
+}
+
+export function isBroken(r: RawRow): boolean {
+  return r.reason !== undefined;
+}
