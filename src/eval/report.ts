@@ -104,15 +104,19 @@ export function headline(s: TaskSummary): number {
 export function markdownReport(models: ModelResults[]): string {
   const sums = models.map((m) => ({ model: m.model, s: summarize(m) }));
   const tasks = TASKS.filter((t) => sums.some((m) => m.s[t]));
-  const width = Math.max(5, ...sums.map((m) => m.model.length));
   const lines: string[] = [];
   const shotsOf = (t: TaskName) => [...new Set(sums.map((m) => m.s[t]?.shots).filter((x) => x !== undefined))].map((k) => `${k}-shot`).join('/');
-  lines.push(`| ${'Model'.padEnd(width)} | ${tasks.map((t) => TASK_TITLES[t]).join(' | ')} |`);
-  lines.push(`|:${'-'.repeat(width + 1)}|${tasks.map((t) => `:${'-'.repeat(Math.max(3, TASK_TITLES[t].length))}:`).join('|')}|`);
-  lines.push(`| ${''.padEnd(width)} | ${tasks.map((t) => shotsOf(t).padStart(Math.ceil((TASK_TITLES[t].length + shotsOf(t).length) / 2)).padEnd(TASK_TITLES[t].length)).join(' | ')} |`);
-  for (const m of sums) {
-    lines.push(`| ${m.model.padEnd(width)} | ${tasks.map((t) => { const s = m.s[t]; return (s ? pct(headline(s)) : '-').padStart(Math.ceil((TASK_TITLES[t].length + 4) / 2)).padEnd(TASK_TITLES[t].length); }).join(' | ')} |`);
-  }
+  const rows = [
+    ['Model', ...tasks.map((t) => TASK_TITLES[t])],
+    ['', ...tasks.map(shotsOf)],
+    ...sums.map((m) => [m.model, ...tasks.map((t) => { const s = m.s[t]; return s ? pct(headline(s)) : '-'; })]),
+  ];
+  const widths = rows[0].map((_, c) => Math.max(3, ...rows.map((r) => r[c].length)));
+  const center = (x: string, w: number) => x.padStart(x.length + Math.floor((w - x.length) / 2)).padEnd(w);
+  const row = (r: string[]) => `| ${r.map((x, c) => (c === 0 ? x.padEnd(widths[0]) : center(x, widths[c]))).join(' | ')} |`;
+  lines.push(row(rows[0]));
+  lines.push(`|:${'-'.repeat(widths[0] + 1)}|${widths.slice(1).map((w) => `:${'-'.repeat(w)}:`).join('|')}|`);
+  for (const r of rows.slice(1)) lines.push(row(r));
   lines.push('');
   lines.push('Accuracy in %, the mean of the subjects\' accuracies (macro); TriviaQA: exact match in %. Per-question (micro) averages and F1 are below.');
   for (const t of tasks) {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UserError } from '../../errors.js';
 import { homeDir } from '../../hub/store.js';
@@ -100,7 +100,7 @@ export async function evalCommand(args: string[]): Promise<void> {
   if (!tasks.length) throw new UserError(`no benchmark data under ${data}; unpack C-Eval, CMMLU, MMLU or TriviaQA there (see 'llama3-zh eval --help'), or give --data`);
   for (const t of tasks) {
     const n = t.kind === 'mcq' ? t.subjects.reduce((a, s) => a + s.items.length, 0) : t.items.length;
-    const where = t.kind === 'mcq' ? `${t.subjects.length} subjects, ` : '';
+    const where = t.kind === 'mcq' ? `${t.subjects.length} subject${t.subjects.length === 1 ? '' : 's'}, ` : '';
     console.error(dim(`${t.task}: ${where}${n} questions (${t.split}, ${shots ?? TASK_DEFAULTS[t.task].shots}-shot)${t.skipped.length ? `; skipped ${t.skipped.length}:` : ''}`));
     for (const s of t.skipped.slice(0, 5)) console.error(dim(`  ${skippedLine(s)}`));
     if (t.skipped.length > 5) console.error(dim(`  … and ${t.skipped.length - 5} more (all in the results file)`));
@@ -156,9 +156,14 @@ export async function evalCommand(args: string[]): Promise<void> {
     process.off('SIGINT', onInt);
   }
   if (!all.length) return;
-  const report = markdownReport(all);
+  // The report covers every model whose results are in --out, so runs made one model at a time add up to one table.
+  const others = readdirSync(outDir).filter((f) => f.endsWith('.json') && f !== 'summary.json').sort()
+    .map((f) => { try { return readResults(join(outDir, f)); } catch { return undefined; } })
+    .filter((r): r is ModelResults => r !== undefined && !all.some((a) => a.model === r.model));
+  const reported = [...all, ...others];
+  const report = markdownReport(reported);
   writeFileAtomic(join(outDir, 'report.md'), report);
-  writeFileAtomic(join(outDir, 'summary.json'), JSON.stringify(all.map((r) => ({ model: r.model, tasks: summarize(r) })), null, 1) + '\n');
+  writeFileAtomic(join(outDir, 'summary.json'), JSON.stringify(reported.map((r) => ({ model: r.model, tasks: summarize(r) })), null, 1) + '\n');
   process.stdout.write(report);
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../errors.js';
 import { CsvError, type CsvRecord, parseCsv } from '../csv.js';
-import { LETTERS, type Letter, type McqItem, type McqSubjectData, type McqTaskData, type Skipped, type Subject } from '../types.js';
+import { LETTERS, type Letter, type McqItem, type McqSubjectData, type McqTaskData, type Skipped, skippedLine, type Subject } from '../types.js';
 
 /** How one benchmark lays out its files and rows. */
 export interface McqLayout {
@@ -147,7 +147,9 @@ export function loadMcq(layout: McqLayout, o: LoadOptions): McqTaskData {
     out.push({ subject, shots, items: o.limit !== undefined ? items.slice(0, o.limit) : items });
   }
   if (out.length === 0) {
-    const why = skipped.length ? `: ${skipped.length} problem(s), the first: ${skipped[0].file}${skipped[0].line ? `:${skipped[0].line}` : ''}: ${skipped[0].reason}` : '';
+    // A problem that cost a whole subject explains this better than a bad row.
+    const first = skipped.find((s) => !s.reason.endsWith('row skipped')) ?? skipped[0];
+    const why = first ? `: ${skipped.length} problem(s), the first: ${skippedLine(first)}` : '';
     throw new UserError(`no ${layout.title} subject could be loaded from ${join(root, o.split)}${why}`);
   }
   return { kind: 'mcq', task: layout.task, split: o.split, shots: o.shots, subjects: out, skipped };
