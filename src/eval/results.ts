@@ -17,6 +17,8 @@ export interface McqRecord {
   /** Log-probabilities of A, B, C, D as the next token (over the whole vocabulary). */
   logprobs: number[];
   correct: boolean;
+  /** Set when the prompt did not fit the context with all the shots: the shots it had. */
+  shots?: number;
 }
 
 export interface QaRecord {

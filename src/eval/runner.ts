@@ -8,6 +8,7 @@ import type { EvalModel } from './model.js';
 import { letterPrefix, mcqPrompt, qaPrompt, type Style } from './prompts.js';
 import { itemKey, type McqRecord, type ModelResults, type QaRecord, readResults, resumable, type TaskResults, writeResults } from './results.js';
 import { argmaxLetter, bestF1, cleanGeneratedAnswer, exactMatch } from './scoring.js';
+import { ContextOverflowError } from '../engine/errors.js';
 import { UserError } from '../errors.js';
 import { LETTERS, type TaskData } from './types.js';
 
@@ -87,10 +88,23 @@ export async function runEval(o: RunOptions): Promise<RunSummary> {
             const key = itemKey(s.subject.key, item.id);
             if (key in t.items) continue;
             if (stopped()) break;
-            const prompt = mcqPrompt(data.task, o.style, s.subject, s.shots, item, o.model.template);
-            const logprobs = await o.model.answerLogprobs(prompt, t.answers!, { reuseCache: o.reuseCache });
+            // Like MMLU's evaluate.py: a prompt too long for the context drops shots from the end until it fits.
+            let k = s.shots.length;
+            let logprobs: number[];
+            for (;;) {
+              try {
+                const prompt = mcqPrompt(data.task, o.style, s.subject, s.shots.slice(0, k), item, o.model.template);
+                logprobs = await o.model.answerLogprobs(prompt, t.answers!, { reuseCache: o.reuseCache });
+                break;
+              } catch (e) {
+                if (!(e instanceof ContextOverflowError) || k === 0) throw e;
+                k--;
+              }
+            }
             const prediction = argmaxLetter(logprobs);
-            t.items[key] = { subject: s.subject.key, id: item.id, answer: item.answer, prediction, logprobs, correct: prediction === item.answer } satisfies McqRecord;
+            const rec: McqRecord = { subject: s.subject.key, id: item.id, answer: item.answer, prediction, logprobs, correct: prediction === item.answer };
+            if (k < s.shots.length) rec.shots = k;
+            t.items[key] = rec;
             step();
           }
         }

@@ -16,6 +16,9 @@ export const TASK_DEFAULTS: Record<TaskName, { split: string; shots: number }> =
 
 export const MCQ_LAYOUTS = { ceval: CEVAL, cmmlu: CMMLU, mmlu: MMLU };
 
+/** The splits that can be scored (with public answers) per benchmark. */
+export const SCORED_SPLITS: Record<TaskName, string[]> = { ceval: ['val', 'dev'], cmmlu: ['test', 'dev'], mmlu: ['test', 'val', 'dev'], triviaqa: ['val'] };
+
 export function parseTasks(spec: string): TaskName[] {
   const names = spec.split(',').map((s) => s.trim().toLowerCase().replace(/-/g, '')).filter(Boolean);
   const bad = names.filter((n) => !(TASKS as readonly string[]).includes(n));

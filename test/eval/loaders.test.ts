@@ -86,6 +86,7 @@ test('bad layouts: a wrong header, too few shots, an unclosed quote; unknown sub
   assert.throws(() => loadTask('ceval', { data: DATA, subjects: ['astrology'] }), /none of --subjects astrology is a C-Eval subject/);
   assert.throws(() => loadTask('cmmlu', { data: DATA, split: 'val' }), /CMMLU has no "val" split; choose one of: test, dev/);
   assert.throws(() => loadTask('triviaqa', { data: DATA, split: 'test' }), /test answers are not public/);
+  assert.throws(() => loadTask('ceval', { data: DATA, split: 'test' }), /C-Eval's test answers are not public .*; score --split val$/);
 });
 
 test('TriviaQA: questions with their aliases; without a train file the first k questions are the shots', () => {

@@ -56,6 +56,18 @@ test('a model that answers B after 答案： and " A" after Answer: scores exact
   assert.equal(saved.tasks.ceval!.skipped.length, 2);
 });
 
+test('a prompt longer than the context drops shots from the end, as MMLU\'s evaluate.py does, and says so per item', async () => {
+  const small = localModel('small', await openModel({ model: await letterModel(), threads: '1', 'ctx-size': '256' }));
+  try {
+    const r = await runEval({ model: small, tasks: [loadTask('ceval', { data: DATA, subjects: ['computer_network'] })], style: 'official', file: file() });
+    const items = Object.values(r.results.tasks.ceval!.items) as McqRecord[];
+    assert.deepEqual(items.map((i) => i.prediction).join(''), 'BBBB');
+    assert.ok(items.every((i) => i.shots !== undefined && i.shots < 5 && i.shots >= 3), JSON.stringify(items.map((i) => i.shots)));
+  } finally {
+    await small.close();
+  }
+});
+
 test('chat style: the answer after the assistant header (C) is scored', async () => {
   const r = await runEval({ model, tasks: [loadTask('ceval', { data: DATA, subjects: ['computer_network', 'logic'] })], style: 'chat', file: file() });
   assert.deepEqual(acc(r.results), { ceval: [1, 7, ['computer_network 1/4', 'logic 0/3']] });

@@ -8,7 +8,7 @@ import { remoteModel } from '../../eval/remote.js';
 import { markdownReport, summarize } from '../../eval/report.js';
 import { type ModelResults, readResults, resultsFileName } from '../../eval/results.js';
 import { runEval } from '../../eval/runner.js';
-import { loadTask, parseTasks, TASK_DEFAULTS } from '../../eval/tasks.js';
+import { loadTask, parseTasks, SCORED_SPLITS, TASK_DEFAULTS } from '../../eval/tasks.js';
 import { skippedLine, TASKS, type TaskData } from '../../eval/types.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { num, parseFlags } from '../flags.js';
@@ -90,6 +90,8 @@ export async function evalCommand(args: string[]): Promise<void> {
   const names = values.tasks ? parseTasks(values.tasks) : undefined;
   const tasks: TaskData[] = [];
   for (const t of names ?? TASKS) {
+    // Without --tasks, --split picks the benchmarks that have that split.
+    if (!names && values.split && !SCORED_SPLITS[t].includes(values.split)) continue;
     try {
       tasks.push(loadTask(t, { data, split: values.split, shots, subjects, limit }));
     } catch (e) {

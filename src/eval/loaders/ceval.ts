@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { UserError } from '../../errors.js';
 import { CEVAL_SUBJECTS } from '../subjects.js';
 import { loadMcq, type LoadOptions, type McqLayout } from './mcq.js';
 
@@ -18,4 +19,7 @@ export const CEVAL: McqLayout = {
   subjectOf: (name, split) => (name.endsWith(`_${split}.csv`) ? name.slice(0, -`_${split}.csv`.length) : undefined),
 };
 
-export const loadCeval = (o: LoadOptions) => loadMcq(CEVAL, o);
+export function loadCeval(o: LoadOptions) {
+  if (o.split === 'test') throw new UserError("C-Eval's test answers are not public (predictions go to its website); score --split val", 2);
+  return loadMcq(CEVAL, o);
+}
