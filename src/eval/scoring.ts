@@ -8,15 +8,6 @@ export function argmaxLetter(logprobs: number[]): Letter {
   return LETTERS[best];
 }
 
-/** The four letters' probabilities renormalised among themselves (what the official scripts store as probs). */
-export function softmax(logprobs: number[]): number[] {
-  const max = Math.max(...logprobs);
-  if (!Number.isFinite(max)) return logprobs.map(() => 1 / logprobs.length);
-  const e = logprobs.map((x) => Math.exp(x - max));
-  const z = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / z);
-}
-
 const PUNCTUATION = new Set([...'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~', '‘', '’', '´', '`']);
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -43,6 +43,16 @@ test('eval: the README table on stdout, skipped rows on stderr, results and repo
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stderr, /: 0 questions in /);
   assert.equal(resumed.stdout, r.stdout);
+});
+
+test('eval: two models make two rows of one table', async () => {
+  const second = join(dir, 'second.gguf');
+  symlinkSync(model, second);
+  const r = await evalCli('-m', model, '-m', second, '--data', DATA, '--tasks', 'mmlu', '--out', join(dir, 'two'));
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout.split('\n').slice(3, 5).map((l) => l.split('|').map((c) => c.trim()).filter(Boolean));
+  assert.deepEqual(rows, [[basename(model, '.gguf'), '80.0'], ['second', '80.0']]);
+  assert.ok(existsSync(join(dir, 'two', 'second.json')));
 });
 
 test('eval: bad input is one line and a non-zero exit', async () => {
