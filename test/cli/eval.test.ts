@@ -64,6 +64,9 @@ test('eval: bad input is one line and a non-zero exit', async () => {
   assertOneLineError(await runCli(['eval', '-m', 'x.gguf', '--data', join(dir, 'none'), '--tasks', 'mmlu']), /^llama3-zh eval: no MMLU data under .*none \(looked in /);
   assertOneLineError(await runCli(['eval', '--base-url', 'http://127.0.0.1:1']), /^llama3-zh eval: --base-url needs --name/);
   assertOneLineError(await runCli(['eval', '--data', DATA, '--tasks', 'cmmlu', '--split', 'val', '-m', 'x.gguf']), /^llama3-zh eval: CMMLU has no "val" split; choose one of: test, dev$/);
+  assertOneLineError(await runCli(['eval', '-m', 'a.gguf', '-m', 'b.gguf', '--name', 'x']), /^llama3-zh eval: --name names one model/);
+  const clash = await runCli(['eval', '-m', '/one/m.gguf', '-m', '/two/m.gguf', '--data', DATA, '--tasks', 'mmlu', '--out', join(dir, 'clash')]);
+  assertFinalError(clash, /^llama3-zh eval: -m \/one\/m\.gguf and -m \/two\/m\.gguf would both write .*m\.json; rename one of the files$/);
   // A server that is not there: the data loads, then one error line.
   const port = await new Promise<number>((res) => { const s = createServer(); s.listen(0, () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
   const r = await runCli(['eval', '--base-url', `http://127.0.0.1:${port}/v1`, '--name', 'm', '--data', DATA, '--tasks', 'mmlu', '--out', join(dir, 'remote')]);

@@ -8,7 +8,7 @@ import { remoteModel } from '../../eval/remote.js';
 import { markdownReport, summarize } from '../../eval/report.js';
 import { type ModelResults, readResults, resultsFileName } from '../../eval/results.js';
 import { runEval } from '../../eval/runner.js';
-import { loadTask, parseTasks, SCORED_SPLITS, TASK_DEFAULTS } from '../../eval/tasks.js';
+import { loadTask, parseTasks, SCORED_SPLITS } from '../../eval/tasks.js';
 import { skippedLine, TASKS, type TaskData } from '../../eval/types.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { num, parseFlags } from '../flags.js';
@@ -41,7 +41,8 @@ Output:
 Remote:
   --base-url URL            an OpenAI-compatible server (vLLM, llama.cpp server, llama3-zh serve):
                             /v1/completions with logprobs; generation for TriviaQA
-  --name NAME               the model name to send and to report (required with --base-url)
+  --name NAME               the model name to send (required with --base-url) and to report
+                            (also for one -m: default its file name or repo id)
   --api-key KEY             bearer token (default ${'$'}OPENAI_API_KEY)
 
 ${MODEL_FLAGS_HELP}
@@ -81,6 +82,7 @@ export async function evalCommand(args: string[]): Promise<void> {
   const remote = values['base-url'];
   if (remote && models.length) throw new UserError('give either -m MODEL or --base-url URL, not both', 2);
   if (remote && !values.name) throw new UserError('--base-url needs --name: the model name the server knows', 2);
+  if (values.name && models.length > 1) throw new UserError('--name names one model; with several -m, each is named by its file or repo id', 2);
   if (!remote && !models.length) throw new UserError("give a model with -m MODEL (or a server with --base-url); see 'llama3-zh eval --help'", 2);
   if (remote && style === 'chat') throw new UserError('--style chat needs the model\'s template, which a remote server does not give; use --style official (or serve the chat model with its template and use official prompts)', 2);
   const data = values.data ?? join(homeDir(), 'eval');
@@ -103,7 +105,7 @@ export async function evalCommand(args: string[]): Promise<void> {
   for (const t of tasks) {
     const n = t.kind === 'mcq' ? t.subjects.reduce((a, s) => a + s.items.length, 0) : t.items.length;
     const where = t.kind === 'mcq' ? `${t.subjects.length} subject${t.subjects.length === 1 ? '' : 's'}, ` : '';
-    console.error(dim(`${t.task}: ${where}${n} questions (${t.split}, ${shots ?? TASK_DEFAULTS[t.task].shots}-shot)${t.skipped.length ? `; skipped ${t.skipped.length}:` : ''}`));
+    console.error(dim(`${t.task}: ${where}${n} questions (${t.split}, ${t.kind === 'mcq' ? t.shots : t.shotCount}-shot)${t.skipped.length ? `; skipped ${t.skipped.length}:` : ''}`));
     for (const s of t.skipped.slice(0, 5)) console.error(dim(`  ${skippedLine(s)}`));
     if (t.skipped.length > 5) console.error(dim(`  … and ${t.skipped.length - 5} more (all in the results file)`));
   }
@@ -111,6 +113,17 @@ export async function evalCommand(args: string[]): Promise<void> {
     mkdirSync(outDir, { recursive: true });
   } catch (e) {
     throw new UserError(`cannot create --out ${outDir}: ${(e as Error).message}`);
+  }
+
+  // Names and results files of all models first: a clash or a finished run is refused before any loading.
+  const runs = (remote ? [values.name!] : models).map((spec) => {
+    const name = values.name ?? displayName(spec);
+    return { spec, name, file: join(outDir, resultsFileName(name)) };
+  });
+  for (const [i, r] of runs.entries()) {
+    const twin = runs.findIndex((o) => o.file === r.file);
+    if (twin !== i) throw new UserError(`-m ${runs[twin].spec} and -m ${r.spec} would both write ${r.file}; rename one of the files`, 2);
+    if (!values.resume && readResults(r.file)) throw new UserError(`${r.file} already holds results; add --resume to continue that run, or use another --out`);
   }
 
   const ac = new AbortController();
@@ -122,13 +135,8 @@ export async function evalCommand(args: string[]): Promise<void> {
   process.on('SIGINT', onInt);
   const all: ModelResults[] = [];
   try {
-    const specs = remote ? [values.name!] : models;
-    for (const spec of specs) {
+    for (const { spec, name, file } of runs) {
       if (ac.signal.aborted) break;
-      const name = remote ? spec : displayName(spec);
-      const file = join(outDir, resultsFileName(name));
-      // Refuse a finished run before loading the model.
-      if (!values.resume && readResults(file)) throw new UserError(`${file} already holds results; add --resume to continue that run, or use another --out`);
       let model: EvalModel;
       if (remote) {
         model = remoteModel({ baseUrl: remote, name: spec, apiKey: values['api-key'] ?? process.env.OPENAI_API_KEY });
