@@ -20,6 +20,8 @@ export interface Score {
 
 export interface McqSummary {
   kind: 'mcq';
+  /** Questions whose prompt had fewer shots, to fit the context. */
+  cropped: number;
   subjects: Array<{ key: string; name: string; category: string } & Score>;
   categories: Array<{ name: string; subjects: number } & Score>;
   overall: Score & { subjects: number };
@@ -79,7 +81,8 @@ export function summarizeTask(task: TaskName, t: TaskResults): TaskSummary {
     const members = subjects.filter((s) => CMMLU_CHINA_SPECIFIC.has(s.key));
     categories.push({ name: 'China specific', subjects: members.length, ...score(members) });
   }
-  return { ...head, kind: 'mcq', subjects, categories: categories.filter((c) => c.subjects > 0), overall: { subjects: subjects.length, ...score(subjects) } };
+  const cropped = (Object.values(t.items) as McqRecord[]).filter((r) => r.shots !== undefined).length;
+  return { ...head, kind: 'mcq', cropped, subjects, categories: categories.filter((c) => c.subjects > 0), overall: { subjects: subjects.length, ...score(subjects) } };
 }
 
 function indexOf(known: Map<string, Subject>, key: string): number {
@@ -127,6 +130,10 @@ export function markdownReport(models: ModelResults[]): string {
       lines.push('', '| Model | questions | EM | F1 |', '|:--|--:|--:|--:|');
       for (const m of sums) { const s = m.s[t]; if (s?.kind === 'qa') lines.push(`| ${m.model} | ${s.n} | ${pct(s.em)} | ${pct(s.f1)} |`); }
       continue;
+    }
+    for (const m of sums) {
+      const s = m.s[t];
+      if (s?.kind === 'mcq' && s.cropped) lines.push('', `${m.model}: ${s.cropped} question(s) had fewer shots so that the prompt fits the context (see "shots" in its results file).`);
     }
     lines.push('', '| Model | category | subjects | questions | macro | micro |', '|:--|:--|--:|--:|--:|--:|');
     for (const m of sums) {

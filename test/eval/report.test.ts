@@ -44,3 +44,12 @@ test('the Markdown table: models as rows, benchmarks as columns, shots under the
   assert.match(md, /^\| law \| 法学 \| Humanities \| 100\.0 \(2\) \| - \|$/m);
   assert.match(md, /^\| A \| 2 \| 50\.0 \| 75\.0 \|$/m);
 });
+
+test('questions that had fewer shots to fit the context are counted in the report', () => {
+  const items = { 'logic/0': { ...rec('logic', 0, true), shots: 3 }, 'logic/1': rec('logic', 1, true) };
+  const c: ModelResults = { version: 1, model: 'C', tasks: { ceval: { split: 'val', shots: 5, style: 'official', items, skipped: [] } } };
+  const s = summarize(c).ceval!;
+  assert.equal(s.kind === 'mcq' && s.cropped, 1);
+  assert.match(markdownReport([c]), /^C: 1 question\(s\) had fewer shots so that the prompt fits the context/m);
+  assert.doesNotMatch(markdownReport([a]), /fewer shots/);
+});
