@@ -4,7 +4,6 @@ import { UserError } from '../errors.js';
 import { loadEngine } from '../engine/load.js';
 import type { Engine, LoraAdapter } from '../engine/types.js';
 import { DEFAULT_MODEL_NAME } from '../hub/catalog.js';
-import { ensureDemoModel } from '../hub/demoModel.js';
 import { defaultStored, type ResolvedModel } from '../hub/resolve.js';
 import { useModelsDir } from '../hub/store.js';
 import { ensureModel, parseSource } from './fetchModel.js';
@@ -99,7 +98,8 @@ export async function chooseModel(v: ModelFlagValues): Promise<ResolvedModel & {
   const stored = defaultStored();
   if (stored) return stored;
   return {
-    path: await ensureDemoModel(),
+    // Imported only here: it brings the whole Llama-3 vocabulary, which flag errors and --help need not load.
+    path: await (await import('../hub/demoModel.js')).ensureDemoModel(),
     name: 'llama3-zh-demo',
     demoNotice:
       `No model given and the default model is not downloaded, so this is the built-in DEMO model: a tiny scripted\n` +

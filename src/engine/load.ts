@@ -1,7 +1,8 @@
-import { LlamaCppEngine } from './llamacpp/LlamaCppEngine.js';
 import type { Engine, LoadOptions } from './types.js';
 
 /** Open an engine on a model. Today: llama.cpp in-process; a remote OpenAI-compatible backend plugs in here. */
 export async function loadEngine(o: LoadOptions): Promise<Engine> {
+  // Imported when a model is loaded: node-llama-cpp takes over a second to import, and commands check their flags and data first.
+  const { LlamaCppEngine } = await import('./llamacpp/LlamaCppEngine.js');
   return LlamaCppEngine.load(o);
 }

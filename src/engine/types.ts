@@ -128,8 +128,11 @@ export interface Engine {
   specialTokenId(text: string): number | undefined;
   isEndOfGeneration(token: number): boolean;
   generate(req: GenerateRequest): Promise<GenerateResult>;
-  /** Log-probabilities (natural log, temperature 1) of `candidates` as the next token after `prompt`. */
-  nextTokenLogprobs(prompt: number[], candidates: number[]): Promise<number[]>;
+  /**
+   * Log-probabilities (natural log, temperature 1) of `candidates` as the next token after `prompt`. The prompt's
+   * cached prefix is reused unless `reuseCache` is false (benchmarks measure what the reuse brings).
+   */
+  nextTokenLogprobs(prompt: number[], candidates: number[], o?: { reuseCache?: boolean }): Promise<number[]>;
   /**
    * The same model with other LoRA adapters: shares the weights in memory, has its own context (KV cache).
    * Closing the returned engine frees only that context.

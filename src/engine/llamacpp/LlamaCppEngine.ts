@@ -297,12 +297,12 @@ export class LlamaCppEngine implements Engine {
     };
   }
 
-  async nextTokenLogprobs(prompt: number[], candidates: number[]): Promise<number[]> {
+  async nextTokenLogprobs(prompt: number[], candidates: number[], o: { reuseCache?: boolean } = {}): Promise<number[]> {
     if (prompt.length === 0) throw new UserError('the prompt is empty');
     if (prompt.length >= this.info.contextSize) throw new ContextOverflowError(prompt.length, this.info.contextSize, this.info.trainContextSize);
     const seq = await this.pool.acquire(prompt);
     try {
-      const cached = await SequencePool.reuse(seq, prompt);
+      const cached = o.reuseCache === false ? await SequencePool.clear(seq) : await SequencePool.reuse(seq, prompt);
       const rest = prompt.slice(cached) as Token[];
       const last = rest.length - 1;
       const out = await seq.controlledEvaluate([

@@ -63,4 +63,10 @@ export class SequencePool {
     }
     return cached;
   }
+
+  /** Forget the whole cache, so the next prompt is evaluated from its first token. */
+  static async clear(seq: LlamaContextSequence): Promise<0> {
+    if (seq.nextTokenIndex > 0) await seq.eraseContextTokenRanges([{ start: 0, end: seq.nextTokenIndex }]);
+    return 0;
+  }
 }

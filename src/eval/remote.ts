@@ -1,0 +1,63 @@
+/**
+ * A model behind an OpenAI-compatible server (vLLM, llama.cpp's server, llama3-zh serve), through
+ * /v1/completions: the letters' log-probabilities from `top_logprobs` of a one-token completion (greedy,
+ * echo off), and TriviaQA answers from a greedy completion that stops at a newline. A letter the server does
+ * not list among its top tokens gets -100, as MMLU's evaluate.py gives it.
+ */
+import { UserError } from '../errors.js';
+import type { EvalModel } from './model.js';
+
+const MISSING = -100;
+
+export interface RemoteOptions {
+  baseUrl: string;
+  name: string;
+  apiKey?: string;
+  /** Alternatives per position the server is asked for (OpenAI allows 5; vLLM and llama.cpp up to 20). */
+  topLogprobs?: number;
+}
+
+export function remoteModel(o: RemoteOptions): EvalModel {
+  let base: URL;
+  try {
+    base = new URL(o.baseUrl.replace(/\/+$/, '') + '/');
+  } catch {
+    throw new UserError(`--base-url ${o.baseUrl} is not a URL; give e.g. http://127.0.0.1:8080/v1`, 2);
+  }
+  if (!/\/v1\/$/.test(base.pathname)) base = new URL('v1/', base);
+  const url = new URL('completions', base);
+  const post = async (body: object): Promise<any> => {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}) },
+        body: JSON.stringify({ model: o.name, temperature: 0, echo: false, ...body }),
+      });
+    } catch (e) {
+      throw new UserError(`cannot reach ${url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+    }
+    const text = await res.text();
+    let json: any;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    if (!res.ok) throw new UserError(`${url} answered ${res.status}: ${json?.error?.message ?? text.slice(0, 200).replace(/\s+/g, ' ')}`);
+    if (!json?.choices?.[0]) throw new UserError(`${url} did not answer like an OpenAI completions API (no choices)`);
+    return json.choices[0];
+  };
+  return {
+    name: o.name,
+    async answerLogprobs(p, answers) {
+      const c = await post({ prompt: p.text, max_tokens: 1, logprobs: o.topLogprobs ?? 20 });
+      const lp = c.logprobs;
+      // OpenAI's legacy shape: top_logprobs is a list (one per token) of {token: logprob}.
+      const top: Record<string, number> | undefined = Array.isArray(lp?.top_logprobs) ? lp.top_logprobs[0] : undefined;
+      if (!top) throw new UserError(`${url} gave no top_logprobs; the server must support "logprobs" on /v1/completions`);
+      return answers.map((a) => (typeof top[a] === 'number' ? top[a] : MISSING));
+    },
+    async complete(p, maxTokens) {
+      const c = await post({ prompt: p.text, max_tokens: maxTokens, stop: ['\n'] });
+      return typeof c.text === 'string' ? c.text : '';
+    },
+    close: async () => {},
+  };
+}
