@@ -17,7 +17,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; about: string }> 
   data: { load: async () => (await import('./commands/data.js')).dataCommand, about: 'training data: convert formats, check, stats with Llama-3 tokens, sample, mix, dedupe, rewrite, export' },
 };
 
-const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, download, templates, GGUF tools
+const HELP = `llama3-zh — Chinese Llama-3 models: chat, serve, download, prepare data, evaluate, GGUF tools
 
 Usage: llama3-zh COMMAND [options]     (llama3-zh COMMAND --help for details)
 
