@@ -1,3 +1,4 @@
+import { assertNotInput } from './paths.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -43,6 +44,9 @@ export async function exportLlamaFactory(inputs: string[], dir: string, o: { nam
   const dup = names.find((nm, i) => names.indexOf(nm) !== i);
   if (dup) throw new UserError(`two inputs would both be the dataset "${dup}"; give --name with one name per input`, 2);
   try { mkdirSync(dir, { recursive: true }); } catch (e) { throw new UserError(`cannot create ${dir}: ${(e as Error).message}`); }
+  // The exported files go next to dataset_info.json; none of them may be one of the inputs (LLaMA-Factory's
+  // data folder is where people keep their datasets), which would be replaced before it is read.
+  for (const nm of names) assertNotInput(join(dir, `${nm}.jsonl`), inputs, '--llamafactory');
   const infoPath = join(dir, 'dataset_info.json');
   let info: Record<string, unknown> = {};
   if (existsSync(infoPath)) {

@@ -17,3 +17,15 @@ export function assertNotInput(output: string, inputs: string[], flag = '-o') {
     if (real(output) === real(i)) throw new UserError(`${flag} ${output} is the input file; write to a new file (the input is never changed)`, 2);
   }
 }
+
+/** Two outputs of one command must be two files, however they are spelled (./a.jsonl and a.jsonl are one). */
+export function assertDistinct(outputs: [flag: string, path: string | undefined][]) {
+  const seen = new Map<string, string>();
+  for (const [flag, path] of outputs) {
+    if (path === undefined) continue;
+    const key = real(path);
+    const other = seen.get(key);
+    if (other) throw new UserError(`${other} and ${flag} name the same file (${path}); give two different files`, 2);
+    seen.set(key, flag);
+  }
+}

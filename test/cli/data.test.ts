@@ -229,3 +229,28 @@ test('data export --llamafactory writes ShareGPT files and a dataset_info.json L
   assertOneLineError(await data('export', sft, '--llamafactory', out), /dataset_info\.json is not valid JSON .*; fix or move it, it is not overwritten$/);
   assertOneLineError(await data('export', sft, dpo, '--llamafactory', out, '--name', 'a'), /--name gives 1 name for 2 inputs; give one per input/);
 });
+
+test('nothing the user gave is overwritten: export into the input folder, two outputs that are one file, a CSV that cannot hold a field', async () => {
+  const lf = join(dir, 'lf');
+  mkdirSync(lf);
+  const mine = join(lf, 'my.jsonl');
+  const original = '{"instruction":"你好","input":"","output":"嗨"}\n';
+  writeFileSync(mine, original);
+  assertOneLineError(await data('export', mine, '--llamafactory', lf), /^llama3-zh data: --llamafactory .*my\.jsonl is the input file; write to a new file/);
+  assert.equal(readFileSync(mine, 'utf8'), original);
+
+  const two = join(dir, 'two.jsonl');
+  writeFileSync(two, '{"conversation":[{"human":"a","assistant":"b"}]}\n{"conversation":[{"human":"a","assistant":"b"}]}\n');
+  assertOneLineError(await data('check', two, '--valid', join(dir, 'o.jsonl'), '--rejected', join(dir, '.', 'o.jsonl')), /--valid and --rejected name the same file/);
+  assertOneLineError(await data('dedupe', two, '-o', join(dir, 'd.jsonl'), '--removed', join(dir, 'd.jsonl')), /-o and --removed name the same file/);
+  assertOneLineError(await data('split', two, '--val', '1', '--train', join(dir, 't.jsonl'), '--valid', `${dir}/./t.jsonl`), /--train and --valid name the same file/);
+  assert.ok(!existsSync(join(dir, 'o.jsonl')) && !existsSync(join(dir, 'd.jsonl')) && !existsSync(join(dir, 't.jsonl')));
+
+  // The system prompt first appears in row 2: a CSV made from row 1's fields would drop it, so the write stops.
+  const sg = join(dir, 'sg.jsonl');
+  writeFileSync(sg, '{"conversations":[{"from":"human","value":"a"},{"from":"gpt","value":"b"}]}\n{"system":"你是助手","conversations":[{"from":"human","value":"c"},{"from":"gpt","value":"d"}]}\n');
+  const r = await data('sample', sg, '-n', '2', '-o', join(dir, 'ss.csv'));
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr.trim().split('\n').pop()!, /ss\.csv: a row has the field "system" that the CSV's columns \(conversations\) do not; write JSON Lines/);
+  assert.ok(!existsSync(join(dir, 'ss.csv')));
+});

@@ -3,7 +3,7 @@ import { checkFile } from '../../data/check.js';
 import { convertFile } from '../../data/convert.js';
 import { FORMATS, formatByName } from '../../data/formats/index.js';
 import { inspectSource } from '../../data/io/source.js';
-import { assertNotInput, stem } from '../../data/paths.js';
+import { assertDistinct, assertNotInput, stem } from '../../data/paths.js';
 import { dedupeFile } from '../../data/dedupe.js';
 import { exportLlamaFactory } from '../../data/export.js';
 import { mixFiles, parseMixSource } from '../../data/mix.js';
@@ -130,7 +130,7 @@ async function check(args: string[]) {
   const rejected = dry ? undefined : values.rejected ?? `${stem(input)}.rejected.jsonl`;
   if (valid) assertNotInput(valid, [input], '--valid');
   if (rejected) assertNotInput(rejected, [input], '--rejected');
-  if (valid && rejected && valid === rejected) throw new UserError('--valid and --rejected must be two different files', 2);
+  assertDistinct([['--valid', valid], ['--rejected', rejected]]);
   const bar = progress('check', inspectSource(input).size);
   const r = await checkFile(input, { from, valid, rejected, onBytes: bar.onBytes, keep: 20 });
   bar.done();
@@ -251,7 +251,7 @@ async function split(args: string[]) {
   const valid = values.valid ?? `${stem(input)}.val.jsonl`;
   assertNotInput(train, [input], '--train');
   assertNotInput(valid, [input], '--valid');
-  if (train === valid) throw new UserError('--train and --valid must be two different files', 2);
+  assertDistinct([['--train', train], ['--valid', valid]]);
   inspectSource(input);
   const r = await splitFile(input, { val, seed, train, valid });
   console.log(`${input}: ${n(r.valid)} rows → ${n(r.train)} train (${train}), ${n(r.val)} validation (${valid}); seed ${seed}`);
@@ -385,6 +385,7 @@ async function dedupe(args: string[]) {
   const out = values.out ?? `${stem(input)}.dedup.jsonl`;
   assertNotInput(out, [input]);
   if (values.removed) assertNotInput(values.removed, [input], '--removed');
+  assertDistinct([['-o', out], ['--removed', values.removed]]);
   const bar = progress('dedupe', inspectSource(input).size);
   const r = await dedupeFile(input, out, { near: !values['exact-only'], threshold, shingle, removed: values.removed });
   bar.done();

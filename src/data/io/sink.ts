@@ -25,6 +25,9 @@ const FLUSH = 4 << 20;
  * when every row is written (close), removed on failure (abort). Rows are joined and written in 4 MiB
  * batches: one write call per batch, not per row.
  */
+/** Each sink's temp file is its own, even for two sinks of one process. */
+let sinks = 0;
+
 export class RowSink {
   readonly container: OutContainer;
   readonly gzip: boolean;
@@ -42,7 +45,7 @@ export class RowSink {
     ({ container: this.container, gzip: this.gzip } = outContainer(path));
     this.columns = o.columns;
     if (o.bytes && this.container !== 'csv') this.bytes = new JsonBytesWriter();
-    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++sinks}.tmp`);
     try {
       this.fd = openSync(this.tmp, 'w');
     } catch (e) {
@@ -70,6 +73,11 @@ export class RowSink {
       this.push((this.rows ? ',\n' : '\n') + JSON.stringify(row));
     } else {
       if (!this.columns) { this.columns = Object.keys(row); this.push(csvRecord(this.columns) + '\n'); }
+      // A CSV has the columns of its header: a field a later row adds would be lost, so it stops the write instead.
+      const extra = Object.keys(row).find((k) => row[k] !== undefined && !this.columns!.includes(k));
+      if (extra !== undefined) {
+        throw new UserError(`${this.path}: a row has the field "${extra}" that the CSV's columns (${this.columns.join(', ')}) do not; write JSON Lines (.jsonl) instead, which keeps every field`);
+      }
       this.push(csvRecord(this.columns.map((k) => row[k])) + '\n');
     }
     this.rows++;
