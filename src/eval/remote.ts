@@ -4,6 +4,7 @@
  * echo off), and TriviaQA answers from a greedy completion that stops at a newline. A letter the server does
  * not list among its top tokens gets -100, as MMLU's evaluate.py gives it.
  */
+import { ContextOverflowError } from '../engine/errors.js';
 import { UserError } from '../errors.js';
 import type { EvalModel } from './model.js';
 
@@ -40,7 +41,15 @@ export function remoteModel(o: RemoteOptions): EvalModel {
     const text = await res.text();
     let json: any;
     try { json = JSON.parse(text); } catch { json = undefined; }
-    if (!res.ok) throw new UserError(`${url} answered ${res.status}: ${json?.error?.message ?? text.slice(0, 200).replace(/\s+/g, ' ')}`);
+    const message = json?.error?.message ?? (typeof json?.error === 'string' ? json.error : undefined) ?? text.slice(0, 200).replace(/\s+/g, ' ');
+    // A prompt longer than the server's context (vLLM, llama.cpp's server, llama3-zh serve each say so their way):
+    // the runner drops shots until it fits, as it does in-process.
+    if ((res.status === 400 || res.status === 413) && /context|too long|exceed/i.test(`${message} ${json?.error?.type ?? ''} ${json?.error?.code ?? ''}`)) {
+      const overflow = new ContextOverflowError(0, 0);
+      overflow.message = `${url} answered ${res.status}: ${message}`;
+      throw overflow;
+    }
+    if (!res.ok) throw new UserError(`${url} answered ${res.status}: ${message}`);
     if (!json?.choices?.[0]) throw new UserError(`${url} did not answer like an OpenAI completions API (no choices)`);
     return json.choices[0];
   };
@@ -49,8 +58,16 @@ export function remoteModel(o: RemoteOptions): EvalModel {
     async answerLogprobs(p, answers) {
       const c = await post({ prompt: p.text, max_tokens: 1, logprobs: o.topLogprobs ?? 20 });
       const lp = c.logprobs;
-      // OpenAI's legacy shape: top_logprobs is a list (one per token) of {token: logprob}.
-      const top: Record<string, number> | undefined = Array.isArray(lp?.top_logprobs) ? lp.top_logprobs[0] : undefined;
+      // OpenAI's legacy shape (vLLM, llama3-zh serve): top_logprobs is a list (one per token) of {token: logprob};
+      // llama.cpp's server answers in the chat shape: content[0].top_logprobs is a list of {token, logprob}.
+      let top: Record<string, number> | undefined = Array.isArray(lp?.top_logprobs) ? lp.top_logprobs[0] : undefined;
+      const chatShape = Array.isArray(lp?.content) ? lp.content[0]?.top_logprobs : undefined;
+      if (!top && Array.isArray(chatShape)) {
+        top = {};
+        for (const e of chatShape as { token?: unknown; logprob?: unknown }[]) {
+          if (typeof e.token === 'string' && typeof e.logprob === 'number' && !(e.token in top)) top[e.token] = e.logprob;
+        }
+      }
       if (!top) throw new UserError(`${url} gave no top_logprobs; the server must support "logprobs" on /v1/completions`);
       return answers.map((a) => (typeof top[a] === 'number' ? top[a] : MISSING));
     },

@@ -90,17 +90,23 @@ export async function runEval(o: RunOptions): Promise<RunSummary> {
             if (stopped()) break;
             // Like MMLU's evaluate.py: a prompt too long for the context drops shots from the end until it fits.
             let k = s.shots.length;
-            let logprobs: number[];
+            let logprobs: number[] | undefined;
             for (;;) {
               try {
                 const prompt = mcqPrompt(data.task, o.style, s.subject, s.shots.slice(0, k), item, o.model.template);
                 logprobs = await o.model.answerLogprobs(prompt, t.answers!, { reuseCache: o.reuseCache });
                 break;
               } catch (e) {
-                if (!(e instanceof ContextOverflowError) || k === 0) throw e;
+                if (!(e instanceof ContextOverflowError)) throw e;
+                if (k === 0) {
+                  // Too long even with no shots: this question is skipped and said so; the run goes on.
+                  t.skipped.push({ file: item.file, line: item.line, reason: `too long for the context even with no shots (${e.message})` });
+                  break;
+                }
                 k--;
               }
             }
+            if (logprobs === undefined) { step(); continue; }
             const prediction = argmaxLetter(logprobs);
             const rec: McqRecord = { subject: s.subject.key, id: item.id, answer: item.answer, prediction, logprobs, correct: prediction === item.answer };
             if (k < s.shots.length) rec.shots = k;

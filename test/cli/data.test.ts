@@ -231,7 +231,7 @@ test('data export --llamafactory writes ShareGPT files and a dataset_info.json L
 });
 
 test('nothing the user gave is overwritten: export into the input folder, two outputs that are one file, a CSV that cannot hold a field', async () => {
-  const lf = join(dir, 'lf');
+  const lf = join(dir, 'ow-lf');
   mkdirSync(lf);
   const mine = join(lf, 'my.jsonl');
   const original = '{"instruction":"你好","input":"","output":"嗨"}\n';
@@ -239,18 +239,29 @@ test('nothing the user gave is overwritten: export into the input folder, two ou
   assertOneLineError(await data('export', mine, '--llamafactory', lf), /^llama3-zh data: --llamafactory .*my\.jsonl is the input file; write to a new file/);
   assert.equal(readFileSync(mine, 'utf8'), original);
 
-  const two = join(dir, 'two.jsonl');
+  const two = join(dir, 'ow-two.jsonl');
   writeFileSync(two, '{"conversation":[{"human":"a","assistant":"b"}]}\n{"conversation":[{"human":"a","assistant":"b"}]}\n');
-  assertOneLineError(await data('check', two, '--valid', join(dir, 'o.jsonl'), '--rejected', join(dir, '.', 'o.jsonl')), /--valid and --rejected name the same file/);
-  assertOneLineError(await data('dedupe', two, '-o', join(dir, 'd.jsonl'), '--removed', join(dir, 'd.jsonl')), /-o and --removed name the same file/);
-  assertOneLineError(await data('split', two, '--val', '1', '--train', join(dir, 't.jsonl'), '--valid', `${dir}/./t.jsonl`), /--train and --valid name the same file/);
-  assert.ok(!existsSync(join(dir, 'o.jsonl')) && !existsSync(join(dir, 'd.jsonl')) && !existsSync(join(dir, 't.jsonl')));
+  assertOneLineError(await data('check', two, '--valid', join(dir, 'ow-o.jsonl'), '--rejected', join(dir, '.', 'ow-o.jsonl')), /--valid and --rejected name the same file/);
+  assertOneLineError(await data('dedupe', two, '-o', join(dir, 'ow-d.jsonl'), '--removed', join(dir, 'ow-d.jsonl')), /-o and --removed name the same file/);
+  assertOneLineError(await data('split', two, '--val', '1', '--train', join(dir, 'ow-t.jsonl'), '--valid', `${dir}/./ow-t.jsonl`), /--train and --valid name the same file/);
+  assert.ok(!existsSync(join(dir, 'ow-o.jsonl')) && !existsSync(join(dir, 'ow-d.jsonl')) && !existsSync(join(dir, 'ow-t.jsonl')));
 
   // The system prompt first appears in row 2: a CSV made from row 1's fields would drop it, so the write stops.
-  const sg = join(dir, 'sg.jsonl');
+  const sg = join(dir, 'ow-sg.jsonl');
   writeFileSync(sg, '{"conversations":[{"from":"human","value":"a"},{"from":"gpt","value":"b"}]}\n{"system":"你是助手","conversations":[{"from":"human","value":"c"},{"from":"gpt","value":"d"}]}\n');
-  const r = await data('sample', sg, '-n', '2', '-o', join(dir, 'ss.csv'));
+  const r = await data('sample', sg, '-n', '2', '-o', join(dir, 'ow-ss.csv'));
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr.trim().split('\n').pop()!, /ss\.csv: a row has the field "system" that the CSV's columns \(conversations\) do not; write JSON Lines/);
-  assert.ok(!existsSync(join(dir, 'ss.csv')));
+  assert.match(r.stderr.trim().split('\n').pop()!, /ow-ss\.csv: a row has the field "system" that the CSV's columns \(conversations\) do not; write JSON Lines/);
+  assert.ok(!existsSync(join(dir, 'ow-ss.csv')));
+});
+
+test('a CSV round trip keeps texts that look like JSON as texts', async () => {
+  const j = join(dir, 'j.jsonl');
+  writeFileSync(j, '{"instruction":"把下面的信息写成JSON","input":"张三 18","output":"{\\"name\\": \\"张三\\", \\"age\\": 18}"}\n{"instruction":"[1,2,3]","input":"","output":"排序后是 [1,2,3]"}\n');
+  const csv = join(dir, 'j.csv');
+  const back = join(dir, 'j2.jsonl');
+  assert.equal((await data('convert', j, '--to', 'alpaca', '-o', csv)).code, 0);
+  const r = await data('convert', csv, '--to', 'alpaca', '-o', back);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lines(back).map((x) => [x.instruction, x.output]), [['把下面的信息写成JSON\n张三 18', '{"name": "张三", "age": 18}'], ['[1,2,3]', '排序后是 [1,2,3]']]);
 });

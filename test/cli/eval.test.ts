@@ -72,3 +72,41 @@ test('eval: bad input is one line and a non-zero exit', async () => {
   const r = await runCli(['eval', '--base-url', `http://127.0.0.1:${port}/v1`, '--name', 'm', '--data', DATA, '--tasks', 'mmlu', '--out', join(dir, 'remote')]);
   assertFinalError(r, new RegExp(`^llama3-zh eval: cannot reach http://127\\.0\\.0\\.1:${port}/v1/completions: `));
 });
+
+test('eval against a llama.cpp-style server: its logprobs shape is read, a prompt over its context drops shots, one that never fits is skipped', async () => {
+  const { createServer: createHttp } = await import('node:http');
+  // Like llama.cpp's server: /v1/completions logprobs in the chat shape; 400 exceed_context_size_error for long prompts.
+  const server = createHttp((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const { prompt } = JSON.parse(body) as { prompt: string };
+      const tooLong = (prompt.match(/答案：/g) ?? []).length > 2 || prompt.includes('IPv4');
+      if (tooLong) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 400, message: 'the request exceeds the available context size, try increasing it', type: 'exceed_context_size_error' } }));
+        return;
+      }
+      const top = [{ id: 33, token: 'B', logprob: -0.1 }, { id: 32, token: 'A', logprob: -3 }, { id: 34, token: 'C', logprob: -4 }, { id: 35, token: 'D', logprob: -5 }];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ index: 0, text: 'B', logprobs: { content: [{ id: 33, token: 'B', logprob: -0.1, top_logprobs: top }] } }] }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const out = join(dir, 'llamacpp');
+    const r = await runCli(['eval', '--base-url', `http://127.0.0.1:${port}/v1`, '--name', 'lcpp', '--data', DATA, '--tasks', 'ceval', '--subjects', 'computer_network', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(readFileSync(join(out, 'lcpp.json'), 'utf8'));
+    const items = Object.values(res.tasks.ceval.items) as { id: string; prediction: string; shots?: number }[];
+    // Every scored question got B from the chat-shaped logprobs, with one shot (two 答案： in all fit).
+    assert.ok(items.length >= 1);
+    assert.ok(items.every((x) => x.prediction === 'B' && x.shots === 1), JSON.stringify(items));
+    // The IPv4 question never fits: skipped, said so, not scored.
+    assert.ok(!items.some((x) => x.id === '1'));
+    assert.ok(res.tasks.ceval.skipped.some((s: { line?: number; reason: string }) => s.line === 3 && /too long for the context even with no shots/.test(s.reason)), JSON.stringify(res.tasks.ceval.skipped));
+  } finally {
+    server.close();
+  }
+});

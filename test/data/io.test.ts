@@ -40,9 +40,11 @@ test('rows written as .jsonl, .json, .csv and their .gz read back the same', asy
     sink.close();
     const back = await all(path);
     assert.deepEqual(back.map((r) => r.reason), ROWS.map(() => undefined), name);
-    // CSV has every column on every row; empty cells read as "", numbers as text.
-    const cell = (v: unknown) => (v === undefined ? '' : typeof v === 'number' ? String(v) : v);
-    const expect = name.includes('csv') ? ROWS.map((r) => Object.fromEntries(sharegpt.fields.map((k) => [k, cell(r[k])]))) : ROWS;
+    // CSV: an empty cell is an absent field; numbers read back as text.
+    const cell = (v: unknown) => (typeof v === 'number' ? String(v) : v);
+    const expect = name.includes('csv')
+      ? ROWS.map((r) => Object.fromEntries(sharegpt.fields.filter((k) => r[k] !== undefined && r[k] !== '').map((k) => [k, cell(r[k])])))
+      : ROWS;
     assert.deepEqual(back.map((r) => r.value), expect, name);
   }
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
@@ -79,13 +81,13 @@ test('a JSON array is read element by element, with each broken element placed e
   assert.deepEqual(feed(new JsonArrayParser(), '{"a":1}', 4).map((r) => r.reason), ['JSON: a .json file must hold an array of rows ([{…}, {…}])']);
 });
 
-test('CSV: quoted fields hold commas, quotes and newlines; JSON cells read as JSON', () => {
-  const text = 'instruction,input,output\r\n"翻译, 请","say ""hi""","第一行\n第二行"\nplain,,"[1,2]"\nshort,row\n';
+test('CSV: quoted fields hold commas, quotes and newlines; structured columns read as JSON, texts stay texts', () => {
+  const text = 'instruction,input,output,history\r\n"翻译, 请","say ""hi""","第一行\n第二行",\nplain,,"[1,2]","[[""q"",""a""]]"\nshort,row\n';
   for (const size of [1, 4, 1000]) {
     assert.deepEqual(feed(new CsvParser(), text, size), [
       { line: 2, value: { instruction: '翻译, 请', input: 'say "hi"', output: '第一行\n第二行' } },
-      { line: 4, value: { instruction: 'plain', input: '', output: [1, 2] } },
-      { line: 5, column: 1, reason: 'CSV: 2 fields, the header has 3', text: 'short,row' },
+      { line: 4, value: { instruction: 'plain', output: '[1,2]', history: [['q', 'a']] } },
+      { line: 5, column: 1, reason: 'CSV: 2 fields, the header has 4', text: 'short,row' },
     ], `chunks of ${size}`);
   }
 });

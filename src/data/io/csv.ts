@@ -55,15 +55,34 @@ export class CsvParser implements ChunkParser {
       return;
     }
     const o: Record<string, unknown> = {};
-    this.header.forEach((k, j) => { o[k] = cell(fields[j]); });
+    // An empty cell is a field the row does not have (a CSV cannot tell "" from absent; optional fields are absent).
+    this.header.forEach((k, j) => { if (fields[j] !== undefined && fields[j] !== '') o[k] = cell(k, fields[j]); });
     out.push({ line: this.recordLine, value: o });
   }
 }
 
-function cell(v: string): unknown {
+/** Columns whose cells hold nested values (written as JSON); any other cell is text, even one like "[1,2,3]". */
+const LISTS = new Set(['conversation', 'conversations', 'messages', 'history']);
+const MESSAGE_LISTS = new Set(['prompt', 'chosen', 'rejected']);
+
+function cell(column: string, v: string): unknown {
   const c = v.trimStart()[0];
-  if (c === '[' || c === '{') {
-    try { return JSON.parse(v); } catch { /* text that starts with a bracket */ }
+  // ShareGPT's ranking form keeps chosen/rejected as one message object.
+  if (MESSAGE_LISTS.has(column) && c === '{') {
+    try {
+      const m = JSON.parse(v) as Record<string, unknown>;
+      if (m && typeof m === 'object' && (('from' in m && 'value' in m) || ('role' in m && 'content' in m))) return m;
+    } catch { /* text */ }
+    return v;
+  }
+  if ((LISTS.has(column) || MESSAGE_LISTS.has(column)) && c === '[') {
+    try {
+      const parsed: unknown = JSON.parse(v);
+      if (!Array.isArray(parsed)) return v;
+      // A prompt or an answer may be text that happens to be a JSON list; only a list of messages is one.
+      if (MESSAGE_LISTS.has(column) && !parsed.every((m) => m !== null && typeof m === 'object' && !Array.isArray(m))) return v;
+      return parsed;
+    } catch { /* text that starts with a bracket */ }
   }
   return v;
 }
