@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { readGguf } from '../gguf/reader.js';
 import { meta, type Scalar, tensorBytes, tensorElements, tensorTypeName } from '../gguf/types.js';
-import { findStored, parseModelRef } from '../hub/modelRef.js';
+import { findStored, looksLikePath, parseModelRef } from '../hub/modelRef.js';
 import { countParams, type ModelShape } from './shape.js';
 
 /** A model's shape plus what its files actually hold. */
@@ -26,8 +26,7 @@ export function loadSource(arg: string): ModelSource {
     if (basename(arg) === 'config.json') return fromHfFolder(dirname(arg));
     return fromGguf(arg);
   }
-  const looksLikePath = /^(\.{0,2}\/|~)/.test(arg) || /\.(gguf|json)$/i.test(arg);
-  if (looksLikePath) throw new UserError(`${arg}: no such file or folder; give a .gguf file, a Hugging Face model folder with config.json, or --params 8b`);
+  if (looksLikePath(arg)) throw new UserError(`${arg}: no such file or folder; give a .gguf file, a Hugging Face model folder with config.json, or --params 8b`);
   // A model name or repo id: the copy in the store (a GGUF, or a safetensors folder).
   const ref = parseModelRef(arg);
   if (ref.kind === 'hub') {

@@ -14,6 +14,11 @@ export type ModelRef =
   | { kind: 'path'; raw: string; path: string }
   | { kind: 'hub'; raw: string; repo?: string; catalog?: CatalogModel; spec?: string };
 
+/** A name that is meant as a file or folder path (./x, /x, ~/x, x.gguf, config.json), not a model name. */
+export function looksLikePath(arg: string): boolean {
+  return /^(\.{0,2}\/|~)/.test(arg) || /\.(gguf|json)$/i.test(arg);
+}
+
 export function parseModelRef(raw: string): ModelRef {
   if (existsSync(raw)) return { kind: 'path', raw, path: raw };
   if (/^[A-Za-z]:[\\/]/.test(raw) || raw.includes('\\')) {

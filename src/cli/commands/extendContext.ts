@@ -4,7 +4,7 @@ import { UserError } from '../../errors.js';
 import { outputPath, planGgufContext, readForEdit } from '../../gguf/edit.js';
 import { meta } from '../../gguf/types.js';
 import type { ContextPlan } from '../../hub/contextExtension.js';
-import { findStored, parseModelRef } from '../../hub/modelRef.js';
+import { findStored, looksLikePath, parseModelRef } from '../../hub/modelRef.js';
 import { editedConfigText, planHfContext, readHfConfig, writeHfConfig } from '../../hub/hfConfig.js';
 import { num, parseFlags } from '../flags.js';
 import { writeWithProgress } from './gguf.js';
@@ -61,7 +61,7 @@ export async function extendContextCommand(args: string[]): Promise<void> {
   // The config.json itself names its folder.
   if (basename(model) === 'config.json' && existsSync(model) && statSync(model).isFile()) model = dirname(model);
   // A model in the store, by the name chat and ls use: its GGUF, or its safetensors folder.
-  if (!existsSync(model) && !/^(\.{0,2}\/|~)/.test(model) && !/\.(gguf|json)$/i.test(model)) {
+  if (!existsSync(model) && !looksLikePath(model)) {
     const ref = parseModelRef(model);
     const stored = ref.kind === 'hub' ? findStored(ref) : undefined;
     if (!stored) throw new UserError(`${model} is not in the store (llama3-zh ls lists what is); give a .gguf file or a model folder`);
