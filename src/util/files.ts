@@ -1,4 +1,4 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -19,4 +19,21 @@ export function writeFailure(path: string, e: unknown): UserError {
   const code = (e as NodeJS.ErrnoException).code;
   const why = code === 'ENOENT' ? 'its folder does not exist' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message;
   return new UserError(`cannot write ${path}: ${why}`);
+}
+
+/**
+ * Stat a file the user named before opening it: a FIFO, a device (/dev/zero) or a folder would block `openSync`
+ * or read forever, so anything but a regular file (after symlinks) is a one-line error. Returns its size in bytes.
+ */
+export function regularFileSize(path: string, what = 'file'): number {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `no such ${what}: ${path}` : `cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (st.isDirectory()) throw new UserError(`${path} is a folder, not a ${what}`);
+  if (!st.isFile()) throw new UserError(`${path} is not a regular file (a pipe, socket or device); give a ${what} on disk`);
+  return st.size;
 }
