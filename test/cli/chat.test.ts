@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { kv, writeGguf } from '../../src/gguf/writer.js';
 import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
 import { REPLY, redirectLora, ROOT, testModel } from '../helpers/models.js';
 import { encode } from '../../src/gguf/llama3Vocab.js';
+import { inTerminal } from '../helpers/tty.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'chat-cli-'));
 
@@ -98,16 +98,9 @@ test('interactive chat: slash commands, history, save and load', async () => {
 
 test('in a real terminal, Ctrl-C stops the answer and the chat goes on; Ctrl-C twice leaves', async () => {
   const random = await testModel({ seed: 7 });
-  const keys = [['/exit to leave.', '写一篇长文\r'], [1.5, '\u0003'], [1, '/history\r'], [1, '\u0003'], [0.3, '\u0003']];
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn('python3', [join(ROOT, 'test', 'fixtures', 'tty-session.py'), JSON.stringify(keys),
-      process.execPath, join(ROOT, 'bin', 'llama3-zh.js'), 'chat', '-m', random, '-t', '1', '-n', '100000', '--temperature', '0'],
-    { env: { ...process.env, LLAMA3ZH_HOME: emptyHome() } });
-    let text = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (text += d));
-    child.on('error', reject);
-    child.on('close', () => resolve(text));
-  });
+  const keys: [number | string, string][] = [['/exit to leave.', '写一篇长文\r'], [1.5, '\u0003'], [1, '/history\r'], [1, '\u0003'], [0.3, '\u0003']];
+  const out = await inTerminal(keys, process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'chat', '-m', random, '-t', '1', '-n', '100000', '--temperature', '0'],
+    { ...process.env, LLAMA3ZH_HOME: emptyHome() });
   assert.match(out, /tokens · [\d.]+ tok\/s · prompt \d+ tokens in [\d.]+ s · interrupted\]/, out.slice(-800));
   assert.match(out, /\[user\] 写一篇长文\r?\n\[assistant\] /, 'the interrupted answer stays in the history');
   assert.match(out, /press Ctrl-C again or type \/exit to leave/);

@@ -9,6 +9,7 @@ import { humanBytes } from '../../src/gguf/summary.js';
 import { assertFinalError, assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { COMMIT, gitOid, randomBytes, sha256, startHub } from '../helpers/hub.js';
 import { REPLY, ROOT, testModel } from '../helpers/models.js';
+import { inTerminal } from '../helpers/tty.js';
 
 const MiB = 2 ** 20;
 let model: Buffer;
@@ -284,29 +285,22 @@ test('--models-dir and LLAMA3ZH_MODELS choose the store; ls lists hand-placed GG
 });
 
 /** Run llama3-zh in a pseudo-terminal, typing each [seconds, text] step; the terminal's output and exit code. */
-function inTerminal(steps: [number | string, string][], args: string[], env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', [join(ROOT, 'test', 'fixtures', 'tty-session.py'), JSON.stringify(steps), process.execPath, join(ROOT, 'bin', 'llama3-zh.js'), ...args],
-      { env: { ...cleanEnv(), ...env } });
-    let text = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (text += d));
-    child.on('error', reject);
-    child.on('close', () => resolve(text));
-  });
+function runInTerminal(steps: [number | string, string][], args: string[], env: Record<string, string>): Promise<string> {
+  return inTerminal(steps, process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), ...args], { ...cleanEnv(), ...env });
 }
 
 test('on a terminal, chat asks before pulling a model that is not downloaded: no keeps it so, yes pulls it and chats', async () => {
   const h = await hub({ repos: [{ hub: 'huggingface', repo: 'acme/tty-zh', files: [{ path: 'tty-zh.Q4_K_M.gguf', data: model }] }] });
   const home = emptyHome();
   const env = { ...h.env, LLAMA3ZH_HOME: home };
-  const no = await inTerminal([['Download it now?', 'n\r']], ['chat', '-m', 'acme/tty-zh', '-t', '1'], env);
+  const no = await runInTerminal([['Download it now?', 'n\r']], ['chat', '-m', 'acme/tty-zh', '-t', '1'], env);
   assert.match(no, /acme\/tty-zh is not downloaded: acme\/tty-zh @ a1b2c3d4e5f6 from Hugging Face API at \S+: tty-zh\.Q4_K_M\.gguf \(Q4_K_M\), 38\.9 MiB/);
   assert.match(no, /Download it now\? \[y\/N\] (\x1b\[\d+G)?n\r/);
   assert.match(no, /llama3-zh chat: not downloaded; to fetch it later: llama3-zh pull acme\/tty-zh/);
   assert.match(no, /\nEXIT 1\n$/);
   assert.deepEqual(tree(join(home, 'models')), []);
 
-  const yes = await inTerminal([['Download it now?', 'y\r'], ['/exit to leave.', '你好\r'], ['tok/s · prompt', '/exit\r']], ['chat', '-m', 'acme/tty-zh', '-t', '1', '--temperature', '0'], env);
+  const yes = await runInTerminal([['Download it now?', 'y\r'], ['/exit to leave.', '你好\r'], ['tok/s · prompt', '/exit\r']], ['chat', '-m', 'acme/tty-zh', '-t', '1', '--temperature', '0'], env);
   assert.match(yes, /pulled acme\/tty-zh: 38\.9 MiB, fetched 38\.9 MiB/);
   assert.ok(yes.includes(REPLY), yes.slice(-600));
   assert.match(yes, /\nEXIT 0\n$/);

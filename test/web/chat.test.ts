@@ -8,7 +8,7 @@ import type { RunningServer } from '../../src/server/start.js';
 import { ROOT } from '../helpers/models.js';
 import { ROUTES, testServer } from '../helpers/server.js';
 
-/** The web page in a real headless Chromium (Debian's package), against a real server on scripted models. */
+/** The web page in a real headless Chromium (see helpers/browser.ts), against a real server on scripted models. */
 
 let srv: RunningServer;
 let browser: Browser;
