@@ -11,6 +11,7 @@ import {
   type Engine, type FinishReason, type GenerateRequest, type GenerateResult, GREEDY, type LoadOptions, type LoraAdapter, type ModelInfo,
   type OutputFormat, type Sampling, type TokenLogprob,
 } from '../types.js';
+import { grammarSchema } from './jsonSchema.js';
 import { Lockstep } from './lockstep.js';
 import { SequencePool } from './sequencePool.js';
 
@@ -61,7 +62,10 @@ class Grammars {
   constructor(private llama: Llama) {}
 
   get(format: OutputFormat): Promise<LlamaGrammar> {
-    const key = JSON.stringify(format);
+    // Checked (iteratively, with size limits) before anything recursive sees the schema: JSON.stringify below,
+    // node-llama-cpp's grammar builder, llama.cpp's parser.
+    const schema = format.type === 'json_schema' ? grammarSchema(format.schema) : undefined;
+    const key = JSON.stringify(schema ?? format);
     let g = this.cache.get(key);
     if (g) {
       // Most recently used last; the oldest goes when the cache is full, so clients cannot grow it without end.
@@ -71,7 +75,7 @@ class Grammars {
       if (this.cache.size >= 32) this.cache.delete(this.cache.keys().next().value!);
       g = format.type === 'json'
         ? this.llama.getGrammarFor('json')
-        : this.llama.createGrammarForJsonSchema(format.schema as never).catch((e: Error) => {
+        : this.llama.createGrammarForJsonSchema(schema as never).catch((e: Error) => {
           this.cache.delete(key);
           throw new UserError(`the JSON schema is not supported: ${e.message}`);
         });
