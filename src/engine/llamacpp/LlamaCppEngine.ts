@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import {
   getLlama, type Llama, type LlamaContext, type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, LlamaLogLevel, type Token,
+  TokenBias,
 } from 'node-llama-cpp';
 import { readGguf } from '../../gguf/reader.js';
 import { meta } from '../../gguf/types.js';
@@ -234,6 +235,7 @@ export class LlamaCppEngine implements Engine {
             ? { punishTokens: recent as () => Token[], penalty: s.repeatPenalty, presencePenalty: s.presencePenalty, frequencyPenalty: s.frequencyPenalty }
             : undefined,
           grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
+          tokenBias: s.logitBias?.size ? this.tokenBias(s.logitBias) : undefined,
           yieldEogToken: true,
           // Never silently drop the start of the conversation to make room: we stop at the context size instead.
           contextShift: { strategy: 'eraseBeginning', size: 0 },
@@ -299,6 +301,19 @@ export class LlamaCppEngine implements Engine {
         generationTokensPerSecond: generationMs > 0 && tokens.length > 1 ? ((tokens.length - 1) / generationMs) * 1000 : 0,
       },
     };
+  }
+
+  /** OpenAI's logit_bias as llama.cpp's logit-bias sampler takes it. */
+  private tokenBias(bias: ReadonlyMap<number, number>): TokenBias {
+    const tb = new TokenBias(this.model.tokenizer);
+    for (const [token, b] of bias) {
+      const logit = b <= -100 ? -Infinity : b;
+      // TokenBias.set skips end-of-generation tokens, so a client could not ban <|eot_id|> (to get a reply of
+      // a fixed length) or favour it; the sampler itself takes any token, so those go into its table directly.
+      if (this.model.isEogToken(token as Token)) (tb as unknown as { _biases: Map<Token, number> })._biases.set(token as Token, logit);
+      else tb.set(token as Token, { logit });
+    }
+    return tb;
   }
 
   async nextTokenLogprobs(prompt: number[], candidates: number[], o: { reuseCache?: boolean } = {}): Promise<number[]> {
