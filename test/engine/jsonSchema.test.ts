@@ -36,12 +36,16 @@ test('what the grammar would mistranslate is refused, naming the keyword and whe
   refused({ type: 'object', properties: { a: false } }, '#/properties/a is false, which no value matches');
   refused({ type: 'string', nullable: true }, '# has "nullable", which is OpenAPI, not JSON Schema; use "type": [T, "null"]');
   refused('string', '# must be a schema object (got string)');
+  refused({ type: 'object', properties: { [`a/b~${'x'.repeat(50)}`]: { type: 'foo' } } },
+    `#/properties/a~1b~0${'x'.repeat(34)}…/type is "foo"; use "string", "number", "integer", "boolean", "null", "object" or "array"`);
 });
 
 test('schemas nested past the limit, however deep, are refused without recursion', () => {
   let deep: unknown = { type: 'string' };
   for (let i = 0; i < 100_000; i++) deep = { type: 'array', items: deep };
-  refused(deep, `#${'/items'.repeat(MAX_SCHEMA_DEPTH)} is nested more than ${MAX_SCHEMA_DEPTH} schemas deep`);
+  // The path of the error keeps its start and its end, so the message stays one readable line.
+  const path = `#${'/items'.repeat(MAX_SCHEMA_DEPTH)}`;
+  refused(deep, `${path.slice(0, 100)}…${path.slice(-200)} is nested more than ${MAX_SCHEMA_DEPTH} schemas deep`);
   let alts: unknown = { type: 'string' };
   for (let i = 0; i < 100_000; i++) alts = { anyOf: [alts] };
   assert.throws(() => grammarSchema(alts), /is nested more than 64 schemas deep$/);

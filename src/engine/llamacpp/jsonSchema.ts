@@ -86,8 +86,16 @@ function fits(v: unknown, type: string): boolean {
   }
 }
 
+/** A name in a JSON pointer (RFC 6901 escapes), cut short so that an error stays one readable line. */
+const segment = (name: string) => {
+  const s = name.replaceAll('~', '~0').replaceAll('/', '~1');
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+};
+
 function fail(path: string, what: string): never {
-  throw new UserError(`the JSON schema is not supported: ${path} ${what}`);
+  // 64 levels of long names would make a message of many kilobytes: keep the start and the end.
+  const at = path.length > 300 ? `${path.slice(0, 100)}…${path.slice(-200)}` : path;
+  throw new UserError(`the JSON schema is not supported: ${at} ${what}`);
 }
 
 interface Item {
@@ -140,7 +148,7 @@ function visit(it: Item, stack: Item[], budget: { values: number; bounds: number
       const d = s[key] as Json | undefined;
       for (const name of Object.keys(d ?? {})) {
         table[name] = null;
-        child(d![name], `${path}/${key}/${name}`, (v) => { table[name] = v; }, defs);
+        child(d![name], `${path}/${key}/${segment(name)}`, (v) => { table[name] = v; }, defs);
       }
     }
   }
@@ -271,7 +279,7 @@ function objectSchema(s: Json, it: Item, child: (node: unknown, at: string, put:
     // Keys in the client's order: the grammar writes the properties in this order.
     for (const name of names) {
       table[name] = null;
-      child(props[name], `${path}/properties/${name}`, (v) => { table[name] = v; }, defs);
+      child(props[name], `${path}/properties/${segment(name)}`, (v) => { table[name] = v; }, defs);
     }
   }
   const required = s.required;
