@@ -43,6 +43,9 @@ test('a body nested deeper than the limit is a 400 that says how deep, for any f
   assert.equal(ok.status, 200);
   assert.equal(ok.json.choices[0].message.content, REPLY);
   assertError(await postJson(`${srv.url}/v1/chat/completions`, at(MAX_BODY_DEPTH + 1)), 'the request body nests 129 levels deep; the limit is 128 (a JSON schema needs far fewer)');
+  // Refused before it is parsed (V8 would spend seconds and hundreds of MB on it), so even a body that never closes says so.
+  const unclosed = await postJson(`${srv.url}/v1/chat/completions`, `{"metadata": ${'['.repeat(1_000_000)}`);
+  assertError(unclosed, 'the request body nests 1000001 levels deep; the limit is 128 (a JSON schema needs far fewer)');
   // The issue's case: a schema 5,000 levels deep was a 500 "Maximum call stack size exceeded".
   let schema = '{"type": "string"}';
   for (let i = 0; i < 5000; i++) schema = `{"type": "array", "items": ${schema}}`;
