@@ -36,6 +36,9 @@ test('what the grammar would mistranslate is refused, naming the keyword and whe
   refused({ type: 'object', properties: { a: false } }, '#/properties/a is false, which no value matches');
   refused({ type: 'string', nullable: true }, '# has "nullable", which is OpenAPI, not JSON Schema; use "type": [T, "null"]');
   refused('string', '# must be a schema object (got string)');
+  // llama.cpp reads the grammar as a C string, and printed all of it when a NUL cut it short.
+  refused({ enum: ['a\u0000b'] }, '#/enum/0 is a string with a NUL character (\\u0000), which the grammar cannot hold');
+  refused({ type: 'object', properties: { '\u0000': { type: 'string' } } }, '#/properties has a property name with a NUL character (\\u0000), which the grammar cannot hold');
   refused({ type: 'object', properties: { [`a/b~${'x'.repeat(50)}`]: { type: 'foo' } } },
     `#/properties/a~1b~0${'x'.repeat(34)}…/type is "foo"; use "string", "number", "integer", "boolean", "null", "object" or "array"`);
 });
@@ -70,6 +73,10 @@ test('keywords with an exact equivalent are rewritten into the subset the gramma
   assert.deepEqual(grammarSchema({ definitions: { p: { type: 'string' } }, type: 'object', properties: { a: { $ref: '#/definitions/p' } } }), {
     $defs: { p: { type: 'string' } }, type: 'object', properties: { a: { $ref: '#/$defs/p' } },
   });
+  // References are JSON pointers: ~1 is "/", ~0 is "~", and a URI fragment may %-escape.
+  assert.deepEqual(grammarSchema({ $defs: { 'a/b~': { type: 'string' }, 'my def': { type: 'null' } }, type: 'array', prefixItems: [{ $ref: '#/$defs/a~1b~0' }, { $ref: '#/$defs/my%20def' }] }), {
+    $defs: { 'a/b~': { type: 'string' }, 'my def': { type: 'null' } }, type: 'array', prefixItems: [{ $ref: '#/$defs/a/b~' }, { $ref: '#/$defs/my def' }],
+  });
   assert.deepEqual(grammarSchema({ type: 'array', prefixItems: [{ type: 'string' }], items: false }), { type: 'array', prefixItems: [{ type: 'string' }], maxItems: 1 });
   // Properties keep the client's order (the grammar writes them in it); annotations are fine.
   const ordered = grammarSchema({ type: 'object', title: 'T', properties: { z: { type: 'string', description: 'd' }, a: { type: 'boolean' } }, required: ['z'] }) as { properties: object };
@@ -86,6 +93,7 @@ test('every schema the check lets through builds in node-llama-cpp, recursive de
     { $defs: { node: { type: 'object', properties: { v: { type: 'integer' }, next: { anyOf: [{ type: 'null' }, { $ref: '#/$defs/node' }] } } } }, $ref: '#/$defs/node' },
     { type: 'object', properties: { when: { type: 'string', format: 'date-time' }, tags: { type: 'array', items: { type: 'string', maxLength: 20 }, maxItems: MAX_SCHEMA_BOUND } } },
     { type: 'array', prefixItems: [{ const: 1 }, { enum: ['a', null] }], items: false },
+    { $defs: { 'a/b~': { type: 'string' } }, type: 'array', items: { $ref: '#/$defs/a~1b~0' } },
   ];
   for (const s of schemas) {
     const g = await llama.createGrammarForJsonSchema(grammarSchema(s) as never);

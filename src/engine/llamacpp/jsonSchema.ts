@@ -86,6 +86,18 @@ function fits(v: unknown, type: string): boolean {
   }
 }
 
+/** The definition name a "$ref" ends in: JSON pointer escapes (RFC 6901) and, in a URI fragment, %-escapes undone. */
+function pointerName(raw: string): string {
+  let s = raw;
+  try { s = decodeURIComponent(raw); } catch { /* not %-escaped */ }
+  return s.replaceAll('~1', '/').replaceAll('~0', '~');
+}
+
+/** llama.cpp reads the grammar as a C string: a NUL inside a literal ends it there ("unexpected end of input"). */
+function noNul(v: unknown, at: string, what: string) {
+  if (typeof v === 'string' && v.includes('\0')) fail(at, `${what} with a NUL character (\\u0000), which the grammar cannot hold`);
+}
+
 /** A name in a JSON pointer (RFC 6901 escapes), cut short so that an error stays one readable line. */
 const segment = (name: string) => {
   const s = name.replaceAll('~', '~0').replaceAll('/', '~1');
@@ -157,7 +169,8 @@ function visit(it: Item, stack: Item[], budget: { values: number; bounds: number
 
   if (s.$ref !== undefined) {
     const ref = s.$ref;
-    const name = typeof ref === 'string' ? /^#\/(?:\$defs|definitions)\/(.+)$/.exec(ref)?.[1] : undefined;
+    const raw = typeof ref === 'string' ? /^#\/(?:\$defs|definitions)\/([^]*)$/.exec(ref)?.[1] : undefined;
+    const name = raw === undefined ? undefined : pointerName(raw);
     if (name === undefined) fail(`${path}/$ref`, `is ${JSON.stringify(ref)}; only "#/$defs/NAME" references are supported`);
     if (!defs.has(name)) fail(`${path}/$ref`, `points to ${quote(ref as string)}, which is not defined in "$defs"`);
     const beside = present(VALIDATING);
@@ -207,6 +220,7 @@ function visit(it: Item, stack: Item[], budget: { values: number; bounds: number
     values.forEach((v, i) => {
       const at = key === 'const' ? `${path}/const` : `${path}/enum/${i}`;
       if (!isScalar(v)) fail(at, `is ${typeOf(v)}; only strings, numbers, true, false and null are supported as ${key} values`);
+      noNul(v, at, 'is a string');
       if (types.length && !types.some((t) => fits(v, t))) fail(at, `is ${JSON.stringify(v)}, which is not of type ${types.map(quote).join(' or ')}`);
     });
     return { ...out, [key]: key === 'const' ? s.const : [...values] };
@@ -278,6 +292,7 @@ function objectSchema(s: Json, it: Item, child: (node: unknown, at: string, put:
     out.properties = table;
     // Keys in the client's order: the grammar writes the properties in this order.
     for (const name of names) {
+      noNul(name, `${path}/properties`, 'has a property name');
       table[name] = null;
       child(props[name], `${path}/properties/${segment(name)}`, (v) => { table[name] = v; }, defs);
     }
