@@ -87,6 +87,8 @@ export const OLLAMA_RULES: FieldRule[] = [
   rule('think', is(false), 'is not supported: this model does not think; send false or leave it out'),
   rule('template', is(''), "is not supported: each model's own chat template is used"),
   rule('context', empty, 'is not supported (ollama has deprecated it); send the conversation to /api/chat as "messages"'),
+  rule('logprobs', is(false), 'is not supported on the ollama API here; /v1/chat/completions gives "logprobs"'),
+  rule('top_logprobs', is(0), 'is not supported on the ollama API here; /v1/chat/completions gives "top_logprobs"'),
 ];
 
 /** ollama's `options` (num_ctx is checked against the context by the route). */

@@ -139,6 +139,7 @@ test('ollama fields that would change the reply are a 400, as ollama answers the
   assertOllamaError(await ochat({ tools: [{ type: 'function', function: { name: 'f' } }] }), '"tools" is not supported: this server does not call tools yet; send no tools (an empty list is fine)');
   assertOllamaError(await ollama('/api/generate', { prompt: 'hi', context: [1, 2, 3] }), '"context" is not supported (ollama has deprecated it); send the conversation to /api/chat as "messages"');
   assertOllamaError(await ollama('/api/generate', { prompt: 'hi', template: '{{ .Prompt }}' }), '"template" is not supported: each model\'s own chat template is used');
+  assertOllamaError(await ochat({ logprobs: true }), '"logprobs" is not supported on the ollama API here; /v1/chat/completions gives "logprobs"');
   assertOllamaError(await ochat({ options: { num_ctx: 4096 } }), '"options.num_ctx" is 4096, but this server\'s context holds 256 tokens; start it with --ctx-size 4096, or ask for less');
   assertOllamaError(await ochat({ options: { mirostat: 2 } }), '"options.mirostat" is not supported (mirostat sampling); leave it at 0 and use temperature, top_k and top_p');
   assertOllamaError(await ochat({ options: { typical_p: 0.5 } }), '"options.typical_p" is not supported (typical sampling); leave it at 1');
