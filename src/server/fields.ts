@@ -86,8 +86,8 @@ function messageText(content: unknown, at: string): string {
 }
 
 /**
- * OpenAI's `logit_bias`: {"token id": bias from -100 to 100}. Ids are checked against the vocabulary here, since
- * llama.cpp's sampler would index past its logits with one that is not.
+ * OpenAI's `logit_bias`: {"token id": bias from -100 to 100}, as OpenAI checks it: a key that is not one of the
+ * model's token ids is a 400, not a bias quietly applied to nothing.
  */
 export function logitBias(body: Body, vocabSize: number, key = 'logit_bias'): Map<number, number> | undefined {
   const v = optObject(body, key);

@@ -36,6 +36,10 @@ test('what the grammar would mistranslate is refused, naming the keyword and whe
   refused({ type: 'object', properties: { a: false } }, '#/properties/a is false, which no value matches');
   refused({ type: 'string', nullable: true }, '# has "nullable", which is OpenAPI, not JSON Schema; use "type": [T, "null"]');
   refused('string', '# must be a schema object (got string)');
+  // Left recursion: llama.cpp refused these with only "Failed to parse grammar".
+  refused({ $defs: { a: { anyOf: [{ type: 'null' }, { $ref: '#/$defs/a' }] } }, $ref: '#/$defs/a' },
+    '#/$defs/a starts with a reference back to itself (a → a), so no value of it could ever be finished; put the reference inside "properties" or "items"');
+  assert.throws(() => grammarSchema({ $defs: { a: { $ref: '#/$defs/b' }, b: { $ref: '#/$defs/a' } }, $ref: '#/$defs/a' }), /starts with a reference back to itself \((a → b → a|b → a → b)\)/);
   // llama.cpp reads the grammar as a C string, and printed all of it when a NUL cut it short.
   refused({ enum: ['a\u0000b'] }, '#/enum/0 is a string with a NUL character (\\u0000), which the grammar cannot hold');
   refused({ type: 'object', properties: { '\u0000': { type: 'string' } } }, '#/properties has a property name with a NUL character (\\u0000), which the grammar cannot hold');

@@ -117,32 +117,76 @@ interface Item {
   depth: number;
   /** Definition names a "$ref" here may name (node-llama-cpp resolves them in the enclosing "$defs"). */
   defs: ReadonlySet<string>;
+  /** The definition whose value starts here: no object or list has opened since its start. */
+  head?: string;
   put: (v: unknown) => void;
+}
+
+type Child = (node: unknown, at: string, put: (v: unknown) => void, defs?: ReadonlySet<string>, head?: string) => void;
+
+interface Budget {
+  values: number;
+  bounds: number;
+  /** Definition → the definitions its value may start with; a cycle here never writes a character. */
+  starts: Map<string, Set<string>>;
 }
 
 /** The schema node-llama-cpp should build for `schema`, or a UserError saying which keyword at which path it cannot. */
 export function grammarSchema(schema: unknown): object {
   let root: unknown;
   const stack: Item[] = [{ node: schema, path: '#', depth: 1, defs: new Set(), put: (v) => { root = v; } }];
-  const budget = { nodes: 0, values: 0, bounds: 0 };
+  const budget = { nodes: 0, values: 0, bounds: 0, starts: new Map<string, Set<string>>() };
   while (stack.length > 0) {
     const it = stack.pop()!;
     if (++budget.nodes > MAX_SCHEMA_NODES) fail('#', `has more than ${MAX_SCHEMA_NODES} schemas in all; make it smaller`);
     if (it.depth > MAX_SCHEMA_DEPTH) fail(it.path, `is nested more than ${MAX_SCHEMA_DEPTH} schemas deep`);
     it.put(visit(it, stack, budget));
   }
+  noEmptyCycle(budget.starts);
   return root as object;
 }
 
-function visit(it: Item, stack: Item[], budget: { values: number; bounds: number }): unknown {
+/**
+ * A definition that is its own first part ({"$ref": "#/$defs/a"} inside a, directly or through "oneOf") is left
+ * recursion: llama.cpp refuses the grammar with only "Failed to parse grammar". Found here by walking the graph.
+ */
+function noEmptyCycle(starts: Map<string, Set<string>>) {
+  const done = new Set<string>();
+  for (const first of starts.keys()) {
+    if (done.has(first)) continue;
+    // Iterative depth-first search; `trail` is the current path of definitions.
+    const trail: string[] = [first];
+    const iters = [starts.get(first)!.values()];
+    const onTrail = new Set(trail);
+    while (iters.length) {
+      const next = iters.at(-1)!.next();
+      if (next.done) { iters.pop(); onTrail.delete(trail.pop()!); continue; }
+      const name = next.value;
+      if (onTrail.has(name)) {
+        const cycle = [...trail.slice(trail.indexOf(name)), name].join(' → ');
+        fail(`#/$defs/${segment(name)}`, `starts with a reference back to itself (${cycle}), so no value of it could ever be finished; put the reference inside "properties" or "items"`);
+      }
+      if (done.has(name) || !starts.has(name)) continue;
+      done.add(name);
+      trail.push(name);
+      onTrail.add(name);
+      iters.push(starts.get(name)!.values());
+    }
+    done.add(first);
+  }
+}
+
+function visit(it: Item, stack: Item[], budget: Budget): unknown {
   const { node: s, path } = it;
   if (s === true) return anyValue();
   if (s === false) fail(path, 'is false, which no value matches');
   if (!isObject(s)) fail(path, `must be a schema object (got ${typeOf(s)})`);
   for (const k of Object.keys(UNSUPPORTED)) if (s[k] !== undefined) fail(path, `has ${quote(k)}, which ${UNSUPPORTED[k]}`);
   if (s.uniqueItems === true) fail(path, 'has "uniqueItems", which cannot be enforced by the grammar');
-  const child = (node: unknown, at: string, put: (v: unknown) => void, defs = it.defs) =>
-    stack.push({ node, path: at, depth: it.depth + 1, defs, put });
+  const child: Child = (node, at, put, defs = it.defs, head = undefined) =>
+    stack.push({ node, path: at, depth: it.depth + 1, defs, head, put });
+  // Alternatives start where their parent starts.
+  const alternative: Child = (node, at, put, defs = it.defs) => child(node, at, put, defs, it.head);
   const out: Json = {};
 
   // Definitions first: every reference below may name them.
@@ -160,7 +204,7 @@ function visit(it: Item, stack: Item[], budget: { values: number; bounds: number
       const d = s[key] as Json | undefined;
       for (const name of Object.keys(d ?? {})) {
         table[name] = null;
-        child(d![name], `${path}/${key}/${segment(name)}`, (v) => { table[name] = v; }, defs);
+        child(d![name], `${path}/${key}/${segment(name)}`, (v) => { table[name] = v; }, defs, name);
       }
     }
   }
@@ -175,6 +219,10 @@ function visit(it: Item, stack: Item[], budget: { values: number; bounds: number
     if (!defs.has(name)) fail(`${path}/$ref`, `points to ${quote(ref as string)}, which is not defined in "$defs"`);
     const beside = present(VALIDATING);
     if (beside.length) fail(path, `has ${quote(beside[0])} beside "$ref", and the grammar reads only the reference; move it into the definition`);
+    if (it.head !== undefined) {
+      const set = budget.starts.get(it.head) ?? new Set<string>();
+      budget.starts.set(it.head, set.add(name));
+    }
     return { ...out, $ref: `#/$defs/${name}` };
   }
 
@@ -188,7 +236,7 @@ function visit(it: Item, stack: Item[], budget: { values: number; bounds: number
     if (beside.length) fail(path, `has ${quote(beside[0])} beside ${quote(key)}, and the grammar reads only the alternatives; move it into each of them`);
     // The grammar writes a value that matches one alternative, which is what "anyOf" asks.
     const oneOf: unknown[] = list.map(() => null);
-    list.forEach((alt, i) => child(alt, `${path}/${key}/${i}`, (v) => { oneOf[i] = v; }, defs));
+    list.forEach((alt, i) => alternative(alt, `${path}/${key}/${i}`, (v) => { oneOf[i] = v; }, defs));
     return { ...out, oneOf };
   }
 
@@ -205,7 +253,7 @@ function visit(it: Item, stack: Item[], budget: { values: number; bounds: number
       delete rest.$defs;
       delete rest.definitions;
       const oneOf: unknown[] = types.map(() => null);
-      types.forEach((t, i) => child({ ...rest, type: t }, `${path}/type/${i}`, (v) => { oneOf[i] = v; }, defs));
+      types.forEach((t, i) => alternative({ ...rest, type: t }, `${path}/type/${i}`, (v) => { oneOf[i] = v; }, defs));
       return { ...out, oneOf };
     }
   }
@@ -281,7 +329,7 @@ function visit(it: Item, stack: Item[], budget: { values: number; bounds: number
   return { ...out, type: t };
 }
 
-function objectSchema(s: Json, it: Item, child: (node: unknown, at: string, put: (v: unknown) => void, defs?: ReadonlySet<string>) => void): Json {
+function objectSchema(s: Json, it: Item, child: Child): Json {
   const { path, defs } = it;
   const out: Json = { type: 'object' };
   const props = s.properties;
