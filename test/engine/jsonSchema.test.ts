@@ -40,6 +40,12 @@ test('what the grammar would mistranslate is refused, naming the keyword and whe
   refused({ $defs: { a: { anyOf: [{ type: 'null' }, { $ref: '#/$defs/a' }] } }, $ref: '#/$defs/a' },
     '#/$defs/a starts with a reference back to itself (a → a), so no value of it could ever be finished; put the reference inside "properties" or "items"');
   assert.throws(() => grammarSchema({ $defs: { a: { $ref: '#/$defs/b' }, b: { $ref: '#/$defs/a' } }, $ref: '#/$defs/a' }), /starts with a reference back to itself \((a → b → a|b → a → b)\)/);
+  // Every node holds a next node: the grammar would go on until max_tokens. A null alternative lets it end.
+  const list = (next: unknown) => ({ $defs: { node: { type: 'object', properties: { v: { type: 'integer' }, next } } }, $ref: '#/$defs/node' });
+  refused(list({ $ref: '#/$defs/node' }), '#/$defs/node always contains another value of itself (the grammar writes every listed property, and a list its minimum items), so no value of it could ever be finished; make the reference optional, e.g. "anyOf": [{"$ref": …}, {"type": "null"}]');
+  refused({ $defs: { t: { type: 'array', items: { $ref: '#/$defs/t' }, minItems: 1 } }, type: 'object', properties: { tree: { $ref: '#/$defs/t' } } }, '#/$defs/t always contains another value of itself (the grammar writes every listed property, and a list its minimum items), so no value of it could ever be finished; make the reference optional, e.g. "anyOf": [{"$ref": …}, {"type": "null"}]');
+  assert.ok(grammarSchema(list({ anyOf: [{ $ref: '#/$defs/node' }, { type: 'null' }] })));
+  assert.ok(grammarSchema({ $defs: { t: { type: 'array', items: { $ref: '#/$defs/t' } } }, $ref: '#/$defs/t' }), 'an empty list ends it');
   // llama.cpp reads the grammar as a C string, and printed all of it when a NUL cut it short.
   refused({ enum: ['a\u0000b'] }, '#/enum/0 is a string with a NUL character (\\u0000), which the grammar cannot hold');
   refused({ type: 'object', properties: { '\u0000': { type: 'string' } } }, '#/properties has a property name with a NUL character (\\u0000), which the grammar cannot hold');

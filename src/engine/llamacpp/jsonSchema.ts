@@ -1,4 +1,5 @@
 import { UserError } from '../../errors.js';
+import { emptyCycle, endlessDefinition } from './schemaRecursion.js';
 
 /**
  * node-llama-cpp 3.22's JSON-schema grammar (createGrammarForJsonSchema) builds a subset of JSON Schema and quietly
@@ -142,38 +143,15 @@ export function grammarSchema(schema: unknown): object {
     if (it.depth > MAX_SCHEMA_DEPTH) fail(it.path, `is nested more than ${MAX_SCHEMA_DEPTH} schemas deep`);
     it.put(visit(it, stack, budget));
   }
-  noEmptyCycle(budget.starts);
-  return root as object;
-}
-
-/**
- * A definition that is its own first part ({"$ref": "#/$defs/a"} inside a, directly or through "oneOf") is left
- * recursion: llama.cpp refuses the grammar with only "Failed to parse grammar". Found here by walking the graph.
- */
-function noEmptyCycle(starts: Map<string, Set<string>>) {
-  const done = new Set<string>();
-  for (const first of starts.keys()) {
-    if (done.has(first)) continue;
-    // Iterative depth-first search; `trail` is the current path of definitions.
-    const trail: string[] = [first];
-    const iters = [starts.get(first)!.values()];
-    const onTrail = new Set(trail);
-    while (iters.length) {
-      const next = iters.at(-1)!.next();
-      if (next.done) { iters.pop(); onTrail.delete(trail.pop()!); continue; }
-      const name = next.value;
-      if (onTrail.has(name)) {
-        const cycle = [...trail.slice(trail.indexOf(name)), name].join(' → ');
-        fail(`#/$defs/${segment(name)}`, `starts with a reference back to itself (${cycle}), so no value of it could ever be finished; put the reference inside "properties" or "items"`);
-      }
-      if (done.has(name) || !starts.has(name)) continue;
-      done.add(name);
-      trail.push(name);
-      onTrail.add(name);
-      iters.push(starts.get(name)!.values());
-    }
-    done.add(first);
+  const cycle = emptyCycle(budget.starts);
+  if (cycle) {
+    fail(`#/$defs/${segment(cycle[0])}`, `starts with a reference back to itself (${cycle.join(' → ')}), so no value of it could ever be finished; put the reference inside "properties" or "items"`);
   }
+  const endless = endlessDefinition(root as Json);
+  if (endless) {
+    fail(`#/$defs/${segment(endless)}`, 'always contains another value of itself (the grammar writes every listed property, and a list its minimum items), so no value of it could ever be finished; make the reference optional, e.g. "anyOf": [{"$ref": …}, {"type": "null"}]');
+  }
+  return root as object;
 }
 
 function visit(it: Item, stack: Item[], budget: Budget): unknown {
