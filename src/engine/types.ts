@@ -34,6 +34,8 @@ export interface Sampling {
   /** How many recent tokens (prompt and reply) the penalties look at. */
   repeatLastN: number;
   seed?: number;
+  /** Added to each listed token's logit before sampling (OpenAI's logit_bias); -100 or less bans the token. */
+  logitBias?: ReadonlyMap<number, number>;
 }
 
 export const GREEDY: Sampling = {

@@ -1,4 +1,5 @@
 import type { Message, Role } from '../chat/messages.js';
+import { type FieldRule, refuseUnsupported } from './fieldRules.js';
 import { badRequest } from './http.js';
 
 /** Readers for request fields: each gives the value, or a 400 that names the field and what it should be. */
@@ -51,9 +52,10 @@ const ROLES = new Set(['system', 'user', 'assistant']);
 
 /**
  * Chat messages: a non-empty list of {role, content}, where content is a string or a list of text parts
- * (what OpenAI clients send). Other roles and non-text parts are refused with the message's index.
+ * (what OpenAI clients send). Other roles and non-text parts are refused with the message's index, and so is
+ * a field of `rules` with a value this server cannot honour (images, tool calls).
  */
-export function messageList(body: Body, key = 'messages'): Message[] {
+export function messageList(body: Body, key = 'messages', rules: FieldRule[] = []): Message[] {
   const v = body[key];
   if (v === undefined) throw badRequest(`"${key}" is required: a list like [{"role":"user","content":"你好"}]`, key);
   if (!Array.isArray(v)) throw badRequest(`"${key}" must be a list of messages (got ${typeOf(v)})`, key);
@@ -61,6 +63,7 @@ export function messageList(body: Body, key = 'messages'): Message[] {
   return v.map((m, i) => {
     const at = `${key}[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badRequest(`${at} must be an object with "role" and "content"`, at);
+    refuseUnsupported(m as Body, rules, `${at}.`);
     const { role, content } = m as Body;
     if (typeof role !== 'string' || !ROLES.has(role)) {
       throw badRequest(`${at}.role is ${JSON.stringify(role)}; use "system", "user" or "assistant"`, `${at}.role`);
@@ -80,4 +83,31 @@ function messageText(content: unknown, at: string): string {
     }).join('');
   }
   throw badRequest(`${at} must be a string or a list of text parts (got ${typeOf(content)})`, at);
+}
+
+/**
+ * OpenAI's `logit_bias`: {"token id": bias from -100 to 100}, as OpenAI checks it: a key that is not one of the
+ * model's token ids is a 400, not a bias quietly applied to nothing.
+ */
+export function logitBias(body: Body, vocabSize: number, key = 'logit_bias'): Map<number, number> | undefined {
+  const v = optObject(body, key);
+  if (!v) return undefined;
+  const bias = new Map<number, number>();
+  for (const [id, b] of Object.entries(v)) {
+    const token = /^\d{1,9}$/.test(id) ? Number(id) : NaN;
+    if (!(token < vocabSize)) throw badRequest(`"${key}" has the key ${JSON.stringify(id)}, which is not a token id of this model (0 to ${vocabSize - 1})`, key);
+    if (typeof b !== 'number' || !(b >= -100 && b <= 100)) throw badRequest(`"${key}" for token ${token} must be a number from -100 to 100 (got ${JSON.stringify(b)})`, key);
+    if (b !== 0) bias.set(token, b);
+  }
+  return bias;
+}
+
+/** A list of token ids of this model (vLLM's `stop_token_ids`). */
+export function tokenIdList(body: Body, key: string, vocabSize: number): number[] {
+  const v = body[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize)) {
+    throw badRequest(`"${key}" must be a list of token ids, whole numbers from 0 to ${vocabSize - 1}`, key);
+  }
+  return v as number[];
 }

@@ -17,6 +17,8 @@ export interface GenerationJob {
   maxTokens?: number;
   sampling: Partial<Sampling>;
   stop: string[];
+  /** Token ids that end the reply, besides the model's own (vLLM's stop_token_ids). */
+  stopTokens?: number[];
   /** Independent replies to the same prompt, decoded side by side. */
   n: number;
   logprobs?: number;
@@ -80,7 +82,7 @@ export async function generate(job: GenerationJob, metrics: Metrics): Promise<Ge
         maxTokens: job.maxTokens ?? Infinity,
         // Each of n choices gets its own seed, or they would all be the same reply.
         sampling: job.sampling.seed !== undefined ? { ...job.sampling, seed: job.sampling.seed + index } : job.sampling,
-        stopTokens: chat ? model.stopTokens : [],
+        stopTokens: [...(chat ? model.stopTokens : []), ...(job.stopTokens ?? [])],
         stopStrings: [...(chat ? model.stopStrings : []), ...job.stop],
         signal,
         ignoreEndOfGeneration: job.ignoreEos,

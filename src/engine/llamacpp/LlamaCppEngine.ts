@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import {
   getLlama, type Llama, type LlamaContext, type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, LlamaLogLevel, type Token,
+  TokenBias,
 } from 'node-llama-cpp';
 import { readGguf } from '../../gguf/reader.js';
 import { meta } from '../../gguf/types.js';
@@ -11,6 +12,7 @@ import {
   type Engine, type FinishReason, type GenerateRequest, type GenerateResult, GREEDY, type LoadOptions, type LoraAdapter, type ModelInfo,
   type OutputFormat, type Sampling, type TokenLogprob,
 } from '../types.js';
+import { grammarSchema } from './jsonSchema.js';
 import { Lockstep } from './lockstep.js';
 import { SequencePool } from './sequencePool.js';
 
@@ -61,7 +63,10 @@ class Grammars {
   constructor(private llama: Llama) {}
 
   get(format: OutputFormat): Promise<LlamaGrammar> {
-    const key = JSON.stringify(format);
+    // Checked (iteratively, with size limits) before anything recursive sees the schema: JSON.stringify below,
+    // node-llama-cpp's grammar builder, llama.cpp's parser.
+    const schema = format.type === 'json_schema' ? grammarSchema(format.schema) : undefined;
+    const key = JSON.stringify(schema ?? format);
     let g = this.cache.get(key);
     if (g) {
       // Most recently used last; the oldest goes when the cache is full, so clients cannot grow it without end.
@@ -71,7 +76,7 @@ class Grammars {
       if (this.cache.size >= 32) this.cache.delete(this.cache.keys().next().value!);
       g = format.type === 'json'
         ? this.llama.getGrammarFor('json')
-        : this.llama.createGrammarForJsonSchema(format.schema as never).catch((e: Error) => {
+        : this.llama.createGrammarForJsonSchema(schema as never).catch((e: Error) => {
           this.cache.delete(key);
           throw new UserError(`the JSON schema is not supported: ${e.message}`);
         });
@@ -230,6 +235,7 @@ export class LlamaCppEngine implements Engine {
             ? { punishTokens: recent as () => Token[], penalty: s.repeatPenalty, presencePenalty: s.presencePenalty, frequencyPenalty: s.frequencyPenalty }
             : undefined,
           grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
+          tokenBias: s.logitBias?.size ? this.tokenBias(s.logitBias) : undefined,
           yieldEogToken: true,
           // Never silently drop the start of the conversation to make room: we stop at the context size instead.
           contextShift: { strategy: 'eraseBeginning', size: 0 },
@@ -295,6 +301,19 @@ export class LlamaCppEngine implements Engine {
         generationTokensPerSecond: generationMs > 0 && tokens.length > 1 ? ((tokens.length - 1) / generationMs) * 1000 : 0,
       },
     };
+  }
+
+  /** OpenAI's logit_bias as llama.cpp's logit-bias sampler takes it. */
+  private tokenBias(bias: ReadonlyMap<number, number>): TokenBias {
+    const tb = new TokenBias(this.model.tokenizer);
+    for (const [token, b] of bias) {
+      const logit = b <= -100 ? -Infinity : b;
+      // TokenBias.set skips end-of-generation tokens, so a client could not ban <|eot_id|> (to get a reply of
+      // a fixed length) or favour it; the sampler itself takes any token, so those go into its table directly.
+      if (this.model.isEogToken(token as Token)) (tb as unknown as { _biases: Map<Token, number> })._biases.set(token as Token, logit);
+      else tb.set(token as Token, { logit });
+    }
+    return tb;
   }
 
   async nextTokenLogprobs(prompt: number[], candidates: number[], o: { reuseCache?: boolean } = {}): Promise<number[]> {

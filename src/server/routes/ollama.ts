@@ -6,6 +6,7 @@ import { readGguf } from '../../gguf/reader.js';
 import { summarize } from '../../gguf/summary.js';
 import { badRequest, disconnectSignal, EventStream, sendJson } from '../http.js';
 import { messageList, optBool, optNumber, optObject, optString, stopList } from '../fields.js';
+import { MESSAGE_RULES, OLLAMA_OPTION_RULES, OLLAMA_RULES, refuseUnsupported } from '../fieldRules.js';
 import { generate, type GenerationJob, type GenerationOutput } from '../generation.js';
 import type { ServedModel } from '../models.js';
 import type { Ctx, Route } from '../context.js';
@@ -14,10 +15,19 @@ import type { Ctx, Route } from '../context.js';
 
 type Body = Record<string, unknown>;
 
-/** `options`: ollama's sampling names, with ollama's defaults. */
-function options(body: Body): { sampling: Partial<Sampling>; maxTokens?: number; stop: string[] } {
+/**
+ * `options`: ollama's sampling names, with ollama's defaults. Its runner settings (num_gpu, num_thread, num_batch,
+ * use_mmap…) and options ollama itself now ignores (tfs_z, penalize_newline) leave the reply as it is: accepted.
+ */
+function options(body: Body, contextSize: number): { sampling: Partial<Sampling>; maxTokens?: number; stop: string[] } {
   const o = optObject(body, 'options') ?? {};
   const at = (k: string) => `options.${k}`;
+  refuseUnsupported(o, OLLAMA_OPTION_RULES, 'options.');
+  // ollama loads the model again for another num_ctx; this server's context is fixed when it starts.
+  const numCtx = optNumber(o, 'num_ctx', { int: true, min: 1 }, at('num_ctx'));
+  if (numCtx !== undefined && numCtx > contextSize) {
+    throw badRequest(`"options.num_ctx" is ${numCtx}, but this server's context holds ${contextSize} tokens; start it with --ctx-size ${numCtx}, or ask for less`, at('num_ctx'));
+  }
   const predict = optNumber(o, 'num_predict', { int: true, min: -2 }, at('num_predict'));
   return {
     sampling: {
@@ -66,7 +76,8 @@ function stats(out: GenerationOutput) {
 async function run(c: Ctx, body: Body, model: ServedModel, input: GenerationJob['input'],
   piece: (text: string) => Body, last: (out: GenerationOutput) => Body) {
   const stream = optBool(body, 'stream') ?? true;
-  const { sampling, maxTokens, stop } = options(body);
+  refuseUnsupported(body, OLLAMA_RULES);
+  const { sampling, maxTokens, stop } = options(body, model.engine.info.contextSize);
   const job: GenerationJob = { model, input, sampling, maxTokens, stop, n: 1, format: format(body), signal: disconnectSignal(c.res) };
   const head = () => ({ model: model.id, created_at: new Date().toISOString() });
   if (!stream) {
@@ -86,7 +97,7 @@ async function run(c: Ctx, body: Body, model: ServedModel, input: GenerationJob[
 async function chat(c: Ctx) {
   const body = await c.body();
   const model = c.models.resolve(required(body, 'model'));
-  const messages: Message[] = messageList(body);
+  const messages: Message[] = messageList(body, 'messages', MESSAGE_RULES);
   await run(c, body, model, { messages },
     (text) => ({ message: { role: 'assistant', content: text } }),
     (out) => stats(out));

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../../engine/types.js';
 import type { Engine } from '../../engine/types.js';
 import { badRequest, disconnectSignal, EventStream, sendJson } from '../http.js';
-import { messageList, optBool, optNumber, optObject, optString, stopList } from '../fields.js';
+import { logitBias, messageList, optBool, optNumber, optObject, optString, stopList, tokenIdList } from '../fields.js';
+import { MESSAGE_RULES, OPENAI_CHAT_RULES, OPENAI_COMPLETION_RULES, refuseUnsupported } from '../fieldRules.js';
 import { allOrNothing, generate, type GenerationJob } from '../generation.js';
 import type { Ctx, Route } from '../context.js';
 
@@ -13,7 +14,7 @@ type Body = Record<string, unknown>;
 const now = () => Math.floor(Date.now() / 1000);
 
 /** Sampling fields shared by both endpoints, with OpenAI's defaults (and vLLM's extras top_k, min_p, repetition_penalty). */
-function sampling(body: Body): Partial<Sampling> {
+function sampling(body: Body, vocabSize: number): Partial<Sampling> {
   return {
     temperature: optNumber(body, 'temperature', { min: 0, max: 2 }) ?? 1,
     topP: optNumber(body, 'top_p', { min: 0, max: 1 }) ?? 1,
@@ -23,6 +24,7 @@ function sampling(body: Body): Partial<Sampling> {
     presencePenalty: optNumber(body, 'presence_penalty', { min: -2, max: 2 }) ?? 0,
     frequencyPenalty: optNumber(body, 'frequency_penalty', { min: -2, max: 2 }) ?? 0,
     seed: optNumber(body, 'seed', { int: true }),
+    logitBias: logitBias(body, vocabSize),
   };
 }
 
@@ -93,7 +95,9 @@ function completionLogprobs(engine: Engine, lps: TokenLogprob[], offset0: number
 async function chatCompletions(c: Ctx) {
   const body = await c.body();
   const model = c.models.resolve(body.model);
-  const messages = messageList(body);
+  const messages = messageList(body, 'messages', MESSAGE_RULES);
+  refuseUnsupported(body, OPENAI_CHAT_RULES);
+  const vocab = model.engine.info.vocabSize;
   const wantLogprobs = optBool(body, 'logprobs') ?? false;
   const top = optNumber(body, 'top_logprobs', { min: 0, max: 20, int: true });
   if (top !== undefined && !wantLogprobs) throw badRequest('"top_logprobs" needs "logprobs": true', 'top_logprobs');
@@ -105,8 +109,9 @@ async function chatCompletions(c: Ctx) {
     model,
     input: { messages },
     maxTokens: maxTokens(body),
-    sampling: sampling(body),
+    sampling: sampling(body, vocab),
     stop: stopList(body),
+    stopTokens: tokenIdList(body, 'stop_token_ids', vocab),
     n: optNumber(body, 'n', { min: 1, max: 16, int: true }) ?? 1,
     logprobs: wantLogprobs ? top ?? 0 : undefined,
     format: responseFormat(body),
@@ -173,12 +178,20 @@ async function completions(c: Ctx) {
   const lp = optNumber(body, 'logprobs', { min: 0, max: 20, int: true });
   const echo = optBool(body, 'echo') ?? false;
   if (body.suffix !== undefined && body.suffix !== null) throw badRequest('"suffix" (fill-in-the-middle) is not supported by Llama-3 models', 'suffix');
+  refuseUnsupported(body, OPENAI_COMPLETION_RULES);
   const { stream, includeUsage } = streaming(body);
   const n = optNumber(body, 'n', { min: 1, max: 16, int: true }) ?? 1;
+  // OpenAI's best_of samples that many and answers the n most likely; best_of = n is plain sampling.
+  const bestOf = optNumber(body, 'best_of', { min: 1, int: true });
+  if (bestOf !== undefined && bestOf < n) throw badRequest(`"best_of" (${bestOf}) must be at least "n" (${n})`, 'best_of');
+  if (bestOf !== undefined && bestOf > n) throw badRequest('"best_of" above "n" is not supported: ask for "n" choices with "logprobs" and pick the best yourself', 'best_of');
   const id = `cmpl-${randomUUID().replaceAll('-', '')}`;
   const created = now();
   const engine = model.engine;
-  const base = { model, maxTokens: maxTokens(body) ?? 16, sampling: sampling(body), stop: stopList(body), n, logprobs: lp, ignoreEos: optBool(body, 'ignore_eos') };
+  const base = {
+    model, maxTokens: maxTokens(body) ?? 16, sampling: sampling(body, vocab), stop: stopList(body), stopTokens: tokenIdList(body, 'stop_token_ids', vocab),
+    n, logprobs: lp, ignoreEos: optBool(body, 'ignore_eos'),
+  };
   const es = stream ? new EventStream(c.res, 'sse') : undefined;
   const signal = es?.signal ?? disconnectSignal(c.res);
   const chunk = (choices: unknown[], extra: Body = {}) =>
