@@ -111,6 +111,9 @@ function checkVocab(f: GgufFile): number | undefined {
   const n = arrayLength(f, 'tokenizer.ggml.tokens', [ValueType.STRING]);
   if (n === undefined) return model === undefined || model === 'none' ? undefined : bad('it has no tokenizer.ggml.tokens (the vocabulary)');
   if (n < 1) bad('tokenizer.ggml.tokens is empty; a model needs a vocabulary');
+  if (model === 'gpt2' && arrayLength(f, 'tokenizer.ggml.merges', [ValueType.STRING]) === undefined) {
+    bad('it has no tokenizer.ggml.merges, which its BPE tokenizer ("gpt2") needs');
+  }
   for (const key of ['tokenizer.ggml.scores', 'tokenizer.ggml.token_type']) {
     const m = arrayLength(f, key, [ValueType.FLOAT32, ValueType.INT32, ValueType.UINT32]);
     if (m !== undefined && m !== n) bad(`${key} has ${m} items but there are ${n} tokens`);
@@ -164,6 +167,10 @@ function modelProblem(f: GgufFile): void {
   if (typeof arch !== 'string' || !arch) bad('it has no general.architecture, so no program can tell what model it is');
   const k = (s: string) => `${arch}.${s}`;
   const vocabFromTokens = checkVocab(f);
+  const llama = arch === 'llama';
+  // No hyperparameters at all under another name: an architecture llama.cpp may not know. Its own error
+  // ("unknown model architecture") says more than "no alien.block_count", and is an error, not an abort.
+  if (!llama && ![...f.metadata.keys()].some((key) => key.startsWith(`${arch}.`))) return;
   count(f, k('context_length'));
   const embd = count(f, k('embedding_length'))!;
   const layers = count(f, k('block_count'), { max: LLAMA_MAX_LAYERS })!;
@@ -172,7 +179,6 @@ function modelProblem(f: GgufFile): void {
   if (used > experts) bad(`${k('expert_used_count')} is ${used}, more than ${k('expert_count')} (${experts})`);
   if (experts > 0 && used === 0) bad(`${k('expert_used_count')} is 0; a mixture of ${experts} experts must use at least one`);
   // Llama needs attention in every layer; other architectures may have layers without heads (recurrent ones).
-  const llama = arch === 'llama';
   const heads = perLayer(f, k('attention.head_count'), layers, { required: llama, min: llama ? 1 : 0 }) ?? new Array<number>(layers).fill(0);
   const kvHeads = perLayer(f, k('attention.head_count_kv'), layers, { required: false, min: 0 }) ?? heads;
   heads.forEach((h, i) => {

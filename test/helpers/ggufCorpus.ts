@@ -32,6 +32,7 @@ export function baseMetadata(): KV[] {
     kv.str('tokenizer.ggml.pre', 'llama-bpe'),
     kv.strs('tokenizer.ggml.tokens', tokens),
     kv.i32s('tokenizer.ggml.token_type', tokens.map(() => 1)),
+    kv.strs('tokenizer.ggml.merges', ['t 1']),
     kv.u32('tokenizer.ggml.eos_token_id', 1),
   ];
 }
@@ -125,8 +126,9 @@ export const CORPUS: CorpusFile[] = [
   // The vocabulary: llama.cpp aborts on a duplicate token.
   { name: 'vocab-empty', make: (p) => writeSmallModel(p, { set: [kv.strs('tokenizer.ggml.tokens', []), kv.i32s('tokenizer.ggml.token_type', [])] }), pattern: /tokenizer\.ggml\.tokens is empty/ },
   { name: 'vocab-duplicate', make: (p) => writeSmallModel(p, { set: [kv.strs('tokenizer.ggml.tokens', Array.from({ length: 64 }, (_, i) => `t${i === 5 ? 1 : i}`))] }), pattern: /tokenizer\.ggml\.tokens has "t1" twice \(ids 1 and 5\)/ },
+  { name: 'no-merges', make: (p) => writeSmallModel(p, { drop: ['tokenizer.ggml.merges'] }), pattern: /it has no tokenizer\.ggml\.merges, which its BPE tokenizer \("gpt2"\) needs/ },
   { name: 'token_type-short', make: (p) => writeSmallModel(p, { set: [kv.i32s('tokenizer.ggml.token_type', [1, 1])] }), pattern: /tokenizer\.ggml\.token_type has 2 items but there are 64 tokens/ },
-  { name: 'duplicate-key', make: (p) => writeSmallModel(p, { extra: [u32('general.architecture', 8192)] }), pattern: /metadata key general\.architecture appears twice \(entry 19 of 19\)/ },
+  { name: 'duplicate-key', make: (p) => writeSmallModel(p, { extra: [u32('general.architecture', 8192)] }), pattern: /metadata key general\.architecture appears twice \(entry 20 of 20\)/ },
   { name: 'alignment-u64', make: bytesEdit((b, base) => {
     // general.alignment's type u32 (4) → u64 (10) would misalign the rest; make it i32 (5), same size.
     const span = readGguf(base, { layout: true }).layout!.spans.get('general.alignment')!;
@@ -163,7 +165,7 @@ export const CORPUS: CorpusFile[] = [
   { name: 'huge-array', make: bytesEdit((b, base) => { b.writeBigUInt64LE(2n ** 60n, readGguf(base, { layout: true }).layout!.spans.get('tokenizer.ggml.tokens')!.start + 8 + 21 + 8); }), pattern: /length of tokenizer\.ggml\.tokens is 1152921504606846976, which cannot be right/ },
   { name: 'big-array', make: bytesEdit((b, base) => { b.writeBigUInt64LE(2n ** 40n, readGguf(base, { layout: true }).layout!.spans.get('tokenizer.ggml.tokens')!.start + 8 + 21 + 8); }), pattern: /array tokenizer\.ggml\.tokens claims 1099511627776 items; no model has more than 4194304/ },
   { name: 'huge-string', make: bytesEdit((b, base) => { b.writeBigUInt64LE(2n ** 40n, stringValueAt(base, 'general.name') - 8); }), pattern: /value of general\.name claims 1099511627776 bytes at byte \d+ but the file ends at \d+/ },
-  { name: 'huge-tensor-count', make: bytesEdit((b) => { b.writeBigUInt64LE(2n ** 40n, 8); }), pattern: /corrupt header: 18 metadata entries and 1099511627776 tensors cannot fit/ },
+  { name: 'huge-tensor-count', make: bytesEdit((b) => { b.writeBigUInt64LE(2n ** 40n, 8); }), pattern: /corrupt header: 19 metadata entries and 1099511627776 tensors cannot fit/ },
   // Truncated at many points: in the magic, the counts, the metadata, the tensor infos, the data.
   ...[2, 12, 40, 300, 1200, 2300, 2600, 20000, -1].map((at): CorpusFile => ({
     name: `truncated-${at < 0 ? 'last-byte' : at}`,
