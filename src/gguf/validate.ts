@@ -120,11 +120,10 @@ function checkVocab(f: GgufFile): number | undefined {
   }
   // llama-vocab.cpp asserts that every token string is distinct.
   const tokens = meta<Scalar[]>(f, 'tokenizer.ggml.tokens')!;
-  const ids = new Map<Scalar, number>();
+  const seen = new Set<Scalar>();
   tokens.forEach((t, i) => {
-    const j = ids.get(t);
-    if (j !== undefined) bad(`tokenizer.ggml.tokens has ${show(t)} twice (ids ${j} and ${i})`);
-    ids.set(t, i);
+    if (seen.has(t)) bad(`tokenizer.ggml.tokens has ${show(t)} twice (ids ${tokens.indexOf(t)} and ${i})`);
+    seen.add(t);
   });
   return n;
 }

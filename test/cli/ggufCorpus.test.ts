@@ -9,7 +9,7 @@ import { readGguf } from '../../src/gguf/reader.js';
 import { kv, writeGguf } from '../../src/gguf/writer.js';
 import { TensorType } from '../../src/gguf/types.js';
 import { assertOneLineError, type CliResult, runCli } from '../helpers/cli.js';
-import { writeCorpus } from '../helpers/ggufCorpus.js';
+import { writeCorpus, writeSmallModel } from '../helpers/ggufCorpus.js';
 import { REPLY, testModel } from '../helpers/models.js';
 
 /**
@@ -143,4 +143,11 @@ test('the good files still work: the corpus base inspects, the scripted model lo
   const chat = await runCli(['chat', '-m', await testModel({ reply: REPLY }), '-p', '你是谁', '--temperature', '0', '-t', '1']);
   assert.equal(chat.code, 0, chat.stderr);
   assert.equal(chat.stdout, `${REPLY}\n`);
+});
+
+test('a model whose context is under 16 tokens, and no --ctx-size: the error says so (it said "got undefined")', async () => {
+  const path = join(dir, 'ctx8.gguf');
+  await writeSmallModel(path, { set: [kv.u32('llama.context_length', 8)] });
+  assertOneLineError(await runCli(['chat', '-m', path, '-p', 'hi', '-t', '1']),
+    /^llama3-zh chat: .*ctx8\.gguf: its context length \(llama\.context_length\) is 8; we need at least 16 tokens\. Give --ctx-size N$/);
 });
