@@ -15,6 +15,11 @@ const MAX_DIMS = 4; // GGML_MAX_DIMS
  * check, since each takes only its 8-byte length on disk).
  */
 export const MAX_ARRAY_ITEMS = 1 << 22;
+/**
+ * The longest string we read (64 MiB): reading one means holding it, and the longest real ones (a chat
+ * template, an embedded tokenizer.json) are a few MB. llama.cpp's own limit is 1 GiB.
+ */
+export const MAX_STRING_BYTES = 64 << 20;
 /** skipArrays leaves arrays longer than this undecoded; per-layer arrays (at most 512 layers) are always read. */
 const SKIP_OVER = 512;
 /** Arrays always decoded: the validator needs the vocabulary's strings (llama.cpp aborts on a duplicate token). */
@@ -74,6 +79,7 @@ class FileCursor {
     if (this.pos + len > this.size) {
       this.fail(`truncated or corrupt: ${what} claims ${len} bytes at byte ${this.pos} but the file ends at ${this.size}`);
     }
+    if (len > MAX_STRING_BYTES) this.fail(`${what} at byte ${this.pos} claims ${len} bytes; no GGUF string is longer than ${MAX_STRING_BYTES}, so the header is damaged. Download the file again.`);
     const at = this.pos;
     const o = this.need(len, what);
     this.pos += len;

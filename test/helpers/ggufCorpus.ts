@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readGguf } from '../../src/gguf/reader.js';
 import { type KV, TensorType, ValueType } from '../../src/gguf/types.js';
@@ -165,6 +165,11 @@ export const CORPUS: CorpusFile[] = [
   { name: 'huge-array', make: bytesEdit((b, base) => { b.writeBigUInt64LE(2n ** 60n, readGguf(base, { layout: true }).layout!.spans.get('tokenizer.ggml.tokens')!.start + 8 + 21 + 8); }), pattern: /length of tokenizer\.ggml\.tokens is 1152921504606846976, which cannot be right/ },
   { name: 'big-array', make: bytesEdit((b, base) => { b.writeBigUInt64LE(2n ** 40n, readGguf(base, { layout: true }).layout!.spans.get('tokenizer.ggml.tokens')!.start + 8 + 21 + 8); }), pattern: /array tokenizer\.ggml\.tokens claims 1099511627776 items; no model has more than 4194304/ },
   { name: 'huge-string', make: bytesEdit((b, base) => { b.writeBigUInt64LE(2n ** 40n, stringValueAt(base, 'general.name') - 8); }), pattern: /value of general\.name claims 1099511627776 bytes at byte \d+ but the file ends at \d+/ },
+  { name: 'long-string', make: (path: string, base: string) => {
+    // 65 MiB claimed, inside a (sparse) 70 MiB file: within the file, but more than we will hold in memory.
+    bytesEdit((b) => { b.writeBigUInt64LE(65n << 20n, stringValueAt(base, 'general.name') - 8); })(path, base);
+    truncateSync(path, 70 << 20);
+  }, pattern: /value of general\.name at byte \d+ claims 68157440 bytes; no GGUF string is longer than 67108864/ },
   { name: 'huge-tensor-count', make: bytesEdit((b) => { b.writeBigUInt64LE(2n ** 40n, 8); }), pattern: /corrupt header: 19 metadata entries and 1099511627776 tensors cannot fit/ },
   // Truncated at many points: in the magic, the counts, the metadata, the tensor infos, the data.
   ...[2, 12, 40, 300, 1200, 2300, 2600, 20000, -1].map((at): CorpusFile => ({
