@@ -128,7 +128,7 @@ function readKV(c: FileCursor, skipArrays: boolean): KV {
     c.fail(`truncated or corrupt: array ${key} claims ${n} items at byte ${c.pos} but the file ends at ${c.size}`);
   }
   if (skipArrays && n > SKIP_OVER && !ALWAYS_DECODED.has(key)) {
-    // Walk past the items without decoding them (the vocabulary is 400k strings): only their count is kept.
+    // Walk past the items without decoding them (merges: 280k strings for Llama-3): only their count is kept.
     if (itemType === ValueType.STRING) for (let i = 0; i < n; i++) c.skip(c.count(`length of an item of ${key}`), key);
     else c.skip(n * size, key);
     return { key, type, itemType, value: [], skipped: n };

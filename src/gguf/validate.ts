@@ -166,6 +166,8 @@ function modelProblem(f: GgufFile): void {
   if (typeof arch !== 'string' || !arch) bad('it has no general.architecture, so no program can tell what model it is');
   const k = (s: string) => `${arch}.${s}`;
   const vocabFromTokens = checkVocab(f);
+  // llama.cpp reads no hyperparameters for a vision projector (mmproj, "clip").
+  if (arch === 'clip') return;
   const llama = arch === 'llama';
   // No hyperparameters at all under another name: an architecture llama.cpp may not know. Its own error
   // ("unknown model architecture") says more than "no alien.block_count", and is an error, not an abort.
@@ -195,7 +197,8 @@ function modelProblem(f: GgufFile): void {
   if (rot !== undefined && rot !== hdK) bad(`${k('rope.dimension_count')} is ${rot}; a llama model rotates the whole head (${hdK})`);
   const ff = perLayer(f, k('feed_forward_length'), layers, { required: experts === 0 });
   const vocab = vocabFromTokens ?? count(f, k('vocab_size'), { required: false });
-  checkLlamaTensors(f, { embd, vocab, layers, heads, kvHeads, hdK, hdV, ff: experts === 0 ? ff : undefined });
+  // A file without tensors is a vocabulary (llama.cpp's ggml-vocab-*.gguf, loaded with vocab_only).
+  if (f.tensors.length) checkLlamaTensors(f, { embd, vocab, layers, heads, kvHeads, hdK, hdV, ff: experts === 0 ? ff : undefined });
 }
 
 function adapterProblem(f: GgufFile): void {
