@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'gguf-corpus-'));
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 /** The commands that read a model file, as a user types them. */
-const READERS: [string, (f: string, base: string) => string[]][] = [
+const READERS: [string, (f: string) => string[]][] = [
   ['gguf inspect', (f) => ['gguf', 'inspect', f]],
   ['gguf set', (f) => ['gguf', 'set', f, 'general.name=renamed']],
   ['estimate', (f) => ['estimate', f]],
@@ -70,7 +70,7 @@ test('every reader command refuses damaged files with one line and leaves them a
   const before = new Map(files.map((f) => [f.path, sha(f.path)]));
   const tasks = files.flatMap((f) => READERS
     .filter(([name]) => SAMPLE.includes(f.name) || name === 'gguf inspect')
-    .map(([name, args]) => async () => oneLine(await runCli(args(f.path, '')), f.path, f.pattern, `${name} ${f.name}`)));
+    .map(([name, args]) => async () => oneLine(await runCli(args(f.path)), f.path, f.pattern, `${name} ${f.name}`)));
   await pool(tasks);
   for (const f of files) assert.equal(sha(f.path), before.get(f.path), `${f.name} was modified`);
 });
@@ -106,7 +106,7 @@ test('a FIFO or a device as the model is refused at once (openSync would block o
   writeFileSync(messages, '[{"role":"user","content":"hi"}]');
   const runs: [string, string[]][] = [];
   for (const f of [fifo, zero]) {
-    for (const [name, args] of READERS) runs.push([f, args(f, base)]);
+    for (const [, args] of READERS) runs.push([f, args(f)]);
     runs.push([f, ['chat', '-m', base, '--lora', f, '-p', 'hi']], [f, ['template', 'render', '--messages', messages, '-m', f]]);
   }
   await pool(runs.map(([f, args]) => async () => {
