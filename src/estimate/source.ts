@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { readGguf } from '../gguf/reader.js';
 import { meta, type Scalar, tensorBytes, tensorElements, tensorTypeName } from '../gguf/types.js';
+import { checkModel } from '../gguf/validate.js';
 import { findStored, looksLikePath, parseModelRef } from '../hub/modelRef.js';
 import { countParams, type ModelShape } from './shape.js';
 
@@ -42,6 +43,8 @@ export function loadSource(arg: string): ModelSource {
 export function fromGguf(path: string): ModelSource {
   const f = readGguf(path, { skipArrays: true });
   if (meta<string>(f, 'general.type') === 'adapter') throw new UserError(`${path} is a LoRA adapter, not a model; estimate its base model`);
+  // A header llama.cpp would refuse would also give a meaningless estimate ("4294967295 layers").
+  checkModel(f);
   const arch = meta<string>(f, 'general.architecture') ?? 'llama';
   const num = (k: string): number | undefined => { const v = meta<Scalar>(f, `${arch}.${k}`); return typeof v === 'number' ? v : undefined; };
   const need = (k: string): number => {

@@ -7,6 +7,7 @@ import { writeFailure } from '../util/files.js';
 import { GgufError } from './errors.js';
 import { readGguf } from './reader.js';
 import { type GgufFile, type KV, meta, type Scalar, ValueType } from './types.js';
+import { fileProblem } from './validate.js';
 import { encodeKV } from './writer.js';
 
 /**
@@ -147,6 +148,23 @@ export function planEdits(file: GgufFile, assignments: Assignment[], removals: s
     changes.push({ key, old });
   }
   return changes;
+}
+
+/**
+ * Refuse edits whose result llama.cpp would refuse or abort on (a block_count of 0, too few heads): the file as
+ * it would be after the changes goes through the validator. A damaged file can be repaired by setting the
+ * damaged value, but no edit may leave one damaged.
+ */
+export function checkEdited(file: GgufFile, changes: Change[]) {
+  const metadata = new Map(file.metadata);
+  for (const c of changes) {
+    if (c.type === undefined) metadata.delete(c.key);
+    else metadata.set(c.key, { key: c.key, type: c.type, value: c.value! });
+  }
+  const problem = fileProblem({ ...file, metadata });
+  if (problem) {
+    throw new GgufError(`${file.path}: ${problem}; nothing was written. Set a valid value in the same command, or download the file again`);
+  }
 }
 
 /** Whether a change leaves the entry exactly as it was. */

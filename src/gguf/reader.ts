@@ -1,13 +1,29 @@
+import { isUtf8 } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { regularFileSize } from '../util/files.js';
 import { GgufError } from './errors.js';
 import {
   type ByteSpan, DEFAULT_ALIGNMENT, GGUF_MAGIC, type GgufFile, type KV, type Scalar, type TensorInfo, ValueType,
-  TENSOR_TYPES, tensorBytes,
 } from './types.js';
+import { checkTensors } from './validate.js';
 
 const CHUNK = 1 << 20;
 const MAX_DIMS = 4; // GGML_MAX_DIMS
-const utf8 = new TextDecoder('utf-8');
+/**
+ * The most items an array may hold. The largest real ones are tokenizer vocabularies and merges (under 1M);
+ * a bigger count is damage, and decoding it would take memory in proportion (2^60 empty strings fit no file
+ * check, since each takes only its 8-byte length on disk).
+ */
+export const MAX_ARRAY_ITEMS = 1 << 22;
+/**
+ * The longest string we read (64 MiB): reading one means holding it, and the longest real ones (a chat
+ * template, an embedded tokenizer.json) are a few MB. llama.cpp's own limit is 1 GiB.
+ */
+export const MAX_STRING_BYTES = 64 << 20;
+/** skipArrays leaves arrays longer than this undecoded; per-layer arrays (at most 512 layers) are always read. */
+const SKIP_OVER = 512;
+/** Arrays always decoded: the validator needs the vocabulary's strings (llama.cpp aborts on a duplicate token). */
+const ALWAYS_DECODED = new Set(['tokenizer.ggml.tokens']);
 
 /** Sequential reader over a file descriptor; reads only the chunks it needs, never the tensor data. */
 class FileCursor {
@@ -63,9 +79,15 @@ class FileCursor {
     if (this.pos + len > this.size) {
       this.fail(`truncated or corrupt: ${what} claims ${len} bytes at byte ${this.pos} but the file ends at ${this.size}`);
     }
+    if (len > MAX_STRING_BYTES) this.fail(`${what} at byte ${this.pos} claims ${len} bytes; no GGUF string is longer than ${MAX_STRING_BYTES}, so the header is damaged. Download the file again.`);
+    const at = this.pos;
     const o = this.need(len, what);
     this.pos += len;
-    return utf8.decode(this.buf.subarray(o, o + len));
+    const bytes = this.buf.subarray(o, o + len);
+    // Checked, not decoded with U+FFFD for the bad bytes: a string that is not UTF-8 is damage to report.
+    // (isUtf8 + toString is ~3x faster than a fatal TextDecoder on the 128k short strings of a vocabulary.)
+    if (!isUtf8(bytes)) this.fail(`${what} at byte ${at} is not valid UTF-8, so the header is damaged. Download the file again.`);
+    return bytes.toString('utf8');
   }
 }
 
@@ -101,11 +123,12 @@ function readKV(c: FileCursor, skipArrays: boolean): KV {
   const size = SCALAR_SIZE[itemType];
   if (size === undefined) c.fail(`metadata ${key} is an array of unsupported type ${itemType}`);
   const n = c.count(`length of ${key}`);
+  if (n > MAX_ARRAY_ITEMS) c.fail(`array ${key} claims ${n} items; no model has more than ${MAX_ARRAY_ITEMS}, so the header is damaged. Download the file again.`);
   if (c.pos + n * size > c.size) {
     c.fail(`truncated or corrupt: array ${key} claims ${n} items at byte ${c.pos} but the file ends at ${c.size}`);
   }
-  if (skipArrays && n > 64) {
-    // Walk past the items without decoding them (the vocabulary is 400k strings): only their count is kept.
+  if (skipArrays && n > SKIP_OVER && !ALWAYS_DECODED.has(key)) {
+    // Walk past the items without decoding them (merges: 280k strings for Llama-3): only their count is kept.
     if (itemType === ValueType.STRING) for (let i = 0; i < n; i++) c.skip(c.count(`length of an item of ${key}`), key);
     else c.skip(n * size, key);
     return { key, type, itemType, value: [], skipped: n };
@@ -118,7 +141,10 @@ function readKV(c: FileCursor, skipArrays: boolean): KV {
 export interface ReadOptions {
   /** Skip the check that every tensor's data lies inside the file (for a file still being written). */
   allowTruncatedData?: boolean;
-  /** Do not decode arrays of more than 64 items (the tokenizer's); their KV has `skipped` = the item count. */
+  /**
+   * Do not decode arrays of more than 512 items (the tokenizer's merges and scores); their KV has `skipped` = the
+   * item count. The vocabulary itself is always decoded.
+   */
   skipArrays?: boolean;
   /** Also report where each metadata entry and the tensor infos lie in the file (for editing the header in place). */
   layout?: boolean;
@@ -126,6 +152,8 @@ export interface ReadOptions {
 
 /** Read a GGUF file's header, metadata and tensor infos. Tensor data is never read. */
 export function readGguf(path: string, opts: ReadOptions = {}): GgufFile {
+  // Before openSync: opening a FIFO blocks until a writer comes, and a device never ends.
+  regularFileSize(path, 'GGUF file');
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -158,6 +186,8 @@ export function readGguf(path: string, opts: ReadOptions = {}): GgufFile {
     for (let i = 0; i < nKV; i++) {
       const start = c.pos;
       const kv = readKV(c, !!opts.skipArrays);
+      // llama.cpp refuses a duplicate key; keeping either value would show what llama.cpp never uses.
+      if (metadata.has(kv.key)) c.fail(`metadata key ${kv.key} appears twice (entry ${i + 1} of ${nKV}), so the header is damaged. Download the file again.`);
       metadata.set(kv.key, kv);
       spans.set(kv.key, { start, end: c.pos });
     }
@@ -174,22 +204,15 @@ export function readGguf(path: string, opts: ReadOptions = {}): GgufFile {
       tensors.push({ name, dims, type, offset });
     }
     const alignKV = metadata.get('general.alignment');
+    if (alignKV && alignKV.type !== ValueType.UINT32) c.fail('general.alignment must be a u32 (llama.cpp refuses any other type)');
     const alignment = typeof alignKV?.value === 'number' ? alignKV.value : DEFAULT_ALIGNMENT;
     if (alignment < 1 || (alignment & (alignment - 1)) !== 0) c.fail(`general.alignment ${alignment} is not a power of two`);
     const dataOffset = Math.ceil(c.pos / alignment) * alignment;
 
-    if (!opts.allowTruncatedData) {
-      for (const t of tensors) {
-        const bytes = tensorBytes(t.type, t.dims);
-        if (!TENSOR_TYPES[t.type] || bytes === undefined) continue;
-        const end = dataOffset + t.offset + bytes;
-        if (end > size) {
-          c.fail(`truncated: tensor ${t.name} ends at byte ${end} but the file has ${size} bytes. The download is probably incomplete; download it again.`);
-        }
-      }
-    }
     const layout = opts.layout ? { spans, tensorInfos: { start: tensorInfoStart, end: c.pos } } : undefined;
-    return { path, version, metadata, tensors, alignment, dataOffset, fileSize: size, ...(layout && { layout }) };
+    const file: GgufFile = { path, version, metadata, tensors, alignment, dataOffset, fileSize: size, ...(layout && { layout }) };
+    checkTensors(file, { allowTruncatedData: opts.allowTruncatedData });
+    return file;
   } finally {
     closeSync(fd);
   }

@@ -4,7 +4,10 @@ export enum ValueType {
   BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 }
 
-/** ggml tensor types we know the block layout of: [name, elements per block, bytes per block]. */
+/**
+ * The ggml tensor types of the llama.cpp we ship (ggml.h, node-llama-cpp's llama.cpp v0.5.0): [name, elements per
+ * block, bytes per block]. The gaps (4, 5, 31-33, 36-38) are types llama.cpp removed; anything else is refused.
+ */
 export const TENSOR_TYPES: Record<number, readonly [string, number, number]> = {
   0: ['F32', 1, 4], 1: ['F16', 1, 2], 2: ['Q4_0', 32, 18], 3: ['Q4_1', 32, 20],
   6: ['Q5_0', 32, 22], 7: ['Q5_1', 32, 24], 8: ['Q8_0', 32, 34], 9: ['Q8_1', 32, 36],
@@ -14,6 +17,7 @@ export const TENSOR_TYPES: Record<number, readonly [string, number, number]> = {
   22: ['IQ2_S', 256, 82], 23: ['IQ4_XS', 256, 136], 24: ['I8', 1, 1], 25: ['I16', 1, 2],
   26: ['I32', 1, 4], 27: ['I64', 1, 8], 28: ['F64', 1, 8], 29: ['IQ1_M', 256, 56],
   30: ['BF16', 1, 2], 34: ['TQ1_0', 256, 54], 35: ['TQ2_0', 256, 66], 39: ['MXFP4', 32, 17],
+  40: ['NVFP4', 64, 36], 41: ['Q1_0', 128, 18], 42: ['Q2_0', 64, 18],
 };
 
 export const TensorType = { F32: 0, F16: 1, Q8_0: 8 } as const;

@@ -15,6 +15,7 @@ import { readGguf } from '../../src/gguf/reader.js';
 import { TensorType, ValueType } from '../../src/gguf/types.js';
 import { kv, writeGguf } from '../../src/gguf/writer.js';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { writeSmallModel } from '../helpers/ggufCorpus.js';
 import { redirectLora, testModel } from '../helpers/models.js';
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'extend-context-')));
@@ -167,7 +168,7 @@ test('gguf set: old → new with types, in place or rewritten; bad values are on
     assert.equal(e.code, 2);
   }
   assert.equal(sha(path), before);
-  assertOneLineError(await runCli(['gguf', 'set', join(dir, 'missing.gguf'), 'a=1']), /missing\.gguf: no such file/);
+  assertOneLineError(await runCli(['gguf', 'set', join(dir, 'missing.gguf'), 'a=1']), /no such GGUF file: .*missing\.gguf$/);
   writeFileSync(join(dir, 'notes.txt'), 'hello, not a model');
   assertOneLineError(await runCli(['gguf', 'set', join(dir, 'notes.txt'), 'a=1']), /notes\.txt: not a GGUF file/);
   assertOneLineError(await runCli(['gguf', 'set', path, 'general.name=a longer name', '--out', join(dir, 'no', 'such', 'x.gguf')]), /cannot write .*x\.gguf: its folder does not exist/);
@@ -177,11 +178,10 @@ test('gguf set: old → new with types, in place or rewritten; bad values are on
 
 test('a Llama-3.1 GGUF (rope_freqs): nothing to change at 32K, --rope-theta refused, a larger context raises only the length', async () => {
   const path = join(dir, 'l31.gguf');
-  await writeGguf(path, [
-    kv.str('general.architecture', 'llama'),
-    kv.u32('llama.context_length', 131072),
-    kv.f32('llama.rope.freq_base', 500000),
-  ], [{ name: 'rope_freqs.weight', dims: [32], type: TensorType.F32, data: encodeF32(new Float32Array(32).fill(1)) }]);
+  await writeSmallModel(path, {
+    set: [kv.u32('llama.context_length', 131072)],
+    tensors: (t) => [...t, { name: 'rope_freqs.weight', dims: [4], type: TensorType.F32, data: encodeF32(new Float32Array(4).fill(1)) }],
+  });
   const before = sha(path);
   const same = await runCli(['extend-context', path, '--ctx', '32768']);
   assert.equal(same.code, 0, same.stderr);
@@ -335,7 +335,7 @@ test('bad input: one line, non-zero exit, nothing written', async () => {
     [[path], /extend-context needs --ctx N, e\.g\. --ctx 32768/, 2],
     [[path, '--ctx', '32768', '--rope-theta', '0'], /--rope-theta must be a number of at least 1 \(got "0"\)/, 2],
     [[path, '--ctx', '32768', '--rope-theta', '1e39'], /llama\.rope\.freq_base is f32: 1e\+39 is out of range/, 2],
-    [[join(dir, 'missing.gguf'), '--ctx', '32768'], /missing\.gguf: no such file/, 1],
+    [[join(dir, 'missing.gguf'), '--ctx', '32768'], /no such GGUF file: .*missing\.gguf$/, 1],
     [[join(dir, 'notes2.txt'), '--ctx', '32768'], /notes2\.txt: not a GGUF file/, 1],
     [[join(dir, 'empty-folder'), '--ctx', '32768'], /empty-folder has no config\.json, so it is not a Hugging Face model folder/, 1],
     [[join(dir, 'broken'), '--ctx', '32768'], /broken\/config\.json is not valid JSON/, 1],

@@ -43,7 +43,7 @@ test('gguf synth: presets, q8_0, and replies it cannot script', async () => {
   assertOneLineError(await route('red apple=x'), /a route's word must be one token; "red apple" is 2/);
   assertOneLineError(await route('noequals'), /--route takes WORD=REPLY \(got "noequals"\)/);
   assertOneLineError(await route('好=fine'), /a route's word must not appear in any reply \("好" does\)/);
-  assertOneLineError(await runCli(['gguf', 'inspect', join(dir, 'nope.gguf')]), /nope\.gguf: no such file/);
+  assertOneLineError(await runCli(['gguf', 'inspect', join(dir, 'nope.gguf')]), /no such GGUF file: .*nope\.gguf$/);
 });
 
 test('template render prints the exact prompt', async () => {

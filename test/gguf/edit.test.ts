@@ -187,18 +187,14 @@ test('a rewrite keeps a larger alignment: the data section starts on it', async 
   }
 });
 
-test('entries that are not edited keep their exact bytes, even strings that are not valid UTF-8', async () => {
+test('a string that is not valid UTF-8 is refused before anything is written (it was passed through before)', async () => {
   const path = join(dir, 'latin1.gguf');
   await writeGguf(path, [kv.str('general.architecture', 'llama'), kv.str('odd', 'AB'), kv.u32('n', 1)], []);
   const bytes = readFileSync(path);
-  const at = bytes.indexOf('AB');
-  bytes[at] = 0xff; // not UTF-8: a decode/encode round trip would make it U+FFFD (3 bytes)
+  bytes[bytes.indexOf('AB')] = 0xff;
   writeFileSync(path, bytes);
-  const { src, changes } = set(path, 'x:str=new key');
-  await writeEdits(src, changes);
-  const after = readFileSync(path);
-  assert.ok(after.includes(Buffer.from([0x03, 0, 0, 0, 0, 0, 0, 0, 0x6f, 0x64, 0x64, 8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0xff, 0x42])));
-  assert.equal(readGguf(path).metadata.get('x')?.value, 'new key');
+  assert.throws(() => readForEdit(path), /latin1\.gguf: value of odd at byte 92 is not valid UTF-8, so the header is damaged\. Download the file again\.$/);
+  assert.ok(readFileSync(path).equals(bytes));
 });
 
 test('a failed copy leaves no temp file and the original as it was', async () => {
@@ -213,8 +209,7 @@ test('a failed copy leaves no temp file and the original as it was', async () =>
 test('a file with duplicate keys is refused; editHeader reports no patch for a no-op', async () => {
   const path = join(dir, 'dup.gguf');
   await writeGguf(path, [kv.str('general.architecture', 'llama'), kv.u32('k', 1), kv.u32('k', 2)], []);
-  const src = readForEdit(path);
-  assert.throws(() => editHeader(src.file, src.header, planEdits(src.file, [parseAssignment('k=3')])), /has 3 metadata entries but 2 distinct keys/);
+  assert.throws(() => readForEdit(path), /dup\.gguf: metadata key k appears twice \(entry 3 of 3\), so the header is damaged/);
   const ok = readForEdit(await testModel({ seed: 1 }));
   assert.equal(editHeader(ok.file, ok.header, planEdits(ok.file, [parseAssignment('llama.block_count=2')])).patch, null);
   const same = editHeader(ok.file, ok.header, planEdits(ok.file, [parseAssignment('general.type=fake!')]));

@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { UserError } from '../../errors.js';
-import { outputPath, planGgufContext, readForEdit } from '../../gguf/edit.js';
+import { checkEdited, outputPath, planGgufContext, readForEdit } from '../../gguf/edit.js';
+import { checkFile } from '../../gguf/validate.js';
 import { meta } from '../../gguf/types.js';
 import type { ContextPlan } from '../../hub/contextExtension.js';
 import { findStored, looksLikePath, parseModelRef } from '../../hub/modelRef.js';
@@ -82,7 +83,10 @@ type Want = { ctx: number; ropeTheta?: number };
 
 async function extendGguf(path: string, want: Want, o: Opts) {
   const src = readForEdit(path);
+  // Not a repair tool: a file llama.cpp would refuse or abort on is refused as it is, and so is the result.
+  checkFile(src.file);
   const { plan, changes, ctxKey, thetaKey } = planGgufContext(src.file, want);
+  checkEdited(src.file, changes);
   const out = o.out === undefined ? undefined : await outputPath(path, o.out, o.force);
   console.log(`${path} (GGUF, ${meta<string>(src.file, 'general.architecture')})`);
   if (!printPlan(plan, ctxKey, thetaKey, 'llama.cpp uses 10000', o.dryRun)) return;

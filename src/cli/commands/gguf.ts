@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import {
-  type Change, formatValue, isNoop, outputPath, parseAssignment, planEdits, readForEdit, typeName, type WriteReport, writeEdits,
+  type Change, checkEdited, formatValue, isNoop, outputPath, parseAssignment, planEdits, readForEdit, typeName, type WriteReport,
+  writeEdits,
 } from '../../gguf/edit.js';
 import { readGguf } from '../../gguf/reader.js';
 import { humanBytes, humanCount, summarize } from '../../gguf/summary.js';
-import { SHAPES, synthModel } from '../../gguf/synth.js';
+import { checkFile } from '../../gguf/validate.js';
 import { num, parseFlags } from '../flags.js';
 import { progressBar } from '../progress.js';
 
@@ -51,7 +52,10 @@ async function inspect(args: string[]) {
   const { values, positionals } = parseFlags('gguf inspect', args, { json: { type: 'boolean' } }, true);
   if (values.help) { console.log(HELP); return; }
   if (positionals.length !== 1) throw new UserError('usage: llama3-zh gguf inspect FILE [--json]', 2);
-  const s = summarize(readGguf(positionals[0]));
+  const file = readGguf(positionals[0]);
+  // What llama.cpp would refuse or abort on is an error here too, not a summary with "0 heads" in it.
+  checkFile(file);
+  const s = summarize(file);
   if (values.json) {
     console.log(JSON.stringify(s, null, 2));
     return;
@@ -87,6 +91,8 @@ async function synth(args: string[]) {
     force: { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
+  // Imported here: it brings the whole Llama-3 vocabulary, which inspect and set have no use for.
+  const { SHAPES, synthModel } = await import('../../gguf/synth.js');
   if (!values.out) throw new UserError('gguf synth needs --out FILE', 2);
   if (existsSync(values.out) && !values.force) throw new UserError(`${values.out} already exists; pass --force to replace it`);
   const stop = values.stop ?? 'eot';
@@ -129,6 +135,7 @@ async function set(args: string[]) {
   const assignments = specs.map(parseAssignment);
   const src = readForEdit(file);
   const changes = planEdits(src.file, assignments, values.delete ?? []);
+  checkEdited(src.file, changes);
   const out = values.out === undefined ? undefined : await outputPath(file, values.out, values.force);
   for (const c of changes) console.log(describeChange(c));
   console.log(await writeWithProgress(src, changes, out));

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { readModelFile } from '../../engine/modelFile.js';
 import { UserError } from '../../errors.js';
 import { startServer, type LoraModule } from '../../server/start.js';
 import { num, parseFlags } from '../flags.js';
@@ -76,6 +77,8 @@ export async function serveCommand(args: string[]): Promise<void> {
   const host = values.host ?? '127.0.0.1';
   // Find (or pull) the model before listening, so a missing one is an error, not a server that never loads.
   const model = await chooseModel(modelFlags);
+  // And check its files before listening: a damaged one is an error now, not a server that answers 503 and dies.
+  readModelFile({ modelPath: model.path, lora: [...(values.lora ?? []).map((s) => parseLora(s)), ...loraModules] });
   const quiet = values.quiet ?? false;
 
   const running = await startServer({

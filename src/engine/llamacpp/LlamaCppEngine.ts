@@ -3,10 +3,10 @@ import {
   getLlama, type Llama, type LlamaContext, type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, LlamaLogLevel, type Token,
   TokenBias,
 } from 'node-llama-cpp';
-import { readGguf } from '../../gguf/reader.js';
-import { meta } from '../../gguf/types.js';
+import { type GgufFile, meta } from '../../gguf/types.js';
 import { UserError } from '../../errors.js';
 import { ContextOverflowError } from '../errors.js';
+import { checkAdapters, readModelFile } from '../modelFile.js';
 import { TextStream } from '../textStream.js';
 import {
   type Engine, type FinishReason, type GenerateRequest, type GenerateResult, GREEDY, type LoadOptions, type LoraAdapter, type ModelInfo,
@@ -46,15 +46,6 @@ function runtime(gpu: 'auto' | false): Promise<Llama> {
  */
 function asFloatOverride(v: number): number {
   return Number.isInteger(v) ? v * (1 + 2 ** -40) : v;
-}
-
-/** A clear error for a file given as a LoRA adapter that is not one (llama.cpp would only log it). */
-function checkAdapters(lora: LoraAdapter[]) {
-  for (const a of lora) {
-    if (meta<string>(readGguf(a.path, { skipArrays: true }), 'general.type') !== 'adapter') {
-      throw new UserError(`${a.path} is not a LoRA adapter (its general.type is not "adapter"); give an adapter GGUF`);
-    }
-  }
 }
 
 /** The grammars that JSON output needs, compiled once per model and schema. */
@@ -104,17 +95,16 @@ export class LlamaCppEngine implements Engine {
   /** Drives all running generations one decode step at a time (see lockstep.ts). */
   private lockstep = new Lockstep();
 
-  static async load(o: LoadOptions): Promise<LlamaCppEngine> {
-    // Read the headers ourselves first: a clear error for a missing, truncated or non-GGUF file.
-    const file = readGguf(o.modelPath, { skipArrays: true });
-    checkAdapters(o.lora ?? []);
+  /** `file`: the header as readModelFile read and checked it (loadEngine does, before importing this module). */
+  static async load(o: LoadOptions, file: GgufFile = readModelFile(o)): Promise<LlamaCppEngine> {
     const arch = meta<string>(file, 'general.architecture') ?? '';
-    if (meta<string>(file, 'general.type') === 'adapter') {
-      throw new UserError(`${o.modelPath} is a LoRA adapter, not a model; load a base model and pass the adapter with --lora`);
-    }
     const trainCtx = Number(meta(file, `${arch}.context_length`) ?? 4096);
     const contextSize = o.contextSize ?? Math.min(trainCtx, 8192);
-    if (!Number.isInteger(contextSize) || contextSize < 16) throw new UserError(`--ctx-size must be a whole number of at least 16 (got ${o.contextSize})`);
+    if (!Number.isInteger(contextSize) || contextSize < 16) {
+      throw new UserError(o.contextSize === undefined
+        ? `${o.modelPath}: its context length (${arch}.context_length) is ${trainCtx}; we need at least 16 tokens. Give --ctx-size N`
+        : `--ctx-size must be a whole number of at least 16 (got ${o.contextSize})`);
+    }
     const threads = o.threads ?? availableParallelism();
     const parallel = o.parallel ?? 1;
 

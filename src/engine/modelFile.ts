@@ -1,0 +1,31 @@
+import { UserError } from '../errors.js';
+import { readGguf } from '../gguf/reader.js';
+import { type GgufFile, meta } from '../gguf/types.js';
+import { checkAdapter, checkModel } from '../gguf/validate.js';
+import type { LoadOptions, LoraAdapter } from './types.js';
+
+/**
+ * Read and check a model's header and its adapters' before llama.cpp opens them: a missing, truncated or
+ * non-GGUF file gets a clear error, and so does a damaged one, which llama.cpp would not just refuse but
+ * abort the whole process on (see gguf/validate.ts). No node-llama-cpp here: it takes over a second to import.
+ */
+export function readModelFile(o: Pick<LoadOptions, 'modelPath' | 'lora'>): GgufFile {
+  const file = readGguf(o.modelPath, { skipArrays: true });
+  if (meta<string>(file, 'general.type') === 'adapter') {
+    throw new UserError(`${o.modelPath} is a LoRA adapter, not a model; load a base model and pass the adapter with --lora`);
+  }
+  checkModel(file);
+  checkAdapters(o.lora ?? []);
+  return file;
+}
+
+/** A clear error for a file given as a LoRA adapter that is not one (llama.cpp would only log it) or is damaged. */
+export function checkAdapters(lora: LoraAdapter[]) {
+  for (const a of lora) {
+    const f = readGguf(a.path, { skipArrays: true });
+    if (meta<string>(f, 'general.type') !== 'adapter') {
+      throw new UserError(`${a.path} is not a LoRA adapter (its general.type is not "adapter"); give an adapter GGUF`);
+    }
+    checkAdapter(f);
+  }
+}
