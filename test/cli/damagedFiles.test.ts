@@ -179,3 +179,20 @@ test('data: an output that is a symlink is written through and stays a link; one
   assert.deepEqual(readdirSync(join(dir, 'keep')), ['target.jsonl']);
   assert.ok(!existsSync(join(dir, 'out.jsonl')));
 });
+
+test('eval: nothing scorable, a broken CSV and a FIFO results file each exit 1 with the file that is wrong', async () => {
+  const evalArgs = (data: string, ...more: string[]) => ['eval', '--base-url', 'http://127.0.0.1:9', '--name', 'x', '--tasks', 'ceval', '--shots', '0', '--data', data, ...more];
+  const val = (data: string, body: string) => { mkdirSync(join(dir, data, 'ceval', 'val'), { recursive: true }); return file(join(data, 'ceval', 'val', 'logic_val.csv'), body); };
+  const head = 'id,question,A,B,C,D,answer\n';
+  const garbage = val('ev1', `${head}0,q,a,b,c,d,E\n1,q,a,b,c,d,AB\n2,q,a\n`);
+  await refused(evalArgs('ev1'), /^llama3-zh eval: no C-Eval subject could be loaded from ev1\/ceval\/val: 5 problem\(s\), the first: ev1\/ceval\/val\/logic_val\.csv: no question with an answer A, B, C or D; subject skipped$/, [garbage]);
+  const bad = val('ev2', `${head}0,"q,a,b,c,d,A\n1,q,a,b,c,d,B\n`);
+  await refused(evalArgs('ev2'), /^llama3-zh eval: no C-Eval subject could be loaded from ev2\/ceval\/val: 2 problem\(s\), the first: ev2\/ceval\/val\/logic_val\.csv:2: a quoted field is never closed; file skipped$/, [bad]);
+  val('ev3', `${head}0,一加一,1,2,3,4,B\n`);
+  mkdirSync(join(dir, 'res'));
+  execFileSync('mkfifo', [join(dir, 'res', 'x.json')]);
+  const r = await cli(evalArgs('ev3', '--out', 'res'));
+  assert.equal(r.timedOut, false, 'eval still running after 20 s');
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /\nllama3-zh eval: res\/x\.json is not a regular file \(a pipe, socket or device\); give a results file on disk\n$/);
+});
