@@ -92,9 +92,9 @@ reported with line, column and reason and skipped; they never stop the run.
 
   --to FORMAT      ${FORMATS.map((f) => f.name).join(', ')}
   --from FORMAT    the input's format, when detection from the first rows is not wanted
-  -o, --out OUT    .jsonl, .json or .csv, optionally .gz (default: IN's name + .FORMAT.jsonl)
+  -o, --out OUT    .jsonl, .json or .csv, optionally .gz (default: IN's name + .FORMAT.jsonl)${READ_HELP}
 
-Example: llama3-zh data convert firefly.jsonl --to sharegpt -o sharegpt.jsonl${READ_HELP}`;
+Example: llama3-zh data convert firefly.jsonl --to sharegpt -o sharegpt.jsonl`;
 
 async function convert(args: string[]) {
   const { values, positionals } = parseFlags('data convert', args, { ...READ_FLAGS, to: { type: 'string' }, from: { type: 'string' }, out: { type: 'string', short: 'o' } }, true);
@@ -287,9 +287,9 @@ the rest drawn at random). Sources may be in different formats.
   -n N             rows in the mix
   -o, --out OUT    the mixed file (.jsonl, .json, .csv, optionally .gz)
   --to FORMAT      the format of the mix (default: the first source's)
-  --seed S         a whole number (default 42)
+  --seed S         a whole number (default 42)${READ_HELP}
 
-The N rows are held in memory to shuffle them (about the size of the output file).${READ_HELP}`;
+The N rows are held in memory to shuffle them (about the size of the output file).`;
 
 async function mix(args: string[]) {
   const { values, positionals } = parseFlags('data mix', args, { ...READ_FLAGS, n: { type: 'string', short: 'n' }, out: { type: 'string', short: 'o' }, to: { type: 'string' }, seed: { type: 'string' } }, true);
@@ -383,10 +383,10 @@ Remove duplicate rows, keeping the first of each group, in one pass:
   --shingle K      characters per shingle (default 3: Chinese words are 1–4 characters)
   --exact-only     exact duplicates only (faster, less memory)
   --removed FILE   also write the removed rows: {"line", "duplicate_of", "kind", "similarity"?, "row"}
-  -o, --out OUT    default: IN's name + .dedup.jsonl
+  -o, --out OUT    default: IN's name + .dedup.jsonl${READ_HELP}
 
 Memory grows with the rows kept: a hash each, and for near duplicates a 128-byte signature and an
-entry in each band table (--exact-only needs much less).${READ_HELP}`;
+entry in each band table (--exact-only needs much less).`;
 
 async function dedupe(args: string[]) {
   const { values, positionals } = parseFlags('data dedupe', args, { ...READ_FLAGS,

@@ -95,7 +95,7 @@ export async function* readRowsRaw(info: SourceInfo, onBytes?: (n: number) => vo
       if (!read.allowBroken) throw new UserError(`${info.path}: the file is cut short: the gzip data is broken or cut short (${(e as Error).message}); add --allow-broken to use the rows before that point`);
       const out: RawRow[] = [];
       if (parts.length) one(Buffer.concat(parts, pending), 0, pending, out);
-      out.push({ line: line + 1, column: 1, reason: `the gzip data is broken or cut short (${(e as Error).message})`, text: '', truncated: true });
+      out.push({ line: line + 1, column: 1, reason: `gzip: the data is broken or cut short (${(e as Error).message})`, text: '', truncated: true });
       yield out;
       return;
     }

@@ -78,6 +78,7 @@ export async function* readRows(path: string, o: { onBytes?: (n: number) => void
   let blankLines = 0;
   let blankCols = 0;
   let atStart = true;
+  let lastLine = 0;
   let cut: string | undefined;
   try {
     for await (let buf of stream as AsyncIterable<Buffer>) {
@@ -104,7 +105,7 @@ export async function* readRows(path: string, o: { onBytes?: (n: number) => void
       const s = lead + decoder.write(buf);
       const out: RawRow[] = [];
       parser.push(s, out);
-      if (out.length) yield out;
+      if (out.length) { lastLine = out[out.length - 1].line; yield out; }
     }
   } catch (e) {
     if (e instanceof LineTooLong) throw e.forFile(path);
@@ -113,7 +114,7 @@ export async function* readRows(path: string, o: { onBytes?: (n: number) => void
     if (code !== 'Z_DATA_ERROR' && code !== 'Z_BUF_ERROR' && !/unexpected end of file/i.test((e as Error).message)) {
       throw new UserError(`cannot read ${path}: ${(e as Error).message}`);
     }
-    cut = `the gzip data is broken or cut short (${(e as Error).message})`;
+    cut = `gzip: the data is broken or cut short (${(e as Error).message})`;
   }
   const out: RawRow[] = [];
   try {
@@ -125,12 +126,13 @@ export async function* readRows(path: string, o: { onBytes?: (n: number) => void
   }
   let truncated = out.find((r) => r.truncated);
   if (!truncated && cut !== undefined) {
-    truncated = { line: out.at(-1)?.line ?? 1, column: 1, reason: cut, text: '', truncated: true };
+    // The line after the last row read: where the cut is, as near as a stream can tell.
+    truncated = { line: (out.at(-1)?.line ?? lastLine) + 1, column: 1, reason: cut, text: '', truncated: true };
     out.push(truncated);
   }
   if (truncated && !read.allowBroken) {
     const where = cut === undefined ? `:${truncated.line}` : '';
-    throw new UserError(`${path}${where}: the file is cut short: ${truncated.reason!.replace(/^(JSON|CSV): /, '')}; add --allow-broken to use the rows before that point`);
+    throw new UserError(`${path}${where}: the file is cut short: ${truncated.reason!.replace(/^(JSON|CSV): /, '').replace(/^gzip: the data/, 'the gzip data')}; add --allow-broken to use the rows before that point`);
   }
   if (out.length) yield out;
 }
