@@ -146,6 +146,8 @@ test('data: damaged Parquet files, rules files and dataset_info.json are one lin
   for (const name of ['cut.parquet', 'magic.parquet']) {
     await refused(['data', 'stats', name, '--no-tokens'], new RegExp(`^llama3-zh data: ${name.replace('.', '\\.')} is not a readable Parquet file: `), [name]);
   }
+  file('good.parquet.gz', gzipSync(good));
+  await refused(['data', 'stats', 'good.parquet.gz', '--no-tokens'], /^llama3-zh data: good\.parquet\.gz is a gzipped Parquet file, which cannot be read in place; gunzip it first$/, ['good.parquet.gz']);
   file('ok.jsonl', '{"text": "你好 ChatGPT"}\n');
   execFileSync('mkfifo', [join(dir, 'rules.json')]);
   await refused(['data', 'rewrite', 'ok.jsonl', '--rules', 'rules.json', '-o', 'out.jsonl'], /^llama3-zh data: rules\.json is not a regular file \(a pipe, socket or device\); give a rules file on disk$/, ['ok.jsonl']);

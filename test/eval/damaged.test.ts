@@ -72,6 +72,16 @@ test('the CSV reader slices fields out of the text and stops at the field limit,
   assert.throws(() => parseCsv(`a,b\n\n"${'y\n'.repeat(60)}`, 100), (e: unknown) => e instanceof CsvError && e.line === 3 && /longer than 100 characters/.test(e.message));
 });
 
+test('MMLU (no header) and CMMLU layouts: rows that cannot be scored leave nothing to score, and the error says which file', () => {
+  const data = mkdtempSync(join(tmpdir(), 'eval-layouts-'));
+  mkdirSync(join(data, 'mmlu', 'test'), { recursive: true });
+  writeFileSync(join(data, 'mmlu', 'test', 'anatomy_test.csv'), 'q,a,b,c,d,E\nq,a,b\n');
+  assert.throws(() => loadTask('mmlu', { data, shots: 0 }), fails(/^no MMLU subject could be loaded from .*: 4 problem\(s\), the first: .*anatomy_test\.csv: no question with an answer A, B, C or D; subject skipped$/));
+  mkdirSync(join(data, 'cmmlu', 'test'), { recursive: true });
+  writeFileSync(join(data, 'cmmlu', 'test', 'agronomy.csv'), ',Question,A,B,C,D,Answer\n0,"农学,a,b,c,d,A\n');
+  assert.throws(() => loadTask('cmmlu', { data, shots: 0 }), fails(/^no CMMLU subject could be loaded from .*: 2 problem\(s\), the first: .*agronomy\.csv:2: a quoted field is never closed; file skipped$/));
+});
+
 test('TriviaQA: a FIFO is refused; a file with no usable question says why', () => {
   const data = mkdtempSync(join(tmpdir(), 'eval-tqa-'));
   mkdirSync(join(data, 'triviaqa'));

@@ -63,6 +63,8 @@ export async function* readRows(path: string, o: { onBytes?: (n: number) => void
   const info = o.info ?? inspectSource(path);
   const read = o.read ?? DEFAULT_LIMITS;
   if (info.container === 'parquet') {
+    // Parquet compresses its own columns and is read by seeking, which a gzip stream cannot do.
+    if (info.gzip) throw new UserError(`${path} is a gzipped Parquet file, which cannot be read in place; gunzip it first`);
     const { readParquetRows } = await import('./parquet.js');
     yield* readParquetRows(info, o.onBytes);
     return;
