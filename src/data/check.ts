@@ -1,4 +1,5 @@
 import type { Format, FormatName } from './formats/index.js';
+import type { ReadLimits } from './io/limits.js';
 import { RowSink, withSinks } from './io/sink.js';
 import { openDataset, Problems, Tally } from './dataset.js';
 import { isObject, RowError } from './record.js';
@@ -19,8 +20,8 @@ const ID_KEYS = ['id', 'conversation_id'];
  * Valid rows go to `valid` unchanged; rejected ones to `rejected` as {line, column?, reason, row}. The
  * input is only read.
  */
-export async function checkFile(input: string, o: { from?: Format; valid?: string; rejected?: string; onBytes?: (n: number) => void; keep?: number }): Promise<CheckReport> {
-  const ds = await openDataset(input, { from: o.from, onBytes: o.onBytes });
+export async function checkFile(input: string, o: { from?: Format; valid?: string; rejected?: string; onBytes?: (n: number) => void; keep?: number; read?: ReadLimits }): Promise<CheckReport> {
+  const ds = await openDataset(input, { from: o.from, onBytes: o.onBytes, read: o.read });
   const valid = o.valid ? new RowSink(o.valid) : undefined;
   const rejected = o.rejected ? new RowSink(o.rejected) : undefined;
   const report: CheckReport = { format: ds.format.name, rows: 0, valid: 0, problems: new Problems(o.keep ?? 10), kinds: new Tally() };

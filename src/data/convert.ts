@@ -1,4 +1,5 @@
 import type { Format, FormatName } from './formats/index.js';
+import type { ReadLimits } from './io/limits.js';
 import { RowSink, withSinks } from './io/sink.js';
 import { openDataset, Problems, Tally } from './dataset.js';
 import { isObject, RowError, Unrepresentable } from './record.js';
@@ -17,9 +18,9 @@ export interface ConvertReport {
 }
 
 /** Convert IN to OUT in another format, streaming; OUT appears only when the whole run succeeded. */
-export async function convertFile(input: string, output: string, o: { from?: Format; to: Format; onBytes?: (n: number) => void }): Promise<ConvertReport> {
+export async function convertFile(input: string, output: string, o: { from?: Format; to: Format; onBytes?: (n: number) => void; read?: ReadLimits }): Promise<ConvertReport> {
   // Message texts move from one layout to another unchanged: read and write them as bytes.
-  const ds = await openDataset(input, { from: o.from, onBytes: o.onBytes, raw: true });
+  const ds = await openDataset(input, { from: o.from, onBytes: o.onBytes, raw: true, read: o.read });
   const sink = new RowSink(output, { columns: o.to.fields, bytes: true });
   const report: ConvertReport = { from: ds.format.name, to: o.to.name, rows: 0, written: 0, rejected: new Problems(), dropped: new Tally(), lost: new Tally() };
   const read = ds.format.read;

@@ -2,6 +2,7 @@ import { UserError } from '../errors.js';
 import { detectFormat, type Format, FORMAT_NAMES } from './formats/index.js';
 import type { RawRow } from './io/rawRow.js';
 import { readRowsRaw } from './io/rawLines.js';
+import type { ReadLimits } from './io/limits.js';
 import { inspectSource, readRows, type SourceInfo } from './io/source.js';
 import { isObject } from './record.js';
 
@@ -18,10 +19,10 @@ const SNIFF_ROWS = 50;
  * A data file with its format: the one given (--from), or the one most of its first rows look like.
  * The rows read to decide are handed on first, so nothing is read twice.
  */
-export async function openDataset(path: string, o: { from?: Format; onBytes?: (n: number) => void; raw?: boolean } = {}): Promise<Dataset> {
+export async function openDataset(path: string, o: { from?: Format; onBytes?: (n: number) => void; raw?: boolean; read?: ReadLimits } = {}): Promise<Dataset> {
   const info = inspectSource(path);
   // raw: JSON Lines with string values left as undecoded bytes (see RawText), for convert.
-  const source = o.raw && info.container === 'jsonl' ? readRowsRaw(info, o.onBytes) : readRows(path, { onBytes: o.onBytes, info });
+  const source = o.raw && info.container === 'jsonl' ? readRowsRaw(info, o.onBytes, o.read) : readRows(path, { onBytes: o.onBytes, info, read: o.read });
   const head: RawRow[][] = [];
   const values: unknown[] = [];
   if (!o.from) {

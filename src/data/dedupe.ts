@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ReadLimits } from './io/limits.js';
 import { RowSink, withSinks } from './io/sink.js';
 import { readRows } from './io/source.js';
 import { Problems } from './dataset.js';
@@ -32,7 +33,7 @@ export interface DedupeReport {
   examples: { line: number; of: number; kind: 'exact' | 'near'; similarity?: number }[];
 }
 
-export interface DedupeOptions { near: boolean; threshold: number; shingle: number; removed?: string }
+export interface DedupeOptions { near: boolean; threshold: number; shingle: number; removed?: string; read?: ReadLimits }
 
 /**
  * Keep the first of each group of duplicate rows: exact duplicates after normalising, then (unless
@@ -52,7 +53,7 @@ export async function dedupeFile(input: string, output: string, o: DedupeOptions
     removed?.write({ line, duplicate_of: of, kind, ...(similarity !== undefined ? { similarity } : {}), row: value });
   };
   await withSinks([sink, removed].filter((s) => s !== undefined), async () => {
-    for await (const batch of readRows(input)) {
+    for await (const batch of readRows(input, { read: o.read })) {
       report.rows += batch.length;
       for (const r of batch) {
         if (r.reason !== undefined) { report.rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }

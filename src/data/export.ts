@@ -1,9 +1,10 @@
 import { assertNotInput } from './paths.js';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../util/files.js';
+import { regularFileSize, writeFileAtomic } from '../util/files.js';
 import { sharegpt, text, type FormatName } from './formats/index.js';
+import { MAX_DEPTH, type ReadLimits, tooDeep } from './io/limits.js';
 import { RowSink, withSinks } from './io/sink.js';
 import { openDataset, Problems, Tally } from './dataset.js';
 import { type DataRecord, RowError } from './record.js';
@@ -32,6 +33,9 @@ export interface ExportedDataset {
   otherKind: Tally;
 }
 
+/** LLaMA-Factory's own dataset_info.json is about 30 KB. */
+const MAX_INFO_FILE = 64 << 20;
+
 export const datasetName = (path: string) => basename(path).replace(/(\.(jsonl|ndjson|json|csv|txt|parquet))?(\.gz)?$/i, '').replace(/[^\p{L}\p{N}_.-]+/gu, '_');
 
 /**
@@ -39,25 +43,41 @@ export const datasetName = (path: string) => basename(path).replace(/(\.(jsonl|n
  * {"text"} for pre-training text) and add an entry per dataset to DIR/dataset_info.json, keeping the
  * entries already there. Every file is complete before dataset_info.json names it.
  */
-export async function exportLlamaFactory(inputs: string[], dir: string, o: { names?: string[] } = {}): Promise<ExportedDataset[]> {
+export async function exportLlamaFactory(inputs: string[], dir: string, o: { names?: string[]; read?: ReadLimits } = {}): Promise<ExportedDataset[]> {
   const names = o.names ?? inputs.map(datasetName);
   const dup = names.find((nm, i) => names.indexOf(nm) !== i);
   if (dup) throw new UserError(`two inputs would both be the dataset "${dup}"; give --name with one name per input`, 2);
+  const created = !existsSync(dir);
   try { mkdirSync(dir, { recursive: true }); } catch (e) { throw new UserError(`cannot create ${dir}: ${(e as Error).message}`); }
+  try {
+    return await exportInto(inputs, dir, names, o.read);
+  } catch (e) {
+    // A failed export leaves nothing behind: not even the folder it made (rmdir removes only an empty one).
+    if (created) try { rmdirSync(dir); } catch { /* not empty: files were there before */ }
+    throw e;
+  }
+}
+
+async function exportInto(inputs: string[], dir: string, names: string[], read: ReadLimits | undefined): Promise<ExportedDataset[]> {
   // The exported files go next to dataset_info.json; none of them may be one of the inputs (LLaMA-Factory's
   // data folder is where people keep their datasets), which would be replaced before it is read.
   for (const nm of names) assertNotInput(join(dir, `${nm}.jsonl`), inputs, '--llamafactory');
   const infoPath = join(dir, 'dataset_info.json');
   let info: Record<string, unknown> = {};
   if (existsSync(infoPath)) {
+    // A FIFO or device here would block or never end the read; a huge file is no dataset list.
+    const size = regularFileSize(infoPath, 'dataset_info.json');
+    if (size > MAX_INFO_FILE) throw new UserError(`${infoPath} is ${(size / (1 << 20)).toFixed(0)} MiB, too big for a dataset_info.json (at most ${MAX_INFO_FILE >> 20} MiB); fix or move it, it is not overwritten`);
     try { info = JSON.parse(readFileSync(infoPath, 'utf8')); } catch (e) {
       throw new UserError(`${infoPath} is not valid JSON (${(e as Error).message}); fix or move it, it is not overwritten`);
     }
     if (typeof info !== 'object' || info === null || Array.isArray(info)) throw new UserError(`${infoPath} must hold a JSON object of datasets; fix or move it`);
+    // It is written back with JSON.stringify, which overflows the stack on deep nesting.
+    if (tooDeep(info)) throw new UserError(`${infoPath} is nested deeper than ${MAX_DEPTH} levels, which no dataset_info.json is; fix or move it, it is not overwritten`);
   }
   const done: ExportedDataset[] = [];
   for (let i = 0; i < inputs.length; i++) {
-    const ds = await openDataset(inputs[i]);
+    const ds = await openDataset(inputs[i], { read });
     const file = `${names[i]}.jsonl`;
     const sink = new RowSink(join(dir, file));
     const ex: ExportedDataset = { input: inputs[i], name: names[i], file, from: ds.format.name, kind: 'chat', rows: 0, written: 0, rejected: new Problems(), otherKind: new Tally() };

@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import type { Format, FormatName } from './formats/index.js';
+import type { ReadLimits } from './io/limits.js';
 import { RowSink, withSinks } from './io/sink.js';
 import { openDataset, Problems, Tally } from './dataset.js';
 import { seededRandom, selection, shuffle } from './random.js';
@@ -38,13 +39,13 @@ export function apportion(n: number, weights: number[]): number[] {
  * times, the remainder drawn at random). Two passes per source (count, then draw); the n output rows are
  * held in memory to shuffle them.
  */
-export async function mixFiles(sources: MixSource[], output: string, o: { n: number; seed: number; to?: Format }): Promise<MixReport> {
+export async function mixFiles(sources: MixSource[], output: string, o: { n: number; seed: number; to?: Format; read?: ReadLimits }): Promise<MixReport> {
   const rand = seededRandom(o.seed);
   const reports: MixSourceReport[] = [];
   let to = o.to;
   // Pass 1: what each source can give.
   for (const s of sources) {
-    const ds = await openDataset(s.path);
+    const ds = await openDataset(s.path, { read: o.read });
     to ??= ds.format;
     const rep: MixSourceReport = { path: s.path, format: ds.format.name, weight: s.weight, usable: 0, taken: 0, rejected: new Problems(), dropped: new Tally() };
     const target = to;
@@ -72,7 +73,7 @@ export async function mixFiles(sources: MixSource[], output: string, o: { n: num
     if (k === 0) continue;
     const copies = Math.floor(k / rep.usable);
     const pick = selection(k - copies * rep.usable, rep.usable, rand);
-    const ds = await openDataset(sources[i].path);
+    const ds = await openDataset(sources[i].path, { read: o.read });
     for await (const batch of ds.batches) {
       for (const r of batch) {
         if (r.reason !== undefined) continue;

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
+import { regularFileSize } from '../util/files.js';
+import type { ReadLimits } from './io/limits.js';
 import { RowSink, withSinks } from './io/sink.js';
 import { readRows } from './io/source.js';
 import { Problems } from './dataset.js';
@@ -57,7 +59,12 @@ export function compileRules(specs: unknown, source: string): Rule[] {
   });
 }
 
+/** A rules file is a short list; anything bigger is not one (and would be read whole). */
+const MAX_RULES_FILE = 16 << 20;
+
 export function loadRules(path: string): Rule[] {
+  const size = regularFileSize(path, 'rules file');
+  if (size > MAX_RULES_FILE) throw new UserError(`${path} is ${(size / (1 << 20)).toFixed(0)} MiB, too big for a rules file (at most ${MAX_RULES_FILE >> 20} MiB); give the JSON list of rules`);
   let text: string;
   try { text = readFileSync(path, 'utf8'); } catch (e) {
     throw new UserError(`cannot read the rules file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
@@ -129,12 +136,12 @@ class Dropped {
 
 export interface RewriteReport { rows: number; written: number; dropped: number; rejected: Problems; rules: Rule[] }
 
-export async function rewriteFile(input: string, output: string, rules: Rule[]): Promise<RewriteReport> {
+export async function rewriteFile(input: string, output: string, rules: Rule[], read?: ReadLimits): Promise<RewriteReport> {
   const sink = new RowSink(output);
   const report: RewriteReport = { rows: 0, written: 0, dropped: 0, rejected: new Problems(), rules };
   // Counts of replacements in rows later dropped are taken back.
   await withSinks([sink], async () => {
-    for await (const batch of readRows(input)) {
+    for await (const batch of readRows(input, { read })) {
       report.rows += batch.length;
       for (const r of batch) {
         if (r.reason !== undefined) { report.rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }

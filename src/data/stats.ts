@@ -1,5 +1,6 @@
 import type { Format, FormatName } from './formats/index.js';
 import { openDataset, Problems } from './dataset.js';
+import type { ReadLimits } from './io/limits.js';
 import { type DataRecord, recordTexts, RowError } from './record.js';
 import { type CharCounts, countChars } from './textMeasure.js';
 
@@ -55,8 +56,8 @@ export function histogram(sorted: Uint32Array, first = 32): Bin[] {
   return bins;
 }
 
-export async function statsFile(input: string, o: { from?: Format; tokens: boolean; cutoff: number; onBytes?: (n: number) => void }): Promise<StatsReport> {
-  const ds = await openDataset(input, { from: o.from, onBytes: o.onBytes });
+export async function statsFile(input: string, o: { from?: Format; tokens: boolean; cutoff: number; onBytes?: (n: number) => void; read?: ReadLimits }): Promise<StatsReport> {
+  const ds = await openDataset(input, { from: o.from, onBytes: o.onBytes, read: o.read });
   const lengths = new Lengths();
   const chars: CharCounts = { chars: 0, nonSpace: 0, han: 0 };
   const rejected = new Problems();

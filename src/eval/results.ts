@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../util/files.js';
+import { regularFileSize, writeFileAtomic } from '../util/files.js';
+import { tooDeep } from '../util/json.js';
 import type { Style } from './prompts.js';
 import type { Letter, Skipped, TaskName } from './types.js';
 
@@ -49,13 +50,15 @@ export const itemKey = (subject: string | undefined, id: string) => (subject ===
 
 export function readResults(file: string): ModelResults | undefined {
   if (!existsSync(file)) return undefined;
+  // A FIFO would block the read; a folder or device is no results file (and is not replaced either).
+  regularFileSize(file, 'results file');
   let r: ModelResults;
   try {
     r = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new UserError(`${file} is not a results file of llama3-zh eval (${(e as Error).message}); move it away or use another --out`);
   }
-  if (r?.version !== 1 || typeof r.tasks !== 'object' || r.tasks === null) {
+  if (r?.version !== 1 || typeof r.tasks !== 'object' || r.tasks === null || tooDeep(r)) {
     throw new UserError(`${file} is not a results file of llama3-zh eval; move it away or use another --out`);
   }
   return r;

@@ -10,7 +10,7 @@ import { itemKey, type McqRecord, type ModelResults, type QaRecord, readResults,
 import { argmaxLetter, bestF1, cleanGeneratedAnswer, exactMatch } from './scoring.js';
 import { ContextOverflowError } from '../engine/errors.js';
 import { UserError } from '../errors.js';
-import { LETTERS, type TaskData } from './types.js';
+import { LETTERS, skippedLine, type TaskData } from './types.js';
 
 export interface Progress {
   start(total: number, already?: number): void;
@@ -129,5 +129,12 @@ export async function runEval(o: RunOptions): Promise<RunSummary> {
     save(true);
     o.progress?.done();
   }
-  return { results, ran, done, total, interrupted: done < total, seconds: (performance.now() - t0) / 1000 };
+  const interrupted = done < total;
+  // A task with no scored question would be reported as a score of 0.0: say there was nothing to score.
+  const empty = interrupted ? undefined : plans.find(({ t }) => Object.keys(t.items).length === 0);
+  if (empty) {
+    const first = empty.t.skipped.find((s) => s.line !== undefined) ?? empty.t.skipped[0];
+    throw new UserError(`${empty.data.task}: no question could be scored, so there is no score${first ? ` (${empty.t.skipped.length} skipped; the first: ${skippedLine(first)})` : ''}`);
+  }
+  return { results, ran, done, total, interrupted, seconds: (performance.now() - t0) / 1000 };
 }

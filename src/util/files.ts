@@ -1,13 +1,44 @@
-import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { lstatSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 
-/** Write a file so that readers see the old content or the new, never half: temp file, then rename. */
+/**
+ * The file an output named `path` really is. Renaming a temp file over a symlink replaces the link with a
+ * regular file (the user's `out.jsonl -> /data/big/out.jsonl` silently became a file here), so a link is
+ * followed and its target written instead; a target that is not a regular file (a link to /dev/full, a
+ * FIFO, a folder) is refused rather than replaced. A link to a file not there yet creates that file.
+ */
+export function outputTarget(path: string): string {
+  let p = path;
+  for (let hops = 0; ; hops++) {
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return p;
+      throw writeFailure(path, e);
+    }
+    if (st.isSymbolicLink()) {
+      if (hops >= 40) throw new UserError(`cannot write ${path}: too many levels of symbolic links`);
+      p = resolve(dirname(p), readlinkSync(p));
+      continue;
+    }
+    if (st.isFile()) return p;
+    const what = st.isDirectory() ? 'a folder' : 'not a regular file (a device, pipe or socket)';
+    throw new UserError(`cannot write ${path}: ${p === path ? 'it is' : `it links to ${p}, which is`} ${what}; give a file name`);
+  }
+}
+
+/**
+ * Write a file so that readers see the old content or the new, never half: temp file, then rename. A
+ * symlink is written through (see outputTarget).
+ */
 export function writeFileAtomic(path: string, data: string | Uint8Array) {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const target = outputTarget(path);
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
   try {
     writeFileSync(tmp, data);
-    renameSync(tmp, path);
+    renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw writeFailure(path, e);

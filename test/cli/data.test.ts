@@ -77,7 +77,7 @@ test('data check writes valid and rejected rows to new files and leaves the inpu
 test('data: bad input is one line and a non-zero exit', async () => {
   const src = join(dir, 'ok.jsonl');
   writeFileSync(src, '{"text": "一"}\n');
-  assertOneLineError(await data('convert', join(dir, 'missing.jsonl'), '--to', 'sharegpt'), /^llama3-zh data: cannot read .*missing\.jsonl: no such file$/);
+  assertOneLineError(await data('convert', join(dir, 'missing.jsonl'), '--to', 'sharegpt'), /^llama3-zh data: no such data file: .*missing\.jsonl$/);
   assertOneLineError(await data('convert', src, '--to', 'sharegtp'), /^llama3-zh data: --to "sharegtp" is not a format; formats: firefly, sharegpt, alpaca, openai, preference, text$/);
   assertOneLineError(await data('convert', src, '--to', 'text', '-o', src), /is the input file; write to a new file \(the input is never changed\)$/);
   assertOneLineError(await data('convert', src, '--to', 'text', '-o', join(dir, 'x.parquet')), /writing \.parquet is not supported/);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,6 +10,7 @@ import { remoteModel } from '../../src/eval/remote.js';
 import { summarize } from '../../src/eval/report.js';
 import type { McqRecord, ModelResults, QaRecord } from '../../src/eval/results.js';
 import { runEval } from '../../src/eval/runner.js';
+import { UserError } from '../../src/errors.js';
 import { loadTask } from '../../src/eval/tasks.js';
 import type { McqTaskData, TaskData } from '../../src/eval/types.js';
 import { letterModel, parisModel } from '../helpers/evalModels.js';
@@ -63,6 +64,22 @@ test('a prompt longer than the context drops shots from the end, as MMLU\'s eval
     const items = Object.values(r.results.tasks.ceval!.items) as McqRecord[];
     assert.deepEqual(items.map((i) => i.prediction).join(''), 'BBBB');
     assert.ok(items.every((i) => i.shots !== undefined && i.shots < 5 && i.shots >= 3), JSON.stringify(items.map((i) => i.shots)));
+  } finally {
+    await small.close();
+  }
+});
+
+test('a task where no question could be scored fails and says why, instead of a score of 0.0', async () => {
+  const data = mkdtempSync(join(tmpdir(), 'eval-long-'));
+  mkdirSync(join(data, 'ceval', 'val'), { recursive: true });
+  writeFileSync(join(data, 'ceval', 'val', 'logic_val.csv'), `id,question,A,B,C,D,answer\n0,${'逻辑'.repeat(400)},a,b,c,d,A\n`);
+  const small = localModel('small', await openModel({ model: await letterModel(), threads: '1', 'ctx-size': '256' }));
+  const f = file();
+  try {
+    await assert.rejects(runEval({ model: small, tasks: [loadTask('ceval', { data, subjects: ['logic'], shots: 0 })], style: 'official', file: f }), (e: unknown) =>
+      e instanceof UserError && /^ceval: no question could be scored, so there is no score \(1 skipped; the first: .*logic_val\.csv:2: too long for the context even with no shots \(.*\)\)$/.test(e.message));
+    // What was done (nothing, and why) is still in the results file.
+    assert.match(JSON.parse(readFileSync(f, 'utf8')).tasks.ceval.skipped[0].reason, /^too long for the context even with no shots/);
   } finally {
     await small.close();
   }

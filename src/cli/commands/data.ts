@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { checkFile } from '../../data/check.js';
 import { convertFile } from '../../data/convert.js';
 import { FORMATS, formatByName } from '../../data/formats/index.js';
+import { DEFAULT_MAX_LINE_MB, type ReadLimits } from '../../data/io/limits.js';
 import { inspectSource } from '../../data/io/source.js';
 import { assertDistinct, assertNotInput, stem } from '../../data/paths.js';
 import { dedupeFile } from '../../data/dedupe.js';
@@ -40,6 +41,20 @@ format of the rows is detected from the first rows, or given with --from.
 Formats:
 ${FORMAT_LIST}`;
 
+/** The flags every subcommand that reads data files has: the limits of src/data/io/limits.ts. */
+const READ_FLAGS = { 'max-line-mb': { type: 'string' }, 'allow-broken': { type: 'boolean' } } as const;
+const READ_HELP = `
+  --max-line-mb N  refuse a line, CSV record or JSON array element longer than N MiB (default
+                   ${DEFAULT_MAX_LINE_MB}): a damaged file or a gzip bomb stops at its line number, not in memory
+  --allow-broken   read a file that is cut short (a JSON array or a CSV quote never closed, gzip
+                   ending early) up to the cut, which counts as one broken row; without it, exit 1`;
+
+function readLimits(values: { 'max-line-mb'?: string; 'allow-broken'?: boolean }): ReadLimits {
+  // V8's longest string is about 512 Mi characters: a line must fit in one.
+  const mb = num('--max-line-mb', values['max-line-mb'], { int: true, min: 1, max: 256 }) ?? DEFAULT_MAX_LINE_MB;
+  return { maxLine: mb * (1 << 20), allowBroken: values['allow-broken'] === true };
+}
+
 type Sub = (args: string[]) => Promise<void>;
 const SUBCOMMANDS: Record<string, Sub> = { convert, check, stats, sample, split, mix, dedupe, rewrite, export: exportCommand };
 
@@ -77,12 +92,12 @@ reported with line, column and reason and skipped; they never stop the run.
 
   --to FORMAT      ${FORMATS.map((f) => f.name).join(', ')}
   --from FORMAT    the input's format, when detection from the first rows is not wanted
-  -o, --out OUT    .jsonl, .json or .csv, optionally .gz (default: IN's name + .FORMAT.jsonl)
+  -o, --out OUT    .jsonl, .json or .csv, optionally .gz (default: IN's name + .FORMAT.jsonl)${READ_HELP}
 
 Example: llama3-zh data convert firefly.jsonl --to sharegpt -o sharegpt.jsonl`;
 
 async function convert(args: string[]) {
-  const { values, positionals } = parseFlags('data convert', args, { to: { type: 'string' }, from: { type: 'string' }, out: { type: 'string', short: 'o' } }, true);
+  const { values, positionals } = parseFlags('data convert', args, { ...READ_FLAGS, to: { type: 'string' }, from: { type: 'string' }, out: { type: 'string', short: 'o' } }, true);
   if (values.help) { console.log(CONVERT_HELP); return; }
   const input = oneInput('convert', positionals, 'llama3-zh data convert IN --to FORMAT [-o OUT]');
   if (!values.to) throw new UserError(`give --to with one of ${FORMATS.map((f) => f.name).join(', ')}`, 2);
@@ -91,7 +106,7 @@ async function convert(args: string[]) {
   const out = values.out ?? `${stem(input)}.${to.name}.jsonl`;
   assertNotInput(out, [input]);
   const bar = progress('convert', inspectSource(input).size);
-  const r = await convertFile(input, out, { from, to, onBytes: bar.onBytes });
+  const r = await convertFile(input, out, { from, to, onBytes: bar.onBytes, read: readLimits(values) });
   bar.done();
   console.log(`${input} (${r.from}) → ${out} (${r.to}): ${plural(r.written, 'row')} written of ${n(r.rows)}`);
   for (const [what, k] of r.lost.counts) console.log(`  kept with a loss: ${plural(k, 'row')}: ${what}`);
@@ -115,10 +130,10 @@ row was rejected.
   --rejected OUT   default: IN's name + .rejected.jsonl; each line {"line", "column"?, "reason", "row"}
   --from FORMAT    the input's format (default: detected)
   --dry-run        report only; write no files
-  --json           the report as JSON`;
+  --json           the report as JSON${READ_HELP}`;
 
 async function check(args: string[]) {
-  const { values, positionals } = parseFlags('data check', args, {
+  const { values, positionals } = parseFlags('data check', args, { ...READ_FLAGS,
     valid: { type: 'string' }, rejected: { type: 'string' }, from: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' },
   }, true);
   if (values.help) { console.log(CHECK_HELP); return; }
@@ -132,7 +147,7 @@ async function check(args: string[]) {
   if (rejected) assertNotInput(rejected, [input], '--rejected');
   assertDistinct([['--valid', valid], ['--rejected', rejected]]);
   const bar = progress('check', inspectSource(input).size);
-  const r = await checkFile(input, { from, valid, rejected, onBytes: bar.onBytes, keep: 20 });
+  const r = await checkFile(input, { from, valid, rejected, onBytes: bar.onBytes, keep: 20, read: readLimits(values) });
   bar.done();
   if (values.json) {
     console.log(JSON.stringify({ input, format: r.format, rows: r.rows, valid: r.valid, rejected: r.problems.count, kinds: r.kinds, problems: r.problems.first, validFile: valid, rejectedFile: rejected }, null, 2));
@@ -156,10 +171,10 @@ answer). Prints percentiles, a histogram, and how many rows a trainer's cutoff l
   --plot OUT.svg   also draw the histogram as an SVG image
   --no-tokens      count characters instead of tokens (much faster on very large files)
   --from FORMAT    the input's format (default: detected)
-  --json           the report as JSON`;
+  --json           the report as JSON${READ_HELP}`;
 
 async function stats(args: string[]) {
-  const { values, positionals } = parseFlags('data stats', args, {
+  const { values, positionals } = parseFlags('data stats', args, { ...READ_FLAGS,
     cutoff: { type: 'string' }, plot: { type: 'string' }, 'no-tokens': { type: 'boolean' }, from: { type: 'string' }, json: { type: 'boolean' },
   }, true);
   if (values.help) { console.log(STATS_HELP); return; }
@@ -171,7 +186,7 @@ async function stats(args: string[]) {
     assertNotInput(values.plot, [input], '--plot');
   }
   const bar = progress('stats', inspectSource(input).size);
-  const r = await statsFile(input, { from, tokens: !values['no-tokens'], cutoff, onBytes: bar.onBytes });
+  const r = await statsFile(input, { from, tokens: !values['no-tokens'], cutoff, onBytes: bar.onBytes, read: readLimits(values) });
   bar.done();
   if (values.plot) {
     writeFileAtomic(values.plot, svgHistogram(r.histogram, { title: `${input}: ${n(r.counted)} rows, ${r.unit} per row`, unit: r.unit === 'tokens' ? 'Llama-3 tokens' : 'characters', cutoff }));
@@ -206,10 +221,10 @@ unchanged (any format); broken lines are skipped and reported.
   --fraction F     exactly round(F × rows) rows (0 < F ≤ 1): one pass counts, a second streams the
                    chosen rows out, so memory stays flat whatever F is
   --seed S         a whole number (default 42)
-  -o, --out OUT    default: IN's name + .sample.jsonl`;
+  -o, --out OUT    default: IN's name + .sample.jsonl${READ_HELP}`;
 
 async function sample(args: string[]) {
-  const { values, positionals } = parseFlags('data sample', args, { n: { type: 'string', short: 'n' }, fraction: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string', short: 'o' } }, true);
+  const { values, positionals } = parseFlags('data sample', args, { ...READ_FLAGS, n: { type: 'string', short: 'n' }, fraction: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string', short: 'o' } }, true);
   if (values.help) { console.log(SAMPLE_HELP); return; }
   const input = oneInput('sample', positionals, 'llama3-zh data sample IN -n N | --fraction F');
   if ((values.n === undefined) === (values.fraction === undefined)) throw new UserError('give -n N or --fraction F (one of them)', 2);
@@ -220,7 +235,7 @@ async function sample(args: string[]) {
   const out = values.out ?? `${stem(input)}.sample.jsonl`;
   assertNotInput(out, [input]);
   inspectSource(input);
-  const r = count !== undefined ? await sampleN(input, out, count, seed) : await sampleFraction(input, out, fraction!, seed);
+  const r = count !== undefined ? await sampleN(input, out, count, seed, readLimits(values)) : await sampleFraction(input, out, fraction!, seed, readLimits(values));
   console.log(`${input}: ${plural(r.written, 'row')} of ${n(r.valid)} → ${out} (seed ${seed})${count !== undefined && r.valid < count ? `; the file has only ${plural(r.valid, 'row')}` : ''}`);
   if (r.rejected.count) {
     console.log(`  skipped ${plural(r.rejected.count, 'broken row')}:`);
@@ -237,10 +252,10 @@ keep file order. Streams: memory stays flat.
                    number of rows (500)
   --seed S         a whole number (default 42)
   --train OUT      default: IN's name + .train.jsonl
-  --valid OUT      default: IN's name + .val.jsonl`;
+  --valid OUT      default: IN's name + .val.jsonl${READ_HELP}`;
 
 async function split(args: string[]) {
-  const { values, positionals } = parseFlags('data split', args, { val: { type: 'string' }, seed: { type: 'string' }, train: { type: 'string' }, valid: { type: 'string' } }, true);
+  const { values, positionals } = parseFlags('data split', args, { ...READ_FLAGS, val: { type: 'string' }, seed: { type: 'string' }, train: { type: 'string' }, valid: { type: 'string' } }, true);
   if (values.help) { console.log(SPLIT_HELP); return; }
   const input = oneInput('split', positionals, 'llama3-zh data split IN --val 0.02');
   if (values.val === undefined) throw new UserError('give --val: a fraction such as 0.02 or a number of rows such as 500', 2);
@@ -253,7 +268,7 @@ async function split(args: string[]) {
   assertNotInput(valid, [input], '--valid');
   assertDistinct([['--train', train], ['--valid', valid]]);
   inspectSource(input);
-  const r = await splitFile(input, { val, seed, train, valid });
+  const r = await splitFile(input, { val, seed, train, valid, read: readLimits(values) });
   console.log(`${input}: ${n(r.valid)} rows → ${n(r.train)} train (${train}), ${n(r.val)} validation (${valid}); seed ${seed}`);
   if (r.rejected.count) {
     console.log(`  skipped ${plural(r.rejected.count, 'broken row')}:`);
@@ -272,12 +287,12 @@ the rest drawn at random). Sources may be in different formats.
   -n N             rows in the mix
   -o, --out OUT    the mixed file (.jsonl, .json, .csv, optionally .gz)
   --to FORMAT      the format of the mix (default: the first source's)
-  --seed S         a whole number (default 42)
+  --seed S         a whole number (default 42)${READ_HELP}
 
 The N rows are held in memory to shuffle them (about the size of the output file).`;
 
 async function mix(args: string[]) {
-  const { values, positionals } = parseFlags('data mix', args, { n: { type: 'string', short: 'n' }, out: { type: 'string', short: 'o' }, to: { type: 'string' }, seed: { type: 'string' } }, true);
+  const { values, positionals } = parseFlags('data mix', args, { ...READ_FLAGS, n: { type: 'string', short: 'n' }, out: { type: 'string', short: 'o' }, to: { type: 'string' }, seed: { type: 'string' } }, true);
   if (values.help) { console.log(MIX_HELP); return; }
   if (!positionals.length) throw new UserError('usage: llama3-zh data mix A.jsonl:0.7 B.jsonl:0.3 -n N -o OUT', 2);
   if (values.n === undefined) throw new UserError('give -n N, the number of rows in the mix', 2);
@@ -288,7 +303,7 @@ async function mix(args: string[]) {
   for (const s of sources) inspectSource(s.path);
   assertNotInput(values.out, sources.map((s) => s.path));
   const seed = parseSeed(values.seed);
-  const r = await mixFiles(sources, values.out, { n: count, seed, to });
+  const r = await mixFiles(sources, values.out, { n: count, seed, to, read: readLimits(values) });
   console.log(`${plural(r.written, 'row')} (${r.to}) → ${values.out}; seed ${seed}`);
   for (const s of r.sources) {
     const times = s.usable ? s.taken / s.usable : 0;
@@ -312,10 +327,10 @@ the order the rules are given. Prints how many times each rule fired.
   --name NAME       the model's name for --preset identity (default Llama3-Chinese)
   --author NAME     who made it, for --preset identity (default: the same as --name)
   --print-rules     print the rules as JSON (a start for your own rules file) and exit
-  -o, --out OUT     default: IN's name + .rewritten.jsonl`;
+  -o, --out OUT     default: IN's name + .rewritten.jsonl${READ_HELP}`;
 
 async function rewrite(args: string[]) {
-  const { values, positionals } = parseFlags('data rewrite', args, {
+  const { values, positionals } = parseFlags('data rewrite', args, { ...READ_FLAGS,
     rules: { type: 'string' }, preset: { type: 'string' }, name: { type: 'string' }, author: { type: 'string' }, 'print-rules': { type: 'boolean' }, out: { type: 'string', short: 'o' },
   }, true);
   if (values.help) { console.log(REWRITE_HELP); return; }
@@ -333,7 +348,7 @@ async function rewrite(args: string[]) {
   const out = values.out ?? `${stem(input)}.rewritten.jsonl`;
   assertNotInput(out, [input]);
   const bar = progress('rewrite', inspectSource(input).size);
-  const r = await rewriteFile(input, out, rules);
+  const r = await rewriteFile(input, out, rules, readLimits(values));
   bar.done();
   console.log(`${input}: ${plural(r.written, 'row')} written of ${n(r.rows)} → ${out}; ${plural(r.dropped, 'row')} dropped`);
   const w = Math.max(...rules.map((x) => displayWidth(x.name)));
@@ -368,13 +383,13 @@ Remove duplicate rows, keeping the first of each group, in one pass:
   --shingle K      characters per shingle (default 3: Chinese words are 1–4 characters)
   --exact-only     exact duplicates only (faster, less memory)
   --removed FILE   also write the removed rows: {"line", "duplicate_of", "kind", "similarity"?, "row"}
-  -o, --out OUT    default: IN's name + .dedup.jsonl
+  -o, --out OUT    default: IN's name + .dedup.jsonl${READ_HELP}
 
 Memory grows with the rows kept: a hash each, and for near duplicates a 128-byte signature and an
 entry in each band table (--exact-only needs much less).`;
 
 async function dedupe(args: string[]) {
-  const { values, positionals } = parseFlags('data dedupe', args, {
+  const { values, positionals } = parseFlags('data dedupe', args, { ...READ_FLAGS,
     out: { type: 'string', short: 'o' }, threshold: { type: 'string' }, shingle: { type: 'string' }, 'exact-only': { type: 'boolean' }, removed: { type: 'string' },
   }, true);
   if (values.help) { console.log(DEDUPE_HELP); return; }
@@ -387,7 +402,7 @@ async function dedupe(args: string[]) {
   if (values.removed) assertNotInput(values.removed, [input], '--removed');
   assertDistinct([['-o', out], ['--removed', values.removed]]);
   const bar = progress('dedupe', inspectSource(input).size);
-  const r = await dedupeFile(input, out, { near: !values['exact-only'], threshold, shingle, removed: values.removed });
+  const r = await dedupeFile(input, out, { near: !values['exact-only'], threshold, shingle, removed: values.removed, read: readLimits(values) });
   bar.done();
   console.log(`${input}: ${plural(r.kept, 'row')} kept of ${n(r.rows)} → ${out}`);
   console.log(`  exact duplicates  ${n(r.exact)}`);
@@ -409,10 +424,10 @@ with the formatting, ranking, columns and tags that say how to read it. Entries 
 dataset_info.json are kept. Then train with dataset_dir: DIR and dataset: NAME.
 
   --llamafactory DIR   the dataset folder (created if missing)
-  --name NAME,...      dataset names, one per input (default: each file's name without extensions)`;
+  --name NAME,...      dataset names, one per input (default: each file's name without extensions)${READ_HELP}`;
 
 async function exportCommand(args: string[]) {
-  const { values, positionals } = parseFlags('data export', args, { llamafactory: { type: 'string' }, name: { type: 'string' } }, true);
+  const { values, positionals } = parseFlags('data export', args, { ...READ_FLAGS, llamafactory: { type: 'string' }, name: { type: 'string' } }, true);
   if (values.help) { console.log(EXPORT_HELP); return; }
   if (!positionals.length) throw new UserError('usage: llama3-zh data export IN... --llamafactory DIR', 2);
   if (!values.llamafactory) throw new UserError('give --llamafactory DIR, the folder to write the datasets and dataset_info.json to', 2);
@@ -420,7 +435,7 @@ async function exportCommand(args: string[]) {
   if (names && names.length !== positionals.length) throw new UserError(`--name gives ${names.length} name${names.length === 1 ? '' : 's'} for ${positionals.length} input${positionals.length === 1 ? '' : 's'}; give one per input`, 2);
   if (names?.some((x) => !/^[\p{L}\p{N}_.-]+$/u.test(x))) throw new UserError('--name: names are letters, digits, _ . and - only', 2);
   for (const p of positionals) inspectSource(p);
-  const r = await exportLlamaFactory(positionals, values.llamafactory, { names });
+  const r = await exportLlamaFactory(positionals, values.llamafactory, { names, read: readLimits(values) });
   for (const d of r) {
     const what = d.kind === 'pair' ? 'sharegpt, ranking' : d.kind === 'text' ? 'text, for pre-training' : 'sharegpt';
     console.log(`${d.input} (${d.from}) → ${join(values.llamafactory, d.file)}: ${plural(d.written, 'row')} (${what}); dataset "${d.name}"`);

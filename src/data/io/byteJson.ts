@@ -1,4 +1,5 @@
 import { RawText } from '../text.js';
+import { MAX_DEPTH } from './limits.js';
 
 class Invalid extends Error {}
 
@@ -69,7 +70,7 @@ function scan(): RawText {
 }
 
 function value(depth: number): unknown {
-  if (depth > 5000) throw new Invalid();
+  if (depth >= MAX_DEPTH) throw new Invalid();
   ws();
   const b = B;
   const c = b[P];

@@ -1,4 +1,5 @@
 import { jsonErrorAt } from './jsonError.js';
+import { DEFAULT_LIMITS, LineTooLong, TOO_DEEP, tooDeep } from './limits.js';
 import type { ChunkParser, RawRow } from './rawRow.js';
 
 /**
@@ -7,7 +8,7 @@ import type { ChunkParser, RawRow } from './rawRow.js';
  * parsed on its own, so one broken element is reported and the others still read.
  */
 export class JsonArrayParser implements ChunkParser {
-  private line = 1;
+  private line: number;
   private col = 0;
   private elemCol = 0;
   private state: 'before' | 'between' | 'in' | 'after' = 'before';
@@ -17,6 +18,11 @@ export class JsonArrayParser implements ChunkParser {
   private elemLine = 0;
   private pending = '';
   private trailingReported = false;
+
+  /** maxLine bounds one element (a file that is one endless element would otherwise be held whole). */
+  constructor(private readonly maxLine = DEFAULT_LIMITS.maxLine, firstLine = 1) {
+    this.line = firstLine;
+  }
 
   push(chunk: string, out: RawRow[]) {
     const n = chunk.length;
@@ -73,17 +79,22 @@ export class JsonArrayParser implements ChunkParser {
         this.trailingReported = true;
       }
     }
-    if (this.state === 'in') this.pending += chunk.slice(segStart);
+    if (this.state === 'in') {
+      this.pending += chunk.slice(segStart);
+      if (this.pending.length > this.maxLine) throw new LineTooLong(this.elemLine, 'this array element', this.maxLine);
+    }
   }
 
   end(out: RawRow[]) {
     if (this.state === 'in') {
-      this.emit(this.pending, out);
-      out.push({ line: this.line, column: 1, reason: 'JSON: the array is not closed with ]', text: '' });
+      // The file ends inside an element: the element is cut, not broken; only the rows before it are whole.
+      this.pending = '';
+      this.state = 'between';
+      out.push({ line: this.elemLine, column: 1, reason: 'JSON: the file ends inside this element; the array is not closed with ]', text: '', truncated: true });
     } else if (this.state === 'before') {
       // An empty file holds no rows.
     } else if (this.state === 'between') {
-      out.push({ line: this.line, column: 1, reason: 'JSON: the array is not closed with ]', text: '' });
+      out.push({ line: this.line, column: 1, reason: 'JSON: the array is not closed with ]', text: '', truncated: true });
     }
   }
 
@@ -94,8 +105,10 @@ export class JsonArrayParser implements ChunkParser {
     this.state = 'between';
     const t = text.trim();
     if (t === '') return;
+    if (t.length > this.maxLine) throw new LineTooLong(line, 'this array element', this.maxLine);
     try {
-      out.push({ line, value: JSON.parse(t) });
+      const value: unknown = JSON.parse(t);
+      out.push(tooDeep(value) ? { line, column: col, reason: TOO_DEEP, text: t } : { line, value });
     } catch {
       const e = jsonErrorAt(t);
       const lead = text.length - text.trimStart().length;

@@ -1,3 +1,5 @@
+import { MAX_DEPTH } from './limits.js';
+
 /**
  * Where a JSON text goes wrong and why, for error reports with a column. JSON.parse says "is not valid
  * JSON" without a position for many errors, so a broken line is re-read by this small validator (only
@@ -35,7 +37,8 @@ export function jsonErrorAt(s: string): { index: number; reason: string } {
     else unexpected();
   };
   const value = (depth: number): void => {
-    if (depth > 10000) fail('nested too deeply');
+    // Recursive: past MAX_DEPTH it would overflow V8's stack (and such rows are refused anyway).
+    if (depth >= MAX_DEPTH) fail(`nested deeper than ${MAX_DEPTH} levels`);
     ws();
     const c = s[i];
     if (c === '{') {

@@ -17,6 +17,9 @@ function jsonValue(v: unknown): unknown {
   return v;
 }
 
+/** hyparquet's own words, except a stack overflow on a schema nested without end, which is ours to explain. */
+const why = (e: unknown) => (e instanceof RangeError && /call stack/.test(e.message) ? 'its schema is nested too deeply' : (e as Error).message);
+
 /**
  * The rows of a .parquet file (what Hugging Face datasets ship), one row group at a time, so memory
  * holds one row group, not the file. Nested columns (a list of {from, value} structs) come out as the
@@ -28,7 +31,7 @@ export async function* readParquetRows(info: SourceInfo, onBytes?: (n: number) =
   try {
     metadata = await parquetMetadataAsync(file);
   } catch (e) {
-    throw new UserError(`${info.path} is not a readable Parquet file: ${(e as Error).message}`);
+    throw new UserError(`${info.path} is not a readable Parquet file: ${why(e)}`);
   }
   let start = 0;
   for (const group of metadata.row_groups) {
@@ -37,7 +40,7 @@ export async function* readParquetRows(info: SourceInfo, onBytes?: (n: number) =
     try {
       rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: start + n });
     } catch (e) {
-      throw new UserError(`${info.path}: cannot read rows ${start + 1}–${start + n}: ${(e as Error).message}`);
+      throw new UserError(`${info.path}: cannot read rows ${start + 1}–${start + n}: ${why(e)}`);
     }
     yield rows.map((r, i) => ({ line: start + i + 1, value: jsonValue(r) }));
     start += n;

@@ -9,6 +9,8 @@ export interface RawRow {
   reason?: string;
   column?: number;
   text?: string;
+  /** The file ends inside this row (an array or a quote never closed): the file is cut short, not just this row. */
+  truncated?: true;
 }
 
 /** A parser of one container fed with decoded text as it arrives. */

@@ -2,7 +2,7 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { UserError } from '../../errors.js';
-import { writeFailure } from '../../util/files.js';
+import { outputTarget, writeFailure } from '../../util/files.js';
 import { JsonBytesWriter } from './byteJson.js';
 import { csvRecord } from './csv.js';
 import { containerByName } from './source.js';
@@ -32,6 +32,8 @@ export class RowSink {
   readonly container: OutContainer;
   readonly gzip: boolean;
   private readonly tmp: string;
+  /** What `path` names: the file itself, or the regular file a symlink points to (the link stays). */
+  private readonly target: string;
   private fd: number;
   private parts: string[] = [];
   private size = 0;
@@ -45,7 +47,8 @@ export class RowSink {
     ({ container: this.container, gzip: this.gzip } = outContainer(path));
     this.columns = o.columns;
     if (o.bytes && this.container !== 'csv') this.bytes = new JsonBytesWriter();
-    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++sinks}.tmp`);
+    this.target = outputTarget(path);
+    this.tmp = join(dirname(this.target), `.${basename(this.target)}.${process.pid}.${++sinks}.tmp`);
     try {
       this.fd = openSync(this.tmp, 'w');
     } catch (e) {
@@ -125,7 +128,7 @@ export class RowSink {
     this.closed = true;
     try {
       closeSync(this.fd);
-      renameSync(this.tmp, this.path);
+      renameSync(this.tmp, this.target);
     } catch (e) {
       rmSync(this.tmp, { force: true });
       throw writeFailure(this.path, e);

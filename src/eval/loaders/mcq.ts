@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../errors.js';
+import { regularFileSize } from '../../util/files.js';
 import { CsvError, type CsvRecord, parseCsv } from '../csv.js';
 import { LETTERS, type Letter, type McqItem, type McqSubjectData, type McqTaskData, type Skipped, skippedLine, type Subject } from '../types.js';
 
@@ -44,12 +45,25 @@ export function findRoot(layout: McqLayout | { title: string; roots: string[] },
   throw new UserError(`no ${layout.title} data under ${data} (looked in ${layout.roots.map((r) => join(data, r)).join(', ')}); unpack the official release there or point --data at it`);
 }
 
+/**
+ * The largest subject file of the three releases is under 1 MB; a file far past that is not one, and is
+ * not read whole (a link to /dev/zero passed 3 GB in seconds).
+ */
+export const MAX_SUBJECT_FILE = 16 << 20;
+
 function readRecords(file: string, skipped: Skipped[]): CsvRecord[] | undefined {
   let text: string;
   try {
+    // A FIFO would block the read and a device never end it: regular files only, and of a sane size.
+    const size = regularFileSize(file, 'CSV file');
+    if (size > MAX_SUBJECT_FILE) {
+      skipped.push({ file, reason: `${(size / (1 << 20)).toFixed(0)} MiB, far bigger than any subject file (at most ${MAX_SUBJECT_FILE >> 20} MiB read); file skipped` });
+      return undefined;
+    }
     text = readFileSync(file, 'utf8');
-  } catch {
-    skipped.push({ file, reason: 'missing file; subject skipped' });
+  } catch (e) {
+    const missing = !existsSync(file);
+    skipped.push({ file, reason: missing ? 'missing file; subject skipped' : e instanceof UserError ? 'not a regular file (a folder, pipe or device); file skipped' : `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); file skipped` });
     return undefined;
   }
   try {
@@ -144,11 +158,18 @@ export function loadMcq(layout: McqLayout, o: LoadOptions): McqTaskData {
       }
       shots = all.slice(0, o.shots);
     }
+    if (items.length === 0) {
+      // Every row skipped (answers E or AB, short rows): a score over no question would read as 0.0.
+      skipped.push({ file, reason: 'no question with an answer A, B, C or D; subject skipped' });
+      continue;
+    }
     out.push({ subject, shots, items: o.limit !== undefined ? items.slice(0, o.limit) : items });
   }
   if (out.length === 0) {
-    // A problem that cost a whole subject explains this better than a bad row.
-    const first = skipped.find((s) => !s.reason.endsWith('row skipped')) ?? skipped[0];
+    // A file that is there and broken explains this better than the subjects that are not there, or a bad row.
+    const rank = (s: Skipped) => (s.reason.startsWith('not a subject') ? 3 : s.reason.endsWith('file skipped') ? 0
+      : s.reason.endsWith('subject skipped') && !s.reason.startsWith('missing') ? 1 : s.reason.endsWith('row skipped') ? 2 : 4);
+    const first = [...skipped].sort((a, b) => rank(a) - rank(b))[0];
     const why = first ? `: ${skipped.length} problem(s), the first: ${skippedLine(first)}` : '';
     throw new UserError(`no ${layout.title} subject could be loaded from ${join(root, o.split)}${why}`);
   }

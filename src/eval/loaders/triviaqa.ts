@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../errors.js';
-import type { QaItem, QaTaskData, Skipped } from '../types.js';
+import { regularFileSize } from '../../util/files.js';
+import { MAX_FIELD } from '../csv.js';
+import { type QaItem, type QaTaskData, type Skipped, skippedLine } from '../types.js';
 import { findRoot } from './mcq.js';
 
 export const TRIVIAQA = { title: 'TriviaQA', roots: ['triviaqa', 'triviaqa-rc', 'triviaqa/qa', 'triviaqa-rc/qa', 'qa', '.'] };
@@ -19,7 +21,15 @@ export interface QaLoadOptions {
  * Items of a TriviaQA release file: {"Data": [{"Question", "QuestionId", "Answer": {"Value", "Aliases",
  * "NormalizedAliases"}}…]}. A question without a question text or without any answer is skipped.
  */
+/**
+ * The released files are read whole (JSON.parse); the Wikipedia ones are tens of MB. Past this size a
+ * file is not one of them, and reading it would take gigabytes.
+ */
+export const MAX_QA_FILE = 512 << 20;
+
 function readQa(file: string, skipped: Skipped[]): QaItem[] {
+  const size = regularFileSize(file, 'TriviaQA JSON file');
+  if (size > MAX_QA_FILE) throw new UserError(`${file} is ${(size / (1 << 20)).toFixed(0)} MiB, bigger than any TriviaQA release file (at most ${MAX_QA_FILE >> 20} MiB are read)`);
   let doc: unknown;
   try {
     doc = JSON.parse(readFileSync(file, 'utf8'));
@@ -32,6 +42,7 @@ function readQa(file: string, skipped: Skipped[]): QaItem[] {
   data.forEach((d: any, i: number) => {
     const where = `item ${i} (${typeof d?.QuestionId === 'string' ? d.QuestionId : 'no QuestionId'})`;
     if (typeof d?.Question !== 'string' || !d.Question.trim()) { skipped.push({ file, reason: `${where} has no Question; skipped` }); return; }
+    if (d.Question.length > MAX_FIELD) { skipped.push({ file, reason: `${where}: the question is over ${MAX_FIELD.toLocaleString('en-US')} characters, more than any context holds; skipped` }); return; }
     const a = d.Answer ?? {};
     const aliases = [a.Value, ...(Array.isArray(a.Aliases) ? a.Aliases : []), ...(Array.isArray(a.NormalizedAliases) ? a.NormalizedAliases : [])]
       .filter((x): x is string => typeof x === 'string' && x.trim() !== '');
@@ -61,6 +72,6 @@ export function loadTriviaqa(o: QaLoadOptions): QaTaskData {
     if (shots.length < o.shots) throw new UserError(`TriviaQA: only ${shots.length} examples for --shots ${o.shots}`);
   }
   if (o.limit !== undefined) items = items.slice(0, o.limit);
-  if (!items.length) throw new UserError(`no TriviaQA question could be loaded from ${join(root, name)}`);
+  if (!items.length) throw new UserError(`no TriviaQA question could be loaded from ${join(root, name)}${skipped.length ? `: ${skipped.length} problem(s), the first: ${skippedLine(skipped[0])}` : ''}`);
   return { kind: 'qa', task: 'triviaqa', split: o.split, shotCount: o.shots, shots, items, skipped };
 }
