@@ -1,6 +1,6 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { writeFailure } from '../util/files.js';
+import { outputTarget, writeFailure } from '../util/files.js';
 import { GgufError } from './errors.js';
 import { DEFAULT_ALIGNMENT, GGUF_MAGIC, type KV, type Scalar, ValueType, tensorBytes } from './types.js';
 
@@ -129,7 +129,8 @@ export function encodeHeader(metadata: KV[], tensors: Pick<TensorSpec, 'name' | 
  * Write a GGUF v3 file atomically: everything goes to a temp file beside the target, which is renamed
  * over it only when complete, so a crash never leaves a half-written model under the real name.
  */
-export async function writeGguf(path: string, metadata: KV[], tensors: TensorSpec[], alignment = DEFAULT_ALIGNMENT): Promise<void> {
+export async function writeGguf(named: string, metadata: KV[], tensors: TensorSpec[], alignment = DEFAULT_ALIGNMENT): Promise<void> {
+  const path = outputTarget(named);
   const { header } = encodeHeader(metadata, tensors, alignment);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   let fh;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -226,4 +226,23 @@ test('planGgufContext: the default RoPE base for the context, and a base added w
   assert.deepEqual(p(8192), []);
   assert.deepEqual(p(4096), [['llama.context_length', ValueType.UINT32, 4096]]);
   assert.throws(() => p(32768, 1e39), /llama\.rope\.freq_base is f32: 1e\+39 is out of range/);
+});
+
+test('a symlinked destination is written through and stays a link (a rename over it used to replace the link)', async () => {
+  const path = await tinyCopy();
+  const target = join(dir, 'linked-target.gguf');
+  const link = join(dir, 'linked.gguf');
+  symlinkSync(target, link);
+  const { src, changes } = set(path, 'general.name=through a link');
+  assert.equal((await writeEdits(src, changes, { out: link })).mode, 'rewritten');
+  assert.ok(lstatSync(link).isSymbolicLink());
+  assert.equal(readGguf(target, { skipArrays: true }).metadata.get('general.name')?.value, 'through a link');
+
+  const fresh = join(dir, 'written-target.gguf');
+  const freshLink = join(dir, 'written.gguf');
+  symlinkSync(fresh, freshLink);
+  await writeGguf(freshLink, [kv.str('general.architecture', 'llama')], []);
+  assert.ok(lstatSync(freshLink).isSymbolicLink());
+  assert.equal(readGguf(fresh).metadata.get('general.architecture')?.value, 'llama');
+  assert.deepEqual(leftovers(dir), []);
 });
