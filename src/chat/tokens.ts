@@ -51,8 +51,24 @@ function withBos(engine: Engine, tokens: number[]): number[] {
   return tokens;
 }
 
-/** Markup cut into text and the ids of the special tokens in it, in order. */
+const splits = new WeakMap<Engine, Map<string, Array<string | number>>>();
+
+/**
+ * Markup cut into text and the ids of the special tokens in it, in order. A template writes the same few
+ * markup strings (headers, end of turn) again and again, so their cuts are kept, a bounded number per engine.
+ */
 function splitSpecials(engine: Engine, markup: string): Array<string | number> {
+  let known = splits.get(engine);
+  if (!known) splits.set(engine, (known = new Map()));
+  let cut = known.get(markup);
+  if (!cut) {
+    if (known.size >= 512) known.clear();
+    known.set(markup, (cut = cutAtSpecials(engine, markup)));
+  }
+  return cut;
+}
+
+function cutAtSpecials(engine: Engine, markup: string): Array<string | number> {
   const out: Array<string | number> = [];
   let pos = 0;
   for (const id of engine.tokenize(markup, true)) {
