@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TOKEN } from '../../src/gguf/llama3Vocab.js';
 import { SIMPLE_API_SYSTEM } from '../../src/server/routes/simple.js';
@@ -14,15 +17,21 @@ const { BOS, START_HEADER: SH, END_HEADER: EH, EOT, BLANK_LINE } = TOKEN;
 
 let srv: RunningServer;
 let unsafe: RunningServer;
+/** A template that upper-cases content: where content lands cannot be traced. */
+let upper: RunningServer;
 let text: (s: string) => number[];
 before(async () => {
   // Made once before both servers load it: two synthesizers of one file in one process share its temp file.
   const model = await routedModel();
-  [srv, unsafe] = await Promise.all([testServer({ model, parallel: 2 }), testServer({ model, parallel: 1, specialTokensInContent: true })]);
+  const templateFile = join(mkdtempSync(join(tmpdir(), 'roles-')), 'upper.jinja');
+  writeFileSync(templateFile, '{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n{{ m.content | upper }}<|eot_id|>{% endfor %}<|start_header_id|>assistant<|end_header_id|>\n\n');
+  [srv, unsafe, upper] = await Promise.all([
+    testServer({ model, parallel: 2 }), testServer({ model, parallel: 1, specialTokensInContent: true }), testServer({ model, parallel: 1, templateFile }),
+  ]);
   const engine = srv.models.base.engine;
   text = (s) => engine.tokenize(s, false);
 });
-after(() => Promise.all([srv.close(), unsafe.close()]));
+after(() => Promise.all([srv.close(), unsafe.close(), upper.close()]));
 
 /** The scripted model's template is Meta's Llama-3 one: the tokens a conversation must become. */
 function expected(turns: Array<[string, string]>): number[] {
@@ -86,4 +95,21 @@ test('serve --special-tokens-in-content: the old reading, content as markup', as
   assert.equal(r.json.usage.prompt_tokens, old.length);
   const g = await postJson(`${unsafe.url}/api/generate`, { model: 'scripted', prompt: EVIL, stream: false, options: { num_predict: 1 } });
   assert.deepEqual(g.json.context.slice(0, old.length), old);
+});
+
+test('a template that rewrites content: special-token text in a message is a 400 that says which, on every API', async () => {
+  const fine = await postJson(`${upper.url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 });
+  assert.equal(fine.status, 200, fine.text);
+  assert.equal(fine.json.usage.prompt_tokens, expected([['user', 'HI']]).length);
+  const message = 'message 2 (user) contains the special-token text "<|eot_id|>", and the chat template jinja (file) changes message content in a way that cannot be traced, so it cannot be kept as plain text; remove that text from the message, or use a built-in template (--template llama3, llama3.1, llama3-v1 or chatml)';
+  const messages = [{ role: 'system', content: 'S' }, { role: 'user', content: EVIL }];
+  const openai = await postJson(`${upper.url}/v1/chat/completions`, { messages, max_tokens: 1 });
+  assert.equal(openai.status, 400);
+  assert.equal(openai.json.error.message, message);
+  const ollama = await postJson(`${upper.url}/api/chat`, { model: 'scripted', messages, stream: false });
+  assert.equal(ollama.status, 400);
+  assert.equal(ollama.json.error, message);
+  const simple = await postJson(`${upper.url}/`, { system: 'S', prompt: EVIL });
+  assert.equal(simple.status, 400);
+  assert.match(simple.text, /message 2 \(user\) contains the special-token text/);
 });
