@@ -24,7 +24,8 @@ export function chatTokens(engine: Engine, template: ChatTemplate, messages: Mes
   const out: number[] = [];
   let run = '';
   const flush = () => {
-    if (run) out.push(...engine.tokenize(run, false));
+    // One by one: push(...tokens) of a long message's hundreds of thousands of tokens would overflow the stack.
+    if (run) for (const t of engine.tokenize(run, false)) out.push(t);
     run = '';
   };
   for (const p of pieces) {

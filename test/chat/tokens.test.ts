@@ -189,3 +189,10 @@ test('jinjaPieces: trimmed, moved, repeated and dropped content, and content hol
   assert.equal(p.filter((x) => x.content).length, 20000);
   assert.equal(p[1].text, '0');
 });
+
+test('a message of 200,000 tokens is tokenized, not a stack overflow', () => {
+  const long = ' a'.repeat(200_000);
+  const tokens = chatTokens(engine, NATIVE_TEMPLATES.llama3, [{ role: 'user', content: long }]);
+  // BOS, the user header, "\n\n", "a" and 199,999 " a", <|eot_id|>, the assistant header.
+  assert.equal(tokens.length, 1 + 3 + 1 + 200_000 + 1 + 4);
+});
