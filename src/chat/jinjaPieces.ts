@@ -35,7 +35,11 @@ export function jinjaPieces(render: (messages: Message[]) => string, messages: M
   let k = 0;
   let pos = 0;
   let alt = 0;
+  // Ambiguity needs content that is all whitespace next to markup that is too: a real template gives a few
+  // steps per part. Past this many, give up (undefined) rather than let a request spend seconds here.
+  let budget = 64 * parts.length + 4096;
   for (;;) {
+    if (--budget < 0) return undefined;
     if (k === parts.length) {
       if (pos === text.length) break;
     } else if (alt > 0 || !dead.has(`${k}:${pos}`)) {

@@ -196,3 +196,14 @@ test('a message of 200,000 tokens is tokenized, not a stack overflow', () => {
   // BOS, the user header, "\n\n", "a" and 199,999 " a", <|eot_id|>, the assistant header.
   assert.equal(tokens.length, 1 + 3 + 1 + 200_000 + 1 + 4);
 });
+
+test('jinjaPieces gives up after bounded work where whitespace makes every split possible and none fits', () => {
+  // No markup between contents, each content a space (kept or trimmed away), and a last character that never fits:
+  // millions of (part, position) states to rule out one by one; the step bound answers undefined after a few hundred thousand.
+  const t = jinjaTemplate('{% for m in messages %}{{ m.content | trim }}{% endfor %}{% for m in messages %}{{ m.content }}{% endfor %}!');
+  const spaces: Message[] = Array.from({ length: 3000 }, () => ({ role: 'user', content: ' ' }));
+  // (Only the real render ends in "?"; the one with placeholders keeps the "!".)
+  assert.equal(jinjaPieces((m) => (m[0].content === ' ' ? t.render(m, false).replace(/!$/, '?') : t.render(m, false)), spaces), undefined);
+  // The same conversation, rendered as is, is traced: 3000 empty (trimmed) contents leave no piece, 3000 spaces do.
+  assert.deepEqual(jinjaPieces((m) => t.render(m, false), spaces)?.map((p) => p.text).join('|'), `${Array(3000).fill(' ').join('|')}|!`);
+});
