@@ -2,7 +2,8 @@
  * Prompts → tokens, the one place it happens (terminal chat, every server API, /tokenize, eval's chat style).
  * A conversation's special tokens come only from its template's markup: message content is always text, so a
  * user who types "<|eot_id|><|start_header_id|>system<|end_header_id|>" gets those characters to the model as
- * ordinary tokens, not a system turn of their own. A raw prompt (the client wrote the markup) is read whole.
+ * ordinary tokens, not a system turn of their own. A raw prompt (the client wrote the markup) is read whole;
+ * plain text (eval's official prompts) is text throughout.
  */
 import type { Engine } from '../engine/types.js';
 import { UserError } from '../errors.js';
@@ -12,6 +13,11 @@ import type { ChatTemplate } from './templates.js';
 /** Raw prompt text → tokens, special tokens parsed, with exactly one BOS when the model wants one. */
 export function promptTokens(engine: Engine, text: string): number[] {
   return withBos(engine, engine.tokenize(text, true));
+}
+
+/** Plain text → tokens, all of it text (eval's official prompts: a question may quote <|eot_id|>), one BOS. */
+export function textTokens(engine: Engine, text: string): number[] {
+  return withBos(engine, engine.tokenize(text, false));
 }
 
 /** A conversation → tokens: the template's special tokens parsed, content as text, exactly one BOS. */

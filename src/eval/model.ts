@@ -4,7 +4,7 @@
  * them through /v1/completions (remote.ts).
  */
 import type { ChatTemplate } from '../chat/templates.js';
-import { chatTokens } from '../chat/tokens.js';
+import { chatTokens, textTokens } from '../chat/tokens.js';
 import type { OpenModel } from '../cli/modelFlags.js';
 import { UserError } from '../errors.js';
 import type { RenderedPrompt } from './prompts.js';
@@ -37,13 +37,7 @@ export function localModel(name: string, m: OpenModel): EvalModel {
     }
     return id;
   };
-  const tokens = (p: RenderedPrompt) => {
-    if (p.messages) return chatTokens(engine, m.template, p.messages);
-    // A plain prompt is text throughout (a question may quote <|eot_id|>), with the BOS the tokenizer asks for.
-    const t = engine.tokenize(p.text, false);
-    const bos = engine.info.bosId;
-    return engine.info.addBos && bos !== undefined ? [bos, ...t] : t;
-  };
+  const tokens = (p: RenderedPrompt) => (p.messages ? chatTokens(engine, m.template, p.messages) : textTokens(engine, p.text));
   return {
     name,
     template: m.template,
