@@ -66,7 +66,7 @@ async function main() {
       for (const mode of ['reuse', 'full'] as const) {
         const out = mkdtempSync(join(tmpdir(), 'bench-eval-out-'));
         // Another prompt first, so no run starts with the subject's prefix already cached.
-        await model.answerLogprobs({ text: '你好', special: false, sharedPrefix: '' }, ['A']);
+        await model.answerLogprobs({ text: '你好', sharedPrefix: '' }, ['A']);
         let last = 0;
         const progress = {
           start() { last = performance.now(); },

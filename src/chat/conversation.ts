@@ -2,15 +2,9 @@ import type { Engine } from '../engine/types.js';
 import { ContextOverflowError } from '../engine/errors.js';
 import type { Message } from './messages.js';
 import type { ChatTemplate } from './templates.js';
+import { chatTokens } from './tokens.js';
 
-/** Rendered text → tokens, special tokens parsed, with exactly one BOS when the model wants one. */
-export function promptTokens(engine: Engine, text: string): number[] {
-  const tokens = engine.tokenize(text, true);
-  const { addBos, bosId } = engine.info;
-  // The template usually writes <|begin_of_text|> itself; adding another would give two BOS tokens.
-  if (addBos && bosId !== undefined && tokens[0] !== bosId) tokens.unshift(bosId);
-  return tokens;
-}
+export { promptTokens } from './tokens.js';
 
 export interface BuiltPrompt {
   tokens: number[];
@@ -53,7 +47,7 @@ export function buildPrompt(engine: Engine, template: ChatTemplate, system: stri
   let droppedToFit = 0;
   for (;;) {
     const messages = [...head, ...keep.flat()];
-    const tokens = promptTokens(engine, template.render(messages, true));
+    const tokens = chatTokens(engine, template, messages);
     if (tokens.length <= budget || keep.length <= 1) {
       if (tokens.length >= ctx) throw new ContextOverflowError(tokens.length, ctx, engine.info.trainContextSize);
       return { tokens, messages, droppedRounds: byWindow + droppedToFit, droppedToFit };

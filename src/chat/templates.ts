@@ -1,5 +1,6 @@
 import { Template as JinjaTemplate } from '@huggingface/jinja';
 import { UserError } from '../errors.js';
+import { jinjaPieces } from './jinjaPieces.js';
 import type { Message } from './messages.js';
 
 export const BOS = '<|begin_of_text|>';
@@ -12,67 +13,93 @@ const HEADER = (role: string) => `<|start_header_id|>${role}<|end_header_id|>\n\
 export const V1_SYSTEM =
   "You are a helpful, excellent and smart assistant. Please respond to the user using the language they input, ensuring the language is elegant and fluent.If you don't know the answer to a question, please don't share false information.";
 
+/**
+ * A rendered prompt in pieces: the template's own markup, whose special-token texts (<|eot_id|>) are those
+ * tokens, and message content, which is only ever text (a user who types <|eot_id|> must not end a turn).
+ */
+export interface PromptPiece {
+  text: string;
+  content?: true;
+}
+
 export interface ChatTemplate {
   name: string;
   /** The prompt text, special tokens written out; generation prompt appended when asked. */
   render(messages: Message[], addGenerationPrompt?: boolean): string;
+  /**
+   * The same text as pieces of markup and content (joined, exactly `render`'s text); undefined when the
+   * template rewrites content in a way that cannot be traced back to the messages (see jinjaPieces.ts).
+   */
+  pieces(messages: Message[], addGenerationPrompt?: boolean): PromptPiece[] | undefined;
   /** Texts of the special tokens that end a reply in this format. Generation stops on every one. */
   stops: string[];
   /** System prompt used when the conversation has none (v1 was trained with one). */
   defaultSystem?: string;
 }
 
+/** A native template: one function writes the pieces, and the text is their concatenation. */
+type Writer = (messages: Message[], gen: boolean, markup: (t: string) => void, content: (t: string) => void) => void;
+
+function native(name: string, stops: string[], write: Writer, defaultSystem?: string): ChatTemplate {
+  const pieces = (messages: Message[], gen = true) => {
+    const out: PromptPiece[] = [];
+    write(messages, gen, (text) => { if (text) out.push({ text }); }, (text) => { if (text) out.push({ text, content: true }); });
+    return out;
+  };
+  return { name, stops, defaultSystem, pieces, render: (messages, gen = true) => pieces(messages, gen).map((p) => p.text).join('') };
+}
+
 /** Special tokens the model writes at the end of its turn, and the start of a new header (a leaked turn). */
 const LLAMA3_STOPS = [EOT, END_OF_TEXT, '<|start_header_id|>'];
 
-const llama3: ChatTemplate = {
-  name: 'llama3',
-  stops: LLAMA3_STOPS,
-  render(messages, gen = true) {
-    // Like Meta's template: BOS goes before the first message, so no messages means no BOS.
-    let out = messages.length ? BOS : '';
-    for (const m of messages) out += HEADER(m.role) + m.content.trim() + EOT;
-    return gen ? out + HEADER('assistant') : out;
-  },
-};
+const llama3 = native('llama3', LLAMA3_STOPS, (messages, gen, markup, content) => {
+  // Like Meta's template: BOS goes before the first message, so no messages means no BOS.
+  if (messages.length) markup(BOS);
+  for (const m of messages) {
+    markup(HEADER(m.role));
+    content(m.content.trim());
+    markup(EOT);
+  }
+  if (gen) markup(HEADER('assistant'));
+});
 
-const llama31: ChatTemplate = {
-  name: 'llama3.1',
-  stops: [EOM, ...LLAMA3_STOPS],
-  render(messages, gen = true) {
-    // Llama 3.1 always opens with a system header carrying the knowledge cut-off and date lines.
-    const sys = messages[0]?.role === 'system' ? messages[0].content.trim() : '';
-    const rest = messages[0]?.role === 'system' ? messages.slice(1) : messages;
-    let out = BOS + HEADER('system') + 'Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n' + sys + EOT;
-    for (const m of rest) out += HEADER(m.role) + m.content.trim() + EOT;
-    return gen ? out + HEADER('assistant') : out;
-  },
-};
+const llama31 = native('llama3.1', [EOM, ...LLAMA3_STOPS], (messages, gen, markup, content) => {
+  // Llama 3.1 always opens with a system header carrying the knowledge cut-off and date lines.
+  const hasSystem = messages[0]?.role === 'system';
+  markup(BOS + HEADER('system') + 'Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n');
+  if (hasSystem) content(messages[0].content.trim());
+  markup(EOT);
+  for (const m of hasSystem ? messages.slice(1) : messages) {
+    markup(HEADER(m.role));
+    content(m.content.trim());
+    markup(EOT);
+  }
+  if (gen) markup(HEADER('assistant'));
+});
 
-const llama3v1: ChatTemplate = {
-  name: 'llama3-v1',
-  stops: LLAMA3_STOPS,
-  defaultSystem: V1_SYSTEM,
-  render(messages, gen = true) {
-    const sys = messages[0]?.role === 'system' ? messages[0].content : V1_SYSTEM;
-    const rest = messages[0]?.role === 'system' ? messages.slice(1) : messages;
-    let out = `${BOS}<<SYS>>\n${sys}\n<</SYS>>\n\n`;
-    for (const m of rest) {
-      out += m.role === 'assistant' ? HEADER('assistant') + m.content + END_OF_TEXT + '\n' : HEADER(m.role) + m.content + EOT;
-    }
-    return gen ? out + HEADER('assistant') : out;
-  },
-};
+const llama3v1 = native('llama3-v1', LLAMA3_STOPS, (messages, gen, markup, content) => {
+  const hasSystem = messages[0]?.role === 'system';
+  markup(`${BOS}<<SYS>>\n`);
+  // The default system prompt is ours, not the user's: markup like any other text the template writes.
+  if (hasSystem) content(messages[0].content);
+  else markup(V1_SYSTEM);
+  markup('\n<</SYS>>\n\n');
+  for (const m of hasSystem ? messages.slice(1) : messages) {
+    markup(HEADER(m.role));
+    content(m.content);
+    markup(m.role === 'assistant' ? END_OF_TEXT + '\n' : EOT);
+  }
+  if (gen) markup(HEADER('assistant'));
+}, V1_SYSTEM);
 
-const chatml: ChatTemplate = {
-  name: 'chatml',
-  stops: ['<|im_end|>', EOT, END_OF_TEXT],
-  render(messages, gen = true) {
-    let out = '';
-    for (const m of messages) out += `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`;
-    return gen ? out + '<|im_start|>assistant\n' : out;
-  },
-};
+const chatml = native('chatml', ['<|im_end|>', EOT, END_OF_TEXT], (messages, gen, markup, content) => {
+  for (const m of messages) {
+    markup(`<|im_start|>${m.role}\n`);
+    content(m.content);
+    markup('<|im_end|>\n');
+  }
+  if (gen) markup('<|im_start|>assistant\n');
+});
 
 export const NATIVE_TEMPLATES: Record<string, ChatTemplate> = {
   llama3, 'llama3.1': llama31, 'llama3-v1': llama3v1, chatml,
@@ -99,17 +126,22 @@ export function jinjaTemplate(source: string, opts: JinjaOptions = {}, name = 'j
   const eos = opts.eosToken ?? EOT;
   const stops = KNOWN_END_TOKENS.filter((t) => source.includes(t));
   if (!stops.includes(eos)) stops.push(eos);
-  return {
-    name,
-    stops,
-    render(messages, gen = true) {
-      try {
-        return compiled.render({ messages, bos_token: bos, eos_token: eos, add_generation_prompt: gen });
-      } catch (e) {
-        throw new UserError(`the chat template failed to render: ${(e as Error).message}`);
-      }
-    },
+  const render = (messages: Message[], gen = true) => {
+    try {
+      return compiled.render({ messages, bos_token: bos, eos_token: eos, add_generation_prompt: gen });
+    } catch (e) {
+      throw new UserError(`the chat template failed to render: ${(e as Error).message}`);
+    }
   };
+  return { name, stops, render, pieces: (messages, gen = true) => jinjaPieces((m) => render(m, gen), messages) };
+}
+
+/**
+ * The old, unsafe reading (--special-tokens-in-content): the whole text is markup, so special-token texts inside
+ * message content become those tokens. For a caller that writes every message itself and means them as markup.
+ */
+export function specialTokensInContent(t: ChatTemplate): ChatTemplate {
+  return { ...t, pieces: (messages, gen = true) => [{ text: t.render(messages, gen) }] };
 }
 
 /** Which native format a Jinja template is, so we use our exact, tested renderer and its stop tokens. */
@@ -134,10 +166,17 @@ export interface TemplateChoice {
   /** the model's tokenizer.chat_template */
   modelSource?: string;
   jinja?: JinjaOptions;
+  /** --special-tokens-in-content: parse special-token texts inside message content too (the old behaviour). */
+  specialTokensInContent?: boolean;
 }
 
 /** Pick the template: a file beats a name, a name beats auto-detection from the model. */
 export function resolveTemplate(c: TemplateChoice): ChatTemplate {
+  const t = pickTemplate(c);
+  return c.specialTokensInContent ? specialTokensInContent(t) : t;
+}
+
+function pickTemplate(c: TemplateChoice): ChatTemplate {
   if (c.fileSource !== undefined) return jinjaTemplate(c.fileSource, c.jinja, 'jinja (file)');
   const name = c.name ?? detectTemplateName(c.modelSource);
   if (name === 'jinja') {

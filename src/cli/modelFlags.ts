@@ -14,6 +14,7 @@ export const MODEL_FLAGS = {
   model: { type: 'string', short: 'm' },
   template: { type: 'string' },
   'template-file': { type: 'string' },
+  'special-tokens-in-content': { type: 'boolean' },
   'ctx-size': { type: 'string', short: 'c' },
   threads: { type: 'string', short: 't' },
   lora: { type: 'string', multiple: true },
@@ -33,6 +34,11 @@ export const MODEL_FLAGS_HELP = `Model:
   --models-dir DIR          the local store (default ${'$'}LLAMA3ZH_MODELS or ~/.cache/llama3-zh/models)
   --template NAME           ${TEMPLATE_NAMES.join(', ')} (default: detected from the GGUF)
   --template-file FILE      a Jinja chat template file
+  --special-tokens-in-content
+                            read special-token texts such as <|eot_id|> inside message
+                            content as those tokens (unsafe: whoever writes a message can
+                            end its turn and write a system turn); by default content is
+                            plain text and only the template's own markup has special tokens
   -c, --ctx-size N          context tokens (default: the model's, at most 8192)
   -t, --threads N           CPU threads (default: all cores)
   --lora FILE[:SCALE]       a LoRA adapter GGUF, repeatable (scale defaults to 1)
@@ -44,6 +50,7 @@ export interface ModelFlagValues {
   model?: string;
   template?: string;
   'template-file'?: string;
+  'special-tokens-in-content'?: boolean;
   'ctx-size'?: string;
   threads?: string;
   lora?: string[];
@@ -135,6 +142,7 @@ export async function openModel(v: ModelFlagValues, extra: { parallel?: number; 
       fileSource,
       modelSource: engine.info.chatTemplate,
       jinja: { bosToken: engine.info.bosToken, eosToken: engine.info.eosToken },
+      specialTokensInContent: v['special-tokens-in-content'],
     });
     const stopTokens: number[] = [];
     const stopStrings: string[] = [];

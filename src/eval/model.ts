@@ -4,6 +4,7 @@
  * them through /v1/completions (remote.ts).
  */
 import type { ChatTemplate } from '../chat/templates.js';
+import { chatTokens, textTokens } from '../chat/tokens.js';
 import type { OpenModel } from '../cli/modelFlags.js';
 import { UserError } from '../errors.js';
 import type { RenderedPrompt } from './prompts.js';
@@ -36,12 +37,7 @@ export function localModel(name: string, m: OpenModel): EvalModel {
     }
     return id;
   };
-  const tokens = (p: RenderedPrompt) => {
-    // A template writes its own BOS; plain prompts get the one the tokenizer asks for.
-    const t = engine.tokenize(p.text, p.special);
-    const bos = engine.info.bosId;
-    return !p.special && engine.info.addBos && bos !== undefined ? [bos, ...t] : t;
-  };
+  const tokens = (p: RenderedPrompt) => (p.messages ? chatTokens(engine, m.template, p.messages) : textTokens(engine, p.text));
   return {
     name,
     template: m.template,

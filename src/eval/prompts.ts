@@ -38,9 +38,13 @@ export function letterPrefix(task: McqTask, style: Style): string {
 }
 
 export interface RenderedPrompt {
-  /** The prompt text; with `special`, special-token markup such as <|eot_id|> is meant as those tokens. */
+  /** The prompt text (for a chat-style prompt, the template's rendering of `messages`). */
   text: string;
-  special: boolean;
+  /**
+   * The conversation of a chat-style prompt: its tokens come from the template (chat/tokens.ts), so a question
+   * that quotes <|eot_id|> stays text. Absent for plain prompts, which are text throughout.
+   */
+  messages?: Message[];
   /** The part every question of the subject shares (header and shots): evaluated once, then reused. */
   sharedPrefix: string;
 }
@@ -49,7 +53,7 @@ export function mcqPrompt(task: McqTask, style: Style, subject: Subject, shots: 
   const sep = letterPrefix(task, style);
   if (style === 'official') {
     const prefix = mcqHeader(task, subject) + shots.map((s) => `${mcqQuestion(task, s)}${sep}${s.answer}\n\n`).join('');
-    return { text: prefix + mcqQuestion(task, item), special: false, sharedPrefix: prefix };
+    return { text: prefix + mcqQuestion(task, item), sharedPrefix: prefix };
   }
   return chatPrompt(template!, mcqHeader(task, subject), shots.map((s) => [mcqQuestion(task, s), s.answer]), mcqQuestion(task, item));
 }
@@ -62,7 +66,7 @@ function chatPrompt(template: ChatTemplate, header: string, shots: Array<[string
   const text = template.render(messages, true);
   // Everything before the last user turn is shared (with no shots the header rides in that turn).
   const last = template.render(messages.slice(0, -1), false);
-  return { text, special: true, sharedPrefix: shots.length && text.startsWith(last) ? last : '' };
+  return { text, messages, sharedPrefix: shots.length && text.startsWith(last) ? last : '' };
 }
 
 export function qaQuestion(item: QaItem): string {
@@ -72,7 +76,7 @@ export function qaQuestion(item: QaItem): string {
 export function qaPrompt(style: Style, shots: QaItem[], item: QaItem, template?: ChatTemplate): RenderedPrompt {
   if (style === 'official') {
     const prefix = shots.map((s) => `${qaQuestion(s)} ${s.aliases[0]}\n\n`).join('');
-    return { text: prefix + qaQuestion(item), special: false, sharedPrefix: prefix };
+    return { text: prefix + qaQuestion(item), sharedPrefix: prefix };
   }
   return chatPrompt(template!, '', shots.map((s) => [qaQuestion(s), s.aliases[0]]), qaQuestion(item));
 }

@@ -1,4 +1,4 @@
-import { promptTokens } from '../chat/conversation.js';
+import { chatTokens, promptTokens } from '../chat/tokens.js';
 import type { Message } from '../chat/messages.js';
 import { ContextOverflowError } from '../engine/errors.js';
 import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../engine/types.js';
@@ -42,8 +42,8 @@ export interface GenerationOutput {
 
 export function renderPrompt(model: ServedModel, input: GenerationJob['input']): number[] {
   if ('tokens' in input) return input.tokens;
-  const text = 'messages' in input ? model.template.render(input.messages, true) : input.prompt;
-  return promptTokens(model.engine, text);
+  // A conversation's content is text; a raw prompt is the client's own markup, special tokens and all.
+  return 'messages' in input ? chatTokens(model.engine, model.template, input.messages) : promptTokens(model.engine, input.prompt);
 }
 
 /**

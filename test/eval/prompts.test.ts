@@ -17,7 +17,7 @@ test('C-Eval official: header, shots ending 答案：X and a blank line, the que
   const p = mcqPrompt('ceval', 'official', { key: 'logic', name: '逻辑学', category: 'Humanities' }, [q1], q2);
   assert.equal(p.text, '以下是中国关于逻辑学考试的单项选择题，请选出其中的正确答案。\n\n1+1=?\nA. 1\nB. 2\nC. 3\nD. 4\n答案：B\n\n2+2=?\nA. 4\nB. 5\nC. 6\nD. 7\n答案：');
   assert.equal(p.sharedPrefix, '以下是中国关于逻辑学考试的单项选择题，请选出其中的正确答案。\n\n1+1=?\nA. 1\nB. 2\nC. 3\nD. 4\n答案：B\n\n');
-  assert.equal(p.special, false);
+  assert.equal(p.messages, undefined);
   assert.equal(letterPrefix('ceval', 'official'), '');
 });
 
@@ -54,7 +54,11 @@ test('chat style: shots as user/assistant turns of the model template, the heade
   const shared = `<|begin_of_text|>${H('user')}以下是中国关于逻辑学考试的单项选择题，请选出其中的正确答案。\n\n1+1=?\nA. 1\nB. 2\nC. 3\nD. 4\n答案：<|eot_id|>${H('assistant')}B<|eot_id|>`;
   assert.equal(p.text, `${shared}${H('user')}2+2=?\nA. 4\nB. 5\nC. 6\nD. 7\n答案：<|eot_id|>${H('assistant')}`);
   assert.equal(p.sharedPrefix, shared);
-  assert.equal(p.special, true);
+  assert.deepEqual(p.messages, [
+    { role: 'user', content: '以下是中国关于逻辑学考试的单项选择题，请选出其中的正确答案。\n\n1+1=?\nA. 1\nB. 2\nC. 3\nD. 4\n答案：' },
+    { role: 'assistant', content: 'B' },
+    { role: 'user', content: '2+2=?\nA. 4\nB. 5\nC. 6\nD. 7\n答案：' },
+  ]);
   const zero = mcqPrompt('ceval', 'chat', { key: 'logic', name: '逻辑学', category: 'Humanities' }, [], q2, NATIVE_TEMPLATES.llama3);
   assert.equal(zero.text, `<|begin_of_text|>${H('user')}以下是中国关于逻辑学考试的单项选择题，请选出其中的正确答案。\n\n2+2=?\nA. 4\nB. 5\nC. 6\nD. 7\n答案：<|eot_id|>${H('assistant')}`);
 });

@@ -34,6 +34,10 @@ export interface TestServerOptions {
   corsOrigins?: string[];
   name?: string;
   host?: string;
+  /** --special-tokens-in-content: the old, unsafe reading of message content. */
+  specialTokensInContent?: boolean;
+  /** --template-file FILE */
+  templateFile?: string;
 }
 
 /** A real server on a free port, in this process. */
@@ -48,7 +52,7 @@ export async function testServer(o: TestServerOptions = {}): Promise<RunningServ
     maxQueue: o.maxQueue ?? 16,
     modelName: o.name ?? 'scripted',
     loraModules: o.loraModules,
-    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512) }, { parallel: o.parallel ?? 8 }),
+    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile }, { parallel: o.parallel ?? 8 }),
   });
 }
 

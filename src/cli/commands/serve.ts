@@ -104,6 +104,9 @@ export async function serveCommand(args: string[]): Promise<void> {
     `${loraModules.length ? `; LoRA models: ${loraModules.map((l) => l.name).join(', ')}` : ''}${apiKey ? '; API key required' : ''}\n` +
     `  chat page: ${running.url}/   OpenAI: ${running.url}/v1   ollama: ${running.url}/api   simple: POST ${running.url}/   Ctrl-C stops`,
   );
+  if (values['special-tokens-in-content']) {
+    console.error('llama3-zh serve: --special-tokens-in-content: special-token texts in messages are read as tokens, so any client can write turns of its own (a system turn too)');
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -1,0 +1,130 @@
+/**
+ * Prompts → tokens, the one place it happens (terminal chat, every server API, /tokenize, eval's chat style).
+ * A conversation's special tokens come only from its template's markup: message content is always text, so a
+ * user who types "<|eot_id|><|start_header_id|>system<|end_header_id|>" gets those characters to the model as
+ * ordinary tokens, not a system turn of their own. A raw prompt (the client wrote the markup) is read whole;
+ * plain text (eval's official prompts) is text throughout.
+ */
+import type { Engine } from '../engine/types.js';
+import { UserError } from '../errors.js';
+import type { Message } from './messages.js';
+import type { ChatTemplate } from './templates.js';
+
+/** Raw prompt text → tokens, special tokens parsed, with exactly one BOS when the model wants one. */
+export function promptTokens(engine: Engine, text: string): number[] {
+  return withBos(engine, engine.tokenize(text, true));
+}
+
+/** Plain text → tokens, all of it text (eval's official prompts: a question may quote <|eot_id|>), one BOS. */
+export function textTokens(engine: Engine, text: string): number[] {
+  return withBos(engine, engine.tokenize(text, false));
+}
+
+/** A conversation → tokens: the template's special tokens parsed, content as text, exactly one BOS. */
+export function chatTokens(engine: Engine, template: ChatTemplate, messages: Message[], addGenerationPrompt = true): number[] {
+  const pieces = template.pieces(messages, addGenerationPrompt);
+  if (!pieces) return untraced(engine, template, messages, addGenerationPrompt);
+  // llama.cpp reads a whole prompt by cutting it at special-token texts and tokenizing each stretch between
+  // them as one text. Doing the same here (markup text and content next to it form one stretch) gives the very
+  // tokens of the old whole-text reading for any content without special-token texts: only those change.
+  const out: number[] = [];
+  let run = '';
+  const flush = () => {
+    // One by one: push(...tokens) of a long message's hundreds of thousands of tokens would overflow the stack.
+    if (run) for (const t of engine.tokenize(run, false)) out.push(t);
+    run = '';
+  };
+  for (const p of pieces) {
+    if (p.content) {
+      run += p.text;
+      continue;
+    }
+    for (const s of splitSpecials(engine, p.text)) {
+      if (typeof s === 'string') run += s;
+      else {
+        flush();
+        out.push(s);
+      }
+    }
+  }
+  flush();
+  return withBos(engine, out);
+}
+
+/** The template writes <|begin_of_text|> itself (usually); adding another would give two BOS tokens. */
+function withBos(engine: Engine, tokens: number[]): number[] {
+  const { addBos, bosId } = engine.info;
+  if (addBos && bosId !== undefined && tokens[0] !== bosId) tokens.unshift(bosId);
+  return tokens;
+}
+
+const splits = new WeakMap<Engine, Map<string, Array<string | number>>>();
+
+/**
+ * Markup cut into text and the ids of the special tokens in it, in order. A template writes the same few
+ * markup strings (headers, end of turn) again and again, so their cuts are kept, a bounded number per engine.
+ */
+function splitSpecials(engine: Engine, markup: string): Array<string | number> {
+  let known = splits.get(engine);
+  if (!known) splits.set(engine, (known = new Map()));
+  let cut = known.get(markup);
+  if (!cut) {
+    if (known.size >= 512) known.clear();
+    known.set(markup, (cut = cutAtSpecials(engine, markup)));
+  }
+  return cut;
+}
+
+function cutAtSpecials(engine: Engine, markup: string): Array<string | number> {
+  const out: Array<string | number> = [];
+  let pos = 0;
+  for (const id of engine.tokenize(markup, true)) {
+    const s = specialText(engine, id);
+    if (s === undefined) continue;
+    const at = markup.indexOf(s, pos);
+    // Not where the tokenizer said (a vocabulary whose token texts do not round-trip): this markup alone, as is.
+    if (at < 0) return engine.tokenize(markup, true);
+    if (at > pos) out.push(markup.slice(pos, at));
+    out.push(id);
+    pos = at + s.length;
+  }
+  if (pos < markup.length) out.push(markup.slice(pos));
+  return out;
+}
+
+const specials = new WeakMap<Engine, Map<number, string | null>>();
+
+/**
+ * The text of a special (control) token, undefined for an ordinary one: llama.cpp writes a control token's
+ * text only when asked for special tokens, so the two detokenizations differ exactly for those.
+ */
+function specialText(engine: Engine, id: number): string | undefined {
+  let known = specials.get(engine);
+  if (!known) specials.set(engine, (known = new Map()));
+  let s = known.get(id);
+  if (s === undefined) {
+    const text = engine.detokenize([id], true);
+    s = text !== engine.detokenize([id], false) ? text : null;
+    known.set(id, s);
+  }
+  return s ?? undefined;
+}
+
+/**
+ * A Jinja template that rewrites content past tracing (jinjaPieces.ts): if no message holds a special-token
+ * text, the whole text can be read the old way, as nothing in it came from a message; if one does, that
+ * cannot be done safely, and it is refused rather than read as markup.
+ */
+function untraced(engine: Engine, template: ChatTemplate, messages: Message[], gen: boolean): number[] {
+  for (const [i, m] of messages.entries()) {
+    const found = engine.tokenize(m.content, true).map((id) => specialText(engine, id)).find((s) => s !== undefined);
+    if (found !== undefined) {
+      throw new UserError(
+        `message ${i + 1} (${m.role}) contains the special-token text ${JSON.stringify(found)}, and the chat template ` +
+          `${template.name} changes message content in a way that cannot be traced, so it cannot be kept as plain text; ` +
+          'remove that text from the message, or use a built-in template (--template llama3, llama3.1, llama3-v1 or chatml)',
+      );
+    }
+  }
+  return promptTokens(engine, template.render(messages, gen));
+}
