@@ -3,7 +3,7 @@ import { type FileHandle, open, realpath, rename, rm, stat } from 'node:fs/promi
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { type ContextNow, type ContextPlan, type ContextWant, planContext } from '../hub/contextExtension.js';
-import { outputTarget, writeFailure } from '../util/files.js';
+import { outputTarget, tempPath, writeFailure } from '../util/files.js';
 import { GgufError } from './errors.js';
 import { readGguf } from './reader.js';
 import { type GgufFile, type KV, meta, type Scalar, ValueType } from './types.js';
@@ -354,7 +354,7 @@ const COPY_CHUNK = 8 << 20;
 async function rewrite(file: GgufFile, header: Buffer, named: string, changes: Change[], onProgress?: WriteOptions['onProgress']) {
   // A symlinked destination is written through, not replaced by a file (see outputTarget).
   const dest = outputTarget(named);
-  const tmp = join(dirname(dest), `.${basename(dest)}.${process.pid}.tmp`);
+  const tmp = tempPath(dest);
   const input = await open(file.path, 'r');
   let out: FileHandle | undefined;
   try {

@@ -1,6 +1,5 @@
 import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { outputTarget, writeFailure } from '../util/files.js';
+import { outputTarget, tempPath, writeFailure } from '../util/files.js';
 import { GgufError } from './errors.js';
 import { DEFAULT_ALIGNMENT, GGUF_MAGIC, type KV, type Scalar, ValueType, tensorBytes } from './types.js';
 
@@ -132,7 +131,7 @@ export function encodeHeader(metadata: KV[], tensors: Pick<TensorSpec, 'name' | 
 export async function writeGguf(named: string, metadata: KV[], tensors: TensorSpec[], alignment = DEFAULT_ALIGNMENT): Promise<void> {
   const path = outputTarget(named);
   const { header } = encodeHeader(metadata, tensors, alignment);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = tempPath(path);
   let fh;
   try {
     fh = await open(tmp, 'w');

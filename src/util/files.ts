@@ -29,13 +29,24 @@ export function outputTarget(path: string): string {
   }
 }
 
+let temps = 0;
+
+/**
+ * The temp file a write of `target` goes to before its rename: beside it (so the rename is atomic), hidden, and
+ * its own even when one process writes the same target twice at once (two test models of one name did, and the
+ * second write truncated the first one's file under it).
+ */
+export function tempPath(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${++temps}.tmp`);
+}
+
 /**
  * Write a file so that readers see the old content or the new, never half: temp file, then rename. A
  * symlink is written through (see outputTarget).
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array) {
   const target = outputTarget(path);
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  const tmp = tempPath(target);
   try {
     writeFileSync(tmp, data);
     renameSync(tmp, target);

@@ -1,8 +1,7 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { UserError } from '../../errors.js';
-import { outputTarget, writeFailure } from '../../util/files.js';
+import { outputTarget, tempPath, writeFailure } from '../../util/files.js';
 import { JsonBytesWriter } from './byteJson.js';
 import { csvRecord } from './csv.js';
 import { containerByName } from './source.js';
@@ -25,8 +24,6 @@ const FLUSH = 4 << 20;
  * when every row is written (close), removed on failure (abort). Rows are joined and written in 4 MiB
  * batches: one write call per batch, not per row.
  */
-/** Each sink's temp file is its own, even for two sinks of one process. */
-let sinks = 0;
 
 export class RowSink {
   readonly container: OutContainer;
@@ -48,7 +45,7 @@ export class RowSink {
     this.columns = o.columns;
     if (o.bytes && this.container !== 'csv') this.bytes = new JsonBytesWriter();
     this.target = outputTarget(path);
-    this.tmp = join(dirname(this.target), `.${basename(this.target)}.${process.pid}.${++sinks}.tmp`);
+    this.tmp = tempPath(this.target);
     try {
       this.fd = openSync(this.tmp, 'w');
     } catch (e) {
