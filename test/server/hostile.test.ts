@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { RunningServer } from '../../src/server/start.js';
+import { REPLY } from '../helpers/models.js';
+import { postJson, rawHttp, statuses, testServer } from '../helpers/server.js';
+
+/** Requests an attacker sends (issue 12): each gets an answer, and the server goes on serving. */
+
+const KEY = 'sk-hostile-test';
+let srv: RunningServer;
+
+before(async () => {
+  srv = await testServer({ apiKey: KEY, parallel: 2, ctx: 256 });
+});
+after(() => srv.close());
+
+const ok = { messages: [{ role: 'user', content: '你好' }] };
+
+async function stillServes() {
+  const r = await postJson(`${srv.url}/v1/chat/completions`, ok, { authorization: `Bearer ${KEY}` });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.choices[0].message.content, REPLY);
+}
+
+/** The one response to a raw request: status and parsed JSON body. */
+async function raw(bytes: string): Promise<{ status: number; json: any }> {
+  const text = await rawHttp(srv.url, bytes);
+  assert.deepEqual(statuses(text).length, 1, text);
+  return { status: statuses(text)[0], json: JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) };
+}
+
+test('any request target gets an answer, before the key check, and the process lives on', async () => {
+  // Each of these once threw in `new URL(target, base)` outside the handler's try, and the process exited.
+  for (const target of ['//a:b', '//[', '//%zz', '//a:99999']) {
+    const r = await raw(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.status, 404, target);
+    assert.equal(r.json.error.message, `no route GET ${target}; see the README for the endpoints`);
+  }
+  for (const target of ['http://[', 'http://a:b:c/x']) {
+    const r = await raw(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.status, 400, target);
+    assert.equal(r.json.error.message, `the request target ${JSON.stringify(target)} is not a valid path; send a path such as /v1/models`);
+  }
+  // An absolute-form target names its path: /health.
+  const abs = await raw('GET http://127.0.0.1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+  assert.deepEqual([abs.status, abs.json], [200, { status: 'ok' }]);
+  await stillServes();
+});
+
+test('bytes that are not HTTP get a JSON 400 and a closed socket; too-large headers a 431', async () => {
+  const bad = await raw('GARBAGE\r\n\r\n');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.message, 'the request is not valid HTTP/1.1; the connection is closed');
+  const big = await raw(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`);
+  assert.equal(big.status, 431);
+  assert.equal(big.json.error.message, 'the request headers are too large; the connection is closed');
+  await stillServes();
+});
+
+test('DNS rebinding: only loopback IP literals and localhost pass as Host; names that start with 127. do not', async () => {
+  const get = (host: string, extra = '') => raw(`GET /health HTTP/1.1\r\nHost: ${host}\r\n${extra}Connection: close\r\n\r\n`);
+  for (const host of ['127.0.0.1', '127.0.0.1:8000', '127.9.8.7', 'localhost', 'LOCALHOST:1', '[::1]', '[::1]:8000']) {
+    assert.equal((await get(host)).status, 200, host);
+  }
+  for (const host of ['127.evil.example', '127.0.0.1.nip.io', '127.0.0.1.nip.io:8000', 'localhost.evil.example', '[::2]', 'x@127.0.0.1']) {
+    const r = await get(host);
+    assert.equal(r.status, 403, host);
+    assert.match(r.json.error.message, /answers only to localhost names/);
+  }
+  // The page of such a name may not drive the server with a "simple" (preflight-free) POST.
+  const { port } = new URL(srv.url);
+  const body = JSON.stringify(ok);
+  const post = await rawHttp(srv.url, `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.evil.example:${port}\r\nOrigin: http://127.evil.example:${port}\r\n`
+    + `Authorization: Bearer ${KEY}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  assert.deepEqual(statuses(post), [403]);
+  assert.doesNotMatch(post, /access-control-allow-origin/i);
+  // An Origin that only looks like loopback is a foreign page, even with a loopback Host.
+  const origin = await get('127.0.0.1', `Origin: http://127.evil.example:${port}\r\n`);
+  assert.equal(origin.status, 403);
+  assert.match(origin.json.error.message, /the web page origin http:\/\/127\.evil\.example:\d+ are not allowed/);
+  assert.equal((await get('127.0.0.1', 'Origin: http://127.0.0.2:5173\r\n')).status, 200);
+  await stillServes();
+});
