@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { RunningServer } from '../../src/server/start.js';
 import { REPLY } from '../helpers/models.js';
@@ -81,3 +82,33 @@ test('DNS rebinding: only loopback IP literals and localhost pass as Host; names
   assert.equal((await get('127.0.0.1', 'Origin: http://127.0.0.2:5173\r\n')).status, 200);
   await stillServes();
 });
+
+test('a closed socket aborts every pipelined request on it, not only the one being answered', { timeout: 60_000 }, async () => {
+  const busy = await testServer({ parallel: 4, ctx: 1024 });
+  try {
+    const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${busy.url}/metrics`)).text())?.[1]);
+    const before = await metric('llama3zh_generation_tokens_total');
+    const body = JSON.stringify({ messages: [{ role: 'user', content: 'go on' }], max_tokens: 400, ignore_eos: true });
+    const one = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const { port } = new URL(busy.url);
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(one + one + one));
+    socket.on('error', () => {});
+    await until('all three decode', async () => (await metric('llama3zh_requests_running')) === 3);
+    socket.destroy();
+    await until('every sequence is free', async () => (await metric('llama3zh_requests_running')) === 0);
+    const generated = (await metric('llama3zh_generation_tokens_total')) - before;
+    // Before the fix the two waiting behind the first ran to their end: 800 tokens at least.
+    assert.ok(generated < 400, `generation went on after the socket closed: ${generated} tokens of 3 × 400`);
+  } finally {
+    await busy.close();
+  }
+});
+
+/** Poll until the condition holds (the server reacts on its next decode step); fail after 20 s. */
+async function until(what: string, cond: () => Promise<boolean>) {
+  const end = Date.now() + 20_000;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
