@@ -21,8 +21,10 @@ export interface ServerOptions {
   /** Browser origins allowed to call the API: exact origins, or "*". Pages on localhost are always allowed. */
   corsOrigins?: string[];
   version: string;
-  /** One line per request and per problem; none when not given. */
+  /** One line per request; none when not given (--quiet). */
   log?: (line: string) => void;
+  /** Problems for the operator (an internal error, with its stack); printed even with --quiet. */
+  warn?: (line: string) => void;
 }
 
 const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...simpleRoutes, ...systemRoutes, ...webRoutes];
@@ -210,7 +212,7 @@ export class ApiServer {
     else if ((err as Error)?.name === 'AbortError' || res.destroyed) return; // the client left
     else {
       // The details (a stack, a file path) are for the operator's log, not for the client.
-      this.o.log?.(`internal error: ${(err as Error)?.stack ?? err}`);
+      this.o.warn?.(`internal error: ${(err as Error)?.stack ?? err}`);
       e = new ApiError(500, 'internal error; the server log has the details', 'server_error');
     }
     if (res.destroyed) return;
@@ -226,7 +228,7 @@ export class ApiServer {
 
   /** A handler that failed outside its own try (a bug): log it, answer if still possible, keep serving. */
   private lastResort(res: ServerResponse, err: unknown) {
-    this.o.log?.(`internal error outside a request's handler: ${(err as Error)?.stack ?? err}`);
+    this.o.warn?.(`internal error outside a request's handler: ${(err as Error)?.stack ?? err}`);
     try {
       if (!res.headersSent && !res.destroyed) sendJson(res, 500, errorBody('openai', new ApiError(500, 'internal error; the server log has the details', 'server_error')));
       else res.destroy();

@@ -83,6 +83,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     corsOrigins: values['cors-origins']?.split(',').map((s) => s.trim()).filter(Boolean),
     version: createRequire(import.meta.url)('../../../../package.json').version,
     log: quiet ? undefined : (line) => console.error(line),
+    warn: (line) => console.error(line),
     maxQueue,
     loraModules,
     modelName: values['served-model-name'] ?? model.name,

@@ -55,6 +55,27 @@ function checkAdapters(lora: LoraAdapter[]) {
   }
 }
 
+/**
+ * Where a schema's keys or strings hold a NUL character, if anywhere. llama.cpp reads a grammar as a C string,
+ * so its parser stops at the NUL, fails, and prints the whole grammar to stderr with fprintf (no log callback
+ * catches it): such a schema is refused before llama.cpp sees it. A loop, not recursion: the depth is the client's.
+ */
+function nulInStrings(schema: unknown): string | undefined {
+  const stack: Array<[unknown, string]> = [[schema, 'the schema']];
+  while (stack.length) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\0')) return at;
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes('\0')) return `a key of ${at}`;
+        stack.push([x, `"${k}"`]);
+      }
+    }
+  }
+  return undefined;
+}
+
 /** The grammars that JSON output needs, compiled once per model and schema. */
 class Grammars {
   private cache = new Map<string, Promise<LlamaGrammar>>();
@@ -69,12 +90,17 @@ class Grammars {
       this.cache.set(key, g);
     } else {
       if (this.cache.size >= 32) this.cache.delete(this.cache.keys().next().value!);
-      g = format.type === 'json'
-        ? this.llama.getGrammarFor('json')
-        : this.llama.createGrammarForJsonSchema(format.schema as never).catch((e: Error) => {
+      const nul = format.type === 'json_schema' ? nulInStrings(format.schema) : undefined;
+      if (nul !== undefined) {
+        g = Promise.reject(new UserError(`the JSON schema has a NUL character (\\u0000) in ${nul}; llama.cpp's grammar parser cannot read one`));
+      } else if (format.type === 'json') {
+        g = this.llama.getGrammarFor('json');
+      } else {
+        g = this.llama.createGrammarForJsonSchema(format.schema as never).catch((e: Error) => {
           this.cache.delete(key);
           throw new UserError(`the JSON schema is not supported: ${e.message}`);
         });
+      }
       this.cache.set(key, g);
     }
     return g;
