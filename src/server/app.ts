@@ -27,7 +27,8 @@ export interface ServerOptions {
   warn?: (line: string) => void;
 }
 
-const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...simpleRoutes, ...systemRoutes, ...webRoutes];
+/** Every route of the server, as data: the fuzz suite and the benchmarks take their targets from here. */
+export const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...simpleRoutes, ...systemRoutes, ...webRoutes];
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();

@@ -67,6 +67,12 @@ test('serve --quiet prints the start-up lines and nothing per request: no gramma
   assert.equal(nul.json.error.message, 'the JSON schema has a NUL character (\\u0000) in "const"; llama.cpp\'s grammar parser cannot read one');
   const ollama = await postJson(`${url}/api/chat`, { model: 'zh', messages: [{ role: 'user', content: 'red' }], format: { type: 'object', properties: { ['k\u0000']: { type: 'string' } } }, stream: false });
   assert.equal(ollama.status, 400);
+  // A bound over llama.cpp's repetition limit made it print the grammar; a $ref node-llama-cpp cannot follow, a warning.
+  const schema = (s: unknown) => postJson(`${url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'red' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema: s } } });
+  const big = await schema({ type: 'array', minItems: 1e9 });
+  assert.deepEqual([big.status, big.json.error.message], [400, "the JSON schema is not supported: minItems 1000000000 is over 1000, the most llama.cpp's grammar parser takes"]);
+  const ref = await schema({ $ref: '#/x' });
+  assert.deepEqual([ref.status, ref.json.error.message], [400, 'the JSON schema is not supported: Reference "#/x" does not start with "#/$defs/"']);
   const ok = await postJson(`${url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'red' }], response_format: { type: 'json_object' }, max_tokens: 8 });
   assert.equal(ok.status, 200);
   await rawGetTarget(url, '//a:b');

@@ -76,6 +76,48 @@ function nulInStrings(schema: unknown): string | undefined {
   return undefined;
 }
 
+/** llama.cpp's parser refuses a repetition over 2000, and fewer once multiplied by the rules repeated; keep well under. */
+const MAX_REPEAT = 1000;
+const REPEAT_KEYS = ['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties'];
+
+/**
+ * A schema's grammar, or a rejection that says why not. node-llama-cpp converts the schema synchronously and
+ * console.warn's what it cannot honour (a $ref outside #/$defs, maxItems below prefixItems…) before going on
+ * with a looser grammar; the warnings are caught here and become the error, so the server's log stays clean
+ * and the client learns its schema was not followed. A bound too big for llama.cpp is refused before its
+ * parser prints the whole grammar to stderr.
+ */
+function schemaGrammar(llama: Llama, schema: unknown): Promise<LlamaGrammar> {
+  const big = bigRepeat(schema);
+  if (big) return Promise.reject(new Error(`${big[0]} ${big[1]} is over ${MAX_REPEAT}, the most llama.cpp's grammar parser takes`));
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => { warnings.push(String(args.at(-1))); };
+  let grammar: Promise<LlamaGrammar>;
+  try {
+    grammar = llama.createGrammarForJsonSchema(schema as never);
+  } finally {
+    console.warn = warn;
+  }
+  if (!warnings.length) return grammar;
+  grammar.catch(() => {});
+  return Promise.reject(new Error(warnings[0].replace(/\. .*$/s, '')));
+}
+
+/** The first repetition bound above MAX_REPEAT, as [keyword, value]. A loop, not recursion: the depth is the client's. */
+function bigRepeat(schema: unknown): [string, number] | undefined {
+  const stack = [schema];
+  while (stack.length) {
+    const v = stack.pop();
+    if (!v || typeof v !== 'object') continue;
+    for (const [k, x] of Object.entries(v)) {
+      if (typeof x === 'number' && REPEAT_KEYS.includes(k) && x > MAX_REPEAT) return [k, x];
+      stack.push(x);
+    }
+  }
+  return undefined;
+}
+
 /** The grammars that JSON output needs, compiled once per model and schema. */
 class Grammars {
   private cache = new Map<string, Promise<LlamaGrammar>>();
@@ -96,7 +138,7 @@ class Grammars {
       } else if (format.type === 'json') {
         g = this.llama.getGrammarFor('json');
       } else {
-        g = this.llama.createGrammarForJsonSchema(format.schema as never).catch((e: Error) => {
+        g = schemaGrammar(this.llama, format.schema).catch((e: Error) => {
           this.cache.delete(key);
           throw new UserError(`the JSON schema is not supported: ${e.message}`);
         });
