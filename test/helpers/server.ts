@@ -35,6 +35,8 @@ export interface TestServerOptions {
   corsOrigins?: string[];
   name?: string;
   host?: string;
+  /** Where the server's problem log goes (internal errors). */
+  warn?: (line: string) => void;
 }
 
 /** A real server on a free port, in this process. */
@@ -45,6 +47,7 @@ export async function testServer(o: TestServerOptions = {}): Promise<RunningServ
     port: 0,
     apiKey: o.apiKey,
     corsOrigins: o.corsOrigins,
+    warn: o.warn,
     version: '0.0.0-test',
     maxQueue: o.maxQueue ?? 16,
     modelName: o.name ?? 'scripted',

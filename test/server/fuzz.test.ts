@@ -13,7 +13,10 @@ import { postJson, rawHttp, ROUTES, statuses, testServer } from '../helpers/serv
  * Fixed seeds and bounded counts: the same cases every run, in well under a minute.
  */
 
-const SEED = 1212;
+/** Fixed, so every run tries the same cases; FUZZ_SEED and FUZZ_SCALE (a multiplier of the counts) explore further by hand. */
+const SEED = Number(process.env.FUZZ_SEED ?? 1212);
+const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
+const runs = (n: number) => Math.round(n * SCALE);
 let srv: RunningServer;
 
 before(async () => {
@@ -112,14 +115,14 @@ async function assertAlive() {
   assert.equal(r.json.choices[0].message.content, ROUTES.red);
 }
 
-test('mutated and random bodies on every POST route', { timeout: 120_000 }, async () => {
+test('mutated and random bodies on every POST route', { timeout: 120_000 * SCALE }, async () => {
   await fc.assert(fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 6 }), async (batch) => {
     await Promise.all(batch.map(send));
     await assertAlive();
-  }), { seed: SEED, numRuns: 80, endOnFailure: true });
+  }), { seed: SEED, numRuns: runs(80), endOnFailure: true });
 });
 
-test('every GET route, and random paths and methods', { timeout: 60_000 }, async () => {
+test('every GET route, and random paths and methods', { timeout: 60_000 * SCALE }, async () => {
   for (const r of gets) {
     // The web page's assets are 404 where the page is not built (npm run build); the rest is 200.
     const res = await fetch(`${srv.url}${r.path}`);
@@ -132,7 +135,7 @@ test('every GET route, and random paths and methods', { timeout: 60_000 }, async
     const text = await res.text();
     assert.ok(res.status < 500, `${method} /${path}: ${res.status} ${text}`);
     if (res.status >= 400 && method !== 'HEAD') assertCleanError(text, `${method} /${path}`);
-  }), { seed: SEED, numRuns: 60, endOnFailure: true });
+  }), { seed: SEED, numRuns: runs(60), endOnFailure: true });
   await assertAlive();
 });
 
@@ -150,17 +153,17 @@ const header = fc.tuple(
   fc.string({ unit: fc.constantFrom('a', '1', ' ', ':', '/', 'h', 't', 'p', '-', 'chunked', 'close', '100-continue', 'http://127.evil.example'), maxLength: 12 }),
 );
 
-test('raw request targets and headers', { timeout: 60_000 }, async () => {
+test('raw request targets and headers', { timeout: 60_000 * SCALE }, async () => {
   await fc.assert(fc.asyncProperty(fc.constantFrom('GET', 'POST', 'OPTIONS', 'HEAD'), target, hostHeader, fc.array(header, { maxLength: 3 }), async (method, t, host, headers) => {
     const lines = [`${method} ${t} HTTP/1.1`, `Host: ${host}`, ...headers.map(([k, v]) => `${k}: ${v}`), 'Connection: close'];
     const raw = await rawHttp(srv.url, `${lines.join('\r\n')}\r\n\r\n`, 1500);
     for (const s of statuses(raw)) assert.ok(s < 500, `${JSON.stringify(lines)} got ${s}: ${raw}`);
     assertCleanError(raw.replace(/^[\s\S]*?\r\n\r\n/, ''), JSON.stringify(lines));
-  }), { seed: SEED, numRuns: 120, endOnFailure: true });
+  }), { seed: SEED, numRuns: runs(120), endOnFailure: true });
   await assertAlive();
 });
 
-test('pipelined requests and sockets closed at any moment leave no sequence busy', { timeout: 60_000 }, async () => {
+test('pipelined requests and sockets closed at any moment leave no sequence busy', { timeout: 60_000 * SCALE }, async () => {
   const { port } = new URL(srv.url);
   await fc.assert(fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 150 }), async (batch, ms) => {
     const bytes = batch.map((r) => `POST ${r.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`).join('');
@@ -170,7 +173,7 @@ test('pipelined requests and sockets closed at any moment leave no sequence busy
       socket.on('close', () => resolve());
       setTimeout(() => socket.destroy(), ms);
     });
-  }), { seed: SEED, numRuns: 30, endOnFailure: true });
+  }), { seed: SEED, numRuns: runs(30), endOnFailure: true });
   // Every aborted sequence comes free on the next decode step.
   const end = Date.now() + 10_000;
   let text = '';

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RunningServer } from '../../src/server/start.js';
 import { REPLY } from '../helpers/models.js';
-import { postJson, rawHttp, statuses, testServer } from '../helpers/server.js';
+import { postJson, rawHttp, routedModel, statuses, testServer } from '../helpers/server.js';
 
 /** Requests an attacker sends (issue 12): each gets an answer, and the server goes on serving. */
 
@@ -101,6 +104,26 @@ test('a closed socket aborts every pipelined request on it, not only the one bei
     assert.ok(generated < 400, `generation went on after the socket closed: ${generated} tokens of 3 × 400`);
   } finally {
     await busy.close();
+  }
+});
+
+test('an internal error is a 500 that shows no path or stack; the log gets them', async () => {
+  // The model file goes away under a running server: /api/tags cannot stat it.
+  const dir = mkdtempSync(join(tmpdir(), 'llama3-zh-gone-'));
+  const model = join(dir, 'model.gguf');
+  copyFileSync(await routedModel(), model);
+  const log: string[] = [];
+  const gone = await testServer({ model, parallel: 1, ctx: 256, warn: (l) => log.push(l) });
+  try {
+    rmSync(dir, { recursive: true });
+    const r = await fetch(`${gone.url}/api/tags`);
+    assert.equal(r.status, 500);
+    assert.deepEqual(await r.json(), { error: 'internal error; the server log has the details' });
+    assert.equal(log.length, 1);
+    assert.match(log[0], /^internal error: Error: ENOENT: no such file or directory, stat '.*model\.gguf'\n\s+at /);
+  } finally {
+    await gone.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
