@@ -25,7 +25,7 @@ Server:
   --max-queue N             requests that may wait beyond those; more get 429 (default 64)
   --cors-origins LIST       comma-separated browser origins allowed to call the API, or *
                             (pages on localhost are always allowed)
-  --quiet                   no request log
+  --quiet                   no request log (problems, such as internal errors, still print)
 
 ${MODEL_FLAGS_HELP}`;
 
