@@ -43,12 +43,14 @@ export class Admission {
     }
     if (signal?.aborted) throw signal.reason;
     await new Promise<void>((resolve, reject) => {
-      const w: Waiter = { n, admit: resolve };
-      this.queue.push(w);
-      signal?.addEventListener('abort', () => {
+      const leave = () => {
         const i = this.queue.indexOf(w);
-        if (i >= 0) { this.queue.splice(i, 1); reject(signal.reason); }
-      }, { once: true });
+        if (i >= 0) { this.queue.splice(i, 1); reject(signal!.reason); }
+      };
+      // Once admitted, the listener goes: a signal that outlives the wait (a request's) would collect one per wait.
+      const w: Waiter = { n, admit: () => { signal?.removeEventListener('abort', leave); resolve(); } };
+      this.queue.push(w);
+      signal?.addEventListener('abort', leave, { once: true });
     });
     return release;
   }

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { UserError } from '../errors.js';
 import type { Ctx, Family, Route } from './context.js';
+import { hostName, isLoopbackName, originName } from './hosts.js';
 import { ApiError, readJson, sendJson } from './http.js';
 import { Metrics } from './metrics.js';
 import type { ModelRegistry } from './models.js';
@@ -20,11 +21,14 @@ export interface ServerOptions {
   /** Browser origins allowed to call the API: exact origins, or "*". Pages on localhost are always allowed. */
   corsOrigins?: string[];
   version: string;
-  /** One line per request and per problem; none when not given. */
+  /** One line per request; none when not given (--quiet). */
   log?: (line: string) => void;
+  /** Problems for the operator (an internal error, with its stack); printed even with --quiet. */
+  warn?: (line: string) => void;
 }
 
-const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...simpleRoutes, ...systemRoutes, ...webRoutes];
+/** Every route of the server, as data: the fuzz suite and the benchmarks take their targets from here. */
+export const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...simpleRoutes, ...systemRoutes, ...webRoutes];
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
@@ -35,24 +39,21 @@ function keyMatches(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-function isLocalOrigin(origin: string): boolean {
+/**
+ * The URL of a request target: origin-form ("/v1/models?x", even "//a:b"), absolute-form ("http://host/path")
+ * or "*". `new URL(target, base)` would read "//a:b" as a host and throw; any target that is not a URL is a 400.
+ */
+function targetUrl(target: string): URL {
   try {
-    const h = new URL(origin).hostname;
-    return h === 'localhost' || h === '127.0.0.1' || h === '[::1]';
-  } catch {
-    return false;
-  }
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
-/** A Host header naming this machine's loopback ("localhost:8000", "127.0.0.1", "[::1]:8000"), or none (HTTP/1.0). */
-function isLocalHost(host: string | undefined): boolean {
-  if (!host) return true;
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
-  return name === 'localhost' || name === '[::1]' || name.startsWith('127.');
+    if (target.startsWith('/')) return new URL(`http://localhost${target}`);
+    if (target === '*') return new URL('http://localhost/');
+    if (/^https?:\/\//i.test(target)) {
+      const u = new URL(target);
+      return new URL(`http://localhost${u.pathname}${u.search}`);
+    }
+  } catch { /* below */ }
+  const shown = target.length > 80 ? `${target.slice(0, 80)}…` : target;
+  throw new ApiError(400, `the request target ${JSON.stringify(shown)} is not a valid path; send a path such as /v1/models`);
 }
 
 /** The error body each API's clients know how to read. */
@@ -76,8 +77,22 @@ export class ApiServer {
       this.byKey.set(`${r.method} ${r.path}`, r);
       this.paths.set(r.path, [...(this.paths.get(r.path) ?? []), r.method]);
     }
-    this.server = createServer((req, res) => { void this.handle(req, res); });
+    this.server = createServer((req, res) => {
+      // The last resort: nothing a client sends may end the process with an unhandled rejection.
+      this.handle(req, res).catch((e: unknown) => this.lastResort(res, e));
+    });
+    this.server.on('clientError', (err, socket) => this.clientError(err, socket as Socket));
     this.server.keepAliveTimeout = 30_000;
+  }
+
+  /** A hostname clients may use: a loopback literal, or the name the server was told to listen on. */
+  private knownName(name: string | undefined): boolean {
+    return name !== undefined && (isLoopbackName(name) || name.toLowerCase() === this.o.host.toLowerCase());
+  }
+
+  /** A Host header naming this server ("localhost:8000", "127.0.0.1", "[::1]:8000"), or none (HTTP/1.0). */
+  private isLocalHost(host: string | undefined): boolean {
+    return !host || this.knownName(hostName(host));
   }
 
   /** Start listening; the models come later (health says 503 until then). */
@@ -116,24 +131,28 @@ export class ApiServer {
     // A page this server itself hosts (the web UI, reached by any address) is same-origin.
     let same = false;
     try { same = new URL(origin).host === host; } catch { /* not a URL */ }
-    return same || list.includes('*') || list.includes(origin) || isLocalOrigin(origin);
+    return same || list.includes('*') || list.includes(origin) || this.knownName(originName(origin));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
     const t0 = performance.now();
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
-    const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
-    const route = this.byKey.get(`${method} ${path}`);
-    const family: Family = route?.family ?? (path.startsWith('/api/') ? 'ollama' : 'openai');
+    let route: Route | undefined;
+    let family: Family = 'openai';
+    let shownPath = '-';
     res.on('finish', () => {
       this.metrics.request(route?.path ?? 'other', res.statusCode);
-      this.o.log?.(`${req.method} ${url.pathname} ${res.statusCode} ${(performance.now() - t0).toFixed(0)} ms`);
+      this.o.log?.(`${req.method} ${shownPath} ${res.statusCode} ${(performance.now() - t0).toFixed(0)} ms`);
     });
     try {
+      const url = targetUrl(req.url ?? '/');
+      shownPath = url.pathname;
+      const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+      const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
+      route = this.byKey.get(`${method} ${path}`);
+      family = route?.family ?? (path.startsWith('/api/') ? 'ollama' : 'openai');
       // DNS rebinding: a web page whose name was pointed at 127.0.0.1 reaches a loopback server under a foreign
-      // Host name. A server on loopback answers only to loopback names.
-      if (isLoopback(this.o.host) && !isLocalHost(req.headers.host)) {
+      // Host name. A server on loopback answers only to loopback names (and the name it was started with).
+      if (isLoopbackName(this.o.host) && !this.isLocalHost(req.headers.host)) {
         throw new ApiError(403, `this server listens on ${this.o.host} and answers only to localhost names, not "${req.headers.host}"; use --host 0.0.0.0 to serve other names`, 'permission_error');
       }
       const origin = req.headers.origin;
@@ -193,8 +212,9 @@ export class ApiServer {
     else if (err instanceof UserError) e = new ApiError(400, err.message, 'invalid_request_error', null, err.name === 'ContextOverflowError' ? 'context_length_exceeded' : null);
     else if ((err as Error)?.name === 'AbortError' || res.destroyed) return; // the client left
     else {
-      this.o.log?.(`internal error: ${(err as Error)?.stack ?? err}`);
-      e = new ApiError(500, `internal error: ${(err as Error)?.message ?? err}`, 'server_error');
+      // The details (a stack, a file path) are for the operator's log, not for the client.
+      this.o.warn?.(`internal error: ${(err as Error)?.stack ?? err}`);
+      e = new ApiError(500, 'internal error; the server log has the details', 'server_error');
     }
     if (res.destroyed) return;
     if (!res.headersSent) {
@@ -205,5 +225,34 @@ export class ApiServer {
     const type = String(res.getHeader('content-type') ?? '');
     if (type.startsWith('text/event-stream')) res.end(`data: ${JSON.stringify(errorBody('openai', e))}\n\ndata: [DONE]\n\n`);
     else res.end(JSON.stringify(errorBody(family, e)) + '\n');
+  }
+
+  /** A handler that failed outside its own try (a bug): log it, answer if still possible, keep serving. */
+  private lastResort(res: ServerResponse, err: unknown) {
+    this.o.warn?.(`internal error outside a request's handler: ${(err as Error)?.stack ?? err}`);
+    try {
+      if (!res.headersSent && !res.destroyed) sendJson(res, 500, errorBody('openai', new ApiError(500, 'internal error; the server log has the details', 'server_error')));
+      else res.destroy();
+    } catch {
+      res.destroy();
+    }
+  }
+
+  /**
+   * Bytes Node's HTTP parser refused (a bad request line or header, headers too large, a request too slow to
+   * arrive): answer with a JSON error and close, as Node's default handler does with an empty body. When a
+   * response is already under way on the socket (pipelined garbage), raw bytes would corrupt it: just close.
+   */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket) {
+    const busy = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || busy) {
+      socket.destroy();
+      return;
+    }
+    const [status, what] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'the request did not arrive in time']
+        : [400, 'the request is not valid HTTP/1.1'];
+    const body = JSON.stringify(errorBody('openai', new ApiError(status, `${what}; the connection is closed`)));
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   }
 }

@@ -27,6 +27,8 @@ export interface GenerationJob {
   ignoreEos?: boolean;
   /** Aborts when the client goes away. */
   signal: AbortSignal;
+  /** Called when the job starts decoding (a prompt of a many-prompt request waits for its wave). */
+  onStart?: () => void;
   /** Streamed text of choice `index`, with the log-probabilities of the tokens that made it. */
   onDelta?: (index: number, text: string, logprobs: TokenLogprob[]) => void;
 }
@@ -47,65 +49,111 @@ export function renderPrompt(model: ServedModel, input: GenerationJob['input']):
 }
 
 /**
- * Run tasks side by side (the choices of one request, the prompts of one completions call). When one fails,
+ * Run tasks side by side (the choices of one request, the waves of one completions call). When one fails,
  * the others are aborted and awaited before the error goes on, so nothing keeps decoding for a request
- * that has already been answered, and no sequence is counted free while still in use.
+ * that has already been answered, and no sequence is counted free while still in use. The error that goes
+ * on is the one that caused the abort, not a sibling's AbortError (which reads as "the client left").
  */
 export async function allOrNothing<T>(signal: AbortSignal, tasks: Array<(signal: AbortSignal) => Promise<T>>): Promise<T[]> {
   const ac = new AbortController();
+  // AbortSignal.any links signals without adding an abort listener, so many tasks pile no listeners up.
   const both = AbortSignal.any([signal, ac.signal]);
-  const settled = await Promise.allSettled(tasks.map((t) => t(both).catch((e: unknown) => { ac.abort(); throw e; })));
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  let cause: { error: unknown } | undefined;
+  const settled = await Promise.allSettled(tasks.map((t) => t(both).catch((e: unknown) => {
+    cause ??= { error: e };
+    ac.abort();
+    throw e;
+  })));
+  if (cause) throw cause.error;
   return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-export async function generate(job: GenerationJob, metrics: Metrics): Promise<GenerationOutput> {
-  const t0 = performance.now();
-  const { model } = job;
-  const { engine } = model;
-  const prompt = renderPrompt(model, job.input);
+/** Prompts × n choices one request may ask for; more is a 400 that names the limit. */
+export const MAX_CHOICES = 64;
+
+/** The rendered prompt, or a 400 when it does not fit the context. */
+function checkedPrompt(job: GenerationJob): number[] {
+  const { engine } = job.model;
+  const prompt = renderPrompt(job.model, job.input);
   const ctx = engine.info.contextSize;
   if (prompt.length >= ctx) {
     const e = new ContextOverflowError(prompt.length, ctx, engine.info.trainContextSize);
     throw new ApiError(400, e.message, 'invalid_request_error', 'messages' in job.input ? 'messages' : 'prompt', 'context_length_exceeded');
   }
-  const chat = 'messages' in job.input;
-  const release = await model.admission.acquire(job.n, job.signal);
-  const queuedMs = performance.now() - t0;
+  return prompt;
+}
+
+export async function generate(job: GenerationJob, metrics: Metrics): Promise<GenerationOutput> {
+  return (await generateEach([job], metrics))[0];
+}
+
+/**
+ * The jobs of one request (a completions call with a list of prompts; same model, n and signal): every prompt is
+ * checked first, then the request takes one place in the queue, as vLLM queues a many-prompt request, and runs
+ * its prompts in waves of as many as the slots hold. So a long list neither overflows --max-queue by itself nor
+ * takes more than the slots it was admitted with.
+ */
+export async function generateEach(jobs: GenerationJob[], metrics: Metrics): Promise<GenerationOutput[]> {
+  const t0 = performance.now();
+  const { model, n, signal } = jobs[0];
+  if (jobs.length * n > MAX_CHOICES) {
+    throw new ApiError(400, `this request asks for ${jobs.length} prompts × ${n} choices; at most ${MAX_CHOICES} in one request: split it`, 'invalid_request_error', 'prompt');
+  }
+  const prompts = jobs.map(checkedPrompt);
+  // n > slots asks for more than the slots and gets acquire's 400 for n.
+  const width = Math.min(jobs.length, Math.max(1, Math.floor(model.admission.slots / n)));
+  const release = await model.admission.acquire(width * n, signal);
   try {
-    const choices = await allOrNothing(job.signal, Array.from({ length: job.n }, (_, index) => async (signal: AbortSignal) => {
-      let first: number | undefined;
-      const pending: TokenLogprob[] = [];
-      const r = await engine.generate({
-        prompt,
-        maxTokens: job.maxTokens ?? Infinity,
-        // Each of n choices gets its own seed, or they would all be the same reply.
-        sampling: job.sampling.seed !== undefined ? { ...job.sampling, seed: job.sampling.seed + index } : job.sampling,
-        stopTokens: [...(chat ? model.stopTokens : []), ...(job.stopTokens ?? [])],
-        stopStrings: [...(chat ? model.stopStrings : []), ...job.stop],
-        signal,
-        ignoreEndOfGeneration: job.ignoreEos,
-        logprobs: job.logprobs,
-        format: job.format,
-        onToken: (_t, lp) => {
-          first ??= performance.now();
-          metrics.token();
-          if (lp) pending.push(lp);
-        },
-        onText: (delta) => job.onDelta?.(index, delta, pending.splice(0)),
-      });
-      const end = performance.now();
-      metrics.finished({
-        promptTokens: index === 0 ? r.usage.promptTokens : 0,
-        cachedTokens: index === 0 ? r.usage.cachedTokens : 0,
-        ttftSeconds: first !== undefined ? (first - t0) / 1000 : undefined,
-        secondsPerToken: first !== undefined && r.tokens.length > 1 ? (end - first) / 1000 / (r.tokens.length - 1) : undefined,
-      });
-      return r;
+    const outs = new Array<GenerationOutput>(jobs.length);
+    let next = 0;
+    await allOrNothing(signal, Array.from({ length: width }, () => async (sig: AbortSignal) => {
+      while (next < jobs.length && !sig.aborted) {
+        const i = next++;
+        outs[i] = await decode(jobs[i], prompts[i], sig, metrics, t0);
+      }
     }));
-    return { prompt, choices, totalMs: performance.now() - t0, queuedMs };
+    return outs;
   } finally {
     release();
   }
+}
+
+/** One prompt's n choices, decoded side by side on sequences already admitted. */
+async function decode(job: GenerationJob, prompt: number[], signal: AbortSignal, metrics: Metrics, t0: number): Promise<GenerationOutput> {
+  const { model } = job;
+  const { engine } = model;
+  const chat = 'messages' in job.input;
+  const queuedMs = performance.now() - t0;
+  job.onStart?.();
+  const choices = await allOrNothing(signal, Array.from({ length: job.n }, (_, index) => async (signal: AbortSignal) => {
+    let first: number | undefined;
+    const pending: TokenLogprob[] = [];
+    const r = await engine.generate({
+      prompt,
+      maxTokens: job.maxTokens ?? Infinity,
+      // Each of n choices gets its own seed, or they would all be the same reply.
+      sampling: job.sampling.seed !== undefined ? { ...job.sampling, seed: job.sampling.seed + index } : job.sampling,
+      stopTokens: [...(chat ? model.stopTokens : []), ...(job.stopTokens ?? [])],
+      stopStrings: [...(chat ? model.stopStrings : []), ...job.stop],
+      signal,
+      ignoreEndOfGeneration: job.ignoreEos,
+      logprobs: job.logprobs,
+      format: job.format,
+      onToken: (_t, lp) => {
+        first ??= performance.now();
+        metrics.token();
+        if (lp) pending.push(lp);
+      },
+      onText: (delta) => job.onDelta?.(index, delta, pending.splice(0)),
+    });
+    const end = performance.now();
+    metrics.finished({
+      promptTokens: index === 0 ? r.usage.promptTokens : 0,
+      cachedTokens: index === 0 ? r.usage.cachedTokens : 0,
+      ttftSeconds: first !== undefined ? (first - t0) / 1000 : undefined,
+      secondsPerToken: first !== undefined && r.tokens.length > 1 ? (end - first) / 1000 / (r.tokens.length - 1) : undefined,
+    });
+    return r;
+  }));
+  return { prompt, choices, totalMs: performance.now() - t0, queuedMs };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonDepth } from '../util/json.js';
+import type { Socket } from 'node:net';
 
 /** An error a client caused (or a state it must wait out), with the HTTP status and OpenAI error fields. */
 export class ApiError extends Error {
@@ -96,9 +97,33 @@ export class EventStream {
   }
 }
 
-/** Abort when the client disconnects before the response is complete. */
+/** The unfinished responses of each socket, aborted together when it closes: one listener per socket. */
+const unfinished = new WeakMap<Socket, Set<() => void>>();
+
+function onSocketClose(socket: Socket, abort: () => void): () => void {
+  let set = unfinished.get(socket);
+  if (!set) {
+    const all = new Set<() => void>();
+    socket.once('close', () => { for (const a of all) a(); });
+    unfinished.set(socket, set = all);
+  }
+  set.add(abort);
+  return () => set.delete(abort);
+}
+
+/**
+ * Abort when the client disconnects before the response is complete. Node emits `close` only on the response
+ * being written; a pipelined request waiting behind it on the same socket hears nothing when the socket goes,
+ * and would decode to its end for nobody. So the socket itself is watched too.
+ */
 export function disconnectSignal(res: ServerResponse): AbortSignal {
   const ac = new AbortController();
-  res.on('close', () => { if (!res.writableFinished) ac.abort(); });
+  const abort = () => { if (!res.writableFinished) ac.abort(); };
+  const socket = res.req.socket;
+  if (socket.destroyed) abort();
+  else {
+    const unwatch = onSocketClose(socket, abort);
+    res.once('close', () => { unwatch(); abort(); });
+  }
   return ac.signal;
 }

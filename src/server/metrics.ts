@@ -73,8 +73,20 @@ export class Metrics {
       ...gauge('llama3zh_requests_waiting', 'Requests waiting in the queue.', gauges.waiting),
       ...gauge('llama3zh_model_loading', '1 while the model is loading.', gauges.loading ? 1 : 0),
       ...gauge('llama3zh_generation_tokens_per_second', 'Tokens generated per second over the last 10 seconds, all requests together.', rate),
+      // Where the memory is: all of it, V8's heap, and buffers outside the heap (what is left is llama.cpp's and malloc's).
+      ...memoryGauges(gauge),
       ...this.ttft.lines('llama3zh_time_to_first_token_seconds', 'Time from request to its first generated token.'),
       ...this.tpot.lines('llama3zh_time_per_output_token_seconds', 'Mean time between tokens after the first, per request.'),
     ].join('\n') + '\n';
   }
+}
+
+function memoryGauges(gauge: (name: string, help: string, v: number) => string[]): string[] {
+  const m = process.memoryUsage();
+  return [
+    ...gauge('process_resident_memory_bytes', 'Resident memory of the server process.', m.rss),
+    ...gauge('nodejs_heap_size_used_bytes', 'V8 heap in use.', m.heapUsed),
+    ...gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved.', m.heapTotal),
+    ...gauge('nodejs_external_memory_bytes', 'Memory of JavaScript objects held outside the V8 heap (buffers).', m.external),
+  ];
 }

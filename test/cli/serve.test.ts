@@ -57,6 +57,36 @@ test('serve MODEL with --served-model-name, --api-key from the environment and -
   assert.doesNotMatch(s.stderr(), /POST \/v1/);
 });
 
+test('serve --quiet prints the start-up lines and nothing per request: no grammar dump from llama.cpp either', async () => {
+  const s = startServe([await routedModel(), '--quiet', '--served-model-name', 'zh']);
+  const url = await s.url;
+  const banner = s.stderr();
+  // A NUL in a schema once reached llama.cpp's grammar parser, which printed the whole grammar to stderr.
+  const nul = await postJson(`${url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'red' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { const: 'a\u0000b' } } } });
+  assert.equal(nul.status, 400);
+  assert.equal(nul.json.error.message, 'the JSON schema has a NUL character (\\u0000) in "const"; llama.cpp\'s grammar parser cannot read one');
+  const ollama = await postJson(`${url}/api/chat`, { model: 'zh', messages: [{ role: 'user', content: 'red' }], format: { type: 'object', properties: { ['k\u0000']: { type: 'string' } } }, stream: false });
+  assert.equal(ollama.status, 400);
+  // A bound over llama.cpp's repetition limit made it print the grammar; a $ref node-llama-cpp cannot follow, a warning.
+  const schema = (s: unknown) => postJson(`${url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'red' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema: s } } });
+  const big = await schema({ type: 'array', minItems: 1e9 });
+  assert.deepEqual([big.status, big.json.error.message], [400, "the JSON schema is not supported: minItems 1000000000 is over 1000, the most llama.cpp's grammar parser takes"]);
+  const ref = await schema({ $ref: '#/x' });
+  assert.deepEqual([ref.status, ref.json.error.message], [400, 'the JSON schema is not supported: Reference "#/x" does not start with "#/$defs/"']);
+  const ok = await postJson(`${url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'red' }], response_format: { type: 'json_object' }, max_tokens: 8 });
+  assert.equal(ok.status, 200);
+  await rawGetTarget(url, '//a:b');
+  s.child.kill('SIGINT');
+  assert.equal(await s.exited, 0);
+  assert.equal(s.stderr(), `${banner}llama3-zh serve: stopping\n`);
+});
+
+/** A request target fetch would normalize away. */
+async function rawGetTarget(url: string, target: string) {
+  const { rawHttp } = await import('../helpers/server.js');
+  return rawHttp(url, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+}
+
 test('serve: bad flags and a busy port are one-line errors', async () => {
   assertOneLineError(await runCli(['serve', '--port', 'abc']), /^llama3-zh serve: --port must be a whole number from 0 to 65535 \(got "abc"\)$/);
   assertOneLineError(await runCli(['serve', '--parallel', '0']), /^llama3-zh serve: --parallel must be a whole number from 1 to 256/);

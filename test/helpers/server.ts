@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { openModel } from '../../src/cli/modelFlags.js';
 import { type LoraModule, type RunningServer, startServer } from '../../src/server/start.js';
 import { REPLY, testModel } from './models.js';
@@ -38,6 +39,8 @@ export interface TestServerOptions {
   specialTokensInContent?: boolean;
   /** --template-file FILE */
   templateFile?: string;
+  /** Where the server's problem log goes (internal errors). */
+  warn?: (line: string) => void;
 }
 
 /** A real server on a free port, in this process. */
@@ -48,6 +51,7 @@ export async function testServer(o: TestServerOptions = {}): Promise<RunningServ
     port: 0,
     apiKey: o.apiKey,
     corsOrigins: o.corsOrigins,
+    warn: o.warn,
     version: '0.0.0-test',
     maxQueue: o.maxQueue ?? 16,
     modelName: o.name ?? 'scripted',
@@ -78,4 +82,25 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   let json: unknown;
   try { json = JSON.parse(text); } catch { json = undefined; }
   return { status: res.status, headers: res.headers, json, text };
+}
+
+/**
+ * Bytes written as they are on a raw socket (request targets and headers that fetch would refuse to send);
+ * resolves with everything the server sent back once it closes the socket, or after `ms`.
+ */
+export function rawHttp(base: string, bytes: string, ms = 2000): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    let got = '';
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.setEncoding('utf8').on('data', (d) => (got += d));
+    socket.on('close', () => { clearTimeout(timer); resolve(got); });
+    socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
+  });
+}
+
+/** The status lines of the responses in a raw reply, in order ("HTTP/1.1 400 Bad Request" → 400). */
+export function statuses(raw: string): number[] {
+  return [...raw.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]));
 }

@@ -26,7 +26,7 @@ Server:
   --max-queue N             requests that may wait beyond those; more get 429 (default 64)
   --cors-origins LIST       comma-separated browser origins allowed to call the API, or *
                             (pages on localhost are always allowed)
-  --quiet                   no request log
+  --quiet                   no request log (problems, such as internal errors, still print)
 
 ${MODEL_FLAGS_HELP}`;
 
@@ -86,6 +86,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     corsOrigins: values['cors-origins']?.split(',').map((s) => s.trim()).filter(Boolean),
     version: createRequire(import.meta.url)('../../../../package.json').version,
     log: quiet ? undefined : (line) => console.error(line),
+    warn: (line) => console.error(line),
     maxQueue,
     loraModules,
     modelName: values['served-model-name'] ?? model.name,

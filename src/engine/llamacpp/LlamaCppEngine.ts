@@ -48,6 +48,28 @@ function asFloatOverride(v: number): number {
   return Number.isInteger(v) ? v * (1 + 2 ** -40) : v;
 }
 
+/**
+ * A schema's grammar, or a rejection that says why not. node-llama-cpp converts the schema synchronously and
+ * console.warn's what it cannot honour (a $ref outside #/$defs, maxItems below prefixItems…) before going on
+ * with a looser grammar; the warnings are caught here and become the error, so the server's log stays clean
+ * and the client learns its schema was not followed (grammarSchema refuses what we know of beforehand; this
+ * catches what a node-llama-cpp upgrade may add).
+ */
+function schemaGrammar(llama: Llama, schema: unknown): Promise<LlamaGrammar> {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => { warnings.push(String(args.at(-1))); };
+  let grammar: Promise<LlamaGrammar>;
+  try {
+    grammar = llama.createGrammarForJsonSchema(schema as never);
+  } finally {
+    console.warn = warn;
+  }
+  if (!warnings.length) return grammar;
+  grammar.catch(() => {});
+  return Promise.reject(new Error(warnings[0].replace(/\. .*$/s, '')));
+}
+
 /** The grammars that JSON output needs, compiled once per model and schema. */
 class Grammars {
   private cache = new Map<string, Promise<LlamaGrammar>>();
@@ -67,7 +89,7 @@ class Grammars {
       if (this.cache.size >= 32) this.cache.delete(this.cache.keys().next().value!);
       g = format.type === 'json'
         ? this.llama.getGrammarFor('json')
-        : this.llama.createGrammarForJsonSchema(schema as never).catch((e: Error) => {
+        : schemaGrammar(this.llama, schema).catch((e: Error) => {
           this.cache.delete(key);
           throw new UserError(`the JSON schema is not supported: ${e.message}`);
         });

@@ -4,7 +4,7 @@ import type { Engine } from '../../engine/types.js';
 import { badRequest, disconnectSignal, EventStream, sendJson } from '../http.js';
 import { logitBias, messageList, optBool, optNumber, optObject, optString, stopList, tokenIdList } from '../fields.js';
 import { MESSAGE_RULES, OPENAI_CHAT_RULES, OPENAI_COMPLETION_RULES, refuseUnsupported } from '../fieldRules.js';
-import { allOrNothing, generate, type GenerationJob } from '../generation.js';
+import { generate, generateEach, type GenerationJob } from '../generation.js';
 import type { Ctx, Route } from '../context.js';
 
 /** OpenAI's chat and text completions and model list, as vLLM serves them. */
@@ -198,18 +198,18 @@ async function completions(c: Ctx) {
     es!.send({ id, object: 'text_completion', created, model: model.id, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
   const echoText = (input: GenerationJob['input']) => ('prompt' in input ? input.prompt : 'tokens' in input ? engine.detokenize(input.tokens) : '');
   // Each prompt's n choices are numbered prompt × n + choice, as OpenAI does.
-  const outs = await allOrNothing(signal, inputs.map((input, p) => (sig: AbortSignal) => {
-    if (es && echo) for (let i = 0; i < n; i++) chunk([{ index: p * n + i, text: echoText(input), logprobs: null, finish_reason: null }]);
+  const outs = await generateEach(inputs.map((input, p) => {
     const offsets = new Array<number>(n).fill(0);
-    return generate({
-      ...base, input, signal: sig,
-      onDelta: es ? (i, text, lps) => {
+    return {
+      ...base, input, signal,
+      onStart: es && echo ? () => { for (let i = 0; i < n; i++) chunk([{ index: p * n + i, text: echoText(input), logprobs: null, finish_reason: null }]); } : undefined,
+      onDelta: es ? (i: number, text: string, lps: TokenLogprob[]) => {
         const logprobs = lp !== undefined ? completionLogprobs(engine, lps, offsets[i]) : null;
         offsets[i] += text.length;
         chunk([{ index: p * n + i, text, logprobs, finish_reason: null }]);
       } : undefined,
-    }, c.metrics);
-  }));
+    };
+  }), c.metrics);
   if (signal.aborted) return;
   const all = outs.flatMap((o) => o.choices);
   const total = outs.reduce((u, o) => {
