@@ -126,5 +126,21 @@ function untraced(engine: Engine, template: ChatTemplate, messages: Message[], g
       );
     }
   }
-  return promptTokens(engine, template.render(messages, gen));
+  const tokens = promptTokens(engine, template.render(messages, gen));
+  // A filter may make special-token text of content that holds none (`| lower` on "<|EOT_ID|>", `| replace`),
+  // and a template may join two messages' halves of one: then the prompt has special tokens the template's
+  // markup alone does not write (its render with every content a private-use placeholder, which no filter
+  // turns into markup).
+  let markup: number[] | undefined;
+  try {
+    markup = promptTokens(engine, template.render(messages.map((m, i) => ({ ...m, content: `\uE000${i}\uE001` })), gen));
+  } catch { /* the template refuses placeholders: only the check above is possible */ }
+  const ids = (t: number[]) => t.filter((id) => specialText(engine, id) !== undefined).join(',');
+  if (markup && ids(tokens) !== ids(markup)) {
+    throw new UserError(
+      `the chat template ${template.name} turns message content into special tokens, so the messages cannot be kept ` +
+        'as plain text; remove the text that becomes them from the messages, or use a built-in template (--template llama3, llama3.1, llama3-v1 or chatml)',
+    );
+  }
+  return tokens;
 }
