@@ -34,6 +34,9 @@ test('what the grammar would mistranslate is refused, naming the keyword and whe
   refused({ type: 'string', minLength: 5, maxLength: 2 }, '# has "maxLength" 2 below "minLength" 5, which no value matches');
   refused({ type: 'string', maxLength: 1e6 }, `#/maxLength is 1000000; it must be a whole number from 0 to ${MAX_SCHEMA_BOUND}`);
   refused({ type: 'object', properties: { a: false } }, '#/properties/a is false, which no value matches');
+  // node-llama-cpp got maxItems 0 beside minItems 1 and wrote a list of strings.
+  refused({ type: 'array', items: false, minItems: 1 }, '# has "minItems" 1 but "items": false allows only its 0 "prefixItems", which no list matches');
+  refused({ type: 'array', prefixItems: [{ type: 'string' }], items: false, minItems: 2 }, '# has "minItems" 2 but "items": false allows only its 1 "prefixItems", which no list matches');
   refused({ type: 'string', nullable: true }, '# has "nullable", which is OpenAPI, not JSON Schema; use "type": [T, "null"]');
   refused('string', '# must be a schema object (got string)');
   // Left recursion: llama.cpp refused these with only "Failed to parse grammar".

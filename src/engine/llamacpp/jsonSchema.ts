@@ -298,7 +298,10 @@ function visit(it: Item, stack: Item[], budget: Budget): unknown {
     if (Array.isArray(items)) fail(`${path}/items`, 'is a list (a draft-7 tuple); use "prefixItems" for the positions and "items" for the rest');
     if (items === false) {
       // No items past the prefix: the grammar's way to say it is a maximum.
-      arr.maxItems = Math.min(r.maxItems ?? Infinity, Array.isArray(prefix) ? prefix.length : 0);
+      const most = Math.min(r.maxItems ?? Infinity, Array.isArray(prefix) ? prefix.length : 0);
+      // node-llama-cpp, given maxItems 0 beside minItems 1, writes a list of whatever it likes.
+      if ((r.minItems ?? 0) > most) fail(path, `has "minItems" ${r.minItems} but "items": false allows only its ${most} "prefixItems", which no list matches`);
+      arr.maxItems = most;
     } else if (items !== undefined) {
       child(items, `${path}/items`, (v) => { arr.items = v; }, defs);
     }
