@@ -46,6 +46,15 @@ test('what the grammar would mistranslate is refused, naming the keyword and whe
   // Every node holds a next node: the grammar would go on until max_tokens. A null alternative lets it end.
   const list = (next: unknown) => ({ $defs: { node: { type: 'object', properties: { v: { type: 'integer' }, next } } }, $ref: '#/$defs/node' });
   refused(list({ $ref: '#/$defs/node' }), '#/$defs/node always contains another value of itself (the grammar writes every listed property, and a list its minimum items), so no value of it could ever be finished; make the reference optional, e.g. "anyOf": [{"$ref": …}, {"type": "null"}]');
+  // A chain of definitions, each ending only once the next one does, listed first to last: each is found to end
+  // when the one after it does (a worklist, not a pass over all of them per link), and a chain that never ends is named.
+  const chain = (last: unknown) => {
+    const defs: Record<string, unknown> = {};
+    for (let i = 0; i < 2000; i++) defs[`d${i}`] = i === 1999 ? last : { type: 'object', properties: { a: { $ref: `#/$defs/d${i + 1}` } }, required: ['a'] };
+    return { $defs: defs, $ref: '#/$defs/d0' };
+  };
+  assert.equal((grammarSchema(chain({ type: 'string' })) as { $ref: string }).$ref, '#/$defs/d0');
+  refused(chain({ type: 'object', properties: { a: { $ref: '#/$defs/d0' } }, required: ['a'] }), '#/$defs/d0 always contains another value of itself (the grammar writes every listed property, and a list its minimum items), so no value of it could ever be finished; make the reference optional, e.g. "anyOf": [{"$ref": …}, {"type": "null"}]');
   refused({ $defs: { t: { type: 'array', items: { $ref: '#/$defs/t' }, minItems: 1 } }, type: 'object', properties: { tree: { $ref: '#/$defs/t' } } }, '#/$defs/t always contains another value of itself (the grammar writes every listed property, and a list its minimum items), so no value of it could ever be finished; make the reference optional, e.g. "anyOf": [{"$ref": …}, {"type": "null"}]');
   assert.ok(grammarSchema(list({ anyOf: [{ $ref: '#/$defs/node' }, { type: 'null' }] })));
   assert.ok(grammarSchema({ $defs: { t: { type: 'array', items: { $ref: '#/$defs/t' } } }, $ref: '#/$defs/t' }), 'an empty list ends it');

@@ -168,12 +168,15 @@ function visit(it: Item, stack: Item[], budget: Budget): unknown {
   const out: Json = {};
 
   // Definitions first: every reference below may name them.
-  const defs = new Set(it.defs);
+  // Copied only where a node adds definitions: a copy at every node cost nodes × definitions (0.6 s for 2,400).
+  let defs = it.defs;
   for (const key of ['$defs', 'definitions']) {
     const d = s[key];
     if (d === undefined) continue;
     if (!isObject(d)) fail(`${path}/${key}`, `must be an object of schemas (got ${typeOf(d)})`);
-    for (const name of Object.keys(d)) defs.add(name);
+    const more = defs === it.defs ? new Set(it.defs) : defs as Set<string>;
+    for (const name of Object.keys(d)) more.add(name);
+    defs = more;
   }
   if (defs.size > it.defs.size) {
     const table: Json = Object.create(null);
