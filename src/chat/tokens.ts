@@ -135,8 +135,14 @@ function untraced(engine: Engine, template: ChatTemplate, messages: Message[], g
   try {
     markup = promptTokens(engine, template.render(messages.map((m, i) => ({ ...m, content: `\uE000${i}\uE001` })), gen));
   } catch { /* the template refuses placeholders: only the check above is possible */ }
-  const ids = (t: number[]) => t.filter((id) => specialText(engine, id) !== undefined).join(',');
-  if (markup && ids(tokens) !== ids(markup)) {
+  // More of some special token than the markup writes: fewer is fine (a template that skips empty messages).
+  const counts = (t: number[]) => {
+    const c = new Map<number, number>();
+    for (const id of t) if (specialText(engine, id) !== undefined) c.set(id, (c.get(id) ?? 0) + 1);
+    return c;
+  };
+  const written = markup && counts(markup);
+  if (written && [...counts(tokens)].some(([id, n]) => n > (written.get(id) ?? 0))) {
     throw new UserError(
       `the chat template ${template.name} turns message content into special tokens, so the messages cannot be kept ` +
         'as plain text; remove the text that becomes them from the messages, or use a built-in template (--template llama3, llama3.1, llama3-v1 or chatml)',

@@ -182,6 +182,9 @@ test('a Jinja filter that makes special-token text of harmless-looking content i
   // Content the filter leaves as text still reads the old way.
   const q: Message[] = [{ role: 'user', content: 'HI <|' }];
   assert.deepEqual(chatTokens(engine, lower, q), [BOS, SH, ...text('user'), EH, ...text('\n\nhi <|'), EOT]);
+  // A template that skips empty messages writes fewer special tokens than its placeholder render: still fine.
+  const skips = jinjaTemplate(`{{ bos_token }}{% for m in messages %}{% if m.content %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n{{ m.content | lower }}<|eot_id|>{% endif %}{% endfor %}`);
+  assert.deepEqual(chatTokens(engine, skips, [{ role: 'system', content: '' }, ...q]), [BOS, SH, ...text('user'), EH, ...text('\n\nhi <|'), EOT]);
 });
 
 test('jinjaPieces: trimmed, moved, repeated and dropped content, and content holding the placeholder characters', () => {
