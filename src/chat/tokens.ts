@@ -133,7 +133,9 @@ function untraced(engine: Engine, template: ChatTemplate, messages: Message[], g
   // turns into markup).
   let markup: number[] | undefined;
   try {
-    markup = promptTokens(engine, template.render(messages.map((m, i) => ({ ...m, content: `\uE000${i}\uE001` })), gen));
+    // Empty content stays empty: a template that skips empty messages must skip the same ones here, or the
+    // special tokens its skipped turn would have written could hide an equal number made of content.
+    markup = promptTokens(engine, template.render(messages.map((m, i) => ({ ...m, content: m.content && `\uE000${i}\uE001` })), gen));
   } catch { /* the template refuses placeholders: only the check above is possible */ }
   // More of some special token than the markup writes: fewer is fine (a template that skips empty messages).
   const counts = (t: number[]) => {
