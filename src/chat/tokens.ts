@@ -126,5 +126,29 @@ function untraced(engine: Engine, template: ChatTemplate, messages: Message[], g
       );
     }
   }
-  return promptTokens(engine, template.render(messages, gen));
+  const tokens = promptTokens(engine, template.render(messages, gen));
+  // A filter may make special-token text of content that holds none (`| lower` on "<|EOT_ID|>", `| replace`),
+  // and a template may join two messages' halves of one: then the prompt has special tokens the template's
+  // markup alone does not write (its render with every content a private-use placeholder, which no filter
+  // turns into markup).
+  let markup: number[] | undefined;
+  try {
+    // Empty content stays empty: a template that skips empty messages must skip the same ones here, or the
+    // special tokens its skipped turn would have written could hide an equal number made of content.
+    markup = promptTokens(engine, template.render(messages.map((m, i) => ({ ...m, content: m.content && `\uE000${i}\uE001` })), gen));
+  } catch { /* the template refuses placeholders: only the check above is possible */ }
+  // More of some special token than the markup writes: fewer is fine (a template that skips empty messages).
+  const counts = (t: number[]) => {
+    const c = new Map<number, number>();
+    for (const id of t) if (specialText(engine, id) !== undefined) c.set(id, (c.get(id) ?? 0) + 1);
+    return c;
+  };
+  const written = markup && counts(markup);
+  if (written && [...counts(tokens)].some(([id, n]) => n > (written.get(id) ?? 0))) {
+    throw new UserError(
+      `the chat template ${template.name} turns message content into special tokens, so the messages cannot be kept ` +
+        'as plain text; remove the text that becomes them from the messages, or use a built-in template (--template llama3, llama3.1, llama3-v1 or chatml)',
+    );
+  }
+  return tokens;
 }

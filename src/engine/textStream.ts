@@ -18,7 +18,9 @@ export class TextStream {
 
   constructor(private detokenize: (tokens: number[]) => string, stops: string[] = []) {
     this.stops = stops.filter((s) => s.length > 0); // an empty stop string would match at once
-    this.longestStop = Math.max(0, ...this.stops.map((s) => s.length));
+    // A loop, not Math.max(...lengths): a request may send hundreds of thousands of stop strings, and spreading
+    // that many arguments overflows the stack.
+    this.longestStop = this.stops.reduce((m, s) => Math.max(m, s.length), 0);
   }
 
   /** Add a token; returns the text that can be shown now ('' if nothing yet). */

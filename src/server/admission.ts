@@ -45,7 +45,11 @@ export class Admission {
     await new Promise<void>((resolve, reject) => {
       const leave = () => {
         const i = this.queue.indexOf(w);
-        if (i >= 0) { this.queue.splice(i, 1); reject(signal!.reason); }
+        if (i < 0) return;
+        this.queue.splice(i, 1);
+        reject(signal!.reason);
+        // A big request that leaves the head of the queue may have been all that kept smaller ones behind it out.
+        this.admitWaiting();
       };
       // Once admitted, the listener goes: a signal that outlives the wait (a request's) would collect one per wait.
       const w: Waiter = { n, admit: () => { signal?.removeEventListener('abort', leave); resolve(); } };

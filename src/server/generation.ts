@@ -131,8 +131,9 @@ async function decode(job: GenerationJob, prompt: number[], signal: AbortSignal,
     const r = await engine.generate({
       prompt,
       maxTokens: job.maxTokens ?? Infinity,
-      // Each of n choices gets its own seed, or they would all be the same reply.
-      sampling: job.sampling.seed !== undefined ? { ...job.sampling, seed: job.sampling.seed + index } : job.sampling,
+      // Each of n choices gets its own seed, or they would all be the same reply. llama.cpp reads the seed modulo
+      // 2^32, and past 2^53 JavaScript's seed + 1 is the seed itself: so the index goes onto the seed as it reads it.
+      sampling: job.sampling.seed !== undefined ? { ...job.sampling, seed: (job.sampling.seed % 2 ** 32) + index } : job.sampling,
       stopTokens: [...(chat ? model.stopTokens : []), ...(job.stopTokens ?? [])],
       stopStrings: [...(chat ? model.stopStrings : []), ...job.stop],
       signal,

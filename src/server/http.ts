@@ -28,6 +28,14 @@ export const MAX_BODY_BYTES = 8 * 1024 * 1024;
  */
 export const MAX_BODY_DEPTH = 128;
 
+/**
+ * Bytes of request bodies being read, all requests together, and their limit. Each body is held until its last
+ * byte: a client that opens many connections and sends all but that byte of 8 MiB on each (Node waits up to
+ * its 300 s requestTimeout) would otherwise hold 8 MiB per connection, as many as it likes, until memory runs out.
+ */
+export const MAX_PENDING_BODY_BYTES = 8 * MAX_BODY_BYTES;
+let pendingBodyBytes = 0;
+
 /** The body as parsed JSON: 413 when too big, 400 when not JSON, not an object, or nested too deeply. */
 export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length']);
@@ -36,10 +44,18 @@ export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   if (declared > limit) throw tooBig();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > limit) throw tooBig();
-    chunks.push(c as Buffer);
+  try {
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > limit) throw tooBig();
+      if (pendingBodyBytes + (c as Buffer).length > MAX_PENDING_BODY_BYTES) {
+        throw new ApiError(503, `the server is reading ${MAX_PENDING_BODY_BYTES / 1024 / 1024} MiB of request bodies already; retry in a moment`, 'unavailable_error', null, null, { connection: 'close', 'retry-after': '1' });
+      }
+      pendingBodyBytes += (c as Buffer).length;
+      chunks.push(c as Buffer);
+    }
+  } finally {
+    pendingBodyBytes -= chunks.reduce((n, c) => n + c.length, 0);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (!text.trim()) throw badRequest('the request body is empty; send a JSON object');

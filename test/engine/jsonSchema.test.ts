@@ -34,6 +34,9 @@ test('what the grammar would mistranslate is refused, naming the keyword and whe
   refused({ type: 'string', minLength: 5, maxLength: 2 }, '# has "maxLength" 2 below "minLength" 5, which no value matches');
   refused({ type: 'string', maxLength: 1e6 }, `#/maxLength is 1000000; it must be a whole number from 0 to ${MAX_SCHEMA_BOUND}`);
   refused({ type: 'object', properties: { a: false } }, '#/properties/a is false, which no value matches');
+  // node-llama-cpp got maxItems 0 beside minItems 1 and wrote a list of strings.
+  refused({ type: 'array', items: false, minItems: 1 }, '# has "minItems" 1 but "items": false allows only its 0 "prefixItems", which no list matches');
+  refused({ type: 'array', prefixItems: [{ type: 'string' }], items: false, minItems: 2 }, '# has "minItems" 2 but "items": false allows only its 1 "prefixItems", which no list matches');
   refused({ type: 'string', nullable: true }, '# has "nullable", which is OpenAPI, not JSON Schema; use "type": [T, "null"]');
   refused('string', '# must be a schema object (got string)');
   // Left recursion: llama.cpp refused these with only "Failed to parse grammar".
@@ -43,6 +46,15 @@ test('what the grammar would mistranslate is refused, naming the keyword and whe
   // Every node holds a next node: the grammar would go on until max_tokens. A null alternative lets it end.
   const list = (next: unknown) => ({ $defs: { node: { type: 'object', properties: { v: { type: 'integer' }, next } } }, $ref: '#/$defs/node' });
   refused(list({ $ref: '#/$defs/node' }), '#/$defs/node always contains another value of itself (the grammar writes every listed property, and a list its minimum items), so no value of it could ever be finished; make the reference optional, e.g. "anyOf": [{"$ref": …}, {"type": "null"}]');
+  // A chain of definitions, each ending only once the next one does, listed first to last: each is found to end
+  // when the one after it does (a worklist, not a pass over all of them per link), and a chain that never ends is named.
+  const chain = (last: unknown) => {
+    const defs: Record<string, unknown> = {};
+    for (let i = 0; i < 2000; i++) defs[`d${i}`] = i === 1999 ? last : { type: 'object', properties: { a: { $ref: `#/$defs/d${i + 1}` } }, required: ['a'] };
+    return { $defs: defs, $ref: '#/$defs/d0' };
+  };
+  assert.equal((grammarSchema(chain({ type: 'string' })) as { $ref: string }).$ref, '#/$defs/d0');
+  refused(chain({ type: 'object', properties: { a: { $ref: '#/$defs/d0' } }, required: ['a'] }), '#/$defs/d0 always contains another value of itself (the grammar writes every listed property, and a list its minimum items), so no value of it could ever be finished; make the reference optional, e.g. "anyOf": [{"$ref": …}, {"type": "null"}]');
   refused({ $defs: { t: { type: 'array', items: { $ref: '#/$defs/t' }, minItems: 1 } }, type: 'object', properties: { tree: { $ref: '#/$defs/t' } } }, '#/$defs/t always contains another value of itself (the grammar writes every listed property, and a list its minimum items), so no value of it could ever be finished; make the reference optional, e.g. "anyOf": [{"$ref": …}, {"type": "null"}]');
   assert.ok(grammarSchema(list({ anyOf: [{ $ref: '#/$defs/node' }, { type: 'null' }] })));
   assert.ok(grammarSchema({ $defs: { t: { type: 'array', items: { $ref: '#/$defs/t' } } }, $ref: '#/$defs/t' }), 'an empty list ends it');

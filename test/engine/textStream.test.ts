@@ -49,3 +49,13 @@ test('a held-back prefix that does not become a stop string is released', () => 
   assert.equal(s.flush(), '');
   assert.equal(s.result, 'a<b');
 });
+
+test('a request with 200,000 stop strings is served, not a RangeError from spreading them into Math.max', () => {
+  const stops = Array.from({ length: 200_000 }, (_, i) => `§${i.toString(36)}`);
+  const s = new TextStream(detok, [...stops, 'END']);
+  let out = '';
+  for (const t of tokensOf('ab END cd', [1, 2, 3, 5, 6, 7])) out += s.push(t);
+  out += s.flush();
+  assert.equal(out, 'ab ');
+  assert.equal(s.stoppedBy, 'END');
+});

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { RunningServer } from '../../src/server/start.js';
 import { REPLY } from '../helpers/models.js';
@@ -107,6 +108,29 @@ test('413 for a body over the limit, refused before it is read', async () => {
     req.end();
   });
   assert.equal(status, 413);
+});
+
+test('bodies held open on many connections take at most 64 MiB together; past that a 503, and the server still serves', async () => {
+  // Each sends all but the last byte of an almost-8 MiB body and waits: the server holds what came.
+  const size = 8 * 1024 * 1024 - 64;
+  const { port } = new URL(srv.url);
+  const held = await Promise.all(Array.from({ length: 8 }, () => new Promise<Socket>((resolve) => {
+    const s = connect(Number(port), '127.0.0.1', () => {
+      s.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${auth.authorization}\r\nContent-Type: application/json\r\nContent-Length: ${size + 1}\r\n\r\n`);
+      s.write(Buffer.alloc(size, 0x20), () => resolve(s));
+    });
+    s.on('error', () => {});
+  })));
+  await new Promise((r) => setTimeout(r, 500));
+  // Even a small body (1 KiB) does not fit beside them.
+  const busy = await chat({ messages: [{ role: 'user', content: 'x'.repeat(1024) }] });
+  assertError(busy, 503, /^the server is reading 64 MiB of request bodies already; retry in a moment$/);
+  assert.equal(busy.headers.get('retry-after'), '1');
+  for (const s of held) s.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  const after = await chat(ok);
+  assert.equal(after.status, 200);
+  assert.equal(after.json.choices[0].message.content, REPLY);
 });
 
 test('the simple API errors carry a status too, and the server still serves after all of the above', async () => {

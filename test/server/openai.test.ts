@@ -153,6 +153,17 @@ test('response_format json_object makes the reply a JSON value', async () => {
   assert.match(r.choices[0].message.content!, /^\{\s*"/);
 });
 
+test('response_format on text completions too: the grammar holds, and a bad schema is a 400', async () => {
+  // Left alone the raw prompt gets "Apples are red."; the schema allows only "是" or "否".
+  const schema = { type: 'object', properties: { answer: { type: 'string', enum: ['是', '否'] } }, required: ['answer'] };
+  const r = await postJson(`${srv.url}/v1/completions`, { prompt: 'red\n\n', temperature: 0, max_tokens: 30, response_format: { type: 'json_schema', json_schema: { name: 'a', schema } } });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(['是', '否'].includes(JSON.parse(r.json.choices[0].text).answer), r.json.choices[0].text);
+  const bad = await postJson(`${srv.url}/v1/completions`, { prompt: 'red\n\n', response_format: { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'foo' } } } });
+  assert.equal(bad.status, 400, bad.text);
+  assert.equal(bad.json.error.message, 'the JSON schema is not supported: #/type is "foo"; use "string", "number", "integer", "boolean", "null", "object" or "array"');
+});
+
 test('text completions: raw prompt, echo, several prompts, streaming', async () => {
   // The raw prompt ends in "\n\n" after the route word, as the chat template would.
   const r = await client.completions.create({ model: 'scripted', prompt: 'apple\n\n', max_tokens: 10 });

@@ -67,17 +67,42 @@ function definitions(root: Json): Map<string, Json[]> {
   return defs;
 }
 
+/** The names of the definitions referred to anywhere inside `bodies`. */
+function refsIn(bodies: Json[]): Set<string> {
+  const out = new Set<string>();
+  const stack: unknown[] = [...bodies];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) { for (const x of v) stack.push(x); continue; }
+    const ref = refName(v as Json);
+    if (ref !== undefined) out.add(ref);
+    for (const [k, child] of Object.entries(v)) if (k !== 'enum' && k !== 'const') stack.push(child);
+  }
+  return out;
+}
+
 /** A definition the root needs whose every value holds another of itself, if there is one. */
 export function endlessDefinition(root: Json): string | undefined {
   const defs = definitions(root);
   if (defs.size === 0) return undefined;
-  // Least fixed point: a definition ends once some value of it is built only of definitions that end.
+  // Least fixed point: a definition ends once some value of it is built only of definitions that end. A worklist,
+  // not passes over every definition until none changes: a chain of 2,400 definitions, each ending only once the
+  // next one does, listed first to last, took 2,400 passes (2 s with the event loop stopped, per request).
   const known = new Set<string>();
-  for (let changed = true; changed;) {
-    changed = false;
-    for (const [name, bodies] of defs) {
-      if (!known.has(name) && bodies.every((b) => ends(b, known))) { known.add(name); changed = true; }
+  const users = new Map<string, Set<string>>();
+  for (const [name, bodies] of defs) {
+    for (const ref of refsIn(bodies)) {
+      if (!users.has(ref)) users.set(ref, new Set());
+      users.get(ref)!.add(name);
     }
+  }
+  const work = new Set(defs.keys());
+  for (const name of work) {
+    work.delete(name);
+    if (known.has(name) || !defs.get(name)!.every((b) => ends(b, known))) continue;
+    known.add(name);
+    for (const user of users.get(name) ?? []) if (!known.has(user)) work.add(user);
   }
   if (ends(root, known)) return undefined;
   // Name one the root reaches: the first unfinished definition referred to, breadth first.

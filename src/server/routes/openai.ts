@@ -191,6 +191,8 @@ async function completions(c: Ctx) {
   const base = {
     model, maxTokens: maxTokens(body) ?? 16, sampling: sampling(body, vocab), stop: stopList(body), stopTokens: tokenIdList(body, 'stop_token_ids', vocab),
     n, logprobs: lp, ignoreEos: optBool(body, 'ignore_eos'),
+    // vLLM takes response_format here too; read it, or a schema would be dropped and the reply unconstrained.
+    format: responseFormat(body),
   };
   const es = stream ? new EventStream(c.res, 'sse') : undefined;
   const signal = es?.signal ?? disconnectSignal(c.res);
