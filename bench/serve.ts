@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { progressBar } from '../src/cli/progress.js';
+import { sseData } from '../src/util/sse.js';
 import { benchModel } from './model.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -52,19 +53,11 @@ async function stream(t: Target, messages: Message[], maxTokens: number): Promis
   if (!res.ok) throw new Error(`${t.name}: HTTP ${res.status}: ${await res.text()}`);
   const times: number[] = [];
   let tokens = 0;
-  const decoder = new TextDecoder();
-  let buf = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const event = buf.slice(0, i).trim();
-      buf = buf.slice(i + 2);
-      if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
-      const data = JSON.parse(event.slice(6));
-      if (data.choices?.[0]?.delta?.content) times.push(performance.now());
-      if (data.usage?.completion_tokens) tokens = data.usage.completion_tokens;
-    }
+  for await (const payload of sseData(res.body!)) {
+    if (payload === '[DONE]') continue;
+    const data = JSON.parse(payload);
+    if (data.choices?.[0]?.delta?.content) times.push(performance.now());
+    if (data.usage?.completion_tokens) tokens = data.usage.completion_tokens;
   }
   return { ttft: times[0] - t0, itls: times.slice(1).map((x, k) => x - times[k]), tokens: tokens || times.length };
 }

@@ -6,6 +6,7 @@
 import DOMPurify from 'dompurify';
 import { marked } from 'marked';
 import hljs from 'highlight.js/lib/common';
+import { sseData } from '../util/sse.js';
 import { STRINGS, type Lang } from './strings.js';
 
 interface Msg { role: 'user' | 'assistant'; content: string; stats?: string }
@@ -242,29 +243,17 @@ async function answer() {
       }),
     });
     if (!res.ok) throw new Error((await res.json().catch(() => null))?.error?.message ?? `HTTP ${res.status}`);
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    for (let ended = false; !ended;) {
-      const { value, done } = await reader.read();
-      ended = done;
-      buf += (value ?? '').replace(/\r\n?/g, '\n');
-      let i;
-      // One SSE event per blank line; its data may span several "data:" lines. At the end, whatever is left is the last event.
-      while ((i = buf.indexOf('\n\n')) >= 0 || (ended && buf.trim())) {
-        const event = i >= 0 ? buf.slice(0, i) : buf;
-        buf = i >= 0 ? buf.slice(i + 2) : '';
-        const payload = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
-        if (!payload || payload === '[DONE]') continue;
-        const data = JSON.parse(payload);
-        const delta = data.choices?.[0]?.delta?.content;
-        if (delta) {
-          first ||= performance.now();
-          reply.content += delta;
-          renderMarkdown(bodyEl, reply.content + '▌');
-        }
-        if (data.usage) tokens = data.usage.completion_tokens;
-        if (data.error) throw new Error(data.error.message);
+    for await (const payload of sseData(res.body!)) {
+      if (payload === '[DONE]') continue;
+      const data = JSON.parse(payload);
+      const delta = data.choices?.[0]?.delta?.content;
+      if (delta) {
+        first ||= performance.now();
+        reply.content += delta;
+        renderMarkdown(bodyEl, reply.content + '▌');
       }
+      if (data.usage) tokens = data.usage.completion_tokens;
+      if (data.error) throw new Error(data.error.message);
     }
   } catch (e) {
     if ((e as Error).name !== 'AbortError') notice(`${t('error')}: ${(e as Error).message}`);
