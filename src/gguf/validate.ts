@@ -116,14 +116,21 @@ function checkVocab(f: GgufFile): number | undefined {
   }
   for (const key of ['tokenizer.ggml.scores', 'tokenizer.ggml.token_type']) {
     const m = arrayLength(f, key, [ValueType.FLOAT32, ValueType.INT32, ValueType.UINT32]);
-    if (m !== undefined && m !== n) bad(`${key} has ${m} items but there are ${n} tokens`);
+    // llama-vocab.cpp refuses fewer items than tokens and reads past none of the extra ones.
+    if (m !== undefined && m < n) bad(`${key} has ${m} items but there are ${n} tokens`);
   }
-  // llama-vocab.cpp asserts that every token string is distinct.
+  // llama-vocab.cpp asserts that every token string is distinct, after naming each empty one "[EMPTY_<id>]"
+  // (real vocabularies have several empty tokens; they load, with a warning).
   const tokens = meta<Scalar[]>(f, 'tokenizer.ggml.tokens')!;
-  const seen = new Set<Scalar>();
+  const seen = new Map<Scalar, number>();
   tokens.forEach((t, i) => {
-    if (seen.has(t)) bad(`tokenizer.ggml.tokens has ${show(t)} twice (ids ${tokens.indexOf(t)} and ${i})`);
-    seen.add(t);
+    const text = t === '' ? `[EMPTY_${i}]` : t;
+    const first = seen.get(text);
+    if (first !== undefined) {
+      const note = t === '' || tokens[first] === '' ? '; llama.cpp names an empty token [EMPTY_<id>]' : '';
+      bad(`tokenizer.ggml.tokens has ${show(text)} twice (ids ${first} and ${i}${note})`);
+    }
+    seen.set(text, i);
   });
   return n;
 }
@@ -207,6 +214,8 @@ function adapterProblem(f: GgufFile): void {
   const names = new Set(f.tensors.map((t) => t.name));
   for (const n of names) {
     const pair = n.endsWith('.lora_a') ? n.replace(/a$/, 'b') : n.endsWith('.lora_b') ? n.replace(/b$/, 'a') : undefined;
+    // llama-adapter.cpp skips norm vectors (PEFT saves them when they were trained) and refuses anything else.
+    if (pair === undefined && n.endsWith('_norm.weight')) continue;
     if (pair === undefined) bad(`tensor ${n} is not a LoRA tensor (their names end in .lora_a or .lora_b)`);
     if (!names.has(pair!)) bad(`tensor ${n} has no ${pair}`);
   }

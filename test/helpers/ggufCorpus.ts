@@ -126,6 +126,7 @@ export const CORPUS: CorpusFile[] = [
   // The vocabulary: llama.cpp aborts on a duplicate token.
   { name: 'vocab-empty', make: (p) => writeSmallModel(p, { set: [kv.strs('tokenizer.ggml.tokens', []), kv.i32s('tokenizer.ggml.token_type', [])] }), pattern: /tokenizer\.ggml\.tokens is empty/ },
   { name: 'vocab-duplicate', make: (p) => writeSmallModel(p, { set: [kv.strs('tokenizer.ggml.tokens', Array.from({ length: 64 }, (_, i) => `t${i === 5 ? 1 : i}`))] }), pattern: /tokenizer\.ggml\.tokens has "t1" twice \(ids 1 and 5\)/ },
+  { name: 'vocab-empty-collision', make: (p) => writeSmallModel(p, { set: [kv.strs('tokenizer.ggml.tokens', Array.from({ length: 64 }, (_, i) => (i === 10 ? '' : i === 11 ? '[EMPTY_10]' : `t${i}`)))] }), pattern: /tokenizer\.ggml\.tokens has "\[EMPTY_10\]" twice \(ids 10 and 11; llama\.cpp names an empty token \[EMPTY_<id>\]\)/ },
   { name: 'no-merges', make: (p) => writeSmallModel(p, { drop: ['tokenizer.ggml.merges'] }), pattern: /it has no tokenizer\.ggml\.merges, which its BPE tokenizer \("gpt2"\) needs/ },
   { name: 'token_type-short', make: (p) => writeSmallModel(p, { set: [kv.i32s('tokenizer.ggml.token_type', [1, 1])] }), pattern: /tokenizer\.ggml\.token_type has 2 items but there are 64 tokens/ },
   { name: 'duplicate-key', make: (p) => writeSmallModel(p, { extra: [u32('general.architecture', 8192)] }), pattern: /metadata key general\.architecture appears twice \(entry 20 of 20\)/ },
