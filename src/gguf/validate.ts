@@ -168,6 +168,26 @@ function checkLlamaTensors(f: GgufFile, h: { embd: number; vocab?: number; layer
   }
 }
 
+/**
+ * Types ggml knows but cannot compute with as a weight: the CPU backend has no matrix product (segfault) or row
+ * lookup (GGML_ABORT in ops.cpp) for them. Q8_1 and Q8_K are only the intermediate types of other quantizations;
+ * no converter writes a weight as an integer or F64.
+ */
+const NOT_WEIGHT_TYPES = new Set([9, 15, 24, 25, 26, 27, 28]);
+
+/**
+ * Tensor types llama.cpp loads but aborts on at the first prompt. A llama model's vectors (norms, rope_freqs)
+ * are multiplied into F32 activations, and ggml's CPU binary ops take only F32 there (binary-ops.cpp:
+ * "unsupported types"); every converter and llama-quantize keep one-dimensional tensors F32.
+ */
+function checkWeightTypes(f: GgufFile, llama: boolean) {
+  for (const t of f.tensors) {
+    const type = TENSOR_TYPES[t.type][0];
+    if (NOT_WEIGHT_TYPES.has(t.type)) bad(`tensor ${t.name} is ${type}, which llama.cpp cannot compute with as a model weight`);
+    if (llama && t.dims.length === 1 && t.type !== 0) bad(`tensor ${t.name} is ${type}; a llama model's one-dimensional tensors must be F32`);
+  }
+}
+
 function modelProblem(f: GgufFile): void {
   const arch = meta<Scalar>(f, 'general.architecture');
   if (typeof arch !== 'string' || !arch) bad('it has no general.architecture, so no program can tell what model it is');
@@ -176,6 +196,7 @@ function modelProblem(f: GgufFile): void {
   // llama.cpp reads no hyperparameters for a vision projector (mmproj, "clip").
   if (arch === 'clip') return;
   const llama = arch === 'llama';
+  checkWeightTypes(f, llama);
   // No hyperparameters at all under another name: an architecture llama.cpp may not know. Its own error
   // ("unknown model architecture") says more than "no alien.block_count", and is an error, not an abort.
   if (!llama && ![...f.metadata.keys()].some((key) => key.startsWith(`${arch}.`))) return;
@@ -211,6 +232,7 @@ function modelProblem(f: GgufFile): void {
 function adapterProblem(f: GgufFile): void {
   const type = meta<Scalar>(f, 'adapter.type');
   if (type !== 'lora') bad(`adapter.type is ${type === undefined ? 'missing' : show(type)}; llama.cpp loads "lora" adapters only`);
+  checkWeightTypes(f, false);
   const names = new Set(f.tensors.map((t) => t.name));
   for (const n of names) {
     const pair = n.endsWith('.lora_a') ? n.replace(/a$/, 'b') : n.endsWith('.lora_b') ? n.replace(/b$/, 'a') : undefined;

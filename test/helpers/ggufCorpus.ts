@@ -137,6 +137,10 @@ export const CORPUS: CorpusFile[] = [
   }), pattern: /general\.alignment must be a u32/ },
   // Tensor shapes against the hyperparameters, and missing tensors (llama.cpp refuses these, with less to go on).
   { name: 'shape-mismatch', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'token_embd.weight' ? f32(x.name, [EMBD, VOCAB - 1]) : x)) }), pattern: /tensor token_embd\.weight has shape \[32,63\] but the hyperparameters make it \[32,64\]/ },
+  // Types ggml knows that llama.cpp loads, then aborts or segfaults on at the first prompt.
+  { name: 'weight-i32', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'token_embd.weight' ? { ...x, type: 26 } : x)) }), pattern: /tensor token_embd\.weight is I32, which llama\.cpp cannot compute with as a model weight/ },
+  { name: 'weight-q8_1', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'blk.0.attn_q.weight' ? { ...x, type: 9, data: new Uint8Array(36 * EMBD) } : x)) }), pattern: /tensor blk\.0\.attn_q\.weight is Q8_1, which llama\.cpp cannot compute with as a model weight/ },
+  { name: 'norm-f16', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'blk.1.ffn_norm.weight' ? { ...x, type: TensorType.F16, data: new Uint8Array(2 * EMBD) } : x)) }), pattern: /tensor blk\.1\.ffn_norm\.weight is F16; a llama model's one-dimensional tensors must be F32/ },
   { name: 'missing-tensor', make: (p) => writeSmallModel(p, { tensors: (t) => t.filter((x) => x.name !== 'blk.1.ffn_up.weight') }), pattern: /it has no tensor blk\.1\.ffn_up\.weight, which a llama model needs/ },
   // Tensor infos, edited in the bytes.
   ...[4, 5, 31, 43, 255].map((type): CorpusFile => ({
