@@ -243,6 +243,33 @@ function adapterProblem(f: GgufFile): void {
   }
 }
 
+/**
+ * An adapter against the model it is loaded on, as llama-adapter.cpp checks it: one architecture, every pair
+ * naming a tensor of the model, A [in, rank] and B [rank, out] for a weight [in, out] (the embedding's pair is
+ * flipped). llama.cpp only reports "Failed to initialize LoRA adapter" for these, but it does not compare the
+ * dimensions past the second: 3-D pairs on a 2-D weight pass it and abort in ggml_mul_mat
+ * (GGML_ASSERT(ggml_can_mul_mat(a, b))), so those must match the weight's too (expert weights are 3-D).
+ */
+function adapterBaseProblem(a: GgufFile, base: GgufFile): void {
+  const arch = meta<Scalar>(a, 'general.architecture'), baseArch = meta<Scalar>(base, 'general.architecture');
+  if (arch !== baseArch) bad(`it is an adapter for ${show(arch ?? 'no architecture')}, but the model is ${show(baseArch ?? 'no architecture')}`);
+  const shapes = new Map(base.tensors.map((t) => [t.name, t.dims]));
+  const dims = new Map(a.tensors.map((t) => [t.name, t.dims]));
+  const d = (x: readonly number[], i: number) => x[i] ?? 1;
+  for (const [name, ad] of dims) {
+    if (!name.endsWith('.lora_a')) continue;
+    const weight = name.slice(0, -'.lora_a'.length);
+    const bd = dims.get(`${weight}.lora_b`)!;
+    const w = shapes.get(weight);
+    if (!w) bad(`it changes tensor ${weight}, which the model does not have`);
+    const fits = weight === 'token_embd.weight'
+      ? d(w!, 0) === d(bd, 1) && d(w!, 1) === d(ad, 1)
+      : d(w!, 0) === d(ad, 0) && d(w!, 1) === d(bd, 1) && d(ad, 1) === d(bd, 0);
+    const outer = [2, 3].every((i) => d(ad, i) === d(w!, i) && d(bd, i) === d(w!, i));
+    if (!fits || !outer) bad(`its tensors for ${weight} have shapes [${ad}] and [${bd}], which do not fit the model's [${w}]`);
+  }
+}
+
 /** What is wrong with the file as a model (or, with general.type "adapter", as an adapter); undefined when nothing. */
 export function fileProblem(f: GgufFile): string | undefined {
   try {
@@ -269,8 +296,15 @@ export function checkModel(f: GgufFile) {
   check(f, modelProblem);
 }
 
-export function checkAdapter(f: GgufFile) {
+/** An adapter on its own, and against the model it is for when `base` is given. */
+export function checkAdapter(f: GgufFile, base?: GgufFile) {
   check(f, adapterProblem);
+  try {
+    if (base) adapterBaseProblem(f, base);
+  } catch (e) {
+    if (e instanceof Problem) throw new GgufError(`${f.path}: ${e.message}. It was made for another model; give an adapter trained for ${base!.path}`);
+    throw e;
+  }
 }
 
 /** A model, or an adapter when its general.type says so (for commands that take either: inspect, set). */

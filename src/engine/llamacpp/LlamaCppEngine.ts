@@ -3,6 +3,7 @@ import {
   getLlama, type Llama, type LlamaContext, type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, LlamaLogLevel, type Token,
   TokenBias,
 } from 'node-llama-cpp';
+import { readGguf } from '../../gguf/reader.js';
 import { type GgufFile, meta } from '../../gguf/types.js';
 import { UserError } from '../../errors.js';
 import { ContextOverflowError } from '../errors.js';
@@ -185,7 +186,7 @@ export class LlamaCppEngine implements Engine {
   }
 
   async withAdapters(lora: LoraAdapter[]): Promise<Engine> {
-    checkAdapters(lora);
+    checkAdapters(lora, readGguf(this.info.path, { skipArrays: true }));
     const o = { ...this.options, lora, contextSize: this.info.contextSize, threads: this.info.threads, parallel: this.info.parallel };
     const context = await LlamaCppEngine.createContext(this.model, o);
     return new LlamaCppEngine(this.info, this.model, context, new SequencePool(context, o.parallel), this.grammars, false, o);
