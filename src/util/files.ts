@@ -32,12 +32,47 @@ export function outputTarget(path: string): string {
 let temps = 0;
 
 /**
+ * Temp files being written now. Ctrl-C ends a process without running `finally` blocks, so a long write (data
+ * convert, gguf set, extend-context) left its hidden temp file, as big as the output, beside it; these are
+ * removed on SIGINT / SIGTERM and at exit.
+ */
+const live = new Set<string>();
+
+function removeLive() {
+  for (const t of live) rmSync(t, { force: true });
+  live.clear();
+}
+
+function onSignal(sig: NodeJS.Signals) {
+  removeLive();
+  // Alone, act as Node's default does and die by the signal (exit status 130 for SIGINT). A command with a
+  // handler of its own (chat, eval, serve) decides; whatever it writes after this fails, as the temp is gone.
+  if (process.listenerCount(sig) === 1) {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    process.kill(process.pid, sig);
+  }
+}
+
+function track(tmp: string) {
+  if (!live.size) process.on('SIGINT', onSignal).on('SIGTERM', onSignal).on('exit', removeLive);
+  live.add(tmp);
+}
+
+/** The temp file from tempPath was renamed or removed: nothing to clean up any more. */
+export function tempDone(tmp: string) {
+  live.delete(tmp);
+  if (!live.size) process.off('SIGINT', onSignal).off('SIGTERM', onSignal).off('exit', removeLive);
+}
+
+/**
  * The temp file a write of `target` goes to before its rename: beside it (so the rename is atomic), hidden, and
  * its own even when one process writes the same target twice at once (two test models of one name did, and the
  * second write truncated the first one's file under it).
  */
 export function tempPath(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${process.pid}.${++temps}.tmp`);
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${++temps}.tmp`);
+  track(tmp);
+  return tmp;
 }
 
 /**
@@ -53,6 +88,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array) {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw writeFailure(path, e);
+  } finally {
+    tempDone(tmp);
   }
 }
 
