@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -115,4 +115,19 @@ export function regularFileSize(path: string, what = 'file'): number {
   if (st.isDirectory()) throw new UserError(`${path} is a folder, not a ${what}`);
   if (!st.isFile()) throw new UserError(`${path} is not a regular file (a pipe, socket or device); give a ${what} on disk`);
   return st.size;
+}
+
+/**
+ * A small text file read whole (a config.json, a chat template, a messages file), after regularFileSize: a FIFO
+ * named config.json blocked estimate and extend-context for ever, and a link to /dev/zero took them past 5 GB.
+ * Files of this kind are kilobytes; `max` bounds the memory anything else could take.
+ */
+export function readSmallFile(path: string, what: string, max = 16 << 20): string {
+  const size = regularFileSize(path, what);
+  if (size > max) throw new UserError(`${path} is ${(size / (1 << 20)).toFixed(1)} MiB, too big for a ${what} (at most ${max >> 20} MiB)`);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }
