@@ -104,13 +104,22 @@ export function writeFailure(path: string, e: unknown): UserError {
  * Stat a file the user named before opening it: a FIFO, a device (/dev/zero) or a folder would block `openSync`
  * or read forever, so anything but a regular file (after symlinks) is a one-line error. Returns its size in bytes.
  */
+/** Node's messages name the syscall and repeat the path ("ELOOP: too many symbolic links encountered, stat '…'"). */
+const READ_ERRORS: Record<string, string> = {
+  ELOOP: 'its symbolic links form a loop',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a part of its path is not a folder',
+  ENAMETOOLONG: 'the name is too long',
+};
+
 export function regularFileSize(path: string, what = 'file'): number {
   let st;
   try {
     st = statSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `no such ${what}: ${path}` : `cannot read ${path}: ${(e as Error).message}`);
+    throw new UserError(code === 'ENOENT' ? `no such ${what}: ${path}` : `cannot read ${path}: ${READ_ERRORS[code ?? ''] ?? code ?? (e as Error).message}`);
   }
   if (st.isDirectory()) throw new UserError(`${path} is a folder, not a ${what}`);
   if (!st.isFile()) throw new UserError(`${path} is not a regular file (a pipe, socket or device); give a ${what} on disk`);
@@ -128,6 +137,7 @@ export function readSmallFile(path: string, what: string, max = 16 << 20): strin
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`cannot read ${path}: ${READ_ERRORS[code ?? ''] ?? code ?? (e as Error).message}`);
   }
 }

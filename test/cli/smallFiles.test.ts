@@ -28,3 +28,15 @@ test('config.json, a template file or a messages file that is a FIFO or a device
     assertOneLineError(await runCli(['template', 'render', '--messages', messages, '--template-file', bad]), refused('template file'));
   }
 });
+
+test('a symbolic link loop or a path through a file is named as such, without the syscall Node names', async () => {
+  const loop = join(dir, 'loop.jsonl');
+  symlinkSync(join(dir, 'loop2'), loop);
+  symlinkSync(loop, join(dir, 'loop2'));
+  const file = join(dir, 'plain');
+  writeFileSync(file, 'x');
+  // Before: "cannot read …: ELOOP: too many symbolic links encountered, stat '…'".
+  assertOneLineError(await runCli(['data', 'stats', loop]), /^llama3-zh data: cannot read \S+loop\.jsonl: its symbolic links form a loop$/);
+  assertOneLineError(await runCli(['gguf', 'inspect', loop]), /^llama3-zh gguf: cannot read \S+loop\.jsonl: its symbolic links form a loop$/);
+  assertOneLineError(await runCli(['data', 'stats', join(file, 'x.jsonl')]), /^llama3-zh data: cannot read \S+plain\/x\.jsonl: a part of its path is not a folder$/);
+});
