@@ -184,7 +184,9 @@ function checkWeightTypes(f: GgufFile, llama: boolean) {
   for (const t of f.tensors) {
     const type = TENSOR_TYPES[t.type][0];
     if (NOT_WEIGHT_TYPES.has(t.type)) bad(`tensor ${t.name} is ${type}, which llama.cpp cannot compute with as a model weight`);
-    if (llama && t.dims.length === 1 && t.type !== 0) bad(`tensor ${t.name} is ${type}; a llama model's one-dimensional tensors must be F32`);
+    // Stored as [n] or as [n, 1]: llama.cpp compares shapes with trailing 1s dropped, so both are a vector.
+    const vector = t.dims.slice(1).every((d) => d === 1);
+    if (llama && vector && t.type !== 0) bad(`tensor ${t.name} is ${type}; a llama model's one-dimensional tensors must be F32`);
   }
 }
 

@@ -140,6 +140,7 @@ export const CORPUS: CorpusFile[] = [
   // Types ggml knows that llama.cpp loads, then aborts or segfaults on at the first prompt.
   { name: 'weight-i32', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'token_embd.weight' ? { ...x, type: 26 } : x)) }), pattern: /tensor token_embd\.weight is I32, which llama\.cpp cannot compute with as a model weight/ },
   { name: 'weight-q8_1', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'blk.0.attn_q.weight' ? { ...x, type: 9, data: new Uint8Array(36 * EMBD) } : x)) }), pattern: /tensor blk\.0\.attn_q\.weight is Q8_1, which llama\.cpp cannot compute with as a model weight/ },
+  { name: 'norm-f16-2d', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'output_norm.weight' ? { ...x, dims: [EMBD, 1], type: TensorType.F16, data: new Uint8Array(2 * EMBD) } : x)) }), pattern: /tensor output_norm\.weight is F16; a llama model's one-dimensional tensors must be F32/ },
   { name: 'norm-f16', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'blk.1.ffn_norm.weight' ? { ...x, type: TensorType.F16, data: new Uint8Array(2 * EMBD) } : x)) }), pattern: /tensor blk\.1\.ffn_norm\.weight is F16; a llama model's one-dimensional tensors must be F32/ },
   { name: 'missing-tensor', make: (p) => writeSmallModel(p, { tensors: (t) => t.filter((x) => x.name !== 'blk.1.ffn_up.weight') }), pattern: /it has no tensor blk\.1\.ffn_up\.weight, which a llama model needs/ },
   // Tensor infos, edited in the bytes.
