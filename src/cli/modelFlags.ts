@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readSmallFile } from '../util/files.js';
 import { resolveTemplate, type ChatTemplate, TEMPLATE_NAMES } from '../chat/templates.js';
 import { UserError } from '../errors.js';
 import { loadEngine } from '../engine/load.js';
@@ -87,11 +88,7 @@ export function checkTemplateFlags(v: ModelFlagValues) {
 
 export function readTemplateFile(path: string | undefined): string | undefined {
   if (path === undefined) return undefined;
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    throw new UserError(`cannot read template file ${path}`);
-  }
+  return readSmallFile(path, 'template file');
 }
 
 /**

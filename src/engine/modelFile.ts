@@ -15,17 +15,20 @@ export function readModelFile(o: Pick<LoadOptions, 'modelPath' | 'lora'>): GgufF
     throw new UserError(`${o.modelPath} is a LoRA adapter, not a model; load a base model and pass the adapter with --lora`);
   }
   checkModel(file);
-  checkAdapters(o.lora ?? []);
+  checkAdapters(o.lora ?? [], file);
   return file;
 }
 
-/** A clear error for a file given as a LoRA adapter that is not one (llama.cpp would only log it) or is damaged. */
-export function checkAdapters(lora: LoraAdapter[]) {
+/**
+ * A clear error for a file given as a LoRA adapter that is not one (llama.cpp would only log it), is damaged, or
+ * does not fit `base` (llama.cpp says only "Failed to initialize LoRA adapter", or aborts; see gguf/validate.ts).
+ */
+export function checkAdapters(lora: LoraAdapter[], base: GgufFile) {
   for (const a of lora) {
     const f = readGguf(a.path, { skipArrays: true });
     if (meta<string>(f, 'general.type') !== 'adapter') {
       throw new UserError(`${a.path} is not a LoRA adapter (its general.type is not "adapter"); give an adapter GGUF`);
     }
-    checkAdapter(f);
+    checkAdapter(f, base);
   }
 }

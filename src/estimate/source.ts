@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { readGguf } from '../gguf/reader.js';
@@ -6,6 +6,7 @@ import { meta, type Scalar, tensorBytes, tensorElements, tensorTypeName } from '
 import { checkModel } from '../gguf/validate.js';
 import { findStored, looksLikePath, parseModelRef } from '../hub/modelRef.js';
 import { countParams, type ModelShape } from './shape.js';
+import { readSmallFile } from '../util/files.js';
 
 /** A model's shape plus what its files actually hold. */
 export interface ModelSource {
@@ -91,9 +92,10 @@ export function fromHfFolder(dir: string): ModelSource {
   if (!existsSync(configPath)) {
     throw new UserError(`${dir} has no config.json; give a Hugging Face model folder, a .gguf file, or --params 8b`);
   }
+  const text = readSmallFile(configPath, 'config.json');
   let c: Record<string, unknown>;
   try {
-    c = JSON.parse(readFileSync(configPath, 'utf8'));
+    c = JSON.parse(text);
   } catch (e) {
     throw new UserError(`${configPath} is not valid JSON (${(e as Error).message})`);
   }

@@ -3,7 +3,7 @@ import { type FileHandle, open, realpath, rename, rm, stat } from 'node:fs/promi
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { type ContextNow, type ContextPlan, type ContextWant, planContext } from '../hub/contextExtension.js';
-import { outputTarget, tempPath, writeFailure } from '../util/files.js';
+import { outputTarget, tempDone, tempPath, writeFailure } from '../util/files.js';
 import { GgufError } from './errors.js';
 import { readGguf } from './reader.js';
 import { type GgufFile, type KV, meta, type Scalar, ValueType } from './types.js';
@@ -354,8 +354,8 @@ const COPY_CHUNK = 8 << 20;
 async function rewrite(file: GgufFile, header: Buffer, named: string, changes: Change[], onProgress?: WriteOptions['onProgress']) {
   // A symlinked destination is written through, not replaced by a file (see outputTarget).
   const dest = outputTarget(named);
-  const tmp = tempPath(dest);
   const input = await open(file.path, 'r');
+  const tmp = tempPath(dest);
   let out: FileHandle | undefined;
   try {
     try {
@@ -388,6 +388,7 @@ async function rewrite(file: GgufFile, header: Buffer, named: string, changes: C
     await rm(tmp, { force: true });
     throw e instanceof UserError || !(e as NodeJS.ErrnoException).code ? e : writeFailure(dest, e);
   } finally {
+    tempDone(tmp);
     await input.close();
   }
 }

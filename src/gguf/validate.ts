@@ -116,14 +116,21 @@ function checkVocab(f: GgufFile): number | undefined {
   }
   for (const key of ['tokenizer.ggml.scores', 'tokenizer.ggml.token_type']) {
     const m = arrayLength(f, key, [ValueType.FLOAT32, ValueType.INT32, ValueType.UINT32]);
-    if (m !== undefined && m !== n) bad(`${key} has ${m} items but there are ${n} tokens`);
+    // llama-vocab.cpp refuses fewer items than tokens and reads past none of the extra ones.
+    if (m !== undefined && m < n) bad(`${key} has ${m} items but there are ${n} tokens`);
   }
-  // llama-vocab.cpp asserts that every token string is distinct.
+  // llama-vocab.cpp asserts that every token string is distinct, after naming each empty one "[EMPTY_<id>]"
+  // (real vocabularies have several empty tokens; they load, with a warning).
   const tokens = meta<Scalar[]>(f, 'tokenizer.ggml.tokens')!;
-  const seen = new Set<Scalar>();
+  const seen = new Map<Scalar, number>();
   tokens.forEach((t, i) => {
-    if (seen.has(t)) bad(`tokenizer.ggml.tokens has ${show(t)} twice (ids ${tokens.indexOf(t)} and ${i})`);
-    seen.add(t);
+    const text = t === '' ? `[EMPTY_${i}]` : t;
+    const first = seen.get(text);
+    if (first !== undefined) {
+      const note = t === '' || tokens[first] === '' ? '; llama.cpp names an empty token [EMPTY_<id>]' : '';
+      bad(`tokenizer.ggml.tokens has ${show(text)} twice (ids ${first} and ${i}${note})`);
+    }
+    seen.set(text, i);
   });
   return n;
 }
@@ -161,6 +168,28 @@ function checkLlamaTensors(f: GgufFile, h: { embd: number; vocab?: number; layer
   }
 }
 
+/**
+ * Types ggml knows but cannot compute with as a weight: the CPU backend has no matrix product (segfault) or row
+ * lookup (GGML_ABORT in ops.cpp) for them. Q8_1 and Q8_K are only the intermediate types of other quantizations;
+ * no converter writes a weight as an integer or F64.
+ */
+const NOT_WEIGHT_TYPES = new Set([9, 15, 24, 25, 26, 27, 28]);
+
+/**
+ * Tensor types llama.cpp loads but aborts on at the first prompt. A llama model's vectors (norms, rope_freqs)
+ * are multiplied into F32 activations, and ggml's CPU binary ops take only F32 there (binary-ops.cpp:
+ * "unsupported types"); every converter and llama-quantize keep one-dimensional tensors F32.
+ */
+function checkWeightTypes(f: GgufFile, llama: boolean) {
+  for (const t of f.tensors) {
+    const type = TENSOR_TYPES[t.type][0];
+    if (NOT_WEIGHT_TYPES.has(t.type)) bad(`tensor ${t.name} is ${type}, which llama.cpp cannot compute with as a model weight`);
+    // Stored as [n] or as [n, 1]: llama.cpp compares shapes with trailing 1s dropped, so both are a vector.
+    const vector = t.dims.slice(1).every((d) => d === 1);
+    if (llama && vector && t.type !== 0) bad(`tensor ${t.name} is ${type}; a llama model's one-dimensional tensors must be F32`);
+  }
+}
+
 function modelProblem(f: GgufFile): void {
   const arch = meta<Scalar>(f, 'general.architecture');
   if (typeof arch !== 'string' || !arch) bad('it has no general.architecture, so no program can tell what model it is');
@@ -169,6 +198,7 @@ function modelProblem(f: GgufFile): void {
   // llama.cpp reads no hyperparameters for a vision projector (mmproj, "clip").
   if (arch === 'clip') return;
   const llama = arch === 'llama';
+  checkWeightTypes(f, llama);
   // No hyperparameters at all under another name: an architecture llama.cpp may not know. Its own error
   // ("unknown model architecture") says more than "no alien.block_count", and is an error, not an abort.
   if (!llama && ![...f.metadata.keys()].some((key) => key.startsWith(`${arch}.`))) return;
@@ -204,11 +234,41 @@ function modelProblem(f: GgufFile): void {
 function adapterProblem(f: GgufFile): void {
   const type = meta<Scalar>(f, 'adapter.type');
   if (type !== 'lora') bad(`adapter.type is ${type === undefined ? 'missing' : show(type)}; llama.cpp loads "lora" adapters only`);
+  checkWeightTypes(f, false);
   const names = new Set(f.tensors.map((t) => t.name));
   for (const n of names) {
     const pair = n.endsWith('.lora_a') ? n.replace(/a$/, 'b') : n.endsWith('.lora_b') ? n.replace(/b$/, 'a') : undefined;
+    // llama-adapter.cpp skips norm vectors (PEFT saves them when they were trained) and refuses anything else.
+    if (pair === undefined && n.endsWith('_norm.weight')) continue;
     if (pair === undefined) bad(`tensor ${n} is not a LoRA tensor (their names end in .lora_a or .lora_b)`);
     if (!names.has(pair!)) bad(`tensor ${n} has no ${pair}`);
+  }
+}
+
+/**
+ * An adapter against the model it is loaded on, as llama-adapter.cpp checks it: one architecture, every pair
+ * naming a tensor of the model, A [in, rank] and B [rank, out] for a weight [in, out] (the embedding's pair is
+ * flipped). llama.cpp only reports "Failed to initialize LoRA adapter" for these, but it does not compare the
+ * dimensions past the second: 3-D pairs on a 2-D weight pass it and abort in ggml_mul_mat
+ * (GGML_ASSERT(ggml_can_mul_mat(a, b))), so those must match the weight's too (expert weights are 3-D).
+ */
+function adapterBaseProblem(a: GgufFile, base: GgufFile): void {
+  const arch = meta<Scalar>(a, 'general.architecture'), baseArch = meta<Scalar>(base, 'general.architecture');
+  if (arch !== baseArch) bad(`it is an adapter for ${show(arch ?? 'no architecture')}, but the model is ${show(baseArch ?? 'no architecture')}`);
+  const shapes = new Map(base.tensors.map((t) => [t.name, t.dims]));
+  const dims = new Map(a.tensors.map((t) => [t.name, t.dims]));
+  const d = (x: readonly number[], i: number) => x[i] ?? 1;
+  for (const [name, ad] of dims) {
+    if (!name.endsWith('.lora_a')) continue;
+    const weight = name.slice(0, -'.lora_a'.length);
+    const bd = dims.get(`${weight}.lora_b`)!;
+    const w = shapes.get(weight);
+    if (!w) bad(`it changes tensor ${weight}, which the model does not have`);
+    const fits = weight === 'token_embd.weight'
+      ? d(w!, 0) === d(bd, 1) && d(w!, 1) === d(ad, 1)
+      : d(w!, 0) === d(ad, 0) && d(w!, 1) === d(bd, 1) && d(ad, 1) === d(bd, 0);
+    const outer = [2, 3].every((i) => d(ad, i) === d(w!, i) && d(bd, i) === d(w!, i));
+    if (!fits || !outer) bad(`its tensors for ${weight} have shapes [${ad}] and [${bd}], which do not fit the model's [${w}]`);
   }
 }
 
@@ -238,8 +298,15 @@ export function checkModel(f: GgufFile) {
   check(f, modelProblem);
 }
 
-export function checkAdapter(f: GgufFile) {
+/** An adapter on its own, and against the model it is for when `base` is given. */
+export function checkAdapter(f: GgufFile, base?: GgufFile) {
   check(f, adapterProblem);
+  try {
+    if (base) adapterBaseProblem(f, base);
+  } catch (e) {
+    if (e instanceof Problem) throw new GgufError(`${f.path}: ${e.message}. It was made for another model; give an adapter trained for ${base!.path}`);
+    throw e;
+  }
 }
 
 /** A model, or an adapter when its general.type says so (for commands that take either: inspect, set). */

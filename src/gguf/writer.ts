@@ -1,5 +1,5 @@
 import { open, rename, rm } from 'node:fs/promises';
-import { outputTarget, tempPath, writeFailure } from '../util/files.js';
+import { outputTarget, tempDone, tempPath, writeFailure } from '../util/files.js';
 import { GgufError } from './errors.js';
 import { DEFAULT_ALIGNMENT, GGUF_MAGIC, type KV, type Scalar, ValueType, tensorBytes } from './types.js';
 
@@ -167,5 +167,7 @@ export async function writeGguf(named: string, metadata: KV[], tensors: TensorSp
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });
     throw e;
+  } finally {
+    tempDone(tmp);
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../util/files.js';
+import { readSmallFile, writeFileAtomic } from '../util/files.js';
 import { type ContextPlan, type ContextWant, planContext } from './contextExtension.js';
 
 /**
@@ -22,7 +22,7 @@ export function readHfConfig(dir: string): HfConfig {
   if (!existsSync(path)) {
     throw new UserError(`${dir} has no config.json, so it is not a Hugging Face model folder; give the folder that holds config.json, or a .gguf file`);
   }
-  const text = readFileSync(path, 'utf8');
+  const text = readSmallFile(path, 'config.json');
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -155,3 +155,12 @@ test('a message cannot fake a turn: content is text unless --special-tokens-in-c
   assert.equal(JSON.parse(old.stdout).usage.prompt_tokens, 1 + 3 + 1 + 1 + 3 + 1 + 3 + 1 + 1 + 4);
   for (const cmd of ['chat', 'serve', 'eval']) assert.match((await runCli([cmd, '--help'])).stdout, /--special-tokens-in-content\n\s+read special-token texts such as <\|eot_id\|> inside message/, cmd);
 });
+
+test('a --ctx-size far past any model is refused at once (4000000000 took 16 GB and over a minute in llama.cpp)', { timeout: 60_000 }, async () => {
+  const model = await testModel({ reply: REPLY });
+  assertOneLineError(await runCli(['chat', '-m', model, '--ctx-size', '4000000000', '-p', 'hi', '-t', '1']),
+    /^llama3-zh chat: a context of 4000000000 tokens is more than the 4,194,304 tokens we load; give a smaller --ctx-size$/);
+  const serve = await runCli(['serve', '-m', model, '--ctx-size', '1048576', '--parallel', '8', '--port', '0']);
+  assert.notEqual(serve.code, 0);
+  assert.equal(serve.stderr.trim().split('\n').pop(), 'llama3-zh serve: a context of 1048576 tokens × 8 sequences is more than the 4,194,304 tokens we load; give a smaller --ctx-size');
+});

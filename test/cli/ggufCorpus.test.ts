@@ -86,6 +86,15 @@ test('a damaged file given as --lora is refused before llama.cpp loads anything'
     [await lora('not-lora', [kv.str('adapter.type', 'control_vector')], ['output.weight.lora_a', 'output.weight.lora_b']), /adapter\.type is "control_vector"; llama\.cpp loads "lora" adapters only/],
     [await lora('no-b', [kv.str('adapter.type', 'lora')], ['output.weight.lora_a']), /tensor output\.weight\.lora_a has no output\.weight\.lora_b/],
     [await lora('stray', [kv.str('adapter.type', 'lora')], ['output.weight']), /tensor output\.weight is not a LoRA tensor/],
+    // A pair with a third dimension on a 2-D weight passes llama-adapter.cpp's shape check and aborts in ggml_mul_mat.
+    [await (async () => {
+      const path = join(dir, 'lora-3d.gguf');
+      await writeGguf(path, [kv.str('general.architecture', 'llama'), kv.str('general.type', 'adapter'), kv.str('adapter.type', 'lora')], [
+        { name: 'blk.0.attn_q.weight.lora_a', dims: [32, 4, 2], type: TensorType.F32, data: new Uint8Array(4 * 32 * 4 * 2) },
+        { name: 'blk.0.attn_q.weight.lora_b', dims: [4, 32, 2], type: TensorType.F32, data: new Uint8Array(4 * 32 * 4 * 2) },
+      ]);
+      return path;
+    })(), /its tensors for blk\.0\.attn_q\.weight have shapes \[32,4,2\] and \[4,32,2\], which do not fit the model's \[32,32\]\. It was made for another model; give an adapter trained for .*base\.gguf$/],
     // Damage in the tensor infos or the bytes is found by the reader, whatever the file is for.
     ...files.filter((f) => SAMPLE.includes(f.name) && (() => { try { readGguf(f.path); return false; } catch { return true; } })())
       .map((f): [string, RegExp] => [f.path, f.pattern]),

@@ -126,6 +126,7 @@ export const CORPUS: CorpusFile[] = [
   // The vocabulary: llama.cpp aborts on a duplicate token.
   { name: 'vocab-empty', make: (p) => writeSmallModel(p, { set: [kv.strs('tokenizer.ggml.tokens', []), kv.i32s('tokenizer.ggml.token_type', [])] }), pattern: /tokenizer\.ggml\.tokens is empty/ },
   { name: 'vocab-duplicate', make: (p) => writeSmallModel(p, { set: [kv.strs('tokenizer.ggml.tokens', Array.from({ length: 64 }, (_, i) => `t${i === 5 ? 1 : i}`))] }), pattern: /tokenizer\.ggml\.tokens has "t1" twice \(ids 1 and 5\)/ },
+  { name: 'vocab-empty-collision', make: (p) => writeSmallModel(p, { set: [kv.strs('tokenizer.ggml.tokens', Array.from({ length: 64 }, (_, i) => (i === 10 ? '' : i === 11 ? '[EMPTY_10]' : `t${i}`)))] }), pattern: /tokenizer\.ggml\.tokens has "\[EMPTY_10\]" twice \(ids 10 and 11; llama\.cpp names an empty token \[EMPTY_<id>\]\)/ },
   { name: 'no-merges', make: (p) => writeSmallModel(p, { drop: ['tokenizer.ggml.merges'] }), pattern: /it has no tokenizer\.ggml\.merges, which its BPE tokenizer \("gpt2"\) needs/ },
   { name: 'token_type-short', make: (p) => writeSmallModel(p, { set: [kv.i32s('tokenizer.ggml.token_type', [1, 1])] }), pattern: /tokenizer\.ggml\.token_type has 2 items but there are 64 tokens/ },
   { name: 'duplicate-key', make: (p) => writeSmallModel(p, { extra: [u32('general.architecture', 8192)] }), pattern: /metadata key general\.architecture appears twice \(entry 20 of 20\)/ },
@@ -136,6 +137,11 @@ export const CORPUS: CorpusFile[] = [
   }), pattern: /general\.alignment must be a u32/ },
   // Tensor shapes against the hyperparameters, and missing tensors (llama.cpp refuses these, with less to go on).
   { name: 'shape-mismatch', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'token_embd.weight' ? f32(x.name, [EMBD, VOCAB - 1]) : x)) }), pattern: /tensor token_embd\.weight has shape \[32,63\] but the hyperparameters make it \[32,64\]/ },
+  // Types ggml knows that llama.cpp loads, then aborts or segfaults on at the first prompt.
+  { name: 'weight-i32', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'token_embd.weight' ? { ...x, type: 26 } : x)) }), pattern: /tensor token_embd\.weight is I32, which llama\.cpp cannot compute with as a model weight/ },
+  { name: 'weight-q8_1', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'blk.0.attn_q.weight' ? { ...x, type: 9, data: new Uint8Array(36 * EMBD) } : x)) }), pattern: /tensor blk\.0\.attn_q\.weight is Q8_1, which llama\.cpp cannot compute with as a model weight/ },
+  { name: 'norm-f16-2d', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'output_norm.weight' ? { ...x, dims: [EMBD, 1], type: TensorType.F16, data: new Uint8Array(2 * EMBD) } : x)) }), pattern: /tensor output_norm\.weight is F16; a llama model's one-dimensional tensors must be F32/ },
+  { name: 'norm-f16', make: (p) => writeSmallModel(p, { tensors: (t) => t.map((x) => (x.name === 'blk.1.ffn_norm.weight' ? { ...x, type: TensorType.F16, data: new Uint8Array(2 * EMBD) } : x)) }), pattern: /tensor blk\.1\.ffn_norm\.weight is F16; a llama model's one-dimensional tensors must be F32/ },
   { name: 'missing-tensor', make: (p) => writeSmallModel(p, { tensors: (t) => t.filter((x) => x.name !== 'blk.1.ffn_up.weight') }), pattern: /it has no tensor blk\.1\.ffn_up\.weight, which a llama model needs/ },
   // Tensor infos, edited in the bytes.
   ...[4, 5, 31, 43, 255].map((type): CorpusFile => ({

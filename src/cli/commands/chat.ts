@@ -5,7 +5,7 @@ import { findPreset, SYSTEM_PRESETS } from '../../chat/presets.js';
 import { ChatSession, type Answer } from '../../chat/session.js';
 import { applySetting, type ChatSettings, DEMO_DEFAULTS, describeSettings, SETTING_KEYS } from '../../chat/settings.js';
 import { UserError } from '../../errors.js';
-import { writeFileAtomic } from '../../util/files.js';
+import { readSmallFile, writeFileAtomic } from '../../util/files.js';
 import { parseFlags } from '../flags.js';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, openModel } from '../modelFlags.js';
 
@@ -168,7 +168,7 @@ async function runOnce(session: ChatSession, question: string, json: boolean) {
 function loadConversation(session: ChatSession, file: string) {
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
+    data = JSON.parse(readSmallFile(file, 'conversation file', 64 << 20));
   } catch (e) {
     throw new UserError(`cannot load ${file}: ${(e as Error).message.split('\n')[0]}`);
   }

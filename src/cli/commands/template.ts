@@ -7,6 +7,7 @@ import { meta } from '../../gguf/types.js';
 import { resolveLocal } from '../../hub/resolve.js';
 import { parseFlags } from '../flags.js';
 import { checkTemplateFlags, readTemplateFile } from '../modelFlags.js';
+import { readSmallFile } from '../../util/files.js';
 
 const HELP = `llama3-zh template — chat templates
 
@@ -44,9 +45,9 @@ export async function templateCommand(args: string[]): Promise<void> {
   checkTemplateFlags(values);
   let raw: string;
   try {
-    raw = readFileSync(values.messages === '-' ? 0 : values.messages, 'utf8');
-  } catch {
-    throw new UserError(`cannot read messages file ${values.messages}`);
+    raw = values.messages === '-' ? readFileSync(0, 'utf8') : readSmallFile(values.messages, 'messages file', 64 << 20);
+  } catch (e) {
+    throw e instanceof UserError ? e : new UserError(`cannot read messages file ${values.messages}`);
   }
   let data: unknown;
   try {

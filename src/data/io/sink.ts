@@ -1,7 +1,7 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { UserError } from '../../errors.js';
-import { outputTarget, tempPath, writeFailure } from '../../util/files.js';
+import { outputTarget, tempDone, tempPath, writeFailure } from '../../util/files.js';
 import { JsonBytesWriter } from './byteJson.js';
 import { csvRecord } from './csv.js';
 import { containerByName } from './source.js';
@@ -49,6 +49,7 @@ export class RowSink {
     try {
       this.fd = openSync(this.tmp, 'w');
     } catch (e) {
+      tempDone(this.tmp);
       throw writeFailure(path, e);
     }
     if (this.container === 'json') this.push('[');
@@ -129,6 +130,8 @@ export class RowSink {
     } catch (e) {
       rmSync(this.tmp, { force: true });
       throw writeFailure(this.path, e);
+    } finally {
+      tempDone(this.tmp);
     }
   }
 
@@ -137,6 +140,7 @@ export class RowSink {
     this.closed = true;
     try { closeSync(this.fd); } catch { /* already closed */ }
     rmSync(this.tmp, { force: true });
+    tempDone(this.tmp);
   }
 }
 

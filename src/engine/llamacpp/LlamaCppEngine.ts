@@ -3,6 +3,7 @@ import {
   getLlama, type Llama, type LlamaContext, type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, LlamaLogLevel, type Token,
   TokenBias,
 } from 'node-llama-cpp';
+import { readGguf } from '../../gguf/reader.js';
 import { type GgufFile, meta } from '../../gguf/types.js';
 import { UserError } from '../../errors.js';
 import { ContextOverflowError } from '../errors.js';
@@ -102,6 +103,13 @@ class Grammars {
 /** node-llama-cpp's JSON grammars end a finished value with four newlines; that is where the reply ends. */
 const GRAMMAR_END = '\n\n\n\n';
 
+/**
+ * The most context tokens (all sequences together) we ask llama.cpp for. Past this, node-llama-cpp and llama.cpp
+ * take tens of GB and minutes before they fail (--ctx-size 4000000000 on a 2-layer test model: 16 GB, still going
+ * after 60 s); the longest-context Llama-3 variants take 1M.
+ */
+const MAX_CONTEXT = 1 << 22;
+
 export class LlamaCppEngine implements Engine {
   private constructor(
     readonly info: ModelInfo,
@@ -129,6 +137,10 @@ export class LlamaCppEngine implements Engine {
     }
     const threads = o.threads ?? availableParallelism();
     const parallel = o.parallel ?? 1;
+    if (contextSize * parallel > MAX_CONTEXT) {
+      const asked = parallel > 1 ? `${contextSize} tokens × ${parallel} sequences` : `${contextSize} tokens`;
+      throw new UserError(`a context of ${asked} is more than the ${MAX_CONTEXT.toLocaleString('en-US')} tokens we load; give a smaller --ctx-size`);
+    }
 
     const llama = await runtime(o.gpu ?? 'auto');
     let model: LlamaModel;
@@ -185,7 +197,7 @@ export class LlamaCppEngine implements Engine {
   }
 
   async withAdapters(lora: LoraAdapter[]): Promise<Engine> {
-    checkAdapters(lora);
+    checkAdapters(lora, readGguf(this.info.path, { skipArrays: true }));
     const o = { ...this.options, lora, contextSize: this.info.contextSize, threads: this.info.threads, parallel: this.info.parallel };
     const context = await LlamaCppEngine.createContext(this.model, o);
     return new LlamaCppEngine(this.info, this.model, context, new SequencePool(context, o.parallel), this.grammars, false, o);
