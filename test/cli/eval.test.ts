@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -67,6 +67,12 @@ test('eval: bad input is one line and a non-zero exit', async () => {
   assertOneLineError(await runCli(['eval', '-m', 'a.gguf', '-m', 'b.gguf', '--name', 'x']), /^llama3-zh eval: --name names one model/);
   const clash = await runCli(['eval', '-m', '/one/m.gguf', '-m', '/two/m.gguf', '--data', DATA, '--tasks', 'mmlu', '--out', join(dir, 'clash')]);
   assertFinalError(clash, /^llama3-zh eval: -m \/one\/m\.gguf and -m \/two\/m\.gguf would both write .*m\.json; rename one of the files$/);
+  // A results file that cannot be written is refused before the run, not after its last question.
+  const loop = join(dir, 'loop');
+  mkdirSync(loop, { recursive: true });
+  symlinkSync('m.json', join(loop, 'm.json'));
+  const looped = await runCli(['eval', '--base-url', 'http://127.0.0.1:1/v1', '--name', 'm', '--data', DATA, '--tasks', 'mmlu', '--out', loop]);
+  assertFinalError(looped, /^llama3-zh eval: cannot write .*m\.json: /);
   // A server that is not there: the data loads, then one error line.
   const port = await new Promise<number>((res) => { const s = createServer(); s.listen(0, () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
   const r = await runCli(['eval', '--base-url', `http://127.0.0.1:${port}/v1`, '--name', 'm', '--data', DATA, '--tasks', 'mmlu', '--out', join(dir, 'remote')]);

@@ -10,7 +10,7 @@ import { type ModelResults, readResults, resultsFileName } from '../../eval/resu
 import { runEval } from '../../eval/runner.js';
 import { loadTask, parseTasks, SCORED_SPLITS } from '../../eval/tasks.js';
 import { skippedLine, TASKS, type TaskData } from '../../eval/types.js';
-import { writeFileAtomic } from '../../util/files.js';
+import { outputTarget, writeFileAtomic } from '../../util/files.js';
 import { num, parseFlags } from '../flags.js';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, openModel } from '../modelFlags.js';
 import { progressBar } from '../progress.js';
@@ -124,7 +124,10 @@ export async function evalCommand(args: string[]): Promise<void> {
     const twin = runs.findIndex((o) => o.file === r.file);
     if (twin !== i) throw new UserError(`-m ${runs[twin].spec} and -m ${r.spec} would both write ${r.file}; rename one of the files`, 2);
     if (!values.resume && readResults(r.file)) throw new UserError(`${r.file} already holds results; add --resume to continue that run, or use another --out`);
+    // Every file the run will write must be writable before the first question, not after the last.
+    outputTarget(r.file);
   }
+  for (const f of ['report.md', 'summary.json']) outputTarget(join(outDir, f));
 
   const ac = new AbortController();
   const onInt = () => {
