@@ -1,18 +1,9 @@
-import type { ChatTemplate } from '../chat/templates.js';
+import type { ChatModel } from '../chat/model.js';
 import type { Engine } from '../engine/types.js';
 import { UserError } from '../errors.js';
 import { Admission } from './admission.js';
 import { ApiServer, type ServerOptions } from './app.js';
 import { ModelRegistry, type ServedModel } from './models.js';
-
-/** A loaded base model, wired to its template (what the CLI's openModel gives). */
-export interface LoadedModel {
-  engine: Engine;
-  template: ChatTemplate;
-  stopTokens: number[];
-  stopStrings: string[];
-  demoNotice?: string;
-}
 
 export interface LoraModule {
   name: string;
@@ -22,7 +13,7 @@ export interface LoraModule {
 
 export interface StartOptions extends ServerOptions {
   /** Loads the base model; called after the server listens, so /health answers 503 meanwhile. */
-  load: (url: string) => Promise<LoadedModel>;
+  load: (url: string) => Promise<ChatModel>;
   modelName: string;
   loraModules?: LoraModule[];
   /** Requests beyond the running ones that may wait; more get 429. */
@@ -50,6 +41,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     const base = await o.load(url);
     engines.push(base.engine);
     const created = Math.floor(Date.now() / 1000);
+    // An adapter shares the base model's vocabulary, so its template and stops are the base model's.
     const served = (id: string, engine: Engine, extra: Partial<ServedModel> = {}): ServedModel => ({
       id, engine, template: base.template, stopTokens: base.stopTokens, stopStrings: base.stopStrings,
       admission: new Admission(engine.info.parallel, o.maxQueue), created, ...extra,
