@@ -41,18 +41,18 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     const base = await o.load(url);
     engines.push(base.engine);
     const created = Math.floor(Date.now() / 1000);
-    // An adapter shares the base model's vocabulary, so its template and stops are the base model's.
-    const served = (id: string, engine: Engine, extra: Partial<ServedModel> = {}): ServedModel => ({
-      id, engine, template: base.template, stopTokens: base.stopTokens, stopStrings: base.stopStrings,
-      admission: new Admission(engine.info.parallel, o.maxQueue), created, ...extra,
+    // The server's wrapping of a chat model: the name clients use and admission to its own slots.
+    const served = (id: string, model: ChatModel, extra: Partial<ServedModel> = {}): ServedModel => ({
+      ...model, id, admission: new Admission(model.engine.info.parallel, o.maxQueue), created, ...extra,
     });
     const loras: ServedModel[] = [];
     for (const l of o.loraModules ?? []) {
       const engine = await base.engine.withAdapters([{ path: l.path, scale: l.scale }]);
       engines.push(engine);
-      loras.push(served(l.name, engine, { parent: o.modelName, adapterPath: l.path }));
+      // An adapter shares the base model's vocabulary, so its template and stops are the base model's.
+      loras.push(served(l.name, { ...base, engine, demoNotice: undefined }, { parent: o.modelName, adapterPath: l.path }));
     }
-    const models = new ModelRegistry(served(o.modelName, base.engine, { demoNotice: base.demoNotice }), loras);
+    const models = new ModelRegistry(served(o.modelName, base), loras);
     server.setModels(models);
     return {
       server, url, models,
