@@ -1,5 +1,5 @@
 import type { Message } from '../chat/messages.js';
-import { promptOf } from '../chat/model.js';
+import { type ChatModel, promptOf } from '../chat/model.js';
 import { contextOverflow } from '../engine/errors.js';
 import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../engine/types.js';
 import { ApiError } from './http.js';
@@ -42,7 +42,7 @@ export interface GenerationOutput {
   queuedMs: number;
 }
 
-export function renderPrompt(model: ServedModel, input: GenerationJob['input']): number[] {
+export function renderPrompt(model: ChatModel, input: GenerationJob['input']): number[] {
   if ('tokens' in input) return input.tokens;
   // A conversation's content is text; a raw prompt is the client's own markup, special tokens and all.
   return promptOf(model, input);
