@@ -9,7 +9,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openModel } from '../src/cli/modelFlags.js';
+import { chatModel } from '../src/chat/model.js';
+import { loadEngine } from '../src/engine/load.js';
 import { localModel } from '../src/eval/model.js';
 import { mcqPrompt } from '../src/eval/prompts.js';
 import { runEval } from '../src/eval/runner.js';
@@ -50,7 +51,7 @@ async function main() {
   const path = await benchModel(preset);
   const data = benchData();
   const task = loadTask('ceval', { data, subjects: ['computer_network'] }) as McqTaskData;
-  const open = await openModel({ model: path, threads: String(threads), 'ctx-size': '2048' });
+  const open = chatModel(await loadEngine({ modelPath: path, threads, contextSize: 2048 }));
   const model = localModel(`${preset}-q8_0`, open);
   const s = task.subjects[0];
   const tok = (t: string) => open.engine.tokenize(t).length + 1;

@@ -1,5 +1,5 @@
 import type { Engine } from '../engine/types.js';
-import { ContextOverflowError } from '../engine/errors.js';
+import { checkFits } from '../engine/errors.js';
 import type { Message } from './messages.js';
 import type { ChatTemplate } from './templates.js';
 import { chatTokens } from './tokens.js';
@@ -49,7 +49,7 @@ export function buildPrompt(engine: Engine, template: ChatTemplate, system: stri
     const messages = [...head, ...keep.flat()];
     const tokens = chatTokens(engine, template, messages);
     if (tokens.length <= budget || keep.length <= 1) {
-      if (tokens.length >= ctx) throw new ContextOverflowError(tokens.length, ctx, engine.info.trainContextSize);
+      checkFits(engine.info, tokens.length);
       return { tokens, messages, droppedRounds: byWindow + droppedToFit, droppedToFit };
     }
     keep = keep.slice(1);

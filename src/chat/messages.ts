@@ -6,7 +6,19 @@ export interface Message {
   content: string;
 }
 
-const ROLES = new Set<string>(['system', 'user', 'assistant']);
+/**
+ * The roles a message may have, as clients write them, and the role each is. OpenAI's newer clients send the
+ * system prompt as "developer" (OpenAI renamed it for its o1 models); to these models it is the system turn.
+ */
+const ROLES = new Map<string, Role>([['system', 'system'], ['developer', 'system'], ['user', 'user'], ['assistant', 'assistant']]);
+
+/** What to tell someone whose message has another role. */
+export const ROLE_HINT = 'use "system", "user" or "assistant"';
+
+/** The role a message's `role` field names, or undefined when it names none. */
+export function roleOf(value: unknown): Role | undefined {
+  return typeof value === 'string' ? ROLES.get(value) : undefined;
+}
 
 /**
  * Validate chat messages from JSON: an array of {role, content}, or an object with a `messages` array
@@ -18,14 +30,13 @@ export function parseMessages(data: unknown, source: string): Message[] {
     throw new UserError(`${source}: expected a JSON array of messages like [{"role":"user","content":"你好"}] (or an object with a "messages" array)`);
   }
   return list.map((m, i) => {
-    const role = (m as { role?: unknown } | null)?.role;
+    const given = (m as { role?: unknown } | null)?.role;
     const content = (m as { content?: unknown } | null)?.content;
-    if (typeof role !== 'string' || !ROLES.has(role)) {
-      throw new UserError(`${source}: message ${i + 1} has role ${JSON.stringify(role)}; use "system", "user" or "assistant"`);
-    }
+    const role = roleOf(given);
+    if (!role) throw new UserError(`${source}: message ${i + 1} has role ${JSON.stringify(given)}; ${ROLE_HINT}`);
     if (typeof content !== 'string') {
       throw new UserError(`${source}: message ${i + 1} has no "content" string`);
     }
-    return { role: role as Role, content };
+    return { role, content };
   });
 }

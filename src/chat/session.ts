@@ -1,15 +1,8 @@
-import type { Engine, GenerateResult } from '../engine/types.js';
+import type { GenerateResult } from '../engine/types.js';
 import { buildPrompt } from './conversation.js';
 import type { Message } from './messages.js';
+import type { ChatModel } from './model.js';
 import type { ChatSettings } from './settings.js';
-import type { ChatTemplate } from './templates.js';
-
-export interface ChatModel {
-  engine: Engine;
-  template: ChatTemplate;
-  stopTokens: number[];
-  stopStrings: string[];
-}
 
 export interface Answer extends GenerateResult {
   /** Oldest rounds left out so that the prompt fits the context (the system prompt never is). */

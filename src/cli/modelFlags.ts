@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
+import { chatModel, type ChatModel } from '../chat/model.js';
+import { TEMPLATE_NAMES } from '../chat/templates.js';
 import { readSmallFile } from '../util/files.js';
-import { resolveTemplate, type ChatTemplate, TEMPLATE_NAMES } from '../chat/templates.js';
 import { UserError } from '../errors.js';
 import { loadEngine } from '../engine/load.js';
-import type { Engine, LoraAdapter } from '../engine/types.js';
+import type { LoraAdapter } from '../engine/types.js';
 import { DEFAULT_MODEL_NAME } from '../hub/catalog.js';
 import { defaultStored, type ResolvedModel } from '../hub/resolve.js';
 import { useModelsDir } from '../hub/store.js';
@@ -61,17 +62,6 @@ export interface ModelFlagValues {
   'models-dir'?: string;
 }
 
-export interface OpenModel {
-  engine: Engine;
-  template: ChatTemplate;
-  /** Stop token ids the template implies (those that are single special tokens in this vocabulary). */
-  stopTokens: number[];
-  /** Template stops that are not tokens of this vocabulary, matched as text. */
-  stopStrings: string[];
-  /** Set when the default model is missing and the demo model stands in: what to tell the user. */
-  demoNotice?: string;
-}
-
 /** FILE or FILE:SCALE (the last colon, so that C:\\x.gguf:0.5 works). */
 export function parseLora(spec: string, flag = '--lora', where = ''): LoraAdapter {
   const m = /^(.+):([^:\\/]*)$/.exec(spec);
@@ -112,8 +102,8 @@ export async function chooseModel(v: ModelFlagValues): Promise<ResolvedModel & {
   };
 }
 
-/** Resolve, load and wire up the model the flags name. */
-export async function openModel(v: ModelFlagValues, extra: { parallel?: number; model?: ResolvedModel & { demoNotice?: string } } = {}): Promise<OpenModel> {
+/** Resolve and load the model the flags name, wired to its template (chat/model.ts). */
+export async function openModel(v: ModelFlagValues, extra: { parallel?: number; model?: ResolvedModel & { demoNotice?: string } } = {}): Promise<ChatModel> {
   checkTemplateFlags(v);
   const fileSource = readTemplateFile(v['template-file']);
   // Check the flags before anything slow (making the demo model, loading gigabytes).
@@ -133,22 +123,13 @@ export async function openModel(v: ModelFlagValues, extra: { parallel?: number; 
     parallel: extra.parallel,
   });
   try {
-    const template = resolveTemplate({
+    return chatModel(engine, {
       // A catalog model's template is known to be right (shareAI's v1 needs llama3-v1, whatever its GGUF says).
-      name: v.template ?? chosen.catalog?.template,
-      fileSource,
-      modelSource: engine.info.chatTemplate,
-      jinja: { bosToken: engine.info.bosToken, eosToken: engine.info.eosToken },
+      templateName: v.template ?? chosen.catalog?.template,
+      templateSource: fileSource,
       specialTokensInContent: v['special-tokens-in-content'],
+      demoNotice,
     });
-    const stopTokens: number[] = [];
-    const stopStrings: string[] = [];
-    for (const s of template.stops) {
-      const id = engine.specialTokenId(s);
-      if (id !== undefined) stopTokens.push(id);
-      else stopStrings.push(s);
-    }
-    return { engine, template, stopTokens, stopStrings, demoNotice };
   } catch (e) {
     await engine.close();
     throw e;

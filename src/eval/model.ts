@@ -3,9 +3,8 @@
  * a greedy completion. A local engine answers both in-process; a remote OpenAI-compatible server answers
  * them through /v1/completions (remote.ts).
  */
+import { promptOf, type ChatModel } from '../chat/model.js';
 import type { ChatTemplate } from '../chat/templates.js';
-import { chatTokens, textTokens } from '../chat/tokens.js';
-import type { OpenModel } from '../cli/modelFlags.js';
 import { UserError } from '../errors.js';
 import type { RenderedPrompt } from './prompts.js';
 
@@ -24,7 +23,7 @@ export interface EvalModel {
   close(): Promise<void>;
 }
 
-export function localModel(name: string, m: OpenModel): EvalModel {
+export function localModel(name: string, m: ChatModel): EvalModel {
   const { engine } = m;
   const answerIds = new Map<string, number>();
   const idOf = (text: string) => {
@@ -37,7 +36,7 @@ export function localModel(name: string, m: OpenModel): EvalModel {
     }
     return id;
   };
-  const tokens = (p: RenderedPrompt) => (p.messages ? chatTokens(engine, m.template, p.messages) : textTokens(engine, p.text));
+  const tokens = (p: RenderedPrompt) => promptOf(m, p.messages ? { messages: p.messages } : { text: p.text });
   return {
     name,
     template: m.template,

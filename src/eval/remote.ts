@@ -45,9 +45,7 @@ export function remoteModel(o: RemoteOptions): EvalModel {
     // A prompt longer than the server's context (vLLM, llama.cpp's server, llama3-zh serve each say so their way):
     // the runner drops shots until it fits, as it does in-process.
     if ((res.status === 400 || res.status === 413) && /context|too long|exceed/i.test(`${message} ${json?.error?.type ?? ''} ${json?.error?.code ?? ''}`)) {
-      const overflow = new ContextOverflowError(0, 0);
-      overflow.message = `${url} answered ${res.status}: ${message}`;
-      throw overflow;
+      throw new ContextOverflowError(`${url} answered ${res.status}: ${message}`);
     }
     if (!res.ok) throw new UserError(`${url} answered ${res.status}: ${message}`);
     if (!json?.choices?.[0]) throw new UserError(`${url} did not answer like an OpenAI completions API (no choices)`);

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { ContextOverflowError } from '../engine/errors.js';
 import { UserError } from '../errors.js';
 import type { Ctx, Family, Route } from './context.js';
 import { hostName, isLoopbackName, originName } from './hosts.js';
@@ -209,7 +210,7 @@ export class ApiServer {
   private fail(res: ServerResponse, family: Family, err: unknown) {
     let e: ApiError;
     if (err instanceof ApiError) e = err;
-    else if (err instanceof UserError) e = new ApiError(400, err.message, 'invalid_request_error', null, err.name === 'ContextOverflowError' ? 'context_length_exceeded' : null);
+    else if (err instanceof UserError) e = new ApiError(400, err.message, 'invalid_request_error', null, err instanceof ContextOverflowError ? 'context_length_exceeded' : null);
     else if ((err as Error)?.name === 'AbortError' || res.destroyed) return; // the client left
     else {
       // The details (a stack, a file path) are for the operator's log, not for the client.

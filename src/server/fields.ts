@@ -1,4 +1,4 @@
-import type { Message, Role } from '../chat/messages.js';
+import { type Message, ROLE_HINT, roleOf } from '../chat/messages.js';
 import { type FieldRule, refuseUnsupported } from './fieldRules.js';
 import { badRequest } from './http.js';
 
@@ -48,11 +48,9 @@ export function stopList(body: Body, key = 'stop', label = key): string[] {
   return (list as string[]).filter((s) => s.length > 0);
 }
 
-const ROLES = new Set(['system', 'user', 'assistant']);
-
 /**
  * Chat messages: a non-empty list of {role, content}, where content is a string or a list of text parts
- * (what OpenAI clients send). Other roles and non-text parts are refused with the message's index, and so is
+ * (what OpenAI clients send), with chat/messages.ts's roles. Other roles and non-text parts are refused with the message's index, and so is
  * a field of `rules` with a value this server cannot honour (images, tool calls).
  */
 export function messageList(body: Body, key = 'messages', rules: FieldRule[] = []): Message[] {
@@ -64,11 +62,10 @@ export function messageList(body: Body, key = 'messages', rules: FieldRule[] = [
     const at = `${key}[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badRequest(`${at} must be an object with "role" and "content"`, at);
     refuseUnsupported(m as Body, rules, `${at}.`);
-    const { role, content } = m as Body;
-    if (typeof role !== 'string' || !ROLES.has(role)) {
-      throw badRequest(`${at}.role is ${JSON.stringify(role)}; use "system", "user" or "assistant"`, `${at}.role`);
-    }
-    return { role: role as Role, content: messageText(content, `${at}.content`) };
+    const { role: given, content } = m as Body;
+    const role = roleOf(given);
+    if (!role) throw badRequest(`${at}.role is ${JSON.stringify(given)}; ${ROLE_HINT}`, `${at}.role`);
+    return { role, content: messageText(content, `${at}.content`) };
   });
 }
 

@@ -1,6 +1,6 @@
-import { chatTokens, promptTokens } from '../chat/tokens.js';
 import type { Message } from '../chat/messages.js';
-import { ContextOverflowError } from '../engine/errors.js';
+import { type ChatModel, promptOf } from '../chat/model.js';
+import { contextOverflow } from '../engine/errors.js';
 import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../engine/types.js';
 import { ApiError } from './http.js';
 import type { Metrics } from './metrics.js';
@@ -42,10 +42,10 @@ export interface GenerationOutput {
   queuedMs: number;
 }
 
-export function renderPrompt(model: ServedModel, input: GenerationJob['input']): number[] {
+export function renderPrompt(model: ChatModel, input: GenerationJob['input']): number[] {
   if ('tokens' in input) return input.tokens;
   // A conversation's content is text; a raw prompt is the client's own markup, special tokens and all.
-  return 'messages' in input ? chatTokens(model.engine, model.template, input.messages) : promptTokens(model.engine, input.prompt);
+  return promptOf(model, input);
 }
 
 /**
@@ -75,9 +75,9 @@ export const MAX_CHOICES = 64;
 function checkedPrompt(job: GenerationJob): number[] {
   const { engine } = job.model;
   const prompt = renderPrompt(job.model, job.input);
-  const ctx = engine.info.contextSize;
-  if (prompt.length >= ctx) {
-    const e = new ContextOverflowError(prompt.length, ctx, engine.info.trainContextSize);
+  const e = contextOverflow(engine.info, prompt.length);
+  if (e) {
+    // Checked here, before admission, so a prompt that cannot fit never waits in the queue; the 400 names the field.
     throw new ApiError(400, e.message, 'invalid_request_error', 'messages' in job.input ? 'messages' : 'prompt', 'context_length_exceeded');
   }
   return prompt;

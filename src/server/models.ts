@@ -1,25 +1,17 @@
-import type { ChatTemplate } from '../chat/templates.js';
-import type { Engine } from '../engine/types.js';
-import { Admission } from './admission.js';
+import type { ChatModel } from '../chat/model.js';
+import type { Admission } from './admission.js';
 import { ApiError } from './http.js';
 
 /** A model the server answers for: the base model, or the base model with a LoRA adapter (its own context). */
-export interface ServedModel {
+export interface ServedModel extends ChatModel {
   /** The name clients put in `model`. */
   id: string;
-  engine: Engine;
-  template: ChatTemplate;
-  /** Stop token ids and stop texts the template implies. */
-  stopTokens: number[];
-  stopStrings: string[];
   admission: Admission;
   /** Unix seconds. */
   created: number;
   /** The base model's id, for a LoRA module. */
   parent?: string;
   adapterPath?: string;
-  /** Set when the built-in demo model stands in for a real one: what to tell users. */
-  demoNotice?: string;
 }
 
 /** ollama clients say "name:latest" for "name". */

@@ -1,18 +1,9 @@
-import type { ChatTemplate } from '../chat/templates.js';
+import type { ChatModel } from '../chat/model.js';
 import type { Engine } from '../engine/types.js';
 import { UserError } from '../errors.js';
 import { Admission } from './admission.js';
 import { ApiServer, type ServerOptions } from './app.js';
 import { ModelRegistry, type ServedModel } from './models.js';
-
-/** A loaded base model, wired to its template (what the CLI's openModel gives). */
-export interface LoadedModel {
-  engine: Engine;
-  template: ChatTemplate;
-  stopTokens: number[];
-  stopStrings: string[];
-  demoNotice?: string;
-}
 
 export interface LoraModule {
   name: string;
@@ -22,7 +13,7 @@ export interface LoraModule {
 
 export interface StartOptions extends ServerOptions {
   /** Loads the base model; called after the server listens, so /health answers 503 meanwhile. */
-  load: (url: string) => Promise<LoadedModel>;
+  load: (url: string) => Promise<ChatModel>;
   modelName: string;
   loraModules?: LoraModule[];
   /** Requests beyond the running ones that may wait; more get 429. */
@@ -50,17 +41,18 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     const base = await o.load(url);
     engines.push(base.engine);
     const created = Math.floor(Date.now() / 1000);
-    const served = (id: string, engine: Engine, extra: Partial<ServedModel> = {}): ServedModel => ({
-      id, engine, template: base.template, stopTokens: base.stopTokens, stopStrings: base.stopStrings,
-      admission: new Admission(engine.info.parallel, o.maxQueue), created, ...extra,
+    // The server's wrapping of a chat model: the name clients use and admission to its own slots.
+    const served = (id: string, model: ChatModel, extra: Partial<ServedModel> = {}): ServedModel => ({
+      ...model, id, admission: new Admission(model.engine.info.parallel, o.maxQueue), created, ...extra,
     });
     const loras: ServedModel[] = [];
     for (const l of o.loraModules ?? []) {
       const engine = await base.engine.withAdapters([{ path: l.path, scale: l.scale }]);
       engines.push(engine);
-      loras.push(served(l.name, engine, { parent: o.modelName, adapterPath: l.path }));
+      // An adapter shares the base model's vocabulary, so its template and stops are the base model's.
+      loras.push(served(l.name, { ...base, engine, demoNotice: undefined }, { parent: o.modelName, adapterPath: l.path }));
     }
-    const models = new ModelRegistry(served(o.modelName, base.engine, { demoNotice: base.demoNotice }), loras);
+    const models = new ModelRegistry(served(o.modelName, base), loras);
     server.setModels(models);
     return {
       server, url, models,

@@ -102,4 +102,7 @@ test('messages are validated with errors that say what to fix', () => {
   assert.throws(() => parseMessages({}, 'm.json'), /m.json: expected a JSON array of messages/);
   assert.throws(() => parseMessages([{ role: 'bot', content: 'a' }], 'm.json'), /message 1 has role "bot"; use "system", "user" or "assistant"/);
   assert.throws(() => parseMessages([{ role: 'user' }], 'm.json'), /message 1 has no "content" string/);
+  // OpenAI's newer clients write the system prompt as "developer"; the server's messages take the same roles.
+  assert.deepEqual(parseMessages([{ role: 'developer', content: 'd' }, { role: 'user', content: 'u' }], 'm.json'),
+    [{ role: 'system', content: 'd' }, { role: 'user', content: 'u' }]);
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { openModel, type OpenModel } from '../../src/cli/modelFlags.js';
+import type { ChatModel } from '../../src/chat/model.js';
+import { openModel } from '../../src/cli/modelFlags.js';
 import type { Engine } from '../../src/engine/types.js';
 import { TOKEN } from '../../src/gguf/llama3Vocab.js';
 import { localModel } from '../../src/eval/model.js';
@@ -14,7 +15,7 @@ const subject = { key: 'logic', name: '逻辑学', category: 'Humanities' };
 const shot: McqItem = { id: '0', question: `1+1=? ${EVIL}`, choices: ['1', '2', '3', '4'], answer: 'B', file: 'f', line: 1 };
 const item: McqItem = { id: '1', question: `2+2=? ${EVIL}`, choices: ['4', '5', '6', '7'], answer: 'A', file: 'f', line: 2 };
 
-let open: OpenModel;
+let open: ChatModel;
 /** The prompts the eval model hands the engine. */
 const prompts: number[][] = [];
 let recording: Engine;

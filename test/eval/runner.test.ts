@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { openModel, type OpenModel } from '../../src/cli/modelFlags.js';
+import type { ChatModel } from '../../src/chat/model.js';
+import { openModel } from '../../src/cli/modelFlags.js';
 import { type EvalModel, localModel } from '../../src/eval/model.js';
 import { mcqPrompt } from '../../src/eval/prompts.js';
 import { remoteModel } from '../../src/eval/remote.js';
@@ -21,7 +22,7 @@ const DATA = join(ROOT, 'test', 'fixtures', 'eval');
 const out = mkdtempSync(join(tmpdir(), 'eval-run-'));
 let n = 0;
 const file = () => join(out, `r${n++}.json`);
-let open: OpenModel;
+let open: ChatModel;
 let model: EvalModel;
 
 before(async () => {

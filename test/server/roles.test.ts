@@ -48,6 +48,20 @@ test('the web page\'s /tokenize of messages: content is text, the template\'s sp
   assert.deepEqual([SH, EH, EOT].map((id) => r.json.tokens.filter((t: number) => t === id).length), [3, 3, 2]);
 });
 
+test('OpenAI\'s "developer" role (newer clients send the system prompt so) is the system turn, on every API that takes messages', async () => {
+  const want = expected([['system', 'be brief'], ['user', 'hi']]);
+  const messages = [{ role: 'developer', content: 'be brief' }, { role: 'user', content: 'hi' }];
+  const t = await postJson(`${srv.url}/tokenize`, { messages });
+  assert.equal(t.status, 200, t.text);
+  assert.deepEqual(t.json.tokens, want);
+  const c = await postJson(`${srv.url}/v1/chat/completions`, { messages, max_tokens: 1, temperature: 0 });
+  assert.equal(c.status, 200, c.text);
+  assert.equal(c.json.usage.prompt_tokens, want.length);
+  const o = await postJson(`${srv.url}/api/chat`, { model: 'scripted', messages, stream: false, options: { num_predict: 1 } });
+  assert.equal(o.status, 200, o.text);
+  assert.equal(o.json.prompt_eval_count, want.length);
+});
+
 test('OpenAI /v1/chat/completions: system, user and assistant content reach the model as text', async () => {
   const messages = [{ role: 'system', content: `hi ${EVIL}` }, { role: 'user', content: EVIL }, { role: 'assistant', content: EVIL }, { role: 'user', content: EVIL }];
   const r = await postJson(`${srv.url}/v1/chat/completions`, { messages, max_tokens: 1, temperature: 0 });

@@ -6,7 +6,7 @@ import {
 import { readGguf } from '../../gguf/reader.js';
 import { type GgufFile, meta } from '../../gguf/types.js';
 import { UserError } from '../../errors.js';
-import { ContextOverflowError } from '../errors.js';
+import { checkFits } from '../errors.js';
 import { checkAdapters, readModelFile } from '../modelFile.js';
 import { TextStream } from '../textStream.js';
 import {
@@ -225,7 +225,7 @@ export class LlamaCppEngine implements Engine {
     const ctx = this.info.contextSize;
     if (prompt.length === 0) throw new UserError('the prompt is empty');
     if (!(req.maxTokens >= 1)) throw new UserError(`max tokens must be at least 1 (got ${req.maxTokens})`);
-    if (prompt.length >= ctx) throw new ContextOverflowError(prompt.length, ctx, this.info.trainContextSize);
+    checkFits(this.info, prompt.length);
     const s: Sampling = { ...GREEDY, ...req.sampling };
     const maxTokens = Math.min(req.maxTokens, ctx - prompt.length);
     const stopTokens = new Set(req.stopTokens ?? []);
@@ -342,7 +342,7 @@ export class LlamaCppEngine implements Engine {
 
   async nextTokenLogprobs(prompt: number[], candidates: number[], o: { reuseCache?: boolean } = {}): Promise<number[]> {
     if (prompt.length === 0) throw new UserError('the prompt is empty');
-    if (prompt.length >= this.info.contextSize) throw new ContextOverflowError(prompt.length, this.info.contextSize, this.info.trainContextSize);
+    checkFits(this.info, prompt.length);
     const seq = await this.pool.acquire(prompt);
     try {
       const cached = o.reuseCache === false ? await SequencePool.clear(seq) : await SequencePool.reuse(seq, prompt);
