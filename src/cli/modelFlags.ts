@@ -41,7 +41,8 @@ export const MODEL_FLAGS_HELP = `Model:
                             content as those tokens (unsafe: whoever writes a message can
                             end its turn and write a system turn); by default content is
                             plain text and only the template's own markup has special tokens
-  -c, --ctx-size N          context tokens (default: the model's, at most 8192)
+  -c, --ctx-size N          context tokens (default: the model's, at most 8192; at most
+                            4194304 in all, with --parallel)
   -t, --threads N           CPU threads (default: all cores)
   --lora FILE[:SCALE]       a LoRA adapter GGUF, repeatable (scale defaults to 1)
   --rope-freq-base N        override the RoPE frequency base (rope_theta); with -c 32768 and
