@@ -2,7 +2,7 @@ import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSyn
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readSmallFile, writeFileAtomic } from '../util/files.js';
-import { type ContextPlan, type ContextWant, planContext } from './contextExtension.js';
+import { type ContextPlan, type ContextWant, planContext } from './plan.js';
 
 /**
  * A Hugging Face model folder's config.json, edited as text: only the values that change are rewritten, so
