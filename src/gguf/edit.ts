@@ -1,3 +1,9 @@
+/**
+ * Metadata edits on a GGUF file. The new header is spliced from the old one: every entry that is not edited
+ * keeps its exact bytes (a decode/encode round trip would turn strings that are not valid UTF-8 into U+FFFD,
+ * and would need the 400k tokenizer strings decoded), and the tensor infos are kept as they are: their
+ * offsets are relative to the data section, so they stay valid wherever that section starts.
+ */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { type FileHandle, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -8,13 +14,6 @@ import { readGguf } from './reader.js';
 import { type GgufFile, type KV, type Scalar, ValueType } from './types.js';
 import { fileProblem } from './validate.js';
 import { encodeKV } from './writer.js';
-
-/**
- * Metadata edits on a GGUF file. The new header is spliced from the old one: every entry that is not edited
- * keeps its exact bytes (a decode/encode round trip would turn strings that are not valid UTF-8 into U+FFFD,
- * and would need the 400k tokenizer strings decoded), and the tensor infos are kept as they are: their
- * offsets are relative to the data section, so they stay valid wherever that section starts.
- */
 
 /** The value types `KEY:TYPE=VALUE` names (gguf-py's short names). */
 export const VALUE_TYPES: Record<string, ValueType> = {

@@ -1,3 +1,4 @@
+/** ollama's native API (/api/*), so the `ollama` npm client and tools made for ollama work unchanged. */
 import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Message } from '../../chat/messages.js';
@@ -11,8 +12,6 @@ import { MESSAGE_RULES, OLLAMA_OPTION_RULES, OLLAMA_RULES, refuseUnsupported } f
 import { generate, type GenerationJob, type GenerationOutput } from '../generation.js';
 import type { ServedModel } from '../models.js';
 import type { Ctx, Route } from '../context.js';
-
-/** ollama's native API (/api/*), so the `ollama` npm client and tools made for ollama work unchanged. */
 
 type Body = Record<string, unknown>;
 
