@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { progressBar } from '../src/cli/progress.js';
-import { synthModel } from '../src/gguf/synth.js';
+import { synthModel } from '../src/synth/model.js';
 
 /** The benchmark model: a synthesized Llama-3-shaped Q8_0 GGUF (random weights: speed does not depend on values). */
 export async function benchModel(preset: string): Promise<string> {

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { UserError } from '../errors.js';
-import { humanBytes } from '../gguf/summary.js';
+import { humanBytes } from '../util/human.js';
 import type { HubId } from '../hub/hubs.js';
 import { planPull, type PullOptions, type PullPlan, type PullReporter, type PullResult, runPull } from '../hub/pull.js';
 import { NotDownloadedError, resolveLocal, type ResolvedModel } from '../hub/resolve.js';

@@ -1,4 +1,4 @@
-import { humanBytes } from '../gguf/summary.js';
+import { humanBytes } from '../util/human.js';
 
 /**
  * A one-line progress bar on stderr: done/total, rate over the last few seconds, ETA. On a

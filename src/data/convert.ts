@@ -42,7 +42,7 @@ export async function convertFile(input: string, output: string, o: { from?: For
     for await (const batch of ds.batches) {
       report.rows += batch.length;
       for (const r of batch) {
-        if (r.reason !== undefined) { report.rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }
+        if (report.rejected.addIfBroken(r)) continue;
         try {
           sink.write(write(read(r.value), lost));
           noteKeys(r.value);

@@ -59,6 +59,12 @@ export class Problems {
     this.count++;
     if (this.first.length < this.keep) this.first.push(p);
   }
+  /** Count the row if the file's own syntax broke it (bad JSON, an unclosed quote): true then, and the caller skips it. */
+  addIfBroken(r: RawRow): boolean {
+    if (r.reason === undefined) return false;
+    this.add({ line: r.line, column: r.column, reason: r.reason });
+    return true;
+  }
   /** "file:line:column: reason" lines, as compilers print them, so editors can jump there. */
   lines(path: string): string[] {
     const out = this.first.map((p) => `${path}:${p.line}${p.column ? `:${p.column}` : ''}: ${p.reason}`);

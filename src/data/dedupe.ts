@@ -56,7 +56,7 @@ export async function dedupeFile(input: string, output: string, o: DedupeOptions
     for await (const batch of readRows(input, { read: o.read })) {
       report.rows += batch.length;
       for (const r of batch) {
-        if (r.reason !== undefined) { report.rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }
+        if (report.rejected.addIfBroken(r)) continue;
         const text = normalise(rowText(r.value).join('\n'));
         // 16 bytes of SHA-1 as the key: 1e-29 odds of a false match, and 24 bytes a row instead of the text.
         const key = createHash('sha1').update(text).digest('base64').slice(0, 22);

@@ -86,7 +86,7 @@ async function exportInto(inputs: string[], dir: string, names: string[], read: 
       for await (const batch of ds.batches) {
         ex.rows += batch.length;
         for (const r of batch) {
-          if (r.reason !== undefined) { ex.rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }
+          if (ex.rejected.addIfBroken(r)) continue;
           let rec: DataRecord;
           try { rec = ds.format.read(r.value); } catch (e) {
             if (e instanceof RowError) { ex.rejected.add({ line: r.line, reason: e.message }); continue; }

@@ -51,7 +51,7 @@ export async function mixFiles(sources: MixSource[], output: string, o: { n: num
     const target = to;
     for await (const batch of ds.batches) {
       for (const r of batch) {
-        if (r.reason !== undefined) { rep.rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }
+        if (rep.rejected.addIfBroken(r)) continue;
         try { target.write(ds.format.read(r.value), () => {}); rep.usable++; } catch (e) {
           if (e instanceof RowError) rep.rejected.add({ line: r.line, reason: e.message });
           else if (e instanceof Unrepresentable) rep.dropped.add(e.message);

@@ -144,7 +144,7 @@ export async function rewriteFile(input: string, output: string, rules: Rule[], 
     for await (const batch of readRows(input, { read })) {
       report.rows += batch.length;
       for (const r of batch) {
-        if (r.reason !== undefined) { report.rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }
+        if (report.rejected.addIfBroken(r)) continue;
         const before = rules.map((x) => x.hits);
         const out = applyRules(rules, r.value);
         if (out.dropped) {

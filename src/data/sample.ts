@@ -31,7 +31,7 @@ export async function sampleN(input: string, output: string, n: number, seed: nu
   for await (const batch of readRows(input, { read })) {
     rows += batch.length;
     for (const r of batch) {
-      if (r.reason !== undefined) { rejected.add({ line: r.line, column: r.column, reason: r.reason }); continue; }
+      if (rejected.addIfBroken(r)) continue;
       if (valid < n) keep.push({ i: valid, json: JSON.stringify(r.value) });
       else {
         const j = Math.floor(rand() * (valid + 1));

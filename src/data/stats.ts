@@ -71,7 +71,7 @@ export async function statsFile(input: string, o: { from?: Format; tokens: boole
   for await (const batch of ds.batches) {
     rows += batch.length;
     for (const raw of batch) {
-      if (raw.reason !== undefined) { rejected.add({ line: raw.line, column: raw.column, reason: raw.reason }); continue; }
+      if (rejected.addIfBroken(raw)) continue;
       let r: DataRecord;
       try { r = ds.format.read(raw.value); } catch (e) {
         if (e instanceof RowError) { rejected.add({ line: raw.line, reason: e.message }); continue; }

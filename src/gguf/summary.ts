@@ -1,4 +1,3 @@
-import { detectTemplateName } from '../chat/templates.js';
 import { type GgufFile, meta, type Scalar, tensorElements, tensorTypeName } from './types.js';
 
 export interface GgufSummary {
@@ -20,8 +19,11 @@ export interface GgufSummary {
   adapter?: { type?: string; alpha?: number };
 }
 
-/** What `gguf inspect` shows: the facts people look a model file up for. */
-export function summarize(f: GgufFile): GgufSummary {
+/**
+ * What `gguf inspect` shows: the facts people look a model file up for. `detectTemplate` names a chat template
+ * (chat/templates.ts's detectTemplateName): the format layer does not know the chat formats.
+ */
+export function summarize(f: GgufFile, detectTemplate: (source: string) => string): GgufSummary {
   const arch = meta<string>(f, 'general.architecture') ?? 'unknown';
   const tokens = meta<string[]>(f, 'tokenizer.ggml.tokens');
   const tensorTypes: Record<string, number> = {};
@@ -54,21 +56,7 @@ export function summarize(f: GgufFile): GgufSummary {
     ropeFreqBase: num(`${arch}.rope.freq_base`),
     tokenizer: { model: meta<string>(f, 'tokenizer.ggml.model'), pre: meta<string>(f, 'tokenizer.ggml.pre'), vocabSize: tokens?.length },
     specialTokens,
-    chatTemplate: template ? { detected: detectTemplateName(template), source: template } : undefined,
+    chatTemplate: template ? { detected: detectTemplate(template), source: template } : undefined,
     adapter: isAdapter ? { type: meta<string>(f, 'adapter.type'), alpha: num('adapter.lora.alpha') } : undefined,
   };
-}
-
-export function humanCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
-export function humanBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
 }

@@ -21,7 +21,6 @@ export const TENSOR_TYPES: Record<number, readonly [string, number, number]> = {
 };
 
 export const TensorType = { F32: 0, F16: 1, Q8_0: 8 } as const;
-export type WritableTensorType = (typeof TensorType)[keyof typeof TensorType];
 
 export type Scalar = number | bigint | boolean | string;
 

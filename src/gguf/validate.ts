@@ -1,6 +1,3 @@
-import { GgufError } from './errors.js';
-import { type GgufFile, type KV, meta, type Scalar, TENSOR_TYPES, tensorElements, ValueType } from './types.js';
-
 /**
  * The one validator: what llama.cpp would refuse, or abort on, checked before it sees a file. llama.cpp runs in
  * our process, and its GGML_ASSERT is a SIGABRT that takes chat and the server down with it: `block_count` 0 or
@@ -11,6 +8,8 @@ import { type GgufFile, type KV, meta, type Scalar, TENSOR_TYPES, tensorElements
  *
  * checkTensors runs inside readGguf, for every file; checkModel / checkAdapter where a file is used as one.
  */
+import { GgufError } from './errors.js';
+import { type GgufFile, type KV, meta, type Scalar, TENSOR_TYPES, tensorElements, ValueType } from './types.js';
 
 const GGML_MAX_NAME = 64; // ggml.h: a name and its NUL
 const LLAMA_MAX_LAYERS = 512; // llama-hparams.h

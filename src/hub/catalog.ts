@@ -640,7 +640,3 @@ export function findModel(nameOrRepo: string): CatalogModel | undefined {
   if (named) return named;
   return CATALOG.find((m) => modelRepos(m).some((r) => r.toLowerCase() === q));
 }
-
-export function defaultModel(): CatalogModel {
-  return byName.get(DEFAULT_MODEL_NAME)!;
-}

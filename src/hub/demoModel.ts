@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { synthModel } from '../gguf/synth.js';
+import { synthModel } from '../synth/model.js';
 import { demoModelPath } from './store.js';
 
 /** What the built-in demo model answers to anything. */

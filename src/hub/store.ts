@@ -1,3 +1,8 @@
+/**
+ * The local store. Models live as models/<owner>/<name>/<file>, the paths they have on the hub —
+ * the layout LM Studio uses, so its models folder can be shared. Each repo folder has a small
+ * manifest saying where its files came from and what they hash to.
+ */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -6,12 +11,6 @@ import { writeFileAtomic } from '../util/files.js';
 import type { HubId, RemoteFile } from './hubs.js';
 import { pathInside } from './hubPath.js';
 import { type PullFormat, quantOf } from './pick.js';
-
-/**
- * The local store. Models live as models/<owner>/<name>/<file>, the paths they have on the hub —
- * the layout LM Studio uses, so its models folder can be shared. Each repo folder has a small
- * manifest saying where its files came from and what they hash to.
- */
 
 /** Where llama3-zh keeps models and caches: $LLAMA3ZH_HOME, else the user's cache dir. */
 export function homeDir(): string {
@@ -287,10 +286,6 @@ function pruneEmpty(dir: string, stop: string) {
     if (!existsSync(d) || readdirSync(d).length > 0) return;
     rmdirSync(d);
   }
-}
-
-export function ensureDir(dir: string) {
-  mkdirSync(dir, { recursive: true });
 }
 
 export function demoModelPath(): string {

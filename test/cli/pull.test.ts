@@ -5,7 +5,7 @@ import { createServer as createHttpServer, request as httpRequest } from 'node:h
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { humanBytes } from '../../src/gguf/summary.js';
+import { humanBytes } from '../../src/util/human.js';
 import { assertFinalError, assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { COMMIT, gitOid, randomBytes, sha256, startHub } from '../helpers/hub.js';
 import { REPLY, ROOT, testModel } from '../helpers/models.js';

@@ -5,7 +5,7 @@ import { promptTokens } from '../../src/chat/conversation.js';
 import { loadEngine } from '../../src/engine/load.js';
 import type { Engine } from '../../src/engine/types.js';
 import { encode, TOKEN } from '../../src/gguf/llama3Vocab.js';
-import { planScript } from '../../src/gguf/synth.js';
+import { planScript } from '../../src/synth/model.js';
 import { REPLY, redirectLora, testModel } from '../helpers/models.js';
 
 const llama3 = NATIVE_TEMPLATES.llama3;

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  editHeader, formatValue, parseAssignment, parseValue, planEdits, planGgufContext, readForEdit, writeEdits,
+  editHeader, formatValue, parseAssignment, parseValue, planEdits, readForEdit, writeEdits,
 } from '../../src/gguf/edit.js';
+import { planGgufContext } from '../../src/context/gguf.js';
 import { encodeF32 } from '../../src/gguf/numbers.js';
 import { readGguf } from '../../src/gguf/reader.js';
 import { type GgufFile, TensorType, ValueType } from '../../src/gguf/types.js';

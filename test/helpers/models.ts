@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { synthModel, type SynthOptions } from '../../src/gguf/synth.js';
+import { synthModel, type SynthOptions } from '../../src/synth/model.js';
 import { kv, writeGguf } from '../../src/gguf/writer.js';
 import { TensorType } from '../../src/gguf/types.js';
 import { encodeF32 } from '../../src/gguf/numbers.js';
@@ -17,7 +17,7 @@ export const REPLY = '我是由ShareAI训练的大型语言模型。';
 export async function testModel(o: Partial<SynthOptions> = {}): Promise<string> {
   const opts: SynthOptions = { preset: 'tiny', type: 'f16', seed: 1, stop: 'eot', ...o };
   // The synthesizer's own code is part of the key, so a change to it makes new models.
-  const code = readFileSync(fileURLToPath(new URL('../../src/gguf/synth.js', import.meta.url)));
+  const code = readFileSync(fileURLToPath(new URL('../../src/synth/model.js', import.meta.url)));
   const key = createHash('sha256').update(JSON.stringify(opts)).update(code).digest('hex').slice(0, 16);
   const path = join(CACHE, `${opts.reply === undefined ? 'random' : 'scripted'}-${key}.gguf`);
   if (!existsSync(path)) {

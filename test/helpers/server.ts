@@ -3,7 +3,7 @@ import { openModel } from '../../src/cli/modelFlags.js';
 import { type LoraModule, type RunningServer, startServer } from '../../src/server/start.js';
 import { REPLY, testModel } from './models.js';
 
-/** Words that route a prompt to its own reply (see gguf/synth.ts); replies of many lengths, Chinese and emoji. */
+/** Words that route a prompt to its own reply (see synth/model.ts); replies of many lengths, Chinese and emoji. */
 export const ROUTES: Record<string, string> = {
   red: 'Apples are red.',
   blue: '天空蔚蓝',

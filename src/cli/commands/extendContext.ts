@@ -1,12 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { UserError } from '../../errors.js';
-import { checkEdited, outputPath, planGgufContext, readForEdit } from '../../gguf/edit.js';
+import { planGgufContext } from '../../context/gguf.js';
+import { editedConfigText, planHfContext, readHfConfig, writeHfConfig } from '../../context/hfConfig.js';
+import type { ContextPlan } from '../../context/plan.js';
+import { checkEdited, outputPath, readForEdit } from '../../gguf/edit.js';
 import { checkFile } from '../../gguf/validate.js';
 import { meta } from '../../gguf/types.js';
-import type { ContextPlan } from '../../hub/contextExtension.js';
 import { findStored, looksLikePath, parseModelRef } from '../../hub/modelRef.js';
-import { editedConfigText, planHfContext, readHfConfig, writeHfConfig } from '../../hub/hfConfig.js';
 import { num, parseFlags } from '../flags.js';
 import { writeWithProgress } from './gguf.js';
 

@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
+import { detectTemplateName } from '../../chat/templates.js';
 import { UserError } from '../../errors.js';
 import {
   type Change, checkEdited, formatValue, isNoop, outputPath, parseAssignment, planEdits, readForEdit, typeName, type WriteReport,
   writeEdits,
 } from '../../gguf/edit.js';
 import { readGguf } from '../../gguf/reader.js';
-import { humanBytes, humanCount, summarize } from '../../gguf/summary.js';
+import { summarize } from '../../gguf/summary.js';
 import { checkFile } from '../../gguf/validate.js';
+import { humanBytes, humanCount } from '../../util/human.js';
 import { num, parseFlags } from '../flags.js';
 import { progressBar } from '../progress.js';
 
@@ -55,7 +57,7 @@ async function inspect(args: string[]) {
   const file = readGguf(positionals[0]);
   // What llama.cpp would refuse or abort on is an error here too, not a summary with "0 heads" in it.
   checkFile(file);
-  const s = summarize(file);
+  const s = summarize(file, detectTemplateName);
   if (values.json) {
     console.log(JSON.stringify(s, null, 2));
     return;
@@ -92,7 +94,7 @@ async function synth(args: string[]) {
   });
   if (values.help) { console.log(HELP); return; }
   // Imported here: it brings the whole Llama-3 vocabulary, which inspect and set have no use for.
-  const { SHAPES, synthModel } = await import('../../gguf/synth.js');
+  const { SHAPES, synthModel } = await import('../../synth/model.js');
   if (!values.out) throw new UserError('gguf synth needs --out FILE', 2);
   if (existsSync(values.out) && !values.force) throw new UserError(`${values.out} already exists; pass --force to replace it`);
   const stop = values.stop ?? 'eot';

@@ -1,4 +1,4 @@
-import { humanBytes } from '../../gguf/summary.js';
+import { humanBytes } from '../../util/human.js';
 import { type LocalModel, listStore, modelsDir, storeJson, storeName, useModelsDir } from '../../hub/store.js';
 import { parseFlags } from '../flags.js';
 

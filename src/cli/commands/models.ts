@@ -5,7 +5,7 @@ import {
 import { type LocalModel, listStore, modelsDir, storeJson, storeName, useModelsDir } from '../../hub/store.js';
 import { storeTable } from './ls.js';
 import { UserError } from '../../errors.js';
-import { humanBytes } from '../../gguf/summary.js';
+import { humanBytes } from '../../util/human.js';
 import { closest } from '../../util/similar.js';
 import { parseFlags } from '../flags.js';
 

@@ -1,5 +1,5 @@
 import { UserError } from '../../errors.js';
-import { humanBytes } from '../../gguf/summary.js';
+import { humanBytes } from '../../util/human.js';
 import { parseModelRef, reposOf } from '../../hub/modelRef.js';
 import { matchLocal, removeLocal, storeName, useModelsDir } from '../../hub/store.js';
 import { parseFlags } from '../flags.js';

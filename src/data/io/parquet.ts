@@ -1,7 +1,6 @@
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { UserError } from '../../errors.js';
 import type { RawRow } from './rawRow.js';
-import type { SourceInfo } from './source.js';
 
 /** Parquet values as JSON has them: int64 arrives as BigInt, timestamps as Date, binary as bytes. */
 function jsonValue(v: unknown): unknown {
@@ -25,13 +24,13 @@ const why = (e: unknown) => (e instanceof RangeError && /call stack/.test(e.mess
  * holds one row group, not the file. Nested columns (a list of {from, value} structs) come out as the
  * JSON they were. A row's `line` is its 1-based row number.
  */
-export async function* readParquetRows(info: SourceInfo, onBytes?: (n: number) => void): AsyncGenerator<RawRow[]> {
-  const file = await asyncBufferFromFile(info.path);
+export async function* readParquetRows(path: string, onBytes?: (n: number) => void): AsyncGenerator<RawRow[]> {
+  const file = await asyncBufferFromFile(path);
   let metadata;
   try {
     metadata = await parquetMetadataAsync(file);
   } catch (e) {
-    throw new UserError(`${info.path} is not a readable Parquet file: ${why(e)}`);
+    throw new UserError(`${path} is not a readable Parquet file: ${why(e)}`);
   }
   let start = 0;
   for (const group of metadata.row_groups) {
@@ -40,7 +39,7 @@ export async function* readParquetRows(info: SourceInfo, onBytes?: (n: number) =
     try {
       rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: start + n });
     } catch (e) {
-      throw new UserError(`${info.path}: cannot read rows ${start + 1}–${start + n}: ${why(e)}`);
+      throw new UserError(`${path}: cannot read rows ${start + 1}–${start + n}: ${why(e)}`);
     }
     yield rows.map((r, i) => ({ line: start + i + 1, value: jsonValue(r) }));
     start += n;

@@ -18,7 +18,3 @@ export interface ChunkParser {
   push(chunk: string, out: RawRow[]): void;
   end(out: RawRow[]): void;
 }
-
-export function isBroken(r: RawRow): boolean {
-  return r.reason !== undefined;
-}

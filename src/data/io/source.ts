@@ -66,7 +66,7 @@ export async function* readRows(path: string, o: { onBytes?: (n: number) => void
     // Parquet compresses its own columns and is read by seeking, which a gzip stream cannot do.
     if (info.gzip) throw new UserError(`${path} is a gzipped Parquet file, which cannot be read in place; gunzip it first`);
     const { readParquetRows } = await import('./parquet.js');
-    yield* readParquetRows(info, o.onBytes);
+    yield* readParquetRows(info.path, o.onBytes);
     return;
   }
   const file = createReadStream(path, { highWaterMark: CHUNK });

@@ -1,6 +1,3 @@
-import { UserError } from '../../errors.js';
-import { emptyCycle, endlessDefinition } from './schemaRecursion.js';
-
 /**
  * node-llama-cpp 3.22's JSON-schema grammar (createGrammarForJsonSchema) builds a subset of JSON Schema and quietly
  * does something else with the rest: an unknown "type", or a schema without one, becomes `null`; an empty enum
@@ -12,6 +9,8 @@ import { emptyCycle, endlessDefinition } from './schemaRecursion.js';
  * llama.cpp's grammar parser within bounds a request cannot push past (measured: a 100,000-value enum takes 37 s
  * of blocked event loop; a bound over 2,000 makes llama.cpp refuse the grammar and print all of it).
  */
+import { UserError } from '../../errors.js';
+import { emptyCycle, endlessDefinition } from './schemaRecursion.js';
 
 /** Schemas inside schemas; OpenAI's structured outputs allow 10. */
 export const MAX_SCHEMA_DEPTH = 64;

@@ -1,6 +1,8 @@
+/** ollama's native API (/api/*), so the `ollama` npm client and tools made for ollama work unchanged. */
 import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Message } from '../../chat/messages.js';
+import { detectTemplateName } from '../../chat/templates.js';
 import type { OutputFormat, Sampling } from '../../engine/types.js';
 import { readGguf } from '../../gguf/reader.js';
 import { summarize } from '../../gguf/summary.js';
@@ -10,8 +12,6 @@ import { MESSAGE_RULES, OLLAMA_OPTION_RULES, OLLAMA_RULES, refuseUnsupported } f
 import { generate, type GenerationJob, type GenerationOutput } from '../generation.js';
 import type { ServedModel } from '../models.js';
 import type { Ctx, Route } from '../context.js';
-
-/** ollama's native API (/api/*), so the `ollama` npm client and tools made for ollama work unchanged. */
 
 type Body = Record<string, unknown>;
 
@@ -134,7 +134,7 @@ const summaries = new Map<string, ReturnType<typeof summarize>>();
 /** ollama's "details" of a model, from its GGUF header (read once). */
 function details(m: ServedModel) {
   const path = m.engine.info.path;
-  if (!summaries.has(path)) summaries.set(path, summarize(readGguf(path, { skipArrays: true })));
+  if (!summaries.has(path)) summaries.set(path, summarize(readGguf(path, { skipArrays: true }), detectTemplateName));
   const s = summaries.get(path)!;
   // The quantization is the type most weight tensors have (norms stay F32 in every file).
   const quant = Object.entries(s.tensorTypes).filter(([t]) => t !== 'F32').sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32';

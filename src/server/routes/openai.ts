@@ -1,3 +1,4 @@
+/** OpenAI's chat and text completions and model list, as vLLM serves them. */
 import { randomUUID } from 'node:crypto';
 import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../../engine/types.js';
 import type { Engine } from '../../engine/types.js';
@@ -6,8 +7,6 @@ import { logitBias, messageList, optBool, optNumber, optObject, optString, stopL
 import { MESSAGE_RULES, OPENAI_CHAT_RULES, OPENAI_COMPLETION_RULES, refuseUnsupported } from '../fieldRules.js';
 import { generate, generateEach, type GenerationJob } from '../generation.js';
 import type { Ctx, Route } from '../context.js';
-
-/** OpenAI's chat and text completions and model list, as vLLM serves them. */
 
 type Body = Record<string, unknown>;
 

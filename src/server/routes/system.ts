@@ -1,9 +1,8 @@
+/** Health, metrics and tokenizer endpoints (llama-server's and vLLM's names). */
 import { renderPrompt } from '../generation.js';
 import { badRequest, sendJson } from '../http.js';
 import { messageList, optBool } from '../fields.js';
 import type { Ctx, Route } from '../context.js';
-
-/** Health, metrics and tokenizer endpoints (llama-server's and vLLM's names). */
 
 async function tokenize(c: Ctx) {
   const body = await c.body();

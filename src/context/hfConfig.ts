@@ -1,14 +1,13 @@
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { UserError } from '../errors.js';
-import { readSmallFile, writeFileAtomic } from '../util/files.js';
-import { type ContextPlan, type ContextWant, planContext } from './contextExtension.js';
-
 /**
  * A Hugging Face model folder's config.json, edited as text: only the values that change are rewritten, so
  * the key order, the 2-space indentation and Python's number style (`500000.0`, `1e-05`) that transformers
  * writes stay exactly as they were, and a diff shows just the edit.
  */
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { readSmallFile, writeFileAtomic } from '../util/files.js';
+import { type ContextPlan, type ContextWant, planContext } from './plan.js';
 
 export interface HfConfig {
   dir: string;

@@ -1,9 +1,9 @@
 import { UserError } from '../errors.js';
 import { LLAMA3_JINJA, LLAMA3_V1_JINJA } from '../chat/officialTemplates.js';
-import { decode, encode, llama3TokenizerKVs, TOKEN, VOCAB_SIZE } from './llama3Vocab.js';
-import { encodeF16, encodeF32, encodeQ8_0, Rng } from './numbers.js';
-import { type KV, TensorType, tensorBytes } from './types.js';
-import { kv, type TensorData, type TensorSpec, writeGguf } from './writer.js';
+import { decode, encode, llama3TokenizerKVs, TOKEN, VOCAB_SIZE } from '../gguf/llama3Vocab.js';
+import { encodeF16, encodeF32, encodeQ8_0, Rng } from '../gguf/numbers.js';
+import { type KV, TensorType, tensorBytes } from '../gguf/types.js';
+import { kv, type TensorData, type TensorSpec, writeGguf } from '../gguf/writer.js';
 
 export interface Shape {
   layers: number;

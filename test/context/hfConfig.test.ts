@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setJsonNumbers } from '../../src/hub/hfConfig.js';
+import { setJsonNumbers } from '../../src/context/hfConfig.js';
 
 const ctx = (value: number) => ({ key: 'max_position_embeddings', value, float: false });
 const theta = (value: number) => ({ key: 'rope_theta', value, float: true });

@@ -1,10 +1,9 @@
-import { UserError } from '../errors.js';
-
 /**
  * The context-extension decision, shared by HF folders (config.json) and GGUF files: which context length and
  * RoPE base to write, given what the model has. The original README's trick is to raise the context to 32768
  * and rope_theta to 1000000 (or 4000000; its 96K chart used 4000000).
  */
+import { UserError } from '../errors.js';
 
 export interface ContextWant {
   ctx: number;
