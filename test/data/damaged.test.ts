@@ -15,27 +15,15 @@ import type { ChunkParser, RawRow } from '../../src/data/io/rawRow.js';
 import { RowSink } from '../../src/data/io/sink.js';
 import { inspectSource, readRows } from '../../src/data/io/source.js';
 import { UserError } from '../../src/errors.js';
+import { allRows, feed } from '../helpers/rows.js';
 import { writeFileAtomic } from '../../src/util/files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'data-damaged-'));
 const MiB = 1 << 20;
 
-async function all(path: string, read?: ReadLimits): Promise<RawRow[]> {
-  const out: RawRow[] = [];
-  for await (const b of readRows(path, { read })) out.push(...b);
-  return out;
-}
-
 async function allRaw(path: string, read?: ReadLimits): Promise<RawRow[]> {
   const out: RawRow[] = [];
   for await (const b of readRowsRaw(inspectSource(path), undefined, read)) out.push(...b);
-  return out;
-}
-
-function feed(p: ChunkParser, text: string, size: number): RawRow[] {
-  const out: RawRow[] = [];
-  for (let i = 0; i < text.length; i += size) p.push(text.slice(i, i + size), out);
-  p.end(out);
   return out;
 }
 
@@ -59,11 +47,11 @@ test('a gzip bomb (one byte repeated, no newline) stops at the line limit with t
   writeFileSync(bomb, gzipSync(Buffer.alloc(8 * MiB, 'a'), { level: 9 }));
   const small = { maxLine: MiB, allowBroken: false };
   const msg = /bomb\.jsonl\.gz:1: this line is longer than 1 MiB, the limit \(a damaged file\? if the rows really are this long, raise it with --max-line-mb\)$/;
-  await assert.rejects(all(bomb, small), userError(msg));
+  await assert.rejects(allRows(bomb, small), userError(msg));
   await assert.rejects(allRaw(bomb, small), userError(msg));
   const spaces = join(dir, 'spaces.jsonl.gz');
   writeFileSync(spaces, gzipSync(Buffer.alloc(8 * MiB, ' '), { level: 9 }));
-  await assert.rejects(all(spaces, small), userError(/spaces\.jsonl\.gz:1: this line is longer than 1 MiB/));
+  await assert.rejects(allRows(spaces, small), userError(/spaces\.jsonl\.gz:1: this line is longer than 1 MiB/));
   await assert.rejects(allRaw(spaces, small), userError(/spaces\.jsonl\.gz:1: this line is longer than 1 MiB/));
 });
 
@@ -75,11 +63,11 @@ test('blank lines before and between rows are counted, not kept: line numbers an
     { line: n + 1, value: { text: '一' } },
     { line: 2 * n + 2, column: 10, reason: 'JSON: unexpected "t"', text: '{"text": tru}' },
   ];
-  assert.deepEqual(await all(path), expect);
+  assert.deepEqual(await allRows(path), expect);
   assert.deepEqual((await allRaw(path)).map((r) => ({ ...r, value: r.value === undefined ? undefined : JSON.parse(JSON.stringify(r.value)) })).map((r) => (r.value === undefined ? { line: r.line, column: r.column, reason: r.reason, text: r.text } : { line: r.line, value: r.value })), expect);
   const arr = join(dir, 'blanks.json');
   writeFileSync(arr, `${'\n'.repeat(5)}   [{"text": "a"},\n {"text": }]`);
-  assert.deepEqual(await all(arr), [{ line: 6, value: { text: 'a' } }, { line: 7, column: 11, reason: 'JSON: unexpected "}"', text: '{"text": }' }]);
+  assert.deepEqual(await allRows(arr), [{ line: 6, value: { text: 'a' } }, { line: 7, column: 11, reason: 'JSON: unexpected "}"', text: '{"text": }' }]);
 });
 
 test('a file cut short is an error unless allowBroken, which reads the rows before the cut and counts the cut as one broken row', async () => {
@@ -92,15 +80,15 @@ test('a file cut short is an error unless allowBroken, which reads the rows befo
   for (const [name, body, msg, rows] of cases) {
     const path = join(dir, name);
     writeFileSync(path, body);
-    await assert.rejects(all(path), userError(msg), name);
+    await assert.rejects(allRows(path), userError(msg), name);
     if (name.endsWith('.gz')) {
       await assert.rejects(allRaw(path), userError(msg), name);
-      for (const got of [await allRaw(path, { ...DEFAULT_LIMITS, allowBroken: true }), await all(path, { ...DEFAULT_LIMITS, allowBroken: true })]) {
+      for (const got of [await allRaw(path, { ...DEFAULT_LIMITS, allowBroken: true }), await allRows(path, { ...DEFAULT_LIMITS, allowBroken: true })]) {
         assert.deepEqual(got.map((r) => [r.line, r.reason ?? JSON.parse(JSON.stringify(r.value))]), [[1, { text: 'a' }], [2, { text: 'b' }], [3, 'gzip: the data is broken or cut short (unexpected end of file)']]);
       }
       continue;
     }
-    assert.deepEqual((await all(path, { ...DEFAULT_LIMITS, allowBroken: true })).map((r) => r.reason ?? r.value), rows, name);
+    assert.deepEqual((await allRows(path, { ...DEFAULT_LIMITS, allowBroken: true })).map((r) => r.reason ?? r.value), rows, name);
   }
 });
 
@@ -109,16 +97,16 @@ test('rows nested deeper than 1,000 levels are broken rows in every reader, neve
   const reason = 'JSON: nested deeper than 1000 levels';
   const jsonl = join(dir, 'deep.jsonl');
   writeFileSync(jsonl, `{"text":"ok","x":${deep(999)}}\n{"text":"a","x":${deep(100_000)}}\n{"text":"b","x":${deep(3000)}\n`);
-  for (const rows of [await all(jsonl), await allRaw(jsonl)]) {
+  for (const rows of [await allRows(jsonl), await allRaw(jsonl)]) {
     assert.deepEqual(rows.map((r) => [r.line, r.reason]), [[1, undefined], [2, reason], [3, 'JSON: nested deeper than 1000 levels']]);
   }
   const arr = join(dir, 'deep.json');
   writeFileSync(arr, `[{"text":"a","x":${deep(100_000)}}, {"text":"b"}]`);
-  assert.deepEqual((await all(arr)).map((r) => r.reason ?? r.value), [reason, { text: 'b' }]);
+  assert.deepEqual((await allRows(arr)).map((r) => r.reason ?? r.value), [reason, { text: 'b' }]);
   // A CSV cell that would be JSON stays text when it is this deep.
   const csv = join(dir, 'deep.csv');
   writeFileSync(csv, `conversations\n"${deep(100_000)}"\n`);
-  assert.deepEqual((await all(csv)).map((r) => r.value), [{ conversations: deep(100_000) }]);
+  assert.deepEqual((await allRows(csv)).map((r) => r.value), [{ conversations: deep(100_000) }]);
   assert.deepEqual(jsonErrorAt(`${'['.repeat(100_000)}x`), { index: 1000, reason: 'nested deeper than 1000 levels' });
 });
 

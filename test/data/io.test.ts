@@ -12,23 +12,10 @@ import type { ChunkParser, RawRow } from '../../src/data/io/rawRow.js';
 import { RowSink } from '../../src/data/io/sink.js';
 import { readRows } from '../../src/data/io/source.js';
 import { sharegpt } from '../../src/data/formats/index.js';
+import { allRows, feed } from '../helpers/rows.js';
 import { ALL } from './records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'data-io-'));
-
-async function all(path: string): Promise<RawRow[]> {
-  const out: RawRow[] = [];
-  for await (const b of readRows(path)) out.push(...b);
-  return out;
-}
-
-/** Feed a parser in pieces of `size` characters: rows must not depend on where chunks split. */
-function feed(p: ChunkParser, text: string, size: number): RawRow[] {
-  const out: RawRow[] = [];
-  for (let i = 0; i < text.length; i += size) p.push(text.slice(i, i + size), out);
-  p.end(out);
-  return out;
-}
 
 const ROWS = ALL.filter((r) => r.kind !== 'text').map((r) => sharegpt.write(r, () => {}));
 
@@ -38,7 +25,7 @@ test('rows written as .jsonl, .json, .csv and their .gz read back the same', asy
     const sink = new RowSink(path, { columns: sharegpt.fields });
     for (const r of ROWS) sink.write(r);
     sink.close();
-    const back = await all(path);
+    const back = await allRows(path);
     assert.deepEqual(back.map((r) => r.reason), ROWS.map(() => undefined), name);
     // CSV: an empty cell is an absent field; numbers read back as text.
     const cell = (v: unknown) => (typeof v === 'number' ? String(v) : v);
@@ -104,8 +91,8 @@ test('the JSON error locator names the problem and its position', () => {
 test('input type is told by content, not only by name: gzip magic and the first character', async () => {
   const p = join(dir, 'noext');
   writeFileSync(p, gzipSync('  \n[{"text": "一"}, {"text": "二"}]'));
-  assert.deepEqual((await all(p)).map((r) => r.value), [{ text: '一' }, { text: '二' }]);
+  assert.deepEqual((await allRows(p)).map((r) => r.value), [{ text: '一' }, { text: '二' }]);
   const q = join(dir, 'lines.json');
   writeFileSync(q, '{"text": "a"}\n{"text": "b"}\n');
-  assert.deepEqual((await all(q)).map((r) => r.line), [1, 2]);
+  assert.deepEqual((await allRows(q)).map((r) => r.line), [1, 2]);
 });
