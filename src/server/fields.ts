@@ -1,8 +1,8 @@
+/** Readers for request fields: each gives the value, or a 400 that names the field and what it should be. */
+
 import { type Message, ROLE_HINT, roleOf } from '../chat/messages.js';
 import { type FieldRule, refuseUnsupported } from './fieldRules.js';
 import { badRequest } from './http.js';
-
-/** Readers for request fields: each gives the value, or a 400 that names the field and what it should be. */
 
 type Body = Record<string, unknown>;
 
