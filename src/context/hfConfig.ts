@@ -178,7 +178,10 @@ export interface HfWriteReport {
  * (hard links where symbolic ones cannot be made), so the new folder loads as a whole model without copying.
  */
 export function writeHfConfig(cfg: HfConfig, text: string, o: { out?: string; force?: boolean } = {}): HfWriteReport {
-  if (o.out === undefined || sameFolder(o.out, cfg.dir)) {
+  if (o.out !== undefined && sameFolder(o.out, cfg.dir)) {
+    throw new UserError(`--out ${o.out} is the model folder itself; give another folder, or leave --out away to change its config.json in place (a backup is kept)`);
+  }
+  if (o.out === undefined) {
     const backup = join(cfg.dir, 'config.json.orig');
     let backupMade = false;
     if (!existsSync(backup)) {

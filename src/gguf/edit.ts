@@ -297,15 +297,18 @@ export async function writeEdits(src: GgufForEdit, changes: Change[], o: WriteOp
 
 /**
  * Where `--out` writes: the path itself, or the source's name inside it when it is a folder. An existing file
- * is replaced only with `force`; the source itself is returned as undefined (edit it as without --out).
+ * is replaced only with `force`. `--out` promises to leave the source alone, so naming the source (directly, as
+ * its folder, or through a link) is refused rather than quietly editing it in place.
  */
-export async function outputPath(source: string, out: string, force = false): Promise<string | undefined> {
+export async function outputPath(source: string, out: string, force = false): Promise<string> {
   let dest = out;
   const st = await stat(dest).catch(() => undefined);
   if (st?.isDirectory()) dest = join(dest, basename(source));
   const existing = st?.isDirectory() ? await stat(dest).catch(() => undefined) : st;
   if (!existing) return dest;
-  if ((await realpath(dest)) === (await realpath(source))) return undefined;
+  if ((await realpath(dest)) === (await realpath(source))) {
+    throw new UserError(`--out ${out} is ${source} itself; give another path, or leave --out away to change ${source} in place`);
+  }
   if (!force) throw new UserError(`${dest} already exists; pass --force to replace it`);
   return dest;
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync,
+  copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { NATIVE_TEMPLATES } from '../../src/chat/templates.js';
 import { promptTokens } from '../../src/chat/conversation.js';
@@ -134,6 +134,14 @@ test('--dry-run writes nothing; --out leaves the original alone and needs --forc
   assertOneLineError(await runCli(['extend-context', path, '--ctx', '32768', '--out', out]), /out-32k\.gguf already exists; pass --force to replace it/);
   assert.equal((await runCli(['extend-context', path, '--ctx', '16384', '--out', out, '--force'])).code, 0);
   assert.equal(readGguf(out, { skipArrays: true }).metadata.get('llama.context_length')?.value, 16384);
+  // --out naming the model itself (as a file, its folder, or a link) is refused: --out leaves MODEL alone.
+  const link = join(dir, 'link-to-model.gguf');
+  symlinkSync(path, link);
+  for (const o of [path, dirname(path), link]) {
+    assertOneLineError(await runCli(['extend-context', path, '--ctx', '32768', '--out', o]), /--out .* is .* itself; give another path, or leave --out away/);
+    assertOneLineError(await runCli(['gguf', 'set', path, 'general.name=y', '--out', o]), /--out .* is .* itself; give another path/);
+  }
+  assert.equal(sha(path), before);
   // --out naming a folder writes the model's file name inside it.
   mkdirSync(join(dir, 'outdir'));
   assert.equal((await runCli(['gguf', 'set', path, 'general.name=x', '--out', join(dir, 'outdir')])).code, 0);
@@ -324,6 +332,10 @@ test('--out DIR for a folder: a new config.json and links to the other files; th
   assert.equal(readlinkSync(join(out, 'tokenizer.json')), join(d, 'tokenizer.json'));
   assert.equal(readFileSync(join(out, 'tokenizer.json'), 'utf8'), 'tokenizer.json bytes');
   assertOneLineError(await runCli(['extend-context', d, '--ctx', '32768', '--out', out]), /llama3-32k\/config\.json already exists; pass --force to replace it/);
+  // --out naming the model folder itself is refused: --out leaves MODEL alone.
+  assertOneLineError(await runCli(['extend-context', d, '--ctx', '32768', '--out', d]), /--out .*src-model is the model folder itself; give another folder, or leave --out away/);
+  assert.equal(readFileSync(join(d, 'config.json'), 'utf8'), LLAMA3_CONFIG);
+  assert.equal(existsSync(join(d, 'config.json.orig')), false);
 });
 
 test('bad input: one line, non-zero exit, nothing written', async () => {
