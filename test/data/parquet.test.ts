@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { openDataset } from '../../src/data/dataset.js';
 import type { RawRow } from '../../src/data/io/rawRow.js';
+import { rowGroupProblem } from '../../src/data/io/parquet.js';
 import { readRows } from '../../src/data/io/source.js';
 import { UserError } from '../../src/errors.js';
 
@@ -63,4 +64,12 @@ test('a file named .parquet that is not Parquet is one clear error', async () =>
   const path = join(dir, 'fake.parquet');
   writeFileSync(path, 'not parquet at all');
   await assert.rejects(all(path), (e) => e instanceof UserError && /fake\.parquet is not a readable Parquet file: /.test(e.message));
+});
+
+test('parquet: a footer claiming a huge row group is refused before anything is read', () => {
+  assert.equal(rowGroupProblem({ num_rows: 1000n, total_byte_size: 5_000_000n }, 0), undefined);
+  assert.equal(rowGroupProblem({ num_rows: 2n ** 40n, total_byte_size: 100n }, 2), 'row group 3 claims 1,099,511,627,776 rows, more than the 16,777,216 read at once');
+  assert.equal(rowGroupProblem({ num_rows: 10n, total_byte_size: 3n * 2n ** 30n }, 0), 'row group 1 claims 3.0 GiB of data, more than the 1 GiB read at once');
+  assert.equal(rowGroupProblem({ num_rows: -1n, total_byte_size: 1n }, 0), 'row group 1 has a damaged size in the footer');
+  assert.equal(rowGroupProblem({ num_rows: 2n ** 64n - 1n, total_byte_size: 1n }, 0), 'row group 1 has a damaged size in the footer');
 });

@@ -20,6 +20,24 @@ function jsonValue(v: unknown): unknown {
 const why = (e: unknown) => (e instanceof RangeError && /call stack/.test(e.message) ? 'its schema is nested too deeply' : (e as Error).message);
 
 /**
+ * The most one row group may hold, read whole: 1 GiB of column data (Hugging Face's own Parquet exports use row
+ * groups of ~100 MB) and 16M rows. The footer's claims are checked before anything is read, so a damaged file
+ * that claims a huge group is refused rather than allocated.
+ */
+export const MAX_ROW_GROUP_BYTES = 1 << 30;
+export const MAX_ROW_GROUP_ROWS = 1 << 24;
+
+/** Why a row group (as its footer describes it) is not read, if it is not. */
+export function rowGroupProblem(group: { num_rows: bigint | number; total_byte_size: bigint | number }, index: number): string | undefined {
+  const rows = Number(group.num_rows);
+  const bytes = Number(group.total_byte_size);
+  if (!Number.isSafeInteger(rows) || rows < 0 || !Number.isSafeInteger(bytes) || bytes < 0) return `row group ${index + 1} has a damaged size in the footer`;
+  if (rows > MAX_ROW_GROUP_ROWS) return `row group ${index + 1} claims ${rows.toLocaleString('en-US')} rows, more than the ${MAX_ROW_GROUP_ROWS.toLocaleString('en-US')} read at once`;
+  if (bytes > MAX_ROW_GROUP_BYTES) return `row group ${index + 1} claims ${(bytes / 2 ** 30).toFixed(1)} GiB of data, more than the 1 GiB read at once`;
+  return undefined;
+}
+
+/**
  * The rows of a .parquet file (what Hugging Face datasets ship), one row group at a time, so memory
  * holds one row group, not the file. Nested columns (a list of {from, value} structs) come out as the
  * JSON they were. A row's `line` is its 1-based row number.
@@ -31,6 +49,10 @@ export async function* readParquetRows(path: string, onBytes?: (n: number) => vo
     metadata = await parquetMetadataAsync(file);
   } catch (e) {
     throw new UserError(`${path} is not a readable Parquet file: ${why(e)}`);
+  }
+  for (const [i, group] of metadata.row_groups.entries()) {
+    const problem = rowGroupProblem(group, i);
+    if (problem) throw new UserError(`${path}: ${problem}; a damaged file, or rewrite it with smaller row groups (pyarrow: row_group_size)`);
   }
   let start = 0;
   for (const group of metadata.row_groups) {
