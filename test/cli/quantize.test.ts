@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { quantizeInWorker, QUANT_TYPES } from '../../src/engine/llamacpp/quantize.js';
 import { readGguf } from '../../src/gguf/reader.js';
+import { decode } from '../../src/gguf/llama3Vocab.js';
 import { meta, tensorBytes, tensorTypeName } from '../../src/gguf/types.js';
 import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { REPLY, ROOT, testModel } from '../helpers/models.js';
@@ -70,6 +71,36 @@ test("Q4_K_M: file type 15 with llama-quantize's mix, the same bytes every run",
   assert.equal(sha(again), sha(out), 'llama.cpp quantizes deterministically, whatever the thread count');
   const chat = await runCli(['chat', '-m', out, '-p', '你是谁？']);
   assert.equal(chat.code, 0, chat.stderr);
+});
+
+/** A scripted reply of 220 distinct one-token words: its model is 256 wide (an axis per token), so rows fit the K-quants' 256. */
+function wideReply(): string {
+  const words: string[] = [];
+  for (let id = 3000; words.length < 220; id += 7) { const w = decode([id]); if (/^ [a-z]{5,9}$/.test(w)) words.push(w); }
+  return words.join('').trim();
+}
+
+test('Q4_K_M on a 256-wide model: real K-quants, Q6_K where the _M mix says, and the scripted reply exactly', async () => {
+  const reply = wideReply();
+  const m = await testModel({ reply });
+  const out = fresh();
+  const r = await runCli(['quantize', m, out, 'q4_k_m']);
+  assert.equal(r.code, 0, r.stderr);
+  // As read once from llama.cpp's llama_tensor_get_type: Q4_K for the matrices, Q6_K for output.weight and for
+  // attn_v / ffn_down on layer 1 of 2 (use_more_bits); ffn_down's rows are the FFN width 128, below 256, so it
+  // falls back (Q4_K → Q5_0, Q6_K → Q8_0).
+  const want: Record<string, string> = { 'output.weight': 'Q6_K', 'token_embd.weight': 'Q4_K', 'output_norm.weight': 'F32' };
+  for (const l of [0, 1]) {
+    for (const w of ['attn_q', 'attn_k', 'attn_output', 'ffn_gate', 'ffn_up']) want[`blk.${l}.${w}.weight`] = 'Q4_K';
+    want[`blk.${l}.attn_v.weight`] = l === 1 ? 'Q6_K' : 'Q4_K';
+    want[`blk.${l}.ffn_down.weight`] = l === 1 ? 'Q8_0' : 'Q5_0';
+    want[`blk.${l}.attn_norm.weight`] = want[`blk.${l}.ffn_norm.weight`] = 'F32';
+  }
+  assert.deepEqual(types(out), want);
+  assertTensorData(out);
+  const chat = await runCli(['chat', '-m', out, '-p', '你是谁？']);
+  assert.equal(chat.code, 0, chat.stderr);
+  assert.equal(chat.stdout.trim(), reply);
 });
 
 test('every type named in the help is one llama.cpp writes', async () => {

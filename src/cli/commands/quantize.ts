@@ -38,7 +38,7 @@ const UNQUANTIZED = new Set(['F32', 'F16', 'BF16']);
 
 /**
  * The output's size, roughly: 1-d tensors stay F32 and the rest take the type's bits per weight (llama-quantize's own
- * figures), plus the header, with 5% for the higher-type tensors of the mix and fallback types of odd-width rows.
+ * figures), plus the header, with 10% for the higher-type tensors of the mix and fallback types of odd-width rows.
  */
 function estimateOutput(f: GgufFile, type: string): number {
   let bytes = f.dataOffset;
@@ -46,7 +46,7 @@ function estimateOutput(f: GgufFile, type: string): number {
     const n = tensorElements(t.dims);
     bytes += t.dims.filter((d) => d > 1).length <= 1 ? n * 4 : (n * QUANT_BPW[type]) / 8;
   }
-  return Math.ceil(bytes * 1.05);
+  return Math.ceil(bytes * 1.1);
 }
 
 function sameFile(a: string, b: string): boolean {
