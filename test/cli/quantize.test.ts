@@ -134,6 +134,7 @@ test('bad input: one line, a non-zero exit, nothing written', async () => {
   assert.equal(readFileSync(there, 'utf8'), 'mine');
   assertOneLineError(await runCli(['quantize', m, out, 'q8_0'], { env: { LLAMA3ZH_TEST_FREE_BYTES: '1000000' } }), /not enough disk space: Q8_0 .* needs about .* free/);
   assert.ok(!existsSync(out));
+  assertOneLineError(await runCli(['quantize', m, join(dir, 'no', 'such', 'x.gguf'), 'q8_0']), /its folder does not exist/);
   noTempFiles();
   const forced = await runCli(['quantize', m, there, 'q8_0', '--force']);
   assert.equal(forced.code, 0, forced.stderr);

@@ -33,7 +33,11 @@ function freeBytes(dir: string): number {
   return s.bavail * s.bsize;
 }
 
-/** Quantized ggml types: llama.cpp's quantizer refuses to requantize these without allow_requantize (llama-quant.cpp). */
+/**
+ * Unquantized ggml types. llama.cpp's quantizer (llama-quant.cpp) throws "requantizing from type … is disabled" for a
+ * tensor of any other type it would convert unless allow_requantize is set; we refuse a file with any quantized
+ * matrix up front, before a temp file is written (a little stricter: llama.cpp copies a tensor already of its target type).
+ */
 const UNQUANTIZED = new Set(['F32', 'F16', 'BF16']);
 
 /**
@@ -116,7 +120,10 @@ export async function quantizeCommand(args: string[]): Promise<void> {
     rmSync(tmp, { force: true });
     tempDone(tmp);
     if (process.stderr.isTTY) process.stderr.write('\n');
-    throw new UserError(`llama.cpp cannot quantize ${input}: ${r.error}`);
+    // Our check above is stricter than llama.cpp's (it refuses only tensors whose type would change), so this is a
+    // safety net; its message names the ggml type, and the flag is what the user can do about it.
+    const hint = /requantizing from type .* is disabled/.test(r.error ?? '') ? '; pass --allow-requantize' : '';
+    throw new UserError(`llama.cpp cannot quantize ${input}: ${r.error}${hint}`);
   }
   const size = statSync(tmp).size;
   bar.update(size, size);
