@@ -24,20 +24,24 @@ export const QUANT_BPW: Record<string, number> = {
 export function findLibllama(): string {
   const req = createRequire(import.meta.url);
   const name = `${process.platform === 'win32' ? 'win' : process.platform === 'darwin' ? 'mac' : process.platform}-${process.arch}`;
+  const scopes = new Set<string>();
+  for (const [pkg, up] of [[`@node-llama-cpp/${name}`, 3], ['node-llama-cpp', 3]] as const) {
+    // <scope>/<package>/dist/index.js for both (their package.json files are not exported).
+    try { scopes.add(join(dirname(req.resolve(pkg)), ...Array(up - 1).fill('..'), pkg.startsWith('@') ? '' : '@node-llama-cpp')); } catch { /* not installed */ }
+  }
+  // The package node-llama-cpp loads for this platform (its getBinsDir() is <package>/bins), then its siblings with a
+  // backend in the name (mac-arm64-metal; linux-x64-cuda, -vulkan), should the plain one be missing.
   const dirs: string[] = [];
-  try {
-    // The package node-llama-cpp itself loads (its getBinsDir() is <package>/bins); its package.json is not exported.
-    const pkg = join(dirname(req.resolve(`@node-llama-cpp/${name}`)), '..');
-    dirs.push(join(pkg, 'bins', name));
-    // Its siblings of the same platform (-cuda, -vulkan), should the plain one lack a libllama.
-    const scope = dirname(pkg);
-    for (const p of readdirSync(scope)) if (p.startsWith(`${name}-`)) dirs.push(join(scope, p, 'bins', p));
-  } catch { /* not installed for this platform */ }
+  for (const scope of scopes) {
+    if (!existsSync(scope)) continue;
+    const pkgs = readdirSync(scope).filter((p) => p === name || p.startsWith(`${name}-`)).sort((a, b) => a.length - b.length);
+    for (const p of pkgs) dirs.push(join(scope, p, 'bins', p));
+  }
   // The plain CPU build first: quantizing never needs a GPU backend, and a CUDA build's libllama fails to load
   // without the CUDA runtime.
   for (const d of dirs) {
     if (!existsSync(d)) continue;
-    const lib = readdirSync(d).find((f) => /^(lib)?llama(\.v[\d.]+)?\.(so|dylib|dll)$/.test(f));
+    const lib = readdirSync(d).find((f) => /^(lib)?llama(\.[a-z]+)?(\.v[\d.]+)?\.(so|dylib|dll)$/.test(f));
     if (lib) return join(d, lib);
   }
   throw new Error(`node-llama-cpp's prebuilt libllama for ${name} was not found (looked in ${dirs.join(', ') || 'no folder'})`);
