@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -178,4 +178,21 @@ test('Ctrl-C mid-run: exit 130 and no file left, temp or final', async () => {
   assert.equal(await code, 130);
   assert.ok(!existsSync(out));
   noTempFiles();
+});
+
+/**
+ * Byte identity with llama.cpp's own tool, where one is at hand: LLAMA3ZH_LLAMA_QUANTIZE names a llama-quantize built
+ * from node-llama-cpp's bundled source (git clone node_modules/node-llama-cpp/llama/gitRelease.bundle, then
+ * cmake --build BUILD -t llama-quantize). Skipped without it: nothing is compiled in the ordinary test run.
+ */
+test('byte-identical to llama-quantize for every type', { skip: !process.env.LLAMA3ZH_LLAMA_QUANTIZE && 'set LLAMA3ZH_LLAMA_QUANTIZE to a llama-quantize binary' }, async () => {
+  const m = await testModel({ reply: wideReply() });
+  for (const type of Object.keys(QUANT_TYPES)) {
+    const ours = fresh(`ours-${type}`);
+    const theirs = fresh(`theirs-${type}`);
+    const r = await runCli(['quantize', m, ours, type]);
+    assert.equal(r.code, 0, r.stderr);
+    execFileSync(process.env.LLAMA3ZH_LLAMA_QUANTIZE!, [m, theirs, type], { stdio: 'ignore' });
+    assert.equal(sha(ours), sha(theirs), `${type}: our file differs from llama-quantize's`);
+  }
 });
