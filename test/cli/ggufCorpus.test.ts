@@ -27,6 +27,7 @@ const READERS: [string, (f: string) => string[]][] = [
   ['gguf set', (f) => ['gguf', 'set', f, 'general.name=renamed']],
   ['estimate', (f) => ['estimate', f]],
   ['extend-context', (f) => ['extend-context', f, '--ctx', '32768']],
+  ['quantize', (f) => ['quantize', f, `${f}.q8_0.gguf`, 'q8_0', '-t', '1']],
   ['chat', (f) => ['chat', '-m', f, '-p', 'hi', '-t', '1']],
   ['serve', (f) => ['serve', '-m', f, '--port', '0', '-t', '1']],
 ];
