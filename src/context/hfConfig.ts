@@ -6,7 +6,7 @@
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { readSmallFile, writeFileAtomic } from '../util/files.js';
+import { readSmallFile, sameFile, writeFileAtomic } from '../util/files.js';
 import { type ContextPlan, type ContextWant, planContext } from './plan.js';
 
 export interface HfConfig {
@@ -178,7 +178,7 @@ export interface HfWriteReport {
  * (hard links where symbolic ones cannot be made), so the new folder loads as a whole model without copying.
  */
 export function writeHfConfig(cfg: HfConfig, text: string, o: { out?: string; force?: boolean } = {}): HfWriteReport {
-  if (o.out !== undefined && sameFolder(o.out, cfg.dir)) {
+  if (o.out !== undefined && sameFile(o.out, cfg.dir)) {
     throw new UserError(`--out ${o.out} is the model folder itself; give another folder, or leave --out away to change its config.json in place (a backup is kept)`);
   }
   if (o.out === undefined) {
@@ -224,13 +224,5 @@ export function writeHfConfig(cfg: HfConfig, text: string, o: { out?: string; fo
   }
   writeFileAtomic(dest, text);
   return { path: dest, linked: { names, how: kinds.size > 1 ? 'mixed' : kinds.has('hardlink') ? 'hardlink' : 'symlink' } };
-}
-
-function sameFolder(a: string, b: string): boolean {
-  try {
-    return realpathSync(a) === realpathSync(b);
-  } catch {
-    return false;
-  }
 }
 

@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { type FileHandle, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { outputTarget, tempDone, tempPath, writeFailure } from '../util/files.js';
+import { outputTarget, sameFile, tempDone, tempPath, writeFailure } from '../util/files.js';
 import { GgufError } from './errors.js';
 import { readGguf } from './reader.js';
 import { type GgufFile, type KV, type Scalar, ValueType } from './types.js';
@@ -306,7 +306,7 @@ export async function outputPath(source: string, out: string, force = false): Pr
   if (st?.isDirectory()) dest = join(dest, basename(source));
   const existing = st?.isDirectory() ? await stat(dest).catch(() => undefined) : st;
   if (!existing) return dest;
-  if ((await realpath(dest)) === (await realpath(source))) {
+  if (sameFile(dest, source)) {
     throw new UserError(`--out ${out} is ${source} itself; give another path, or leave --out away to change ${source} in place`);
   }
   if (!force) throw new UserError(`${dest} already exists; pass --force to replace it`);

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../errors.js';
+import { freeBytes } from '../util/files.js';
 import { download, hashFile, partPath, statePath } from './download.js';
 import { type Hub, type HubId, hubError, hubFor, type RemoteFile } from './hubs.js';
 import { pathInside } from './hubPath.js';
@@ -224,15 +225,8 @@ function storeWrite<T>(path: string, f: () => T): T {
 
 /** Stop before a download that cannot fit, rather than fail at 95%. */
 function checkSpace(dir: string, needed: number) {
-  let probe = dir;
-  while (!existsSync(probe)) probe = dirname(probe);
-  try {
-    const s = statfsSync(probe);
-    const free = s.bavail * s.bsize;
-    if (needed > free) {
-      throw new UserError(`not enough disk space: this pull needs ${(needed / 2 ** 30).toFixed(2)} GiB more and ${probe} has ${(free / 2 ** 30).toFixed(2)} GiB free; free some space or use --models-dir`);
-    }
-  } catch (e) {
-    if (e instanceof UserError) throw e;
+  const free = freeBytes(dir);
+  if (free !== undefined && needed > free) {
+    throw new UserError(`not enough disk space: this pull needs ${(needed / 2 ** 30).toFixed(2)} GiB more and ${dir} has ${(free / 2 ** 30).toFixed(2)} GiB free; free some space or use --models-dir`);
   }
 }

@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -139,5 +139,33 @@ export function readSmallFile(path: string, what: string, max = 16 << 20): strin
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`cannot read ${path}: ${READ_ERRORS[code ?? ''] ?? code ?? (e as Error).message}`);
+  }
+}
+
+/** Whether two paths are one file (through links, hard links too); false when either does not exist. */
+export function sameFile(a: string, b: string): boolean {
+  try {
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Free bytes on the disk that holds `path` (or its nearest existing parent, for an output not made yet);
+ * undefined where the platform cannot say. LLAMA3ZH_TEST_FREE_BYTES stands in for a full disk in the tests.
+ */
+export function freeBytes(path: string): number | undefined {
+  const fake = process.env.LLAMA3ZH_TEST_FREE_BYTES;
+  if (fake !== undefined) return Number(fake);
+  let probe = resolve(path);
+  while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+  try {
+    const s = statfsSync(probe);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
   }
 }

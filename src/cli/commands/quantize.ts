@@ -1,4 +1,4 @@
-import { existsSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { UserError } from '../../errors.js';
@@ -7,7 +7,7 @@ import { checkModel } from '../../gguf/validate.js';
 import { meta, tensorElements, tensorTypeName, type GgufFile } from '../../gguf/types.js';
 import { QUANT_BPW, QUANT_TYPES, quantizeInWorker } from '../../engine/llamacpp/quantize.js';
 import { humanBytes } from '../../util/human.js';
-import { outputTarget, tempDone, tempPath } from '../../util/files.js';
+import { freeBytes, outputTarget, sameFile, tempDone, tempPath } from '../../util/files.js';
 import { num, parseFlags } from '../flags.js';
 import { progressBar } from '../progress.js';
 
@@ -24,14 +24,6 @@ Options:
                       F16/BF16 original when you have it)
   --force             replace OUT if it exists
   --threads N         threads to quantize with (default: every core)`;
-
-/** Free bytes where the output goes; LLAMA3ZH_TEST_FREE_BYTES stands in for a full disk in the tests. */
-function freeBytes(dir: string): number {
-  const fake = process.env.LLAMA3ZH_TEST_FREE_BYTES;
-  if (fake !== undefined) return Number(fake);
-  const s = statfsSync(dir);
-  return s.bavail * s.bsize;
-}
 
 /**
  * Unquantized ggml types. llama.cpp's quantizer (llama-quant.cpp) throws "requantizing from type … is disabled" for a
@@ -51,13 +43,6 @@ function estimateOutput(f: GgufFile, type: string): number {
     bytes += t.dims.filter((d) => d > 1).length <= 1 ? n * 4 : (n * QUANT_BPW[type]) / 8;
   }
   return Math.ceil(bytes * 1.1);
-}
-
-function sameFile(a: string, b: string): boolean {
-  if (!existsSync(b)) return false;
-  const sa = statSync(a);
-  const sb = statSync(b);
-  return sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
 export async function quantizeCommand(args: string[]): Promise<void> {
@@ -88,8 +73,7 @@ export async function quantizeCommand(args: string[]): Promise<void> {
   if (sameFile(input, target)) throw new UserError(`OUT is IN (${output} is ${input}); give another output file`, 2);
   if (existsSync(target) && !values.force) throw new UserError(`${output} exists; pass --force to replace it`);
   const estimate = estimateOutput(file, type);
-  let free: number | undefined;
-  try { free = freeBytes(dirname(target)); } catch { /* no statfs here (a missing folder is reported by the write) */ }
+  const free = freeBytes(dirname(target));
   if (free !== undefined && estimate > free) {
     throw new UserError(`not enough disk space: ${type} of ${input} needs about ${humanBytes(estimate)} and ${dirname(target)} has ${humanBytes(free)} free`);
   }
