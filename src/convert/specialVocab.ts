@@ -69,6 +69,8 @@ export function mergeStrings(merges: unknown, file: string): string[] {
 
 /** SpecialVocab(dir, load_merges=True), given the parsed tokenizer.json and tokenizer_config.json (if any). */
 export function readSpecialVocab(dir: string, tj: Json, config: Json | undefined, tjPath: string): SpecialVocab {
+  // SpecialVocab falls back on merges.txt when tokenizer.json has no merges; we never need it: the folder's
+  // tokenizer.json is required, and without its merges it would not hash to a known pre-tokenizer anyway.
   const sv: SpecialVocab = { merges: mergeStrings(obj(tj.model).merges, tjPath), ids: new Map(), add: new Map() };
   const types = [...TYPES];
   const tc = config; // mutated below exactly where SpecialVocab mutates its tokenizer_config

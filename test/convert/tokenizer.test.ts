@@ -281,6 +281,10 @@ test('a GGUF with these keys loads in llama.cpp and tokenizes as Hugging Face an
     assert.deepEqual(engine.tokenize(CHKTXT), hf.encode(CHKTXT, { add_special_tokens: false }).ids);
     assert.equal(engine.info.addBos, true);
     assert.equal(engine.info.bosId, 128000);
+    assert.equal(engine.info.bosToken, '<|begin_of_text|>');
+    assert.equal(engine.info.eosToken, '<|eot_id|>');
+    assert.deepEqual(engine.tokenize('apple<|eot_id|>', true), [23182, 128009]);
+    assert.equal(engine.detokenize(expected), ZH);
     assert.equal(engine.info.vocabSize, 128256);
     assert.equal(engine.info.chatTemplate, LLAMA3_JINJA);
     assert.equal(engine.specialTokenId('<|eot_id|>'), 128009);
