@@ -105,8 +105,9 @@ test('pre is llama-bpe by llama.cpp\'s own hash, and the hash counts the BOS tha
   assert.equal([...CHKTXT].length, 350);
   assert.equal(createHash('sha256').update(CHKTXT).digest('hex'), 'a36179c1e2b1cfcfbfad1dc779addad2ffc778201e4cf0d538bddeafa2c526da');
   assert.equal(preTokenizerHash(jsTokenizer(instructDir)), LLAMA_BPE_HASH);
-  // Without the BOS post-processor the same vocabulary hashes to Smaug-Llama-3's tokenizer, which llama.cpp lists apart.
-  const dir = variant('no-bos', { tokenizer: (j) => { j.post_processor = null; } });
+  // Meta's first upload added no BOS: the same vocabulary then hashes to Smaug-Llama-3's tokenizer, which llama.cpp lists apart.
+  const dir = folder('no-bos');
+  writeLlama3Tokenizer(dir, { instruct: true, postProcessor: 'bytelevel' });
   const info = await tokenizerMetadata(dir);
   assert.equal(get(info, 'tokenizer.ggml.pre'), 'smaug-bpe');
   assert.equal(get(info, 'tokenizer.ggml.add_bos_token'), undefined);

@@ -16,8 +16,12 @@ export interface Llama3TokenizerOptions {
   version?: '3' | '3.1';
   /** Merges as Meta saved them ("a b" strings) or as transformers >= 4.45 saves them (["a", "b"] pairs). */
   merges?: 'strings' | 'pairs';
-  /** Meta's first Llama-3 upload had a bare TemplateProcessing post_processor; the current one wraps it in a Sequence after ByteLevel. */
-  postProcessor?: 'sequence' | 'template';
+  /**
+   * 'sequence': Meta's current file, Sequence[ByteLevel, TemplateProcessing adding <|begin_of_text|>].
+   * 'bytelevel': Meta's first upload, ByteLevel alone, which added no BOS (Smaug-Llama-3 kept it; llama.cpp calls it smaug-bpe).
+   * 'template': a bare TemplateProcessing, as some derived models save it.
+   */
+  postProcessor?: 'sequence' | 'template' | 'bytelevel';
 }
 
 export const FIRST_SPECIAL = 128000;
@@ -63,6 +67,7 @@ export function writeLlama3Tokenizer(dir: string, opts: Llama3TokenizerOptions =
     pair: [bosTok, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|begin_of_text|>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
     special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [FIRST_SPECIAL], tokens: ['<|begin_of_text|>'] } },
   };
+  const byteLevelPost = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true };
   const json = {
     version: '1.0',
     truncation: null,
@@ -76,10 +81,8 @@ export function writeLlama3Tokenizer(dir: string, opts: Llama3TokenizerOptions =
         { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
       ],
     },
-    post_processor: opts.postProcessor === 'template' ? template : {
-      type: 'Sequence',
-      processors: [{ type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true }, template],
-    },
+    post_processor: opts.postProcessor === 'template' ? template : opts.postProcessor === 'bytelevel' ? byteLevelPost
+      : { type: 'Sequence', processors: [byteLevelPost, template] },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
