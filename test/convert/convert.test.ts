@@ -10,7 +10,9 @@ import { loadEngine } from '../../src/engine/load.js';
 import { readGguf } from '../../src/gguf/reader.js';
 import { Rng } from '../../src/gguf/numbers.js';
 import { tensorTypeName, ValueType } from '../../src/gguf/types.js';
-import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
+import { ROOT } from '../helpers/models.js';
 
 /*
  * Tiny Hugging Face checkpoints built here from known f32 values; every expectation below is computed in this file
@@ -311,6 +313,38 @@ test('a quantize type converts to 16 bits, then llama.cpp quantizes; no temp lef
   const f = readGguf(out, { skipArrays: true });
   assert.equal(f.metadata.get('general.file_type')!.value, 15);
   assert.deepEqual(readdirSync(dir), ['q4.gguf']);
+});
+
+test('a TensorHook changes the HF-layout values before the permutation, and replacements take a tensor\'s place', async () => {
+  const m = writeTiny(fresh('hook'), { layers: 1 });
+  const out = join(root, 'hook.gguf');
+  const seen: Array<[string, number[]]> = [];
+  const norm = Float32Array.from({ length: 64 }, (_, i) => i / 64);
+  await convertModel({
+    src: m.dir, out, type: 'bf16', hook: {
+      touches: (n) => n === 'model.layers.0.self_attn.q_proj.weight',
+      apply: (n, v, shape) => { seen.push([n, shape]); for (let i = 0; i < v.length; i++) v[i] += i % 7; },
+      replacements: new Map([['model.norm.weight', { values: norm, shape: [64] }]]),
+    },
+  });
+  assert.deepEqual(seen, [['model.layers.0.self_attn.q_proj.weight', [64, 64]]]);
+  const merged = Float32Array.from(m.raw.get('model.layers.0.self_attn.q_proj.weight')!.v, (x, i) => x + (i % 7));
+  const rne = (x: number) => { const b = Buffer.alloc(4); b.writeFloatLE(x); const u = b.readUInt32LE(0); const hi = u >>> 16, lo = u & 0xffff; return (lo > 0x8000 || (lo === 0x8000 && hi & 1) ? hi + 1 : hi) & 0xffff; };
+  assert.deepEqual(u16(dataOf(out, 'blk.0.attn_q.weight').bytes), Array.from(permuteRef(merged, 64, 64, 4), rne));
+  assert.deepEqual(f32s(dataOf(out, 'output_norm.weight').bytes), Array.from(norm));
+});
+
+test('Ctrl-C during a conversion: exit 130, no output and no temp file', async () => {
+  // Big enough (a 128256 × 512 embedding) that the conversion is still running when the first progress line comes.
+  const m = writeTiny(fresh('sigint'), { layers: 1, hidden: 512, heads: 8, kvHeads: 4, ff: 64, tied: false });
+  const dir = fresh('sigintout');
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'convert', m.dir, '--out', join(dir, 'o.gguf')], { env: { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome() }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { if (!stderr) child.kill('SIGINT'); stderr += d; });
+  const code = await new Promise((res) => child.on('close', res));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr.trim().split('\n').pop()!, /interrupted; nothing was written/);
+  assert.deepEqual(readdirSync(dir), []);
 });
 
 test('an abort mid-conversion leaves no file at all', async () => {
