@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import tokenizer from 'llama3-tokenizer-js';
 import { convertModel } from '../../src/convert/convert.js';
 import { bf16FromF32Bits } from '../../src/convert/dtypes.js';
+import { modelNames } from '../../src/convert/naming.js';
 import { loadEngine } from '../../src/engine/load.js';
 import { readGguf } from '../../src/gguf/reader.js';
 import { Rng } from '../../src/gguf/numbers.js';
@@ -409,4 +410,15 @@ test('the CLI converts with a progress line and says what it wrote', async () =>
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^wrote .*cli\.gguf: F16, [\d.]+ MiB\n$/);
   assert.match(r.stderr, /converting \[#+\] 100%/);
+});
+
+test('general.* names as metadata.py derives them (the values llama.cpp-made GGUFs on the Hub carry)', () => {
+  const names = (...a: Parameters<typeof modelNames>) => JSON.parse(JSON.stringify(modelNames(...a)));
+  assert.deepEqual(names('Meta-Llama-3-8B-Instruct', undefined, 8030261248),
+    { name: 'Meta Llama 3 8B Instruct', basename: 'Meta-Llama-3', finetune: 'Instruct', sizeLabel: '8B' });
+  assert.deepEqual(names('whatever', 'meta-llama/Llama-3.2-1B-Instruct', 1235814400),
+    { name: 'Llama 3.2 1B Instruct', organization: 'Meta Llama', basename: 'Llama-3.2', finetune: 'Instruct', sizeLabel: '1B' });
+  // A path in _name_or_path (more than one "/") is ignored; the folder name is used.
+  assert.equal(modelNames('shenzhi-llama3-8b-chat', '/root/autodl-tmp/out/x', 8030261248).name, 'Shenzhi Llama3 8b Chat');
+  assert.equal(modelNames('m', undefined, 8030261248, 'My Model').name, 'My Model');
 });
