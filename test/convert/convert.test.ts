@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import tokenizer from 'llama3-tokenizer-js';
 import { convertModel } from '../../src/convert/convert.js';
-import { bf16FromF32Bits } from '../../src/convert/dtypes.js';
+import { bf16FromF32Bits, convertBytes, encodeFromF32 } from '../../src/convert/dtypes.js';
 import { modelNames } from '../../src/convert/naming.js';
 import { loadEngine } from '../../src/engine/load.js';
 import { readGguf } from '../../src/gguf/reader.js';
@@ -421,4 +421,19 @@ test('general.* names as metadata.py derives them (the values llama.cpp-made GGU
   // A path in _name_or_path (more than one "/") is ignored; the folder name is used.
   assert.equal(modelNames('shenzhi-llama3-8b-chat', '/root/autodl-tmp/out/x', 8030261248).name, 'Shenzhi Llama3 8b Chat');
   assert.equal(modelNames('m', undefined, 8030261248, 'My Model').name, 'My Model');
+});
+
+test('f16, bf16 and Q8_0 encodings are byte for byte gguf-py\'s on golden values (test/fixtures/convert)', () => {
+  const fx = (f: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'convert', f));
+  const raw = fx('vals.bin');
+  const v = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+  assert.ok(Buffer.from(encodeFromF32(v, 'F16')).equals(fx('ref_f16.bin')), 'f16');
+  assert.ok(Buffer.from(encodeFromF32(v, 'BF16')).equals(fx('ref_bf16.bin')), 'bf16');
+  const w = v.map((x) => (Number.isFinite(x) ? x : 0));
+  assert.ok(Buffer.from(encodeFromF32(w, 'Q8_0')).equals(fx('ref_q8.bin')), 'q8_0');
+  // The 16-bit tables give what widening to f32 and encoding gives (convert_hf_to_gguf widens bf16 first).
+  const bf = encodeFromF32(v, 'BF16');
+  const wide = new Float32Array(new Uint32Array(Array.from(new Uint16Array(bf.buffer, bf.byteOffset, bf.length / 2), (h) => h << 16)).buffer);
+  assert.ok(Buffer.from(convertBytes(bf, 'BF16', 'F16')).equals(Buffer.from(encodeFromF32(wide, 'F16'))), 'bf16 → f16 table');
+  assert.ok(Buffer.from(convertBytes(bf, 'BF16', 'BF16')).equals(Buffer.from(encodeFromF32(wide, 'BF16'))), 'bf16 → bf16');
 });
