@@ -400,6 +400,9 @@ test('every bad input: one line, a non-zero exit, nothing written', async () => 
   assert.equal(self.code, 2);
   const bt = await runCli(['convert', ok.dir, '--out', join(root, 'never.gguf'), '--type', 'q3']);
   assertOneLineError(bt, /unknown type 'q3'; the types are: auto, f32, f16, bf16, q8_0, q6_k/);
+  assert.equal(bt.code, 2);
+  const full = await runCli(['convert', ok.dir, '--out', join(root, 'never.gguf'), '--type', 'q4_k_m'], { env: { LLAMA3ZH_TEST_FREE_BYTES: '1000000' } });
+  assertOneLineError(full, /not enough disk space: converting .* to Q4_K_M needs about [\d.]+ MiB \(a BF16 GGUF first, then the Q4_K_M one\) and .* has 976\.6 KiB free$/);
   assert.deepEqual(readdirSync(root).filter((x) => x.endsWith('.tmp') || x === 'never.gguf'), []);
 });
 
