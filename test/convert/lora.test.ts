@@ -120,6 +120,9 @@ test('a plain LoRA: the llama.cpp LoRA GGUF is laid out as convert_lora_to_gguf 
   writeAdapter(dir, { r: 4, lora_alpha: 8, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }, ls);
   const out = join(root, 'plain.gguf');
   const res = await convertAdapter({ dir, base: hfDir, out });
+  const ref = withDeltas(tiny, ls.map((l) => ({ target: `${l.module}.weight`, a: l.a, b: l.b, scale: 8 / 4 })));
+  const tokens = await matches(baseGguf, ref, out);
+  assert.notDeepEqual(tokens, baseTokens, 'the adapter changes what the model says');
   assert.equal(res.alpha, 8);
   const f = readGguf(out);
   assert.equal(meta(f, 'general.architecture'), 'llama');
@@ -148,9 +151,6 @@ test('a plain LoRA: the llama.cpp LoRA GGUF is laid out as convert_lora_to_gguf 
   const v = ls.find((l) => l.module === 'model.layers.0.self_attn.v_proj')!;
   assert.deepEqual(readF32(out, 'blk.0.attn_v.weight.lora_b'), v.b.values);
 
-  const ref = withDeltas(tiny, ls.map((l) => ({ target: `${l.module}.weight`, a: l.a, b: l.b, scale: 8 / 4 })));
-  const tokens = await matches(baseGguf, ref, out);
-  assert.notDeepEqual(tokens, baseTokens, 'the adapter changes what the model says');
 
   // (b) merged while converting, through the converter's hook.
   const merged = join(root, 'plain-merged.gguf');
@@ -165,11 +165,11 @@ test('rsLoRA (BF16, keys with the adapter name): alpha·√r is written so llama
   writeAdapter(dir, { r: 8, lora_alpha: 16, use_rslora: true, target_modules: ['q_proj', 'k_proj', 'v_proj'] }, ls, { dtype: 'BF16', keyInfix: '.default' });
   const out = join(root, 'rslora.gguf');
   const res = await convertAdapter({ dir, base: hfDir, out });
-  assert.equal(res.alpha, Math.fround(16 * Math.sqrt(8)));
-  assert.equal(meta(readGguf(out), 'adapter.lora.alpha'), Math.fround(16 * Math.sqrt(8)));
   const ref = withDeltas(tiny, ls.map((l) => ({ target: `${l.module}.weight`, a: l.a, b: l.b, scale: 16 / Math.sqrt(8) })));
   const tokens = await matches(baseGguf, ref, out);
   assert.notDeepEqual(tokens, baseTokens);
+  assert.equal(res.alpha, Math.fround(16 * Math.sqrt(8)));
+  assert.equal(meta(readGguf(out), 'adapter.lora.alpha'), Math.fround(16 * Math.sqrt(8)));
   const f16 = join(root, 'rslora-f16.gguf');
   await convertAdapter({ dir, base: hfDir, out: f16, type: 'f16' });
   assert.deepEqual([...new Set(readGguf(f16).tensors.map((t) => t.type))], [1]);
