@@ -5,26 +5,14 @@
  * merge and the runtime-LoRA conversion make before anything is written.
  */
 import { UserError } from '../errors.js';
+import type { TensorHook } from './convert.js';
+import type { LlamaShape } from './hfModel.js';
 import { adapterValues, type LoraPair, type PeftAdapter } from './peft.js';
 
-/** The converter's hook (src/convert/convert.ts, helper "core"); the same shape, restated so this file stands alone. */
-export interface TensorHook {
-  touches(hfName: string): boolean;
-  apply(hfName: string, values: Float32Array, shape: number[]): void;
-  replacements?: Map<string, { values: Float32Array; shape: number[] }>;
-}
+export type { TensorHook };
 
-/** What the shape checks need of the base model (a subset of core's LlamaShape). */
-export interface AdapterBaseShape {
-  nLayer: number;
-  nEmbd: number;
-  nHead: number;
-  nHeadKv: number;
-  headDim: number;
-  nFf: number;
-  vocabSize: number;
-  tied: boolean;
-}
+/** What the shape checks need of the base model: core's LlamaShape, or adapterBaseShape from config.json alone. */
+export type AdapterBaseShape = Pick<LlamaShape, 'nLayer' | 'nEmbd' | 'nHead' | 'nHeadKv' | 'headDim' | 'nFf' | 'vocabSize' | 'tied'>;
 
 /** The base model's Hugging Face tensor shapes ([rows, cols] as in the checkpoint), by name. */
 export function baseTensorShapes(s: AdapterBaseShape): Map<string, number[]> {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { convertAdapter, adapterBaseShape } from '../../src/convert/lora.js';
+import { convertModel } from '../../src/convert/convert.js';
+import { readLlamaModel } from '../../src/convert/hfModel.js';
 import { mergeHook } from '../../src/convert/merge.js';
 import { readPeftAdapter } from '../../src/convert/peft.js';
 import { resolveAdapterBase } from '../../src/convert/adapterBase.js';
@@ -152,9 +154,9 @@ test('a plain LoRA: the llama.cpp LoRA GGUF is laid out as convert_lora_to_gguf 
   assert.deepEqual(readF32(out, 'blk.0.attn_v.weight.lora_b'), v.b.values);
 
 
-  // (b) merged while converting, through the converter's hook.
+  // (b) merged while converting (core's convertModel with the hook).
   const merged = join(root, 'plain-merged.gguf');
-  await writeBaseGguf(merged, tiny, mergeHook(readPeftAdapter(dir), adapterBaseShape(hfDir)));
+  await convertModel({ src: hfDir, out: merged, type: 'f32', hook: mergeHook(readPeftAdapter(dir), readLlamaModel(hfDir).shape) });
   await matches(merged, ref);
 });
 
@@ -193,7 +195,7 @@ test('modules_to_save (lm_head and the norms) is refused as a runtime LoRA, and 
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('dpo.gguf')), []);
   const ref = withDeltas(tiny, ls.map((l) => ({ target: `${l.module}.weight`, a: l.a, b: l.b, scale: 16 / 4 })), full);
   const merged = join(root, 'dpo-merged.gguf');
-  await writeBaseGguf(merged, tiny, mergeHook(readPeftAdapter(dir), adapterBaseShape(hfDir)));
+  await convertModel({ src: hfDir, out: merged, type: 'f32', hook: mergeHook(readPeftAdapter(dir), readLlamaModel(hfDir).shape) });
   const tokens = await matches(merged, ref);
   assert.notDeepEqual(tokens, baseTokens);
 });
@@ -239,4 +241,42 @@ test('bad adapters: each one line, nothing written', async () => {
     `--base ${join(root, 'nowhere')}: no such folder, and no model of that name is in the store (pull it first: llama3-zh pull ${join(root, 'nowhere')})`);
   assert.equal(resolveAdapterBase(readPeftAdapter(plain), hfDir), hfDir);
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('bad.gguf')), []);
+});
+
+test('rank_pattern and alpha_pattern: per-module r and alpha, as PEFT scales them', async () => {
+  const rng = new Rng(15);
+  const q = loras(rng, 4, ['self_attn.q_proj'], 0.3);
+  const v = loras(rng, 2, ['self_attn.v_proj'], 0.3);
+  // rank_pattern alone: llama.cpp divides alpha by each tensor's own rank, so one alpha still fits.
+  const ranks = join(root, 'ranks');
+  writeAdapter(ranks, { r: 4, lora_alpha: 8, rank_pattern: { v_proj: 2 } }, [...q, ...v]);
+  const out = join(root, 'ranks.gguf');
+  assert.equal((await convertAdapter({ dir: ranks, base: hfDir, out })).alpha, 8);
+  assert.deepEqual(readGguf(out).tensors.find((t) => t.name === 'blk.0.attn_v.weight.lora_b')!.dims, [2, 32]);
+  assert.deepEqual(readPeftAdapter(ranks).pairs.map((p) => p.scale), [2, 2, 4, 4]);
+
+  // alpha_pattern: q gets alpha 32 (scale 8), v keeps 8/2 = 4; one alpha cannot say that at runtime, the merge can.
+  const alphas = join(root, 'alphas');
+  writeAdapter(alphas, { r: 4, lora_alpha: 8, rank_pattern: { v_proj: 2 }, alpha_pattern: { 'model.layers.1.self_attn.q_proj': 32 } }, [...q, ...v]);
+  await userError(convertAdapter({ dir: alphas, base: hfDir, out: join(root, 'alphas.gguf') }),
+    `${alphas}: its modules have different LoRA scales (alpha_pattern), which a llama.cpp LoRA (one alpha for all) cannot carry; merge it into the model instead: llama3-zh convert BASE --adapter ${alphas} --out model.gguf (or llama3-zh create NAME --from BASE --adapter ${alphas})`);
+  const hook = mergeHook(readPeftAdapter(alphas), readLlamaModel(hfDir).shape);
+  const name = 'model.layers.1.self_attn.q_proj.weight';
+  assert.equal(hook.touches(name), true);
+  assert.equal(hook.touches('model.layers.1.self_attn.k_proj.weight'), false);
+  const w = Float32Array.from(tiny.tensors.get(name)!.values);
+  hook.apply(name, w, [64, 64]);
+  const l = q.find((x) => `${x.module}.weight` === name)!;
+  const want = withDeltas(tiny, [{ target: name, a: l.a, b: l.b, scale: 32 / 4 }]).tensors.get(name)!.values;
+  for (let i = 0; i < w.length; i++) assert.ok(Math.abs(w[i] - want[i]) < 1e-4, `element ${i}: ${w[i]} vs ${want[i]}`);
+});
+
+test('the base model named in adapter_config.json is found in the store by repo id', () => {
+  const dir = join(root, 'hub-named');
+  writeAdapter(dir, { r: 2, lora_alpha: 2, base_model_name_or_path: 'Someone/Tiny-Llama' }, loras(new Rng(16), 2, ['self_attn.q_proj'], 0.3));
+  const stored = join(root, 'home', 'models', 'Someone', 'Tiny-Llama');
+  mkdirSync(stored, { recursive: true });
+  writeFileSync(join(stored, 'config.json'), readFileSync(join(hfDir, 'config.json')));
+  assert.equal(resolveAdapterBase(readPeftAdapter(dir)), stored);
+  assert.equal(resolveAdapterBase(readPeftAdapter(dir), 'Someone/Tiny-Llama'), stored);
 });

@@ -5,6 +5,7 @@
  * rotate_half RoPE on unpermuted q/k, GQA, SiLU MLP). Stands in until helper "fwd"'s hfCheckpoint/hfForward land.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import tokenizer from 'llama3-tokenizer-js';
 import { join } from 'node:path';
 import { llama3TokenizerKVs, TOKEN, VOCAB_SIZE } from '../../src/gguf/llama3Vocab.js';
 import { encodeF32, Rng } from '../../src/gguf/numbers.js';
@@ -88,6 +89,13 @@ export function writeHfFolder(dir: string, m: Tiny) {
     rms_norm_eps: c.eps, rope_theta: c.ropeTheta, max_position_embeddings: 8192, tie_word_embeddings: false, torch_dtype: 'float32',
     bos_token_id: TOKEN.BOS, eos_token_id: TOKEN.END_OF_TEXT,
   }, null, 2));
+  // A minimal Llama-3 tokenizer (the real 128000 BPE tokens + 256 specials) for the converter; helper "tok"'s
+  // writeLlama3Tokenizer replaces this when it lands.
+  const vocab: Record<string, number> = {};
+  for (let i = 0; i < 128000; i++) vocab[tokenizer.vocabById[i]] = i;
+  const added = Array.from({ length: 256 }, (_, i) => ({ id: 128000 + i, content: tokenizer.vocabById[128000 + i], special: true }));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ version: '1.0', added_tokens: added, model: { type: 'BPE', vocab, merges: [] } }));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|begin_of_text|>', eos_token: '<|end_of_text|>' }));
   writeSafetensors(join(dir, 'model.safetensors'), [...m.tensors].map(([name, dense]) => ({ name, dtype: 'F32' as const, dense })));
 }
 
