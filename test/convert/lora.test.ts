@@ -280,3 +280,41 @@ test('the base model named in adapter_config.json is found in the store by repo 
   assert.equal(resolveAdapterBase(readPeftAdapter(dir)), stored);
   assert.equal(resolveAdapterBase(readPeftAdapter(dir), 'Someone/Tiny-Llama'), stored);
 });
+
+test('LoRA on embed_tokens (lora_embedding_A/B) and lm_head: token_embd\'s lora_a is transposed, as the script does', async () => {
+  const dir = join(root, 'embed');
+  const rng = new Rng(17);
+  const { vocab, hidden } = tiny.config;
+  const embA = randomDense(rng, [4, vocab], 0.5), embB = randomDense(rng, [hidden, 4], 0.5);
+  const head: Lora = { module: 'lm_head', a: randomDense(rng, [4, hidden], 0.5), b: randomDense(rng, [vocab, 4], 0.5) };
+  writeAdapter(dir, { r: 4, lora_alpha: 4, target_modules: ['embed_tokens', 'lm_head'] }, [head]);
+  // PEFT's Embedding keeps its factors in a ParameterDict: keys without ".weight", the adapter name dropped.
+  const st = join(dir, 'adapter_model.safetensors');
+  writeSafetensors(st, [
+    { name: 'base_model.model.lm_head.lora_A.weight', dtype: 'F32', dense: head.a },
+    { name: 'base_model.model.lm_head.lora_B.weight', dtype: 'F32', dense: head.b },
+    { name: 'base_model.model.model.embed_tokens.lora_embedding_A', dtype: 'F32', dense: embA },
+    { name: 'base_model.model.model.embed_tokens.lora_embedding_B', dtype: 'F32', dense: embB },
+  ]);
+  const out = join(root, 'embed.gguf');
+  await convertAdapter({ dir, base: hfDir, out });
+  assert.deepEqual(readGguf(out).tensors.map((t) => [t.name, t.dims]), [
+    ['output.weight.lora_a', [hidden, 4]], ['output.weight.lora_b', [4, vocab]],
+    ['token_embd.weight.lora_a', [4, vocab]], ['token_embd.weight.lora_b', [4, hidden]],
+  ]);
+  // The reference: embed_tokens += (B·A)ᵀ (vocab × dim), lm_head += B·A; scale 4/4.
+  const ref = withDeltas(tiny, [{ target: 'lm_head.weight', a: head.a, b: head.b, scale: 1 }]);
+  const e = ref.tensors.get('model.embed_tokens.weight')!.values;
+  for (let v = 0; v < vocab; v++) {
+    for (let d = 0; d < hidden; d++) {
+      let s = 0;
+      for (let k = 0; k < 4; k++) s += embB.values[d * 4 + k] * embA.values[k * vocab + v];
+      e[v * hidden + d] += s;
+    }
+  }
+  const tokens = await matches(baseGguf, ref, out);
+  assert.notDeepEqual(tokens, baseTokens);
+  const merged = join(root, 'embed-merged.gguf');
+  await convertModel({ src: hfDir, out: merged, type: 'f32', hook: mergeHook(readPeftAdapter(dir), readLlamaModel(hfDir).shape) });
+  await matches(merged, ref);
+});
