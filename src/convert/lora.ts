@@ -11,14 +11,15 @@
  * one alpha cannot express, and modules_to_save (whole tensors: the script and llama.cpp's runtime cannot carry
  * them), are refused with the command that merges the adapter instead.
  */
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readHfConfig } from '../context/hfConfig.js';
 import { encodeF16, encodeF32 } from '../gguf/numbers.js';
 import { kv, type TensorSpec, writeGguf } from '../gguf/writer.js';
 import { resolveAdapterBase } from './adapterBase.js';
 import { type AdapterBaseShape, checkAdapterFits } from './merge.js';
-import { adapterValues, type LoraPair, type PeftAdapter, readPeftAdapter } from './peft.js';
+import { outputTarget, sameFile } from '../util/files.js';
+import { ADAPTER_CONFIG, adapterValues, type LoraPair, type PeftAdapter, readPeftAdapter } from './peft.js';
 
 export { resolveAdapterBase } from './adapterBase.js';
 
@@ -194,6 +195,9 @@ export async function convertAdapter(o: AdapterOptions): Promise<{ out: string; 
     }
   }
   const out = resolve(o.out);
+  for (const f of [adapter.file.path, join(adapter.dir, ADAPTER_CONFIG)]) {
+    if (sameFile(f, outputTarget(out))) throw new UserError(`--out ${o.out} is ${f}, one of the adapter's own files; give another output file`, 2);
+  }
   await writeGguf(out, [
     kv.str('general.architecture', 'llama'),
     kv.str('general.type', 'adapter'),

@@ -11,6 +11,7 @@ import { readPeftAdapter } from '../../src/convert/peft.js';
 import { resolveAdapterBase } from '../../src/convert/adapterBase.js';
 import { loadEngine } from '../../src/engine/load.js';
 import { GREEDY } from '../../src/engine/types.js';
+import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { UserError } from '../../src/errors.js';
 import { encode, TOKEN } from '../../src/gguf/llama3Vocab.js';
 import { Rng } from '../../src/gguf/numbers.js';
@@ -317,4 +318,30 @@ test('LoRA on embed_tokens (lora_embedding_A/B) and lm_head: token_embd\'s lora_
   const merged = join(root, 'embed-merged.gguf');
   await convertModel({ src: hfDir, out: merged, type: 'f32', hook: mergeHook(readPeftAdapter(dir), readLlamaModel(hfDir).shape) });
   await matches(merged, ref);
+});
+
+test('the CLI: convert PEFT_DIR --base SRC writes the LoRA GGUF, --adapter merges, refusals are one line', async () => {
+  const plain = join(root, 'plain');
+  const out = join(root, 'cli-plain.gguf');
+  const r = await runCli(['convert', plain, '--base', hfDir, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `wrote ${out}: LoRA adapter, 14 tensors (f32), alpha 8; use it with --lora ${out}\n`);
+  assert.deepEqual(readFileSync(out), readFileSync(join(root, 'plain.gguf')));
+
+  const merged = join(root, 'cli-merged.gguf');
+  const m = await runCli(['convert', hfDir, '--adapter', plain, '--type', 'f32', '--out', merged]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.deepEqual(readFileSync(merged), readFileSync(join(root, 'plain-merged.gguf')));
+
+  const dpo = join(root, 'dpo');
+  assertOneLineError(await runCli(['convert', dpo, '--base', hfDir, '--out', join(root, 'cli-dpo.gguf')]),
+    /^llama3-zh convert: .*dpo: the adapter saves whole modules \(modules_to_save: lm_head, model\.norm, model\.layers\.0\.input_layernorm and 3 more\), which a llama\.cpp LoRA cannot carry; merge it into the model instead: llama3-zh convert BASE --adapter .*dpo --out model\.gguf/);
+  assertOneLineError(await runCli(['convert', plain, '--out', join(root, 'cli-nobase.gguf')]),
+    /the adapter's base model "\/root\/models\/tiny-llama" is not here; pass its Hugging Face folder: --base \/path\/to\/tiny-llama$/);
+  assertOneLineError(await runCli(['convert', hfDir, '--base', hfDir, '--out', join(root, 'cli-x.gguf')]), /--base is for a PEFT adapter folder as SRC/);
+  assertOneLineError(await runCli(['convert', plain, '--base', hfDir, '--type', 'q4_k_m', '--out', join(root, 'cli-x.gguf')]),
+    /--type q4_k_m: a LoRA adapter converts to f32, f16, bf16 \(llama\.cpp applies it unquantized\)$/);
+  assertOneLineError(await runCli(['convert', plain, '--base', hfDir, '--out', join(plain, 'adapter_model.safetensors'), '--force']),
+    /is .*adapter_model\.safetensors, one of the adapter's own files; give another output file$/);
+  assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('cli-') && n !== 'cli-plain.gguf' && n !== 'cli-merged.gguf'), []);
 });
