@@ -16,7 +16,7 @@ import { UserError } from '../../src/errors.js';
 import { encode, TOKEN } from '../../src/gguf/llama3Vocab.js';
 import { Rng } from '../../src/gguf/numbers.js';
 import { readGguf } from '../../src/gguf/reader.js';
-import { meta } from '../../src/gguf/types.js';
+import { meta, ValueType } from '../../src/gguf/types.js';
 import {
   type Dense, forward, greedy, logSoftmax, makeTiny, randomDense, roundBf16, type Tiny, withDeltas, writeBaseGguf, writeHfFolder,
   writeSafetensors,
@@ -128,11 +128,17 @@ test('a plain LoRA: the llama.cpp LoRA GGUF is laid out as convert_lora_to_gguf 
   assert.notDeepEqual(tokens, baseTokens, 'the adapter changes what the model says');
   assert.equal(res.alpha, 8);
   const f = readGguf(out);
-  assert.equal(meta(f, 'general.architecture'), 'llama');
-  assert.equal(meta(f, 'general.type'), 'adapter');
-  assert.equal(meta(f, 'adapter.type'), 'lora');
-  assert.equal(meta(f, 'adapter.lora.alpha'), 8);
-  assert.equal(f.metadata.get('adapter.lora.alpha')!.type, 6); // FLOAT32
+  // The script's keys in its order; general.* names from metadata.py on the folder name; the size label counts each
+  // pair as the matrix it stands for (2 layers × 36864); no general.file_type (LoraModel writes none).
+  assert.deepEqual([...f.metadata.values()].map((k) => [k.key, k.type, k.value]), [
+    ['general.architecture', ValueType.STRING, 'llama'],
+    ['general.type', ValueType.STRING, 'adapter'],
+    ['adapter.type', ValueType.STRING, 'lora'],
+    ['general.name', ValueType.STRING, 'Plain'],
+    ['general.size_label', ValueType.STRING, '74K'],
+    ['adapter.lora.alpha', ValueType.FLOAT32, 8],
+    ['general.quantization_version', ValueType.UINT32, 2],
+  ]);
   // Sorted by PEFT key, as safetensors.torch.load_file hands them to the script; A then B; all F32 (--outtype f32).
   const gg: Record<string, string> = { 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down' };
   const want = [...ls].sort((x, y) => (x.module < y.module ? -1 : 1)).flatMap((l) => {
