@@ -58,6 +58,12 @@ export function checkAdapterFits(adapter: PeftAdapter, shape: AdapterBaseShape):
       throw new UserError(`${where}: "${p.module}" gives a ${got.join('×')} update but the base model's ${p.target} is ${want.join('×')}; the adapter was trained on another model`);
     }
   }
+  for (const [name, t] of adapter.baseLayers) {
+    const want = base.get(name);
+    if (want && !same(t.shape, want)) {
+      throw new UserError(`${where}: the adapter's copy of "${name}" is ${t.shape.join('×')} but the base model's is ${want.join('×')}: it was trained with tokens added to the vocabulary, which this base model does not have`);
+    }
+  }
   for (const [name, t] of adapter.full) {
     const want = base.get(name);
     if (!want) throw new UserError(`${where}: the adapter replaces "${name}" (modules_to_save), which the base model has no tensor for${tiedHint(name)}; is it an adapter for another model?`);

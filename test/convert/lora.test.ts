@@ -363,3 +363,46 @@ test('the CLI: convert PEFT_DIR --base SRC writes the LoRA GGUF, --adapter merge
     /is .*adapter_model\.safetensors, one of the adapter's own files; give another output file$/);
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('cli-') && n !== 'cli-plain.gguf' && n !== 'cli-merged.gguf'), []);
 });
+
+test('PEFT key spellings: modules_to_save as <module>.modules_to_save.default.weight or .default.weight; base_layer copies checked and skipped; lora_bias refused', async () => {
+  const rng = new Rng(18);
+  const ls = loras(rng, 2, ['self_attn.q_proj'], 0.3);
+  const { vocab, hidden } = tiny.config;
+  const dir = join(root, 'spellings');
+  writeAdapter(dir, { r: 2, lora_alpha: 2 }, ls);
+  const norm = randomDense(rng, [hidden], 0.2, 1);
+  writeSafetensors(join(dir, 'adapter_model.safetensors'), [
+    ...ls.flatMap((l) => [
+      { name: `base_model.model.${l.module}.lora_A.weight`, dtype: 'F32' as const, dense: l.a },
+      { name: `base_model.model.${l.module}.lora_B.weight`, dtype: 'F32' as const, dense: l.b },
+    ]),
+    { name: 'base_model.model.model.norm.modules_to_save.default.weight', dtype: 'F32', dense: norm },
+    { name: 'base_model.model.model.layers.0.input_layernorm.default.weight', dtype: 'F32', dense: norm },
+    { name: 'base_model.model.model.embed_tokens.base_layer.weight', dtype: 'F32', dense: tiny.tensors.get('model.embed_tokens.weight')! },
+  ]);
+  const a = readPeftAdapter(dir);
+  assert.deepEqual([...a.full.keys()], ['model.norm.weight', 'model.layers.0.input_layernorm.weight']);
+  assert.deepEqual([...a.baseLayers.keys()], ['model.embed_tokens.weight']);
+  const hook = mergeHook(a, readLlamaModel(hfDir).shape);
+  assert.deepEqual([...hook.replacements!.get('model.norm.weight')!.values], [...norm.values]);
+
+  const resized = join(root, 'resized');
+  writeAdapter(resized, { r: 2, lora_alpha: 2 }, ls);
+  writeSafetensors(join(resized, 'adapter_model.safetensors'), [
+    ...ls.flatMap((l) => [
+      { name: `base_model.model.${l.module}.lora_A.weight`, dtype: 'F32' as const, dense: l.a },
+      { name: `base_model.model.${l.module}.lora_B.weight`, dtype: 'F32' as const, dense: l.b },
+    ]),
+    { name: 'base_model.model.model.embed_tokens.base_layer.weight', dtype: 'F32', dense: randomDense(rng, [vocab + 8, hidden], 1) },
+  ]);
+  await userError(convertAdapter({ dir: resized, base: hfDir, out: join(root, 'resized.gguf') }),
+    `${resized}: the adapter's copy of "model.embed_tokens.weight" is ${vocab + 8}×64 but the base model's is ${vocab}×64: it was trained with tokens added to the vocabulary, which this base model does not have`);
+
+  const bias = join(root, 'bias');
+  writeAdapter(bias, { r: 2, lora_alpha: 2, lora_bias: true }, ls);
+  await userError(() => readPeftAdapter(bias),
+    `${join(bias, 'adapter_config.json')}: lora_bias is true; the adapter trains biases, which Llama's layers do not have, so it cannot be converted`);
+  const ia3 = join(root, 'ia3');
+  writeAdapter(ia3, { peft_type: 'IA3' }, []);
+  await userError(() => readPeftAdapter(ia3), `${join(ia3, 'adapter_config.json')}: peft_type is "IA3"; only LoRA adapters (peft_type "LORA") convert`);
+});
