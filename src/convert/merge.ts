@@ -65,7 +65,9 @@ export function checkAdapterFits(adapter: PeftAdapter, shape: AdapterBaseShape):
     }
   }
   for (const [name, t] of adapter.full) {
-    const want = base.get(name);
+    // PEFT's ModulesToSaveWrapper trains a copy of lm_head, so with tied embeddings it becomes an output layer of
+    // its own (the converter writes it as output.weight).
+    const want = base.get(name) ?? (name === 'lm_head.weight' && shape.tied ? [shape.vocabSize, shape.nEmbd] : undefined);
     if (!want) throw new UserError(`${where}: the adapter replaces "${name}" (modules_to_save), which the base model has no tensor for${tiedHint(name)}; is it an adapter for another model?`);
     if (!same(t.shape, want)) {
       throw new UserError(`${where}: the adapter's "${name}" (modules_to_save) is ${t.shape.join('×')} but the base model's is ${want.join('×')}; the adapter was trained on another model`);

@@ -398,6 +398,16 @@ test('PEFT key spellings: modules_to_save as <module>.modules_to_save.default.we
   await userError(convertAdapter({ dir: resized, base: hfDir, out: join(root, 'resized.gguf') }),
     `${resized}: the adapter's copy of "model.embed_tokens.weight" is ${vocab + 8}×64 but the base model's is ${vocab}×64: it was trained with tokens added to the vocabulary, which this base model does not have`);
 
+  // A tied base: a saved lm_head becomes an output layer of its own; a LoRA on lm_head has no lm_head to add to.
+  const tied = { ...readLlamaModel(hfDir).shape, tied: true };
+  const head = join(root, 'tied-head');
+  writeAdapter(head, { r: 2, lora_alpha: 2, modules_to_save: ['lm_head'] }, ls, { full: new Map([['lm_head.weight', tiny.tensors.get('lm_head.weight')!]]) });
+  assert.equal(mergeHook(readPeftAdapter(head), tied).replacements!.get('lm_head.weight')!.shape.join('×'), `${vocab}×64`);
+  const headLora = join(root, 'tied-lora');
+  writeAdapter(headLora, { r: 2, lora_alpha: 2 }, [{ module: 'lm_head', a: randomDense(rng, [2, hidden], 0.3), b: randomDense(rng, [vocab, 2], 0.3) }]);
+  await userError(() => mergeHook(readPeftAdapter(headLora), tied),
+    `${headLora}: the adapter changes "lm_head.weight", which the base model has no tensor for (the base model ties lm_head to embed_tokens, so it has no lm_head of its own); is it an adapter for another model?`);
+
   const bias = join(root, 'bias');
   writeAdapter(bias, { r: 2, lora_alpha: 2, lora_bias: true }, ls);
   await userError(() => readPeftAdapter(bias),
