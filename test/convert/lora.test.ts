@@ -194,6 +194,14 @@ test('rsLoRA (BF16, keys with the adapter name): alpha·√r is written so llama
   const f16 = join(root, 'rslora-f16.gguf');
   await convertAdapter({ dir, base: hfDir, out: f16, type: 'f16' });
   assert.deepEqual([...new Set(readGguf(f16).tensors.map((t) => t.type))], [1]);
+  // auto: the first matrix is BF16, so BF16 (base.py's GUESSED rule).
+  const auto = join(root, 'rslora-auto.gguf');
+  assert.equal((await convertAdapter({ dir, base: hfDir, out: auto, type: 'auto' })).type, 'bf16');
+  assert.deepEqual([...new Set(readGguf(auto).tensors.map((t) => t.type))], [30]);
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(convertAdapter({ dir, base: hfDir, out: join(root, 'aborted.gguf'), signal: ac.signal }));
+  assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('aborted')), []);
 });
 
 test('modules_to_save (lm_head and the norms) is refused as a runtime LoRA, and merges', async () => {
@@ -358,7 +366,7 @@ test('the CLI: convert PEFT_DIR --base SRC writes the LoRA GGUF, --adapter merge
     /the adapter's base model "\/root\/models\/tiny-llama" is not here; pass its Hugging Face folder: --base \/path\/to\/tiny-llama$/);
   assertOneLineError(await runCli(['convert', hfDir, '--base', hfDir, '--out', join(root, 'cli-x.gguf')]), /--base is for a PEFT adapter folder as SRC/);
   assertOneLineError(await runCli(['convert', plain, '--base', hfDir, '--type', 'q4_k_m', '--out', join(root, 'cli-x.gguf')]),
-    /--type q4_k_m: a LoRA adapter converts to f32, f16, bf16 \(llama\.cpp applies it unquantized\)$/);
+    /--type q4_k_m: a LoRA adapter converts to f32, f16, bf16 or auto \(llama\.cpp applies it unquantized\)$/);
   assertOneLineError(await runCli(['convert', plain, '--base', hfDir, '--out', join(plain, 'adapter_model.safetensors'), '--force']),
     /is .*adapter_model\.safetensors, one of the adapter's own files; give another output file$/);
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('cli-') && n !== 'cli-plain.gguf' && n !== 'cli-merged.gguf'), []);
