@@ -1,8 +1,8 @@
 /**
  * For the adapter tests, written here from Hugging Face's conventions and nothing in src/convert: random tensors,
- * a safetensors writer (adapters in F32 or BF16; reference checkpoints in F32), a base GGUF written the way convert_hf_to_gguf lays one
- * out (tensor names, q/k row permutation, f32 norms), and W + s·B·A computed plainly for the reference checkpoints
- * that test/helpers/hfForward.ts (an independent forward pass in HF's layout) runs.
+ * a safetensors writer (adapters in F32 or BF16; reference checkpoints in F32), a base GGUF laid out the way
+ * convert_hf_to_gguf writes one (tensor names, q/k row permutation, f32 norms), and W + s·B·A computed plainly
+ * for the reference checkpoints that test/helpers/hfForward.ts (an independent forward pass) runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import tokenizer from 'llama3-tokenizer-js';
