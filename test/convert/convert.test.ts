@@ -5,11 +5,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import tokenizer from 'llama3-tokenizer-js';
 import { convertModel } from '../../src/convert/convert.js';
+import { bf16FromF32Bits, convertBytes, encodeFromF32 } from '../../src/convert/dtypes.js';
+import { modelNames } from '../../src/convert/naming.js';
 import { loadEngine } from '../../src/engine/load.js';
 import { readGguf } from '../../src/gguf/reader.js';
 import { Rng } from '../../src/gguf/numbers.js';
 import { tensorTypeName, ValueType } from '../../src/gguf/types.js';
-import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
+import { ROOT } from '../helpers/models.js';
 
 /*
  * Tiny Hugging Face checkpoints built here from known f32 values; every expectation below is computed in this file
@@ -158,8 +162,6 @@ test('bf16 checkpoint, two shards, GQA, llama3 rope: metadata, tensor order/type
   assert.equal(r.type, 'BF16');
   const f = readGguf(out, { skipArrays: true });
   const model = [...f.metadata.values()].filter((k) => !k.key.startsWith('tokenizer.'));
-  const params = 128256 * 64 * 2 + 64 + 2 * (64 * 64 + 2 * 32 * 64 + 64 * 64 + 3 * 96 * 64 + 2 * 64) + 8; // + rope_freqs (16/2)
-  assert.equal(params, 16439624);
   assert.deepEqual(model.map((k) => [k.key, k.type, k.value]), [
     ['general.architecture', ValueType.STRING, 'llama'],
     ['general.type', ValueType.STRING, 'model'],
@@ -244,7 +246,17 @@ test('--type f16 and f32 of a bf16 checkpoint: numpy rounding of the same values
   assert.deepEqual(f32s(dataOf(o32, 'blk.0.ffn_up.weight').bytes), Array.from(up));
 });
 
-test('f32 → bf16 rounds to nearest even and quiets NaN (ggml_compute_fp32_to_bf16); auto of an f32 checkpoint is f16', async () => {
+test('bf16 bits of f32 bits as ggml_compute_fp32_to_bf16: nearest even, overflow to inf, NaN made quiet', () => {
+  assert.equal(bf16FromF32Bits(0x3f808000), 0x3f80); // a tie, even stays
+  assert.equal(bf16FromF32Bits(0x3f818000), 0x3f82); // a tie, odd rounds up
+  assert.equal(bf16FromF32Bits(0x3f808001), 0x3f81);
+  assert.equal(bf16FromF32Bits(0x7f7fffff), 0x7f80); // the largest float rounds to +inf
+  assert.equal(bf16FromF32Bits(0xff7fffff), 0xff80);
+  assert.equal(bf16FromF32Bits(0x7f800001), 0x7fc0); // a signalling NaN whose payload is all in the low half stays a NaN
+  assert.equal(bf16FromF32Bits(0xffa00000), 0xffe0);
+});
+
+test('f32 → bf16 of a whole checkpoint; auto of an f32 checkpoint is f16', async () => {
   const m = writeTiny(fresh('f32'), { dtype: 'F32', layers: 1 });
   const auto = join(root, 'c.gguf');
   assert.equal((await convertModel({ src: m.dir, out: auto })).type, 'F16');
@@ -304,6 +316,38 @@ test('a quantize type converts to 16 bits, then llama.cpp quantizes; no temp lef
   assert.deepEqual(readdirSync(dir), ['q4.gguf']);
 });
 
+test('a TensorHook changes the HF-layout values before the permutation, and replacements take a tensor\'s place', async () => {
+  const m = writeTiny(fresh('hook'), { layers: 1 });
+  const out = join(root, 'hook.gguf');
+  const seen: Array<[string, number[]]> = [];
+  const norm = Float32Array.from({ length: 64 }, (_, i) => i / 64);
+  await convertModel({
+    src: m.dir, out, type: 'bf16', hook: {
+      touches: (n) => n === 'model.layers.0.self_attn.q_proj.weight',
+      apply: (n, v, shape) => { seen.push([n, shape]); for (let i = 0; i < v.length; i++) v[i] += i % 7; },
+      replacements: new Map([['model.norm.weight', { values: norm, shape: [64] }]]),
+    },
+  });
+  assert.deepEqual(seen, [['model.layers.0.self_attn.q_proj.weight', [64, 64]]]);
+  const merged = Float32Array.from(m.raw.get('model.layers.0.self_attn.q_proj.weight')!.v, (x, i) => x + (i % 7));
+  const rne = (x: number) => { const b = Buffer.alloc(4); b.writeFloatLE(x); const u = b.readUInt32LE(0); const hi = u >>> 16, lo = u & 0xffff; return (lo > 0x8000 || (lo === 0x8000 && hi & 1) ? hi + 1 : hi) & 0xffff; };
+  assert.deepEqual(u16(dataOf(out, 'blk.0.attn_q.weight').bytes), Array.from(permuteRef(merged, 64, 64, 4), rne));
+  assert.deepEqual(f32s(dataOf(out, 'output_norm.weight').bytes), Array.from(norm));
+});
+
+test('Ctrl-C during a conversion: exit 130, no output and no temp file', async () => {
+  // Big enough (a 128256 × 512 embedding) that the conversion is still running when the first progress line comes.
+  const m = writeTiny(fresh('sigint'), { layers: 1, hidden: 512, heads: 8, kvHeads: 4, ff: 64, tied: false });
+  const dir = fresh('sigintout');
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'convert', m.dir, '--out', join(dir, 'o.gguf')], { env: { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome() }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { if (!stderr) child.kill('SIGINT'); stderr += d; });
+  const code = await new Promise((res) => child.on('close', res));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr.trim().split('\n').pop()!, /interrupted; nothing was written/);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
 test('an abort mid-conversion leaves no file at all', async () => {
   const m = writeTiny(fresh('abort'), { layers: 1 });
   const dir = fresh('abortout');
@@ -356,6 +400,9 @@ test('every bad input: one line, a non-zero exit, nothing written', async () => 
   assert.equal(self.code, 2);
   const bt = await runCli(['convert', ok.dir, '--out', join(root, 'never.gguf'), '--type', 'q3']);
   assertOneLineError(bt, /unknown type 'q3'; the types are: auto, f32, f16, bf16, q8_0, q6_k/);
+  assert.equal(bt.code, 2);
+  const full = await runCli(['convert', ok.dir, '--out', join(root, 'never.gguf'), '--type', 'q4_k_m'], { env: { LLAMA3ZH_TEST_FREE_BYTES: '1000000' } });
+  assertOneLineError(full, /not enough disk space: converting .* to Q4_K_M needs about [\d.]+ MiB \(a BF16 GGUF first, then the Q4_K_M one\) and .* has 976\.6 KiB free$/);
   assert.deepEqual(readdirSync(root).filter((x) => x.endsWith('.tmp') || x === 'never.gguf'), []);
 });
 
@@ -366,4 +413,30 @@ test('the CLI converts with a progress line and says what it wrote', async () =>
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^wrote .*cli\.gguf: F16, [\d.]+ MiB\n$/);
   assert.match(r.stderr, /converting \[#+\] 100%/);
+});
+
+test('general.* names as metadata.py derives them (the values llama.cpp-made GGUFs on the Hub carry)', () => {
+  const names = (...a: Parameters<typeof modelNames>) => JSON.parse(JSON.stringify(modelNames(...a)));
+  assert.deepEqual(names('Meta-Llama-3-8B-Instruct', undefined, 8030261248),
+    { name: 'Meta Llama 3 8B Instruct', basename: 'Meta-Llama-3', finetune: 'Instruct', sizeLabel: '8B' });
+  assert.deepEqual(names('whatever', 'meta-llama/Llama-3.2-1B-Instruct', 1235814400),
+    { name: 'Llama 3.2 1B Instruct', organization: 'Meta Llama', basename: 'Llama-3.2', finetune: 'Instruct', sizeLabel: '1B' });
+  // A path in _name_or_path (more than one "/") is ignored; the folder name is used.
+  assert.equal(modelNames('shenzhi-llama3-8b-chat', '/root/autodl-tmp/out/x', 8030261248).name, 'Shenzhi Llama3 8b Chat');
+  assert.equal(modelNames('m', undefined, 8030261248, 'My Model').name, 'My Model');
+});
+
+test('f16, bf16 and Q8_0 encodings are byte for byte gguf-py\'s on golden values (test/fixtures/convert)', () => {
+  const fx = (f: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'convert', f));
+  const raw = fx('vals.bin');
+  const v = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+  assert.ok(Buffer.from(encodeFromF32(v, 'F16')).equals(fx('ref_f16.bin')), 'f16');
+  assert.ok(Buffer.from(encodeFromF32(v, 'BF16')).equals(fx('ref_bf16.bin')), 'bf16');
+  const w = v.map((x) => (Number.isFinite(x) ? x : 0));
+  assert.ok(Buffer.from(encodeFromF32(w, 'Q8_0')).equals(fx('ref_q8.bin')), 'q8_0');
+  // The 16-bit tables give what widening to f32 and encoding gives (convert_hf_to_gguf widens bf16 first).
+  const bf = encodeFromF32(v, 'BF16');
+  const wide = new Float32Array(new Uint32Array(Array.from(new Uint16Array(bf.buffer, bf.byteOffset, bf.length / 2), (h) => h << 16)).buffer);
+  assert.ok(Buffer.from(convertBytes(bf, 'BF16', 'F16')).equals(Buffer.from(encodeFromF32(wide, 'F16'))), 'bf16 → f16 table');
+  assert.ok(Buffer.from(convertBytes(bf, 'BF16', 'BF16')).equals(Buffer.from(encodeFromF32(wide, 'BF16'))), 'bf16 → bf16');
 });
