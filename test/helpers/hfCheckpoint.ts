@@ -175,6 +175,9 @@ export function llamaTensorShapes(o: TinyLlamaOptions): Array<{ name: string; sh
 function scale(name: string, shape: number[], o: TinyLlamaOptions): number {
   if (name.endsWith('embed_tokens.weight')) return o.tied ? 3 / Math.sqrt(o.hidden) : 1;
   if (name === 'lm_head.weight') return 3 / Math.sqrt(o.hidden);
+  // The layers' outputs into the residual stream get twice that: with tied embeddings the input token's own
+  // embedding must not dominate the final hidden state, or greedy decoding just repeats the last token.
+  if (/(o_proj|down_proj)\.weight$/.test(name)) return 2 / Math.sqrt(shape[1]);
   return 1 / Math.sqrt(shape[1]);
 }
 
