@@ -175,8 +175,8 @@ const cli = join(process.cwd(), 'bin', 'llama3-zh.js');
 const dir = join(process.cwd(), '.cache', 'bench-models', `hf-${preset}-bf16`);
 const outDir = join(process.cwd(), '.cache', 'bench-convert');
 const ckptBytes = tensorList(shape).reduce((a, t) => a + bytesOf(t), 0);
-// Disk the run needs at its peak: the checkpoint, the f16 GGUF, two Q4_K_M files, and convert --type q4_k_m's
-// temporary bf16 file beside its output (the f16 file is deleted before that step).
+// Disk the run needs at its peak, beyond the checkpoint: the f16 GGUF and two Q4_K_M files (deleted after the
+// comparison, as the f16 file is), then convert --type q4_k_m's temporary bf16 file and its output.
 const q4 = ckptBytes * 0.31;
 const need = (existsSync(dir) ? 0 : ckptBytes) + ckptBytes + 2 * q4 + (1 << 30);
 const free = freeBytes(process.cwd());
@@ -228,6 +228,7 @@ for (let r = 0; r < rounds; r++) {
     theirs = Math.min(theirs, t.secs);
     identical = size(a) === size(b) && (await sameBytes(a, b));
   }
+  if (!keep) { rmSync(a, { force: true }); rmSync(b, { force: true }); }
 }
 if (!keep) rmSync(f16, { force: true });
 const direct = join(outDir, 'direct-q4_k_m.gguf');
