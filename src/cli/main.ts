@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; about: string }> 
   estimate: { load: async () => (await import('./commands/estimate.js')).estimateCommand, about: 'memory to run a model (weights by quant type, KV cache) and to fine-tune it (full, LoRA, QLoRA)' },
   eval: { load: async () => (await import('./commands/eval.js')).evalCommand, about: 'C-Eval, CMMLU, MMLU and TriviaQA scores of models, as the official harnesses score them' },
   quantize: { load: async () => (await import('./commands/quantize.js')).quantizeCommand, about: "quantize a GGUF (Q4_K_M, Q8_0, …) with llama.cpp's own quantizer" },
+  create: { load: async () => (await import('./commands/create.js')).createCommand, about: 'make a model in the store from a Hugging Face folder or a GGUF: convert, merge a LoRA, quantize, template' },
   'extend-context': { load: async () => (await import('./commands/extendContext.js')).extendContextCommand, about: 'a longer context for a GGUF or a Hugging Face folder (context length, RoPE base)' },
   data: { load: async () => (await import('./commands/data.js')).dataCommand, about: 'training data: convert formats, check, stats with Llama-3 tokens, sample, mix, dedupe, rewrite, export' },
 };
