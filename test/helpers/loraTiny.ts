@@ -1,0 +1,267 @@
+/**
+ * Tiny Llama checkpoints for the adapter tests, written here from Hugging Face's conventions and nothing in
+ * src/convert: random f32 weights, a safetensors writer, a base GGUF written the way convert_hf_to_gguf lays one
+ * out (tensor names, q/k row permutation, f32 norms), and an independent forward pass in HF's layout (RMSNorm,
+ * rotate_half RoPE on unpermuted q/k, GQA, SiLU MLP). Stands in until helper "fwd"'s hfCheckpoint/hfForward land.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { llama3TokenizerKVs, TOKEN, VOCAB_SIZE } from '../../src/gguf/llama3Vocab.js';
+import { encodeF32, Rng } from '../../src/gguf/numbers.js';
+import { kv, type TensorSpec, writeGguf } from '../../src/gguf/writer.js';
+
+export interface Dense { shape: number[]; values: Float32Array }
+
+export interface TinyConfig { layers: number; hidden: number; heads: number; kvHeads: number; ff: number; vocab: number; ropeTheta: number; eps: number }
+
+export interface Tiny { config: TinyConfig; tensors: Map<string, Dense> }
+
+export const TINY: TinyConfig = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, ff: 128, vocab: VOCAB_SIZE, ropeTheta: 500000, eps: 1e-5 };
+
+export function randomDense(rng: Rng, shape: number[], a: number, center = 0): Dense {
+  const n = shape.reduce((x, d) => x * d, 1);
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = center + rng.uniform(a);
+  return { shape, values };
+}
+
+export function makeTiny(seed: number, config = TINY): Tiny {
+  const rng = new Rng(seed);
+  const { hidden: h, heads, kvHeads, ff, vocab } = config;
+  const hd = h / heads;
+  const t = new Map<string, Dense>();
+  t.set('model.embed_tokens.weight', randomDense(rng, [vocab, h], 1));
+  for (let i = 0; i < config.layers; i++) {
+    const p = `model.layers.${i}.`;
+    t.set(`${p}input_layernorm.weight`, randomDense(rng, [h], 0.2, 1));
+    t.set(`${p}self_attn.q_proj.weight`, randomDense(rng, [heads * hd, h], 0.25));
+    t.set(`${p}self_attn.k_proj.weight`, randomDense(rng, [kvHeads * hd, h], 0.25));
+    t.set(`${p}self_attn.v_proj.weight`, randomDense(rng, [kvHeads * hd, h], 0.25));
+    t.set(`${p}self_attn.o_proj.weight`, randomDense(rng, [h, heads * hd], 0.25));
+    t.set(`${p}post_attention_layernorm.weight`, randomDense(rng, [h], 0.2, 1));
+    t.set(`${p}mlp.gate_proj.weight`, randomDense(rng, [ff, h], 0.25));
+    t.set(`${p}mlp.up_proj.weight`, randomDense(rng, [ff, h], 0.25));
+    t.set(`${p}mlp.down_proj.weight`, randomDense(rng, [h, ff], 0.2));
+  }
+  t.set('model.norm.weight', randomDense(rng, [h], 0.2, 1));
+  t.set('lm_head.weight', randomDense(rng, [vocab, h], 1));
+  return { config, tensors: t };
+}
+
+/** bf16 bits of an f32, round to nearest even (as torch does). */
+function bf16(v: number): number {
+  const u = new Uint32Array(new Float32Array([v]).buffer)[0];
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** A safetensors file from the format's description: u64 header length, JSON header, tensor bytes back to back. */
+export function writeSafetensors(path: string, tensors: Array<{ name: string; dtype: 'F32' | 'BF16'; dense: Dense }>, metadata = { format: 'pt' }) {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  const datas: Buffer[] = [];
+  let at = 0;
+  for (const t of tensors) {
+    let data: Buffer;
+    if (t.dtype === 'F32') data = Buffer.from(t.dense.values.buffer, t.dense.values.byteOffset, t.dense.values.byteLength);
+    else data = Buffer.from(Uint16Array.from(t.dense.values, bf16).buffer);
+    header[t.name] = { dtype: t.dtype, shape: t.dense.shape, data_offsets: [at, at + data.length] };
+    at += data.length;
+    datas.push(data);
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(path, Buffer.concat([len, json, ...datas]));
+}
+
+/** Round f32 values through bf16 (what a BF16 adapter file holds). */
+export function roundBf16(d: Dense): Dense {
+  const v = Float32Array.from(d.values, (x) => new Float32Array(new Uint32Array([bf16(x) << 16]).buffer)[0]);
+  return { shape: d.shape, values: v };
+}
+
+export function writeHfFolder(dir: string, m: Tiny) {
+  mkdirSync(dir, { recursive: true });
+  const c = m.config;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: c.hidden, intermediate_size: c.ff,
+    num_hidden_layers: c.layers, num_attention_heads: c.heads, num_key_value_heads: c.kvHeads, vocab_size: c.vocab,
+    rms_norm_eps: c.eps, rope_theta: c.ropeTheta, max_position_embeddings: 8192, tie_word_embeddings: false, torch_dtype: 'float32',
+    bos_token_id: TOKEN.BOS, eos_token_id: TOKEN.END_OF_TEXT,
+  }, null, 2));
+  writeSafetensors(join(dir, 'model.safetensors'), [...m.tensors].map(([name, dense]) => ({ name, dtype: 'F32' as const, dense })));
+}
+
+/** HF's rotate_half layout → llama.cpp's interleaved pairs: GGUF row h·d + 2i + j holds HF row h·d + j·d/2 + i. */
+function ggufRows(d: Dense, nHead: number): Float32Array {
+  const [rows, cols] = d.shape;
+  const hd = rows / nHead;
+  const out = new Float32Array(d.values.length);
+  for (let r = 0; r < rows; r++) {
+    const h = Math.floor(r / hd), k = r % hd, i = k >> 1, j = k & 1;
+    const src = h * hd + j * (hd / 2) + i;
+    out.set(d.values.subarray(src * cols, src * cols + cols), r * cols);
+  }
+  return out;
+}
+
+const NAMES: Array<[RegExp, string]> = [
+  [/^model\.embed_tokens\.weight$/, 'token_embd.weight'], [/^model\.norm\.weight$/, 'output_norm.weight'], [/^lm_head\.weight$/, 'output.weight'],
+  [/^model\.layers\.(\d+)\.input_layernorm\.weight$/, 'blk.$1.attn_norm.weight'], [/^model\.layers\.(\d+)\.post_attention_layernorm\.weight$/, 'blk.$1.ffn_norm.weight'],
+  [/^model\.layers\.(\d+)\.self_attn\.q_proj\.weight$/, 'blk.$1.attn_q.weight'], [/^model\.layers\.(\d+)\.self_attn\.k_proj\.weight$/, 'blk.$1.attn_k.weight'],
+  [/^model\.layers\.(\d+)\.self_attn\.v_proj\.weight$/, 'blk.$1.attn_v.weight'], [/^model\.layers\.(\d+)\.self_attn\.o_proj\.weight$/, 'blk.$1.attn_output.weight'],
+  [/^model\.layers\.(\d+)\.mlp\.gate_proj\.weight$/, 'blk.$1.ffn_gate.weight'], [/^model\.layers\.(\d+)\.mlp\.up_proj\.weight$/, 'blk.$1.ffn_up.weight'],
+  [/^model\.layers\.(\d+)\.mlp\.down_proj\.weight$/, 'blk.$1.ffn_down.weight'],
+];
+export function ggufName(hf: string): string {
+  for (const [re, to] of NAMES) if (re.test(hf)) return hf.replace(re, to);
+  throw new Error(`no GGUF name for ${hf}`);
+}
+
+/** The hook of the convert contract, as the converter drives it: decode to f32, apply, then permute and encode. */
+export interface Hook {
+  touches(hfName: string): boolean;
+  apply(hfName: string, values: Float32Array, shape: number[]): void;
+  replacements?: Map<string, { values: Float32Array; shape: number[] }>;
+}
+
+/** An all-f32 GGUF of the checkpoint; with `hook`, merged as the converter merges (until core's convertModel lands). */
+export async function writeBaseGguf(path: string, m: Tiny, hook?: Hook) {
+  const c = m.config;
+  const tensors: TensorSpec[] = [];
+  for (const [name, d0] of m.tensors) {
+    let d: Dense = { shape: d0.shape, values: Float32Array.from(d0.values) };
+    const rep = hook?.replacements?.get(name);
+    if (rep) d = { shape: rep.shape, values: rep.values };
+    else if (hook?.touches(name)) hook.apply(name, d.values, d.shape);
+    const isQ = name.endsWith('q_proj.weight'), isK = name.endsWith('k_proj.weight');
+    const values = isQ ? ggufRows(d, c.heads) : isK ? ggufRows(d, c.kvHeads) : d.values;
+    tensors.push({ name: ggufName(name), dims: [...d.shape].reverse(), type: 0, data: encodeF32(values) });
+  }
+  await writeGguf(path, [
+    kv.str('general.architecture', 'llama'), kv.str('general.type', 'model'), kv.str('general.name', 'tiny'), kv.u32('general.file_type', 0),
+    kv.u32('llama.context_length', 8192), kv.u32('llama.embedding_length', c.hidden), kv.u32('llama.block_count', c.layers),
+    kv.u32('llama.feed_forward_length', c.ff), kv.u32('llama.attention.head_count', c.heads), kv.u32('llama.attention.head_count_kv', c.kvHeads),
+    kv.u32('llama.rope.dimension_count', c.hidden / c.heads), kv.f32('llama.rope.freq_base', c.ropeTheta),
+    kv.f32('llama.attention.layer_norm_rms_epsilon', c.eps), kv.u32('llama.vocab_size', c.vocab),
+    ...llama3TokenizerKVs(), kv.u32('tokenizer.ggml.eos_token_id', TOKEN.END_OF_TEXT), kv.bool('tokenizer.ggml.add_bos_token', true),
+  ], tensors);
+}
+
+function matvec(w: Dense, x: Float32Array): Float32Array {
+  const [rows, cols] = w.shape;
+  const out = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) s += w.values[o + j] * x[j];
+    out[r] = s;
+  }
+  return out;
+}
+
+function rmsnorm(x: Float32Array, w: Dense, eps: number): Float32Array {
+  let ss = 0;
+  for (const v of x) ss += v * v;
+  const k = 1 / Math.sqrt(ss / x.length + eps);
+  return Float32Array.from(x, (v, i) => v * k * w.values[i]);
+}
+
+/** rotate_half RoPE on one head vector (HF layout: dimension i pairs with i + d/2). */
+function rope(v: Float32Array, off: number, hd: number, pos: number, theta: number) {
+  for (let i = 0; i < hd / 2; i++) {
+    const f = 1 / theta ** ((2 * i) / hd);
+    const a = pos * f, c = Math.cos(a), s = Math.sin(a);
+    const x1 = v[off + i], x2 = v[off + i + hd / 2];
+    v[off + i] = x1 * c - x2 * s;
+    v[off + i + hd / 2] = x2 * c + x1 * s;
+  }
+}
+
+/** Next-token logits after `tokens`, from the weights as given (HF layout), f32/f64 math. */
+export function forward(m: Tiny, tokens: number[]): Float32Array {
+  const c = m.config, T = m.tensors;
+  const hd = c.hidden / c.heads, group = c.heads / c.kvHeads;
+  const get = (n: string) => T.get(n)!;
+  const emb = get('model.embed_tokens.weight');
+  let xs = tokens.map((t) => emb.values.slice(t * c.hidden, (t + 1) * c.hidden));
+  for (let l = 0; l < c.layers; l++) {
+    const p = `model.layers.${l}.`;
+    const qs: Float32Array[] = [], ks: Float32Array[] = [], vs: Float32Array[] = [];
+    xs.forEach((x, pos) => {
+      const h = rmsnorm(x, get(`${p}input_layernorm.weight`), c.eps);
+      const q = matvec(get(`${p}self_attn.q_proj.weight`), h), k = matvec(get(`${p}self_attn.k_proj.weight`), h);
+      for (let i = 0; i < c.heads; i++) rope(q, i * hd, hd, pos, c.ropeTheta);
+      for (let i = 0; i < c.kvHeads; i++) rope(k, i * hd, hd, pos, c.ropeTheta);
+      qs.push(q); ks.push(k); vs.push(matvec(get(`${p}self_attn.v_proj.weight`), h));
+    });
+    xs = xs.map((x, pos) => {
+      const att = new Float32Array(c.heads * hd);
+      for (let h = 0; h < c.heads; h++) {
+        const kvh = Math.floor(h / group);
+        const scores: number[] = [];
+        for (let t = 0; t <= pos; t++) {
+          let s = 0;
+          for (let i = 0; i < hd; i++) s += qs[pos][h * hd + i] * ks[t][kvh * hd + i];
+          scores.push(s / Math.sqrt(hd));
+        }
+        const mx = Math.max(...scores);
+        const e = scores.map((s) => Math.exp(s - mx));
+        const z = e.reduce((a, b) => a + b, 0);
+        for (let t = 0; t <= pos; t++) for (let i = 0; i < hd; i++) att[h * hd + i] += (e[t] / z) * vs[t][kvh * hd + i];
+      }
+      const o = matvec(get(`${p}self_attn.o_proj.weight`), att);
+      const x1 = Float32Array.from(x, (v, i) => v + o[i]);
+      const h2 = rmsnorm(x1, get(`${p}post_attention_layernorm.weight`), c.eps);
+      const g = matvec(get(`${p}mlp.gate_proj.weight`), h2), u = matvec(get(`${p}mlp.up_proj.weight`), h2);
+      const act = Float32Array.from(g, (v, i) => (v / (1 + Math.exp(-v))) * u[i]);
+      const d = matvec(get(`${p}mlp.down_proj.weight`), act);
+      return Float32Array.from(x1, (v, i) => v + d[i]);
+    });
+  }
+  return matvec(get('lm_head.weight'), rmsnorm(xs[xs.length - 1], get('model.norm.weight'), c.eps));
+}
+
+export function logSoftmax(logits: Float32Array): Float64Array {
+  let mx = -Infinity;
+  for (const v of logits) mx = Math.max(mx, v);
+  let z = 0;
+  for (const v of logits) z += Math.exp(v - mx);
+  const lz = mx + Math.log(z);
+  return Float64Array.from(logits, (v) => v - lz);
+}
+
+export function argmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+/** Greedy tokens of the forward pass. */
+export function greedy(m: Tiny, prompt: number[], n: number): number[] {
+  const seq = [...prompt];
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = argmax(forward(m, seq));
+    out.push(t);
+    seq.push(t);
+  }
+  return out;
+}
+
+/** The checkpoint with each LoRA delta added (W + s·B·A, written out plainly) and whole tensors replaced. */
+export function withDeltas(m: Tiny, loras: Array<{ target: string; a: Dense; b: Dense; scale: number }>, full: Map<string, Dense> = new Map()): Tiny {
+  const t = new Map<string, Dense>();
+  for (const [name, d] of m.tensors) t.set(name, full.get(name) ?? { shape: d.shape, values: Float32Array.from(d.values) });
+  for (const l of loras) {
+    const w = t.get(l.target)!;
+    const [rows, cols] = w.shape, r = l.a.shape[0];
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        let s = 0;
+        for (let k = 0; k < r; k++) s += l.b.values[i * r + k] * l.a.values[k * cols + j];
+        w.values[i * cols + j] += l.scale * s;
+      }
+    }
+  }
+  return { config: m.config, tensors: t };
+}
