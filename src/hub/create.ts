@@ -19,7 +19,9 @@ import { meta, tensorTypeName } from '../gguf/types.js';
 import { freeBytes, tempDone, tempPath } from '../util/files.js';
 import { humanBytes } from '../util/human.js';
 import type { CatalogModel } from './catalog.js';
-import { type Converters, converters, type ConvertPhase, type PeftAdapterLike, type TensorHookLike } from './converters.js';
+import type { TensorHook } from '../convert/convert.js';
+import type { PeftAdapter } from '../convert/peft.js';
+import { type Converters, converters, type ConvertPhase } from './converters.js';
 import { checkCreateName, sourceKey } from './created.js';
 import { ggufFromPath, NeedsConversionError, parseModelRef } from './modelRef.js';
 import { resolveLocal } from './resolve.js';
@@ -116,11 +118,10 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
     throw new UserError(`a model named ${o.name} is in the store already (${taken.map((m) => m.path).join(', ')}); pass --force to replace it, or choose another name`);
   }
   let cv: Converters | undefined;
-  let adapter: PeftAdapterLike | undefined;
+  let adapter: PeftAdapter | undefined;
   let from = o.from;
   if (o.adapter) {
     cv = await converters();
-    if (!cv.readPeftAdapter) throw new UserError('this build has no PEFT adapter support (src/convert/peft.ts)');
     adapter = cv.readPeftAdapter(o.adapter);
     // No --from: the adapter's base_model_name_or_path, found in the store or the catalog, else the exact error.
     from ??= cv.resolveAdapterBase(adapter, undefined);
@@ -131,7 +132,6 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
     throw new UserError(`--adapter merges into the base model's own weights, and ${from} is a GGUF; give the base model's Hugging Face folder as --from (or run the adapter at load time: llama3-zh convert ${o.adapter} --base ${from} --out adapter.gguf, then --lora adapter.gguf)`, 2);
   }
   if (src.kind === 'folder') cv ??= await converters();
-  if (src.kind === 'folder' && !cv?.convertModel) throw new UserError('this build has no converter (src/convert/convert.ts)');
   const type = o.quantize !== undefined ? checkType(o.quantize, src.kind, cv?.CONVERT_TYPES ?? []) : undefined;
 
   // A model made from another created model keeps its template and system prompt unless told otherwise (ollama's FROM does).
@@ -157,7 +157,7 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
     let written: { type: string; bytes: number };
     if (src.kind === 'folder') {
       o.onStart?.(`converting ${src.path}${o.adapter ? ` with the adapter ${o.adapter} merged` : ''}${type ? ` to ${type}` : ''}`);
-      const hook: TensorHookLike | undefined = adapter ? cv!.mergeHook(adapter, cv!.readLlamaModel(src.path).shape) : undefined;
+      const hook: TensorHook | undefined = adapter ? cv!.mergeHook(adapter, cv!.adapterBaseShape(src.path)) : undefined;
       const r = await cv!.convertModel({ src: src.path, out: tmp, type, hook, name: o.name, threads: o.threads, onProgress: o.onProgress, signal: o.signal });
       written = { type: r.type.toUpperCase(), bytes: r.bytes };
     } else {
