@@ -71,12 +71,19 @@ export async function confirm(question: string): Promise<boolean> {
   }
 }
 
-/** Abort on Ctrl-C while `run` works; a second Ctrl-C is left to the default (exit at once). */
+/**
+ * Abort on Ctrl-C while `run` works; a second Ctrl-C exits at once. The handler stays registered until `run` ends
+ * (not `once`): util/files.ts removes temp files on a signal and, when it is the only listener left, ends the
+ * process by the signal — which a `once` handler, gone by the time files.ts counts, let it do mid-cleanup.
+ */
 export async function withInterrupt<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
-  const onInt = () => ac.abort();
-  process.once('SIGINT', onInt);
-  process.once('SIGTERM', onInt);
+  const onInt = () => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort();
+  };
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onInt);
   try {
     return await run(ac.signal);
   } finally {
