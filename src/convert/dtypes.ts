@@ -111,6 +111,12 @@ export function convertBytes(src: Uint8Array, dtype: SrcDtype, out: OutType): Ui
   if (out === 'F32') return new Uint8Array(decodeToF32(src, dtype).buffer);
   const a = copyAligned(src);
   const s = new Uint16Array(a.buffer, a.byteOffset, a.byteLength / 2);
+  if (dtype === 'BF16' && out === 'BF16') {
+    // Identity but for NaNs, which ggml's rule makes quiet: copy nothing unless there is one.
+    let nan = false;
+    for (let i = 0; i < s.length; i++) if ((s[i] & 0x7fff) > 0x7f80) { nan = true; break; }
+    if (!nan) return src;
+  }
   const tab = dtype === 'BF16' ? (out === 'F16' ? t().bf16ToF16 : t().bf16ToBf16) : t().f16ToBf16;
   const r = new Uint16Array(s.length);
   for (let i = 0; i < s.length; i++) r[i] = tab[s[i]];
