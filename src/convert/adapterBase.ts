@@ -17,15 +17,16 @@ const isModelDir = (d: string) => existsSync(join(d, 'config.json')) && statSync
 /** A Hugging Face folder in the store for a repo id or catalog name, if one was pulled. */
 function stored(id: string): string | undefined {
   const cat = findModel(id);
-  const repos = [id, ...(cat ? modelRepos(cat) : [])].map((r) => r.toLowerCase());
+  const repos = [id, ...(cat ? modelRepos(cat) : [])];
   for (const repo of repos) {
     if (/^[\w.-]+\/[\w.-]+$/.test(repo)) {
       const d = repoDir(repo);
       if (existsSync(d) && isModelDir(d)) return d;
     }
   }
+  const lower = repos.map((r) => r.toLowerCase());
   for (const m of listStore()) {
-    if (m.format === 'gguf' || !m.complete || !repos.includes(m.repo.toLowerCase())) continue;
+    if (m.format === 'gguf' || !m.complete || !lower.includes(m.repo.toLowerCase())) continue;
     const d = existsSync(m.path) && statSync(m.path).isDirectory() ? m.path : dirname(m.path);
     if (isModelDir(d)) return d;
   }

@@ -11,14 +11,16 @@
  * one alpha cannot express, and modules_to_save (whole tensors: the script and llama.cpp's runtime cannot carry
  * them), are refused with the command that merges the adapter instead.
  */
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readHfConfig } from '../context/hfConfig.js';
 import { encodeF16, encodeF32 } from '../gguf/numbers.js';
 import { kv, type TensorSpec, writeGguf } from '../gguf/writer.js';
 import { resolveAdapterBase } from './adapterBase.js';
+import { modelNames } from './naming.js';
 import { type AdapterBaseShape, checkAdapterFits } from './merge.js';
-import { adapterValues, type LoraPair, type PeftAdapter, readPeftAdapter } from './peft.js';
+import { outputTarget, sameFile } from '../util/files.js';
+import { ADAPTER_CONFIG, adapterValues, type LoraPair, type PeftAdapter, readPeftAdapter } from './peft.js';
 
 export { resolveAdapterBase } from './adapterBase.js';
 
@@ -194,11 +196,26 @@ export async function convertAdapter(o: AdapterOptions): Promise<{ out: string; 
     }
   }
   const out = resolve(o.out);
+  for (const f of [adapter.file.path, join(adapter.dir, ADAPTER_CONFIG)]) {
+    if (sameFile(f, outputTarget(out))) throw new UserError(`--out ${o.out} is ${f}, one of the adapter's own files; give another output file`, 2);
+  }
+  // The script's metadata.py runs on the adapter folder (no config.json there), and gguf_writer counts a LoRA
+  // pair as the full matrix it stands for (lora_b's rows × lora_a's columns).
+  const params = pairs.reduce((s, p) => s + p.b.shape[0] * p.a.shape[1], 0);
+  const n = modelNames(basename(resolve(o.dir)), undefined, params, o.name);
+  const names = [
+    kv.str('general.name', n.name!),
+    ...(n.version !== undefined ? [kv.str('general.version', n.version)] : []),
+    ...(n.organization !== undefined ? [kv.str('general.organization', n.organization)] : []),
+    ...(n.finetune !== undefined ? [kv.str('general.finetune', n.finetune)] : []),
+    ...(n.basename !== undefined ? [kv.str('general.basename', n.basename)] : []),
+    ...(n.sizeLabel !== undefined ? [kv.str('general.size_label', n.sizeLabel)] : []),
+  ];
   await writeGguf(out, [
     kv.str('general.architecture', 'llama'),
     kv.str('general.type', 'adapter'),
     kv.str('adapter.type', 'lora'),
-    kv.str('general.name', o.name ?? basename(resolve(o.dir))),
+    ...names,
     kv.f32('adapter.lora.alpha', alpha),
     kv.u32('general.quantization_version', 2),
   ], tensors);

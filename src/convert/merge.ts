@@ -5,26 +5,14 @@
  * merge and the runtime-LoRA conversion make before anything is written.
  */
 import { UserError } from '../errors.js';
+import type { TensorHook } from './convert.js';
+import type { LlamaShape } from './hfModel.js';
 import { adapterValues, type LoraPair, type PeftAdapter } from './peft.js';
 
-/** The converter's hook (src/convert/convert.ts, helper "core"); the same shape, restated so this file stands alone. */
-export interface TensorHook {
-  touches(hfName: string): boolean;
-  apply(hfName: string, values: Float32Array, shape: number[]): void;
-  replacements?: Map<string, { values: Float32Array; shape: number[] }>;
-}
+export type { TensorHook };
 
-/** What the shape checks need of the base model (a subset of core's LlamaShape). */
-export interface AdapterBaseShape {
-  nLayer: number;
-  nEmbd: number;
-  nHead: number;
-  nHeadKv: number;
-  headDim: number;
-  nFf: number;
-  vocabSize: number;
-  tied: boolean;
-}
+/** What the shape checks need of the base model: core's LlamaShape, or adapterBaseShape from config.json alone. */
+export type AdapterBaseShape = Pick<LlamaShape, 'nLayer' | 'nEmbd' | 'nHead' | 'nHeadKv' | 'headDim' | 'nFf' | 'vocabSize' | 'tied'>;
 
 /** The base model's Hugging Face tensor shapes ([rows, cols] as in the checkpoint), by name. */
 export function baseTensorShapes(s: AdapterBaseShape): Map<string, number[]> {
@@ -70,8 +58,16 @@ export function checkAdapterFits(adapter: PeftAdapter, shape: AdapterBaseShape):
       throw new UserError(`${where}: "${p.module}" gives a ${got.join('×')} update but the base model's ${p.target} is ${want.join('×')}; the adapter was trained on another model`);
     }
   }
-  for (const [name, t] of adapter.full) {
+  for (const [name, t] of adapter.baseLayers) {
     const want = base.get(name);
+    if (want && !same(t.shape, want)) {
+      throw new UserError(`${where}: the adapter's copy of "${name}" is ${t.shape.join('×')} but the base model's is ${want.join('×')}: it was trained with tokens added to the vocabulary, which this base model does not have`);
+    }
+  }
+  for (const [name, t] of adapter.full) {
+    // PEFT's ModulesToSaveWrapper trains a copy of lm_head, so with tied embeddings it becomes an output layer of
+    // its own (the converter writes it as output.weight).
+    const want = base.get(name) ?? (name === 'lm_head.weight' && shape.tied ? [shape.vocabSize, shape.nEmbd] : undefined);
     if (!want) throw new UserError(`${where}: the adapter replaces "${name}" (modules_to_save), which the base model has no tensor for${tiedHint(name)}; is it an adapter for another model?`);
     if (!same(t.shape, want)) {
       throw new UserError(`${where}: the adapter's "${name}" (modules_to_save) is ${t.shape.join('×')} but the base model's is ${want.join('×')}; the adapter was trained on another model`);

@@ -3,7 +3,7 @@
  * adapter_model.safetensors. PEFT's get_peft_model_state_dict drops the adapter name from the keys, so a LoRA
  * pair is `base_model.model.<module>.lora_A.weight` (r × in) and `.lora_B.weight` (out × r); some tools keep the
  * name (`.lora_A.default.weight`), which we accept too. modules_to_save are stored whole: PEFT renames
- * `<module>.modules_to_save.default.weight` to `<module>.weight`; both spellings are read. Embedding LoRAs are
+ * `<module>.modules_to_save.default.weight` to `<module>.weight`; both spellings (and `<module>.default.weight`) are read. Embedding LoRAs are
  * `lora_embedding_A` (r × vocab) and `lora_embedding_B` (dim × r), with no `.weight`.
  */
 import { existsSync } from 'node:fs';
@@ -43,6 +43,8 @@ export interface PeftAdapter {
   pairs: LoraPair[];
   /** modules_to_save: base tensor name → the full tensor that replaces it. */
   full: Map<string, SafetensorsTensor>;
+  /** `.base_layer.weight` copies of wrapped layers (PEFT's save_embedding_layers): checked, not applied. */
+  baseLayers: Map<string, SafetensorsTensor>;
 }
 
 const PREFIX = 'base_model.model.';
@@ -102,6 +104,9 @@ export function readPeftAdapter(dir: string): PeftAdapter {
   if (config.fan_in_fan_out === true) {
     throw new UserError(`${cfgPath}: fan_in_fan_out is true (GPT-2 style Conv1D weights); Llama's Linear layers are never saved that way, so this adapter is not for a Llama model`);
   }
+  if (config.lora_bias === true) {
+    throw new UserError(`${cfgPath}: lora_bias is true; the adapter trains biases, which Llama's layers do not have, so it cannot be converted`);
+  }
   const r = num(dir, config, 'r');
   const alpha = num(dir, config, 'lora_alpha', r);
   const rslora = config.use_rslora === true;
@@ -123,6 +128,7 @@ export function readPeftAdapter(dir: string): PeftAdapter {
   const b = new Map<string, SafetensorsTensor>();
   const embedding = new Set<string>();
   const full = new Map<string, SafetensorsTensor>();
+  const baseLayers = new Map<string, SafetensorsTensor>();
   for (const t of file.tensors) {
     if (!t.name.startsWith(PREFIX)) throw new UserError(`${weights}: tensor "${t.name}" does not start with "${PREFIX}": not a PEFT LoRA state dict`);
     const key = t.name.slice(PREFIX.length);
@@ -135,7 +141,14 @@ export function readPeftAdapter(dir: string): PeftAdapter {
     if (/\.lora_magnitude_vector/.test(key)) {
       throw new UserError(`${weights}: tensor "${t.name}" is a DoRA magnitude; only plain LoRA adapters convert`);
     }
-    const saved = /^(.+)\.modules_to_save\.default\.weight$/.exec(key) ?? /^(.+)\.weight$/.exec(key);
+    // save_embedding_layers: the embedding (or lm_head) a LoRA wraps, saved whole; the script skips it, and so
+    // do we once its shape is checked (a different shape means a resized vocabulary).
+    const wrapped = /^(.+)\.base_layer\.weight$/.exec(key);
+    if (wrapped) {
+      baseLayers.set(`${wrapped[1]}.weight`, t);
+      continue;
+    }
+    const saved = /^(.+?)(?:\.modules_to_save)?(?:\.default)?\.weight$/.exec(key);
     if (saved) {
       full.set(`${saved[1]}.weight`, t);
       continue;
@@ -164,7 +177,7 @@ export function readPeftAdapter(dir: string): PeftAdapter {
   }
   if (pairs.length === 0 && full.size === 0) throw new UserError(`${weights} holds no LoRA weights`);
   const base = config.base_model_name_or_path;
-  return { dir, file, config, r, alpha, rslora, baseModel: typeof base === 'string' && base ? base : undefined, pairs, full };
+  return { dir, file, config, r, alpha, rslora, baseModel: typeof base === 'string' && base ? base : undefined, pairs, full, baseLayers };
 }
 
 /** A tensor of the adapter as f32 values (it may be stored as F32, F16 or BF16). */

@@ -4,18 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { convertAdapter, adapterBaseShape } from '../../src/convert/lora.js';
+import { convertModel } from '../../src/convert/convert.js';
+import { readLlamaModel } from '../../src/convert/hfModel.js';
 import { mergeHook } from '../../src/convert/merge.js';
 import { readPeftAdapter } from '../../src/convert/peft.js';
 import { resolveAdapterBase } from '../../src/convert/adapterBase.js';
 import { loadEngine } from '../../src/engine/load.js';
 import { GREEDY } from '../../src/engine/types.js';
+import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { hfForward, topK } from '../helpers/hfForward.js';
 import { UserError } from '../../src/errors.js';
 import { encode, TOKEN } from '../../src/gguf/llama3Vocab.js';
 import { Rng } from '../../src/gguf/numbers.js';
 import { readGguf } from '../../src/gguf/reader.js';
-import { meta } from '../../src/gguf/types.js';
+import { meta, ValueType } from '../../src/gguf/types.js';
 import {
-  type Dense, forward, greedy, logSoftmax, makeTiny, randomDense, roundBf16, type Tiny, withDeltas, writeBaseGguf, writeHfFolder,
+  type Dense, makeTiny, randomDense, roundBf16, type Tiny, withDeltas, writeBaseGguf, writeHfFolder,
   writeSafetensors,
 } from '../helpers/loraTiny.js';
 
@@ -68,10 +72,21 @@ function writeAdapter(dir: string, config: Record<string, unknown>, ls: Lora[], 
   writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors);
 }
 
+let refs = 0;
+
+/**
+ * llama.cpp on `model` (+ `lora`) against hfForward on `ref` (written out as a checkpoint): the same greedy tokens,
+ * each step decided by a clear margin, and log-probabilities of the reference's top 5 within 0.02.
+ */
 async function matches(model: string, ref: Tiny, lora?: string) {
-  const want = greedy(ref, PROMPT, STEPS);
-  const lp = logSoftmax(forward(ref, PROMPT));
-  const top = [...lp.keys()].sort((x, y) => lp[y] - lp[x]).slice(0, 5);
+  const dir = join(root, `ref-${refs++}`);
+  writeHfFolder(dir, ref);
+  const hf = hfForward(dir);
+  const { tokens: want, margins } = hf.greedy(PROMPT, STEPS);
+  assert.ok(Math.min(...margins) > 0.05, `near-tie in the reference: margins ${margins}`);
+  const lp = hf.logprobs(PROMPT);
+  const top = topK(lp, 5);
+  rmSync(dir, { recursive: true });
   const e = await loadEngine({ modelPath: model, threads: 2, contextSize: 64, gpu: false, lora: lora ? [{ path: lora, scale: 1 }] : undefined });
   try {
     const g = await e.generate({ prompt: PROMPT, maxTokens: STEPS, sampling: GREEDY, ignoreEndOfGeneration: true });
@@ -125,11 +140,17 @@ test('a plain LoRA: the llama.cpp LoRA GGUF is laid out as convert_lora_to_gguf 
   assert.notDeepEqual(tokens, baseTokens, 'the adapter changes what the model says');
   assert.equal(res.alpha, 8);
   const f = readGguf(out);
-  assert.equal(meta(f, 'general.architecture'), 'llama');
-  assert.equal(meta(f, 'general.type'), 'adapter');
-  assert.equal(meta(f, 'adapter.type'), 'lora');
-  assert.equal(meta(f, 'adapter.lora.alpha'), 8);
-  assert.equal(f.metadata.get('adapter.lora.alpha')!.type, 6); // FLOAT32
+  // The script's keys in its order; general.* names from metadata.py on the folder name; the size label counts each
+  // pair as the matrix it stands for (2 layers × 36864); no general.file_type (LoraModel writes none).
+  assert.deepEqual([...f.metadata.values()].map((k) => [k.key, k.type, k.value]), [
+    ['general.architecture', ValueType.STRING, 'llama'],
+    ['general.type', ValueType.STRING, 'adapter'],
+    ['adapter.type', ValueType.STRING, 'lora'],
+    ['general.name', ValueType.STRING, 'Plain'],
+    ['general.size_label', ValueType.STRING, '74K'],
+    ['adapter.lora.alpha', ValueType.FLOAT32, 8],
+    ['general.quantization_version', ValueType.UINT32, 2],
+  ]);
   // Sorted by PEFT key, as safetensors.torch.load_file hands them to the script; A then B; all F32 (--outtype f32).
   const gg: Record<string, string> = { 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down' };
   const want = [...ls].sort((x, y) => (x.module < y.module ? -1 : 1)).flatMap((l) => {
@@ -152,15 +173,15 @@ test('a plain LoRA: the llama.cpp LoRA GGUF is laid out as convert_lora_to_gguf 
   assert.deepEqual(readF32(out, 'blk.0.attn_v.weight.lora_b'), v.b.values);
 
 
-  // (b) merged while converting, through the converter's hook.
+  // (b) merged while converting (core's convertModel with the hook).
   const merged = join(root, 'plain-merged.gguf');
-  await writeBaseGguf(merged, tiny, mergeHook(readPeftAdapter(dir), adapterBaseShape(hfDir)));
+  await convertModel({ src: hfDir, out: merged, type: 'f32', hook: mergeHook(readPeftAdapter(dir), readLlamaModel(hfDir).shape) });
   await matches(merged, ref);
 });
 
 test('rsLoRA (BF16, keys with the adapter name): alpha·√r is written so llama.cpp applies alpha/√r', async () => {
   const dir = join(root, 'rslora');
-  const rng = new Rng(12);
+  const rng = new Rng(26);
   const ls = loras(rng, 8, ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'], 0.2).map((l) => ({ ...l, a: roundBf16(l.a), b: roundBf16(l.b) }));
   writeAdapter(dir, { r: 8, lora_alpha: 16, use_rslora: true, target_modules: ['q_proj', 'k_proj', 'v_proj'] }, ls, { dtype: 'BF16', keyInfix: '.default' });
   const out = join(root, 'rslora.gguf');
@@ -193,7 +214,7 @@ test('modules_to_save (lm_head and the norms) is refused as a runtime LoRA, and 
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('dpo.gguf')), []);
   const ref = withDeltas(tiny, ls.map((l) => ({ target: `${l.module}.weight`, a: l.a, b: l.b, scale: 16 / 4 })), full);
   const merged = join(root, 'dpo-merged.gguf');
-  await writeBaseGguf(merged, tiny, mergeHook(readPeftAdapter(dir), adapterBaseShape(hfDir)));
+  await convertModel({ src: hfDir, out: merged, type: 'f32', hook: mergeHook(readPeftAdapter(dir), readLlamaModel(hfDir).shape) });
   const tokens = await matches(merged, ref);
   assert.notDeepEqual(tokens, baseTokens);
 });
@@ -239,4 +260,159 @@ test('bad adapters: each one line, nothing written', async () => {
     `--base ${join(root, 'nowhere')}: no such folder, and no model of that name is in the store (pull it first: llama3-zh pull ${join(root, 'nowhere')})`);
   assert.equal(resolveAdapterBase(readPeftAdapter(plain), hfDir), hfDir);
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('bad.gguf')), []);
+});
+
+test('rank_pattern and alpha_pattern: per-module r and alpha, as PEFT scales them', async () => {
+  const rng = new Rng(15);
+  const q = loras(rng, 4, ['self_attn.q_proj'], 0.3);
+  const v = loras(rng, 2, ['self_attn.v_proj'], 0.3);
+  // rank_pattern alone: llama.cpp divides alpha by each tensor's own rank, so one alpha still fits.
+  const ranks = join(root, 'ranks');
+  writeAdapter(ranks, { r: 4, lora_alpha: 8, rank_pattern: { v_proj: 2 } }, [...q, ...v]);
+  const out = join(root, 'ranks.gguf');
+  assert.equal((await convertAdapter({ dir: ranks, base: hfDir, out })).alpha, 8);
+  assert.deepEqual(readGguf(out).tensors.find((t) => t.name === 'blk.0.attn_v.weight.lora_b')!.dims, [2, 32]);
+  assert.deepEqual(readPeftAdapter(ranks).pairs.map((p) => p.scale), [2, 2, 4, 4]);
+
+  // alpha_pattern: q gets alpha 32 (scale 8), v keeps 8/2 = 4; one alpha cannot say that at runtime, the merge can.
+  const alphas = join(root, 'alphas');
+  writeAdapter(alphas, { r: 4, lora_alpha: 8, rank_pattern: { v_proj: 2 }, alpha_pattern: { 'model.layers.1.self_attn.q_proj': 32 } }, [...q, ...v]);
+  await userError(convertAdapter({ dir: alphas, base: hfDir, out: join(root, 'alphas.gguf') }),
+    `${alphas}: its modules have different LoRA scales (alpha_pattern), which a llama.cpp LoRA (one alpha for all) cannot carry; merge it into the model instead: llama3-zh convert BASE --adapter ${alphas} --out model.gguf (or llama3-zh create NAME --from BASE --adapter ${alphas})`);
+  const hook = mergeHook(readPeftAdapter(alphas), readLlamaModel(hfDir).shape);
+  const name = 'model.layers.1.self_attn.q_proj.weight';
+  assert.equal(hook.touches(name), true);
+  assert.equal(hook.touches('model.layers.1.self_attn.k_proj.weight'), false);
+  const w = Float32Array.from(tiny.tensors.get(name)!.values);
+  hook.apply(name, w, [64, 64]);
+  const l = q.find((x) => `${x.module}.weight` === name)!;
+  const want = withDeltas(tiny, [{ target: name, a: l.a, b: l.b, scale: 32 / 4 }]).tensors.get(name)!.values;
+  for (let i = 0; i < w.length; i++) assert.ok(Math.abs(w[i] - want[i]) < 1e-4, `element ${i}: ${w[i]} vs ${want[i]}`);
+});
+
+test('the base model named in adapter_config.json is found in the store by repo id', () => {
+  const dir = join(root, 'hub-named');
+  writeAdapter(dir, { r: 2, lora_alpha: 2, base_model_name_or_path: 'Someone/Tiny-Llama' }, loras(new Rng(16), 2, ['self_attn.q_proj'], 0.3));
+  const stored = join(root, 'home', 'models', 'Someone', 'Tiny-Llama');
+  mkdirSync(stored, { recursive: true });
+  writeFileSync(join(stored, 'config.json'), readFileSync(join(hfDir, 'config.json')));
+  assert.equal(resolveAdapterBase(readPeftAdapter(dir)), stored);
+  assert.equal(resolveAdapterBase(readPeftAdapter(dir), 'Someone/Tiny-Llama'), stored);
+});
+
+test('LoRA on embed_tokens (lora_embedding_A/B) and lm_head: token_embd\'s lora_a is transposed, as the script does', async () => {
+  const dir = join(root, 'embed');
+  const rng = new Rng(17);
+  const { vocab, hidden } = tiny.config;
+  const embA = randomDense(rng, [4, vocab], 0.5), embB = randomDense(rng, [hidden, 4], 0.5);
+  const head: Lora = { module: 'lm_head', a: randomDense(rng, [4, hidden], 0.5), b: randomDense(rng, [vocab, 4], 0.5) };
+  writeAdapter(dir, { r: 4, lora_alpha: 4, target_modules: ['embed_tokens', 'lm_head'] }, [head]);
+  // PEFT's Embedding keeps its factors in a ParameterDict: keys without ".weight", the adapter name dropped.
+  const st = join(dir, 'adapter_model.safetensors');
+  writeSafetensors(st, [
+    { name: 'base_model.model.lm_head.lora_A.weight', dtype: 'F32', dense: head.a },
+    { name: 'base_model.model.lm_head.lora_B.weight', dtype: 'F32', dense: head.b },
+    { name: 'base_model.model.model.embed_tokens.lora_embedding_A', dtype: 'F32', dense: embA },
+    { name: 'base_model.model.model.embed_tokens.lora_embedding_B', dtype: 'F32', dense: embB },
+  ]);
+  const out = join(root, 'embed.gguf');
+  await convertAdapter({ dir, base: hfDir, out });
+  assert.deepEqual(readGguf(out).tensors.map((t) => [t.name, t.dims]), [
+    ['output.weight.lora_a', [hidden, 4]], ['output.weight.lora_b', [4, vocab]],
+    ['token_embd.weight.lora_a', [4, vocab]], ['token_embd.weight.lora_b', [4, hidden]],
+  ]);
+  // The reference: embed_tokens += (B·A)ᵀ (vocab × dim), lm_head += B·A; scale 4/4.
+  const ref = withDeltas(tiny, [{ target: 'lm_head.weight', a: head.a, b: head.b, scale: 1 }]);
+  const e = ref.tensors.get('model.embed_tokens.weight')!.values;
+  for (let v = 0; v < vocab; v++) {
+    for (let d = 0; d < hidden; d++) {
+      let s = 0;
+      for (let k = 0; k < 4; k++) s += embB.values[d * 4 + k] * embA.values[k * vocab + v];
+      e[v * hidden + d] += s;
+    }
+  }
+  const tokens = await matches(baseGguf, ref, out);
+  assert.notDeepEqual(tokens, baseTokens);
+  const merged = join(root, 'embed-merged.gguf');
+  await convertModel({ src: hfDir, out: merged, type: 'f32', hook: mergeHook(readPeftAdapter(dir), readLlamaModel(hfDir).shape) });
+  await matches(merged, ref);
+});
+
+test('the CLI: convert PEFT_DIR --base SRC writes the LoRA GGUF, --adapter merges, refusals are one line', async () => {
+  const plain = join(root, 'plain');
+  const out = join(root, 'cli-plain.gguf');
+  const r = await runCli(['convert', plain, '--base', hfDir, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `wrote ${out}: LoRA adapter, 14 tensors (f32), alpha 8; use it with --lora ${out}\n`);
+  assert.deepEqual(readFileSync(out), readFileSync(join(root, 'plain.gguf')));
+
+  const merged = join(root, 'cli-merged.gguf');
+  const m = await runCli(['convert', hfDir, '--adapter', plain, '--type', 'f32', '--out', merged]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.deepEqual(readFileSync(merged), readFileSync(join(root, 'plain-merged.gguf')));
+
+  const dpo = join(root, 'dpo');
+  assertOneLineError(await runCli(['convert', dpo, '--base', hfDir, '--out', join(root, 'cli-dpo.gguf')]),
+    /^llama3-zh convert: .*dpo: the adapter saves whole modules \(modules_to_save: lm_head, model\.norm, model\.layers\.0\.input_layernorm and 3 more\), which a llama\.cpp LoRA cannot carry; merge it into the model instead: llama3-zh convert BASE --adapter .*dpo --out model\.gguf/);
+  assertOneLineError(await runCli(['convert', plain, '--out', join(root, 'cli-nobase.gguf')]),
+    /the adapter's base model "\/root\/models\/tiny-llama" is not here; pass its Hugging Face folder: --base \/path\/to\/tiny-llama$/);
+  assertOneLineError(await runCli(['convert', hfDir, '--base', hfDir, '--out', join(root, 'cli-x.gguf')]), /--base is for a PEFT adapter folder as SRC/);
+  assertOneLineError(await runCli(['convert', plain, '--base', hfDir, '--type', 'q4_k_m', '--out', join(root, 'cli-x.gguf')]),
+    /--type q4_k_m: a LoRA adapter converts to f32, f16, bf16 \(llama\.cpp applies it unquantized\)$/);
+  assertOneLineError(await runCli(['convert', plain, '--base', hfDir, '--out', join(plain, 'adapter_model.safetensors'), '--force']),
+    /is .*adapter_model\.safetensors, one of the adapter's own files; give another output file$/);
+  assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('cli-') && n !== 'cli-plain.gguf' && n !== 'cli-merged.gguf'), []);
+});
+
+test('PEFT key spellings: modules_to_save as <module>.modules_to_save.default.weight or .default.weight; base_layer copies checked and skipped; lora_bias refused', async () => {
+  const rng = new Rng(18);
+  const ls = loras(rng, 2, ['self_attn.q_proj'], 0.3);
+  const { vocab, hidden } = tiny.config;
+  const dir = join(root, 'spellings');
+  writeAdapter(dir, { r: 2, lora_alpha: 2 }, ls);
+  const norm = randomDense(rng, [hidden], 0.2, 1);
+  writeSafetensors(join(dir, 'adapter_model.safetensors'), [
+    ...ls.flatMap((l) => [
+      { name: `base_model.model.${l.module}.lora_A.weight`, dtype: 'F32' as const, dense: l.a },
+      { name: `base_model.model.${l.module}.lora_B.weight`, dtype: 'F32' as const, dense: l.b },
+    ]),
+    { name: 'base_model.model.model.norm.modules_to_save.default.weight', dtype: 'F32', dense: norm },
+    { name: 'base_model.model.model.layers.0.input_layernorm.default.weight', dtype: 'F32', dense: norm },
+    { name: 'base_model.model.model.embed_tokens.base_layer.weight', dtype: 'F32', dense: tiny.tensors.get('model.embed_tokens.weight')! },
+  ]);
+  const a = readPeftAdapter(dir);
+  assert.deepEqual([...a.full.keys()], ['model.norm.weight', 'model.layers.0.input_layernorm.weight']);
+  assert.deepEqual([...a.baseLayers.keys()], ['model.embed_tokens.weight']);
+  const hook = mergeHook(a, readLlamaModel(hfDir).shape);
+  assert.deepEqual([...hook.replacements!.get('model.norm.weight')!.values], [...norm.values]);
+
+  const resized = join(root, 'resized');
+  writeAdapter(resized, { r: 2, lora_alpha: 2 }, ls);
+  writeSafetensors(join(resized, 'adapter_model.safetensors'), [
+    ...ls.flatMap((l) => [
+      { name: `base_model.model.${l.module}.lora_A.weight`, dtype: 'F32' as const, dense: l.a },
+      { name: `base_model.model.${l.module}.lora_B.weight`, dtype: 'F32' as const, dense: l.b },
+    ]),
+    { name: 'base_model.model.model.embed_tokens.base_layer.weight', dtype: 'F32', dense: randomDense(rng, [vocab + 8, hidden], 1) },
+  ]);
+  await userError(convertAdapter({ dir: resized, base: hfDir, out: join(root, 'resized.gguf') }),
+    `${resized}: the adapter's copy of "model.embed_tokens.weight" is ${vocab + 8}×64 but the base model's is ${vocab}×64: it was trained with tokens added to the vocabulary, which this base model does not have`);
+
+  // A tied base: a saved lm_head becomes an output layer of its own; a LoRA on lm_head has no lm_head to add to.
+  const tied = { ...readLlamaModel(hfDir).shape, tied: true };
+  const head = join(root, 'tied-head');
+  writeAdapter(head, { r: 2, lora_alpha: 2, modules_to_save: ['lm_head'] }, ls, { full: new Map([['lm_head.weight', tiny.tensors.get('lm_head.weight')!]]) });
+  assert.equal(mergeHook(readPeftAdapter(head), tied).replacements!.get('lm_head.weight')!.shape.join('×'), `${vocab}×64`);
+  const headLora = join(root, 'tied-lora');
+  writeAdapter(headLora, { r: 2, lora_alpha: 2 }, [{ module: 'lm_head', a: randomDense(rng, [2, hidden], 0.3), b: randomDense(rng, [vocab, 2], 0.3) }]);
+  await userError(() => mergeHook(readPeftAdapter(headLora), tied),
+    `${headLora}: the adapter changes "lm_head.weight", which the base model has no tensor for (the base model ties lm_head to embed_tokens, so it has no lm_head of its own); is it an adapter for another model?`);
+
+  const bias = join(root, 'bias');
+  writeAdapter(bias, { r: 2, lora_alpha: 2, lora_bias: true }, ls);
+  await userError(() => readPeftAdapter(bias),
+    `${join(bias, 'adapter_config.json')}: lora_bias is true; the adapter trains biases, which Llama's layers do not have, so it cannot be converted`);
+  const ia3 = join(root, 'ia3');
+  writeAdapter(ia3, { peft_type: 'IA3' }, []);
+  await userError(() => readPeftAdapter(ia3), `${join(ia3, 'adapter_config.json')}: peft_type is "IA3"; only LoRA adapters (peft_type "LORA") convert`);
 });

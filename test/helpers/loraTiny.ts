@@ -1,10 +1,11 @@
 /**
  * Tiny Llama checkpoints for the adapter tests, written here from Hugging Face's conventions and nothing in
  * src/convert: random f32 weights, a safetensors writer, a base GGUF written the way convert_hf_to_gguf lays one
- * out (tensor names, q/k row permutation, f32 norms), and an independent forward pass in HF's layout (RMSNorm,
- * rotate_half RoPE on unpermuted q/k, GQA, SiLU MLP). Stands in until helper "fwd"'s hfCheckpoint/hfForward land.
+ * out (tensor names, q/k row permutation, f32 norms), and W + s·B·A computed plainly for the reference checkpoints
+ * that test/helpers/hfForward.ts (an independent forward pass in HF's layout) runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import tokenizer from 'llama3-tokenizer-js';
 import { join } from 'node:path';
 import { llama3TokenizerKVs, TOKEN, VOCAB_SIZE } from '../../src/gguf/llama3Vocab.js';
 import { encodeF32, Rng } from '../../src/gguf/numbers.js';
@@ -88,6 +89,13 @@ export function writeHfFolder(dir: string, m: Tiny) {
     rms_norm_eps: c.eps, rope_theta: c.ropeTheta, max_position_embeddings: 8192, tie_word_embeddings: false, torch_dtype: 'float32',
     bos_token_id: TOKEN.BOS, eos_token_id: TOKEN.END_OF_TEXT,
   }, null, 2));
+  // A minimal Llama-3 tokenizer (the real 128000 BPE tokens + 256 specials) for the converter; helper "tok"'s
+  // writeLlama3Tokenizer replaces this when it lands.
+  const vocab: Record<string, number> = {};
+  for (let i = 0; i < 128000; i++) vocab[tokenizer.vocabById[i]] = i;
+  const added = Array.from({ length: 256 }, (_, i) => ({ id: 128000 + i, content: tokenizer.vocabById[128000 + i], special: true }));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ version: '1.0', added_tokens: added, model: { type: 'BPE', vocab, merges: [] } }));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|begin_of_text|>', eos_token: '<|end_of_text|>' }));
   writeSafetensors(join(dir, 'model.safetensors'), [...m.tensors].map(([name, dense]) => ({ name, dtype: 'F32' as const, dense })));
 }
 
@@ -145,107 +153,6 @@ export async function writeBaseGguf(path: string, m: Tiny, hook?: Hook) {
     kv.f32('llama.attention.layer_norm_rms_epsilon', c.eps), kv.u32('llama.vocab_size', c.vocab),
     ...llama3TokenizerKVs(), kv.u32('tokenizer.ggml.eos_token_id', TOKEN.END_OF_TEXT), kv.bool('tokenizer.ggml.add_bos_token', true),
   ], tensors);
-}
-
-function matvec(w: Dense, x: Float32Array): Float32Array {
-  const [rows, cols] = w.shape;
-  const out = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    const o = r * cols;
-    for (let j = 0; j < cols; j++) s += w.values[o + j] * x[j];
-    out[r] = s;
-  }
-  return out;
-}
-
-function rmsnorm(x: Float32Array, w: Dense, eps: number): Float32Array {
-  let ss = 0;
-  for (const v of x) ss += v * v;
-  const k = 1 / Math.sqrt(ss / x.length + eps);
-  return Float32Array.from(x, (v, i) => v * k * w.values[i]);
-}
-
-/** rotate_half RoPE on one head vector (HF layout: dimension i pairs with i + d/2). */
-function rope(v: Float32Array, off: number, hd: number, pos: number, theta: number) {
-  for (let i = 0; i < hd / 2; i++) {
-    const f = 1 / theta ** ((2 * i) / hd);
-    const a = pos * f, c = Math.cos(a), s = Math.sin(a);
-    const x1 = v[off + i], x2 = v[off + i + hd / 2];
-    v[off + i] = x1 * c - x2 * s;
-    v[off + i + hd / 2] = x2 * c + x1 * s;
-  }
-}
-
-/** Next-token logits after `tokens`, from the weights as given (HF layout), f32/f64 math. */
-export function forward(m: Tiny, tokens: number[]): Float32Array {
-  const c = m.config, T = m.tensors;
-  const hd = c.hidden / c.heads, group = c.heads / c.kvHeads;
-  const get = (n: string) => T.get(n)!;
-  const emb = get('model.embed_tokens.weight');
-  let xs = tokens.map((t) => emb.values.slice(t * c.hidden, (t + 1) * c.hidden));
-  for (let l = 0; l < c.layers; l++) {
-    const p = `model.layers.${l}.`;
-    const qs: Float32Array[] = [], ks: Float32Array[] = [], vs: Float32Array[] = [];
-    xs.forEach((x, pos) => {
-      const h = rmsnorm(x, get(`${p}input_layernorm.weight`), c.eps);
-      const q = matvec(get(`${p}self_attn.q_proj.weight`), h), k = matvec(get(`${p}self_attn.k_proj.weight`), h);
-      for (let i = 0; i < c.heads; i++) rope(q, i * hd, hd, pos, c.ropeTheta);
-      for (let i = 0; i < c.kvHeads; i++) rope(k, i * hd, hd, pos, c.ropeTheta);
-      qs.push(q); ks.push(k); vs.push(matvec(get(`${p}self_attn.v_proj.weight`), h));
-    });
-    xs = xs.map((x, pos) => {
-      const att = new Float32Array(c.heads * hd);
-      for (let h = 0; h < c.heads; h++) {
-        const kvh = Math.floor(h / group);
-        const scores: number[] = [];
-        for (let t = 0; t <= pos; t++) {
-          let s = 0;
-          for (let i = 0; i < hd; i++) s += qs[pos][h * hd + i] * ks[t][kvh * hd + i];
-          scores.push(s / Math.sqrt(hd));
-        }
-        const mx = Math.max(...scores);
-        const e = scores.map((s) => Math.exp(s - mx));
-        const z = e.reduce((a, b) => a + b, 0);
-        for (let t = 0; t <= pos; t++) for (let i = 0; i < hd; i++) att[h * hd + i] += (e[t] / z) * vs[t][kvh * hd + i];
-      }
-      const o = matvec(get(`${p}self_attn.o_proj.weight`), att);
-      const x1 = Float32Array.from(x, (v, i) => v + o[i]);
-      const h2 = rmsnorm(x1, get(`${p}post_attention_layernorm.weight`), c.eps);
-      const g = matvec(get(`${p}mlp.gate_proj.weight`), h2), u = matvec(get(`${p}mlp.up_proj.weight`), h2);
-      const act = Float32Array.from(g, (v, i) => (v / (1 + Math.exp(-v))) * u[i]);
-      const d = matvec(get(`${p}mlp.down_proj.weight`), act);
-      return Float32Array.from(x1, (v, i) => v + d[i]);
-    });
-  }
-  return matvec(get('lm_head.weight'), rmsnorm(xs[xs.length - 1], get('model.norm.weight'), c.eps));
-}
-
-export function logSoftmax(logits: Float32Array): Float64Array {
-  let mx = -Infinity;
-  for (const v of logits) mx = Math.max(mx, v);
-  let z = 0;
-  for (const v of logits) z += Math.exp(v - mx);
-  const lz = mx + Math.log(z);
-  return Float64Array.from(logits, (v) => v - lz);
-}
-
-export function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-  return best;
-}
-
-/** Greedy tokens of the forward pass. */
-export function greedy(m: Tiny, prompt: number[], n: number): number[] {
-  const seq = [...prompt];
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = argmax(forward(m, seq));
-    out.push(t);
-    seq.push(t);
-  }
-  return out;
 }
 
 /** The checkpoint with each LoRA delta added (W + s·B·A, written out plainly) and whole tensors replaced. */

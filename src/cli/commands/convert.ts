@@ -5,6 +5,7 @@ import { humanBytes } from '../../util/human.js';
 import { outputTarget } from '../../util/files.js';
 import { num, parseFlags } from '../flags.js';
 import { progressBar } from '../progress.js';
+import { ADAPTER_FLAGS, ADAPTER_HELP, adapterHook, convertAdapterCommand, isPeftFolder } from '../adapterConvert.js';
 
 const HELP = `llama3-zh convert — a Hugging Face Llama folder to GGUF, as llama.cpp's convert_hf_to_gguf.py writes it
 
@@ -20,7 +21,8 @@ Options:
                   a quantize type converts to 16 bits first, then runs llama.cpp's own quantizer)
   --name NAME     general.name in the GGUF (default: from config.json or the folder name)
   --threads N     threads to quantize with (default: every core)
-  --force         replace OUT if it exists`;
+  --force         replace OUT if it exists
+${ADAPTER_HELP}`;
 
 /**
  * What SRC names. Today a folder path; helper "create" extends this with store and catalog names (a model pulled
@@ -39,8 +41,9 @@ export async function convertCommand(args: string[]): Promise<void> {
     name: { type: 'string' },
     threads: { type: 'string' },
     force: { type: 'boolean', short: 'f' },
-    // ADAPTER FLAGS (helper "lora"): `--adapter DIR` merges a PEFT adapter before converting (mergeHook →
-    // hook below); `--base SRC` with a PEFT folder as SRC writes a llama.cpp LoRA GGUF (convertAdapter).
+    // `--adapter DIR` merges a PEFT adapter before converting; `--base SRC` with a PEFT folder as SRC writes a
+    // llama.cpp LoRA GGUF (cli/adapterConvert.ts).
+    ...ADAPTER_FLAGS,
   }, true);
   if (values.help) { console.log(HELP); return; }
   if (positionals.length !== 1 || !values.out) throw new UserError('usage: llama3-zh convert SRC --out OUT.gguf [--type TYPE] (llama3-zh convert --help)', 2);
@@ -48,8 +51,9 @@ export async function convertCommand(args: string[]): Promise<void> {
   const src = resolveSource(positionals[0]);
   const out = values.out;
   if (existsSync(outputTarget(out)) && !values.force) throw new UserError(`${out} exists; pass --force to replace it`);
-  // ADAPTER MERGE (helper "lora"): const hook = values.adapter ? mergeHook(readPeftAdapter(values.adapter), readLlamaModel(src).shape) : undefined;
-  const hook: TensorHook | undefined = undefined;
+  if (isPeftFolder(src)) return convertAdapterCommand({ dir: src, base: values.base, out, type: values.type, name: values.name, adapter: values.adapter });
+  if (values.base !== undefined) throw new UserError(`--base is for a PEFT adapter folder as SRC (${src} has no adapter_config.json); to merge an adapter into ${src}, pass --adapter DIR`);
+  const hook: TensorHook | undefined = adapterHook(values.adapter, src);
 
   const ac = new AbortController();
   // Converting stops at the next chunk; llama.cpp's quantizer cannot be interrupted, so then the process ends
