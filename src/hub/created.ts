@@ -86,7 +86,7 @@ export function staleConversions(source: string, type: string): LocalModel[] {
  */
 export function conversionName(source: string, type: string): string {
   const abs = resolve(source);
-  const base = basename(abs).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60) || 'model';
+  const base = basename(abs).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60).toLowerCase() || 'model';
   const h = createHash('sha256').update(abs).digest('hex').slice(0, 6);
   return `${base}-${h}-${type.toLowerCase()}`;
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { humanBytes } from '../../util/human.js';
 import { type LocalModel, listStore, modelsDir, storeJson, storeName, useModelsDir } from '../../hub/store.js';
 import { parseFlags } from '../flags.js';
@@ -11,7 +12,8 @@ them). NAME is what chat, serve and rm take.`;
 /** Where a stored model came from: a hub at a commit, what it was created from, or a person's hands. */
 function source(m: LocalModel): string {
   const c = m.entry?.created;
-  if (c) return `${c.auto ? 'converted' : 'created'} from ${c.from}${c.adapter ? ` + ${c.adapter}` : ''}`;
+  // A path as typed (./sft) means nothing from another folder: the absolute one then.
+  if (c) return `${c.auto ? 'converted' : 'created'} from ${resolve(c.from) === c.source ? c.source : c.from}${c.adapter ? ` + ${c.adapter}` : ''}`;
   return m.entry?.hub ? `${m.entry.hub}@${(m.entry.commit ?? '').slice(0, 7)}` : 'added by hand';
 }
 
