@@ -1,12 +1,14 @@
-import { basename, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../errors.js';
 import { humanBytes } from '../util/human.js';
-import { type CreateOptions, type CreateResult, createModel } from '../hub/create.js';
+import { type CreateOptions, type CreateResult, createModel, createRuntimeLora } from '../hub/create.js';
 import { conversionName, findConversion, sourceKey, staleConversions } from '../hub/created.js';
-import { NeedsConversionError } from '../hub/modelRef.js';
+import { findStored, NeedsConversionError, parseModelRef } from '../hub/modelRef.js';
+import { planPull } from '../hub/pull.js';
 import type { ResolvedModel } from '../hub/resolve.js';
-import { type LocalModel, removeLocal, storeName } from '../hub/store.js';
-import { confirm, withInterrupt } from './fetchModel.js';
+import { type LocalModel, modelsDir, removeLocal, storeName } from '../hub/store.js';
+import { confirm, describePlan, pullWithUi, withInterrupt } from './fetchModel.js';
 import { duration, progressBar } from './progress.js';
 
 /**
@@ -73,6 +75,7 @@ export function isStale(r: ResolvedModel): boolean {
  * the exact commands to run, and exit 1.
  */
 export async function convertFirst(e: NeedsConversionError, o: { yes?: boolean; command: string; base?: ResolvedModel }): Promise<ResolvedModel> {
+  if (existsSync(join(e.dir, 'adapter_config.json')) && !existsSync(join(e.dir, 'config.json'))) return adapterFirst(e, o);
   // A pulled folder's conversion is kept beside it, in its repo (rm NAME removes both); a folder elsewhere gets a name of its own.
   const cached = findConversion(e.dir, AUTO_TYPE);
   if (cached) return asResolved(cached, e.repo ? e.asked : basename(e.dir), o.base);
@@ -96,4 +99,55 @@ export async function convertFirst(e: NeedsConversionError, o: { yes?: boolean; 
   // Conversions of the folder as it was before: the new one replaces them.
   for (const s of stale) if (s.path !== r.model.path) removeLocal(s);
   return asResolved(r.model, e.repo ? e.asked : basename(e.dir), o.base);
+}
+
+/**
+ * A pulled PEFT adapter (a catalog LoRA such as llama3-8b-doc2markmap-lora): its base is found (the store, by
+ * adapter_config.json's base_model_name_or_path) or pulled (the catalog's `base`), converted, and the adapter applied:
+ * as a runtime LoRA over the base GGUF (convertAdapter) when it has no modules_to_save, else merged into a GGUF of
+ * its own (llama.cpp's adapters cannot carry full lm_head or norm tensors).
+ */
+async function adapterFirst(e: NeedsConversionError, o: { yes?: boolean; command: string }): Promise<ResolvedModel> {
+  const { converters } = await import('../hub/converters.js');
+  const cv = await converters();
+  const adapter = cv.readPeftAdapter(e.dir);
+  let baseDir: string;
+  try {
+    baseDir = cv.resolveAdapterBase(adapter);
+  } catch (err) {
+    const name = e.catalog?.base;
+    if (!name || !(err instanceof UserError)) throw err;
+    baseDir = await pullBase(name, e.asked, o);
+  }
+  const repo = e.repo ?? undefined;
+  if (!repo) throw new UserError(`${e.asked} is a PEFT LoRA adapter: merge it with llama3-zh create NAME --from BASE --adapter ${e.asked}`);
+  if (adapter.full.size > 0) {
+    console.error(`${e.asked} has modules_to_save (${[...adapter.full.keys()].join(', ')}), which a llama.cpp LoRA cannot carry: merging it into ${baseDir}`);
+    const r = await createWithUi({ into: { repo, catalogName: e.catalog?.name }, from: baseDir, adapter: e.dir, quantize: AUTO_TYPE, auto: true, force: true });
+    return asResolved(r.model, e.asked, { path: r.model.path, name: e.asked, catalog: e.catalog });
+  }
+  // A base in the store is converted into its own repo folder (rm removes both), as a pulled folder always is.
+  const rel = relative(modelsDir(), baseDir).split(sep);
+  const baseRepo = rel.length === 2 && rel[0] !== '..' ? rel.join('/') : undefined;
+  const base = await convertFirst(new NeedsConversionError(baseDir, baseRepo ?? baseDir, baseRepo), { yes: true, command: o.command });
+  console.error(`converting the adapter ${e.dir} to a llama.cpp LoRA over ${base.path}`);
+  const lora = await withInterrupt((signal) => createRuntimeLora({ repo, dir: e.dir, baseDir, baseGguf: base.path, catalogName: e.catalog?.name, signal }));
+  return { path: base.path, lora: [{ path: lora.path, scale: 1 }], catalog: e.catalog, name: e.asked, created: lora.entry?.created, repo };
+}
+
+/** A LoRA's base model from the catalog, pulled as its safetensors folder (asking, or --yes; in a script, the command). */
+async function pullBase(name: string, asked: string, o: { yes?: boolean }): Promise<string> {
+  const ref = parseModelRef(name);
+  if (ref.kind !== 'hub') throw new UserError(`the base model of ${asked}, ${name}, is not a hub model`);
+  const stored = findStored(ref);
+  if (stored?.format === 'safetensors') return dirname(stored.path);
+  const interactive = process.stdin.isTTY && process.stderr.isTTY;
+  if (!o.yes && !interactive) {
+    throw new UserError(`${asked} is a LoRA adapter for ${name}, which is not downloaded; run: llama3-zh pull ${name} --format safetensors  (or add --yes to fetch it now)`);
+  }
+  const plan = await planPull(ref, { format: 'safetensors' });
+  console.error(`${asked} is a LoRA adapter for ${name}: ${describePlan(plan)}`);
+  if (!o.yes && !(await confirm('Download its base now? [y/N] '))) throw new UserError(`not downloaded; to fetch it later: llama3-zh pull ${name} --format safetensors`);
+  const r = await pullWithUi(plan, { format: 'safetensors' });
+  return dirname(r.model.path);
 }

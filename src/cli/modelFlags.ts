@@ -120,7 +120,7 @@ export async function openModel(v: ModelFlagValues, extra: { parallel?: number; 
     modelPath: path,
     contextSize,
     threads,
-    lora,
+    lora: chosen.lora || lora ? [...(chosen.lora ?? []), ...(lora ?? [])] : undefined,
     ropeFreqBase,
     parallel: extra.parallel,
   });

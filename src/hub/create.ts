@@ -224,3 +224,32 @@ async function fromGguf(src: string, tmp: string, type: string | undefined, o: C
   }
   return { type, bytes: statSync(tmp).size };
 }
+
+/**
+ * A PEFT adapter as a llama.cpp runtime LoRA, kept in the adapter's own repo folder and recorded with the base GGUF
+ * it runs over (CreatedInfo.base): chat -m ADAPTER then loads that base with --lora this file. Atomic as createModel.
+ */
+export async function createRuntimeLora(o: { repo: string; dir: string; baseDir: string; baseGguf: string; catalogName?: string; signal?: AbortSignal }): Promise<LocalModel> {
+  const cv = await converters();
+  const dir = repoDir(o.repo);
+  const stem = o.repo.split('/').pop()!;
+  const file = `${stem}-lora-F16.gguf`;
+  const tmp = tempPath(join(dir, file));
+  try {
+    // f16: what llama.cpp's convert_lora_to_gguf writes by default with --outtype f16, half of f32's size.
+    await cv.convertAdapter({ dir: o.dir, base: o.baseDir, out: tmp, type: 'f16', signal: o.signal });
+    const entry: StoreEntry = {
+      format: 'gguf', quant: 'F16', primary: file, files: [{ path: file, size: statSync(tmp).size }],
+      ...(o.catalogName ? { catalogName: o.catalogName } : {}),
+      pulledAt: new Date().toISOString(),
+      created: { from: o.dir, source: resolve(o.dir), sourceKey: sourceKey(o.dir), type: 'F16', auto: true, base: resolve(o.baseGguf) },
+    };
+    renameSync(tmp, join(dir, file));
+    tempDone(tmp);
+    recordEntry(o.repo, entry);
+    return listStore().find((m) => m.repo === o.repo && m.entry?.primary === file)!;
+  } finally {
+    if (existsSync(tmp)) rmSync(tmp, { force: true });
+    tempDone(tmp);
+  }
+}

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import type { LoraAdapter } from '../engine/types.js';
 import { UserError } from '../errors.js';
 import { type CatalogModel, DEFAULT_MODEL_NAME, findModel } from './catalog.js';
 import type { HubId } from './hubs.js';
@@ -19,6 +21,8 @@ export interface ResolvedModel {
   created?: CreatedInfo;
   /** The store repo it is in. */
   repo?: string;
+  /** Adapters loaded with it (a catalog LoRA: the adapter over its base). */
+  lora?: LoraAdapter[];
 }
 
 /** A hub model that is not in the store: the message says the exact command that fetches it. */
@@ -40,6 +44,10 @@ export function resolveLocal(arg: string, source?: HubId): ResolvedModel {
   const catalog = ref.catalog ?? (stored.entry?.catalogName ? findModel(stored.entry.catalogName) : undefined);
   if (stored.format !== 'gguf') throw new NeedsConversionError(dirname(stored.path), arg, stored.repo, catalog);
   const c = stored.entry?.created;
+  if (c?.base) {
+    if (!existsSync(c.base)) throw new UserError(`${arg} is a LoRA adapter for ${c.base}, which is gone; run llama3-zh rm ${arg} and chat -m ${arg} --yes again to fetch its base`);
+    return { path: c.base, lora: [{ path: stored.path, scale: 1 }], catalog, name: arg, created: c, repo: stored.repo };
+  }
   return { path: stored.path, catalog, name: arg, template: c?.template, templateSource: c?.templateSource, system: c?.system, created: c, repo: stored.repo };
 }
 

@@ -85,6 +85,11 @@ export interface CreatedInfo {
   system?: string;
   /** Made by chat, serve or eval on the way (a cache), not by `create`. */
   auto?: boolean;
+  /**
+   * A runtime LoRA (this entry's GGUF is a llama.cpp adapter, convert_lora_to_gguf's kind): the base GGUF it is
+   * loaded over, absolute. chat -m of the adapter's name loads the base with --lora this file.
+   */
+  base?: string;
 }
 
 export interface Manifest {

@@ -213,3 +213,54 @@ test('Ctrl-C during create leaves no entry and no file', async () => {
   assert.deepEqual(left.filter((f) => !['local', join('local', 'big')].includes(String(f))), []);
   assert.match((await runCli(['ls'], { env: { LLAMA3ZH_HOME: home } })).stdout, /^no models in /);
 });
+
+test('a catalog LoRA (llama3-8b-doc2markmap-lora): pulled, its base pulled and converted, the adapter applied at load time', async () => {
+  const base = join(root, 'sft-zh');
+  writeTinyLlama(base, { ...SHAPE, dtype: 'bf16', seed: 13, instruct: true });
+  const adapter = join(root, 'doc2markmap');
+  mkdirSync(adapter, { recursive: true });
+  const rng = new Rng(21);
+  writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({
+    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: '/root/models/llama3-8b-instruct-cn', r: 8, lora_alpha: 16,
+    target_modules: ['o_proj'], use_rslora: false, use_dora: false, fan_in_fan_out: false, modules_to_save: null,
+  }));
+  writeSafetensors(join(adapter, 'adapter_model.safetensors'), [0, 1].flatMap((l) => [
+    { name: `base_model.model.model.layers.${l}.self_attn.o_proj.lora_A.weight`, dtype: 'F32' as const, dense: randomDense(rng, [8, 64], 2) },
+    { name: `base_model.model.model.layers.${l}.self_attn.o_proj.lora_B.weight`, dtype: 'F32' as const, dense: randomDense(rng, [64, 8], 2) },
+  ]));
+  const files = (d: string) => readdirSync(d).map((f) => ({ path: f, data: readFileSync(join(d, f)) }));
+  const h = await startHub({ repos: [
+    { hub: 'modelscope', repo: 'baicai003/llama-3-8b-Instruct-chinese_v2', files: files(base) },
+    { hub: 'modelscope', repo: 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora', files: files(adapter) },
+  ] });
+  hubs.push(h);
+  const home = emptyHome();
+  const env = { ...h.env, LLAMA3ZH_HOME: home };
+  const pull = await runCli(['pull', 'llama3-8b-doc2markmap-lora'], { env });
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.match(pull.stderr, /note: a PEFT LoRA adapter: chat and serve apply it over its base model/);
+
+  assertOneLineError(await runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env }),
+    /^llama3-zh chat: llama3-8b-doc2markmap-lora is a LoRA adapter for llama3-8b-instruct-sft-zh, which is not downloaded; run: llama3-zh pull llama3-8b-instruct-sft-zh --format safetensors {2}\(or add --yes to fetch it now\)$/);
+
+  const first = await runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', '--yes', ...chatArgs], { env });
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /converting the adapter .* to a llama\.cpp LoRA over .*Q4_K_M\.gguf/);
+  const ls = JSON.parse((await runCli(['ls', '--json'], { env })).stdout) as { name: string; path: string }[];
+  assert.deepEqual(ls.map((m) => m.name), [
+    'baicai003/llama-3-8b-Instruct-chinese_v2', 'baicai003/llama-3-8b-Instruct-chinese_v2:Q4_K_M',
+    'shareAI/llama3-instruct-8b-cn-doc2markmap-lora', 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora:F16',
+  ]);
+  const [baseGguf, loraGguf] = [ls[1].path, ls[3].path];
+  assert.equal(readGguf(loraGguf, { skipArrays: true }).metadata.get('general.type')?.value, 'adapter');
+  // The same answer as the base with --lora by hand, and not the base's own.
+  const byHand = await runCli(['chat', '-m', baseGguf, '--lora', loraGguf, ...chatArgs], { env });
+  const plainBase = await runCli(['chat', '-m', baseGguf, ...chatArgs], { env });
+  assert.equal(JSON.parse(first.stdout).reply, JSON.parse(byHand.stdout).reply);
+  assert.notEqual(JSON.parse(first.stdout).reply, JSON.parse(plainBase.stdout).reply);
+  // The next run converts nothing.
+  const second = await runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env });
+  assert.equal(second.code, 0, second.stderr);
+  assert.doesNotMatch(second.stderr, /convert/);
+  assert.equal(JSON.parse(second.stdout).reply, JSON.parse(first.stdout).reply);
+});
