@@ -124,7 +124,13 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
     cv = await converters();
     adapter = cv.readPeftAdapter(o.adapter);
     // No --from: the adapter's base_model_name_or_path, found in the store or the catalog, else the exact error.
-    from ??= cv.resolveAdapterBase(adapter, undefined);
+    try {
+      from ??= cv.resolveAdapterBase(adapter, undefined);
+    } catch (e) {
+      // Its message names convert's flag for the base; create's is --from.
+      if (e instanceof UserError) throw new UserError(e.message.replace(/--base /g, '--from '), e.exitCode);
+      throw e;
+    }
   }
   if (from === undefined) throw new UserError('create needs --from SRC: a Hugging Face folder, a GGUF file, a store name or a catalog name', 2);
   const src = findSource(from);

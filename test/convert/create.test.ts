@@ -184,7 +184,7 @@ test('create --adapter merges a PEFT LoRA: W + (alpha/r)·B·A in the stored mod
 
   const before = readdirSync(join(env.LLAMA3ZH_HOME, 'models', 'local')).sort();
   assertOneLineError(await runCli(['create', 'orphan', '--adapter', adapter], { env }),
-    /^llama3-zh create: the adapter's base model "\/root\/models\/tiny-llama" is not here; pass its Hugging Face folder: --base \/path\/to\/tiny-llama/);
+    /^llama3-zh create: the adapter's base model "\/root\/models\/tiny-llama" is not here; pass its Hugging Face folder: --from \/path\/to\/tiny-llama/);
   assertOneLineError(await runCli(['create', 'x', '--from', p.path, '--adapter', adapter], { env }),
     /^llama3-zh create: --adapter merges into the base model's own weights, and .* is a GGUF; give the base model's Hugging Face folder as --from/);
   assert.deepEqual(readdirSync(join(env.LLAMA3ZH_HOME, 'models', 'local')).sort(), before);
