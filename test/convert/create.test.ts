@@ -11,6 +11,7 @@ import { writeTinyLlama } from '../helpers/hfCheckpoint.js';
 import { startHub } from '../helpers/hub.js';
 import { randomDense, writeSafetensors } from '../helpers/loraTiny.js';
 import { ROOT } from '../helpers/models.js';
+import { inTerminal } from '../helpers/tty.js';
 
 /**
  * create and chat's convert-first on real Hugging Face folders (writeTinyLlama: config.json, bf16 or f32
@@ -263,4 +264,20 @@ test('a catalog LoRA (llama3-8b-doc2markmap-lora): pulled, its base pulled and c
   assert.equal(second.code, 0, second.stderr);
   assert.doesNotMatch(second.stderr, /convert/);
   assert.equal(JSON.parse(second.stdout).reply, JSON.parse(first.stdout).reply);
+});
+
+test('on a terminal, chat asks before converting a folder: no converts nothing, yes converts and chats', async () => {
+  const dir = join(root, 'tty-sft');
+  writeTinyLlama(dir, { ...SHAPE, dtype: 'bf16', seed: 14, instruct: true });
+  const home = emptyHome();
+  const env = { ...cleanEnv(), LLAMA3ZH_HOME: home };
+  const args = [join(ROOT, 'bin', 'llama3-zh.js'), 'chat', '-m', dir, '-t', '1'];
+  const no = await inTerminal([['Convert it now? [y/N]', 'n\r']], process.execPath, args, env);
+  assert.match(no, /is a Hugging Face \(safetensors\) model folder and llama\.cpp runs GGUF: it is converted first, to Q4_K_M, the default for chat and serve, and kept in the store as tty-sft-[0-9a-f]{6}-q4_k_m for the next run\./);
+  assert.match(no, /llama3-zh chat: not converted; to convert it yourself: llama3-zh create tty-sft --from \S+ --quantize q4_k_m\r?\n/);
+  assert.match(no, /\nEXIT 1\n$/);
+  assert.equal(existsSync(join(home, 'models')), false);
+  const yes = await inTerminal([['Convert it now? [y/N]', 'y\r'], ['>>> ', '/exit\r']], process.execPath, args, env);
+  assert.match(yes, /created tty-sft-[0-9a-f]{6}-q4_k_m: GGUF Q4_K_M/);
+  assert.match(yes, /\nEXIT 0\n$/);
 });
