@@ -281,3 +281,46 @@ test('on a terminal, chat asks before converting a folder: no converts nothing, 
   assert.match(yes, /created tty-sft-[0-9a-f]{6}-q4_k_m: GGUF Q4_K_M/);
   assert.match(yes, /\nEXIT 0\n$/);
 });
+
+test('a catalog LoRA with modules_to_save (a trained norm) is merged into a model of its own, as create --adapter merges it', async () => {
+  const base = join(root, 'sft-zh-2');
+  writeTinyLlama(base, { ...SHAPE, dtype: 'bf16', seed: 15, instruct: true });
+  const adapter = join(root, 'doc2markmap-norm');
+  mkdirSync(adapter, { recursive: true });
+  const rng = new Rng(22);
+  writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({
+    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: 'llama3-8b-instruct-sft-zh', r: 8, lora_alpha: 16,
+    target_modules: ['o_proj'], use_rslora: false, use_dora: false, fan_in_fan_out: false, modules_to_save: ['norm'],
+  }));
+  writeSafetensors(join(adapter, 'adapter_model.safetensors'), [
+    { name: 'base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight', dtype: 'F32' as const, dense: randomDense(rng, [8, 64], 2) },
+    { name: 'base_model.model.model.layers.0.self_attn.o_proj.lora_B.weight', dtype: 'F32' as const, dense: randomDense(rng, [64, 8], 2) },
+    { name: 'base_model.model.model.norm.weight', dtype: 'F32' as const, dense: randomDense(rng, [64], 0.5, 1) },
+  ]);
+  const files = (d: string) => readdirSync(d).map((f) => ({ path: f, data: readFileSync(join(d, f)) }));
+  const h = await startHub({ repos: [
+    { hub: 'modelscope', repo: 'baicai003/llama-3-8b-Instruct-chinese_v2', files: files(base) },
+    { hub: 'modelscope', repo: 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora', files: files(adapter) },
+  ] });
+  hubs.push(h);
+  const home = emptyHome();
+  const env = { ...h.env, LLAMA3ZH_HOME: home };
+  assert.equal((await runCli(['pull', 'llama3-8b-doc2markmap-lora'], { env })).code, 0);
+  const chat = await runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', '--yes', ...chatArgs], { env });
+  assert.equal(chat.code, 0, chat.stderr);
+  assert.match(chat.stderr, /llama3-8b-doc2markmap-lora has modules_to_save \(model\.norm\.weight\), which a llama\.cpp LoRA cannot carry: merging it into /);
+  const ls = JSON.parse((await runCli(['ls', '--json'], { env })).stdout) as { name: string; path: string }[];
+  assert.deepEqual(ls.map((m) => m.name), [
+    'baicai003/llama-3-8b-Instruct-chinese_v2', 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora', 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora:Q4_K_M',
+  ]);
+  // The same model create makes from the two folders.
+  const byCreate = await runCli(['create', 'merged', '--from', dirnameOf(ls[0].path), '--adapter', dirnameOf(ls[1].path), '--quantize', 'q4_k_m'], { env });
+  assert.equal(byCreate.code, 0, byCreate.stderr);
+  const again = await runCli(['chat', '-m', 'merged', ...chatArgs], { env });
+  assert.equal(JSON.parse(again.stdout).reply, JSON.parse(chat.stdout).reply);
+  const second = await runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env });
+  assert.doesNotMatch(second.stderr, /merging|convert/);
+  assert.equal(JSON.parse(second.stdout).reply, JSON.parse(chat.stdout).reply);
+});
+
+const dirnameOf = (p: string) => p.slice(0, p.lastIndexOf('/'));
