@@ -25,7 +25,7 @@ import { type Converters, converters, type ConvertPhase } from './converters.js'
 import { checkCreateName, sourceKey } from './created.js';
 import { ggufFromPath, NeedsConversionError, parseModelRef } from './modelRef.js';
 import { resolveLocal } from './resolve.js';
-import { type CreatedInfo, type LocalModel, listStore, matchLocal, recordEntry, removeLocal, repoDir, type StoreEntry } from './store.js';
+import { type CreatedInfo, type LocalModel, listStore, matchLocal, modelsDir, pruneEmpty, recordEntry, removeLocal, repoDir, type StoreEntry } from './store.js';
 
 export interface CreateOptions {
   /** The model's name; or, with `into`, none (a conversion kept beside the pulled folder it came from). */
@@ -159,6 +159,7 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
   mkdirSync(dir, { recursive: true });
   const stem = (o.name ?? repo).split('/').pop()!;
   const tmp = tempPath(join(dir, `${stem}.gguf`));
+  let done = false;
   try {
     let written: { type: string; bytes: number };
     if (src.kind === 'folder') {
@@ -188,11 +189,14 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
     renameSync(tmp, join(dir, file));
     tempDone(tmp);
     recordEntry(repo, entry);
+    done = true;
     const model = listStore().find((m) => m.repo === repo && m.entry?.primary === file)!;
     return { model, type: written.type, bytes: entry.files[0].size, replaced };
   } finally {
     if (existsSync(tmp)) rmSync(tmp, { force: true });
     tempDone(tmp);
+    // A failed create leaves no folder of its own either.
+    if (!done) pruneEmpty(dir, modelsDir());
   }
 }
 

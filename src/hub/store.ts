@@ -319,7 +319,7 @@ export function removeLocal(model: LocalModel): number {
 }
 
 /** Remove empty folders from `dir` up to (not including) `stop`. */
-function pruneEmpty(dir: string, stop: string) {
+export function pruneEmpty(dir: string, stop: string) {
   for (let d = resolve(dir); d.startsWith(resolve(stop) + sep); d = dirname(d)) {
     if (!existsSync(d) || readdirSync(d).length > 0) return;
     rmdirSync(d);
