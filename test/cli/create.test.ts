@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
-import { REPLY, testModel } from '../helpers/models.js';
+import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
+import { REPLY, ROOT, testModel } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'create-cli-'));
 const SYSTEM = '你是小助手，回答要简短。';
@@ -145,4 +146,37 @@ test('chat on a Hugging Face folder without --yes and without a terminal: the ex
   const s = await runCli(['serve', hf], { env });
   assert.equal(s.code, 1);
   assert.match(s.stderr, /^llama3-zh serve: .* add --yes to convert it now \(to Q4_K_M, kept in the store for the next run\)\n$/);
+});
+
+test('serve NAME answers as NAME with the recorded system prompt; a request\'s own system message wins', async () => {
+  const src = await testModel({ reply: REPLY });
+  const { env } = home();
+  assert.equal((await runCli(['create', 'zh-served', '--from', src, '--system', SYSTEM], { env })).code, 0);
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'serve', 'zh-served', '--port', '0', '-t', '1', '-c', '512', '--quiet'], {
+    env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      stderr += d;
+      const m = / on (http:\/\/[\d.]+:\d+) /.exec(stderr);
+      if (m) resolve(m[1]);
+    });
+    child.on('close', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+  try {
+    const ask = async (msgs: { role: string; content: string }[]) => (await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'zh-served', messages: msgs, temperature: 0 }),
+    })).json();
+    const a = await ask([{ role: 'user', content: '你是谁' }]);
+    assert.equal(a.model, 'zh-served');
+    assert.equal(a.choices[0].message.content, REPLY);
+    const own = await ask([{ role: 'system', content: 'x' }, { role: 'user', content: '你是谁' }]);
+    const bare = JSON.parse((await runCli(['chat', '-m', src, '-p', '你是谁', '-t', '1', '--json'], { env })).stdout);
+    const withSystem = JSON.parse((await runCli(['chat', '-m', src, '-s', SYSTEM, '-p', '你是谁', '-t', '1', '--json'], { env })).stdout);
+    assert.equal(a.usage.prompt_tokens, withSystem.usage.prompt_tokens);
+    assert.equal(own.usage.prompt_tokens, bare.usage.prompt_tokens + 6);
+  } finally {
+    child.kill('SIGINT');
+  }
 });
