@@ -22,7 +22,7 @@ export const ADAPTER_HELP = `  --adapter DIR   merge a PEFT LoRA adapter (adapte
                   weights first: W + scale·B·A in f32; its modules_to_save replace their tensors
   --base SRC      with a PEFT adapter folder as SRC: the base model it was trained on (a Hugging Face folder or
                   a stored model; default: adapter_config.json's base_model_name_or_path, if it is here).
-                  Writes a llama.cpp LoRA GGUF for --lora (--type ${LORA_TYPES.join(', ')}; default f32)`;
+                  Writes a llama.cpp LoRA GGUF for --lora (--type ${LORA_TYPES.join(", ")} or auto; default f32, as llama.cpp)`;
 
 /** A PEFT adapter folder (convert then writes a LoRA GGUF, not a model). */
 export function isPeftFolder(src: string): boolean {

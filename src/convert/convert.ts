@@ -101,7 +101,7 @@ function modelKVs(dir: string, cfg: Record<string, unknown>, s: LlamaShape, out:
   kvs.push(kv.u32('llama.block_count', s.nLayer));
   if (s.ctx !== undefined) kvs.push(kv.u32('llama.context_length', s.ctx));
   kvs.push(kv.u32('llama.embedding_length', s.nEmbd), kv.u32('llama.feed_forward_length', s.nFf), kv.u32('llama.attention.head_count', s.nHead));
-  if (cfg.num_key_value_heads !== undefined) kvs.push(kv.u32('llama.attention.head_count_kv', s.nHeadKv));
+  if (cfg.num_key_value_heads !== undefined && cfg.num_key_value_heads !== null) kvs.push(kv.u32('llama.attention.head_count_kv', s.nHeadKv));
   const rs = s.ropeScaling;
   if (rs && rs.type === 'linear' && rs.factor !== undefined) {
     kvs.push(kv.str('llama.rope.scaling.type', 'linear'), kv.f32('llama.rope.scaling.factor', rs.factor));

@@ -168,9 +168,14 @@ function transpose(v: Float32Array, rows: number, cols: number): Float32Array {
 
 /** `llama3-zh convert PEFT_DIR --base SRC --out adapter.gguf`. */
 export async function convertAdapter(o: AdapterOptions): Promise<{ out: string; type: LoraType; alpha: number; tensors: number }> {
-  const type = (o.type ?? 'f32').toLowerCase() as LoraType;
-  if (!LORA_TYPES.includes(type)) throw new UserError(`--type ${o.type}: a LoRA adapter converts to ${LORA_TYPES.join(', ')} (llama.cpp applies it unquantized)`);
+  const asked = (o.type ?? 'f32').toLowerCase();
+  if (asked !== 'auto' && !LORA_TYPES.includes(asked as LoraType)) {
+    throw new UserError(`--type ${o.type}: a LoRA adapter converts to ${LORA_TYPES.join(', ')} or auto (llama.cpp applies it unquantized)`);
+  }
   const adapter = readPeftAdapter(o.dir);
+  // auto: base.py's rule (the first matrix's dtype if 16-bit, else f16).
+  const first = [...adapter.pairs].sort((x, y) => (x.a.name < y.a.name ? -1 : 1))[0]?.a.dtype;
+  const type: LoraType = asked !== 'auto' ? asked as LoraType : first === 'BF16' ? 'bf16' : 'f16';
   const baseDir = resolveAdapterBase(adapter, o.base);
   const shape = adapterBaseShape(baseDir);
   checkRuntimeLora(adapter, shape);

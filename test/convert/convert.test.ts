@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import tokenizer from 'llama3-tokenizer-js';
 import { convertModel } from '../../src/convert/convert.js';
-import { bf16FromF32Bits } from '../../src/convert/dtypes.js';
+import { bf16FromF32Bits, convertBytes, encodeFromF32 } from '../../src/convert/dtypes.js';
+import { modelNames } from '../../src/convert/naming.js';
 import { loadEngine } from '../../src/engine/load.js';
 import { readGguf } from '../../src/gguf/reader.js';
 import { Rng } from '../../src/gguf/numbers.js';
@@ -399,6 +400,9 @@ test('every bad input: one line, a non-zero exit, nothing written', async () => 
   assert.equal(self.code, 2);
   const bt = await runCli(['convert', ok.dir, '--out', join(root, 'never.gguf'), '--type', 'q3']);
   assertOneLineError(bt, /unknown type 'q3'; the types are: auto, f32, f16, bf16, q8_0, q6_k/);
+  assert.equal(bt.code, 2);
+  const full = await runCli(['convert', ok.dir, '--out', join(root, 'never.gguf'), '--type', 'q4_k_m'], { env: { LLAMA3ZH_TEST_FREE_BYTES: '1000000' } });
+  assertOneLineError(full, /not enough disk space: converting .* to Q4_K_M needs about [\d.]+ MiB \(a BF16 GGUF first, then the Q4_K_M one\) and .* has 976\.6 KiB free$/);
   assert.deepEqual(readdirSync(root).filter((x) => x.endsWith('.tmp') || x === 'never.gguf'), []);
 });
 
@@ -409,4 +413,30 @@ test('the CLI converts with a progress line and says what it wrote', async () =>
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^wrote .*cli\.gguf: F16, [\d.]+ MiB\n$/);
   assert.match(r.stderr, /converting \[#+\] 100%/);
+});
+
+test('general.* names as metadata.py derives them (the values llama.cpp-made GGUFs on the Hub carry)', () => {
+  const names = (...a: Parameters<typeof modelNames>) => JSON.parse(JSON.stringify(modelNames(...a)));
+  assert.deepEqual(names('Meta-Llama-3-8B-Instruct', undefined, 8030261248),
+    { name: 'Meta Llama 3 8B Instruct', basename: 'Meta-Llama-3', finetune: 'Instruct', sizeLabel: '8B' });
+  assert.deepEqual(names('whatever', 'meta-llama/Llama-3.2-1B-Instruct', 1235814400),
+    { name: 'Llama 3.2 1B Instruct', organization: 'Meta Llama', basename: 'Llama-3.2', finetune: 'Instruct', sizeLabel: '1B' });
+  // A path in _name_or_path (more than one "/") is ignored; the folder name is used.
+  assert.equal(modelNames('shenzhi-llama3-8b-chat', '/root/autodl-tmp/out/x', 8030261248).name, 'Shenzhi Llama3 8b Chat');
+  assert.equal(modelNames('m', undefined, 8030261248, 'My Model').name, 'My Model');
+});
+
+test('f16, bf16 and Q8_0 encodings are byte for byte gguf-py\'s on golden values (test/fixtures/convert)', () => {
+  const fx = (f: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'convert', f));
+  const raw = fx('vals.bin');
+  const v = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+  assert.ok(Buffer.from(encodeFromF32(v, 'F16')).equals(fx('ref_f16.bin')), 'f16');
+  assert.ok(Buffer.from(encodeFromF32(v, 'BF16')).equals(fx('ref_bf16.bin')), 'bf16');
+  const w = v.map((x) => (Number.isFinite(x) ? x : 0));
+  assert.ok(Buffer.from(encodeFromF32(w, 'Q8_0')).equals(fx('ref_q8.bin')), 'q8_0');
+  // The 16-bit tables give what widening to f32 and encoding gives (convert_hf_to_gguf widens bf16 first).
+  const bf = encodeFromF32(v, 'BF16');
+  const wide = new Float32Array(new Uint32Array(Array.from(new Uint16Array(bf.buffer, bf.byteOffset, bf.length / 2), (h) => h << 16)).buffer);
+  assert.ok(Buffer.from(convertBytes(bf, 'BF16', 'F16')).equals(Buffer.from(encodeFromF32(wide, 'F16'))), 'bf16 → f16 table');
+  assert.ok(Buffer.from(convertBytes(bf, 'BF16', 'BF16')).equals(Buffer.from(encodeFromF32(wide, 'BF16'))), 'bf16 → bf16');
 });

@@ -1,14 +1,14 @@
 /**
- * Tiny Llama checkpoints for the adapter tests, written here from Hugging Face's conventions and nothing in
- * src/convert: random f32 weights, a safetensors writer, a base GGUF written the way convert_hf_to_gguf lays one
- * out (tensor names, q/k row permutation, f32 norms), and W + s·B·A computed plainly for the reference checkpoints
- * that test/helpers/hfForward.ts (an independent forward pass in HF's layout) runs.
+ * For the adapter tests, written here from Hugging Face's conventions and nothing in src/convert: random tensors,
+ * a safetensors writer (adapters in F32 or BF16; reference checkpoints in F32), a base GGUF laid out the way
+ * convert_hf_to_gguf writes one (tensor names, q/k row permutation, f32 norms), and W + s·B·A computed plainly
+ * for the reference checkpoints that test/helpers/hfForward.ts (an independent forward pass) runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import tokenizer from 'llama3-tokenizer-js';
 import { join } from 'node:path';
 import { llama3TokenizerKVs, TOKEN, VOCAB_SIZE } from '../../src/gguf/llama3Vocab.js';
-import { encodeF32, Rng } from '../../src/gguf/numbers.js';
+import { encodeF32, type Rng } from '../../src/gguf/numbers.js';
 import { kv, type TensorSpec, writeGguf } from '../../src/gguf/writer.js';
 
 export interface Dense { shape: number[]; values: Float32Array }
@@ -24,29 +24,6 @@ export function randomDense(rng: Rng, shape: number[], a: number, center = 0): D
   const values = new Float32Array(n);
   for (let i = 0; i < n; i++) values[i] = center + rng.uniform(a);
   return { shape, values };
-}
-
-export function makeTiny(seed: number, config = TINY): Tiny {
-  const rng = new Rng(seed);
-  const { hidden: h, heads, kvHeads, ff, vocab } = config;
-  const hd = h / heads;
-  const t = new Map<string, Dense>();
-  t.set('model.embed_tokens.weight', randomDense(rng, [vocab, h], 1));
-  for (let i = 0; i < config.layers; i++) {
-    const p = `model.layers.${i}.`;
-    t.set(`${p}input_layernorm.weight`, randomDense(rng, [h], 0.2, 1));
-    t.set(`${p}self_attn.q_proj.weight`, randomDense(rng, [heads * hd, h], 0.25));
-    t.set(`${p}self_attn.k_proj.weight`, randomDense(rng, [kvHeads * hd, h], 0.25));
-    t.set(`${p}self_attn.v_proj.weight`, randomDense(rng, [kvHeads * hd, h], 0.25));
-    t.set(`${p}self_attn.o_proj.weight`, randomDense(rng, [h, heads * hd], 0.25));
-    t.set(`${p}post_attention_layernorm.weight`, randomDense(rng, [h], 0.2, 1));
-    t.set(`${p}mlp.gate_proj.weight`, randomDense(rng, [ff, h], 0.25));
-    t.set(`${p}mlp.up_proj.weight`, randomDense(rng, [ff, h], 0.25));
-    t.set(`${p}mlp.down_proj.weight`, randomDense(rng, [h, ff], 0.2));
-  }
-  t.set('model.norm.weight', randomDense(rng, [h], 0.2, 1));
-  t.set('lm_head.weight', randomDense(rng, [vocab, h], 1));
-  return { config, tensors: t };
 }
 
 /** bf16 bits of an f32, round to nearest even (as torch does). */

@@ -48,6 +48,10 @@ export async function convertCommand(args: string[]): Promise<void> {
   if (values.help) { console.log(HELP); return; }
   if (positionals.length !== 1 || !values.out) throw new UserError('usage: llama3-zh convert SRC --out OUT.gguf [--type TYPE] (llama3-zh convert --help)', 2);
   const threads = num('--threads', values.threads, { int: true, min: 1, max: 1024 });
+  // The type first: a typo is answered before a multi-gigabyte folder is read.
+  if (values.type !== undefined && !CONVERT_TYPES.includes(values.type.toLowerCase())) {
+    throw new UserError(`unknown type '${values.type}'; the types are: ${CONVERT_TYPES.join(', ')}`, 2);
+  }
   const src = resolveSource(positionals[0]);
   const out = values.out;
   if (existsSync(outputTarget(out)) && !values.force) throw new UserError(`${out} exists; pass --force to replace it`);
