@@ -95,18 +95,20 @@ function plain(v: unknown): unknown {
 }
 
 /** f32 → bf16 bits, round to nearest even, as torch's `.to(torch.bfloat16)` does. */
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
 export function toBf16(v: number): number {
-  const f = new Float32Array([v]);
-  const n = new Uint32Array(f.buffer)[0];
+  f32[0] = v;
+  const n = u32[0];
   return ((n + 0x7fff + ((n >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
 function encode(values: Float32Array, dtype: HfDtype): Buffer {
-  const out = Buffer.alloc(values.length * WIDTH[dtype]);
-  if (dtype === 'f32') for (let i = 0; i < values.length; i++) out.writeFloatLE(values[i], i * 4);
-  else if (dtype === 'f16') for (let i = 0; i < values.length; i++) out.writeUInt16LE(toF16(values[i]), i * 2);
-  else for (let i = 0; i < values.length; i++) out.writeUInt16LE(toBf16(values[i]), i * 2);
-  return out;
+  if (dtype === 'f32') return Buffer.from(values.buffer, values.byteOffset, values.byteLength); // little-endian hosts
+  const bits = new Uint16Array(values.length);
+  const round = dtype === 'f16' ? toF16 : toBf16;
+  for (let i = 0; i < values.length; i++) bits[i] = round(values[i]);
+  return Buffer.from(bits.buffer);
 }
 
 interface Tensor { name: string; shape: number[]; data: Buffer }
@@ -175,6 +177,9 @@ export function llamaTensorShapes(o: TinyLlamaOptions): Array<{ name: string; sh
 function scale(name: string, shape: number[], o: TinyLlamaOptions): number {
   if (name.endsWith('embed_tokens.weight')) return o.tied ? 3 / Math.sqrt(o.hidden) : 1;
   if (name === 'lm_head.weight') return 3 / Math.sqrt(o.hidden);
+  // The layers' outputs into the residual stream get twice that: with tied embeddings the input token's own
+  // embedding must not dominate the final hidden state, or greedy decoding just repeats the last token.
+  if (/(o_proj|down_proj)\.weight$/.test(name)) return 2 / Math.sqrt(shape[1]);
   return 1 / Math.sqrt(shape[1]);
 }
 
