@@ -5,7 +5,7 @@
  */
 import type { Engine } from '../engine/types.js';
 import type { Message } from './messages.js';
-import { resolveTemplate, type ChatTemplate } from './templates.js';
+import { resolveTemplate, type ChatTemplate, withDefaultSystem } from './templates.js';
 import { chatTokens, promptTokens, textTokens } from './tokens.js';
 
 export interface ChatModel {
@@ -26,18 +26,21 @@ export interface ChatModelOptions {
   templateSource?: string;
   /** --special-tokens-in-content: parse special-token texts inside message content too. */
   specialTokensInContent?: boolean;
+  /** A created model's system prompt, for conversations that bring none (templates.ts withDefaultSystem). */
+  defaultSystem?: string;
   demoNotice?: string;
 }
 
 /** Wire a loaded engine to its template; the engine stays the caller's to close if this throws. */
 export function chatModel(engine: Engine, o: ChatModelOptions = {}): ChatModel {
-  const template = resolveTemplate({
+  const picked = resolveTemplate({
     name: o.templateName,
     fileSource: o.templateSource,
     modelSource: engine.info.chatTemplate,
     jinja: { bosToken: engine.info.bosToken, eosToken: engine.info.eosToken },
     specialTokensInContent: o.specialTokensInContent,
   });
+  const template = o.defaultSystem !== undefined ? withDefaultSystem(picked, o.defaultSystem) : picked;
   // A stop that is one special token is matched by id (exact, and never split across tokens); any other,
   // e.g. ChatML's <|im_end|> in a Llama-3 vocabulary, can only be matched in the text.
   const stopTokens: number[] = [];

@@ -187,3 +187,34 @@ function pickTemplate(c: TemplateChoice): ChatTemplate {
   if (!t) throw new UserError(`unknown template "${name}"; choose one of: ${TEMPLATE_NAMES.join(', ')}`);
   return t;
 }
+
+/**
+ * A template whose conversations get `system` when they bring no system prompt of their own: the SYSTEM a model made
+ * by `create --system` keeps, used as ollama uses a Modelfile's SYSTEM (a request's own system message wins).
+ */
+export function withDefaultSystem(t: ChatTemplate, system: string): ChatTemplate {
+  const add = (m: Message[]): Message[] => (m.length && m[0].role !== 'system' ? [{ role: 'system', content: system }, ...m] : m);
+  return { ...t, defaultSystem: system, render: (m, gen = true) => t.render(add(m), gen), pieces: (m, gen = true) => t.pieces(add(m), gen) };
+}
+
+/**
+ * Check a Jinja chat template before a model is made with it: it parses, renders a conversation with a system
+ * prompt, two user turns and a reply, and what it renders holds each message's text (a template that drops them,
+ * e.g. one written for a `content` list, would make a model that never sees the question).
+ */
+export function checkChatTemplate(source: string, where: string): void {
+  const probe: Message[] = [
+    { role: 'system', content: 'SYSTEM-PROBE' },
+    { role: 'user', content: 'USER-PROBE-1' },
+    { role: 'assistant', content: 'ASSISTANT-PROBE' },
+    { role: 'user', content: 'USER-PROBE-2' },
+  ];
+  let text: string;
+  try {
+    text = jinjaTemplate(source).render(probe, true);
+  } catch (e) {
+    throw new UserError(`cannot use ${where}: ${(e as Error).message}`);
+  }
+  const lost = probe.filter((m) => m.role !== 'system' && !text.includes(m.content));
+  if (lost.length) throw new UserError(`cannot use ${where}: it renders without the ${lost[0].role} messages' text (${lost[0].content} is not in its output); a chat template must write each message['content']`);
+}

@@ -3,7 +3,9 @@ import { UserError } from '../errors.js';
 import { humanBytes } from '../util/human.js';
 import type { HubId } from '../hub/hubs.js';
 import { planPull, type PullOptions, type PullPlan, type PullReporter, type PullResult, runPull } from '../hub/pull.js';
+import { NeedsConversionError } from '../hub/modelRef.js';
 import { NotDownloadedError, resolveLocal, type ResolvedModel } from '../hub/resolve.js';
+import { AUTO_TYPE, convertFirst, isStale } from './convertFirst.js';
 import { duration, progressBar } from './progress.js';
 
 /** `--source hf|huggingface|ms|modelscope` */
@@ -60,7 +62,7 @@ export function cliReporter(): PullReporter {
   };
 }
 
-async function confirm(question: string): Promise<boolean> {
+export async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(question)).trim());
@@ -69,12 +71,19 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-/** Abort on Ctrl-C while `run` works; a second Ctrl-C is left to the default (exit at once). */
+/**
+ * Abort on Ctrl-C while `run` works; a second Ctrl-C exits at once. The handler stays registered until `run` ends
+ * (not `once`): util/files.ts removes temp files on a signal and, when it is the only listener left, ends the
+ * process by the signal — which a `once` handler, gone by the time files.ts counts, let it do mid-cleanup.
+ */
 export async function withInterrupt<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
-  const onInt = () => ac.abort();
-  process.once('SIGINT', onInt);
-  process.once('SIGTERM', onInt);
+  const onInt = () => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort();
+  };
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onInt);
   try {
     return await run(ac.signal);
   } finally {
@@ -107,20 +116,38 @@ export async function pullWithUi(plan: PullPlan, o: PullOptions = {}): Promise<P
 }
 
 /**
- * A model the user named, ready to load: a path, a stored model, or a hub model pulled now —
- * with --yes, or after asking on a terminal. Without a terminal it fails with the pull command.
+ * A model the user named, ready to load: a path, a stored model, or a hub model pulled now — with --yes, or
+ * after asking on a terminal. Without a terminal it fails with the pull command. A Hugging Face folder (a path,
+ * or pulled: a catalog model that has only safetensors weights) is converted first (convertFirst.ts).
  */
-export async function ensureModel(arg: string, o: { yes?: boolean; source?: HubId } = {}): Promise<ResolvedModel> {
+export async function ensureModel(arg: string, o: { yes?: boolean; source?: HubId; command?: string } = {}): Promise<ResolvedModel> {
+  const command = o.command ?? 'chat';
   try {
-    return resolveLocal(arg, o.source);
+    return await fresh(resolveLocal(arg, o.source), arg, o, command);
   } catch (e) {
+    if (e instanceof NeedsConversionError) return convertFirst(e, { yes: o.yes, command });
     if (!(e instanceof NotDownloadedError)) throw e;
     const interactive = process.stdin.isTTY && process.stderr.isTTY;
     if (!o.yes && !interactive) throw e;
-    const plan = await planPull(e.ref, { source: o.source, format: 'gguf' });
-    console.error(`${arg} is not downloaded: ${describePlan(plan)}`);
-    if (!o.yes && !(await confirm('Download it now? [y/N] '))) throw new UserError(`not downloaded; to fetch it later: llama3-zh pull ${arg}`);
+    // A GGUF where the hub has one; else (a catalog model with only safetensors weights) the folder, converted after.
+    const plan = await planPull(e.ref, { source: o.source });
+    const convert = plan.selection.format === 'safetensors' ? `; it has no GGUF, so its safetensors are converted to ${AUTO_TYPE} after the download` : '';
+    console.error(`${arg} is not downloaded: ${describePlan(plan)}${convert}`);
+    if (!o.yes && !(await confirm(`Download it${convert ? ' and convert it' : ''} now? [y/N] `))) throw new UserError(`not downloaded; to fetch it later: llama3-zh pull ${arg}`);
     await pullWithUi(plan, { source: o.source });
-    return resolveLocal(arg, o.source);
+    try {
+      return await fresh(resolveLocal(arg, o.source), arg, o, command);
+    } catch (e2) {
+      // Asked once for both: the download was the question.
+      if (e2 instanceof NeedsConversionError) return convertFirst(e2, { yes: true, command });
+      throw e2;
+    }
   }
+}
+
+/** A stored conversion whose folder has changed since is made again. */
+async function fresh(r: ResolvedModel, arg: string, o: { yes?: boolean }, command: string): Promise<ResolvedModel> {
+  if (!isStale(r)) return r;
+  console.error(`${r.created!.source} has changed since it was converted; converting it again`);
+  return convertFirst(new NeedsConversionError(r.created!.source, arg, r.created!.name ? undefined : r.repo, r.catalog), { yes: o.yes, command });
 }

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; about: string }> 
   eval: { load: async () => (await import('./commands/eval.js')).evalCommand, about: 'C-Eval, CMMLU, MMLU and TriviaQA scores of models, as the official harnesses score them' },
   convert: { load: async () => (await import('./commands/convert.js')).convertCommand, about: 'a Hugging Face Llama folder (safetensors) to GGUF: f16, bf16, q8_0 or any quantize type' },
   quantize: { load: async () => (await import('./commands/quantize.js')).quantizeCommand, about: "quantize a GGUF (Q4_K_M, Q8_0, …) with llama.cpp's own quantizer" },
+  create: { load: async () => (await import('./commands/create.js')).createCommand, about: 'make a model in the store from a Hugging Face folder or a GGUF: convert, merge a LoRA, quantize, template' },
   'extend-context': { load: async () => (await import('./commands/extendContext.js')).extendContextCommand, about: 'a longer context for a GGUF or a Hugging Face folder (context length, RoPE base)' },
   data: { load: async () => (await import('./commands/data.js')).dataCommand, about: 'training data: convert formats, check, stats with Llama-3 tokens, sample, mix, dedupe, rewrite, export' },
 };

@@ -27,11 +27,12 @@ export const MODEL_FLAGS = {
 } as const;
 
 export const MODEL_FLAGS_HELP = `Model:
-  -m, --model MODEL         a .gguf file, a name from 'llama3-zh models', or a repo id
-                            (owner/name[:QUANT]); one not downloaded yet is pulled first
-                            (asking, unless --yes) (default: ${DEFAULT_MODEL_NAME} if pulled,
-                            else the built-in demo model)
-  -y, --yes                 pull the model without asking if it is not downloaded
+  -m, --model MODEL         a .gguf file, a name from 'llama3-zh models' or 'llama3-zh ls', a
+                            repo id (owner/name[:QUANT]), or a Hugging Face (safetensors)
+                            folder; one not downloaded yet is pulled first, and a folder is
+                            converted to Q4_K_M first and kept in the store (asking, unless
+                            --yes) (default: ${DEFAULT_MODEL_NAME} if pulled, else the demo model)
+  -y, --yes                 pull or convert the model without asking
   --source hf|modelscope    the hub to pull it from (default hf; HF_ENDPOINT is honoured)
   --models-dir DIR          the local store (default ${'$'}LLAMA3ZH_MODELS or ~/.cache/llama3-zh/models)
   --template NAME           ${TEMPLATE_NAMES.join(', ')} (default: detected from the GGUF)
@@ -86,10 +87,10 @@ export function readTemplateFile(path: string | undefined): string | undefined {
  * The model the flags name, fetched if needed: a path, a stored model, a hub model (pulled after
  * asking, or with --yes), or without -m the default model if pulled, else the demo model.
  */
-export async function chooseModel(v: ModelFlagValues): Promise<ResolvedModel & { demoNotice?: string }> {
+export async function chooseModel(v: ModelFlagValues, command = 'chat'): Promise<ResolvedModel & { demoNotice?: string }> {
   useModelsDir(v['models-dir']);
   const source = parseSource(v.source);
-  if (v.model) return ensureModel(v.model, { yes: v.yes, source });
+  if (v.model) return ensureModel(v.model, { yes: v.yes, source, command });
   const stored = defaultStored();
   if (stored) return stored;
   return {
@@ -104,7 +105,7 @@ export async function chooseModel(v: ModelFlagValues): Promise<ResolvedModel & {
 }
 
 /** Resolve and load the model the flags name, wired to its template (chat/model.ts). */
-export async function openModel(v: ModelFlagValues, extra: { parallel?: number; model?: ResolvedModel & { demoNotice?: string } } = {}): Promise<ChatModel> {
+export async function openModel(v: ModelFlagValues, extra: { parallel?: number; model?: ResolvedModel & { demoNotice?: string }; command?: string } = {}): Promise<ChatModel> {
   checkTemplateFlags(v);
   const fileSource = readTemplateFile(v['template-file']);
   // Check the flags before anything slow (making the demo model, loading gigabytes).
@@ -112,22 +113,24 @@ export async function openModel(v: ModelFlagValues, extra: { parallel?: number; 
   const threads = num('--threads', v.threads, { int: true, min: 1, max: 512 });
   const lora = v.lora?.map((s) => parseLora(s));
   const ropeFreqBase = num('--rope-freq-base', v['rope-freq-base'], { min: 1 });
-  const chosen = extra.model ?? await chooseModel(v);
+  const chosen = extra.model ?? await chooseModel(v, extra.command);
   const path = chosen.path;
   const demoNotice = chosen.demoNotice;
   const engine = await loadEngine({
     modelPath: path,
     contextSize,
     threads,
-    lora,
+    lora: chosen.lora || lora ? [...(chosen.lora ?? []), ...(lora ?? [])] : undefined,
     ropeFreqBase,
     parallel: extra.parallel,
   });
   try {
     return chatModel(engine, {
-      // A catalog model's template is known to be right (shareAI's v1 needs llama3-v1, whatever its GGUF says).
-      templateName: v.template ?? chosen.catalog?.template,
-      templateSource: fileSource,
+      // A created model's recorded template first; a catalog model's is known to be right (shareAI's v1 needs
+      // llama3-v1, whatever its GGUF says). --template and --template-file beat both.
+      templateName: v.template ?? chosen.template ?? chosen.catalog?.template,
+      templateSource: fileSource ?? (v.template === undefined ? chosen.templateSource : undefined),
+      defaultSystem: chosen.system,
       specialTokensInContent: v['special-tokens-in-content'],
       demoNotice,
     });

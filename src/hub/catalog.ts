@@ -44,6 +44,8 @@ export interface CatalogModel {
   notes?: string;
   /** Whether pull can fetch it from a hub at all (false when it is on neither Hugging Face nor ModelScope). */
   pullable: boolean;
+  /** A LoRA adapter's base model (a catalog name): what chat pulls and applies it over. */
+  base?: string;
 }
 
 export const KINDS = [
@@ -180,6 +182,9 @@ export const CATALOG: readonly CatalogModel[] = [
     notes: 'An adapter, not a model: load it over its base (by its name, a Chinese Llama-3-8B-Instruct such as llama3-8b-instruct-sft-zh) '
       + 'after converting it to a GGUF adapter, with --lora.',
     pullable: true,
+    // The base chat pulls for it: the README names none; shareAI's own Chinese SFT of Llama-3-8B-Instruct is the
+    // "such as" of the note above (its adapter_config.json names a path on the trainer's machine, if anything).
+    base: 'llama3-8b-instruct-sft-zh',
   },
   // ── shareAI: instruct + Chinese SFT / DPO ──────────────────────────────────────────────────────
   {

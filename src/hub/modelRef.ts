@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { CATALOG, type CatalogModel, findModel } from './catalog.js';
 import { checkRepoId, type HubId } from './hubs.js';
+import { createdRepo, findCreated } from './created.js';
 import { findLocal, type LocalModel } from './store.js';
 import { closest, editDistance } from '../util/similar.js';
 
@@ -39,6 +40,8 @@ export function parseModelRef(raw: string): ModelRef {
   }
   if (parts.length === 1) {
     const catalog = findModel(base);
+    // A model made with `create NAME` (kept as local/NAME): create refuses catalog names, so the two never clash.
+    if (!catalog && findCreated(base)) return { kind: 'hub', raw, repo: createdRepo(base), spec };
     if (!catalog) throw new UserError(`unknown model "${base}"${suggest(base)}; 'llama3-zh models' lists the catalog, or give owner/name or a path`);
     return { kind: 'hub', raw, catalog, spec };
   }
@@ -84,8 +87,19 @@ export function ggufFromPath(path: string): string {
   const ggufs = readdirSync(path).filter((f) => f.toLowerCase().endsWith('.gguf') && !/mmproj/i.test(f));
   if (ggufs.length === 1) return join(path, ggufs[0]);
   if (ggufs.length > 1) throw new UserError(`${path} has ${ggufs.length} GGUF files (${ggufs.join(', ')}); name one`);
-  if (existsSync(join(path, 'config.json'))) {
-    throw new UserError(`${path} is a Hugging Face (safetensors) model folder; llama.cpp runs GGUF files: convert it with llama.cpp's convert_hf_to_gguf.py, or pull a GGUF`);
+  if (existsSync(join(path, 'config.json'))) throw new NeedsConversionError(path, path);
+  if (existsSync(join(path, 'adapter_config.json'))) {
+    throw new UserError(`${path} is a PEFT LoRA adapter, not a model; merge it into its base with llama3-zh create NAME --from BASE --adapter ${path}, or make a GGUF adapter for --lora with llama3-zh convert ${path} --base BASE --out adapter.gguf`);
   }
   throw new UserError(`${path} is a folder with no .gguf file in it`);
+}
+
+/**
+ * A Hugging Face (safetensors) model folder where a GGUF is needed: llama.cpp runs GGUF, so it is converted first
+ * (cli/convertFirst.ts asks, or takes --yes). `asked` is what the user called it: the path, or a store name.
+ */
+export class NeedsConversionError extends UserError {
+  constructor(readonly dir: string, readonly asked: string, readonly repo?: string, readonly catalog?: CatalogModel) {
+    super(`${asked} is a Hugging Face (safetensors) model folder; llama.cpp runs GGUF files: convert it with llama3-zh create NAME --from ${asked} (or add --yes to convert it now)`);
+  }
 }

@@ -56,7 +56,7 @@ function folderFiles(files: RemoteFile[]): RemoteFile[] {
   const wanted = (p: string) => {
     const name = p.split('/').pop()!;
     if (p.includes('/')) return false;
-    if (name.endsWith('.safetensors') || name === 'model.safetensors.index.json') return true;
+    if (name.endsWith('.safetensors') || name === 'model.safetensors.index.json' || name === 'adapter_config.json') return true;
     if (!hasSafetensors && /^pytorch_model.*\.bin$|^pytorch_model\.bin\.index\.json$/.test(name)) return true;
     return /^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map|added_tokens|preprocessor_config)\.json$/.test(name)
       || /^(tokenizer\.model|chat_template\.jinja|README\.md|LICENSE.*|USE_POLICY\.md)$/i.test(name);
@@ -86,6 +86,10 @@ export function pickFiles(repo: string, files: RemoteFile[], o: PickOptions = {}
   const wantGguf = o.format !== 'safetensors' && (o.format === 'gguf' || spec !== undefined || groups.length > 0);
   if (!wantGguf) {
     const sel = folderFiles(files);
+    // A PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors): chat applies it over its base.
+    if (!sel.some((f) => f.path === 'config.json') && sel.some((f) => f.path === 'adapter_config.json') && sel.some((f) => f.path.endsWith('.safetensors'))) {
+      return { format: 'safetensors', files: sel, primary: 'adapter_config.json', note: 'a PEFT LoRA adapter: chat and serve apply it over its base model' };
+    }
     if (!sel.some((f) => f.path === 'config.json')) {
       throw new UserError(`${repo} has no config.json${groups.length ? `; it has GGUF files: ${listGroups(groups)}` : ' and no GGUF files: it is not a model repo this can pull'}`);
     }

@@ -1,8 +1,11 @@
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { LoraAdapter } from '../engine/types.js';
 import { UserError } from '../errors.js';
 import { type CatalogModel, DEFAULT_MODEL_NAME, findModel } from './catalog.js';
 import type { HubId } from './hubs.js';
-import { findStored, ggufFromPath, type ModelRef, parseModelRef } from './modelRef.js';
+import { findStored, ggufFromPath, type ModelRef, NeedsConversionError, parseModelRef } from './modelRef.js';
+import type { CreatedInfo } from './store.js';
 
 /** A model ready to load, and what is known of it. */
 export interface ResolvedModel {
@@ -11,6 +14,15 @@ export interface ResolvedModel {
   catalog?: CatalogModel;
   /** The name to serve it under: what the user typed, or the file name. */
   name: string;
+  /** A model made by `create`: its recorded template (a name, or Jinja source) and system prompt. */
+  template?: string;
+  templateSource?: string;
+  system?: string;
+  created?: CreatedInfo;
+  /** The store repo it is in. */
+  repo?: string;
+  /** Adapters loaded with it (a catalog LoRA: the adapter over its base). */
+  lora?: LoraAdapter[];
 }
 
 /** A hub model that is not in the store: the message says the exact command that fetches it. */
@@ -29,11 +41,14 @@ export function resolveLocal(arg: string, source?: HubId): ResolvedModel {
   }
   const stored = findStored(ref);
   if (!stored) throw new NotDownloadedError(ref, source);
-  if (stored.format !== 'gguf') {
-    throw new UserError(`${arg} is stored as a safetensors folder (${stored.path}); llama.cpp runs GGUF: pull a GGUF of it (llama3-zh pull ${arg}:Q4_K_M) or convert it`);
-  }
   const catalog = ref.catalog ?? (stored.entry?.catalogName ? findModel(stored.entry.catalogName) : undefined);
-  return { path: stored.path, catalog, name: arg };
+  if (stored.format !== 'gguf') throw new NeedsConversionError(dirname(stored.path), arg, stored.repo, catalog);
+  const c = stored.entry?.created;
+  if (c?.base) {
+    if (!existsSync(c.base)) throw new UserError(`${arg} is a LoRA adapter for ${c.base}, which is gone; run llama3-zh rm ${arg} and chat -m ${arg} --yes again to fetch its base`);
+    return { path: c.base, lora: [{ path: stored.path, scale: 1 }], catalog, name: arg, created: c, repo: stored.repo };
+  }
+  return { path: stored.path, catalog, name: arg, template: c?.template, templateSource: c?.templateSource, system: c?.system, created: c, repo: stored.repo };
 }
 
 /** The default model, if it has been pulled. */

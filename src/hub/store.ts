@@ -39,21 +39,57 @@ export function repoDir(repo: string): string {
 
 export const MANIFEST = '.llama3-zh.json';
 
-/** One pull: a GGUF (with its split parts) or a safetensors folder. */
+/** One pull: a GGUF (with its split parts) or a safetensors folder; or a GGUF `create` (or chat's convert) made. */
 export interface StoreEntry {
   format: PullFormat;
   quant?: string;
   /** The file to load, relative to the repo folder. */
   primary: string;
   files: RemoteFile[];
-  hub: HubId;
-  endpoint: string;
-  revision: string;
-  commit: string;
+  /** Where a pull came from; absent for a model made here (see `created`). */
+  hub?: HubId;
+  endpoint?: string;
+  revision?: string;
+  commit?: string;
   catalogName?: string;
+  /** When it was pulled, or made. */
   pulledAt: string;
   /** false while the pull is under way (or was interrupted); absent or true once every file is in. */
   complete?: boolean;
+  created?: CreatedInfo;
+}
+
+/**
+ * A model made in the store by `llama3-zh create` (or by chat, serve and eval converting a Hugging Face folder
+ * first): what it was made from, and the template and system prompt it runs with, as an ollama Modelfile's
+ * FROM / ADAPTER / TEMPLATE / SYSTEM are kept with an ollama model.
+ */
+export interface CreatedInfo {
+  /** The name it goes by (ls, chat -m, rm); absent for a conversion kept beside the pulled folder it came from. */
+  name?: string;
+  /** SRC as the user gave it. */
+  from: string;
+  /** The folder or GGUF file it was made from (absolute). */
+  source: string;
+  /** What the source's files were when it was made (see hub/created.ts sourceKey): a changed folder is converted again. */
+  sourceKey: string;
+  adapter?: string;
+  adapterKey?: string;
+  /** The GGUF type written (BF16, Q4_K_M, …). */
+  type: string;
+  /** --template NAME */
+  template?: string;
+  /** --template-file: the Jinja source itself (the file may move or change; the model keeps what was checked). */
+  templateSource?: string;
+  /** --system: used when a conversation has no system prompt of its own. */
+  system?: string;
+  /** Made by chat, serve or eval on the way (a cache), not by `create`. */
+  auto?: boolean;
+  /**
+   * A runtime LoRA (this entry's GGUF is a llama.cpp adapter, convert_lora_to_gguf's kind): the base GGUF it is
+   * loaded over, absolute. chat -m of the adapter's name loads the base with --lora this file.
+   */
+  base?: string;
 }
 
 export interface Manifest {
@@ -213,6 +249,7 @@ function walk(dir: string, base = dir): { rel: string; bytes: number }[] {
 
 /** The name to give chat, serve and rm for a stored model: owner/name:QUANT, owner/name/FILE, or owner/name for a folder. */
 export function storeName(m: LocalModel): string {
+  if (m.entry?.created?.name) return m.entry.created.name;
   if (m.format === 'safetensors') return m.repo;
   const rel = relative(repoDir(m.repo), m.path).split(sep).join('/');
   return m.quant ? `${m.repo}:${m.quant}` : `${m.repo}/${rel}`;
@@ -224,6 +261,7 @@ export function storeJson(m: LocalModel) {
     name: storeName(m), repo: m.repo, path: m.path, format: m.format, quant: m.quant ?? null, bytes: m.bytes, complete: m.complete,
     partialBytes: m.partialBytes, hub: m.entry?.hub ?? null, revision: m.entry?.revision ?? null, commit: m.entry?.commit ?? null,
     catalogName: m.entry?.catalogName ?? null, pulledAt: m.entry?.pulledAt ?? null,
+    ...(m.entry?.created ? { created: m.entry.created } : {}),
   };
 }
 
@@ -281,7 +319,7 @@ export function removeLocal(model: LocalModel): number {
 }
 
 /** Remove empty folders from `dir` up to (not including) `stop`. */
-function pruneEmpty(dir: string, stop: string) {
+export function pruneEmpty(dir: string, stop: string) {
   for (let d = resolve(dir); d.startsWith(resolve(stop) + sep); d = dirname(d)) {
     if (!existsSync(d) || readdirSync(d).length > 0) return;
     rmdirSync(d);

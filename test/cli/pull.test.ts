@@ -228,7 +228,9 @@ test('a repo without GGUF gives the safetensors folder: config, tokenizer and sh
   const ls = JSON.parse((await runCli(['ls', '--json'], { env })).stdout);
   assert.deepEqual([ls[0].name, ls[0].format], ['shareAI/hf-folder', 'safetensors']);
   // chat needs a GGUF and says how to get one.
-  assertOneLineError(await runCli(['chat', '-m', 'shareAI/hf-folder', '-p', 'hi'], { env }), /is stored as a safetensors folder .*; llama\.cpp runs GGUF/);
+  // chat converts it first, with --yes or after asking; in a script it says how (test/convert/create.test.ts converts).
+  assertOneLineError(await runCli(['chat', '-m', 'shareAI/hf-folder', '-p', 'hi'], { env }),
+    /^llama3-zh chat: shareAI\/hf-folder is a Hugging Face \(safetensors\) model folder and llama\.cpp runs GGUF: convert it once with {2}llama3-zh create hf-folder --from shareAI\/hf-folder --quantize q4_k_m {2}and run that name, or add --yes to convert it now/);
 });
 
 test('a connection cut mid-file is retried from where it stopped; a server without ranges still works', async () => {

@@ -145,7 +145,7 @@ export async function evalCommand(args: string[]): Promise<void> {
         model = remoteModel({ baseUrl: remote, name: spec, apiKey: values['api-key'] ?? process.env.OPENAI_API_KEY });
       } else {
         console.error(dim(`loading ${spec}…`));
-        model = localModel(name, await openModel({ ...values, model: spec }));
+        model = localModel(name, await openModel({ ...values, model: spec }, { command: 'eval' }));
       }
       try {
         const bar = progressBar(`${name}`, 'items');

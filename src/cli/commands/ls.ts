@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { humanBytes } from '../../util/human.js';
 import { type LocalModel, listStore, modelsDir, storeJson, storeName, useModelsDir } from '../../hub/store.js';
 import { parseFlags } from '../flags.js';
@@ -8,13 +9,21 @@ The models in the local store: pulled ones (with the hub, revision and quant the
 GGUF files and model folders put there by hand, and unfinished downloads (the same pull resumes
 them). NAME is what chat, serve and rm take.`;
 
+/** Where a stored model came from: a hub at a commit, what it was created from, or a person's hands. */
+function source(m: LocalModel): string {
+  const c = m.entry?.created;
+  // A path as typed (./sft) means nothing from another folder: the absolute one then.
+  if (c) return `${c.auto ? 'converted' : 'created'} from ${resolve(c.from) === c.source ? c.source : c.from}${c.adapter ? ` + ${c.adapter}` : ''}`;
+  return m.entry?.hub ? `${m.entry.hub}@${(m.entry.commit ?? '').slice(0, 7)}` : 'added by hand';
+}
+
 /** The store as a table: what `ls` prints, and `models` under the catalog. */
 export function storeTable(models: LocalModel[]): string[] {
   const rows = models.map((m) => [
     storeName(m),
     m.format === 'gguf' ? `GGUF${m.quant ? ` ${m.quant}` : ''}` : 'safetensors',
     humanBytes(m.bytes),
-    !m.complete ? `INCOMPLETE, to resume: llama3-zh pull ${storeName(m)}` : m.entry ? `${m.entry.hub}@${m.entry.commit.slice(0, 7)}` : 'added by hand',
+    !m.complete ? `INCOMPLETE, to resume: llama3-zh pull ${storeName(m)}` : source(m),
     m.complete ? m.entry?.pulledAt.slice(0, 10) ?? '' : '',
   ]);
   const head = ['NAME', 'FORMAT', 'SIZE', 'SOURCE', 'PULLED'];

@@ -70,6 +70,8 @@ export async function pullCommand(args: string[]): Promise<void> {
   if (r.selection.format === 'gguf') {
     console.error(`  chat:  llama3-zh chat ${positionals[0]}\n  serve: llama3-zh serve ${positionals[0]}`);
   } else {
-    console.error(`  a safetensors folder in ${modelsDir()}: for training, or for llama.cpp's convert_hf_to_gguf.py`);
+    // chat, serve and eval convert it to a GGUF the first time (convertFirst.ts); create makes one of another type.
+    console.error(`  a safetensors folder in ${modelsDir()}: chat -m ${positionals[0]} and serve ${positionals[0]} convert it to Q4_K_M first (once);\n` +
+      `  llama3-zh create NAME --from ${positionals[0]} --quantize TYPE makes a GGUF of another type`);
   }
 }

@@ -76,7 +76,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   if (apiKey !== undefined && !apiKey.trim()) throw new UserError('the API key is empty; pass --api-key KEY or unset LLAMA3_ZH_API_KEY', 2);
   const host = values.host ?? '127.0.0.1';
   // Find (or pull) the model before listening, so a missing one is an error, not a server that never loads.
-  const model = await chooseModel(modelFlags);
+  const model = await chooseModel(modelFlags, 'serve');
   // And check its files before listening: a damaged one is an error now, not a server that answers 503 and dies.
   readModelFile({ modelPath: model.path, lora: [...(values.lora ?? []).map((s) => parseLora(s)), ...loraModules] });
   const quiet = values.quiet ?? false;

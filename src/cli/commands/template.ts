@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parseMessages } from '../../chat/messages.js';
-import { NATIVE_TEMPLATES, resolveTemplate, TEMPLATE_NAMES } from '../../chat/templates.js';
+import { NATIVE_TEMPLATES, resolveTemplate, TEMPLATE_NAMES, withDefaultSystem } from '../../chat/templates.js';
 import { UserError } from '../../errors.js';
 import { readGguf } from '../../gguf/reader.js';
 import { meta } from '../../gguf/types.js';
-import { resolveLocal } from '../../hub/resolve.js';
+import { resolveLocal, type ResolvedModel } from '../../hub/resolve.js';
 import { parseFlags } from '../flags.js';
 import { checkTemplateFlags, readTemplateFile } from '../modelFlags.js';
 import { readSmallFile } from '../../util/files.js';
@@ -16,7 +16,8 @@ const HELP = `llama3-zh template — chat templates
       Print the exact prompt text a model gets for these messages (like llama.cpp's
       /apply-template). FILE.json is [{"role":"user","content":"你好"}, ...] or an object with
       a "messages" array; "-" reads standard input. With -m the template and BOS/EOS come from
-      the GGUF (and --template, if given, still wins).
+      the GGUF, or from what 'llama3-zh create' recorded (template, system prompt), and
+      --template, if given, still wins.
 
   llama3-zh template list
       The built-in templates: ${TEMPLATE_NAMES.join(', ')}.`;
@@ -59,19 +60,23 @@ export async function templateCommand(args: string[]): Promise<void> {
   let modelSource: string | undefined;
   let bosToken: string | undefined;
   let eosToken: string | undefined;
+  let recorded: ResolvedModel | undefined;
   if (values.model) {
-    const f = readGguf(resolveLocal(values.model).path);
+    recorded = resolveLocal(values.model);
+    const f = readGguf(recorded.path);
     modelSource = meta<string>(f, 'tokenizer.chat_template');
     const tokens = meta<string[]>(f, 'tokenizer.ggml.tokens');
     bosToken = tokens?.[meta<number>(f, 'tokenizer.ggml.bos_token_id') ?? -1];
     eosToken = tokens?.[meta<number>(f, 'tokenizer.ggml.eos_token_id') ?? -1];
   }
-  const template = resolveTemplate({
-    name: values.template,
-    fileSource: readTemplateFile(values['template-file']),
+  // A created model's recorded template and system prompt, as chat and serve use them.
+  const picked = resolveTemplate({
+    name: values.template ?? recorded?.template,
+    fileSource: readTemplateFile(values['template-file']) ?? (values.template === undefined ? recorded?.templateSource : undefined),
     modelSource,
     jinja: { bosToken, eosToken },
   });
+  const template = recorded?.system !== undefined ? withDefaultSystem(picked, recorded.system) : picked;
   const prompt = template.render(messages, !values['no-generation-prompt']);
   if (values.json) console.log(JSON.stringify({ template: template.name, prompt }));
   else process.stdout.write(prompt);
