@@ -190,15 +190,32 @@ function producer(p: TensorPlan, s: LlamaShape, files: Files, hook: TensorHook |
     // A permuted tensor is read a whole number of heads at a time (the permutation stays inside a head).
     const group = p.heads ? rows / p.heads : 1;
     const step = Math.max(1, Math.floor(CHUNK / rowBytes / group)) * group;
-    const buf = new Uint8Array(Math.min(rows, step) * rowBytes);
-    for (let r = 0; r < rows; r += step) {
-      signal?.throwIfAborted();
+    // A pipeline: the next chunk is read and the last one written (both on libuv's threads) while this one is
+    // converted on the main thread, so the disk and the conversion overlap instead of taking turns. Each read gets
+    // its own buffer: a chunk that converts to itself (bf16 → bf16) is still being written when the next is read.
+    const read = (r: number) => {
       const n = Math.min(step, rows - r);
-      let raw = await files.read(t.file.path, buf, n * rowBytes, t.offset + r * rowBytes);
-      if (p.heads) raw = permuteRowsInHeads(raw, n, rowBytes, group);
-      await write(convertBytes(raw, p.src, p.out));
-      progress.tick(n * rowBytes);
+      return files.read(t.file.path, new Uint8Array(n * rowBytes), n * rowBytes, t.offset + r * rowBytes);
+    };
+    let next = read(0);
+    let writing: Promise<void> = Promise.resolve();
+    try {
+      for (let r = 0; r < rows; r += step) {
+        signal?.throwIfAborted();
+        const n = Math.min(step, rows - r);
+        let raw = await next;
+        if (r + step < rows) next = read(r + step);
+        if (p.heads) raw = permuteRowsInHeads(raw, n, rowBytes, group);
+        const out = convertBytes(raw, p.src, p.out);
+        await writing;
+        writing = write(out);
+        progress.tick(n * rowBytes);
+      }
+    } finally {
+      // Never leave a write or a read running past this tensor, even on an error or an abort.
+      await Promise.allSettled([writing, next]);
     }
+    await writing;
   };
 }
 
