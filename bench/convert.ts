@@ -11,6 +11,7 @@
  * llama-quantize: --llama-quantize=PATH or LLAMA3ZH_LLAMA_QUANTIZE, built from node-llama-cpp's bundled source
  * (README, "bench:convert"); without it step 3 runs ours alone.
  * Options: --preset=8b|1b --threads=N --rounds=1 --llama-quantize=PATH --keep (keep the outputs)
+ *          --convert-only (steps 1 and 2: minutes instead of most of an hour for the 8B on 2 cores)
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -27,6 +28,7 @@ const threads = Number(args.get('threads') ?? availableParallelism());
 const rounds = Number(args.get('rounds') ?? 1);
 const llamaQuantize = args.get('llama-quantize') ?? process.env.LLAMA3ZH_LLAMA_QUANTIZE;
 const keep = args.has('keep');
+const convertOnly = args.has('convert-only');
 
 interface Shape { hidden: number; layers: number; heads: number; kv: number; ff: number; vocab: number; tied: boolean; ctx: number }
 const SHAPES: Record<string, Shape> = {
@@ -214,7 +216,7 @@ for (let r = 0; r < rounds; r++) {
 let ours = Infinity;
 let theirs = Infinity;
 let identical: boolean | undefined;
-for (let r = 0; r < rounds; r++) {
+for (let r = 0; r < (convertOnly ? 0 : rounds); r++) {
   const a = join(outDir, 'ours-q4_k_m.gguf');
   const b = join(outDir, 'llama-quantize-q4_k_m.gguf');
   rmSync(a, { force: true });
@@ -232,14 +234,17 @@ for (let r = 0; r < rounds; r++) {
 }
 if (!keep) rmSync(f16, { force: true });
 const direct = join(outDir, 'direct-q4_k_m.gguf');
-const d = await timed(process.execPath, [cli, 'convert', dir, '--out', direct, '--type', 'q4_k_m', '--threads', String(threads)]);
-row('convert → Q4_K_M in one run', d, ckptBytes);
+if (!convertOnly) {
+  const d = await timed(process.execPath, [cli, 'convert', dir, '--out', direct, '--type', 'q4_k_m', '--threads', String(threads)]);
+  row('convert → Q4_K_M in one run', d, ckptBytes);
+}
 
 console.log(`\nbench:convert (${preset}, ${humanBytes(ckptBytes)} bf16 checkpoint, ${threads} threads)`);
 console.log(['step', 'seconds', 'GB/s', 'peak RSS'].join('\t'));
 for (const r of rows) console.log(r.join('\t'));
 console.log(`convert f16 / copy: ${(conv / copy).toFixed(2)}x (target ≤ 1.5x)`);
-if (llamaQuantize) console.log(`quantize ours / llama-quantize: ${(ours / theirs).toFixed(2)}x (target ≤ 1.1x); outputs ${identical ? 'byte-identical' : 'DIFFER'}`);
+if (convertOnly) console.log('quantize: not run (--convert-only)');
+else if (llamaQuantize) console.log(`quantize ours / llama-quantize: ${(ours / theirs).toFixed(2)}x (target ≤ 1.1x); outputs ${identical ? 'byte-identical' : 'DIFFER'}`);
 else console.log('quantize: no llama-quantize given (--llama-quantize=PATH), ours alone');
 if (!keep) rmSync(outDir, { recursive: true, force: true });
 
