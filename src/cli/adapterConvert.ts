@@ -54,7 +54,7 @@ export async function convertAdapterCommand(o: { dir: string; base?: string; out
       },
     });
     if (started) bar.done();
-    console.log(`wrote ${o.out}: LoRA adapter, ${r.tensors / 2} tensors (${r.type}), alpha ${r.alpha}; use it with --lora ${o.out}`);
+    console.log(`wrote ${o.out}: LoRA adapter for ${r.tensors / 2} weights (${r.tensors} tensors, ${r.type}), alpha ${r.alpha}; use it with --lora ${o.out}`);
   } catch (e) {
     if (started && process.stderr.isTTY) process.stderr.write('\n');
     if (ac.signal.aborted) throw new UserError('interrupted; nothing was written', 130);

@@ -364,7 +364,7 @@ test('the CLI: convert PEFT_DIR --base SRC writes the LoRA GGUF, --adapter merge
   const out = join(root, 'cli-plain.gguf');
   const r = await runCli(['convert', plain, '--base', hfDir, '--out', out]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, `wrote ${out}: LoRA adapter, 14 tensors (f32), alpha 8; use it with --lora ${out}\n`);
+  assert.equal(r.stdout, `wrote ${out}: LoRA adapter for 14 weights (28 tensors, f32), alpha 8; use it with --lora ${out}\n`);
   assert.deepEqual(readFileSync(out), readFileSync(join(root, 'plain.gguf')));
 
   const merged = join(root, 'cli-merged.gguf');
