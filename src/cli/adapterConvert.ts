@@ -11,6 +11,7 @@ import { readLlamaModel } from '../convert/hfModel.js';
 import { convertAdapter, LORA_TYPES } from '../convert/lora.js';
 import { mergeHook } from '../convert/merge.js';
 import { ADAPTER_CONFIG, readPeftAdapter } from '../convert/peft.js';
+import { resolveAdapterBase } from '../hub/adapterBase.js';
 import { progressBar } from './progress.js';
 
 export const ADAPTER_FLAGS = {
@@ -47,7 +48,7 @@ export async function convertAdapterCommand(o: { dir: string; base?: string; out
   let started = false;
   try {
     const r = await convertAdapter({
-      dir: o.dir, base: o.base, out: o.out, type: o.type, name: o.name, signal: ac.signal,
+      dir: o.dir, base: resolveAdapterBase(readPeftAdapter(o.dir), o.base), out: o.out, type: o.type, name: o.name, signal: ac.signal,
       onProgress: (done, total) => {
         if (!started) { bar.start(total, 0); started = true; }
         bar.update(done, total);

@@ -16,13 +16,11 @@ import { UserError } from '../errors.js';
 import { readHfConfig } from '../context/hfConfig.js';
 import { encodeF16, encodeF32 } from '../gguf/numbers.js';
 import { kv, type TensorSpec, writeGguf } from '../gguf/writer.js';
-import { resolveAdapterBase } from './adapterBase.js';
 import { modelNames } from './naming.js';
 import { type AdapterBaseShape, checkAdapterFits } from './merge.js';
 import { outputTarget, sameFile } from '../util/files.js';
 import { ADAPTER_CONFIG, adapterValues, type LoraPair, type PeftAdapter, readPeftAdapter } from './peft.js';
 
-export { resolveAdapterBase } from './adapterBase.js';
 
 export const LORA_TYPES = ['f32', 'f16', 'bf16'] as const;
 export type LoraType = (typeof LORA_TYPES)[number];
@@ -31,8 +29,8 @@ const GGML: Record<LoraType, number> = { f32: 0, f16: 1, bf16: 30 };
 
 export interface AdapterOptions {
   dir: string;
-  /** The base model: --base as the user gave it (resolved by resolveAdapterBase). */
-  base?: string;
+  /** The base model's Hugging Face folder (hub/adapterBase.ts finds it from --base or the adapter's config). */
+  base: string;
   out: string;
   type?: string;
   name?: string;
@@ -176,8 +174,7 @@ export async function convertAdapter(o: AdapterOptions): Promise<{ out: string; 
   // auto: base.py's rule (the first matrix's dtype if 16-bit, else f16).
   const first = [...adapter.pairs].sort((x, y) => (x.a.name < y.a.name ? -1 : 1))[0]?.a.dtype;
   const type: LoraType = asked !== 'auto' ? asked as LoraType : first === 'BF16' ? 'bf16' : 'f16';
-  const baseDir = resolveAdapterBase(adapter, o.base);
-  const shape = adapterBaseShape(baseDir);
+  const shape = adapterBaseShape(o.base);
   checkRuntimeLora(adapter, shape);
   const alpha = runtimeAlpha(adapter);
   // safetensors.torch.load_file hands the script its tensors sorted by name; it writes them in that order.

@@ -8,12 +8,13 @@ export async function converters() {
   const [convert, peft, merge, lora] = await Promise.all([
     import('../convert/convert.js'), import('../convert/peft.js'), import('../convert/merge.js'), import('../convert/lora.js'),
   ]);
+  const { resolveAdapterBase } = await import('./adapterBase.js');
   return {
     convertModel: convert.convertModel,
     CONVERT_TYPES: convert.CONVERT_TYPES,
     readPeftAdapter: peft.readPeftAdapter,
     mergeHook: merge.mergeHook,
-    resolveAdapterBase: lora.resolveAdapterBase,
+    resolveAdapterBase,
     adapterBaseShape: lora.adapterBaseShape,
     convertAdapter: lora.convertAdapter,
   };

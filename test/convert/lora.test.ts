@@ -8,7 +8,7 @@ import { convertModel } from '../../src/convert/convert.js';
 import { readLlamaModel } from '../../src/convert/hfModel.js';
 import { mergeHook } from '../../src/convert/merge.js';
 import { readPeftAdapter } from '../../src/convert/peft.js';
-import { resolveAdapterBase } from '../../src/convert/adapterBase.js';
+import { resolveAdapterBase } from '../../src/hub/adapterBase.js';
 import { loadEngine } from '../../src/engine/load.js';
 import { GREEDY } from '../../src/engine/types.js';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
@@ -275,9 +275,9 @@ test('bad adapters: each one line, nothing written', async () => {
 
   // base_model_name_or_path names the training machine's path: not here, not in the store.
   const plain = join(root, 'plain');
-  await userError(convertAdapter({ dir: plain, out }),
+  await userError((async () => resolveAdapterBase(readPeftAdapter(plain)))(),
     'the adapter\'s base model "/root/models/tiny-llama" is not here; pass its Hugging Face folder: --base /path/to/tiny-llama');
-  await userError(convertAdapter({ dir: plain, base: join(root, 'nowhere'), out }),
+  await userError((async () => resolveAdapterBase(readPeftAdapter(plain), join(root, 'nowhere')))(),
     `--base ${join(root, 'nowhere')}: no such folder, and no model of that name is in the store (pull it first: llama3-zh pull ${join(root, 'nowhere')})`);
   assert.equal(resolveAdapterBase(readPeftAdapter(plain), hfDir), hfDir);
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('bad.gguf')), []);

@@ -8,9 +8,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { findModel, modelRepos } from '../hub/catalog.js';
-import { listStore, repoDir } from '../hub/store.js';
-import { ADAPTER_CONFIG, type PeftAdapter } from './peft.js';
+import { ADAPTER_CONFIG, type PeftAdapter } from '../convert/peft.js';
+import { findModel, modelRepos } from './catalog.js';
+import { listStore, repoDir } from './store.js';
 
 const isModelDir = (d: string) => existsSync(join(d, 'config.json')) && statSync(d).isDirectory();
 
