@@ -187,6 +187,7 @@ test('Ctrl-C mid-run: exit 130 and no file left, temp or final', async () => {
  */
 test('byte-identical to llama-quantize for every type', { skip: !process.env.LLAMA3ZH_LLAMA_QUANTIZE && 'set LLAMA3ZH_LLAMA_QUANTIZE to a llama-quantize binary' }, async () => {
   const m = await testModel({ reply: wideReply() });
+  const outputs: Record<string, string> = {};
   for (const type of Object.keys(QUANT_TYPES)) {
     const ours = fresh(`ours-${type}`);
     const theirs = fresh(`theirs-${type}`);
@@ -194,5 +195,32 @@ test('byte-identical to llama-quantize for every type', { skip: !process.env.LLA
     assert.equal(r.code, 0, r.stderr);
     execFileSync(process.env.LLAMA3ZH_LLAMA_QUANTIZE!, [m, theirs, type], { stdio: 'ignore' });
     assert.equal(sha(ours), sha(theirs), `${type}: our file differs from llama-quantize's`);
+    outputs[type] = sha(theirs);
+  }
+  // LLAMA3ZH_WRITE_GOLDEN=1 records llama-quantize's outputs as the fixture the next test holds every run to.
+  if (process.env.LLAMA3ZH_WRITE_GOLDEN) {
+    writeFileSync(GOLDEN, `${JSON.stringify({ ...golden, input: sha(m), outputs }, null, 2)}\n`);
+  } else {
+    assert.equal(sha(m), golden.input, 'the test model changed: rerun with LLAMA3ZH_WRITE_GOLDEN=1 to record new goldens');
+    assert.deepEqual(outputs, golden.outputs, "llama-quantize's outputs differ from the recorded goldens");
+  }
+});
+
+/**
+ * The same identity in every run, without the binary: the sha256 of what llama-quantize wrote for each type from
+ * this test model, recorded once (test/fixtures/quantize/llama-quantize.json says how it was made).
+ */
+const GOLDEN = join(ROOT, 'test', 'fixtures', 'quantize', 'llama-quantize.json');
+const golden = JSON.parse(readFileSync(GOLDEN, 'utf8')) as { made: string; input: string; outputs: Record<string, string> };
+
+test("byte-identical to llama-quantize's recorded outputs for every type", async () => {
+  const m = await testModel({ reply: wideReply() });
+  assert.equal(sha(m), golden.input, 'the test model changed (src/synth): record new goldens with LLAMA3ZH_LLAMA_QUANTIZE=… LLAMA3ZH_WRITE_GOLDEN=1');
+  assert.deepEqual(Object.keys(golden.outputs).sort(), Object.keys(QUANT_TYPES).sort());
+  for (const type of Object.keys(QUANT_TYPES)) {
+    const ours = fresh(`golden-${type}`);
+    const r = await runCli(['quantize', m, ours, type]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha(ours), golden.outputs[type], `${type}: our file differs from llama-quantize's`);
   }
 });
