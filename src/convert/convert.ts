@@ -15,6 +15,7 @@ import { kv, type TensorSpec, writeGguf } from '../gguf/writer.js';
 import { freeBytes, outputTarget, readSmallFile, sameFile, tempDone, tempPath } from '../util/files.js';
 import { humanBytes } from '../util/human.js';
 import { convertBytes, decodeToF32, encodeFromF32, FILE_TYPE, GGML_TYPE, type OutType } from './dtypes.js';
+import type { CheckpointTensor } from './checkpoint.js';
 import { type LlamaShape, readLlamaModel, tensorOrder } from './hfModel.js';
 import { modelNames } from './naming.js';
 import { permuteRow, planTensors, ropeFreqs, type TensorPlan } from './tensors.js';
@@ -25,8 +26,14 @@ export interface TensorHook {
   touches(hfName: string): boolean;
   /** In place, on the HF-layout (unpermuted) f32 values, shape [rows, cols] as in the checkpoint. */
   apply(hfName: string, values: Float32Array, shape: number[]): void;
-  /** Tensors replaced whole (PEFT modules_to_save): HF name → f32 values in HF layout. */
-  replacements?: Map<string, { values: Float32Array; shape: number[] }>;
+  /**
+   * Tensors replaced whole (PEFT modules_to_save): HF name → f32 values in HF layout. With `source` (the tensor
+   * in a safetensors file) the converter streams it like a checkpoint tensor and never asks for `values`: an
+   * 8B model's lm_head is 1 GB in bf16 and 2 GB in f32.
+   */
+  replacements?: Map<string, { values: Float32Array; shape: number[]; source?: CheckpointTensor }>;
+  /** The files the hook reads (the adapter's): the output may be none of them. */
+  files?: string[];
 }
 
 export interface ConvertOptions {
@@ -224,7 +231,7 @@ export async function convertModel(o: ConvertOptions): Promise<{ out: string; ty
   const r = resolveType(o.type, s);
   const fileOut: OutType = r.direct ?? r.via!;
   const target = outputTarget(o.out);
-  for (const f of inputFiles(o.src, model.checkpoint.files.map((f) => f.path))) {
+  for (const f of [...inputFiles(o.src, model.checkpoint.files.map((f) => f.path)), ...(o.hook?.files ?? [])]) {
     if (sameFile(f, target)) throw new UserError(`--out ${o.out} is ${f}, one of the model's own files; give another output file`, 2);
   }
   if (!existsSync(dirname(target))) throw new UserError(`cannot write ${o.out}: its folder does not exist`);
@@ -232,11 +239,20 @@ export async function convertModel(o: ConvertOptions): Promise<{ out: string; ty
   const order = tensorOrder(model.checkpoint);
   const tensors = new Map(model.checkpoint.tensors);
   // A modules_to_save tensor the checkpoint lacks (lm_head of a tied model) is written as a tensor of its own.
+  // One with a source file takes the base tensor's place and streams from the adapter's file.
+  const streamed = new Set<string>();
   for (const [name, rep] of o.hook?.replacements ?? []) {
-    if (!tensors.has(name)) { order.push(name); tensors.set(name, { name, dtype: 'F32', shape: rep.shape, offset: 0, bytes: 0, file: model.checkpoint.files[0] }); }
+    if (!tensors.has(name)) order.push(name);
+    if (rep.source) { tensors.set(name, rep.source); streamed.add(name); }
+    else if (!tensors.has(name)) tensors.set(name, { name, dtype: 'F32', shape: rep.shape, offset: 0, bytes: 0, file: model.checkpoint.files[0] });
   }
+  const hook: TensorHook | undefined = o.hook && streamed.size ? {
+    touches: (n) => o.hook!.touches(n),
+    apply: (n, v, shape) => o.hook!.apply(n, v, shape),
+    replacements: new Map([...o.hook.replacements!].filter(([n]) => !streamed.has(n))),
+  } : o.hook;
   const plans = planTensors(s, tensors, order, fileOut);
-  for (const p of plans) if (p.tensor && p.tensor.bytes === 0 && o.hook?.replacements?.has(p.hf)) p.tensor = undefined;
+  for (const p of plans) if (p.tensor && p.tensor.bytes === 0 && hook?.replacements?.has(p.hf)) p.tensor = undefined;
   const tok = await tokenizerMetadata(o.src, { vocabSize: s.vocabSize });
   const totalParams = plans.reduce((a, p) => a + elements(p.shape), 0);
   const kvs = modelKVs(o.src, model.config.json, s, fileOut, totalParams, o.name);
@@ -265,7 +281,7 @@ export async function convertModel(o: ConvertOptions): Promise<{ out: string; ty
 
   const files = new Files();
   const progress: Progress = { done: 0, total: srcBytes, tick(n) { this.done += n; o.onProgress?.(this.done, this.total, 'convert'); } };
-  const specs: TensorSpec[] = plans.map((p) => ({ name: p.gguf, dims: [...p.shape].reverse(), type: GGML_TYPE[p.out], data: producer(p, s, files, o.hook, progress, o.signal) }));
+  const specs: TensorSpec[] = plans.map((p) => ({ name: p.gguf, dims: [...p.shape].reverse(), type: GGML_TYPE[p.out], data: producer(p, s, files, hook, progress, o.signal) }));
   o.onProgress?.(0, srcBytes, 'convert');
   if (r.direct) {
     try {

@@ -4,10 +4,11 @@
  * the converter permutes q/k rows; modules_to_save replace their tensors whole. Also the shape checks both the
  * merge and the runtime-LoRA conversion make before anything is written.
  */
+import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { TensorHook } from './convert.js';
 import type { LlamaShape } from './hfModel.js';
-import { adapterValues, type LoraPair, type PeftAdapter } from './peft.js';
+import { ADAPTER_CONFIG, adapterValues, type LoraPair, type PeftAdapter } from './peft.js';
 
 export type { TensorHook };
 
@@ -109,9 +110,9 @@ export function mergeHook(adapter: PeftAdapter, shape: AdapterBaseShape): Tensor
   checkAdapterFits(adapter, shape);
   const byTarget = new Map<string, LoraPair[]>();
   for (const p of adapter.pairs) byTarget.set(p.target, [...(byTarget.get(p.target) ?? []), p]);
-  const replacements = new Map<string, { values: Float32Array; shape: number[] }>();
+  const replacements: NonNullable<TensorHook['replacements']> = new Map();
   for (const [name, t] of adapter.full) {
-    replacements.set(name, { shape: t.shape, get values() { return adapterValues(adapter, t); } });
+    replacements.set(name, { shape: t.shape, source: { ...t, file: adapter.file }, get values() { return adapterValues(adapter, t); } });
   }
   return {
     touches: (name) => byTarget.has(name),
@@ -127,5 +128,6 @@ export function mergeHook(adapter: PeftAdapter, shape: AdapterBaseShape): Tensor
       }
     },
     replacements,
+    files: [adapter.file.path, join(adapter.dir, ADAPTER_CONFIG)],
   };
 }

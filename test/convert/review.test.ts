@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeTinyLlama } from '../helpers/hfCheckpoint.js';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { randomDense, writeSafetensors } from '../helpers/loraTiny.js';
+import { convertModel } from '../../src/convert/convert.js';
+import { readLlamaModel } from '../../src/convert/hfModel.js';
+import { mergeHook } from '../../src/convert/merge.js';
+import { readPeftAdapter } from '../../src/convert/peft.js';
+import { Rng } from '../../src/gguf/numbers.js';
+import { readGguf } from '../../src/gguf/reader.js';
 
 /* Defects found in review of the converter, each pinned by the input that showed it. */
 
@@ -28,4 +35,55 @@ test('a config value over a GGUF uint32 is one clear line, not an internal error
   assert.equal(r.code, 1);
   assertOneLineError(r, /"max_position_embeddings" is 5000000000, over the 4294967295 a GGUF can hold; fix config\.json$/);
   assert.deepEqual(readdirSync(root).filter((f) => f.includes('huge')), []);
+});
+
+/** A PEFT folder for tiny(): a q_proj LoRA, and lm_head saved whole (modules_to_save) as bf16. */
+function adapter(vocab: number, hidden: number) {
+  const dir = fresh('peft');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['q_proj'], modules_to_save: ['lm_head'] }));
+  const rng = new Rng(3);
+  const head = randomDense(rng, [vocab, hidden], 0.05);
+  writeSafetensors(join(dir, 'adapter_model.safetensors'), [
+    { name: 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', dtype: 'F32', dense: randomDense(rng, [2, hidden], 0.1) },
+    { name: 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight', dtype: 'F32', dense: randomDense(rng, [hidden, 2], 0.1) },
+    { name: 'base_model.model.lm_head.weight', dtype: 'BF16', dense: head },
+  ]);
+  return dir;
+}
+
+test('--out may not be the adapter\'s own file: the adapter is left as it was (before, the GGUF replaced it)', async () => {
+  const m = tiny();
+  const ad = adapter(128256, 32);
+  const weights = join(ad, 'adapter_model.safetensors');
+  const before = readFileSync(weights);
+  const r = await runCli(['convert', m.dir, '--adapter', ad, '--out', weights, '--force']);
+  assert.equal(r.code, 2);
+  assertOneLineError(r, new RegExp(`--out ${weights} is ${weights}, one of the model's own files; give another output file$`));
+  assert.deepEqual(readFileSync(weights), before);
+  const cfg = join(ad, 'adapter_config.json');
+  const r2 = await runCli(['convert', m.dir, '--adapter', ad, '--out', cfg, '--force']);
+  assert.equal(r2.code, 2);
+  assert.match(JSON.parse(readFileSync(cfg, 'utf8')).peft_type, /^LORA$/);
+});
+
+test('a modules_to_save tensor streams from the adapter file (never whole in f32) and its bytes land unchanged', async () => {
+  const m = tiny();
+  const ad = adapter(128256, 32);
+  const hook = mergeHook(readPeftAdapter(ad), readLlamaModel(m.dir).shape);
+  for (const rep of hook.replacements!.values()) {
+    Object.defineProperty(rep, 'values', { get() { throw new Error('the whole tensor was decoded to f32'); } });
+  }
+  const out = join(root, `stream-${n++}.gguf`);
+  await convertModel({ src: m.dir, out, hook });
+  const g = readGguf(out);
+  const t = g.tensors.find((x) => x.name === 'output.weight')!;
+  assert.deepEqual(t.dims, [32, 128256]);
+  const file = readFileSync(out);
+  const st = readFileSync(join(ad, 'adapter_model.safetensors'));
+  const hdr = JSON.parse(st.subarray(8, 8 + Number(st.readBigUInt64LE(0))).toString());
+  const [b, e] = hdr['base_model.model.lm_head.weight'].data_offsets as number[];
+  const from = 8 + Number(st.readBigUInt64LE(0)) + b;
+  const at = g.dataOffset + t.offset;
+  assert.equal(Buffer.compare(file.subarray(at, at + (e - b)), st.subarray(from, from + (e - b))), 0);
 });
