@@ -15,6 +15,7 @@ import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readHfConfig } from '../context/hfConfig.js';
 import { encodeF16, encodeF32 } from '../gguf/numbers.js';
+import { ValueType } from '../gguf/types.js';
 import { kv, type TensorSpec, writeGguf } from '../gguf/writer.js';
 import { resolveAdapterBase } from './adapterBase.js';
 import { modelNames } from './naming.js';
@@ -222,6 +223,8 @@ export async function convertAdapter(o: AdapterOptions): Promise<{ out: string; 
     kv.str('adapter.type', 'lora'),
     ...names,
     kv.f32('adapter.lora.alpha', alpha),
+    // The script's set_gguf_parameters writes them right after the alpha, as an array of uint32.
+    ...(adapter.aloraTokens ? [{ key: 'adapter.alora.invocation_tokens', type: ValueType.ARRAY, itemType: ValueType.UINT32, value: adapter.aloraTokens }] : []),
     kv.u32('general.quantization_version', 2),
   ], tensors);
   return { out, type, alpha, tensors: tensors.length };

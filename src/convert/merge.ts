@@ -107,6 +107,9 @@ export function addLora(values: Float32Array, rows: number, cols: number, a: Flo
  * A replacement's values are decoded only when the converter reads them (an lm_head is 2 GB in f32 for 8B).
  */
 export function mergeHook(adapter: PeftAdapter, shape: AdapterBaseShape): TensorHook {
+  if (adapter.aloraTokens) {
+    throw new UserError(`${adapter.dir}: an activated LoRA (aLoRA, alora_invocation_tokens) changes only the tokens after its invocation, which merged weights cannot do; convert it to a LoRA GGUF instead: llama3-zh convert ${adapter.dir} --base BASE --out adapter.gguf`);
+  }
   checkAdapterFits(adapter, shape);
   const byTarget = new Map<string, LoraPair[]>();
   for (const p of adapter.pairs) byTarget.set(p.target, [...(byTarget.get(p.target) ?? []), p]);

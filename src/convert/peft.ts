@@ -39,6 +39,11 @@ export interface PeftAdapter {
   alpha: number;
   rslora: boolean;
   baseModel?: string;
+  /**
+   * An activated LoRA (PEFT's aLoRA): it acts only on the tokens after its invocation tokens. llama.cpp keeps them
+   * as adapter.alora.invocation_tokens (only llama-server honours them); a merge cannot express them at all.
+   */
+  aloraTokens?: number[];
   /** Pairs in the order of their lora_A keys in the file. */
   pairs: LoraPair[];
   /** modules_to_save: base tensor name → the full tensor that replaces it. */
@@ -177,7 +182,23 @@ export function readPeftAdapter(dir: string): PeftAdapter {
   }
   if (pairs.length === 0 && full.size === 0) throw new UserError(`${weights} holds no LoRA weights`);
   const base = config.base_model_name_or_path;
-  return { dir, file, config, r, alpha, rslora, baseModel: typeof base === 'string' && base ? base : undefined, pairs, full, baseLayers };
+  return { dir, file, config, r, alpha, rslora, baseModel: typeof base === 'string' && base ? base : undefined, aloraTokens: aloraTokens(dir, config), pairs, full, baseLayers };
+}
+
+/** alora_invocation_tokens (a list of token ids), else undefined; an invocation_string alone is refused. */
+function aloraTokens(dir: string, config: Record<string, unknown>): number[] | undefined {
+  const t = config.alora_invocation_tokens;
+  const cfgPath = join(dir, ADAPTER_CONFIG);
+  if (Array.isArray(t) && t.length > 0) {
+    if (!t.every((x) => Number.isSafeInteger(x) && x >= 0 && x <= 0xffffffff)) throw new UserError(`${cfgPath}: "alora_invocation_tokens" is not a list of token ids`);
+    return t as number[];
+  }
+  if (typeof config.invocation_string === 'string' && config.invocation_string) {
+    // convert_lora_to_gguf tokenizes it with the base model's tokenizer and drops the first token (older aLoRAs'
+    // off-by-one); we do not guess that: the ids must be given.
+    throw new UserError(`${cfgPath}: an activated LoRA (aLoRA) with only "invocation_string"; add "alora_invocation_tokens" (the token ids PEFT activates it after) to adapter_config.json`);
+  }
+  return undefined;
 }
 
 /** A tensor of the adapter as f32 values (it may be stored as F32, F16 or BF16). */

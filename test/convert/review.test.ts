@@ -87,3 +87,26 @@ test('a modules_to_save tensor streams from the adapter file (never whole in f32
   const at = g.dataOffset + t.offset;
   assert.equal(Buffer.compare(file.subarray(at, at + (e - b)), st.subarray(from, from + (e - b))), 0);
 });
+
+test('an activated LoRA (aLoRA): the LoRA GGUF carries adapter.alora.invocation_tokens; a merge is refused', async () => {
+  const m = tiny();
+  const ad = adapter(128256, 32);
+  // A runtime LoRA cannot carry lm_head; keep only the q_proj pair.
+  const st = join(ad, 'adapter_model.safetensors');
+  const rng = new Rng(5);
+  writeSafetensors(st, [
+    { name: 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', dtype: 'F32', dense: randomDense(rng, [2, 32], 0.1) },
+    { name: 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight', dtype: 'F32', dense: randomDense(rng, [32, 2], 0.1) },
+  ]);
+  writeFileSync(join(ad, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['q_proj'], alora_invocation_tokens: [128006, 78191, 128007] }));
+  const out = join(root, `alora-${n++}.gguf`);
+  const r = await runCli(['convert', ad, '--base', m.dir, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const kvAlora = readGguf(out).metadata.get('adapter.alora.invocation_tokens')!;
+  assert.deepEqual({ type: kvAlora.type, itemType: kvAlora.itemType, value: kvAlora.value }, { type: 9, itemType: 4, value: [128006, 78191, 128007] });
+  const merged = join(root, `alora-merged-${n++}.gguf`);
+  const r2 = await runCli(['convert', m.dir, '--adapter', ad, '--out', merged]);
+  assert.equal(r2.code, 1);
+  assertOneLineError(r2, /an activated LoRA \(aLoRA, alora_invocation_tokens\) changes only the tokens after its invocation, which merged weights cannot do; convert it to a LoRA GGUF instead: llama3-zh convert .* --base BASE --out adapter\.gguf$/);
+  assert.equal(readdirSync(root).some((f) => f.startsWith('alora-merged')), false);
+});
