@@ -113,7 +113,8 @@ export function readPeftAdapter(dir: string): PeftAdapter {
     throw new UserError(`${cfgPath}: lora_bias is true; the adapter trains biases, which Llama's layers do not have, so it cannot be converted`);
   }
   const r = num(dir, config, 'r');
-  const alpha = num(dir, config, 'lora_alpha', r);
+  // PEFT's LoraConfig default (lora_alpha=8), which from_pretrained uses when the key is absent — not r.
+  const alpha = num(dir, config, 'lora_alpha', 8);
   const rslora = config.use_rslora === true;
   const rankPattern = (config.rank_pattern ?? {}) as Record<string, unknown>;
   const alphaPattern = (config.alpha_pattern ?? {}) as Record<string, unknown>;

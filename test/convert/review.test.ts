@@ -110,3 +110,10 @@ test('an activated LoRA (aLoRA): the LoRA GGUF carries adapter.alora.invocation_
   assertOneLineError(r2, /an activated LoRA \(aLoRA, alora_invocation_tokens\) changes only the tokens after its invocation, which merged weights cannot do; convert it to a LoRA GGUF instead: llama3-zh convert .* --base BASE --out adapter\.gguf$/);
   assert.equal(readdirSync(root).some((f) => f.startsWith('alora-merged')), false);
 });
+
+test('an adapter_config.json without lora_alpha scales by PEFT\'s default alpha 8, not by r', () => {
+  const ad = adapter(128256, 32);
+  writeFileSync(join(ad, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, target_modules: ['q_proj'], modules_to_save: ['lm_head'] }));
+  const a = readPeftAdapter(ad);
+  assert.deepEqual({ alpha: a.alpha, scale: a.pairs[0].scale }, { alpha: 8, scale: 4 });
+});
