@@ -117,3 +117,11 @@ test('an adapter_config.json without lora_alpha scales by PEFT\'s default alpha 
   const a = readPeftAdapter(ad);
   assert.deepEqual({ alpha: a.alpha, scale: a.pairs[0].scale }, { alpha: 8, scale: 4 });
 });
+
+test('a checkpoint with more layers than num_hidden_layers says the config and the weights disagree (not "is it a Llama at all?")', async () => {
+  const m = writeTinyLlama(fresh('m'), { layers: 2, hidden: 32, heads: 2, kvHeads: 1, ff: 64, dtype: 'bf16', seed: 7 });
+  editConfig(m.dir, { num_hidden_layers: 1 });
+  const r = await runCli(['convert', m.dir, '--out', join(root, `layers-${n++}.gguf`)]);
+  assert.equal(r.code, 1);
+  assertOneLineError(r, /: config\.json has num_hidden_layers 1 but the checkpoint has layer 1 \("model\.layers\.1\.input_layernorm\.weight"\); the config and the weights disagree$/);
+});
