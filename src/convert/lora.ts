@@ -14,10 +14,10 @@
 import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readHfConfig } from '../context/hfConfig.js';
-import { encodeF16, encodeF32 } from '../gguf/numbers.js';
 import { ValueType } from '../gguf/types.js';
 import { kv, type TensorSpec, writeGguf } from '../gguf/writer.js';
 import { resolveAdapterBase } from './adapterBase.js';
+import { encodeFromF32 } from './dtypes.js';
 import { modelNames } from './naming.js';
 import { type AdapterBaseShape, checkAdapterFits } from './merge.js';
 import { outputTarget, sameFile } from '../util/files.js';
@@ -99,19 +99,13 @@ export function permuteRows(values: Float32Array, rows: number, cols: number, nH
   return out;
 }
 
-/** gguf-py's BF16: round to nearest even, NaN kept a (quiet) NaN. */
-export function encodeBF16(values: Float32Array): Uint8Array {
-  const u = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < u.length; i++) {
-    let n = u[i];
-    if ((n & 0x7fffffff) > 0x7f800000) n = ((n & 0xffff0000) | (4 << 16)) >>> 0;
-    out[i] = ((n + (0x7fff + ((n >>> 16) & 1))) >>> 16) & 0xffff;
-  }
-  return new Uint8Array(out.buffer);
-}
-
-const ENCODE: Record<LoraType, (v: Float32Array) => Uint8Array> = { f32: encodeF32, f16: encodeF16, bf16: encodeBF16 };
+/**
+ * The script's encodings (gguf-py quants.py): numpy's f16 and gguf-py's bf16, bit for bit — NaNs included (the
+ * bf16 rule sets bit 6 of the high half, a quiet NaN; numpy's f16 keeps the top payload bits).
+ */
+const ENCODE: Record<LoraType, (v: Float32Array) => Uint8Array> = {
+  f32: (v) => encodeFromF32(v, 'F32'), f16: (v) => encodeFromF32(v, 'F16'), bf16: (v) => encodeFromF32(v, 'BF16'),
+};
 
 /** The merge command for an adapter that cannot be a runtime LoRA. */
 const mergeHint = (dir: string) => `merge it into the model instead: llama3-zh convert BASE --adapter ${dir} --out model.gguf (or llama3-zh create NAME --from BASE --adapter ${dir})`;

@@ -9,8 +9,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { fromF16 } from '../gguf/numbers.js';
 import { readSmallFile } from '../util/files.js';
+import { decodeToF32 } from './dtypes.js';
 import { readSafetensors, type SafetensorsFile, type SafetensorsTensor, tensorData } from './safetensors.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -202,20 +202,13 @@ function aloraTokens(dir: string, config: Record<string, unknown>): number[] | u
   return undefined;
 }
 
-/** A tensor of the adapter as f32 values (it may be stored as F32, F16 or BF16). */
+/**
+ * A tensor of the adapter as f32 values (it may be stored as F32, F16 or BF16), bit for bit as torch widens them:
+ * through the bit tables, never through a JS number, which would make a signalling NaN quiet.
+ */
 export function adapterValues(adapter: PeftAdapter, t: SafetensorsTensor): Float32Array {
-  const buf = tensorData(adapter.file, t);
-  const n = t.shape.reduce((x, d) => x * d, 1);
-  const out = new Float32Array(n);
-  if (t.dtype === 'F32') {
-    for (let i = 0; i < n; i++) out[i] = buf.readFloatLE(i * 4);
-  } else if (t.dtype === 'BF16') {
-    const u = new Uint32Array(out.buffer);
-    for (let i = 0; i < n; i++) u[i] = buf.readUInt16LE(i * 2) << 16;
-  } else if (t.dtype === 'F16') {
-    for (let i = 0; i < n; i++) out[i] = fromF16(buf.readUInt16LE(i * 2));
-  } else {
+  if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') {
     throw new UserError(`${adapter.file.path}: tensor "${t.name}" is ${t.dtype}; adapters convert from F32, F16 or BF16`);
   }
-  return out;
+  return decodeToF32(tensorData(adapter.file, t), t.dtype);
 }

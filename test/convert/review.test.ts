@@ -125,3 +125,30 @@ test('a checkpoint with more layers than num_hidden_layers says the config and t
   assert.equal(r.code, 1);
   assertOneLineError(r, /: config\.json has num_hidden_layers 1 but the checkpoint has layer 1 \("model\.layers\.1\.input_layernorm\.weight"\); the config and the weights disagree$/);
 });
+
+test('LoRA --type bf16 / f16 encode NaNs as gguf-py does (bf16 quiet bit 6 of the high half; numpy f16 payload)', async () => {
+  const m = tiny();
+  const dir = fresh('nan');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['v_proj'] }));
+  const bits = new Uint32Array(2 * 32).fill(0x3f800000);
+  bits[0] = 0x7f800001; // a signalling NaN whose payload is all in the low half
+  bits[1] = 0xff800001;
+  bits[2] = 0x7fa00000;
+  const a = { shape: [2, 32], values: new Float32Array(bits.buffer) };
+  writeSafetensors(join(dir, 'adapter_model.safetensors'), [
+    { name: 'base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight', dtype: 'F32', dense: a },
+    { name: 'base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight', dtype: 'F32', dense: randomDense(new Rng(1), [16, 2], 0.1) },
+  ]);
+  const first = async (type: string) => {
+    const out = join(root, `nan-${type}-${n++}.gguf`);
+    const r = await runCli(['convert', dir, '--base', m.dir, '--out', out, '--type', type]);
+    assert.equal(r.code, 0, r.stderr);
+    const g = readGguf(out);
+    const t = g.tensors.find((x) => x.name === 'blk.0.attn_v.weight.lora_a')!;
+    const buf = readFileSync(out).subarray(g.dataOffset + t.offset);
+    return [0, 1, 2, 3].map((i) => buf.readUInt16LE(2 * i));
+  };
+  assert.deepEqual(await first('bf16'), [0x7fc0, 0xffc0, 0x7fe0, 0x3f80]);
+  assert.deepEqual(await first('f16'), [0x7c01, 0xfc01, 0x7d00, 0x3c00]);
+});
