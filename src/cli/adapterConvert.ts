@@ -24,9 +24,16 @@ export const ADAPTER_HELP = `  --adapter DIR   merge a PEFT LoRA adapter (adapte
                   a stored model; default: adapter_config.json's base_model_name_or_path, if it is here).
                   Writes a llama.cpp LoRA GGUF for --lora (--type ${LORA_TYPES.join(", ")} or auto; default f32, as llama.cpp)`;
 
-/** A PEFT adapter folder (convert then writes a LoRA GGUF, not a model). */
-export function isPeftFolder(src: string): boolean {
-  return existsSync(join(src, ADAPTER_CONFIG));
+/**
+ * A PEFT adapter folder (convert then writes a LoRA GGUF, not a model). A folder that also holds a whole model
+ * (config.json and its safetensors: many Hub repos ship the merged model beside the adapter it came from) is the
+ * model, as convert_hf_to_gguf reads it, unless --base says the adapter is meant.
+ */
+export function isPeftFolder(src: string, base?: string): boolean {
+  if (!existsSync(join(src, ADAPTER_CONFIG))) return false;
+  const wholeModel = existsSync(join(src, 'config.json'))
+    && (existsSync(join(src, 'model.safetensors')) || existsSync(join(src, 'model.safetensors.index.json')));
+  return base !== undefined || !wholeModel;
 }
 
 /** `--adapter DIR` → the converter's hook, checked against the base model's shapes before anything is written. */

@@ -152,3 +152,17 @@ test('LoRA --type bf16 / f16 encode NaNs as gguf-py does (bf16 quiet bit 6 of th
   assert.deepEqual(await first('bf16'), [0x7fc0, 0xffc0, 0x7fe0, 0x3f80]);
   assert.deepEqual(await first('f16'), [0x7c01, 0xfc01, 0x7d00, 0x3c00]);
 });
+
+test('a model folder that also ships its adapter (adapter_config.json beside the merged weights) converts as the model', async () => {
+  const m = tiny();
+  const ad = adapter(128256, 32);
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors']) writeFileSync(join(m.dir, f), readFileSync(join(ad, f)));
+  const out = join(root, `both-${n++}.gguf`);
+  const r = await runCli(['convert', m.dir, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readGguf(out).metadata.get('general.type')!.value, 'model');
+  // --base says the adapter is meant: it is refused as a runtime LoRA (it saves lm_head whole).
+  const r2 = await runCli(['convert', m.dir, '--base', m.dir, '--out', join(root, `both-${n++}.gguf`)]);
+  assert.equal(r2.code, 1);
+  assertOneLineError(r2, /the adapter saves whole modules \(modules_to_save: lm_head\), which a llama\.cpp LoRA cannot carry/);
+});

@@ -55,7 +55,7 @@ export async function convertCommand(args: string[]): Promise<void> {
   const src = resolveSource(positionals[0]);
   const out = values.out;
   if (existsSync(outputTarget(out)) && !values.force) throw new UserError(`${out} exists; pass --force to replace it`);
-  if (isPeftFolder(src)) return convertAdapterCommand({ dir: src, base: values.base, out, type: values.type, name: values.name, adapter: values.adapter });
+  if (isPeftFolder(src, values.base)) return convertAdapterCommand({ dir: src, base: values.base, out, type: values.type, name: values.name, adapter: values.adapter });
   if (values.base !== undefined) throw new UserError(`--base is for a PEFT adapter folder as SRC (${src} has no adapter_config.json); to merge an adapter into ${src}, pass --adapter DIR`);
   const hook: TensorHook | undefined = adapterHook(values.adapter, src);
 
