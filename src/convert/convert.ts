@@ -2,7 +2,8 @@
  * Hugging Face Llama folder → GGUF, writing what convert_hf_to_gguf.py writes for it: the same metadata keys,
  * types, values and order, the same tensors in the same order with the same types and (f32/f16/bf16/q8_0) bytes.
  * Tensors stream through writeGguf's producers a chunk of rows at a time, so memory stays at a few tens of MB
- * whatever the model's size (a tensor an adapter merge touches is the exception: it is held whole in f32).
+ * whatever the model's size; an adapter merge streams too (TensorHook.applyRows on each chunk, in f32), and only a
+ * hook without applyRows has its tensors held whole in f32.
  */
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -26,6 +27,11 @@ export interface TensorHook {
   touches(hfName: string): boolean;
   /** In place, on the HF-layout (unpermuted) f32 values, shape [rows, cols] as in the checkpoint. */
   apply(hfName: string, values: Float32Array, shape: number[]): void;
+  /**
+   * Like apply, on rows [row0, row0 + n) only (`values` holds those rows): with it the converter merges a tensor
+   * a chunk at a time instead of holding it whole in f32 (an 8B embed_tokens is 2 GB in f32).
+   */
+  applyRows?(hfName: string, values: Float32Array, shape: number[], row0: number, n: number): void;
   /**
    * Tensors replaced whole (PEFT modules_to_save): HF name → f32 values in HF layout. With `source` (the tensor
    * in a safetensors file) the converter streams it like a checkpoint tensor and never asks for `values`: an
@@ -171,7 +177,8 @@ function producer(p: TensorPlan, s: LlamaShape, files: Files, hook: TensorHook |
     signal?.throwIfAborted();
     const rows = p.shape[0];
     const rowElems = elements(p.shape.slice(1));
-    if (!p.tensor || hook?.replacements?.has(p.hf) || hook?.touches(p.hf)) {
+    const merge = !!p.tensor && !!hook?.touches(p.hf);
+    if (!p.tensor || hook?.replacements?.has(p.hf) || (merge && !hook!.applyRows)) {
       // Whole tensor in f32: generated, replaced or merged.
       let values: Float32Array;
       if (!p.tensor) values = p.gguf === 'rope_freqs.weight' ? ropeFreqs(s) : hook!.replacements!.get(p.hf)!.values;
@@ -202,8 +209,17 @@ function producer(p: TensorPlan, s: LlamaShape, files: Files, hook: TensorHook |
       signal?.throwIfAborted();
       const n = Math.min(step, rows - r);
       let raw = await files.read(t.file.path, buf, n * rowBytes, t.offset + r * rowBytes);
-      if (p.heads) raw = permuteRowsInHeads(raw, n, rowBytes, group);
-      await write(convertBytes(raw, p.src, p.out));
+      if (merge) {
+        // The adapter's update on these rows, in f32 on the HF layout, before the q/k permutation.
+        const v = decodeToF32(raw, p.src);
+        hook!.applyRows!(p.hf, v, p.shape, r, n);
+        let bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+        if (p.heads) bytes = permuteRowsInHeads(bytes, n, rowElems * 4, group);
+        await write(encodeFromF32(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), p.out));
+      } else {
+        if (p.heads) raw = permuteRowsInHeads(raw, n, rowBytes, group);
+        await write(convertBytes(raw, p.src, p.out));
+      }
       progress.tick(n * rowBytes);
     }
   };
@@ -249,6 +265,7 @@ export async function convertModel(o: ConvertOptions): Promise<{ out: string; ty
   const hook: TensorHook | undefined = o.hook && streamed.size ? {
     touches: (n) => o.hook!.touches(n),
     apply: (n, v, shape) => o.hook!.apply(n, v, shape),
+    applyRows: o.hook.applyRows && ((n, v, shape, row0, count) => o.hook!.applyRows!(n, v, shape, row0, count)),
     replacements: new Map([...o.hook.replacements!].filter(([n]) => !streamed.has(n))),
   } : o.hook;
   const plans = planTensors(s, tensors, order, fileOut);

@@ -166,3 +166,42 @@ test('a model folder that also ships its adapter (adapter_config.json beside the
   assert.equal(r2.code, 1);
   assertOneLineError(r2, /the adapter saves whole modules \(modules_to_save: lm_head\), which a llama\.cpp LoRA cannot carry/);
 });
+
+test('a merge streams its tensors a chunk of rows at a time (applyRows), byte for byte what the whole-tensor merge writes', async () => {
+  const m = tiny({ hidden: 64, heads: 4, kvHeads: 2 });
+  const dir = fresh('rows');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['q_proj', 'k_proj', 'embed_tokens'] }));
+  const rng = new Rng(11);
+  const p = 'base_model.model.model.';
+  writeSafetensors(join(dir, 'adapter_model.safetensors'), [
+    // The embedding's bf16 is 128256 × 64 × 2 bytes, over the converter's 8 MiB chunk: it merges in two steps.
+    { name: `${p}embed_tokens.lora_embedding_A`, dtype: 'F32', dense: randomDense(rng, [2, 128256], 0.5) },
+    { name: `${p}embed_tokens.lora_embedding_B`, dtype: 'F32', dense: randomDense(rng, [64, 2], 0.5) },
+    { name: `${p}layers.0.self_attn.q_proj.lora_A.weight`, dtype: 'F32', dense: randomDense(rng, [2, 64], 0.5) },
+    { name: `${p}layers.0.self_attn.q_proj.lora_B.weight`, dtype: 'F32', dense: randomDense(rng, [64, 2], 0.5) },
+    { name: `${p}layers.0.self_attn.k_proj.lora_A.weight`, dtype: 'F32', dense: randomDense(rng, [2, 64], 0.5) },
+    { name: `${p}layers.0.self_attn.k_proj.lora_B.weight`, dtype: 'F32', dense: randomDense(rng, [32, 2], 0.5) },
+  ]);
+  const shape = readLlamaModel(m.dir).shape;
+  const rowsHook = mergeHook(readPeftAdapter(dir), shape);
+  const chunks: Array<[string, number, number]> = [];
+  const applyRows = rowsHook.applyRows!;
+  rowsHook.applyRows = (name, v, dims, row0, count) => { chunks.push([name, row0, count]); applyRows(name, v, dims, row0, count); };
+  rowsHook.apply = () => { throw new Error('a whole tensor was decoded to f32'); };
+  const wholeHook = mergeHook(readPeftAdapter(dir), shape);
+  delete wholeHook.applyRows;
+  const [a, b, plain] = [join(root, `rows-${n++}.gguf`), join(root, `whole-${n++}.gguf`), join(root, `plain-${n++}.gguf`)];
+  await convertModel({ src: m.dir, out: a, hook: rowsHook });
+  await convertModel({ src: m.dir, out: b, hook: wholeHook });
+  await convertModel({ src: m.dir, out: plain });
+  assert.deepEqual(chunks.filter(([name]) => name.includes('embed')), [['model.embed_tokens.weight', 0, 65536], ['model.embed_tokens.weight', 65536, 62720]]);
+  assert.equal(Buffer.compare(readFileSync(a), readFileSync(b)), 0);
+  const g = readGguf(a);
+  const differs = (name: string) => {
+    const t = g.tensors.find((x) => x.name === name)!;
+    const at = g.dataOffset + t.offset;
+    return Buffer.compare(readFileSync(a).subarray(at, at + 1024), readFileSync(plain).subarray(at, at + 1024)) !== 0;
+  };
+  assert.deepEqual(['token_embd.weight', 'blk.0.attn_q.weight', 'blk.0.attn_k.weight', 'blk.0.attn_v.weight'].map(differs), [true, true, true, false]);
+});
