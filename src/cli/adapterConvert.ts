@@ -48,7 +48,8 @@ export function adapterHook(adapter: string | undefined, src: string): TensorHoo
 export async function convertAdapterCommand(o: { dir: string; base?: string; out: string; type?: string; name?: string; adapter?: string }): Promise<void> {
   if (o.adapter !== undefined) throw new UserError(`${o.dir} is a PEFT adapter itself; --adapter merges an adapter into a base model folder (convert BASE --adapter ${o.dir} --out model.gguf)`);
   const ac = new AbortController();
-  const onInt = () => ac.abort();
+  let code = 130; // 128 + the signal's number, as a shell reports it
+  const onInt = (sig: NodeJS.Signals) => { code = sig === 'SIGTERM' ? 143 : 130; ac.abort(); };
   process.on('SIGINT', onInt).on('SIGTERM', onInt);
   const bar = progressBar('converting adapter');
   let started = false;
@@ -64,7 +65,7 @@ export async function convertAdapterCommand(o: { dir: string; base?: string; out
     console.log(`wrote ${o.out}: LoRA adapter, ${r.tensors / 2} tensors (${r.type}), alpha ${r.alpha}; use it with --lora ${o.out}`);
   } catch (e) {
     if (started && process.stderr.isTTY) process.stderr.write('\n');
-    if (ac.signal.aborted) throw new UserError('interrupted; nothing was written', 130);
+    if (ac.signal.aborted) throw new UserError('interrupted; nothing was written', code);
     throw e;
   } finally {
     process.off('SIGINT', onInt).off('SIGTERM', onInt);

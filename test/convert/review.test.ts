@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeTinyLlama } from '../helpers/hfCheckpoint.js';
-import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
+import { ROOT } from '../helpers/models.js';
 import { randomDense, writeSafetensors } from '../helpers/loraTiny.js';
 import { convertModel } from '../../src/convert/convert.js';
 import { readLlamaModel } from '../../src/convert/hfModel.js';
@@ -204,4 +206,17 @@ test('a merge streams its tensors a chunk of rows at a time (applyRows), byte fo
     return Buffer.compare(readFileSync(a).subarray(at, at + 1024), readFileSync(plain).subarray(at, at + 1024)) !== 0;
   };
   assert.deepEqual(['token_embd.weight', 'blk.0.attn_q.weight', 'blk.0.attn_k.weight', 'blk.0.attn_v.weight'].map(differs), [true, true, true, false]);
+});
+
+test('SIGTERM during a conversion: exit 143 (128 + 15, not SIGINT\'s 130), no output and no temp file', async () => {
+  const m = writeTinyLlama(fresh('m'), { layers: 1, hidden: 512, heads: 8, kvHeads: 4, ff: 64, dtype: 'bf16', seed: 7 });
+  const dir = fresh('sigterm');
+  mkdirSync(dir);
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'convert', m.dir, '--out', join(dir, 'o.gguf')], { env: { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome() }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { if (!stderr) child.kill('SIGTERM'); stderr += d; });
+  const code = await new Promise((res) => child.on('close', res));
+  assert.equal(code, 143, stderr);
+  assert.match(stderr.trim().split('\n').pop()!, /interrupted; nothing was written$/);
+  assert.deepEqual(readdirSync(dir), []);
 });
