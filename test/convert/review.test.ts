@@ -220,3 +220,29 @@ test('SIGTERM during a conversion: exit 143 (128 + 15, not SIGINT\'s 130), no ou
   assert.match(stderr.trim().split('\n').pop()!, /interrupted; nothing was written$/);
   assert.deepEqual(readdirSync(dir), []);
 });
+
+test('LoRA --type q8_0 as convert_lora_to_gguf: lora_a in Q8_0, lora_b (rows r long, not whole 32-blocks) in F16', async () => {
+  const m = tiny();
+  const dir = fresh('q8');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['v_proj'] }));
+  const rng = new Rng(2);
+  const b = randomDense(rng, [16, 2], 0.1);
+  writeSafetensors(join(dir, 'adapter_model.safetensors'), [
+    { name: 'base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight', dtype: 'F32', dense: randomDense(rng, [2, 32], 0.1) },
+    { name: 'base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight', dtype: 'F32', dense: b },
+  ]);
+  const out = join(root, `q8-${n++}.gguf`);
+  const r = await runCli(['convert', dir, '--base', m.dir, '--out', out, '--type', 'q8_0']);
+  assert.equal(r.code, 0, r.stderr);
+  const g = readGguf(out);
+  assert.deepEqual(g.tensors.map((t) => [t.name, t.type, t.dims]), [
+    ['blk.0.attn_v.weight.lora_a', 8, [32, 2]],
+    ['blk.0.attn_v.weight.lora_b', 1, [2, 16]],
+  ]);
+  const t = g.tensors[1];
+  const at = g.dataOffset + t.offset;
+  const half = readFileSync(out).subarray(at, at + 64);
+  const f16 = (h: number) => { const e = (h >> 10) & 31, f = h & 1023, s = h >> 15 ? -1 : 1; return s * (e ? 2 ** (e - 15) * (1 + f / 1024) : 2 ** -14 * (f / 1024)); };
+  for (let i = 0; i < 32; i++) assert.ok(Math.abs(f16(half.readUInt16LE(2 * i)) - b.values[i]) <= Math.abs(b.values[i]) / 1024 + 1e-7);
+});
