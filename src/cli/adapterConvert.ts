@@ -25,9 +25,16 @@ export const ADAPTER_HELP = `  --adapter DIR   merge a PEFT LoRA adapter (adapte
                   a stored model; default: adapter_config.json's base_model_name_or_path, if it is here).
                   Writes a llama.cpp LoRA GGUF for --lora (--type ${LORA_TYPES.join(", ")} or auto; default f32, as llama.cpp)`;
 
-/** A PEFT adapter folder (convert then writes a LoRA GGUF, not a model). */
-export function isPeftFolder(src: string): boolean {
-  return existsSync(join(src, ADAPTER_CONFIG));
+/**
+ * A PEFT adapter folder (convert then writes a LoRA GGUF, not a model). A folder that also holds a whole model
+ * (config.json and its safetensors: many Hub repos ship the merged model beside the adapter it came from) is the
+ * model, as convert_hf_to_gguf reads it, unless --base says the adapter is meant.
+ */
+export function isPeftFolder(src: string, base?: string): boolean {
+  if (!existsSync(join(src, ADAPTER_CONFIG))) return false;
+  const wholeModel = existsSync(join(src, 'config.json'))
+    && (existsSync(join(src, 'model.safetensors')) || existsSync(join(src, 'model.safetensors.index.json')));
+  return base !== undefined || !wholeModel;
 }
 
 /** `--adapter DIR` → the converter's hook, checked against the base model's shapes before anything is written. */
@@ -42,7 +49,8 @@ export function adapterHook(adapter: string | undefined, src: string): TensorHoo
 export async function convertAdapterCommand(o: { dir: string; base?: string; out: string; type?: string; name?: string; adapter?: string }): Promise<void> {
   if (o.adapter !== undefined) throw new UserError(`${o.dir} is a PEFT adapter itself; --adapter merges an adapter into a base model folder (convert BASE --adapter ${o.dir} --out model.gguf)`);
   const ac = new AbortController();
-  const onInt = () => ac.abort();
+  let code = 130; // 128 + the signal's number, as a shell reports it
+  const onInt = (sig: NodeJS.Signals) => { code = sig === 'SIGTERM' ? 143 : 130; ac.abort(); };
   process.on('SIGINT', onInt).on('SIGTERM', onInt);
   const bar = progressBar('converting adapter');
   let started = false;
@@ -58,7 +66,7 @@ export async function convertAdapterCommand(o: { dir: string; base?: string; out
     console.log(`wrote ${o.out}: LoRA adapter for ${r.tensors / 2} weights (${r.tensors} tensors, ${r.type}), alpha ${r.alpha}; use it with --lora ${o.out}`);
   } catch (e) {
     if (started && process.stderr.isTTY) process.stderr.write('\n');
-    if (ac.signal.aborted) throw new UserError('interrupted; nothing was written', 130);
+    if (ac.signal.aborted) throw new UserError('interrupted; nothing was written', code);
     throw e;
   } finally {
     process.off('SIGINT', onInt).off('SIGTERM', onInt);

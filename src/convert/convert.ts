@@ -2,7 +2,8 @@
  * Hugging Face Llama folder → GGUF, writing what convert_hf_to_gguf.py writes for it: the same metadata keys,
  * types, values and order, the same tensors in the same order with the same types and (f32/f16/bf16/q8_0) bytes.
  * Tensors stream through writeGguf's producers a chunk of rows at a time, so memory stays at a few tens of MB
- * whatever the model's size (a tensor an adapter merge touches is the exception: it is held whole in f32).
+ * whatever the model's size; an adapter merge streams too (TensorHook.applyRows on each chunk, in f32), and only a
+ * hook without applyRows has its tensors held whole in f32.
  */
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { kv, type TensorSpec, writeGguf } from '../gguf/writer.js';
 import { freeBytes, outputTarget, readSmallFile, sameFile, tempDone, tempPath } from '../util/files.js';
 import { humanBytes } from '../util/human.js';
 import { convertBytes, decodeToF32, encodeFromF32, FILE_TYPE, GGML_TYPE, type OutType } from './dtypes.js';
+import type { CheckpointTensor } from './checkpoint.js';
 import { type LlamaShape, readLlamaModel, tensorOrder } from './hfModel.js';
 import { modelNames } from './naming.js';
 import { permuteRow, planTensors, ropeFreqs, type TensorPlan } from './tensors.js';
@@ -25,8 +27,19 @@ export interface TensorHook {
   touches(hfName: string): boolean;
   /** In place, on the HF-layout (unpermuted) f32 values, shape [rows, cols] as in the checkpoint. */
   apply(hfName: string, values: Float32Array, shape: number[]): void;
-  /** Tensors replaced whole (PEFT modules_to_save): HF name → f32 values in HF layout. */
-  replacements?: Map<string, { values: Float32Array; shape: number[] }>;
+  /**
+   * Like apply, on rows [row0, row0 + n) only (`values` holds those rows): with it the converter merges a tensor
+   * a chunk at a time instead of holding it whole in f32 (an 8B embed_tokens is 2 GB in f32).
+   */
+  applyRows?(hfName: string, values: Float32Array, shape: number[], row0: number, n: number): void;
+  /**
+   * Tensors replaced whole (PEFT modules_to_save): HF name → f32 values in HF layout. With `source` (the tensor
+   * in a safetensors file) the converter streams it like a checkpoint tensor and never asks for `values`: an
+   * 8B model's lm_head is 1 GB in bf16 and 2 GB in f32.
+   */
+  replacements?: Map<string, { values: Float32Array; shape: number[]; source?: CheckpointTensor }>;
+  /** The files the hook reads (the adapter's): the output may be none of them. */
+  files?: string[];
 }
 
 export interface ConvertOptions {
@@ -164,7 +177,8 @@ function producer(p: TensorPlan, s: LlamaShape, files: Files, hook: TensorHook |
     signal?.throwIfAborted();
     const rows = p.shape[0];
     const rowElems = elements(p.shape.slice(1));
-    if (!p.tensor || hook?.replacements?.has(p.hf) || hook?.touches(p.hf)) {
+    const merge = !!p.tensor && !!hook?.touches(p.hf);
+    if (!p.tensor || hook?.replacements?.has(p.hf) || (merge && !hook!.applyRows)) {
       // Whole tensor in f32: generated, replaced or merged.
       let values: Float32Array;
       if (!p.tensor) values = p.gguf === 'rope_freqs.weight' ? ropeFreqs(s) : hook!.replacements!.get(p.hf)!.values;
@@ -205,8 +219,18 @@ function producer(p: TensorPlan, s: LlamaShape, files: Files, hook: TensorHook |
         const n = Math.min(step, rows - r);
         let raw = await next;
         if (r + step < rows) next = read(r + step);
-        if (p.heads) raw = permuteRowsInHeads(raw, n, rowBytes, group);
-        const out = convertBytes(raw, p.src, p.out);
+        let out: Uint8Array;
+        if (merge) {
+          // The adapter's update on these rows, in f32 on the HF layout, before the q/k permutation.
+          const v = decodeToF32(raw, p.src);
+          hook!.applyRows!(p.hf, v, p.shape, r, n);
+          let bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+          if (p.heads) bytes = permuteRowsInHeads(bytes, n, rowElems * 4, group);
+          out = encodeFromF32(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), p.out);
+        } else {
+          if (p.heads) raw = permuteRowsInHeads(raw, n, rowBytes, group);
+          out = convertBytes(raw, p.src, p.out);
+        }
         await writing;
         writing = write(out);
         progress.tick(n * rowBytes);
@@ -241,7 +265,7 @@ export async function convertModel(o: ConvertOptions): Promise<{ out: string; ty
   const r = resolveType(o.type, s);
   const fileOut: OutType = r.direct ?? r.via!;
   const target = outputTarget(o.out);
-  for (const f of inputFiles(o.src, model.checkpoint.files.map((f) => f.path))) {
+  for (const f of [...inputFiles(o.src, model.checkpoint.files.map((f) => f.path)), ...(o.hook?.files ?? [])]) {
     if (sameFile(f, target)) throw new UserError(`--out ${o.out} is ${f}, one of the model's own files; give another output file`, 2);
   }
   if (!existsSync(dirname(target))) throw new UserError(`cannot write ${o.out}: its folder does not exist`);
@@ -249,11 +273,21 @@ export async function convertModel(o: ConvertOptions): Promise<{ out: string; ty
   const order = tensorOrder(model.checkpoint);
   const tensors = new Map(model.checkpoint.tensors);
   // A modules_to_save tensor the checkpoint lacks (lm_head of a tied model) is written as a tensor of its own.
+  // One with a source file takes the base tensor's place and streams from the adapter's file.
+  const streamed = new Set<string>();
   for (const [name, rep] of o.hook?.replacements ?? []) {
-    if (!tensors.has(name)) { order.push(name); tensors.set(name, { name, dtype: 'F32', shape: rep.shape, offset: 0, bytes: 0, file: model.checkpoint.files[0] }); }
+    if (!tensors.has(name)) order.push(name);
+    if (rep.source) { tensors.set(name, rep.source); streamed.add(name); }
+    else if (!tensors.has(name)) tensors.set(name, { name, dtype: 'F32', shape: rep.shape, offset: 0, bytes: 0, file: model.checkpoint.files[0] });
   }
+  const hook: TensorHook | undefined = o.hook && streamed.size ? {
+    touches: (n) => o.hook!.touches(n),
+    apply: (n, v, shape) => o.hook!.apply(n, v, shape),
+    applyRows: o.hook.applyRows && ((n, v, shape, row0, count) => o.hook!.applyRows!(n, v, shape, row0, count)),
+    replacements: new Map([...o.hook.replacements!].filter(([n]) => !streamed.has(n))),
+  } : o.hook;
   const plans = planTensors(s, tensors, order, fileOut);
-  for (const p of plans) if (p.tensor && p.tensor.bytes === 0 && o.hook?.replacements?.has(p.hf)) p.tensor = undefined;
+  for (const p of plans) if (p.tensor && p.tensor.bytes === 0 && hook?.replacements?.has(p.hf)) p.tensor = undefined;
   const tok = await tokenizerMetadata(o.src, { vocabSize: s.vocabSize });
   const totalParams = plans.reduce((a, p) => a + elements(p.shape), 0);
   const kvs = modelKVs(o.src, model.config.json, s, fileOut, totalParams, o.name);
@@ -282,7 +316,7 @@ export async function convertModel(o: ConvertOptions): Promise<{ out: string; ty
 
   const files = new Files();
   const progress: Progress = { done: 0, total: srcBytes, tick(n) { this.done += n; o.onProgress?.(this.done, this.total, 'convert'); } };
-  const specs: TensorSpec[] = plans.map((p) => ({ name: p.gguf, dims: [...p.shape].reverse(), type: GGML_TYPE[p.out], data: producer(p, s, files, o.hook, progress, o.signal) }));
+  const specs: TensorSpec[] = plans.map((p) => ({ name: p.gguf, dims: [...p.shape].reverse(), type: GGML_TYPE[p.out], data: producer(p, s, files, hook, progress, o.signal) }));
   o.onProgress?.(0, srcBytes, 'convert');
   if (r.direct) {
     try {

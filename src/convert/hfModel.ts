@@ -62,6 +62,8 @@ const int = (cfg: HfConfig, key: string, required: boolean): number | undefined 
     return undefined;
   }
   if (!Number.isSafeInteger(v) || (v as number) <= 0) throw new UserError(`${cfg.path}: "${key}" is ${JSON.stringify(v)}, not a positive whole number`);
+  // Each of these is written as a GGUF uint32 (gguf-py's struct.pack('<I') fails the same way on a larger one).
+  if ((v as number) > 0xffffffff) throw new UserError(`${cfg.path}: "${key}" is ${v}, over the 4294967295 a GGUF can hold; fix config.json`);
   return v as number;
 };
 

@@ -2,7 +2,7 @@
  * A PEFT LoRA adapter to a llama.cpp LoRA GGUF, as llama.cpp's convert_lora_to_gguf.py writes it:
  * general.architecture "llama", general.type "adapter", adapter.type "lora", adapter.lora.alpha (f32), and per
  * target `<gguf name>.weight.lora_a` (A, r × in) and `.lora_b` (B, out × r), all of the output type (f32 by
- * default, as the script's --outtype; f16 and bf16 too). The script runs the base model's converter on a
+ * default, as the script's --outtype; f16, bf16 and q8_0 too). The script runs the base model's converter on a
  * (A, B) pair that stands for B·A, so the q/k row permutation reaches only B's rows and A is untouched.
  *
  * Where we differ on purpose: the script writes lora_alpha as is and ignores use_rslora, but llama.cpp scales by
@@ -14,18 +14,19 @@
 import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readHfConfig } from '../context/hfConfig.js';
-import { encodeF16, encodeF32 } from '../gguf/numbers.js';
+import { ValueType } from '../gguf/types.js';
 import { kv, type TensorSpec, writeGguf } from '../gguf/writer.js';
+import { encodeFromF32 } from './dtypes.js';
 import { modelNames } from './naming.js';
 import { type AdapterBaseShape, checkAdapterFits } from './merge.js';
 import { outputTarget, sameFile } from '../util/files.js';
 import { ADAPTER_CONFIG, adapterValues, type LoraPair, type PeftAdapter, readPeftAdapter } from './peft.js';
 
 
-export const LORA_TYPES = ['f32', 'f16', 'bf16'] as const;
+export const LORA_TYPES = ['f32', 'f16', 'bf16', 'q8_0'] as const;
 export type LoraType = (typeof LORA_TYPES)[number];
 /** GGML type ids. */
-const GGML: Record<LoraType, number> = { f32: 0, f16: 1, bf16: 30 };
+const GGML: Record<LoraType, number> = { f32: 0, f16: 1, bf16: 30, q8_0: 8 };
 
 export interface AdapterOptions {
   dir: string;
@@ -96,19 +97,17 @@ export function permuteRows(values: Float32Array, rows: number, cols: number, nH
   return out;
 }
 
-/** gguf-py's BF16: round to nearest even, NaN kept a (quiet) NaN. */
-export function encodeBF16(values: Float32Array): Uint8Array {
-  const u = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < u.length; i++) {
-    let n = u[i];
-    if ((n & 0x7fffffff) > 0x7f800000) n = ((n & 0xffff0000) | (4 << 16)) >>> 0;
-    out[i] = ((n + (0x7fff + ((n >>> 16) & 1))) >>> 16) & 0xffff;
-  }
-  return new Uint8Array(out.buffer);
-}
+/**
+ * The script's encodings (gguf-py quants.py): numpy's f16 and gguf-py's bf16, bit for bit — NaNs included (the
+ * bf16 rule sets bit 6 of the high half, a quiet NaN; numpy's f16 keeps the top payload bits).
+ */
+const ENCODE: Record<LoraType, (v: Float32Array) => Uint8Array> = {
+  f32: (v) => encodeFromF32(v, 'F32'), f16: (v) => encodeFromF32(v, 'F16'), bf16: (v) => encodeFromF32(v, 'BF16'),
+  q8_0: (v) => encodeFromF32(v, 'Q8_0'),
+};
 
-const ENCODE: Record<LoraType, (v: Float32Array) => Uint8Array> = { f32: encodeF32, f16: encodeF16, bf16: encodeBF16 };
+/** A tensor's type: Q8_0 of a row that is not whole 32-blocks (lora_b's rows are r long) falls back to F16, as quants.py's QuantError makes the script do. */
+const typeFor = (type: LoraType, ne0: number): LoraType => (type === 'q8_0' && ne0 % 32 ? 'f16' : type);
 
 /** The merge command for an adapter that cannot be a runtime LoRA. */
 const mergeHint = (dir: string) => `merge it into the model instead: llama3-zh convert BASE --adapter ${dir} --out model.gguf (or llama3-zh create NAME --from BASE --adapter ${dir})`;
@@ -143,16 +142,17 @@ function pairTensors(adapter: PeftAdapter, p: LoraPair, shape: AdapterBaseShape,
   const [aRows, aCols] = p.a.shape; // r × in  (embedding: r × vocab)
   const [bRows] = p.b.shape; // out × r  (embedding: dim × r)
   const nHead = p.target.endsWith('q_proj.weight') ? shape.nHead : p.target.endsWith('k_proj.weight') ? shape.nHeadKv : 0;
-  const enc = ENCODE[type];
+  const ta = typeFor(type, p.embedding ? r : aCols);
+  const tb = typeFor(type, r);
   // The script transposes only token_embd's lora_a (llm_build_inp_embd gathers rows of A).
   const aTensor: TensorSpec = p.embedding
-    ? { name: `${name}.lora_a`, dims: [r, aCols], type: GGML[type], data: async (w) => w(enc(transpose(adapterValues(adapter, p.a), aRows, aCols))) }
-    : { name: `${name}.lora_a`, dims: [aCols, aRows], type: GGML[type], data: async (w) => w(enc(adapterValues(adapter, p.a))) };
+    ? { name: `${name}.lora_a`, dims: [r, aCols], type: GGML[ta], data: async (w) => w(ENCODE[ta](transpose(adapterValues(adapter, p.a), aRows, aCols))) }
+    : { name: `${name}.lora_a`, dims: [aCols, aRows], type: GGML[ta], data: async (w) => w(ENCODE[ta](adapterValues(adapter, p.a))) };
   const bTensor: TensorSpec = {
-    name: `${name}.lora_b`, dims: [r, bRows], type: GGML[type],
+    name: `${name}.lora_b`, dims: [r, bRows], type: GGML[tb],
     data: async (w) => {
       const b = adapterValues(adapter, p.b);
-      await w(enc(nHead ? permuteRows(b, bRows, r, nHead) : b));
+      await w(ENCODE[tb](nHead ? permuteRows(b, bRows, r, nHead) : b));
     },
   };
   return [aTensor, bTensor];
@@ -168,7 +168,7 @@ function transpose(v: Float32Array, rows: number, cols: number): Float32Array {
 export async function convertAdapter(o: AdapterOptions): Promise<{ out: string; type: LoraType; alpha: number; tensors: number }> {
   const asked = (o.type ?? 'f32').toLowerCase();
   if (asked !== 'auto' && !LORA_TYPES.includes(asked as LoraType)) {
-    throw new UserError(`--type ${o.type}: a LoRA adapter converts to ${LORA_TYPES.join(', ')} or auto (llama.cpp applies it unquantized)`);
+    throw new UserError(`--type ${o.type}: a LoRA adapter converts to ${LORA_TYPES.join(', ')} or auto, as convert_lora_to_gguf does (quantize the base model for the rest)`);
   }
   const adapter = readPeftAdapter(o.dir);
   // auto: base.py's rule (the first matrix's dtype if 16-bit, else f16).
@@ -219,6 +219,8 @@ export async function convertAdapter(o: AdapterOptions): Promise<{ out: string; 
     kv.str('adapter.type', 'lora'),
     ...names,
     kv.f32('adapter.lora.alpha', alpha),
+    // The script's set_gguf_parameters writes them right after the alpha, as an array of uint32.
+    ...(adapter.aloraTokens ? [{ key: 'adapter.alora.invocation_tokens', type: ValueType.ARRAY, itemType: ValueType.UINT32, value: adapter.aloraTokens }] : []),
     kv.u32('general.quantization_version', 2),
   ], tensors);
   return { out, type, alpha, tensors: tensors.length };

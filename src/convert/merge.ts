@@ -4,10 +4,11 @@
  * the converter permutes q/k rows; modules_to_save replace their tensors whole. Also the shape checks both the
  * merge and the runtime-LoRA conversion make before anything is written.
  */
+import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { TensorHook } from './convert.js';
 import type { LlamaShape } from './hfModel.js';
-import { adapterValues, type LoraPair, type PeftAdapter } from './peft.js';
+import { ADAPTER_CONFIG, adapterValues, type LoraPair, type PeftAdapter } from './peft.js';
 
 export type { TensorHook };
 
@@ -75,12 +76,16 @@ export function checkAdapterFits(adapter: PeftAdapter, shape: AdapterBaseShape):
   }
 }
 
-/** W += scale·B·A (or its transpose for an embedding), in f32, in place. */
-export function addLora(values: Float32Array, rows: number, cols: number, a: Float32Array, b: Float32Array, r: number, scale: number, embedding: boolean): void {
+/**
+ * W += scale·B·A (or its transpose for an embedding), in f32, in place, on rows [row0, row0 + n) of the
+ * rows × cols weight; `values` holds just those rows. Each row of the update needs only its own row of B (or,
+ * for an embedding, its own column of A), so the converter can merge a tensor a chunk of rows at a time.
+ */
+export function addLora(values: Float32Array, rows: number, cols: number, a: Float32Array, b: Float32Array, r: number, scale: number, embedding: boolean, row0 = 0, n = rows): void {
   if (!embedding) {
     // A is r × cols, B is rows × r.
-    for (let i = 0; i < rows; i++) {
-      const row = i * cols;
+    for (let i = row0; i < row0 + n; i++) {
+      const row = (i - row0) * cols;
       for (let k = 0; k < r; k++) {
         const f = scale * b[i * r + k];
         if (f === 0) continue;
@@ -90,8 +95,8 @@ export function addLora(values: Float32Array, rows: number, cols: number, a: Flo
     }
   } else {
     // PEFT's Embedding: delta = (B·A)ᵀ with A r × rows (vocab), B cols (dim) × r.
-    for (let i = 0; i < rows; i++) {
-      const row = i * cols;
+    for (let i = row0; i < row0 + n; i++) {
+      const row = (i - row0) * cols;
       for (let j = 0; j < cols; j++) {
         let s = 0;
         for (let k = 0; k < r; k++) s += b[j * r + k] * a[k * rows + i];
@@ -106,26 +111,37 @@ export function addLora(values: Float32Array, rows: number, cols: number, a: Flo
  * A replacement's values are decoded only when the converter reads them (an lm_head is 2 GB in f32 for 8B).
  */
 export function mergeHook(adapter: PeftAdapter, shape: AdapterBaseShape): TensorHook {
+  if (adapter.aloraTokens) {
+    throw new UserError(`${adapter.dir}: an activated LoRA (aLoRA, alora_invocation_tokens) changes only the tokens after its invocation, which merged weights cannot do; convert it to a LoRA GGUF instead: llama3-zh convert ${adapter.dir} --base BASE --out adapter.gguf`);
+  }
   checkAdapterFits(adapter, shape);
   const byTarget = new Map<string, LoraPair[]>();
   for (const p of adapter.pairs) byTarget.set(p.target, [...(byTarget.get(p.target) ?? []), p]);
-  const replacements = new Map<string, { values: Float32Array; shape: number[] }>();
+  const replacements: NonNullable<TensorHook['replacements']> = new Map();
   for (const [name, t] of adapter.full) {
-    replacements.set(name, { shape: t.shape, get values() { return adapterValues(adapter, t); } });
+    replacements.set(name, { shape: t.shape, source: { ...t, file: adapter.file }, get values() { return adapterValues(adapter, t); } });
   }
+  // A and B of the tensor being merged, read once for all its chunks (they are small: r × in and out × r).
+  const factors = new Map<string, Array<{ a: Float32Array; b: Float32Array }>>();
+  const applyRows = (name: string, values: Float32Array, dims: number[], row0: number, n: number) => {
+    const pairs = byTarget.get(name);
+    if (!pairs) return;
+    let ab = factors.get(name);
+    if (!ab) { ab = pairs.map((p) => ({ a: adapterValues(adapter, p.a), b: adapterValues(adapter, p.b) })); factors.set(name, ab); }
+    pairs.forEach((p, i) => {
+      const want = pairShape(p);
+      if (!same(dims, want) || values.length !== n * want[1]) {
+        throw new UserError(`${adapter.dir}: "${p.module}" gives a ${want.join('×')} update but the base model's ${name} is ${dims.join('×')}`);
+      }
+      addLora(values, want[0], want[1], ab[i].a, ab[i].b, p.r, p.scale, p.embedding, row0, n);
+    });
+    if (row0 + n >= dims[0]) factors.delete(name);
+  };
   return {
     touches: (name) => byTarget.has(name),
-    apply(name, values, dims) {
-      const pairs = byTarget.get(name);
-      if (!pairs) return;
-      for (const p of pairs) {
-        const want = pairShape(p);
-        if (!same(dims, want) || values.length !== want[0] * want[1]) {
-          throw new UserError(`${adapter.dir}: "${p.module}" gives a ${want.join('×')} update but the base model's ${name} is ${dims.join('×')}`);
-        }
-        addLora(values, want[0], want[1], adapterValues(adapter, p.a), adapterValues(adapter, p.b), p.r, p.scale, p.embedding);
-      }
-    },
+    apply: (name, values, dims) => applyRows(name, values, dims, 0, dims[0]),
+    applyRows,
     replacements,
+    files: [adapter.file.path, join(adapter.dir, ADAPTER_CONFIG)],
   };
 }

@@ -9,8 +9,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { fromF16 } from '../gguf/numbers.js';
 import { readSmallFile } from '../util/files.js';
+import { decodeToF32 } from './dtypes.js';
 import { readSafetensors, type SafetensorsFile, type SafetensorsTensor, tensorData } from './safetensors.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -39,6 +39,11 @@ export interface PeftAdapter {
   alpha: number;
   rslora: boolean;
   baseModel?: string;
+  /**
+   * An activated LoRA (PEFT's aLoRA): it acts only on the tokens after its invocation tokens. llama.cpp keeps them
+   * as adapter.alora.invocation_tokens (only llama-server honours them); a merge cannot express them at all.
+   */
+  aloraTokens?: number[];
   /** Pairs in the order of their lora_A keys in the file. */
   pairs: LoraPair[];
   /** modules_to_save: base tensor name → the full tensor that replaces it. */
@@ -108,7 +113,8 @@ export function readPeftAdapter(dir: string): PeftAdapter {
     throw new UserError(`${cfgPath}: lora_bias is true; the adapter trains biases, which Llama's layers do not have, so it cannot be converted`);
   }
   const r = num(dir, config, 'r');
-  const alpha = num(dir, config, 'lora_alpha', r);
+  // PEFT's LoraConfig default (lora_alpha=8), which from_pretrained uses when the key is absent — not r.
+  const alpha = num(dir, config, 'lora_alpha', 8);
   const rslora = config.use_rslora === true;
   const rankPattern = (config.rank_pattern ?? {}) as Record<string, unknown>;
   const alphaPattern = (config.alpha_pattern ?? {}) as Record<string, unknown>;
@@ -177,23 +183,32 @@ export function readPeftAdapter(dir: string): PeftAdapter {
   }
   if (pairs.length === 0 && full.size === 0) throw new UserError(`${weights} holds no LoRA weights`);
   const base = config.base_model_name_or_path;
-  return { dir, file, config, r, alpha, rslora, baseModel: typeof base === 'string' && base ? base : undefined, pairs, full, baseLayers };
+  return { dir, file, config, r, alpha, rslora, baseModel: typeof base === 'string' && base ? base : undefined, aloraTokens: aloraTokens(dir, config), pairs, full, baseLayers };
 }
 
-/** A tensor of the adapter as f32 values (it may be stored as F32, F16 or BF16). */
+/** alora_invocation_tokens (a list of token ids), else undefined; an invocation_string alone is refused. */
+function aloraTokens(dir: string, config: Record<string, unknown>): number[] | undefined {
+  const t = config.alora_invocation_tokens;
+  const cfgPath = join(dir, ADAPTER_CONFIG);
+  if (Array.isArray(t) && t.length > 0) {
+    if (!t.every((x) => Number.isSafeInteger(x) && x >= 0 && x <= 0xffffffff)) throw new UserError(`${cfgPath}: "alora_invocation_tokens" is not a list of token ids`);
+    return t as number[];
+  }
+  if (typeof config.invocation_string === 'string' && config.invocation_string) {
+    // convert_lora_to_gguf tokenizes it with the base model's tokenizer and drops the first token (older aLoRAs'
+    // off-by-one); we do not guess that: the ids must be given.
+    throw new UserError(`${cfgPath}: an activated LoRA (aLoRA) with only "invocation_string"; add "alora_invocation_tokens" (the token ids PEFT activates it after) to adapter_config.json`);
+  }
+  return undefined;
+}
+
+/**
+ * A tensor of the adapter as f32 values (it may be stored as F32, F16 or BF16), bit for bit as torch widens them:
+ * through the bit tables, never through a JS number, which would make a signalling NaN quiet.
+ */
 export function adapterValues(adapter: PeftAdapter, t: SafetensorsTensor): Float32Array {
-  const buf = tensorData(adapter.file, t);
-  const n = t.shape.reduce((x, d) => x * d, 1);
-  const out = new Float32Array(n);
-  if (t.dtype === 'F32') {
-    for (let i = 0; i < n; i++) out[i] = buf.readFloatLE(i * 4);
-  } else if (t.dtype === 'BF16') {
-    const u = new Uint32Array(out.buffer);
-    for (let i = 0; i < n; i++) u[i] = buf.readUInt16LE(i * 2) << 16;
-  } else if (t.dtype === 'F16') {
-    for (let i = 0; i < n; i++) out[i] = fromF16(buf.readUInt16LE(i * 2));
-  } else {
+  if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') {
     throw new UserError(`${adapter.file.path}: tensor "${t.name}" is ${t.dtype}; adapters convert from F32, F16 or BF16`);
   }
-  return out;
+  return decodeToF32(tensorData(adapter.file, t), t.dtype);
 }

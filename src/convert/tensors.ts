@@ -121,6 +121,11 @@ export function planTensors(s: LlamaShape, tensors: Map<string, CheckpointTensor
     plans.push({ hf, gguf, shape: t.shape, src: t.dtype as SrcDtype, out: tensorOutType(gguf, t.shape, fileOut), heads, tensor: t });
     seen.add(gguf);
   }
+  // A layer past num_hidden_layers is a config that disagrees with its weights, not a foreign model.
+  const extra = unknown.map((n) => /^model\.layers\.(\d+)\./.exec(n)).find((m) => m && ggufName(m.input, Number(m[1]) + 1));
+  if (extra) {
+    throw new UserError(`config.json has num_hidden_layers ${s.nLayer} but the checkpoint has layer ${extra[1]} ("${extra.input}"); the config and the weights disagree`);
+  }
   if (unknown.length) {
     const list = unknown.slice(0, 3).map((n) => `"${n}"`).join(', ') + (unknown.length > 3 ? ` and ${unknown.length - 3} more` : '');
     throw new UserError(`the checkpoint has ${unknown.length === 1 ? 'a tensor' : 'tensors'} a Llama model does not: ${list}; is it a ${s.hfArch} at all?`);

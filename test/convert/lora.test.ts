@@ -379,7 +379,7 @@ test('the CLI: convert PEFT_DIR --base SRC writes the LoRA GGUF, --adapter merge
     /the adapter's base model "\/root\/models\/tiny-llama" is not here; pass its Hugging Face folder: --base \/path\/to\/tiny-llama$/);
   assertOneLineError(await runCli(['convert', hfDir, '--base', hfDir, '--out', join(root, 'cli-x.gguf')]), /--base is for a PEFT adapter folder as SRC/);
   assertOneLineError(await runCli(['convert', plain, '--base', hfDir, '--type', 'q4_k_m', '--out', join(root, 'cli-x.gguf')]),
-    /--type q4_k_m: a LoRA adapter converts to f32, f16, bf16 or auto \(llama\.cpp applies it unquantized\)$/);
+    /--type q4_k_m: a LoRA adapter converts to f32, f16, bf16, q8_0 or auto, as convert_lora_to_gguf does \(quantize the base model for the rest\)$/);
   assertOneLineError(await runCli(['convert', plain, '--base', hfDir, '--out', join(plain, 'adapter_model.safetensors'), '--force']),
     /is .*adapter_model\.safetensors, one of the adapter's own files; give another output file$/);
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('cli-') && n !== 'cli-plain.gguf' && n !== 'cli-merged.gguf'), []);

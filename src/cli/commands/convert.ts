@@ -55,14 +55,16 @@ export async function convertCommand(args: string[]): Promise<void> {
   const src = resolveSource(positionals[0]);
   const out = values.out;
   if (existsSync(outputTarget(out)) && !values.force) throw new UserError(`${out} exists; pass --force to replace it`);
-  if (isPeftFolder(src)) return convertAdapterCommand({ dir: src, base: values.base, out, type: values.type, name: values.name, adapter: values.adapter });
+  if (isPeftFolder(src, values.base)) return convertAdapterCommand({ dir: src, base: values.base, out, type: values.type, name: values.name, adapter: values.adapter });
   if (values.base !== undefined) throw new UserError(`--base is for a PEFT adapter folder as SRC (${src} has no adapter_config.json); to merge an adapter into ${src}, pass --adapter DIR`);
   const hook: TensorHook | undefined = adapterHook(values.adapter, src);
 
   const ac = new AbortController();
   // Converting stops at the next chunk; llama.cpp's quantizer cannot be interrupted, so then the process ends
   // (util/files' exit handler removes the temp files, as quantize does).
-  const onInt = () => (phase === 'quantize' ? process.exit(130) : ac.abort());
+  // The shell's convention: 128 + the signal's number (SIGINT 2 → 130, SIGTERM 15 → 143).
+  let code = 130;
+  const onInt = (sig: NodeJS.Signals) => { code = sig === 'SIGTERM' ? 143 : 130; return phase === 'quantize' ? process.exit(code) : ac.abort(); };
   process.on('SIGINT', onInt).on('SIGTERM', onInt);
   let bar: ReturnType<typeof progressBar> | undefined;
   let phase = '';
@@ -82,7 +84,7 @@ export async function convertCommand(args: string[]): Promise<void> {
     console.log(`wrote ${out}: ${r.type}, ${humanBytes(r.bytes)}`);
   } catch (e) {
     if (bar && process.stderr.isTTY) process.stderr.write('\n');
-    if (ac.signal.aborted) throw new UserError('interrupted; nothing was written', 130);
+    if (ac.signal.aborted) throw new UserError('interrupted; nothing was written', code);
     throw e;
   } finally {
     process.off('SIGINT', onInt).off('SIGTERM', onInt);
