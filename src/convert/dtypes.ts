@@ -104,8 +104,11 @@ export function encodeFromF32(v: Float32Array, out: OutType): Uint8Array {
   return new Uint8Array(r.buffer);
 }
 
-/** Source bytes → output bytes, the fast way for each pair (16-bit pairs by table, F32 out by widening). */
-export function convertBytes(src: Uint8Array, dtype: SrcDtype, out: OutType): Uint8Array {
+/**
+ * Source bytes → output bytes, the fast way for each pair (16-bit pairs by table, F32 out by widening). A 16-bit
+ * pair writes into `into` when given (4-byte aligned, at least src's length), so a conversion can reuse its buffers.
+ */
+export function convertBytes(src: Uint8Array, dtype: SrcDtype, out: OutType, into?: Uint8Array): Uint8Array {
   if (dtype === out && dtype !== 'BF16') return src; // F32→F32 and F16→F16 are exact copies
   if (out === 'Q8_0' || dtype === 'F32') return encodeFromF32(decodeToF32(src, dtype), out);
   if (out === 'F32') return new Uint8Array(decodeToF32(src, dtype).buffer);
@@ -118,7 +121,7 @@ export function convertBytes(src: Uint8Array, dtype: SrcDtype, out: OutType): Ui
     if (!nan) return src;
   }
   const tab = dtype === 'BF16' ? (out === 'F16' ? t().bf16ToF16 : t().bf16ToBf16) : t().f16ToBf16;
-  const r = new Uint16Array(s.length);
+  const r = into ? new Uint16Array(into.buffer, into.byteOffset, s.length) : new Uint16Array(s.length);
   // Two values per 32-bit word: half the loads and stores of a 16-bit loop (about 2x faster in V8, measured: 0.5 → 1 GB/s of bf16 → f16).
   const even = s.length & ~1;
   const s32 = new Uint32Array(s.buffer, s.byteOffset, even / 2);
@@ -128,7 +131,7 @@ export function convertBytes(src: Uint8Array, dtype: SrcDtype, out: OutType): Ui
     r32[i] = tab[w & 0xffff] | (tab[w >>> 16] << 16);
   }
   if (even < s.length) r[even] = tab[s[even]];
-  return new Uint8Array(r.buffer);
+  return new Uint8Array(r.buffer, r.byteOffset, r.byteLength);
 }
 
 /**
