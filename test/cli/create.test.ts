@@ -131,6 +131,27 @@ test('bad input: one line each, and nothing in the store', async () => {
   assert.deepEqual(readdirSync(join(models, 'local', 'taken')).sort(), ['.llama3-zh.json', 'taken-F16.gguf']);
 });
 
+test('a created model named as the folder it came from (the suggested command): chat -m NAME and rm NAME mean the model, not the folder', async () => {
+  const src = await testModel({ reply: REPLY });
+  const { env, models } = home();
+  // The working directory holds a Hugging Face folder called my-sft, and the model is made under that name.
+  const cwd = mkdtempSync(join(tmpdir(), 'create-cwd-'));
+  mkdirSync(join(cwd, 'my-sft'));
+  writeFileSync(join(cwd, 'my-sft', 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'] }));
+  writeFileSync(join(cwd, 'my-sft', 'model.safetensors'), '');
+  assert.equal((await runCli(['create', 'my-sft', '--from', src, '--system', SYSTEM], { env, cwd })).code, 0);
+  const chat = await runCli(['chat', '-m', 'my-sft', '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env, cwd });
+  assert.equal(chat.code, 0, chat.stderr);
+  assert.equal(JSON.parse(chat.stdout).reply, REPLY);
+  const rm = await runCli(['rm', 'my-sft'], { env, cwd });
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.match(rm.stdout, /^removed my-sft \([\d.]+ MiB\)\n$/);
+  assert.equal(existsSync(join(models, 'local')), false);
+  // The folder itself is untouched; with no model of that name, -m my-sft is the folder again.
+  assert.deepEqual(readdirSync(join(cwd, 'my-sft')).sort(), ['config.json', 'model.safetensors']);
+  assertOneLineError(await runCli(['chat', '-m', 'my-sft', '-p', 'x'], { env, cwd }), /^llama3-zh chat: my-sft is a Hugging Face \(safetensors\) model folder/);
+});
+
 test('chat on a Hugging Face folder without --yes and without a terminal: the exact commands, exit 1, nothing converted', async () => {
   const { env, models } = home();
   const hf = join(dir, 'My SFT model');
