@@ -197,6 +197,12 @@ test('serve NAME answers as NAME with the recorded system prompt; a request\'s o
     const withSystem = JSON.parse((await runCli(['chat', '-m', src, '-s', SYSTEM, '-p', '你是谁', '-t', '1', '--json'], { env })).stdout);
     assert.equal(a.usage.prompt_tokens, withSystem.usage.prompt_tokens);
     assert.equal(own.usage.prompt_tokens, bare.usage.prompt_tokens + 6);
+    // The simple API (POST /) uses the recorded system prompt too, not the demo's own default.
+    const promptTotal = async () => Number(/^llama3zh_prompt_tokens_total (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
+    const before = await promptTotal();
+    const simple = await (await fetch(`${url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: '你是谁', temperature: 0 }) })).json();
+    assert.equal(simple.response, REPLY);
+    assert.equal(await promptTotal() - before, withSystem.usage.prompt_tokens);
   } finally {
     child.kill('SIGINT');
   }
