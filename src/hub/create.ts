@@ -113,10 +113,14 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
   }
   if (o.template !== undefined && o.templateFile) throw new UserError('give --template or --template-file, not both', 2);
   if (o.templateFile) checkChatTemplate(o.templateFile.source, `template file ${o.templateFile.path}`);
-  const taken = o.name ? matchLocal(repo) : [];
-  if (taken.length && !o.force) {
-    throw new UserError(`a model named ${o.name} is in the store already (${taken.map((m) => m.path).join(', ')}); pass --force to replace it, or choose another name`);
-  }
+  const inUse = () => {
+    const taken = o.name ? matchLocal(repo) : [];
+    if (taken.length && !o.force) {
+      throw new UserError(`a model named ${o.name} is in the store already (${taken.map((m) => m.path).join(', ')}); pass --force to replace it, or choose another name`);
+    }
+    return taken;
+  };
+  inUse();
   let cv: Converters | undefined;
   let adapter: PeftAdapter | undefined;
   let from = o.from;
@@ -182,6 +186,8 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
       created,
     };
     // From here on, synchronous: no Ctrl-C handler runs between removing the old model, the rename and the record.
+    // Asked again: another create of the same NAME may have finished while this one converted.
+    const taken = inUse();
     let replaced = 0;
     for (const old of taken) { removeLocal(old); replaced++; }
     if (o.into) for (const old of matchLocal(repo).filter((m) => m.entry?.primary === file)) removeLocal(old);
