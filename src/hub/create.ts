@@ -8,9 +8,9 @@
  * util/files.ts), then renamed and recorded in the manifest in one synchronous step, which no signal handler
  * can come between; an interrupted create leaves no entry and no file.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { checkChatTemplate, TEMPLATE_NAMES } from '../chat/templates.js';
 import { QUANT_TYPES, quantizeInWorker } from '../engine/llamacpp/quantize.js';
 import { UserError } from '../errors.js';
@@ -225,18 +225,31 @@ async function fromGguf(src: string, tmp: string, type: string | undefined, o: C
     throw new UserError(`${src} is already quantized (${own}); quantizing it again to ${type} loses quality: create from the F16/BF16 GGUF or the Hugging Face folder, or leave out --quantize`);
   }
   o.onStart?.(`quantizing ${src} to ${type}`);
-  const { result, worker } = quantizeInWorker({ input: src, output: tmp, ftype: QUANT_TYPES[type], nthread: o.threads ?? availableParallelism(), allowRequantize: false });
-  // llama_model_quantize cannot be interrupted (worker.terminate waits for it): on Ctrl-C, drop the temp file and end.
-  const onAbort = () => { rmSync(tmp, { force: true }); process.exit(130); };
+  // llama.cpp writes into a folder of its own: on Ctrl-C the process ends while the native call runs on, and a file
+  // it had not opened yet would appear after a removal of the file alone; in a removed folder it cannot be created.
+  // (Not *.gguf inside: ls would list a half-written model.)
+  const qdir = mkdtempSync(join(dirname(tmp), '.quantize-'));
+  const out = join(qdir, 'out.tmp');
+  const { result, worker } = quantizeInWorker({ input: src, output: out, ftype: QUANT_TYPES[type], nthread: o.threads ?? availableParallelism(), allowRequantize: false });
+  // llama_model_quantize cannot be interrupted (worker.terminate waits for it): on Ctrl-C, drop what was written and end.
+  const onAbort = () => {
+    rmSync(qdir, { recursive: true, force: true });
+    rmSync(tmp, { force: true });
+    pruneEmpty(dirname(tmp), modelsDir());
+    process.stderr.write('\nllama3-zh create: interrupted; nothing was kept\n');
+    process.exit(130);
+  };
   o.signal?.addEventListener('abort', onAbort);
-  const poll = setInterval(() => { try { o.onProgress?.(statSync(tmp).size, size, 'quantize'); } catch { /* not there yet */ } }, 200);
+  const poll = setInterval(() => { try { o.onProgress?.(statSync(out).size, size, 'quantize'); } catch { /* not there yet */ } }, 200);
   try {
     const r = await result;
     if (r.rc !== 0) throw new UserError(`llama.cpp cannot quantize ${src}: ${r.error}`);
+    renameSync(out, tmp);
   } finally {
     clearInterval(poll);
     o.signal?.removeEventListener('abort', onAbort);
     await worker.terminate();
+    rmSync(qdir, { recursive: true, force: true });
   }
   return { type, bytes: statSync(tmp).size };
 }
