@@ -74,10 +74,15 @@ export function findConversion(source: string, type: string, adapter?: string): 
   });
 }
 
-/** Earlier cached conversions of `source` to `type` (its files have changed since): replaced by a new one. */
-export function staleConversions(source: string, type: string): LocalModel[] {
+/**
+ * Earlier cached conversions of `source` to `type` (its files have changed since), with the same adapter merged or
+ * none: replaced by a new one. A catalog LoRA merged into this folder is another model, not an old copy of this one.
+ */
+export function staleConversions(source: string, type: string, adapter?: string): LocalModel[] {
   const abs = resolve(source);
-  return listStore().filter((m) => m.entry?.created?.auto && m.entry.created.source === abs && m.entry.created.type === type);
+  const merged = adapter === undefined ? undefined : resolve(adapter);
+  return listStore().filter((m) => m.entry?.created?.auto && m.entry.created.source === abs && m.entry.created.type === type
+    && m.entry.created.adapter === merged);
 }
 
 /**

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Rng } from '../../src/gguf/numbers.js';
 import { createModel } from '../../src/hub/create.js';
+import { staleConversions } from '../../src/hub/created.js';
+import { writeTinyLlama } from '../helpers/hfCheckpoint.js';
+import { randomDense, writeSafetensors } from '../helpers/loraTiny.js';
 import { listStore, storeName, useModelsDir } from '../../src/hub/store.js';
 import { REPLY, testModel } from '../helpers/models.js';
 
@@ -22,6 +26,30 @@ test('two creates of one NAME at once: the second to finish is refused, and the 
     assert.match((quantized as PromiseRejectedResult).reason.message, /^a model named twin is in the store already \(.*twin-F16\.gguf\); pass --force to replace it, or choose another name$/);
     assert.deepEqual(listStore().map((m) => [storeName(m), m.quant]), [['twin', 'F16']]);
     assert.deepEqual(readdirSync(join(models, 'local', 'twin')).sort(), ['.llama3-zh.json', 'twin-F16.gguf']);
+  } finally {
+    useModelsDir(undefined);
+  }
+});
+
+test("a LoRA merged into a folder (a catalog LoRA with modules_to_save) is not a stale conversion of that folder", async () => {
+  const root = mkdtempSync(join(tmpdir(), 'create-stale-'));
+  const hf = join(root, 'base');
+  writeTinyLlama(hf, { layers: 2, hidden: 64, heads: 4, kvHeads: 2, ff: 128, dtype: 'f32', seed: 3, instruct: true });
+  const adapter = join(root, 'adapter');
+  mkdirSync(adapter);
+  writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', base_model_name_or_path: hf, r: 2, lora_alpha: 4, target_modules: ['v_proj'] }));
+  const rng = new Rng(9);
+  writeSafetensors(join(adapter, 'adapter_model.safetensors'), [
+    { name: 'base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight', dtype: 'F32', dense: randomDense(rng, [2, 64], 0.5) },
+    { name: 'base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight', dtype: 'F32', dense: randomDense(rng, [32, 2], 0.5) },
+  ]);
+  useModelsDir(join(root, 'models'));
+  try {
+    // What chat makes for a pulled adapter (convertFirst's adapterFirst), and a plain cached conversion of the base.
+    await createModel({ into: { repo: 'someone/lora' }, from: hf, adapter, quantize: 'F16', auto: true, force: true });
+    await createModel({ name: 'base-cache', from: hf, quantize: 'F16', auto: true, force: true });
+    assert.deepEqual(staleConversions(hf, 'F16').map(storeName), ['base-cache']);
+    assert.deepEqual(staleConversions(hf, 'F16', adapter).map(storeName), ['someone/lora:F16']);
   } finally {
     useModelsDir(undefined);
   }
