@@ -143,6 +143,7 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
   }
   if (src.kind === 'folder') cv ??= await converters();
   const type = o.quantize !== undefined ? checkType(o.quantize, src.kind, cv?.CONVERT_TYPES ?? []) : undefined;
+  if (src.kind === 'gguf') checkSplit(src.path, type);
 
   // A model made from another created model keeps its template and system prompt unless told otherwise (ollama's FROM does).
   const inherited = src.created;
@@ -206,15 +207,32 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
   }
 }
 
+/** The type a GGUF is (general.file_type, else its first matrix's). */
+function ownType(f: ReturnType<typeof readGguf>): string {
+  const ftype = meta<number>(f, 'general.file_type');
+  return Object.entries(QUANT_TYPES).find(([, v]) => v === ftype)?.[0]
+    ?? (ftype === 0 ? 'F32' : tensorTypeName(f.tensors.find((t) => t.dims.length >= 2)?.type ?? 0));
+}
+
+/**
+ * A split GGUF (gguf-split's x-00001-of-00003.gguf) cannot be copied: llama.cpp loads the other parts from beside the
+ * first, which a copy of the first alone would not have. llama_model_quantize reads every part and writes one file.
+ */
+function checkSplit(src: string, type: string | undefined) {
+  const f = readGguf(src, { skipArrays: true });
+  const parts = meta<number>(f, 'split.count') ?? 1;
+  if (parts > 1 && (!type || type === ownType(f))) {
+    throw new UserError(`${src} is the first of ${parts} parts of a split GGUF, and create copies one file: give --quantize TYPE to make one file of it (llama.cpp reads every part), or run it where it is`, 2);
+  }
+}
+
 /** A GGUF source: copied as it is, or quantized with llama.cpp's quantizer. */
 async function fromGguf(src: string, tmp: string, type: string | undefined, o: CreateOptions): Promise<{ type: string; bytes: number }> {
   const f = readGguf(src, { skipArrays: true });
   const size = statSync(src).size;
   const free = freeBytes(tmp);
   if (free !== undefined && size > free) throw new UserError(`not enough disk space: ${src} is ${humanBytes(size)} and the store has ${humanBytes(free)} free; free some space or use --models-dir`);
-  const ftype = meta<number>(f, 'general.file_type');
-  const own = Object.entries(QUANT_TYPES).find(([, v]) => v === ftype)?.[0]
-    ?? (ftype === 0 ? 'F32' : tensorTypeName(f.tensors.find((t) => t.dims.length >= 2)?.type ?? 0));
+  const own = ownType(f);
   if (!type || type === own) {
     o.onStart?.(`copying ${src}`);
     copyFileSync(src, tmp);

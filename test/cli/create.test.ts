@@ -152,6 +152,17 @@ test('a created model named as the folder it came from (the suggested command): 
   assertOneLineError(await runCli(['chat', '-m', 'my-sft', '-p', 'x'], { env, cwd }), /^llama3-zh chat: my-sft is a Hugging Face \(safetensors\) model folder/);
 });
 
+test('create from a split GGUF: a copy of its first part alone is refused (llama.cpp would look for the others)', async () => {
+  const src = await testModel({ reply: REPLY });
+  const { env, models } = home();
+  const first = join(mkdtempSync(join(tmpdir(), 'create-split-')), 'big-00001-of-00002.gguf');
+  const set = await runCli(['gguf', 'set', src, 'split.count:u16=2', '--out', first], { env });
+  assert.equal(set.code, 0, set.stderr);
+  assertOneLineError(await runCli(['create', 'joined', '--from', first], { env }),
+    /^llama3-zh create: .*big-00001-of-00002\.gguf is the first of 2 parts of a split GGUF, and create copies one file: give --quantize TYPE to make one file of it \(llama\.cpp reads every part\), or run it where it is$/);
+  assert.equal(existsSync(models), false);
+});
+
 test('chat on a Hugging Face folder without --yes and without a terminal: the exact commands, exit 1, nothing converted', async () => {
   const { env, models } = home();
   const hf = join(dir, 'My SFT model');
