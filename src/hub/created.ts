@@ -22,6 +22,8 @@ const BARE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
 export function createdRepo(name: string): string {
   if (name.includes(':')) throw new UserError(`"${name}": a model name has no ':' (the quant is part of the model, not of its name)`, 2);
   if (!name.includes('/')) {
+    // chat -m x.gguf and rm x.gguf read such a name as a file (hub/modelRef.ts looksLikePath): a model no command could name.
+    if (/\.(gguf|json)$/i.test(name)) throw new UserError(`"${name}" reads as a file name (it ends in ${name.slice(name.lastIndexOf('.'))}); choose a model name without it`, 2);
     if (!BARE.test(name)) throw new UserError(`"${name}" is not a model name: use letters, digits, '.', '_' and '-' (at most 96), or owner/name`, 2);
     return `${LOCAL_OWNER}/${name}`;
   }

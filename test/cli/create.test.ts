@@ -108,6 +108,9 @@ test('bad input: one line each, and nothing in the store', async () => {
   assertOneLineError(await runCli(['create', 'x', '--from', 'llama3-8b-dpo-zh'], { env }), /^llama3-zh create: llama3-8b-dpo-zh is not downloaded; run: llama3-zh pull llama3-8b-dpo-zh/);
   assertOneLineError(await runCli(['create', 'llama3-8b-dpo-zh', '--from', src], { env }), /^llama3-zh create: "llama3-8b-dpo-zh" is the name of the catalog model llama3-8b-dpo-zh; choose another name for yours$/);
   assertOneLineError(await runCli(['create', 'a:b', '--from', src], { env }), /^llama3-zh create: "a:b": a model name has no ':'/);
+  // chat -m and rm read these as files: a model no command could name.
+  assertOneLineError(await runCli(['create', 'mine.gguf', '--from', src], { env }), /^llama3-zh create: "mine\.gguf" reads as a file name \(it ends in \.gguf\); choose a model name without it$/);
+  assertOneLineError(await runCli(['create', 'mine.JSON', '--from', src], { env }), /^llama3-zh create: "mine\.JSON" reads as a file name \(it ends in \.JSON\); choose a model name without it$/);
   assertOneLineError(await runCli(['create', 'x'], { env }), /^llama3-zh create: create needs --from SRC/);
   assertOneLineError(await runCli(['create', 'x', '--from', src, '--quantize', 'q9'], { env }), /^llama3-zh create: unknown --quantize type 'q9'; from a GGUF the types are: F16, BF16, Q8_0/);
   assertOneLineError(await runCli(['create', 'x', '--from', src, '--template', 'nope'], { env }), /^llama3-zh create: unknown template "nope"; choose one of: llama3, llama3.1, llama3-v1, chatml, jinja$/);
