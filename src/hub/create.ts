@@ -147,6 +147,8 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
 
   // A model made from another created model keeps its template and system prompt unless told otherwise (ollama's FROM does).
   const inherited = src.created;
+  // Without a system prompt its conversations may have none: the template must render those too.
+  if (o.templateFile && (o.system ?? inherited?.system) === undefined) checkChatTemplate(o.templateFile.source, `template file ${o.templateFile.path}`, { withoutSystem: true });
   const created: CreatedInfo = {
     name: o.name,
     from,

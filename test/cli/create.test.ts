@@ -89,6 +89,12 @@ test('a template file is checked, kept with the model and used', async () => {
     template: 'jinja (file)',
     prompt: '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n你是谁<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n',
   });
+  // A template that needs a system message is fine for a model that always has one.
+  const strict = join(dir, 'strict-ok.jinja');
+  writeFileSync(strict, "{% if messages[0]['role'] != 'system' %}{{ raise_exception('a system message is required') }}{% endif %}{% for m in messages %}[{{ m['role'] }}]{{ m['content'] }}{% endfor %}");
+  assert.equal((await runCli(['create', 'strict', '--from', src, '--template-file', strict, '--system', 'S'], { env })).code, 0);
+  const s = await runCli(['template', 'render', '-m', 'strict', '--messages', messages], { env });
+  assert.equal(s.stdout, '[system]S[user]你是谁');
 });
 
 test('bad input: one line each, and nothing in the store', async () => {
@@ -123,6 +129,13 @@ test('bad input: one line each, and nothing in the store', async () => {
   writeFileSync(deaf, '{{ bos_token }}<|start_header_id|>user<|end_header_id|>\n\nhello<|eot_id|>');
   assertOneLineError(await runCli(['create', 'x', '--from', src, '--template-file', deaf], { env }),
     /^llama3-zh create: cannot use template file .*deaf\.jinja: it renders without the user messages' text \(USER-PROBE-1 is not in its output\); a chat template must write each message\['content'\]$/);
+
+  // A template that needs a system message (raise_exception without one) is checked on a conversation without one
+  // when the model has no system prompt; with --system it always gets one.
+  const strict = join(dir, 'strict.jinja');
+  writeFileSync(strict, "{% if messages[0]['role'] != 'system' %}{{ raise_exception('a system message is required') }}{% endif %}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n{{ m['content'] }}<|eot_id|>{% endfor %}");
+  assertOneLineError(await runCli(['create', 'x', '--from', src, '--template-file', strict], { env }),
+    /^llama3-zh create: cannot use template file .*strict\.jinja without a system prompt \(give one with --system\): the chat template failed to render: a system message is required$/);
 
   const adapter = join(dir, 'adapter-only');
   mkdirSync(adapter, { recursive: true });
