@@ -191,6 +191,9 @@ test('chat on a Hugging Face folder without --yes and without a terminal: the ex
     `llama3-zh chat: ${hf} is a Hugging Face (safetensors) model folder and llama.cpp runs GGUF: convert it once with  ` +
     `llama3-zh create my-sft-model --from ${hf} --quantize q4_k_m  and run that name, or add --yes to convert it now (to Q4_K_M, kept in the store for the next run)\n`);
   assert.equal(existsSync(models), false);
+  // template takes no --yes: it says what converts the folder.
+  assertOneLineError(await runCli(['template', 'render', '-m', hf, '--messages', messages], { env }),
+    /^llama3-zh template: .*My SFT model is a Hugging Face \(safetensors\) model folder, not converted yet: run llama3-zh chat -m .* --yes \(or llama3-zh create NAME --from .*\) once, or render without -m \(--template NAME\)$/);
   const s = await runCli(['serve', hf], { env });
   assert.equal(s.code, 1);
   assert.match(s.stderr, /^llama3-zh serve: .* add --yes to convert it now \(to Q4_K_M, kept in the store for the next run\)\n$/);
