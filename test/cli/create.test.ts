@@ -233,6 +233,10 @@ test('serve NAME answers as NAME with the recorded system prompt; a request\'s o
     const simple = await (await fetch(`${url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: '你是谁', temperature: 0 }) })).json();
     assert.equal(simple.response, REPLY);
     assert.equal(await promptTotal() - before, withSystem.usage.prompt_tokens);
+    // ollama's /api/show has it, as it shows a Modelfile's SYSTEM.
+    const show = await (await fetch(`${url}/api/show`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'zh-served' }) })).json();
+    assert.equal(show.system, SYSTEM);
+    assert.match(show.modelfile, new RegExp(`^FROM .*zh-served-F16\\.gguf\\nSYSTEM """${SYSTEM}"""$`));
   } finally {
     child.kill('SIGINT');
   }
