@@ -38,10 +38,18 @@ export function checkCreateName(name: string): string {
   return repo;
 }
 
-/** The created model a bare name means, if there is one in the store. */
+/** The created model a bare name means, if there is one in the store (its file may be gone: rm NAME must still work). */
 export function findCreated(name: string): LocalModel | undefined {
   const n = name.toLowerCase();
-  return listStore().find((m) => m.complete && m.entry?.created?.name?.toLowerCase() === n);
+  const named = listStore().filter((m) => m.entry?.created?.name?.toLowerCase() === n);
+  return named.find((m) => m.complete) ?? named[0];
+}
+
+/** What to tell a user whose created model's file is gone: pull cannot bring it back, create can. */
+export function remakeHint(m: LocalModel): string {
+  const c = m.entry!.created!;
+  const name = c.name ?? m.repo;
+  return `make it again (llama3-zh create ${name} --from ${c.from} --force) or remove it (llama3-zh rm ${name})`;
 }
 
 /** The files of a Hugging Face folder (or a PEFT adapter folder) that decide what converting it writes. */

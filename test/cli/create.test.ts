@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -177,6 +177,19 @@ test('create from a split GGUF: a copy of its first part alone is refused (llama
   assertOneLineError(await runCli(['create', 'joined', '--from', first], { env }),
     /^llama3-zh create: .*big-00001-of-00002\.gguf is the first of 2 parts of a split GGUF, and create copies one file: give --quantize TYPE to make one file of it \(llama\.cpp reads every part\), or run it where it is$/);
   assert.equal(existsSync(models), false);
+});
+
+test('a created model whose file was deleted by hand: ls, chat and rm say what to do, and rm removes it', async () => {
+  const src = await testModel({ reply: REPLY });
+  const { env, models } = home();
+  assert.equal((await runCli(['create', 'gone', '--from', src], { env })).code, 0);
+  rmSync(join(models, 'local', 'gone', 'gone-F16.gguf'));
+  const hint = `make it again \\(llama3-zh create gone --from ${src.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --force\\) or remove it \\(llama3-zh rm gone\\)`;
+  assert.match((await runCli(['ls'], { env })).stdout.split('\n')[1], new RegExp(`^gone +GGUF F16 +0 B +FILE GONE: ${hint}$`));
+  assertOneLineError(await runCli(['chat', '-m', 'gone', '-p', 'x'], { env }), new RegExp(`^llama3-zh chat: gone: its file .*gone-F16\\.gguf is gone; ${hint}$`));
+  const rm = await runCli(['rm', 'gone'], { env });
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.equal(existsSync(join(models, 'local')), false);
 });
 
 test('chat on a Hugging Face folder without --yes and without a terminal: the exact commands, exit 1, nothing converted', async () => {
