@@ -49,7 +49,9 @@ export function findCreated(name: string): LocalModel | undefined {
 export function remakeHint(m: LocalModel): string {
   const c = m.entry!.created!;
   const name = c.name ?? m.repo;
-  return `make it again (llama3-zh create ${name} --from ${c.from} --force) or remove it (llama3-zh rm ${name})`;
+  // A path as typed (./sft) means nothing from another folder: the absolute one then (as ls shows it).
+  const from = resolve(c.from) === c.source ? c.source : c.from;
+  return `make it again (llama3-zh create ${name} --from ${from} --force) or remove it (llama3-zh rm ${name})`;
 }
 
 /** The files of a Hugging Face folder (or a PEFT adapter folder) that decide what converting it writes. */
