@@ -17,6 +17,8 @@ export interface ChatModel {
   stopStrings: string[];
   /** Set when the built-in demo model stands in for a real one: what to tell the user. */
   demoNotice?: string;
+  /** A created model's system prompt (create --system), which APIs with a default of their own use instead of theirs. */
+  system?: string;
 }
 
 export interface ChatModelOptions {
@@ -50,7 +52,7 @@ export function chatModel(engine: Engine, o: ChatModelOptions = {}): ChatModel {
     if (id !== undefined) stopTokens.push(id);
     else stopStrings.push(s);
   }
-  return { engine, template, stopTokens, stopStrings, demoNotice: o.demoNotice };
+  return { engine, template, stopTokens, stopStrings, demoNotice: o.demoNotice, ...(o.defaultSystem !== undefined ? { system: o.defaultSystem } : {}) };
 }
 
 /**

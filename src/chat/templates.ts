@@ -202,7 +202,7 @@ export function withDefaultSystem(t: ChatTemplate, system: string): ChatTemplate
  * prompt, two user turns and a reply, and what it renders holds each message's text (a template that drops them,
  * e.g. one written for a `content` list, would make a model that never sees the question).
  */
-export function checkChatTemplate(source: string, where: string): void {
+export function checkChatTemplate(source: string, where: string, o: { withoutSystem?: boolean } = {}): void {
   const probe: Message[] = [
     { role: 'system', content: 'SYSTEM-PROBE' },
     { role: 'user', content: 'USER-PROBE-1' },
@@ -212,8 +212,10 @@ export function checkChatTemplate(source: string, where: string): void {
   let text: string;
   try {
     text = jinjaTemplate(source).render(probe, true);
+    // A model with no system prompt of its own gets conversations without one (a template may raise_exception on them).
+    if (o.withoutSystem) jinjaTemplate(source).render(probe.slice(1, 2), true);
   } catch (e) {
-    throw new UserError(`cannot use ${where}: ${(e as Error).message}`);
+    throw new UserError(`cannot use ${where}${o.withoutSystem ? ' without a system prompt (give one with --system)' : ''}: ${(e as Error).message}`);
   }
   const lost = probe.filter((m) => m.role !== 'system' && !text.includes(m.content));
   if (lost.length) throw new UserError(`cannot use ${where}: it renders without the ${lost[0].role} messages' text (${lost[0].content} is not in its output); a chat template must write each message['content']`);

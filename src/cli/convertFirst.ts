@@ -63,6 +63,8 @@ export function isStale(r: ResolvedModel): boolean {
   const c = r.created;
   if (!c?.auto) return false;
   try {
+    // A merged adapter (a catalog LoRA with modules_to_save) is stale when either folder changed.
+    if (c.adapter !== undefined && c.adapterKey !== undefined && existsSync(c.adapter) && sourceKey(c.adapter) !== c.adapterKey) return true;
     return sourceKey(c.source) !== c.sourceKey;
   } catch {
     return false; // the source is gone: the conversion is all there is

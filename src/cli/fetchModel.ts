@@ -148,6 +148,9 @@ export async function ensureModel(arg: string, o: { yes?: boolean; source?: HubI
 /** A stored conversion whose folder has changed since is made again. */
 async function fresh(r: ResolvedModel, arg: string, o: { yes?: boolean }, command: string): Promise<ResolvedModel> {
   if (!isStale(r)) return r;
-  console.error(`${r.created!.source} has changed since it was converted; converting it again`);
-  return convertFirst(new NeedsConversionError(r.created!.source, arg, r.created!.name ? undefined : r.repo, r.catalog), { yes: o.yes, command });
+  const c = r.created!;
+  console.error(`${c.adapter ?? c.source} has changed since it was converted; converting it again`);
+  // A merged adapter is made again from its adapter folder (which finds its base again): from the base alone, the
+  // model would silently lose the adapter.
+  return convertFirst(new NeedsConversionError(c.adapter ?? c.source, arg, c.name ? undefined : r.repo, r.catalog), { yes: o.yes, command });
 }

@@ -8,9 +8,9 @@
  * util/files.ts), then renamed and recorded in the manifest in one synchronous step, which no signal handler
  * can come between; an interrupted create leaves no entry and no file.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { checkChatTemplate, TEMPLATE_NAMES } from '../chat/templates.js';
 import { QUANT_TYPES, quantizeInWorker } from '../engine/llamacpp/quantize.js';
 import { UserError } from '../errors.js';
@@ -113,10 +113,14 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
   }
   if (o.template !== undefined && o.templateFile) throw new UserError('give --template or --template-file, not both', 2);
   if (o.templateFile) checkChatTemplate(o.templateFile.source, `template file ${o.templateFile.path}`);
-  const taken = o.name ? matchLocal(repo) : [];
-  if (taken.length && !o.force) {
-    throw new UserError(`a model named ${o.name} is in the store already (${taken.map((m) => m.path).join(', ')}); pass --force to replace it, or choose another name`);
-  }
+  const inUse = () => {
+    const taken = o.name ? matchLocal(repo) : [];
+    if (taken.length && !o.force) {
+      throw new UserError(`a model named ${o.name} is in the store already (${taken.map((m) => m.path).join(', ')}); pass --force to replace it, or choose another name`);
+    }
+    return taken;
+  };
+  inUse();
   let cv: Converters | undefined;
   let adapter: PeftAdapter | undefined;
   let from = o.from;
@@ -139,9 +143,12 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
   }
   if (src.kind === 'folder') cv ??= await converters();
   const type = o.quantize !== undefined ? checkType(o.quantize, src.kind, cv?.CONVERT_TYPES ?? []) : undefined;
+  if (src.kind === 'gguf') checkSplit(src.path, type);
 
   // A model made from another created model keeps its template and system prompt unless told otherwise (ollama's FROM does).
   const inherited = src.created;
+  // Without a system prompt its conversations may have none: the template must render those too.
+  if (o.templateFile && (o.system ?? inherited?.system) === undefined) checkChatTemplate(o.templateFile.source, `template file ${o.templateFile.path}`, { withoutSystem: true });
   const created: CreatedInfo = {
     name: o.name,
     from,
@@ -182,6 +189,8 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
       created,
     };
     // From here on, synchronous: no Ctrl-C handler runs between removing the old model, the rename and the record.
+    // Asked again: another create of the same NAME may have finished while this one converted.
+    const taken = inUse();
     let replaced = 0;
     for (const old of taken) { removeLocal(old); replaced++; }
     if (o.into) for (const old of matchLocal(repo).filter((m) => m.entry?.primary === file)) removeLocal(old);
@@ -200,15 +209,32 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
   }
 }
 
+/** The type a GGUF is (general.file_type, else its first matrix's). */
+function ownType(f: ReturnType<typeof readGguf>): string {
+  const ftype = meta<number>(f, 'general.file_type');
+  return Object.entries(QUANT_TYPES).find(([, v]) => v === ftype)?.[0]
+    ?? (ftype === 0 ? 'F32' : tensorTypeName(f.tensors.find((t) => t.dims.length >= 2)?.type ?? 0));
+}
+
+/**
+ * A split GGUF (gguf-split's x-00001-of-00003.gguf) cannot be copied: llama.cpp loads the other parts from beside the
+ * first, which a copy of the first alone would not have. llama_model_quantize reads every part and writes one file.
+ */
+function checkSplit(src: string, type: string | undefined) {
+  const f = readGguf(src, { skipArrays: true });
+  const parts = meta<number>(f, 'split.count') ?? 1;
+  if (parts > 1 && (!type || type === ownType(f))) {
+    throw new UserError(`${src} is the first of ${parts} parts of a split GGUF, and create copies one file: give --quantize TYPE to make one file of it (llama.cpp reads every part), or run it where it is`, 2);
+  }
+}
+
 /** A GGUF source: copied as it is, or quantized with llama.cpp's quantizer. */
 async function fromGguf(src: string, tmp: string, type: string | undefined, o: CreateOptions): Promise<{ type: string; bytes: number }> {
   const f = readGguf(src, { skipArrays: true });
   const size = statSync(src).size;
   const free = freeBytes(tmp);
   if (free !== undefined && size > free) throw new UserError(`not enough disk space: ${src} is ${humanBytes(size)} and the store has ${humanBytes(free)} free; free some space or use --models-dir`);
-  const ftype = meta<number>(f, 'general.file_type');
-  const own = Object.entries(QUANT_TYPES).find(([, v]) => v === ftype)?.[0]
-    ?? (ftype === 0 ? 'F32' : tensorTypeName(f.tensors.find((t) => t.dims.length >= 2)?.type ?? 0));
+  const own = ownType(f);
   if (!type || type === own) {
     o.onStart?.(`copying ${src}`);
     copyFileSync(src, tmp);
@@ -219,18 +245,31 @@ async function fromGguf(src: string, tmp: string, type: string | undefined, o: C
     throw new UserError(`${src} is already quantized (${own}); quantizing it again to ${type} loses quality: create from the F16/BF16 GGUF or the Hugging Face folder, or leave out --quantize`);
   }
   o.onStart?.(`quantizing ${src} to ${type}`);
-  const { result, worker } = quantizeInWorker({ input: src, output: tmp, ftype: QUANT_TYPES[type], nthread: o.threads ?? availableParallelism(), allowRequantize: false });
-  // llama_model_quantize cannot be interrupted (worker.terminate waits for it): on Ctrl-C, drop the temp file and end.
-  const onAbort = () => { rmSync(tmp, { force: true }); process.exit(130); };
+  // llama.cpp writes into a folder of its own: on Ctrl-C the process ends while the native call runs on, and a file
+  // it had not opened yet would appear after a removal of the file alone; in a removed folder it cannot be created.
+  // (Not *.gguf inside: ls would list a half-written model.)
+  const qdir = mkdtempSync(join(dirname(tmp), '.quantize-'));
+  const out = join(qdir, 'out.tmp');
+  const { result, worker } = quantizeInWorker({ input: src, output: out, ftype: QUANT_TYPES[type], nthread: o.threads ?? availableParallelism(), allowRequantize: false });
+  // llama_model_quantize cannot be interrupted (worker.terminate waits for it): on Ctrl-C, drop what was written and end.
+  const onAbort = () => {
+    rmSync(qdir, { recursive: true, force: true });
+    rmSync(tmp, { force: true });
+    pruneEmpty(dirname(tmp), modelsDir());
+    process.stderr.write('\nllama3-zh create: interrupted; nothing was kept\n');
+    process.exit(130);
+  };
   o.signal?.addEventListener('abort', onAbort);
-  const poll = setInterval(() => { try { o.onProgress?.(statSync(tmp).size, size, 'quantize'); } catch { /* not there yet */ } }, 200);
+  const poll = setInterval(() => { try { o.onProgress?.(statSync(out).size, size, 'quantize'); } catch { /* not there yet */ } }, 200);
   try {
     const r = await result;
     if (r.rc !== 0) throw new UserError(`llama.cpp cannot quantize ${src}: ${r.error}`);
+    renameSync(out, tmp);
   } finally {
     clearInterval(poll);
     o.signal?.removeEventListener('abort', onAbort);
     await worker.terminate();
+    rmSync(qdir, { recursive: true, force: true });
   }
   return { type, bytes: statSync(tmp).size };
 }

@@ -22,6 +22,8 @@ const BARE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
 export function createdRepo(name: string): string {
   if (name.includes(':')) throw new UserError(`"${name}": a model name has no ':' (the quant is part of the model, not of its name)`, 2);
   if (!name.includes('/')) {
+    // chat -m x.gguf and rm x.gguf read such a name as a file (hub/modelRef.ts looksLikePath): a model no command could name.
+    if (/\.(gguf|json)$/i.test(name)) throw new UserError(`"${name}" reads as a file name (it ends in ${name.slice(name.lastIndexOf('.'))}); choose a model name without it`, 2);
     if (!BARE.test(name)) throw new UserError(`"${name}" is not a model name: use letters, digits, '.', '_' and '-' (at most 96), or owner/name`, 2);
     return `${LOCAL_OWNER}/${name}`;
   }
@@ -36,10 +38,20 @@ export function checkCreateName(name: string): string {
   return repo;
 }
 
-/** The created model a bare name means, if there is one in the store. */
+/** The created model a bare name means, if there is one in the store (its file may be gone: rm NAME must still work). */
 export function findCreated(name: string): LocalModel | undefined {
   const n = name.toLowerCase();
-  return listStore().find((m) => m.complete && m.entry?.created?.name?.toLowerCase() === n);
+  const named = listStore().filter((m) => m.entry?.created?.name?.toLowerCase() === n);
+  return named.find((m) => m.complete) ?? named[0];
+}
+
+/** What to tell a user whose created model's file is gone: pull cannot bring it back, create can. */
+export function remakeHint(m: LocalModel): string {
+  const c = m.entry!.created!;
+  const name = c.name ?? m.repo;
+  // A path as typed (./sft) means nothing from another folder: the absolute one then (as ls shows it).
+  const from = resolve(c.from) === c.source ? c.source : c.from;
+  return `make it again (llama3-zh create ${name} --from ${from} --force) or remove it (llama3-zh rm ${name})`;
 }
 
 /** The files of a Hugging Face folder (or a PEFT adapter folder) that decide what converting it writes. */
@@ -74,10 +86,15 @@ export function findConversion(source: string, type: string, adapter?: string): 
   });
 }
 
-/** Earlier cached conversions of `source` to `type` (its files have changed since): replaced by a new one. */
-export function staleConversions(source: string, type: string): LocalModel[] {
+/**
+ * Earlier cached conversions of `source` to `type` (its files have changed since), with the same adapter merged or
+ * none: replaced by a new one. A catalog LoRA merged into this folder is another model, not an old copy of this one.
+ */
+export function staleConversions(source: string, type: string, adapter?: string): LocalModel[] {
   const abs = resolve(source);
-  return listStore().filter((m) => m.entry?.created?.auto && m.entry.created.source === abs && m.entry.created.type === type);
+  const merged = adapter === undefined ? undefined : resolve(adapter);
+  return listStore().filter((m) => m.entry?.created?.auto && m.entry.created.source === abs && m.entry.created.type === type
+    && m.entry.created.adapter === merged);
 }
 
 /**

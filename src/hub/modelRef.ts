@@ -21,6 +21,14 @@ export function looksLikePath(arg: string): boolean {
 }
 
 export function parseModelRef(raw: string): ModelRef {
+  // A name made with `create` beats a file or folder of that name in the working directory: `create my-sft --from
+  // my-sft` is the natural (and convert-first's suggested) command, and chat -m my-sft / rm my-sft must then mean the
+  // model, not the folder it came from (which would be converted again, or refused by rm as a path).
+  const bare = raw.split(':')[0];
+  if (!raw.includes('/') && !raw.includes('\\') && !raw.endsWith(':') && !looksLikePath(bare) && findCreated(bare)) {
+    const colon = raw.indexOf(':');
+    return { kind: 'hub', raw, repo: createdRepo(bare), spec: colon >= 0 ? raw.slice(colon + 1) : undefined };
+  }
   if (existsSync(raw)) return { kind: 'path', raw, path: raw };
   if (/^[A-Za-z]:[\\/]/.test(raw) || raw.includes('\\')) {
     throw new UserError(`model not found: ${raw}; give a path to a .gguf file, a model name from 'llama3-zh models', or owner/name`);

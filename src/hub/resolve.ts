@@ -5,7 +5,8 @@ import { UserError } from '../errors.js';
 import { type CatalogModel, DEFAULT_MODEL_NAME, findModel } from './catalog.js';
 import type { HubId } from './hubs.js';
 import { findStored, ggufFromPath, type ModelRef, NeedsConversionError, parseModelRef } from './modelRef.js';
-import type { CreatedInfo } from './store.js';
+import { remakeHint } from './created.js';
+import { type CreatedInfo, matchLocal } from './store.js';
 
 /** A model ready to load, and what is known of it. */
 export interface ResolvedModel {
@@ -40,7 +41,12 @@ export function resolveLocal(arg: string, source?: HubId): ResolvedModel {
     return { path, name: basename(path).replace(/\.gguf$/i, ''), catalog: undefined };
   }
   const stored = findStored(ref);
-  if (!stored) throw new NotDownloadedError(ref, source);
+  if (!stored) {
+    // A model made here whose file is gone: there is nothing to pull.
+    const made = ref.repo ? matchLocal(ref.repo, ref.spec).find((m) => m.entry?.created && !m.entry.created.auto) : undefined;
+    if (made) throw new UserError(`${arg}: its file ${made.path} is gone; ${remakeHint(made)}`);
+    throw new NotDownloadedError(ref, source);
+  }
   const catalog = ref.catalog ?? (stored.entry?.catalogName ? findModel(stored.entry.catalogName) : undefined);
   if (stored.format !== 'gguf') throw new NeedsConversionError(dirname(stored.path), arg, stored.repo, catalog);
   const c = stored.entry?.created;

@@ -215,6 +215,29 @@ test('Ctrl-C during create leaves no entry and no file', async () => {
   assert.match((await runCli(['ls'], { env: { LLAMA3ZH_HOME: home } })).stdout, /^no models in /);
 });
 
+test('Ctrl-C while create quantizes a GGUF leaves no file and no folder', async () => {
+  // A 135 MiB F16 GGUF (the full vocabulary), made first; its quantization to Q4_K_M is interrupted as it starts.
+  const big = join(root, 'big-q');
+  writeTinyLlama(big, { layers: 2, hidden: 256, heads: 4, kvHeads: 2, ff: 512, dtype: 'bf16', seed: 13, instruct: true });
+  const home = emptyHome();
+  assert.equal((await runCli(['create', 'big-f16', '--from', big, '--quantize', 'f16'], { env: { LLAMA3ZH_HOME: home } })).code, 0);
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'create', 'big-q4', '--from', 'big-f16', '--quantize', 'q4_k_m', '-t', '1'], {
+    env: { ...cleanEnv(), LLAMA3ZH_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let sent = false;
+  child.stderr.setEncoding('utf8').on('data', (d) => {
+    stderr += d;
+    if (!sent && /^quantizing .* to Q4_K_M…$/m.test(stderr)) { sent = true; child.kill('SIGINT'); }
+  });
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  assert.ok(sent, stderr);
+  assert.equal(code, 130, stderr);
+  assert.match(stderr.trim().split('\n').pop()!, /^llama3-zh create: interrupted; nothing was kept$/);
+  assert.deepEqual(readdirSync(join(home, 'models', 'local')), ['big-f16']);
+  assert.deepEqual(readdirSync(join(home, 'models', 'local', 'big-f16')).sort(), ['.llama3-zh.json', 'big-f16-F16.gguf']);
+});
+
 test('a catalog LoRA (llama3-8b-doc2markmap-lora): pulled, its base pulled and converted, the adapter applied at load time', async () => {
   const base = join(root, 'sft-zh');
   writeTinyLlama(base, { ...SHAPE, dtype: 'bf16', seed: 13, instruct: true });

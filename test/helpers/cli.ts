@@ -29,9 +29,10 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /** Run the real executable, as a user would. */
-export function runCli(args: string[], o: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(args: string[], o: { input?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), ...args], {
+      cwd: o.cwd,
       env: { ...cleanEnv(), LLAMA3ZH_HOME: o.env?.LLAMA3ZH_HOME ?? emptyHome(), ...o.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { humanBytes } from '../../util/human.js';
+import { remakeHint } from '../../hub/created.js';
 import { type LocalModel, listStore, modelsDir, storeJson, storeName, useModelsDir } from '../../hub/store.js';
 import { parseFlags } from '../flags.js';
 
@@ -23,7 +24,7 @@ export function storeTable(models: LocalModel[]): string[] {
     storeName(m),
     m.format === 'gguf' ? `GGUF${m.quant ? ` ${m.quant}` : ''}` : 'safetensors',
     humanBytes(m.bytes),
-    !m.complete ? `INCOMPLETE, to resume: llama3-zh pull ${storeName(m)}` : source(m),
+    !m.complete ? (m.entry?.created ? `FILE GONE: ${remakeHint(m)}` : `INCOMPLETE, to resume: llama3-zh pull ${storeName(m)}`) : source(m),
     m.complete ? m.entry?.pulledAt.slice(0, 10) ?? '' : '',
   ]);
   const head = ['NAME', 'FORMAT', 'SIZE', 'SOURCE', 'PULLED'];

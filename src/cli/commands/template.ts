@@ -4,7 +4,10 @@ import { NATIVE_TEMPLATES, resolveTemplate, TEMPLATE_NAMES, withDefaultSystem } 
 import { UserError } from '../../errors.js';
 import { readGguf } from '../../gguf/reader.js';
 import { meta } from '../../gguf/types.js';
+import { findConversion } from '../../hub/created.js';
+import { NeedsConversionError } from '../../hub/modelRef.js';
 import { resolveLocal, type ResolvedModel } from '../../hub/resolve.js';
+import { AUTO_TYPE } from '../convertFirst.js';
 import { parseFlags } from '../flags.js';
 import { checkTemplateFlags, readTemplateFile } from '../modelFlags.js';
 import { readSmallFile } from '../../util/files.js';
@@ -62,7 +65,7 @@ export async function templateCommand(args: string[]): Promise<void> {
   let eosToken: string | undefined;
   let recorded: ResolvedModel | undefined;
   if (values.model) {
-    recorded = resolveLocal(values.model);
+    recorded = renderable(values.model);
     const f = readGguf(recorded.path);
     modelSource = meta<string>(f, 'tokenizer.chat_template');
     const tokens = meta<string[]>(f, 'tokenizer.ggml.tokens');
@@ -80,4 +83,20 @@ export async function templateCommand(args: string[]): Promise<void> {
   const prompt = template.render(messages, !values['no-generation-prompt']);
   if (values.json) console.log(JSON.stringify({ template: template.name, prompt }));
   else process.stdout.write(prompt);
+}
+
+/**
+ * The GGUF -m names; for a Hugging Face folder, the conversion chat and serve made of it. template converts nothing
+ * (and takes no --yes): a folder not converted yet is an error saying what converts it.
+ */
+function renderable(arg: string): ResolvedModel {
+  try {
+    return resolveLocal(arg);
+  } catch (e) {
+    if (!(e instanceof NeedsConversionError)) throw e;
+    const cached = findConversion(e.dir, AUTO_TYPE);
+    const c = cached?.entry?.created;
+    if (cached) return { path: cached.path, name: arg, template: c?.template, templateSource: c?.templateSource, system: c?.system, created: c };
+    throw new UserError(`${e.asked} is a Hugging Face (safetensors) model folder, not converted yet: run llama3-zh chat -m ${e.asked} --yes (or llama3-zh create NAME --from ${e.asked}) once, or render without -m (--template NAME)`);
+  }
 }

@@ -171,9 +171,11 @@ async function show(c: Ctx) {
   const info = model.engine.info;
   sendJson(c.res, 200, {
     license: '',
-    modelfile: `FROM ${info.path}${model.adapterPath ? `\nADAPTER ${model.adapterPath}` : ''}`,
+    // A created model's system prompt, as ollama shows a Modelfile's SYSTEM (clients such as Open WebUI display it).
+    modelfile: `FROM ${info.path}${model.adapterPath ? `\nADAPTER ${model.adapterPath}` : ''}${model.system !== undefined ? `\nSYSTEM """${model.system}"""` : ''}`,
     parameters: `num_ctx ${info.contextSize}`,
     template: info.chatTemplate ?? model.template.name,
+    ...(model.system !== undefined ? { system: model.system } : {}),
     details: details(model),
     model_info: {
       'general.architecture': 'llama',

@@ -21,7 +21,8 @@ async function simple(c: Ctx) {
   const body = await c.body();
   const prompt = optString(body, 'prompt');
   if (!prompt) throw badRequest('"prompt" is required, e.g. {"prompt": "你好"}', 'prompt');
-  const system = optString(body, 'system') ?? SIMPLE_API_SYSTEM;
+  // The demo's prompt is this API's default, but a model made with create --system brings its own (as ollama's SYSTEM).
+  const system = optString(body, 'system') ?? c.models.base.system ?? SIMPLE_API_SYSTEM;
   const history = body.history ?? [];
   if (!Array.isArray(history) || history.some((m) => typeof m?.content !== 'string' || (m.role !== 'user' && m.role !== 'assistant'))) {
     throw badRequest('"history" must be a list of {"role": "user"|"assistant", "content": "…"}', 'history');
