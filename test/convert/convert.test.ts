@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -75,6 +75,17 @@ function writeSafetensors(path: string, ts: Array<{ name: string; dtype: string;
   const h = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(h.length));
   writeFileSync(path, Buffer.concat([len, h, ...ts.map((t) => t.data)]));
+}
+
+const templates = new Map<string, string>();
+/** A fresh copy of a tiny checkpoint, for a test that damages it: each shape is made once and copied. */
+function tinyCopy(name: string, opts: Opts = {}): { dir: string } {
+  const key = JSON.stringify(opts);
+  let t = templates.get(key);
+  if (t === undefined) { t = writeTiny(fresh('template'), opts).dir; templates.set(key, t); }
+  const dir = fresh(name);
+  cpSync(t, dir, { recursive: true });
+  return { dir };
 }
 
 interface Tiny { dir: string; raw: Map<string, { v: Float32Array; shape: number[] }>; o: Required<Omit<Opts, 'headDim' | 'extra'>> & { headDim?: number } }
@@ -296,11 +307,12 @@ test('llama.cpp loads the converted model and generates, greedy and repeatable',
 });
 
 test('a quantize type converts to 16 bits, then llama.cpp quantizes; no temp left', async () => {
-  const m = writeTiny(fresh('q4'), { layers: 1, hidden: 256, heads: 4, kvHeads: 2, ff: 256 });
+  // 256 wide: K-quants take rows of 256; tied, so the 128256-row embedding is quantized once.
+  const m = writeTiny(fresh('q4'), { layers: 1, hidden: 256, heads: 4, kvHeads: 2, ff: 256, tied: true });
   const dir = fresh('q4out');
   const out = join(dir, 'q4.gguf');
   const phases = new Set<string>();
-  const r = await convertModel({ src: m.dir, out, type: 'Q4_K_M', threads: 1, onProgress: (_d, _t, p) => phases.add(p) });
+  const r = await convertModel({ src: m.dir, out, type: 'Q4_K_M', threads: 2, onProgress: (_d, _t, p) => phases.add(p) });
   assert.equal(r.type, 'Q4_K_M');
   assert.deepEqual([...phases], ['convert', 'quantize']);
   const f = readGguf(out, { skipArrays: true });
@@ -328,8 +340,8 @@ test('a TensorHook changes the HF-layout values before the permutation, and repl
 });
 
 test('Ctrl-C during a conversion: exit 130, no output and no temp file', async () => {
-  // Big enough (a 128256 × 512 embedding) that the conversion is still running when the first progress line comes.
-  const m = writeTiny(fresh('sigint'), { layers: 1, hidden: 512, heads: 8, kvHeads: 4, ff: 64, tied: false });
+  // Big enough (two 128256 × 128 matrices) that the conversion is still running when the first progress line comes.
+  const m = writeTiny(fresh('sigint'), { layers: 1, hidden: 128, heads: 4, kvHeads: 2, ff: 64, tied: false });
   const dir = fresh('sigintout');
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'convert', m.dir, '--out', join(dir, 'o.gguf')], { env: { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome() }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -361,19 +373,31 @@ test('every bad input: one line, a non-zero exit, nothing written', async () => 
     ['unknown tensor', (d) => { const p = join(d, 'model.safetensors'); const b = readFileSync(p); const s = b.toString('latin1').replace('"model.norm.weight"', '"model.nrm1.weight"'); writeFileSync(p, Buffer.from(s, 'latin1')); }, /a tensor a Llama model does not: "model\.nrm1\.weight"/],
   ];
   for (const [what, damage, pattern] of cases) {
-    const m = writeTiny(fresh(what.replace(/ /g, '_')), { layers: 1 });
+    const m = tinyCopy(what.replace(/ /g, '_'), { layers: 1 });
     damage(m.dir);
     const dir = fresh('bad');
-    const r = await runCli(['convert', m.dir, '--out', join(dir, 'o.gguf')]);
-    assertOneLineError(r, pattern);
-    assert.equal(r.code, 1, what);
+    // The first case through the command (one line on stderr, exit 1); the rest in this process, as the UserError the
+    // command prints as that line and exits with (a CLI start per case cost the suite half a minute).
+    if (what === cases[0][0]) {
+      const r = await runCli(['convert', m.dir, '--out', join(dir, 'o.gguf')]);
+      assertOneLineError(r, pattern);
+      assert.equal(r.code, 1, what);
+    } else {
+      await assert.rejects(convertModel({ src: m.dir, out: join(dir, 'o.gguf') }), (e: Error & { exitCode?: number }) => {
+        assert.equal(e.name, 'UserError', `${what}: ${e.stack}`);
+        assert.equal(e.exitCode, 1, what);
+        assert.ok(!e.message.includes('\n'), `${what}: one line`);
+        assert.match(e.message, pattern, what);
+        return true;
+      });
+    }
     assert.deepEqual(readdirSync(dir), [], `${what}: nothing written`);
   }
   // Shards: a missing one, and an index that disagrees with them.
-  const s = writeTiny(fresh('shards'), { layers: 1, shards: 2 });
+  const s = tinyCopy('shards', { layers: 1, shards: 2 });
   rmSync(join(s.dir, 'model-00002-of-00002.safetensors'));
   assertOneLineError(await runCli(['convert', s.dir, '--out', join(root, 'never.gguf')]), /model-00002-of-00002\.safetensors is missing: model\.safetensors\.index\.json lists it/);
-  const t = writeTiny(fresh('index'), { layers: 1, shards: 2 });
+  const t = tinyCopy('index', { layers: 1, shards: 2 });
   const ip = join(t.dir, 'model.safetensors.index.json');
   const idx = JSON.parse(readFileSync(ip, 'utf8'));
   idx.weight_map['model.norm.weight'] = idx.weight_map['model.norm.weight'].includes('00001') ? 'model-00002-of-00002.safetensors' : 'model-00001-of-00002.safetensors';
@@ -381,7 +405,7 @@ test('every bad input: one line, a non-zero exit, nothing written', async () => 
   assertOneLineError(await runCli(['convert', t.dir, '--out', join(root, 'never.gguf')]), /the index and the shards disagree/);
   assert.ok(!existsSync(join(root, 'never.gguf')));
   // The output: an existing file without --force; one of the inputs.
-  const ok = writeTiny(fresh('ok'), { layers: 1 });
+  const ok = tinyCopy('ok', { layers: 1 });
   const existing = join(root, 'exists.gguf');
   writeFileSync(existing, 'keep');
   const ex = await runCli(['convert', ok.dir, '--out', existing]);

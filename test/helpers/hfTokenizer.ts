@@ -60,40 +60,42 @@ export function writeLlama3Tokenizer(dir: string, opts: Llama3TokenizerOptions =
   const added = specials.map((content, i) => ({
     id: FIRST_SPECIAL + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
   }));
-  const bosTok = { SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } };
-  const template = {
-    type: 'TemplateProcessing',
-    single: [bosTok, { Sequence: { id: 'A', type_id: 0 } }],
-    pair: [bosTok, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|begin_of_text|>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
-    special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [FIRST_SPECIAL], tokens: ['<|begin_of_text|>'] } },
-  };
-  const byteLevelPost = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true };
-  const json = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: LLAMA3_REGEX }, behavior: 'Isolated', invert: false },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: opts.postProcessor === 'template' ? template : opts.postProcessor === 'bytelevel' ? byteLevelPost
-      : { type: 'Sequence', processors: [byteLevelPost, template] },
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: true, vocab: '@VOCAB@', merges: '@MERGES@',
-    },
-  };
-  // The vocab is written by hand: a JS object would move integer-like keys ("0", "12") to the front, and
-  // Meta's file lists the vocabulary in id order.
-  const vocab = '{\n' + tokens.map((t, i) => `      ${JSON.stringify(t)}: ${i}`).join(',\n') + '\n    }';
-  const mergeText = '[\n' + merges.map((m) => '      ' + (opts.merges === 'pairs' ? JSON.stringify(m.split(' ')) : JSON.stringify(m))).join(',\n') + '\n    ]';
-  const text = JSON.stringify(json, null, 2).replace('"@VOCAB@"', () => vocab).replace('"@MERGES@"', () => mergeText);
+  const text = tokenizerJsonText(opts, version, () => {
+    const bosTok = { SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } };
+    const template = {
+      type: 'TemplateProcessing',
+      single: [bosTok, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [bosTok, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|begin_of_text|>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [FIRST_SPECIAL], tokens: ['<|begin_of_text|>'] } },
+    };
+    const byteLevelPost = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true };
+    const json = {
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: added,
+      normalizer: null,
+      pre_tokenizer: {
+        type: 'Sequence',
+        pretokenizers: [
+          { type: 'Split', pattern: { Regex: LLAMA3_REGEX }, behavior: 'Isolated', invert: false },
+          { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+        ],
+      },
+      post_processor: opts.postProcessor === 'template' ? template : opts.postProcessor === 'bytelevel' ? byteLevelPost
+        : { type: 'Sequence', processors: [byteLevelPost, template] },
+      decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+      model: {
+        type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
+        fuse_unk: false, byte_fallback: false, ignore_merges: true, vocab: '@VOCAB@', merges: '@MERGES@',
+      },
+    };
+    // The vocab is written by hand: a JS object would move integer-like keys ("0", "12") to the front, and
+    // Meta's file lists the vocabulary in id order.
+    const vocab = '{\n' + tokens.map((t, i) => `      ${JSON.stringify(t)}: ${i}`).join(',\n') + '\n    }';
+    const mergeText = '[\n' + merges.map((m) => '      ' + (opts.merges === 'pairs' ? JSON.stringify(m.split(' ')) : JSON.stringify(m))).join(',\n') + '\n    ]';
+    return JSON.stringify(json, null, 2).replace('"@VOCAB@"', () => vocab).replace('"@MERGES@"', () => mergeText);
+  });
   writeFileSync(join(dir, 'tokenizer.json'), text);
 
   const instruct = !!opts.instruct;
@@ -113,4 +115,13 @@ export function writeLlama3Tokenizer(dir: string, opts: Llama3TokenizerOptions =
   // transformers writes Python's int(1e30) in full; JSON.stringify would write 1e+30.
   const configText = JSON.stringify(config, null, 2).replace('"@MAXLEN@"', version === '3.1' ? '131072' : '1000000000000000019884624838656');
   writeFileSync(join(dir, 'tokenizer_config.json'), configText + '\n');
+}
+
+/** The same tokenizer.json text for the same options, made once per process (9 MB; most tests write it). */
+const texts = new Map<string, string>();
+function tokenizerJsonText(opts: Llama3TokenizerOptions, version: string, make: () => string): string {
+  const key = JSON.stringify([version, opts.postProcessor ?? null, opts.merges ?? null]);
+  let t = texts.get(key);
+  if (t === undefined) { t = make(); texts.set(key, t); }
+  return t;
 }
