@@ -2,7 +2,7 @@
  * Conversion benchmark: a Llama-3-8B-shaped Hugging Face checkpoint (random bf16 weights in 4 shards, made once
  * under .cache/bench-models) converted the way a user converts one, each step its own process so peak RSS is the
  * step's own:
- *  1. the floor: copying the checkpoint's bytes through a process (read + write in 8 MiB chunks, fsync'd)
+ *  1. the floor: copying the checkpoint's bytes through a process (read + write in 8 MiB chunks; neither fsyncs)
  *  2. `llama3-zh convert --type f16` (every bf16 value re-encoded, q/k rows permuted) — target within 1.5x of 1
  *  3. `llama3-zh quantize F16 Q4_K_M` beside llama.cpp's own `llama-quantize` on the same file, alternately —
  *     target within 1.1x; the two outputs are compared byte for byte
@@ -169,9 +169,9 @@ function timed(cmd: string, argv: string[]): Promise<{ secs: number; peak: numbe
   });
 }
 
-/** The floor: every byte of the checkpoint read and written once through a process, in 8 MiB chunks, fsync'd. */
+/** The floor: every byte of the checkpoint read and written once through a process, in 8 MiB chunks (no fsync, as convert). */
 const COPY = `const fs=require('fs');const [out,...ins]=process.argv.slice(1);const o=fs.openSync(out,'w');const b=Buffer.alloc(8<<20);
-for(const f of ins){const i=fs.openSync(f,'r');let n;while((n=fs.readSync(i,b,0,b.length,null))>0)fs.writeSync(o,b,0,n);fs.closeSync(i);}fs.fsyncSync(o);fs.closeSync(o);`;
+for(const f of ins){const i=fs.openSync(f,'r');let n;while((n=fs.readSync(i,b,0,b.length,null))>0)fs.writeSync(o,b,0,n);fs.closeSync(i);}fs.closeSync(o);`;
 
 const cli = join(process.cwd(), 'bin', 'llama3-zh.js');
 const dir = join(process.cwd(), '.cache', 'bench-models', `hf-${preset}-bf16`);
