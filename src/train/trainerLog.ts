@@ -1,0 +1,103 @@
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+
+/**
+ * One line of LLaMA-Factory's output_dir/trainer_log.jsonl, as its LogCallback.on_log writes it
+ * (train/callbacks.py): keys whose value is None are left out, times are str(timedelta) ("0:01:05",
+ * "1 day, 2:03:04"). `accuracy` is TRL's rewards/accuracies (DPO, ORPO); `reward` is the reward model's.
+ * During a prediction-only run, lines carry just the step counts and times.
+ */
+export interface TrainerLogLine {
+  current_steps: number;
+  total_steps: number;
+  loss?: number;
+  eval_loss?: number;
+  predict_loss?: number;
+  reward?: number;
+  accuracy?: number;
+  lr?: number;
+  epoch?: number;
+  percentage: number;
+  elapsed_time: string;
+  remaining_time: string;
+  throughput?: number;
+  total_tokens?: number;
+  vram_allocated?: number;
+  vram_reserved?: number;
+}
+
+/** Seconds in a Python str(timedelta): "H:MM:SS" or "N day(s), H:MM:SS"; undefined when it is not one. */
+export function parseTimedelta(s: string | undefined): number | undefined {
+  if (!s) return undefined;
+  const m = /^(?:(\d+) days?, )?(\d+):(\d\d):(\d\d)(?:\.\d+)?$/.exec(s.trim());
+  if (!m) return undefined;
+  return (Number(m[1] ?? 0) * 24 + Number(m[2])) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+}
+
+function isLine(v: unknown): v is TrainerLogLine {
+  if (!v || typeof v !== 'object') return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.current_steps === 'number' && typeof o.total_steps === 'number';
+}
+
+/**
+ * Follows a trainer_log.jsonl that another process appends to: each `read()` returns the complete lines added
+ * since the last one. A line still being written (no newline yet) waits for the next read; a line that is not a
+ * log entry is skipped. When the file shrinks or is replaced (LLaMA-Factory deletes it when a run starts over
+ * with overwrite_output_dir), reading starts again from the top and `reset` is true.
+ */
+export class TrainerLogReader {
+  private offset = 0;
+  private pending = '';
+  private ino = -1;
+  constructor(readonly path: string) {}
+
+  read(): { lines: TrainerLogLine[]; reset: boolean } {
+    if (!existsSync(this.path)) {
+      const reset = this.offset > 0;
+      this.offset = 0;
+      this.pending = '';
+      return { lines: [], reset };
+    }
+    const st = statSync(this.path);
+    let reset = false;
+    if (st.ino !== this.ino || st.size < this.offset) {
+      reset = this.ino !== -1;
+      this.ino = st.ino;
+      this.offset = 0;
+      this.pending = '';
+    }
+    if (st.size === this.offset) return { lines: [], reset };
+    const fd = openSync(this.path, 'r');
+    const chunks: Buffer[] = [];
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, this.offset);
+        if (n <= 0) break;
+        chunks.push(Buffer.from(buf.subarray(0, n)));
+        this.offset += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const text = this.pending + Buffer.concat(chunks).toString('utf8');
+    const parts = text.split('\n');
+    this.pending = parts.pop() ?? '';
+    const lines: TrainerLogLine[] = [];
+    for (const p of parts) {
+      if (!p.trim()) continue;
+      try {
+        const v: unknown = JSON.parse(p);
+        if (isLine(v)) lines.push(v);
+      } catch {
+        // a torn or foreign line: LLaMA-Factory writes whole lines, so this is not one of its entries
+      }
+    }
+    return { lines, reset };
+  }
+}
+
+/** Every complete entry of a trainer_log.jsonl (none when it does not exist yet). */
+export function readTrainerLog(path: string): TrainerLogLine[] {
+  return new TrainerLogReader(path).read().lines;
+}
