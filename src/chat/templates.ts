@@ -35,18 +35,20 @@ export interface ChatTemplate {
   stops: string[];
   /** System prompt used when the conversation has none (v1 was trained with one). */
   defaultSystem?: string;
+  /** The format has no BOS and none is added, whatever the model's add_bos_token (LLaMA-Factory's `default` trains without one). */
+  noBos?: true;
 }
 
 /** A native template: one function writes the pieces, and the text is their concatenation. */
 type Writer = (messages: Message[], gen: boolean, markup: (t: string) => void, content: (t: string) => void) => void;
 
-function native(name: string, stops: string[], write: Writer, defaultSystem?: string): ChatTemplate {
+function native(name: string, stops: string[], write: Writer, defaultSystem?: string, noBos?: true): ChatTemplate {
   const pieces = (messages: Message[], gen = true) => {
     const out: PromptPiece[] = [];
     write(messages, gen, (text) => { if (text) out.push({ text }); }, (text) => { if (text) out.push({ text, content: true }); });
     return out;
   };
-  return { name, stops, defaultSystem, pieces, render: (messages, gen = true) => pieces(messages, gen).map((p) => p.text).join('') };
+  return { name, stops, defaultSystem, ...(noBos ? { noBos } : {}), pieces, render: (messages, gen = true) => pieces(messages, gen).map((p) => p.text).join('') };
 }
 
 /** Special tokens the model writes at the end of its turn, and the start of a new header (a leaked turn). */
@@ -101,8 +103,35 @@ const chatml = native('chatml', ['<|im_end|>', EOT, END_OF_TEXT], (messages, gen
   if (gen) markup('<|im_start|>assistant\n');
 });
 
+/**
+ * LLaMA-Factory's `default` template (data/template.py), the one it advises for fine-tuning a base model: "System:
+ * {s}<eos>\n", "Human: {u}<eos>\nAssistant:", "{a}<eos>\n", no prefix, so no BOS. Its eos is the tokenizer's:
+ * <|end_of_text|> for Meta-Llama-3-8B (an Instruct tokenizer's is <|eot_id|>: lfDefaultJinja writes that one).
+ * "Assistant:" belongs to the user turn, so the generation prompt adds nothing, exactly as in training.
+ */
+const lfDefault = native('lf-default', [END_OF_TEXT, EOT], (messages, _gen, markup, content) => {
+  const hasSystem = messages[0]?.role === 'system';
+  if (hasSystem) { markup('System: '); content(messages[0].content); markup(`${END_OF_TEXT}\n`); }
+  for (const m of hasSystem ? messages.slice(1) : messages) {
+    // As LLaMA-Factory's Jinja: a system message after the first is dropped; content is not trimmed.
+    if (m.role === 'user') { markup('Human: '); content(m.content); markup(`${END_OF_TEXT}\nAssistant:`); }
+    else if (m.role === 'assistant') { content(m.content); markup(`${END_OF_TEXT}\n`); }
+  }
+}, undefined, true);
+
+/** The Jinja LLaMA-Factory writes into the tokenizer for `default` (Template._get_jinja_template), for a tokenizer whose eos is `eos`. */
+export function lfDefaultJinja(eos = END_OF_TEXT): string {
+  const q = (t: string) => `'${t.replace(/'/g, "\\'")}'`;
+  return "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}" +
+    "{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% endif %}" +
+    `{% if system_message is defined %}{{ 'System: ' + system_message + ${q(eos)} + '\n' }}{% endif %}` +
+    "{% for message in loop_messages %}{% set content = message['content'] %}{% if message['role'] == 'user' %}" +
+    `{{ 'Human: ' + content + ${q(eos)} + '\nAssistant:' }}{% elif message['role'] == 'assistant' %}` +
+    `{{ content + ${q(eos)} + '\n' }}{% endif %}{% endfor %}`;
+}
+
 export const NATIVE_TEMPLATES: Record<string, ChatTemplate> = {
-  llama3, 'llama3.1': llama31, 'llama3-v1': llama3v1, chatml,
+  llama3, 'llama3.1': llama31, 'llama3-v1': llama3v1, chatml, 'lf-default': lfDefault,
 };
 export const TEMPLATE_NAMES = [...Object.keys(NATIVE_TEMPLATES), 'jinja'];
 
@@ -155,6 +184,8 @@ export function detectTemplateName(jinja: string | undefined): string {
     return 'llama3';
   }
   if (has('<|im_start|>')) return 'chatml';
+  // LLaMA-Factory's default with the Llama-3 base eos (another eos is rendered by the Jinja itself).
+  if (jinja === lfDefaultJinja()) return 'lf-default';
   return 'jinja';
 }
 

@@ -48,7 +48,8 @@ export function chatTokens(engine: Engine, template: ChatTemplate, messages: Mes
     }
   }
   flush();
-  return withBos(engine, out);
+  // A format trained without BOS (LLaMA-Factory's default) gets none, though the Llama-3 tokenizer adds one.
+  return template.noBos ? out : withBos(engine, out);
 }
 
 /** The template writes <|begin_of_text|> itself (usually); adding another would give two BOS tokens. */

@@ -225,3 +225,13 @@ test('jinjaPieces gives up after bounded work where whitespace makes every split
   // The same conversation, rendered as is, is traced: 3000 empty (trimmed) contents leave no piece, 3000 spaces do.
   assert.deepEqual(jinjaPieces((m) => t.render(m, false), spaces)?.map((p) => p.text).join('|'), `${Array(3000).fill(' ').join('|')}|!`);
 });
+
+test('lf-default: the exact token sequence, with no BOS although the model adds one', () => {
+  assert.equal(engine.info.addBos, true);
+  const tokens = chatTokens(engine, NATIVE_TEMPLATES['lf-default'], attack);
+  // The stretches between special tokens are tokenized whole, as llama.cpp reads a prompt.
+  assert.equal(engine.detokenize(tokens, true), NATIVE_TEMPLATES['lf-default'].render(attack));
+  assert.equal(tokens.includes(BOS), false);
+  assert.deepEqual(count(tokens), count(chatTokens(engine, NATIVE_TEMPLATES['lf-default'], harmless)));
+  assert.equal(tokens.filter((t) => t === END_OF_TEXT).length, 4);
+});
