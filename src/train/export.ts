@@ -1,0 +1,204 @@
+/**
+ * `train export`: what a LLaMA-Factory run saved, made a model llama.cpp runs. A LoRA run's adapter (the final one
+ * in output_dir, the last checkpoint-N, or one asked for) is merged into its base model while converting — the
+ * conversion issue's merge, so modules_to_save (lm_head and the norms the DPO recipe trains) replace their tensors —
+ * and a full run's output_dir is a Hugging Face folder converted as it is. The result is a GGUF file or a model
+ * registered in the store, with the chat template the run trained with.
+ *
+ * planExport does every check (nothing is written when one fails); exportRun writes, atomically.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { LLAMA3_JINJA, LLAMA3_V1_JINJA } from '../chat/officialTemplates.js';
+import { END_OF_TEXT, lfDefaultJinja, NATIVE_TEMPLATES } from '../chat/templates.js';
+import { UserError } from '../errors.js';
+import { type ConvertPhase, converters } from '../hub/converters.js';
+import { findSource } from '../hub/create.js';
+import { openRun, type Run } from './runDir.js';
+
+/** LLaMA-Factory template → our chat template, where one of ours is the same format. */
+export const LF_CHAT_TEMPLATES: Record<string, string> = { llama3: 'llama3', default: 'lf-default' };
+
+/** The Jinja text of our native templates that have one, for a GGUF's tokenizer.chat_template. */
+const JINJA: Record<string, string> = { llama3: LLAMA3_JINJA, 'llama3-v1': LLAMA3_V1_JINJA, 'lf-default': lfDefaultJinja() };
+
+export interface Saved {
+  /** checkpoint-N's N; undefined for the final save in output_dir itself. */
+  step?: number;
+  dir: string;
+}
+
+export interface ExportPlan {
+  run: Run;
+  /** What is exported: a PEFT adapter folder (LoRA) or a whole Hugging Face model folder (full / freeze). */
+  saved: Saved;
+  /** 'the final adapter' / 'checkpoint-20', for messages. */
+  label: string;
+  /** LoRA: the adapter folder; absent for a full run. */
+  adapter?: string;
+  /** The Hugging Face folder converted: the base model (LoRA) or the saved model itself. */
+  model: string;
+  /** The chat template: one of ours by name, or Jinja text (a template with no native twin). */
+  template: { name?: string; source?: string; lf?: string };
+}
+
+/** What a save holds: an adapter (LoRA) or a model (full, freeze). */
+function holds(dir: string, adapter: boolean): boolean {
+  if (adapter) return existsSync(join(dir, 'adapter_config.json')) && existsSync(join(dir, 'adapter_model.safetensors'));
+  return existsSync(join(dir, 'config.json')) && (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json')));
+}
+
+/** output_dir's checkpoint-N folders, by step; only complete ones (LLaMA-Factory may be writing the last). */
+export function savedCheckpoints(outputDir: string, adapter: boolean): Saved[] {
+  if (!existsSync(outputDir)) return [];
+  return readdirSync(outputDir)
+    .map((f) => /^checkpoint-(\d+)$/.exec(f))
+    .filter((m): m is RegExpExecArray => !!m && holds(join(outputDir, m[0]), adapter))
+    .map((m) => ({ step: Number(m[1]), dir: join(outputDir, m[0]) }))
+    .sort((a, b) => a.step! - b.step!);
+}
+
+function pickSaved(run: Run, adapter: boolean, checkpoint: number | undefined): Saved {
+  const checkpoints = savedCheckpoints(run.outputDir, adapter);
+  const final = holds(run.outputDir, adapter) ? { dir: run.outputDir } : undefined;
+  const what = adapter ? 'adapter' : 'model';
+  if (checkpoint !== undefined) {
+    const found = checkpoints.find((c) => c.step === checkpoint);
+    if (found) return found;
+    const dir = join(run.outputDir, `checkpoint-${checkpoint}`);
+    if (existsSync(dir)) throw new UserError(`${dir} holds no ${adapter ? 'adapter_model.safetensors' : 'model'} (is it still being written?)`);
+    const there = checkpoints.map((c) => c.step).join(', ');
+    throw new UserError(`no checkpoint-${checkpoint} in ${run.outputDir}; ${there ? `there are: ${there}` : 'it has no checkpoints'}${final ? ` (and the final ${what}, the default)` : ''}`);
+  }
+  const chosen = final ?? checkpoints[checkpoints.length - 1];
+  if (!chosen) {
+    const every = typeof run.config.save_steps === 'number' ? ` every ${run.config.save_steps} steps (save_steps)` : '';
+    throw new UserError(`training has not saved a checkpoint yet; LLaMA-Factory writes one to ${run.outputDir}${every} and the final ${what} at the end: follow it with llama3-zh train watch ${run.dir}`);
+  }
+  return chosen;
+}
+
+/** A repo id's snapshot in the Hugging Face cache, where LLaMA-Factory's download put it (refs/main, else the newest). */
+export function hfCacheSnapshot(repo: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) return undefined;
+  const hub = env.HF_HUB_CACHE || join(env.HF_HOME || join(homedir(), '.cache', 'huggingface'), 'hub');
+  const snapshots = join(hub, `models--${repo.replace('/', '--')}`, 'snapshots');
+  if (!existsSync(snapshots)) return undefined;
+  const refMain = join(hub, `models--${repo.replace('/', '--')}`, 'refs', 'main');
+  if (existsSync(refMain)) {
+    const d = join(snapshots, readFileSync(refMain, 'utf8').trim());
+    if (existsSync(join(d, 'config.json'))) return d;
+  }
+  const revs = readdirSync(snapshots).map((r) => join(snapshots, r)).filter((d) => existsSync(join(d, 'config.json')));
+  return revs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
+const isModelDir = (d: string) => existsSync(join(d, 'config.json')) && statSync(d).isDirectory();
+
+/**
+ * The base model of a LoRA run: --base, else train.yaml's model_name_or_path — a folder (relative to the run folder,
+ * LLaMA-Factory's working directory), a model in our store, or a repo id in the Hugging Face cache.
+ */
+export function resolveRunBase(run: Run, given?: string): string {
+  if (given !== undefined) {
+    if (!existsSync(given) || !isModelDir(given)) throw new UserError(`--base ${given}: not a Hugging Face model folder (no config.json in it)`);
+    return resolve(given);
+  }
+  const named = typeof run.config.model_name_or_path === 'string' ? run.config.model_name_or_path : '';
+  if (!named) throw new UserError(`${run.configPath} has no model_name_or_path; pass the base model folder: --base DIR`);
+  const local = isAbsolute(named) ? named : resolve(run.dir, named);
+  if (existsSync(local) && isModelDir(local)) return local;
+  if (run.meta?.model.path && existsSync(run.meta.model.path) && isModelDir(run.meta.model.path)) return run.meta.model.path;
+  try {
+    const s = findSource(named);
+    if (s.kind === 'folder') return s.path;
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e; // not in the store: the Hugging Face cache next
+  }
+  const cached = hfCacheSnapshot(named);
+  if (cached) return cached;
+  const repo = /^[\w.-]+\/[\w.-]+$/.test(named);
+  throw new UserError(`the run's base model ${named} is not here${repo ? ' (not in the store, nor in the Hugging Face cache)' : ''}; ${repo ? `pull it with llama3-zh pull ${named} --format safetensors, or ` : ''}pass its Hugging Face folder: --base DIR`);
+}
+
+/** The tokenizer's eos text (tokenizer_config.json eos_token, a string or {content}). */
+function eosToken(dir: string): string | undefined {
+  try {
+    const tc = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'));
+    const e = tc.eos_token;
+    return typeof e === 'string' ? e : typeof e?.content === 'string' ? e.content : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Jinja LLaMA-Factory saved with the checkpoint's tokenizer (its template.fix_jinja_template), if any. */
+function savedJinja(dir: string): string | undefined {
+  try {
+    const t = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')).chat_template;
+    return typeof t === 'string' && t ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The run's chat template: llama3-zh.json's, else train.yaml's template mapped to ours, else the Jinja LLaMA-Factory
+ * saved beside the checkpoint. `default` writes the tokenizer's eos: our lf-default is the Llama-3 base's
+ * <|end_of_text|>; another eos (an Instruct tokenizer) gets LLaMA-Factory's Jinja with that eos.
+ */
+export function runChatTemplate(run: Run, saved: string, model: string): ExportPlan['template'] {
+  const lf = typeof run.config.template === 'string' ? run.config.template : undefined;
+  let name = run.meta?.chatTemplate ?? (lf ? LF_CHAT_TEMPLATES[lf] : undefined);
+  if (name !== undefined && !NATIVE_TEMPLATES[name]) name = undefined;
+  if (name === 'lf-default') {
+    const eos = eosToken(model) ?? END_OF_TEXT;
+    if (eos !== END_OF_TEXT) return { source: lfDefaultJinja(eos), lf };
+  }
+  if (name) return { name, lf };
+  const source = savedJinja(saved);
+  return source ? { source, lf } : { lf };
+}
+
+/** The Jinja text for a GGUF's tokenizer.chat_template; undefined keeps the converted folder's own. */
+export function templateJinja(t: ExportPlan['template']): string | undefined {
+  return t.source ?? (t.name ? JINJA[t.name] : undefined);
+}
+
+export function planExport(dirArg: string, o: { checkpoint?: number; base?: string } = {}): ExportPlan {
+  const run = openRun(dirArg);
+  const ft = typeof run.config.finetuning_type === 'string' ? run.config.finetuning_type : 'lora'; // LLaMA-Factory's default
+  if (ft === 'oft') throw new UserError(`${run.configPath}: finetuning_type oft saves an OFT adapter, which llama3-zh cannot merge; merge it with llamafactory-cli export, then llama3-zh create NAME --from THAT_FOLDER`);
+  const adapter = ft === 'lora';
+  if (!adapter && o.base !== undefined) throw new UserError(`--base is for a LoRA run; a ${ft} run saves the whole model, which is converted as it is`, 2);
+  if (!existsSync(run.outputDir)) {
+    throw new UserError(`training has not saved a checkpoint yet (${run.outputDir} does not exist); start it with llama3-zh train run ${run.dir}`);
+  }
+  const saved = pickSaved(run, adapter, o.checkpoint);
+  const label = saved.step === undefined ? `the final ${adapter ? 'adapter' : 'model'}` : `checkpoint-${saved.step}`;
+  const model = adapter ? resolveRunBase(run, o.base) : saved.dir;
+  return { run, saved, label, adapter: adapter ? saved.dir : undefined, model, template: runChatTemplate(run, saved.dir, model) };
+}
+
+export interface ExportFileOptions {
+  out: string;
+  type?: string;
+  threads?: number;
+  signal?: AbortSignal;
+  onProgress?: (doneBytes: number, totalBytes: number, phase: ConvertPhase) => void;
+}
+
+/**
+ * --out: convert (merging the adapter) to one GGUF, written atomically by the converter, with the run's chat template
+ * as tokenizer.chat_template: a base model's own template (or none) is wrong for a model trained in another format.
+ */
+export async function exportToFile(plan: ExportPlan, o: ExportFileOptions): Promise<{ out: string; type: string; bytes: number }> {
+  const cv = await converters();
+  // Built before anything is written: an adapter that does not fit the base is one line, and no file.
+  const hook = plan.adapter ? cv.mergeHook(cv.readPeftAdapter(plan.adapter), cv.adapterBaseShape(plan.model)) : undefined;
+  return cv.convertModel({
+    src: plan.model, out: o.out, type: o.type, hook, name: basename(plan.run.dir), chatTemplate: templateJinja(plan.template),
+    threads: o.threads, signal: o.signal, onProgress: o.onProgress,
+  });
+}
