@@ -12,6 +12,9 @@ import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { LLAMA3_JINJA, LLAMA3_V1_JINJA } from '../chat/officialTemplates.js';
 import { END_OF_TEXT, lfDefaultJinja, NATIVE_TEMPLATES } from '../chat/templates.js';
+import { adapterBaseShape } from '../convert/lora.js';
+import { mergeHook } from '../convert/merge.js';
+import { readPeftAdapter } from '../convert/peft.js';
 import { UserError } from '../errors.js';
 import { type ConvertPhase, converters } from '../hub/converters.js';
 import { findSource } from '../hub/create.js';
@@ -178,6 +181,8 @@ export function planExport(dirArg: string, o: { checkpoint?: number; base?: stri
   const saved = pickSaved(run, adapter, o.checkpoint);
   const label = saved.step === undefined ? `the final ${adapter ? 'adapter' : 'model'}` : `checkpoint-${saved.step}`;
   const model = adapter ? resolveRunBase(run, o.base) : saved.dir;
+  // The merge's own checks (shapes, aLoRA) now, before anything says it is converting: one line, nothing written.
+  if (adapter) mergeHook(readPeftAdapter(saved.dir), adapterBaseShape(model));
   return { run, saved, label, adapter: adapter ? saved.dir : undefined, model, template: runChatTemplate(run, saved.dir, model) };
 }
 
@@ -195,7 +200,6 @@ export interface ExportFileOptions {
  */
 export async function exportToFile(plan: ExportPlan, o: ExportFileOptions): Promise<{ out: string; type: string; bytes: number }> {
   const cv = await converters();
-  // Built before anything is written: an adapter that does not fit the base is one line, and no file.
   const hook = plan.adapter ? cv.mergeHook(cv.readPeftAdapter(plan.adapter), cv.adapterBaseShape(plan.model)) : undefined;
   return cv.convertModel({
     src: plan.model, out: o.out, type: o.type, hook, name: basename(plan.run.dir), chatTemplate: templateJinja(plan.template),

@@ -56,33 +56,31 @@ export async function exportCommand(args: string[]): Promise<void> {
   if (values.out !== undefined && existsSync(outputTarget(values.out)) && !values.force) throw new UserError(`${values.out} exists; pass --force to replace it`);
 
   const plan = planExport(positionals[0], { checkpoint, base: values.base });
-  const dir = positionals[0];
-  const merged = plan.adapter ? `${plan.label} of ${dir} merged into ${plan.model}` : `${plan.label} of ${dir}`;
+  // Said at the end: before, a failed check (a taken NAME, an adapter for another model) would not be the only line.
+  const what = `${plan.label} of ${positionals[0]}${plan.adapter ? `, merged into ${plan.model}` : ''}`;
   if (values.name !== undefined) {
     const name = values.name;
-    console.error(`exporting ${merged}`);
     await createWithUi({
       name, from: plan.model, adapter: plan.adapter, quantize: type, force: values.force, threads,
       template: plan.template.name,
       templateFile: plan.template.source !== undefined ? { path: `${plan.run.configPath} (template ${plan.template.lf ?? 'saved with the checkpoint'})`, source: plan.template.source } : undefined,
     });
-    console.log(nextSteps(plan, ['chat', '-m', name], ['eval', '-m', name, '--data', 'DIR', '--tasks', 'ceval,cmmlu']));
+    console.log(summary(plan, what, name, ['chat', '-m', name], ['eval', '-m', name, '--data', 'DIR', '--tasks', 'ceval,cmmlu']));
     return;
   }
   const out = values.out!;
-  await toFile(plan, out, merged, type, threads);
-  console.log(nextSteps(plan, ['chat', '-m', out], ['create', 'NAME', '--from', out]));
+  await toFile(plan, out, type, threads);
+  console.log(summary(plan, what, out, ['chat', '-m', out], ['create', 'NAME', '--from', out]));
 }
 
-function nextSteps(plan: ExportPlan, chat: string[], then: string[]): string {
+function summary(plan: ExportPlan, what: string, made: string, chat: string[], then: string[]): string {
   const t = plan.template.name ?? (plan.template.source !== undefined ? `LLaMA-Factory's ${plan.template.lf ?? 'saved'} template (Jinja)` : 'the base model\'s');
-  return `chat template: ${t}\nnext:\n  llama3-zh ${chat.join(' ')}\n  llama3-zh ${then.join(' ')}`;
+  return `exported ${what}: ${made} (chat template ${t})\nnext:\n  llama3-zh ${chat.join(' ')}\n  llama3-zh ${then.join(' ')}`;
 }
 
 /** --out, on the terminal: a progress bar per phase, Ctrl-C leaving no file (the converter's temp files go). */
-async function toFile(plan: ExportPlan, out: string, merged: string, type: string | undefined, threads: number | undefined) {
+async function toFile(plan: ExportPlan, out: string, type: string | undefined, threads: number | undefined) {
   const started = performance.now();
-  console.error(`exporting ${merged} to ${out}…`);
   let bar: ReturnType<typeof progressBar> | undefined;
   let phase = '';
   const r = await withInterrupt(async (signal) => {

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { LLAMA3_JINJA } from '../../src/chat/officialTemplates.js';
+import { lfDefaultJinja } from '../../src/chat/templates.js';
+import { readGguf } from '../../src/gguf/reader.js';
+import { meta } from '../../src/gguf/types.js';
+import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
+import { BASE_REPLY, scriptedBase, TRAINED_REPLY, writePeftCheckpoint } from '../helpers/trainCheckpoint.js';
+
+/**
+ * train export on run folders made by hand as LLaMA-Factory leaves them (train.yaml, output/checkpoint-N and the
+ * final adapter from writePeftCheckpoint: real PEFT keys), run by the real llama.cpp. The scripted base answers
+ * BASE_REPLY; only the adapter's lm_head (modules_to_save) makes it answer TRAINED_REPLY, so that reply proves
+ * the merge took the adapter's full tensors, and the q_proj check proves the LoRA pairs were merged.
+ */
+const root = mkdtempSync(join(tmpdir(), 'train-export-'));
+const base = await scriptedBase();
+const R = 4, ALPHA = 8;
+const DPO_TARGETS = ['lm_head', 'input_layernorm', 'post_attention_layernorm', 'norm'];
+const chatArgs = ['-p', '你好', '--temperature', '0', '-t', '1', '--json'];
+
+/** A run folder: train.yaml (paths relative to it, as train init writes them), and what training saved. */
+function makeRun(name: string, o: { template?: string; model?: string; ft?: string; checkpoints?: boolean; final?: boolean } = {}): string {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'output'), { recursive: true });
+  writeFileSync(join(dir, 'train.yaml'), [
+    `model_name_or_path: ${o.model ?? base}`, 'stage: dpo', 'do_train: true', `finetuning_type: ${o.ft ?? 'lora'}`,
+    `lora_rank: ${R}`, `lora_alpha: ${ALPHA}`, 'lora_target: all', `additional_target: ${DPO_TARGETS.join(',')}`,
+    'pref_beta: 0.5', `template: ${o.template ?? 'llama3'}`, 'dataset: dpo_zh', 'dataset_dir: data', 'output_dir: output',
+    'save_steps: 10', 'learning_rate: 5.0e-06', '',
+  ].join('\n'));
+  if (o.checkpoints !== false) writePeftCheckpoint(join(dir, 'output', 'checkpoint-10'), { base, rank: R, alpha: ALPHA, targets: 'all', seed: 10 });
+  if (o.final !== false) writePeftCheckpoint(join(dir, 'output'), { base, rank: R, alpha: ALPHA, targets: 'all', modulesToSave: DPO_TARGETS, seed: 11 });
+  return dir;
+}
+
+const run = makeRun('dpo-run');
+
+/** A safetensors tensor in f32 (F32 or BF16), read plainly from the format. */
+function safetensor(path: string, name: string): { shape: number[]; values: Float32Array } {
+  const buf = readFileSync(path);
+  const n = Number(buf.readBigUInt64LE(0));
+  const h = JSON.parse(buf.subarray(8, 8 + n).toString())[name];
+  const bytes = buf.subarray(8 + n + h.data_offsets[0], 8 + n + h.data_offsets[1]);
+  const count = h.shape.reduce((a: number, d: number) => a * d, 1);
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) values[i] = h.dtype === 'F32' ? bytes.readFloatLE(i * 4) : new Float32Array(new Uint32Array([bytes.readUInt16LE(i * 2) << 16]).buffer)[0];
+  return { shape: h.shape, values };
+}
+
+/** The f32 values of a tensor of a GGUF. */
+function ggufF32(path: string, name: string): Float32Array {
+  const f = readGguf(path, { skipArrays: true });
+  const t = f.tensors.find((x) => x.name === name)!;
+  assert.equal(t.type, 0, `${name} is f32`);
+  const n = t.dims.reduce((a, d) => a * Number(d), 1);
+  const buf = Buffer.alloc(n * 4);
+  const fd = openSync(path, 'r');
+  try { readSync(fd, buf, 0, buf.length, f.dataOffset + Number(t.offset)); } finally { closeSync(fd); }
+  return new Float32Array(buf.buffer, buf.byteOffset, n);
+}
+
+async function reply(model: string, env: Record<string, string>) {
+  const c = await runCli(['chat', '-m', model, ...chatArgs], { env });
+  assert.equal(c.code, 0, c.stderr);
+  return JSON.parse(c.stdout) as { reply: string; template: string };
+}
+
+test('export --name: the final adapter merged (its lm_head answers TRAINED_REPLY where the base answers BASE_REPLY), registered with the run\'s template', async () => {
+  const env = { LLAMA3ZH_HOME: emptyHome() };
+  const b = await runCli(['create', 'the-base', '--from', base, '--template', 'llama3', '--quantize', 'q8_0'], { env });
+  assert.equal(b.code, 0, b.stderr);
+  const br = await reply('the-base', env);
+  assert.deepEqual([br.reply, br.template], [BASE_REPLY, 'llama3']);
+
+  const e = await runCli(['train', 'export', run, '--name', 'dpo-zh', '--quantize', 'q8_0', '-t', '1'], { env });
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stderr, /^created dpo-zh: GGUF Q8_0, /m);
+  assert.equal(e.stdout, `exported the final adapter of ${run}, merged into ${base}: dpo-zh (chat template llama3)\nnext:\n  llama3-zh chat -m dpo-zh\n  llama3-zh eval -m dpo-zh --data DIR --tasks ceval,cmmlu\n`);
+  const r = await reply('dpo-zh', env);
+  assert.equal(r.reply, TRAINED_REPLY);
+  assert.equal(r.template, 'llama3');
+
+  // The name is taken now: --force replaces it (with checkpoint-10, whose adapter has no lm_head: the base's reply).
+  assertOneLineError(await runCli(['train', 'export', run, '--name', 'dpo-zh'], { env }), /^llama3-zh train: a model named dpo-zh is in the store already .*pass --force to replace it/);
+  const f = await runCli(['train', 'export', run, '--name', 'dpo-zh', '--checkpoint', '10', '--quantize', 'q8_0', '--force', '-t', '1'], { env });
+  assert.equal(f.code, 0, f.stderr);
+  assert.match(f.stdout, /^exported checkpoint-10 of /);
+  assert.match(f.stderr, /^replaced dpo-zh: /m);
+  assert.equal((await reply('dpo-zh', env)).reply, BASE_REPLY);
+});
+
+test('export --out f32: q_proj is W + (alpha/r)·B·A in llama.cpp\'s row order, the trained norms are the adapter\'s, the run\'s template is inside', async () => {
+  const out = join(root, 'dpo.gguf');
+  const env = { LLAMA3ZH_HOME: emptyHome() };
+  const e = await runCli(['train', 'export', run, '--out', out, '--type', 'f32'], { env });
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stderr, new RegExp(`^wrote ${out}: GGUF F32, `, 'm'));
+  assert.equal(e.stdout, `exported the final adapter of ${run}, merged into ${base}: ${out} (chat template llama3)\nnext:\n  llama3-zh chat -m ${out}\n  llama3-zh create NAME --from ${out}\n`);
+
+  // Computed here from the files: W from the base, A and B from the adapter, in f64.
+  const W = safetensor(join(base, 'model.safetensors'), 'model.layers.1.self_attn.q_proj.weight');
+  const adapter = join(run, 'output', 'adapter_model.safetensors');
+  const A = safetensor(adapter, 'base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight');
+  const B = safetensor(adapter, 'base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight');
+  const [rows, cols] = W.shape;
+  assert.deepEqual([A.shape, B.shape], [[R, cols], [rows, R]]);
+  const got = ggufF32(out, 'blk.1.attn_q.weight');
+  const heads = 4, hd = rows / heads;
+  let maxErr = 0, maxDelta = 0;
+  for (let r = 0; r < rows; r++) {
+    // convert_hf_to_gguf's permute: GGUF row h·d + 2i + j is HF row h·d + j·d/2 + i.
+    const h = Math.floor(r / hd), k = r % hd;
+    const src = h * hd + (k & 1) * (hd / 2) + (k >> 1);
+    for (let c = 0; c < cols; c++) {
+      let ba = 0;
+      for (let x = 0; x < R; x++) ba += B.values[src * R + x] * A.values[x * cols + c];
+      const want = W.values[src * cols + c] + (ALPHA / R) * ba;
+      maxErr = Math.max(maxErr, Math.abs(got[r * cols + c] - want));
+      maxDelta = Math.max(maxDelta, Math.abs(ba));
+    }
+  }
+  assert.ok(maxDelta > 1e-3, `the LoRA update is real (${maxDelta})`);
+  assert.ok(maxErr < 1e-6, `merged q_proj off by ${maxErr}`);
+  // modules_to_save: the final norm is the adapter's tensor, not the base's ones.
+  assert.deepEqual(ggufF32(out, 'output_norm.weight'), safetensor(adapter, 'base_model.model.model.norm.weight').values);
+  assert.equal(meta<string>(readGguf(out), 'tokenizer.chat_template'), LLAMA3_JINJA);
+  const r = await reply(out, env);
+  assert.deepEqual([r.reply, r.template], [TRAINED_REPLY, 'llama3']);
+});
+
+test('a run trained with LLaMA-Factory\'s default template: lf-default registered, its Jinja in the GGUF (the base has none of its own)', async () => {
+  const dir = makeRun('sft-default', { template: 'default', checkpoints: false });
+  const env = { LLAMA3ZH_HOME: emptyHome() };
+  const out = join(root, 'sft-default.gguf');
+  const e = await runCli(['train', 'export', dir, '--out', out, '--type', 'q8_0'], { env });
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, /\(chat template lf-default\)\n/);
+  assert.equal(meta<string>(readGguf(out), 'tokenizer.chat_template'), lfDefaultJinja('<|end_of_text|>'));
+  const messages = join(root, 'messages.json');
+  writeFileSync(messages, JSON.stringify([{ role: 'system', content: 'S' }, { role: 'user', content: '你好' }]));
+  const expected = { template: 'lf-default', prompt: 'System: S<|end_of_text|>\nHuman: 你好<|end_of_text|>\nAssistant:' };
+  const fromFile = await runCli(['template', 'render', '-m', out, '--messages', messages, '--json'], { env });
+  assert.deepEqual(JSON.parse(fromFile.stdout), expected);
+  const n = await runCli(['train', 'export', dir, '--name', 'sft-default', '--quantize', 'q8_0'], { env });
+  assert.equal(n.code, 0, n.stderr);
+  const byName = await runCli(['template', 'render', '-m', 'sft-default', '--messages', messages, '--json'], { env });
+  assert.deepEqual(JSON.parse(byName.stdout), expected);
+});
+
+test('the base found in the Hugging Face cache, where LLaMA-Factory downloaded model_name_or_path; a full run converted as it is', async () => {
+  // HF_HOME/hub/models--owner--name/snapshots/<rev>/ of symlinks into blobs, and refs/main naming the revision.
+  const hfHome = join(root, 'hf-home');
+  const repo = join(hfHome, 'hub', 'models--meta-llama--Meta-Llama-3-8B');
+  const snap = join(repo, 'snapshots', '8cde5ca8380496c9a6cc7ef3a8b46a0372a1d920');
+  mkdirSync(snap, { recursive: true });
+  mkdirSync(join(repo, 'refs'));
+  writeFileSync(join(repo, 'refs', 'main'), '8cde5ca8380496c9a6cc7ef3a8b46a0372a1d920');
+  for (const f of readdirSync(base)) symlinkSync(join(base, f), join(snap, f));
+  const dir = makeRun('cached-base', { model: 'meta-llama/Meta-Llama-3-8B', checkpoints: false });
+  const env = { LLAMA3ZH_HOME: emptyHome(), HF_HOME: hfHome };
+  const out = join(root, 'cached.gguf');
+  const e = await runCli(['train', 'export', dir, '--out', out, '--type', 'q8_0'], { env });
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, new RegExp(`^exported the final adapter of ${dir}, merged into ${snap}: `));
+  assert.equal((await reply(out, env)).reply, TRAINED_REPLY);
+  // Elsewhere (no HF_HOME there): one line with both ways out.
+  assertOneLineError(await runCli(['train', 'export', dir, '--out', join(root, 'x.gguf')], { env: { LLAMA3ZH_HOME: emptyHome(), HF_HOME: join(root, 'empty-hf') } }),
+    /^llama3-zh train: the run's base model meta-llama\/Meta-Llama-3-8B is not here \(not in the store, nor in the Hugging Face cache\); pull it with llama3-zh pull meta-llama\/Meta-Llama-3-8B --format safetensors, or pass its Hugging Face folder: --base DIR$/);
+
+  // finetuning_type full: output/ is the whole model (here: the base's files), converted with the run's template.
+  const full = makeRun('full-run', { ft: 'full', checkpoints: false, final: false });
+  for (const f of readdirSync(base)) symlinkSync(join(base, f), join(full, 'output', f));
+  const fout = join(root, 'full.gguf');
+  const fe = await runCli(['train', 'export', full, '--out', fout, '--type', 'q8_0'], { env });
+  assert.equal(fe.code, 0, fe.stderr);
+  assert.match(fe.stdout, new RegExp(`^exported the final model of ${full}: ${fout} \\(chat template llama3\\)\n`));
+  const r = await reply(fout, env);
+  assert.deepEqual([r.reply, r.template], [BASE_REPLY, 'llama3']);
+});
+
+test('bad input: each one line, nothing written', async () => {
+  const env = { LLAMA3ZH_HOME: emptyHome() };
+  const out = join(root, 'never.gguf');
+  const fail = async (args: string[], re: RegExp) => assertOneLineError(await runCli(['train', 'export', ...args], { env }), re);
+  await fail([join(root, 'nothing-here'), '--out', out], /^llama3-zh train: .*nothing-here does not exist: give the folder `llama3-zh train init` wrote/);
+  const noRun = join(root, 'no-run');
+  mkdirSync(noRun);
+  await fail([noRun, '--out', out], /^llama3-zh train: .*no-run has no train\.yaml: make one with `llama3-zh train init/);
+  const fresh = makeRun('fresh', { checkpoints: false, final: false });
+  await fail([fresh, '--out', out], /^llama3-zh train: training has not saved a checkpoint yet; LLaMA-Factory writes one to .*fresh\/output every 10 steps \(save_steps\) and the final adapter at the end: follow it with llama3-zh train watch /);
+  await fail([run, '--checkpoint', '30', '--out', out], /^llama3-zh train: no checkpoint-30 in .*dpo-run\/output; there are: 10 \(and the final adapter, the default\)$/);
+  await fail([run], /^llama3-zh train: give one of --name NAME \(a model in the store\) or --out OUT\.gguf \(a file\)$/);
+  await fail([run, '--name', 'x', '--out', out], /^llama3-zh train: give only one of --name NAME/);
+  await fail([run, '--out', out, '--type', 'q9'], /^llama3-zh train: unknown type 'q9'; the types are: auto, f32, /);
+  const lost = makeRun('lost-base', { model: join(root, 'deleted-base'), checkpoints: false });
+  await fail([lost, '--out', out], /^llama3-zh train: the run's base model .*deleted-base is not here; pass its Hugging Face folder: --base DIR$/);
+  // An adapter trained on a narrower model (hidden 32): named, before any byte is written.
+  const narrow = join(root, 'narrow-base');
+  mkdirSync(narrow);
+  const cfg = JSON.parse(readFileSync(join(base, 'config.json'), 'utf8'));
+  writeFileSync(join(narrow, 'config.json'), JSON.stringify({ ...cfg, hidden_size: 32, head_dim: 8 }));
+  const other = makeRun('other-model', { checkpoints: false, final: false });
+  writePeftCheckpoint(join(other, 'output'), { base: narrow, rank: R, alpha: ALPHA, targets: 'q_proj,v_proj' });
+  await fail([other, '--out', out], /^llama3-zh train: .*output: "model\.layers\.0\.self_attn\.q_proj" gives a 32×32 update but the base model's model\.layers\.0\.self_attn\.q_proj\.weight is 64×64; the adapter was trained on another model$/);
+  await fail([other, '--name', 'other'], /the adapter was trained on another model$/);
+  assert.deepEqual(readdirSync(root).filter((f) => f.startsWith('never') || f.startsWith('.never')), []);
+  const ls = await runCli(['ls', '--json'], { env });
+  assert.deepEqual(JSON.parse(ls.stdout), []);
+  // An existing OUT needs --force.
+  writeFileSync(out, 'mine');
+  await fail([run, '--out', out], /^llama3-zh train: .*never\.gguf exists; pass --force to replace it$/);
+  assert.equal(readFileSync(out, 'utf8'), 'mine');
+});
