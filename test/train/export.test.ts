@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LLAMA3_JINJA } from '../../src/chat/officialTemplates.js';
 import { lfDefaultJinja } from '../../src/chat/templates.js';
+import { planExport } from '../../src/train/export.js';
 import { readGguf } from '../../src/gguf/reader.js';
 import { meta } from '../../src/gguf/types.js';
-import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
+import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
+import { ROOT } from '../helpers/models.js';
 import { BASE_REPLY, scriptedBase, TRAINED_REPLY, writePeftCheckpoint } from '../helpers/trainCheckpoint.js';
 
 /**
@@ -214,4 +217,52 @@ test('bad input: each one line, nothing written', async () => {
   writeFileSync(out, 'mine');
   await fail([run, '--out', out], /^llama3-zh train: .*never\.gguf exists; pass --force to replace it$/);
   assert.equal(readFileSync(out, 'utf8'), 'mine');
+});
+
+test('Ctrl-C during export --out leaves no file, no temp file', async () => {
+  const dir = mkdtempSync(join(root, 'interrupted-'));
+  const out = join(dir, 'dpo.gguf');
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'train', 'export', run, '--out', out, '--type', 'f32'], {
+    env: { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome() }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let sent = false;
+  child.stderr.setEncoding('utf8').on('data', (d) => {
+    stderr += d;
+    if (!sent && /converting \[/.test(stderr)) { sent = true; child.kill('SIGINT'); }
+  });
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  assert.ok(sent, stderr);
+  assert.equal(code, 130, stderr);
+  assert.match(stderr.trim().split('\n').pop()!, /^llama3-zh train: interrupted; nothing was written$/);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('planExport: llama3-zh.json\'s chat template first; default with an Instruct tokenizer is LLaMA-Factory\'s Jinja with <|eot_id|>; --base; a half-written checkpoint is passed over', () => {
+  const dir = makeRun('planned', { template: 'default', final: false });
+  assert.deepEqual(planExport(dir).template, { name: 'lf-default', lf: 'default' });
+  assert.equal(planExport(dir).label, 'checkpoint-10');
+  // LLaMA-Factory is still writing checkpoint-20: the last complete one is exported.
+  mkdirSync(join(dir, 'output', 'checkpoint-20'));
+  writeFileSync(join(dir, 'output', 'checkpoint-20', 'adapter_config.json'), '{}');
+  assert.equal(planExport(dir).saved.step, 10);
+  assert.throws(() => planExport(dir, { checkpoint: 20 }), /checkpoint-20 holds no adapter_model\.safetensors \(is it still being written\?\)$/);
+
+  // An Instruct base (eos <|eot_id|>): LLaMA-Factory's default writes that eos, which lf-default does not.
+  const instruct = join(root, 'instruct-base');
+  mkdirSync(instruct);
+  for (const f of readdirSync(base)) if (f !== 'tokenizer_config.json') symlinkSync(join(base, f), join(instruct, f));
+  const tc = JSON.parse(readFileSync(join(base, 'tokenizer_config.json'), 'utf8'));
+  writeFileSync(join(instruct, 'tokenizer_config.json'), JSON.stringify({ ...tc, eos_token: '<|eot_id|>' }));
+  const p = planExport(dir, { base: instruct });
+  assert.equal(p.model, instruct);
+  assert.deepEqual(p.template, { source: lfDefaultJinja('<|eot_id|>'), lf: 'default' });
+
+  // What train init recorded wins over the name mapping.
+  writeFileSync(join(dir, 'llama3-zh.json'), JSON.stringify({ version: 1, recipe: 'sft-base-zh', model: { given: base, path: base }, template: 'default', chatTemplate: 'llama3-v1' }));
+  assert.deepEqual(planExport(dir).template, { name: 'llama3-v1', lf: 'default' });
+  // A template of LLaMA-Factory's with no twin here: the Jinja it saved with the checkpoint.
+  const qwen = makeRun('qwen-template', { template: 'qwen', checkpoints: false });
+  writeFileSync(join(qwen, 'output', 'tokenizer_config.json'), JSON.stringify({ chat_template: '{{ messages[0].content }}' }));
+  assert.deepEqual(planExport(qwen).template, { source: '{{ messages[0].content }}', lf: 'qwen' });
 });
