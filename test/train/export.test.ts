@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { LLAMA3_JINJA } from '../../src/chat/officialTemplates.js';
 import { lfDefaultJinja } from '../../src/chat/templates.js';
 import { planExport } from '../../src/train/export.js';
@@ -20,6 +20,8 @@ import { BASE_REPLY, scriptedBase, TRAINED_REPLY, writePeftCheckpoint } from '..
  * the merge took the adapter's full tensors, and the q_proj check proves the LoRA pairs were merged.
  */
 const root = mkdtempSync(join(tmpdir(), 'train-export-'));
+// Each run folder holds a 32 MB lm_head or two: not left in /tmp.
+after(() => rmSync(root, { recursive: true, force: true }));
 const base = await scriptedBase();
 const R = 4, ALPHA = 8;
 const DPO_TARGETS = ['lm_head', 'input_layernorm', 'post_attention_layernorm', 'norm'];
