@@ -113,16 +113,20 @@ export function resolveRunBase(run: Run, given?: string): string {
   const local = isAbsolute(named) ? named : resolve(run.dir, named);
   if (existsSync(local) && isModelDir(local)) return local;
   if (run.meta?.model.path && existsSync(run.meta.model.path) && isModelDir(run.meta.model.path)) return run.meta.model.path;
+  let gguf = false;
   try {
     const s = findSource(named);
     if (s.kind === 'folder') return s.path;
+    gguf = true;
   } catch (e) {
     if (!(e instanceof UserError)) throw e; // not in the store: the Hugging Face cache next
   }
   const cached = hfCacheSnapshot(named);
   if (cached) return cached;
   const repo = /^[\w.-]+\/[\w.-]+$/.test(named);
-  throw new UserError(`the run's base model ${named} is not here${repo ? ' (not in the store, nor in the Hugging Face cache)' : ''}; ${repo ? `pull it with llama3-zh pull ${named} --format safetensors, or ` : ''}pass its Hugging Face folder: --base DIR`);
+  // A merge needs the base's own weights: a GGUF of it (quantized, permuted) will not do.
+  const where = gguf ? ' as a Hugging Face folder (the store has a GGUF of it, which a merge cannot use)' : repo ? ' (not in the store, nor in the Hugging Face cache)' : '';
+  throw new UserError(`the run's base model ${named} is not here${where}; ${repo || gguf ? `pull it with llama3-zh pull ${named} --format safetensors, or ` : ''}pass its Hugging Face folder: --base DIR`);
 }
 
 /** The tokenizer's eos text (tokenizer_config.json eos_token, a string or {content}). */
