@@ -154,6 +154,9 @@ test('a run trained with LLaMA-Factory\'s default template: lf-default registere
   assert.equal(n.code, 0, n.stderr);
   const byName = await runCli(['template', 'render', '-m', 'sft-default', '--messages', messages, '--json'], { env });
   assert.deepEqual(JSON.parse(byName.stdout), expected);
+  // The stored file carries the run's template as well: llama.cpp or ollama reading it see the trained format.
+  const stored = (JSON.parse((await runCli(['ls', '--json'], { env })).stdout) as { name: string; path: string }[]).find((m) => m.name === 'sft-default')!;
+  assert.equal(meta<string>(readGguf(stored.path), 'tokenizer.chat_template'), lfDefaultJinja('<|end_of_text|>'));
 });
 
 test('the base found in the Hugging Face cache, where LLaMA-Factory downloaded model_name_or_path; a full run converted as it is', async () => {
