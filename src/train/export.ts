@@ -38,6 +38,8 @@ export interface ExportPlan {
   saved: Saved;
   /** 'the final adapter' / 'checkpoint-20', for messages. */
   label: string;
+  /** A newer save that is still being written, passed over (said to the user). */
+  skipped?: string;
   /** LoRA: the adapter folder; absent for a full run. */
   adapter?: string;
   /** The Hugging Face folder converted: the base model (LoRA) or the saved model itself. */
@@ -52,25 +54,40 @@ function holds(dir: string, adapter: boolean): boolean {
   return existsSync(join(dir, 'config.json')) && (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json')));
 }
 
+/**
+ * The Trainer writes trainer_state.json last (Trainer._save_checkpoint: model, tokenizer, optimizer, rng, then the
+ * state; LLaMA-Factory's workflows call save_state after save_model for the final save too): without it the save is
+ * still being written — a half-written model.safetensors, or no tokenizer yet — or was cut short.
+ */
+export const TRAINER_STATE = 'trainer_state.json';
+const complete = (dir: string, adapter: boolean) => holds(dir, adapter) && existsSync(join(dir, TRAINER_STATE));
+
 /** output_dir's checkpoint-N folders, by step; only complete ones (LLaMA-Factory may be writing the last). */
 export function savedCheckpoints(outputDir: string, adapter: boolean): Saved[] {
+  return checkpointDirs(outputDir).filter((c) => complete(c.dir, adapter));
+}
+
+function checkpointDirs(outputDir: string): Saved[] {
   if (!existsSync(outputDir)) return [];
   return readdirSync(outputDir)
     .map((f) => /^checkpoint-(\d+)$/.exec(f))
-    .filter((m): m is RegExpExecArray => !!m && holds(join(outputDir, m[0]), adapter))
+    .filter((m): m is RegExpExecArray => !!m)
     .map((m) => ({ step: Number(m[1]), dir: join(outputDir, m[0]) }))
     .sort((a, b) => a.step! - b.step!);
 }
 
-function pickSaved(run: Run, adapter: boolean, checkpoint: number | undefined): Saved {
+function pickSaved(run: Run, adapter: boolean, checkpoint: number | undefined): { saved: Saved; skipped?: string } {
   const checkpoints = savedCheckpoints(run.outputDir, adapter);
-  const final = holds(run.outputDir, adapter) ? { dir: run.outputDir } : undefined;
+  const final: Saved | undefined = complete(run.outputDir, adapter) ? { dir: run.outputDir } : undefined;
   const what = adapter ? 'adapter' : 'model';
   if (checkpoint !== undefined) {
     const found = checkpoints.find((c) => c.step === checkpoint);
-    if (found) return found;
+    if (found) return { saved: found };
     const dir = join(run.outputDir, `checkpoint-${checkpoint}`);
-    if (existsSync(dir)) throw new UserError(`${dir} holds no ${adapter ? 'adapter_model.safetensors' : 'model'} (is it still being written?)`);
+    if (existsSync(dir)) {
+      const missing = holds(dir, adapter) ? TRAINER_STATE : adapter ? 'adapter_model.safetensors' : 'model';
+      throw new UserError(`${dir} holds no ${missing}${missing === TRAINER_STATE ? ', which the trainer writes last' : ''} (is it still being written?)`);
+    }
     const there = checkpoints.map((c) => c.step).join(', ');
     throw new UserError(`no checkpoint-${checkpoint} in ${run.outputDir}; ${there ? `there are: ${there}` : 'it has no checkpoints'}${final ? ` (and the final ${what}, the default)` : ''}`);
   }
@@ -79,7 +96,11 @@ function pickSaved(run: Run, adapter: boolean, checkpoint: number | undefined): 
     const every = typeof run.config.save_steps === 'number' ? ` every ${run.config.save_steps} steps (save_steps)` : '';
     throw new UserError(`training has not saved a checkpoint yet; LLaMA-Factory writes one to ${run.outputDir}${every} and the final ${what} at the end: follow it with llama3-zh train watch ${run.dir}`);
   }
-  return chosen;
+  // A newer save being written is passed over: say so, the user may have expected that one.
+  const newest = checkpointDirs(run.outputDir).pop();
+  const partial = !final && holds(run.outputDir, adapter) ? `the final ${what}`
+    : newest && newest.step! > (chosen.step ?? Infinity) ? `checkpoint-${newest.step}` : undefined;
+  return { saved: chosen, skipped: partial && `${partial} is not complete yet (no ${TRAINER_STATE}, which the trainer writes last): passed over` };
 }
 
 /** A repo id's snapshot in the Hugging Face cache, where LLaMA-Factory's download put it (refs/main, else the newest). */
@@ -140,8 +161,16 @@ function eosToken(dir: string): string | undefined {
   }
 }
 
-/** The Jinja LLaMA-Factory saved with the checkpoint's tokenizer (its template.fix_jinja_template), if any. */
+/**
+ * The Jinja LLaMA-Factory saved with the checkpoint's tokenizer (its template.fix_jinja_template), if any:
+ * transformers ≥ 4.52 writes it to chat_template.jinja (save_jinja_files defaults to true) and leaves it out of
+ * tokenizer_config.json; on loading, that file clobbers any template in tokenizer_config.json.
+ */
 function savedJinja(dir: string): string | undefined {
+  try {
+    const t = readFileSync(join(dir, 'chat_template.jinja'), 'utf8');
+    if (t) return t;
+  } catch { /* an older transformers: tokenizer_config.json */ }
   try {
     const t = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')).chat_template;
     return typeof t === 'string' && t ? t : undefined;
@@ -182,12 +211,12 @@ export function planExport(dirArg: string, o: { checkpoint?: number; base?: stri
   if (!existsSync(run.outputDir)) {
     throw new UserError(`training has not saved a checkpoint yet (${run.outputDir} does not exist); start it with llama3-zh train run ${run.dir}`);
   }
-  const saved = pickSaved(run, adapter, o.checkpoint);
+  const { saved, skipped } = pickSaved(run, adapter, o.checkpoint);
   const label = saved.step === undefined ? `the final ${adapter ? 'adapter' : 'model'}` : `checkpoint-${saved.step}`;
   const model = adapter ? resolveRunBase(run, o.base) : saved.dir;
   // The merge's own checks (shapes, aLoRA) now, before anything says it is converting: one line, nothing written.
   if (adapter) mergeHook(readPeftAdapter(saved.dir), adapterBaseShape(model));
-  return { run, saved, label, adapter: adapter ? saved.dir : undefined, model, template: runChatTemplate(run, saved.dir, model) };
+  return { run, saved, label, ...(skipped ? { skipped } : {}), adapter: adapter ? saved.dir : undefined, model, template: runChatTemplate(run, saved.dir, model) };
 }
 
 export interface ExportFileOptions {

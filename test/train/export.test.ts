@@ -27,6 +27,18 @@ const R = 4, ALPHA = 8;
 const DPO_TARGETS = ['lm_head', 'input_layernorm', 'post_attention_layernorm', 'norm'];
 const chatArgs = ['-p', '你好', '--temperature', '0', '-t', '1', '--json'];
 
+/**
+ * trainer_state.json, which the Trainer writes last into every save (TrainerState.save_to_json: indent 2, sorted
+ * keys): a save without it is still being written.
+ */
+function trainerState(dir: string, step: number) {
+  writeFileSync(join(dir, 'trainer_state.json'), JSON.stringify({
+    best_global_step: null, best_metric: null, best_model_checkpoint: null, epoch: step / 20, eval_steps: 500, global_step: step,
+    is_hyper_param_search: false, is_local_process_zero: true, is_world_process_zero: true, log_history: [], logging_steps: 5,
+    max_steps: 20, num_input_tokens_seen: 0, num_train_epochs: 1, save_steps: 10, train_batch_size: 1,
+  }, null, 2) + '\n');
+}
+
 /** A run folder: train.yaml (paths relative to it, as train init writes them), and what training saved. */
 function makeRun(name: string, o: { template?: string; model?: string; ft?: string; checkpoints?: boolean; final?: boolean } = {}): string {
   const dir = join(root, name);
@@ -37,8 +49,14 @@ function makeRun(name: string, o: { template?: string; model?: string; ft?: stri
     'pref_beta: 0.5', `template: ${o.template ?? 'llama3'}`, 'dataset: dpo_zh', 'dataset_dir: data', 'output_dir: output',
     'save_steps: 10', 'learning_rate: 5.0e-06', '',
   ].join('\n'));
-  if (o.checkpoints !== false) writePeftCheckpoint(join(dir, 'output', 'checkpoint-10'), { base, rank: R, alpha: ALPHA, targets: 'all', seed: 10 });
-  if (o.final !== false) writePeftCheckpoint(join(dir, 'output'), { base, rank: R, alpha: ALPHA, targets: 'all', modulesToSave: DPO_TARGETS, seed: 11 });
+  if (o.checkpoints !== false) {
+    writePeftCheckpoint(join(dir, 'output', 'checkpoint-10'), { base, rank: R, alpha: ALPHA, targets: 'all', seed: 10 });
+    trainerState(join(dir, 'output', 'checkpoint-10'), 10);
+  }
+  if (o.final !== false) {
+    writePeftCheckpoint(join(dir, 'output'), { base, rank: R, alpha: ALPHA, targets: 'all', modulesToSave: DPO_TARGETS, seed: 11 });
+    trainerState(join(dir, 'output'), 20);
+  }
   return dir;
 }
 
@@ -182,6 +200,7 @@ test('the base found in the Hugging Face cache, where LLaMA-Factory downloaded m
   // finetuning_type full: output/ is the whole model (here: the base's files), converted with the run's template.
   const full = makeRun('full-run', { ft: 'full', checkpoints: false, final: false });
   for (const f of readdirSync(base)) symlinkSync(join(base, f), join(full, 'output', f));
+  trainerState(join(full, 'output'), 20);
   const fout = join(root, 'full.gguf');
   const fe = await runCli(['train', 'export', full, '--out', fout, '--type', 'q8_0'], { env });
   assert.equal(fe.code, 0, fe.stderr);
@@ -213,6 +232,7 @@ test('bad input: each one line, nothing written', async () => {
   writeFileSync(join(narrow, 'config.json'), JSON.stringify({ ...cfg, hidden_size: 32, head_dim: 8 }));
   const other = makeRun('other-model', { checkpoints: false, final: false });
   writePeftCheckpoint(join(other, 'output'), { base: narrow, rank: R, alpha: ALPHA, targets: 'q_proj,v_proj' });
+  trainerState(join(other, 'output'), 20);
   await fail([other, '--out', out], /^llama3-zh train: .*output: "model\.layers\.0\.self_attn\.q_proj" gives a 32×32 update but the base model's model\.layers\.0\.self_attn\.q_proj\.weight is 64×64; the adapter was trained on another model$/);
   await fail([other, '--name', 'other'], /the adapter was trained on another model$/);
   assert.deepEqual(readdirSync(root).filter((f) => f.startsWith('never') || f.startsWith('.never')), []);
@@ -252,6 +272,16 @@ test('planExport: llama3-zh.json\'s chat template first; default with an Instruc
   writeFileSync(join(dir, 'output', 'checkpoint-20', 'adapter_config.json'), '{}');
   assert.equal(planExport(dir).saved.step, 10);
   assert.throws(() => planExport(dir, { checkpoint: 20 }), /checkpoint-20 holds no adapter_model\.safetensors \(is it still being written\?\)$/);
+  // Its adapter written, the optimizer still being saved (no trainer_state.json yet): passed over, and said so.
+  writePeftCheckpoint(join(dir, 'output', 'checkpoint-20'), { base, rank: R, alpha: ALPHA, targets: 'all', seed: 20 });
+  assert.deepEqual([planExport(dir).saved.step, planExport(dir).skipped], [10, 'checkpoint-20 is not complete yet (no trainer_state.json, which the trainer writes last): passed over']);
+  assert.throws(() => planExport(dir, { checkpoint: 20 }), /checkpoint-20 holds no trainer_state\.json, which the trainer writes last \(is it still being written\?\)$/);
+  // checkpoint-9 before checkpoint-10: by step, not by name.
+  writePeftCheckpoint(join(dir, 'output', 'checkpoint-9'), { base, rank: R, alpha: ALPHA, targets: 'q_proj', seed: 9 });
+  trainerState(join(dir, 'output', 'checkpoint-9'), 9);
+  trainerState(join(dir, 'output', 'checkpoint-20'), 20);
+  assert.deepEqual([planExport(dir).saved.step, planExport(dir).skipped], [20, undefined]);
+  assert.equal(planExport(dir, { checkpoint: 9 }).label, 'checkpoint-9');
 
   // An Instruct base (eos <|eot_id|>): LLaMA-Factory's default writes that eos, which lf-default does not.
   const instruct = join(root, 'instruct-base');
@@ -270,4 +300,7 @@ test('planExport: llama3-zh.json\'s chat template first; default with an Instruc
   const qwen = makeRun('qwen-template', { template: 'qwen', checkpoints: false });
   writeFileSync(join(qwen, 'output', 'tokenizer_config.json'), JSON.stringify({ chat_template: '{{ messages[0].content }}' }));
   assert.deepEqual(planExport(qwen).template, { source: '{{ messages[0].content }}', lf: 'qwen' });
+  // transformers ≥ 4.52 (LLaMA-Factory's 4.57.6) saves it as chat_template.jinja, which wins over tokenizer_config.json's.
+  writeFileSync(join(qwen, 'output', 'chat_template.jinja'), "{{ 'J' + messages[0].content }}");
+  assert.deepEqual(planExport(qwen).template, { source: "{{ 'J' + messages[0].content }}", lf: 'qwen' });
 });

@@ -56,6 +56,7 @@ export async function exportCommand(args: string[]): Promise<void> {
   if (values.out !== undefined && existsSync(outputTarget(values.out)) && !values.force) throw new UserError(`${values.out} exists; pass --force to replace it`);
 
   const plan = planExport(positionals[0], { checkpoint, base: values.base });
+  if (plan.skipped) console.error(`${plan.skipped}; exporting ${plan.label}`);
   // Said at the end: before, a failed check (a taken NAME, an adapter for another model) would not be the only line.
   const what = `${plan.label} of ${positionals[0]}${plan.adapter ? `, merged into ${plan.model}` : ''}`;
   if (values.name !== undefined) {
