@@ -103,19 +103,45 @@ function pickSaved(run: Run, adapter: boolean, checkpoint: number | undefined): 
   return { saved: chosen, skipped: partial && `${partial} is not complete yet (no ${TRAINER_STATE}, which the trainer writes last): passed over` };
 }
 
-/** A repo id's snapshot in the Hugging Face cache, where LLaMA-Factory's download put it (refs/main, else the newest). */
-export function hfCacheSnapshot(repo: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) return undefined;
-  const hub = env.HF_HUB_CACHE || join(env.HF_HOME || join(homedir(), '.cache', 'huggingface'), 'hub');
-  const snapshots = join(hub, `models--${repo.replace('/', '--')}`, 'snapshots');
-  if (!existsSync(snapshots)) return undefined;
-  const refMain = join(hub, `models--${repo.replace('/', '--')}`, 'refs', 'main');
-  if (existsSync(refMain)) {
-    const d = join(snapshots, readFileSync(refMain, 'utf8').trim());
-    if (existsSync(join(d, 'config.json'))) return d;
+/** `~` and `~/x` as Python's os.path.expanduser reads them (huggingface_hub expands every cache path). */
+const expandUser = (p: string) => (p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
+
+/**
+ * The Hugging Face hub cache folder as huggingface_hub's constants read it: HF_HUB_CACHE, else the older
+ * HUGGINGFACE_HUB_CACHE, else HF_HOME/hub, HF_HOME defaulting to $XDG_CACHE_HOME/huggingface (~/.cache/huggingface).
+ */
+export function hfHubCache(env: NodeJS.ProcessEnv = process.env): string {
+  const home = env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
+  return expandUser(env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE || join(expandUser(home), 'hub'));
+}
+
+/** A snapshot's weights are all there (a download cut short leaves blobs/*.incomplete and no link to them). */
+function hasWeights(d: string): boolean {
+  if (existsSync(join(d, 'model.safetensors'))) return true;
+  try {
+    const index = JSON.parse(readFileSync(join(d, 'model.safetensors.index.json'), 'utf8')) as { weight_map?: Record<string, string> };
+    return Object.values(index.weight_map ?? {}).every((f) => existsSync(join(d, f)));
+  } catch {
+    return false;
   }
-  const revs = readdirSync(snapshots).map((r) => join(snapshots, r)).filter((d) => existsSync(join(d, 'config.json')));
-  return revs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
+/**
+ * A repo id's snapshot in the Hugging Face cache, where LLaMA-Factory's from_pretrained(cache_dir=…, revision=…)
+ * put it: models--owner--name/refs/REVISION names the commit (a commit hash is its own snapshot), and that
+ * snapshot, with its weights, is the one — never another revision found beside it.
+ */
+export function hfCacheSnapshot(repo: string, o: { cacheDir?: string; revision?: string } = {}, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) return undefined;
+  const folder = join(o.cacheDir ?? hfHubCache(env), `models--${repo.replace('/', '--')}`);
+  const revision = o.revision || 'main';
+  const ref = join(folder, 'refs', revision);
+  let commit: string | undefined;
+  if (existsSync(ref)) commit = readFileSync(ref, 'utf8').trim();
+  else if (/^[0-9a-f]{40}$/.test(revision)) commit = revision;
+  if (!commit) return undefined;
+  const d = join(folder, 'snapshots', commit);
+  return existsSync(join(d, 'config.json')) && hasWeights(d) ? d : undefined;
 }
 
 const isModelDir = (d: string) => existsSync(join(d, 'config.json')) && statSync(d).isDirectory();
@@ -142,11 +168,15 @@ export function resolveRunBase(run: Run, given?: string): string {
   } catch (e) {
     if (!(e instanceof UserError)) throw e; // not in the store: the Hugging Face cache next
   }
-  const cached = hfCacheSnapshot(named);
+  // LLaMA-Factory passes cache_dir and model_revision to from_pretrained (model/loader.py _get_init_kwargs); a
+  // relative cache_dir is read from its working directory, the run folder.
+  const cacheDir = typeof run.config.cache_dir === 'string' && run.config.cache_dir ? resolve(run.dir, expandUser(run.config.cache_dir)) : undefined;
+  const revision = typeof run.config.model_revision === 'string' ? run.config.model_revision : undefined;
+  const cached = hfCacheSnapshot(named, { cacheDir, revision });
   if (cached) return cached;
   const repo = /^[\w.-]+\/[\w.-]+$/.test(named);
   // A merge needs the base's own weights: a GGUF of it (quantized, permuted) will not do.
-  const where = gguf ? ' as a Hugging Face folder (the store has a GGUF of it, which a merge cannot use)' : repo ? ' (not in the store, nor in the Hugging Face cache)' : '';
+  const where = gguf ? ' as a Hugging Face folder (the store has a GGUF of it, which a merge cannot use)' : repo ? ` (not in the store, nor${revision && revision !== 'main' ? ` at revision ${revision}` : ''} in the Hugging Face cache ${cacheDir ?? hfHubCache()})` : '';
   throw new UserError(`the run's base model ${named} is not here${where}; ${repo || gguf ? `pull it with llama3-zh pull ${named} --format safetensors, or ` : ''}pass its Hugging Face folder: --base DIR`);
 }
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { LLAMA3_JINJA } from '../../src/chat/officialTemplates.js';
 import { lfDefaultJinja } from '../../src/chat/templates.js';
-import { planExport } from '../../src/train/export.js';
+import { hfCacheSnapshot, hfHubCache, planExport } from '../../src/train/export.js';
 import { readGguf } from '../../src/gguf/reader.js';
 import { meta } from '../../src/gguf/types.js';
 import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
@@ -195,7 +195,7 @@ test('the base found in the Hugging Face cache, where LLaMA-Factory downloaded m
   assert.equal((await reply(out, env)).reply, TRAINED_REPLY);
   // Elsewhere (no HF_HOME there): one line with both ways out.
   assertOneLineError(await runCli(['train', 'export', dir, '--out', join(root, 'x.gguf')], { env: { LLAMA3ZH_HOME: emptyHome(), HF_HOME: join(root, 'empty-hf') } }),
-    /^llama3-zh train: the run's base model meta-llama\/Meta-Llama-3-8B is not here \(not in the store, nor in the Hugging Face cache\); pull it with llama3-zh pull meta-llama\/Meta-Llama-3-8B --format safetensors, or pass its Hugging Face folder: --base DIR$/);
+    /^llama3-zh train: the run's base model meta-llama\/Meta-Llama-3-8B is not here \(not in the store, nor in the Hugging Face cache .*empty-hf\/hub\); pull it with llama3-zh pull meta-llama\/Meta-Llama-3-8B --format safetensors, or pass its Hugging Face folder: --base DIR$/);
 
   // finetuning_type full: output/ is the whole model (here: the base's files), converted with the run's template.
   const full = makeRun('full-run', { ft: 'full', checkpoints: false, final: false });
@@ -303,4 +303,42 @@ test('planExport: llama3-zh.json\'s chat template first; default with an Instruc
   // transformers ≥ 4.52 (LLaMA-Factory's 4.57.6) saves it as chat_template.jinja, which wins over tokenizer_config.json's.
   writeFileSync(join(qwen, 'output', 'chat_template.jinja'), "{{ 'J' + messages[0].content }}");
   assert.deepEqual(planExport(qwen).template, { source: "{{ 'J' + messages[0].content }}", lf: 'qwen' });
+});
+
+test('the Hugging Face cache as huggingface_hub reads it: its env variables, train.yaml\'s cache_dir and model_revision, only the revision asked for, whole', () => {
+  assert.equal(hfHubCache({ HF_HUB_CACHE: '/a', HUGGINGFACE_HUB_CACHE: '/b', HF_HOME: '/h' }), '/a');
+  assert.equal(hfHubCache({ HUGGINGFACE_HUB_CACHE: '/b', HF_HOME: '/h' }), '/b');
+  assert.equal(hfHubCache({ HF_HOME: '/h', XDG_CACHE_HOME: '/x' }), '/h/hub');
+  assert.equal(hfHubCache({ XDG_CACHE_HOME: '/x' }), '/x/huggingface/hub');
+  assert.equal(hfHubCache({ HF_HOME: '~/hf' }), join(homedir(), 'hf', 'hub'));
+  assert.equal(hfHubCache({}), join(homedir(), '.cache', 'huggingface', 'hub'));
+
+  // train.yaml's cache_dir (relative: to the run folder, LLaMA-Factory's working directory) holds models--… itself.
+  const dir = makeRun('cache-dir', { model: 'meta-llama/Meta-Llama-3-8B', final: false });
+  const repo = join(dir, 'hf-cache', 'models--meta-llama--Meta-Llama-3-8B');
+  const snap = (rev: string, files = readdirSync(base)) => {
+    const d = join(repo, 'snapshots', rev);
+    mkdirSync(d, { recursive: true });
+    for (const f of files) symlinkSync(join(base, f), join(d, f));
+    return d;
+  };
+  const main = 'a'.repeat(40), v2 = 'b'.repeat(40), old = 'c'.repeat(40);
+  mkdirSync(join(repo, 'refs'), { recursive: true });
+  writeFileSync(join(repo, 'refs', 'main'), main);
+  const oldSnap = snap(old);
+  // refs/main names a snapshot that is not there: no other revision stands in for it.
+  assert.equal(hfCacheSnapshot('meta-llama/Meta-Llama-3-8B', { cacheDir: join(dir, 'hf-cache') }), undefined);
+  // A download cut short: config.json there, the weights not.
+  snap(main, readdirSync(base).filter((f) => f !== 'model.safetensors'));
+  assert.equal(hfCacheSnapshot('meta-llama/Meta-Llama-3-8B', { cacheDir: join(dir, 'hf-cache') }), undefined);
+  symlinkSync(join(base, 'model.safetensors'), join(repo, 'snapshots', main, 'model.safetensors'));
+  writeFileSync(join(dir, 'train.yaml'), readFileSync(join(dir, 'train.yaml'), 'utf8') + 'cache_dir: hf-cache\n');
+  assert.equal(planExport(dir).model, join(repo, 'snapshots', main));
+  // model_revision: a branch (refs/v2) or a commit hash.
+  writeFileSync(join(repo, 'refs', 'v2'), v2);
+  const v2Snap = snap(v2);
+  writeFileSync(join(dir, 'train.yaml'), readFileSync(join(dir, 'train.yaml'), 'utf8') + 'model_revision: v2\n');
+  assert.equal(planExport(dir).model, v2Snap);
+  assert.equal(hfCacheSnapshot('meta-llama/Meta-Llama-3-8B', { cacheDir: join(dir, 'hf-cache'), revision: old }), oldSnap);
+  assert.equal(hfCacheSnapshot('meta-llama/Meta-Llama-3-8B', { cacheDir: join(dir, 'hf-cache'), revision: 'v3' }), undefined);
 });
