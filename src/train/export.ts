@@ -7,7 +7,7 @@
  *
  * planExport does every check (nothing is written when one fails); exportRun writes, atomically.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { LLAMA3_JINJA, LLAMA3_V1_JINJA } from '../chat/officialTemplates.js';
@@ -232,6 +232,24 @@ export function templateJinja(t: ExportPlan['template']): string | undefined {
   return t.source ?? (t.name ? JINJA[t.name] : undefined);
 }
 
+/**
+ * PEFT records the base it was trained on (adapter_config.json base_model_name_or_path: train.yaml's
+ * model_name_or_path as LLaMA-Factory passed it). A train.yaml edited since (the Instruct model for the base, a
+ * model of the same shapes) would merge the adapter into another model silently: refused when both name a model
+ * here that is not the same folder, or two different repo ids. A path from another machine says nothing: passed.
+ */
+function checkSameBase(run: Run, recorded: string | undefined, model?: string) {
+  const named = typeof run.config.model_name_or_path === 'string' ? run.config.model_name_or_path : undefined;
+  if (!recorded || !named || recorded === named) return;
+  const local = (p: string) => { const d = resolve(run.dir, p); return existsSync(d) && isModelDir(d) ? realpathSync(d) : undefined; };
+  const repoId = (p: string) => /^[\w.-]+\/[\w.-]+$/.test(p) && !existsSync(resolve(run.dir, p));
+  const there = local(recorded);
+  const differs = there ? model !== undefined && there !== realpathSync(model) : repoId(recorded) && repoId(named) && recorded.toLowerCase() !== named.toLowerCase();
+  if (differs) {
+    throw new UserError(`${run.configPath} names the base ${named}, but the adapter was trained on ${recorded} (its adapter_config.json base_model_name_or_path); pass the one to merge into: --base DIR`);
+  }
+}
+
 export function planExport(dirArg: string, o: { checkpoint?: number; base?: string } = {}): ExportPlan {
   const run = openRun(dirArg);
   const ft = typeof run.config.finetuning_type === 'string' ? run.config.finetuning_type : 'lora'; // LLaMA-Factory's default
@@ -243,9 +261,15 @@ export function planExport(dirArg: string, o: { checkpoint?: number; base?: stri
   }
   const { saved, skipped } = pickSaved(run, adapter, o.checkpoint);
   const label = saved.step === undefined ? `the final ${adapter ? 'adapter' : 'model'}` : `checkpoint-${saved.step}`;
+  const peft = adapter ? readPeftAdapter(saved.dir) : undefined;
+  // Two repo ids need no model to compare: said before looking for one.
+  if (peft && o.base === undefined) checkSameBase(run, peft.baseModel);
   const model = adapter ? resolveRunBase(run, o.base) : saved.dir;
   // The merge's own checks (shapes, aLoRA) now, before anything says it is converting: one line, nothing written.
-  if (adapter) mergeHook(readPeftAdapter(saved.dir), adapterBaseShape(model));
+  if (peft) {
+    mergeHook(peft, adapterBaseShape(model));
+    if (o.base === undefined) checkSameBase(run, peft.baseModel, model);
+  }
   return { run, saved, label, ...(skipped ? { skipped } : {}), adapter: adapter ? saved.dir : undefined, model, template: runChatTemplate(run, saved.dir, model) };
 }
 

@@ -39,6 +39,14 @@ function trainerState(dir: string, step: number) {
   }, null, 2) + '\n');
 }
 
+/** adapter_config.json's base_model_name_or_path set to `model`, where an adapter is. */
+function recordBase(dir: string, model: string) {
+  const f = join(dir, 'adapter_config.json');
+  try {
+    writeFileSync(f, JSON.stringify({ ...JSON.parse(readFileSync(f, 'utf8')), base_model_name_or_path: model }, null, 2));
+  } catch { /* no adapter there */ }
+}
+
 /** A run folder: train.yaml (paths relative to it, as train init writes them), and what training saved. */
 function makeRun(name: string, o: { template?: string; model?: string; ft?: string; checkpoints?: boolean; final?: boolean } = {}): string {
   const dir = join(root, name);
@@ -57,6 +65,8 @@ function makeRun(name: string, o: { template?: string; model?: string; ft?: stri
     writePeftCheckpoint(join(dir, 'output'), { base, rank: R, alpha: ALPHA, targets: 'all', modulesToSave: DPO_TARGETS, seed: 11 });
     trainerState(join(dir, 'output'), 20);
   }
+  // PEFT records model_name_or_path as LLaMA-Factory passed it (a repo id stays one).
+  if (o.model) for (const d of [join(dir, 'output'), join(dir, 'output', 'checkpoint-10')]) recordBase(d, o.model);
   return dir;
 }
 
@@ -291,6 +301,17 @@ test('planExport: llama3-zh.json\'s chat template first; default with an Instruc
   writeFileSync(join(instruct, 'tokenizer_config.json'), JSON.stringify({ ...tc, eos_token: '<|eot_id|>' }));
   const p = planExport(dir, { base: instruct });
   assert.equal(p.model, instruct);
+  // Trained on the Instruct model, train.yaml edited since to name the base (same shapes): refused, not merged silently.
+  recordBase(join(dir, 'output', 'checkpoint-20'), instruct);
+  assert.throws(() => planExport(dir), new RegExp(`names the base ${base}, but the adapter was trained on ${instruct} \\(its adapter_config\\.json base_model_name_or_path\\); pass the one to merge into: --base DIR$`));
+  assert.equal(planExport(dir, { base: instruct }).model, instruct);
+  recordBase(join(dir, 'output', 'checkpoint-20'), 'meta-llama/Meta-Llama-3-8B-Instruct');
+  writeFileSync(join(dir, 'train.yaml'), readFileSync(join(dir, 'train.yaml'), 'utf8').replace(`model_name_or_path: ${base}`, 'model_name_or_path: meta-llama/Meta-Llama-3-8B'));
+  assert.throws(() => planExport(dir, {}), /names the base meta-llama\/Meta-Llama-3-8B, but the adapter was trained on meta-llama\/Meta-Llama-3-8B-Instruct/);
+  writeFileSync(join(dir, 'train.yaml'), readFileSync(join(dir, 'train.yaml'), 'utf8').replace('model_name_or_path: meta-llama/Meta-Llama-3-8B', `model_name_or_path: ${base}`));
+  // A path from the machine it was trained on says nothing here: train.yaml's base is used.
+  recordBase(join(dir, 'output', 'checkpoint-20'), '/data/models/Meta-Llama-3-8B');
+  assert.equal(planExport(dir).model, base);
   assert.deepEqual(p.template, { source: lfDefaultJinja('<|eot_id|>'), lf: 'default' });
 
   // What train init recorded wins over the name mapping.
