@@ -20,6 +20,8 @@ export const V1_SYSTEM =
 export interface PromptPiece {
   text: string;
   content?: true;
+  /** Tokenized apart from the text before it (LLaMA-Factory encodes each slot of its templates on its own). */
+  cut?: true;
 }
 
 export interface ChatTemplate {
@@ -40,12 +42,18 @@ export interface ChatTemplate {
 }
 
 /** A native template: one function writes the pieces, and the text is their concatenation. */
-type Writer = (messages: Message[], gen: boolean, markup: (t: string) => void, content: (t: string) => void) => void;
+type Writer = (messages: Message[], gen: boolean, markup: (t: string) => void, content: (t: string) => void, cut: () => void) => void;
 
 function native(name: string, stops: string[], write: Writer, defaultSystem?: string, noBos?: true): ChatTemplate {
   const pieces = (messages: Message[], gen = true) => {
     const out: PromptPiece[] = [];
-    write(messages, gen, (text) => { if (text) out.push({ text }); }, (text) => { if (text) out.push({ text, content: true }); });
+    let cut = false;
+    const push = (p: PromptPiece) => {
+      if (!p.text) return;
+      out.push(cut && out.length ? { ...p, cut } : p);
+      cut = false;
+    };
+    write(messages, gen, (text) => push({ text }), (text) => push({ text, content: true }), () => { cut = true; });
     return out;
   };
   return { name, stops, defaultSystem, ...(noBos ? { noBos } : {}), pieces, render: (messages, gen = true) => pieces(messages, gen).map((p) => p.text).join('') };
@@ -109,13 +117,16 @@ const chatml = native('chatml', ['<|im_end|>', EOT, END_OF_TEXT], (messages, gen
  * <|end_of_text|> for Meta-Llama-3-8B (an Instruct tokenizer's is <|eot_id|>: lfDefaultJinja writes that one).
  * "Assistant:" belongs to the user turn, so the generation prompt adds nothing, exactly as in training.
  */
-const lfDefault = native('lf-default', [END_OF_TEXT, EOT], (messages, _gen, markup, content) => {
+const lfDefault = native('lf-default', [END_OF_TEXT, EOT], (messages, _gen, markup, content, cut) => {
+  // Template._encode tokenizes each slot on its own ("Human: {{content}}", eos, "\nAssistant:"; "{{content}}", eos,
+  // "\n"): an answer is not read together with the "Assistant:" before it (whole, ":A" would be one token where
+  // training had ":" and "A"), nor "Human: " with the "\n" before it.
   const hasSystem = messages[0]?.role === 'system';
   if (hasSystem) { markup('System: '); content(messages[0].content); markup(`${END_OF_TEXT}\n`); }
   for (const m of hasSystem ? messages.slice(1) : messages) {
     // As LLaMA-Factory's Jinja: a system message after the first is dropped; content is not trimmed.
-    if (m.role === 'user') { markup('Human: '); content(m.content); markup(`${END_OF_TEXT}\nAssistant:`); }
-    else if (m.role === 'assistant') { content(m.content); markup(`${END_OF_TEXT}\n`); }
+    if (m.role === 'user') { cut(); markup('Human: '); content(m.content); markup(`${END_OF_TEXT}\nAssistant:`); }
+    else if (m.role === 'assistant') { cut(); content(m.content); markup(`${END_OF_TEXT}\n`); }
   }
 }, undefined, true);
 

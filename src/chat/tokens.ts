@@ -35,6 +35,8 @@ export function chatTokens(engine: Engine, template: ChatTemplate, messages: Mes
     run = '';
   };
   for (const p of pieces) {
+    // A template trained slot by slot (lf-default) says where training's stretches began.
+    if (p.cut) flush();
     if (p.content) {
       run += p.text;
       continue;
