@@ -250,6 +250,20 @@ function checkSameBase(run: Run, recorded: string | undefined, model?: string) {
   }
 }
 
+/**
+ * adapter_name_or_path (a comma list) trains on top of earlier adapters: LLaMA-Factory's _setup_lora_tuning merges
+ * all of them into the base (all but the last, which it resumes, unless create_new_adapter) before training, so the
+ * saved adapter is a change to that merge. Merged into the bare base it would be a model nobody trained.
+ */
+function checkStacked(run: Run) {
+  const given = run.config.adapter_name_or_path;
+  if (typeof given !== 'string' || !given.trim()) return;
+  const all = given.split(',').map((p) => p.trim());
+  const merged = run.config.create_new_adapter === true ? all : all.slice(0, -1);
+  if (!merged.length) return;
+  throw new UserError(`${run.configPath}: LLaMA-Factory merged ${merged.join(', ')} (adapter_name_or_path) into ${run.config.model_name_or_path} before training, and llama3-zh merges one adapter; write that merge with llamafactory-cli export (adapter_name_or_path: ${merged.join(',')}, export_dir: DIR), then pass --base DIR`);
+}
+
 export function planExport(dirArg: string, o: { checkpoint?: number; base?: string } = {}): ExportPlan {
   const run = openRun(dirArg);
   const ft = typeof run.config.finetuning_type === 'string' ? run.config.finetuning_type : 'lora'; // LLaMA-Factory's default
@@ -261,6 +275,7 @@ export function planExport(dirArg: string, o: { checkpoint?: number; base?: stri
   }
   const { saved, skipped } = pickSaved(run, adapter, o.checkpoint);
   const label = saved.step === undefined ? `the final ${adapter ? 'adapter' : 'model'}` : `checkpoint-${saved.step}`;
+  if (adapter && o.base === undefined) checkStacked(run);
   const peft = adapter ? readPeftAdapter(saved.dir) : undefined;
   // Two repo ids need no model to compare: said before looking for one.
   if (peft && o.base === undefined) checkSameBase(run, peft.baseModel);

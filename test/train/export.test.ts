@@ -314,6 +314,19 @@ test('planExport: llama3-zh.json\'s chat template first; default with an Instruc
   assert.equal(planExport(dir).model, base);
   assert.deepEqual(p.template, { source: lfDefaultJinja('<|eot_id|>'), lf: 'default' });
 
+  // Trained on top of earlier adapters, which LLaMA-Factory merged into the base first: refused without --base.
+  const yaml = readFileSync(join(dir, 'train.yaml'), 'utf8');
+  writeFileSync(join(dir, 'train.yaml'), `${yaml}adapter_name_or_path: saves/sft-lora, saves/resumed\n`);
+  assert.throws(() => planExport(dir), new RegExp(`train\\.yaml: LLaMA-Factory merged saves/sft-lora \\(adapter_name_or_path\\) into ${base} before training, and llama3-zh merges one adapter; write that merge with llamafactory-cli export \\(adapter_name_or_path: saves/sft-lora, export_dir: DIR\\), then pass --base DIR$`));
+  writeFileSync(join(dir, 'train.yaml'), `${yaml}adapter_name_or_path: saves/sft-lora\ncreate_new_adapter: true\n`);
+  assert.throws(() => planExport(dir), /LLaMA-Factory merged saves\/sft-lora \(adapter_name_or_path\)/);
+  // --base: the merge, made elsewhere.
+  assert.equal(planExport(dir, { base: instruct }).model, instruct);
+  // One adapter resumed (create_new_adapter false): the saved adapter is that one, trained on: exported.
+  writeFileSync(join(dir, 'train.yaml'), `${yaml}adapter_name_or_path: saves/sft-lora\n`);
+  assert.equal(planExport(dir).model, base);
+  writeFileSync(join(dir, 'train.yaml'), yaml);
+
   // What train init recorded wins over the name mapping.
   writeFileSync(join(dir, 'llama3-zh.json'), JSON.stringify({ version: 1, recipe: 'sft-base-zh', model: { given: base, path: base }, template: 'default', chatTemplate: 'llama3-v1' }));
   assert.deepEqual(planExport(dir).template, { name: 'llama3-v1', lf: 'default' });
