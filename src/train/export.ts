@@ -76,6 +76,16 @@ function checkpointDirs(outputDir: string): Saved[] {
     .sort((a, b) => a.step! - b.step!);
 }
 
+/** trainer_state.json's global_step. */
+function savedStep(dir: string): number | undefined {
+  try {
+    const n = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8')).global_step;
+    return typeof n === 'number' ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function pickSaved(run: Run, adapter: boolean, checkpoint: number | undefined): { saved: Saved; skipped?: string } {
   const checkpoints = savedCheckpoints(run.outputDir, adapter);
   const final: Saved | undefined = complete(run.outputDir, adapter) ? { dir: run.outputDir } : undefined;
@@ -91,7 +101,14 @@ function pickSaved(run: Run, adapter: boolean, checkpoint: number | undefined): 
     const there = checkpoints.map((c) => c.step).join(', ');
     throw new UserError(`no checkpoint-${checkpoint} in ${run.outputDir}; ${there ? `there are: ${there}` : 'it has no checkpoints'}${final ? ` (and the final ${what}, the default)` : ''}`);
   }
-  const chosen = final ?? checkpoints[checkpoints.length - 1];
+  const last = checkpoints[checkpoints.length - 1];
+  // A run resumed after it finished (LLaMA-Factory resumes from the last checkpoint-N) saves newer checkpoints
+  // beside the old final save until it ends: that final save is the older model then.
+  const finalStep = final ? savedStep(run.outputDir) : undefined;
+  if (final && last && finalStep !== undefined && last.step! > finalStep) {
+    return { saved: last, skipped: `the final ${what} is from step ${finalStep}, before checkpoint-${last.step} (training was resumed since): passed over` };
+  }
+  const chosen = final ?? last;
   if (!chosen) {
     const every = typeof run.config.save_steps === 'number' ? ` every ${run.config.save_steps} steps (save_steps)` : '';
     throw new UserError(`training has not saved a checkpoint yet; LLaMA-Factory writes one to ${run.outputDir}${every} and the final ${what} at the end: follow it with llama3-zh train watch ${run.dir}`);

@@ -327,6 +327,13 @@ test('planExport: llama3-zh.json\'s chat template first; default with an Instruc
   assert.equal(planExport(dir).model, base);
   writeFileSync(join(dir, 'train.yaml'), yaml);
 
+  // Finished at step 20, then resumed (more epochs): checkpoint-30 is newer than the final adapter of the first run.
+  const resumed = makeRun('resumed');
+  assert.deepEqual([planExport(resumed).label, planExport(resumed).skipped], ['the final adapter', undefined]);
+  writePeftCheckpoint(join(resumed, 'output', 'checkpoint-30'), { base, rank: R, alpha: ALPHA, targets: 'q_proj', seed: 30 });
+  trainerState(join(resumed, 'output', 'checkpoint-30'), 30);
+  assert.deepEqual([planExport(resumed).label, planExport(resumed).skipped], ['checkpoint-30', 'the final adapter is from step 20, before checkpoint-30 (training was resumed since): passed over']);
+
   // What train init recorded wins over the name mapping.
   writeFileSync(join(dir, 'llama3-zh.json'), JSON.stringify({ version: 1, recipe: 'sft-base-zh', model: { given: base, path: base }, template: 'default', chatTemplate: 'llama3-v1' }));
   assert.deepEqual(planExport(dir).template, { name: 'llama3-v1', lf: 'default' });
