@@ -117,18 +117,26 @@ const chatml = native('chatml', ['<|im_end|>', EOT, END_OF_TEXT], (messages, gen
  * <|end_of_text|> for Meta-Llama-3-8B (an Instruct tokenizer's is <|eot_id|>: lfDefaultJinja writes that one).
  * "Assistant:" belongs to the user turn, so the generation prompt adds nothing, exactly as in training.
  */
-const lfDefault = native('lf-default', [END_OF_TEXT, EOT], (messages, _gen, markup, content, cut) => {
+const lfDefault = (eos: string) => native('lf-default', [...new Set([eos, END_OF_TEXT, EOT])], (messages, _gen, markup, content, cut) => {
   // Template._encode tokenizes each slot on its own ("Human: {{content}}", eos, "\nAssistant:"; "{{content}}", eos,
   // "\n"): an answer is not read together with the "Assistant:" before it (whole, ":A" would be one token where
   // training had ":" and "A"), nor "Human: " with the "\n" before it.
   const hasSystem = messages[0]?.role === 'system';
-  if (hasSystem) { markup('System: '); content(messages[0].content); markup(`${END_OF_TEXT}\n`); }
+  if (hasSystem) { markup('System: '); content(messages[0].content); markup(`${eos}\n`); }
   for (const m of hasSystem ? messages.slice(1) : messages) {
     // As LLaMA-Factory's Jinja: a system message after the first is dropped; content is not trimmed.
-    if (m.role === 'user') { cut(); markup('Human: '); content(m.content); markup(`${END_OF_TEXT}\nAssistant:`); }
-    else if (m.role === 'assistant') { cut(); content(m.content); markup(`${END_OF_TEXT}\n`); }
+    if (m.role === 'user') { cut(); markup('Human: '); content(m.content); markup(`${eos}\nAssistant:`); }
+    else if (m.role === 'assistant') { cut(); content(m.content); markup(`${eos}\n`); }
   }
 }, undefined, true);
+
+/** lf-default for a tokenizer whose eos is `eos` (an Instruct tokenizer's <|eot_id|>): still no BOS, slot by slot. */
+export const lfDefaultTemplate = (eos: string): ChatTemplate => (eos === END_OF_TEXT ? NATIVE_TEMPLATES['lf-default'] : lfDefault(eos));
+
+/** The eos of LLaMA-Factory's `default` Jinja, when `jinja` is exactly that Jinja for one of the known end tokens. */
+export function lfDefaultEos(jinja: string): string | undefined {
+  return KNOWN_END_TOKENS.find((e) => jinja === lfDefaultJinja(e));
+}
 
 /** The Jinja LLaMA-Factory writes into the tokenizer for `default` (Template._get_jinja_template), for a tokenizer whose eos is `eos`. */
 export function lfDefaultJinja(eos = END_OF_TEXT): string {
@@ -142,7 +150,7 @@ export function lfDefaultJinja(eos = END_OF_TEXT): string {
 }
 
 export const NATIVE_TEMPLATES: Record<string, ChatTemplate> = {
-  llama3, 'llama3.1': llama31, 'llama3-v1': llama3v1, chatml, 'lf-default': lfDefault,
+  llama3, 'llama3.1': llama31, 'llama3-v1': llama3v1, chatml, 'lf-default': lfDefault(END_OF_TEXT),
 };
 export const TEMPLATE_NAMES = [...Object.keys(NATIVE_TEMPLATES), 'jinja'];
 
@@ -218,12 +226,21 @@ export function resolveTemplate(c: TemplateChoice): ChatTemplate {
   return c.specialTokensInContent ? specialTokensInContent(t) : t;
 }
 
+/**
+ * A Jinja template; LLaMA-Factory's `default` with another eos than the base's (an Instruct tokenizer) is still
+ * that format: rendered the same, but with no BOS and slot by slot, as it was trained (the Jinja cannot say either).
+ */
+function fromJinja(source: string, opts: JinjaOptions | undefined, name: string): ChatTemplate {
+  const eos = lfDefaultEos(source);
+  return eos ? { ...lfDefaultTemplate(eos), name } : jinjaTemplate(source, opts, name);
+}
+
 function pickTemplate(c: TemplateChoice): ChatTemplate {
-  if (c.fileSource !== undefined) return jinjaTemplate(c.fileSource, c.jinja, 'jinja (file)');
+  if (c.fileSource !== undefined) return fromJinja(c.fileSource, c.jinja, 'jinja (file)');
   const name = c.name ?? detectTemplateName(c.modelSource);
   if (name === 'jinja') {
     if (!c.modelSource) throw new UserError('--template jinja needs a template: the model has no tokenizer.chat_template, so pass --template-file FILE');
-    return jinjaTemplate(c.modelSource, c.jinja, 'jinja (model)');
+    return fromJinja(c.modelSource, c.jinja, 'jinja (model)');
   }
   const t = NATIVE_TEMPLATES[name];
   if (!t) throw new UserError(`unknown template "${name}"; choose one of: ${TEMPLATE_NAMES.join(', ')}`);

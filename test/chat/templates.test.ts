@@ -143,3 +143,22 @@ test('lf-default is LLaMA-Factory\'s default template: System/Human/Assistant wi
   // The message content stays text: pieces mark it.
   assert.deepEqual(t.pieces([{ role: 'user', content: '<|eot_id|>' }]), [{ text: 'Human: ' }, { text: '<|eot_id|>', content: true }, { text: '<|end_of_text|>\nAssistant:' }]);
 });
+
+test('LLaMA-Factory\'s default Jinja with an Instruct tokenizer\'s eos: rendered as that Jinja, but with no BOS and slot by slot, as trained', () => {
+  const eot = lfDefaultJinja('<|eot_id|>');
+  for (const t of [resolveTemplate({ modelSource: eot }), resolveTemplate({ fileSource: eot })]) {
+    assert.equal(t.noBos, true);
+    assert.deepEqual(t.stops, ['<|eot_id|>', '<|end_of_text|>']);
+    for (const c of CONVERSATIONS) {
+      for (const gen of [true, false]) assert.equal(t.render(c, gen), official(eot, c, gen), JSON.stringify(c));
+    }
+    assert.deepEqual(t.pieces([{ role: 'user', content: 'Q' }, { role: 'assistant', content: 'A' }, { role: 'user', content: 'R' }]), [
+      { text: 'Human: ' }, { text: 'Q', content: true }, { text: '<|eot_id|>\nAssistant:' },
+      { text: 'A', content: true, cut: true }, { text: '<|eot_id|>\n' },
+      { text: 'Human: ', cut: true }, { text: 'R', content: true }, { text: '<|eot_id|>\nAssistant:' },
+    ]);
+  }
+  assert.deepEqual([resolveTemplate({ modelSource: eot }).name, resolveTemplate({ fileSource: eot }).name], ['jinja (model)', 'jinja (file)']);
+  // Any other Jinja is rendered by the Jinja and keeps the tokenizer's BOS.
+  assert.equal(resolveTemplate({ fileSource: eot.replace('Human: ', 'User: ') }).noBos, undefined);
+});
