@@ -281,6 +281,10 @@ function checkStacked(run: Run) {
   throw new UserError(`${run.configPath}: LLaMA-Factory merged ${merged.join(', ')} (adapter_name_or_path) into ${run.config.model_name_or_path} before training, and llama3-zh merges one adapter; write that merge with llamafactory-cli export (adapter_name_or_path: ${merged.join(',')}, export_dir: DIR), then pass --base DIR`);
 }
 
+/** LLaMA-Factory's PissaConvertCallback: the final PiSSA adapter converted to a plain LoRA of the base. */
+const PISSA_CONVERTED = 'pissa_converted';
+const isPissa = (init: unknown) => typeof init === 'string' && /^pissa/i.test(init);
+
 export function planExport(dirArg: string, o: { checkpoint?: number; base?: string } = {}): ExportPlan {
   const run = openRun(dirArg);
   const ft = typeof run.config.finetuning_type === 'string' ? run.config.finetuning_type : 'lora'; // LLaMA-Factory's default
@@ -290,10 +294,24 @@ export function planExport(dirArg: string, o: { checkpoint?: number; base?: stri
   if (!existsSync(run.outputDir)) {
     throw new UserError(`training has not saved a checkpoint yet (${run.outputDir} does not exist); start it with llama3-zh train run ${run.dir}`);
   }
-  const { saved, skipped } = pickSaved(run, adapter, o.checkpoint);
-  const label = saved.step === undefined ? `the final ${adapter ? 'adapter' : 'model'}` : `checkpoint-${saved.step}`;
+  const picked = pickSaved(run, adapter, o.checkpoint);
+  const { skipped } = picked;
+  let saved = picked.saved;
+  let label = saved.step === undefined ? `the final ${adapter ? 'adapter' : 'model'}` : `checkpoint-${saved.step}`;
   if (adapter && o.base === undefined) checkStacked(run);
-  const peft = adapter ? readPeftAdapter(saved.dir) : undefined;
+  let peft = adapter ? readPeftAdapter(saved.dir) : undefined;
+  if (peft && isPissa(peft.config.init_lora_weights)) {
+    // PiSSA trains on the base with its principal components taken out (PEFT changes W at init), so the saved
+    // adapter merges only into that residual. PissaConvertCallback (pissa_convert) writes the final one as a plain
+    // LoRA of the base itself to output_dir/pissa_converted, before the final save.
+    const converted = join(run.outputDir, PISSA_CONVERTED);
+    if (saved.step !== undefined || !holds(converted, true)) {
+      throw new UserError(`${label} of ${run.dir} is a PiSSA adapter (init_lora_weights: ${String(peft.config.init_lora_weights)}), a change to the base with its principal components taken out, which a merge into the base cannot make; export the final save of a run trained with pissa_convert: true (LLaMA-Factory writes it as a plain LoRA to ${converted})`);
+    }
+    saved = { dir: converted };
+    label = `the final adapter (${PISSA_CONVERTED})`;
+    peft = readPeftAdapter(converted);
+  }
   // Two repo ids need no model to compare: said before looking for one.
   if (peft && o.base === undefined) checkSameBase(run, peft.baseModel);
   const model = adapter ? resolveRunBase(run, o.base) : saved.dir;
@@ -302,7 +320,7 @@ export function planExport(dirArg: string, o: { checkpoint?: number; base?: stri
     mergeHook(peft, adapterBaseShape(model));
     if (o.base === undefined) checkSameBase(run, peft.baseModel, model);
   }
-  return { run, saved, label, ...(skipped ? { skipped } : {}), adapter: adapter ? saved.dir : undefined, model, template: runChatTemplate(run, saved.dir, model) };
+  return { run, saved, label, ...(skipped ? { skipped } : {}), adapter: adapter ? saved.dir : undefined, model, template: runChatTemplate(run, picked.saved.dir, model) };
 }
 
 export interface ExportFileOptions {

@@ -334,6 +334,17 @@ test('planExport: llama3-zh.json\'s chat template first; default with an Instruc
   trainerState(join(resumed, 'output', 'checkpoint-30'), 30);
   assert.deepEqual([planExport(resumed).label, planExport(resumed).skipped], ['checkpoint-30', 'the final adapter is from step 20, before checkpoint-30 (training was resumed since): passed over']);
 
+  // pissa_init: the adapters are PiSSA's (a change to the residual base); pissa_convert's plain LoRA is the one.
+  const pissa = makeRun('pissa');
+  const pissaInit = (d: string) => writeFileSync(join(d, 'adapter_config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(d, 'adapter_config.json'), 'utf8')), init_lora_weights: 'pissa_niter_16' }));
+  pissaInit(join(pissa, 'output'));
+  pissaInit(join(pissa, 'output', 'checkpoint-10'));
+  assert.throws(() => planExport(pissa), new RegExp(`^UserError: the final adapter of ${pissa} is a PiSSA adapter \\(init_lora_weights: pissa_niter_16\\), a change to the base with its principal components taken out, which a merge into the base cannot make; export the final save of a run trained with pissa_convert: true \\(LLaMA-Factory writes it as a plain LoRA to ${pissa}/output/pissa_converted\\)$`));
+  writePeftCheckpoint(join(pissa, 'output', 'pissa_converted'), { base, rank: 2 * R, alpha: 2 * ALPHA, targets: 'all', modulesToSave: DPO_TARGETS, seed: 12 });
+  const pp = planExport(pissa);
+  assert.deepEqual([pp.label, pp.adapter], ['the final adapter (pissa_converted)', join(pissa, 'output', 'pissa_converted')]);
+  assert.throws(() => planExport(pissa, { checkpoint: 10 }), /checkpoint-10 of .* is a PiSSA adapter/);
+
   // What train init recorded wins over the name mapping.
   writeFileSync(join(dir, 'llama3-zh.json'), JSON.stringify({ version: 1, recipe: 'sft-base-zh', model: { given: base, path: base }, template: 'default', chatTemplate: 'llama3-v1' }));
   assert.deepEqual(planExport(dir).template, { name: 'llama3-v1', lf: 'default' });
