@@ -273,6 +273,27 @@ test('Ctrl-C during export --out leaves no file, no temp file', async () => {
   assert.deepEqual(readdirSync(dir), []);
 });
 
+test('Ctrl-C during export --name leaves no model in the store, no temp file', async () => {
+  const home = emptyHome();
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'train', 'export', run, '--name', 'cut', '--type', 'f32'], {
+    env: { ...cleanEnv(), LLAMA3ZH_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let sent = false;
+  child.stderr.setEncoding('utf8').on('data', (d) => {
+    stderr += d;
+    if (!sent && /converting \[/.test(stderr)) { sent = true; child.kill('SIGINT'); }
+  });
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  assert.ok(sent, stderr);
+  assert.equal(code, 130, stderr);
+  assert.match(stderr.trim().split('\n').pop()!, /^llama3-zh train: interrupted; nothing was kept$/);
+  const ls = await runCli(['ls', '--json'], { env: { LLAMA3ZH_HOME: home } });
+  assert.deepEqual(JSON.parse(ls.stdout), []);
+  const files = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]));
+  assert.deepEqual(files(home).filter((f) => f.endsWith('.gguf') || /\.tmp|temp/i.test(f)), []);
+});
+
 test('planExport: llama3-zh.json\'s chat template first; default with an Instruct tokenizer is LLaMA-Factory\'s Jinja with <|eot_id|>; --base; a half-written checkpoint is passed over', () => {
   const dir = makeRun('planned', { template: 'default', final: false });
   assert.deepEqual(planExport(dir).template, { name: 'lf-default', lf: 'default' });
