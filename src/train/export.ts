@@ -110,6 +110,10 @@ function pickSaved(run: Run, adapter: boolean, checkpoint: number | undefined): 
   }
   const chosen = final ?? last;
   if (!chosen) {
+    // save_safetensors: false saves pickles, which are not "nothing saved yet".
+    const pickle = adapter ? 'adapter_model.bin' : 'pytorch_model.bin';
+    const pickled = [run.outputDir, ...checkpointDirs(run.outputDir).map((c) => c.dir)].find((d) => existsSync(join(d, pickle)) || existsSync(join(d, `${pickle}.index.json`)));
+    if (pickled) throw new UserError(`${pickled} holds ${pickle}: the run saved PyTorch pickles (save_safetensors: false), which llama3-zh does not read (loading one can run code); train with save_safetensors: true, LLaMA-Factory's default`);
     const every = typeof run.config.save_steps === 'number' ? ` every ${run.config.save_steps} steps (save_steps)` : '';
     throw new UserError(`training has not saved a checkpoint yet; LLaMA-Factory writes one to ${run.outputDir}${every} and the final ${what} at the end: follow it with llama3-zh train watch ${run.dir}`);
   }

@@ -229,6 +229,10 @@ test('bad input: each one line, nothing written', async () => {
   await fail([noRun, '--out', out], /^llama3-zh train: .*no-run has no train\.yaml: make one with `llama3-zh train init/);
   const fresh = makeRun('fresh', { checkpoints: false, final: false });
   await fail([fresh, '--out', out], /^llama3-zh train: training has not saved a checkpoint yet; LLaMA-Factory writes one to .*fresh\/output every 10 steps \(save_steps\) and the final adapter at the end: follow it with llama3-zh train watch /);
+  const pickles = makeRun('pickles', { checkpoints: false, final: false });
+  writeFileSync(join(pickles, 'output', 'adapter_config.json'), '{}');
+  writeFileSync(join(pickles, 'output', 'adapter_model.bin'), 'PK');
+  await fail([pickles, '--out', out], /^llama3-zh train: .*pickles\/output holds adapter_model\.bin: the run saved PyTorch pickles \(save_safetensors: false\), which llama3-zh does not read \(loading one can run code\); train with save_safetensors: true, LLaMA-Factory's default$/);
   await fail([run, '--checkpoint', '30', '--out', out], /^llama3-zh train: no checkpoint-30 in .*dpo-run\/output; there are: 10 \(and the final adapter, the default\)$/);
   await fail([run], /^llama3-zh train: give one of --name NAME \(a model in the store\) or --out OUT\.gguf \(a file\)$/);
   await fail([run, '--name', 'x', '--out', out], /^llama3-zh train: give only one of --name NAME/);
