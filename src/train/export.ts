@@ -292,6 +292,8 @@ const isPissa = (init: unknown) => typeof init === 'string' && /^pissa/i.test(in
 export function planExport(dirArg: string, o: { checkpoint?: number; base?: string } = {}): ExportPlan {
   const run = openRun(dirArg);
   const ft = typeof run.config.finetuning_type === 'string' ? run.config.finetuning_type : 'lora'; // LLaMA-Factory's default
+  // stage rm trains a reward model: a value head (value_head.safetensors) scores answers in place of lm_head.
+  if (run.config.stage === 'rm') throw new UserError(`${run.configPath}: stage rm trains a reward model, which scores answers with a value head instead of writing text; it is not a model llama.cpp can chat with (export the policy of a dpo, kto or ppo run instead)`);
   if (ft === 'oft') throw new UserError(`${run.configPath}: finetuning_type oft saves an OFT adapter, which llama3-zh cannot merge; merge it with llamafactory-cli export, then llama3-zh create NAME --from THAT_FOLDER`);
   const adapter = ft === 'lora';
   if (!adapter && o.base !== undefined) throw new UserError(`--base is for a LoRA run; a ${ft} run saves the whole model, which is converted as it is`, 2);

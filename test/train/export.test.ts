@@ -229,6 +229,9 @@ test('bad input: each one line, nothing written', async () => {
   await fail([noRun, '--out', out], /^llama3-zh train: .*no-run has no train\.yaml: make one with `llama3-zh train init/);
   const fresh = makeRun('fresh', { checkpoints: false, final: false });
   await fail([fresh, '--out', out], /^llama3-zh train: training has not saved a checkpoint yet; LLaMA-Factory writes one to .*fresh\/output every 10 steps \(save_steps\) and the final adapter at the end: follow it with llama3-zh train watch /);
+  const rm = makeRun('reward', { checkpoints: false, final: false });
+  writeFileSync(join(rm, 'train.yaml'), readFileSync(join(rm, 'train.yaml'), 'utf8').replace('stage: dpo', 'stage: rm'));
+  await fail([rm, '--out', out], /^llama3-zh train: .*reward\/train\.yaml: stage rm trains a reward model, which scores answers with a value head instead of writing text; it is not a model llama\.cpp can chat with/);
   const pickles = makeRun('pickles', { checkpoints: false, final: false });
   writeFileSync(join(pickles, 'output', 'adapter_config.json'), '{}');
   writeFileSync(join(pickles, 'output', 'adapter_model.bin'), 'PK');
