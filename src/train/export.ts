@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'n
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { LLAMA3_JINJA, LLAMA3_V1_JINJA } from '../chat/officialTemplates.js';
-import { END_OF_TEXT, lfDefaultJinja, NATIVE_TEMPLATES } from '../chat/templates.js';
+import { END_OF_TEXT, lfDefaultEos, lfDefaultJinja, NATIVE_TEMPLATES } from '../chat/templates.js';
 import { adapterBaseShape } from '../convert/lora.js';
 import { mergeHook } from '../convert/merge.js';
 import { readPeftAdapter } from '../convert/peft.js';
@@ -248,6 +248,14 @@ export function runChatTemplate(run: Run, saved: string, model: string): ExportP
   return source ? { source, lf } : { lf };
 }
 
+/**
+ * tokenizer.ggml.add_bos_token for the GGUF: false for LLaMA-Factory's `default` (no BOS in its prefix, and
+ * Template.encode adds no special tokens); undefined keeps the tokenizer's.
+ */
+export function templateAddBos(t: ExportPlan['template']): false | undefined {
+  return t.name === 'lf-default' || (t.name === undefined && t.source !== undefined && lfDefaultEos(t.source)) ? false : undefined;
+}
+
 /** The Jinja text for a GGUF's tokenizer.chat_template; undefined keeps the converted folder's own. */
 export function templateJinja(t: ExportPlan['template']): string | undefined {
   return t.source ?? (t.name ? JINJA[t.name] : undefined);
@@ -345,7 +353,7 @@ export async function exportToFile(plan: ExportPlan, o: ExportFileOptions): Prom
   const cv = await converters();
   const hook = plan.adapter ? cv.mergeHook(cv.readPeftAdapter(plan.adapter), cv.adapterBaseShape(plan.model)) : undefined;
   return cv.convertModel({
-    src: plan.model, out: o.out, type: o.type, hook, name: basename(plan.run.dir), chatTemplate: templateJinja(plan.template),
+    src: plan.model, out: o.out, type: o.type, hook, name: basename(plan.run.dir), chatTemplate: templateJinja(plan.template), addBos: templateAddBos(plan.template),
     threads: o.threads, signal: o.signal, onProgress: o.onProgress,
   });
 }

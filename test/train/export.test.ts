@@ -161,6 +161,7 @@ test('export --out f32: q_proj is W + (alpha/r)·B·A in llama.cpp\'s row order,
   // modules_to_save: the final norm is the adapter's tensor, not the base's ones.
   assert.deepEqual(ggufF32(out, 'output_norm.weight'), safetensor(adapter, 'base_model.model.model.norm.weight').values);
   assert.equal(meta<string>(readGguf(out), 'tokenizer.chat_template'), LLAMA3_JINJA);
+  assert.equal(meta<boolean>(readGguf(out), 'tokenizer.ggml.add_bos_token'), true);
   const r = await reply(out, env);
   assert.deepEqual([r.reply, r.template], [TRAINED_REPLY, 'llama3']);
 });
@@ -173,6 +174,8 @@ test('a run trained with LLaMA-Factory\'s default template: lf-default registere
   assert.equal(e.code, 0, e.stderr);
   assert.match(e.stdout, /\(chat template lf-default\)\n/);
   assert.equal(meta<string>(readGguf(out), 'tokenizer.chat_template'), lfDefaultJinja('<|end_of_text|>'));
+  // Trained without BOS: llama.cpp and ollama add the tokenizer's BOS unless the file says not to.
+  assert.equal(meta<boolean>(readGguf(out), 'tokenizer.ggml.add_bos_token'), false);
   const messages = join(root, 'messages.json');
   writeFileSync(messages, JSON.stringify([{ role: 'system', content: 'S' }, { role: 'user', content: '你好' }]));
   const expected = { template: 'lf-default', prompt: 'System: S<|end_of_text|>\nHuman: 你好<|end_of_text|>\nAssistant:' };
@@ -185,6 +188,9 @@ test('a run trained with LLaMA-Factory\'s default template: lf-default registere
   // The stored file carries the run's template as well: llama.cpp or ollama reading it see the trained format.
   const stored = (JSON.parse((await runCli(['ls', '--json'], { env })).stdout) as { name: string; path: string }[]).find((m) => m.name === 'sft-default')!;
   assert.equal(meta<string>(readGguf(stored.path), 'tokenizer.chat_template'), lfDefaultJinja('<|end_of_text|>'));
+  assert.equal(meta<boolean>(readGguf(stored.path), 'tokenizer.ggml.add_bos_token'), false);
+  // It runs, its prompt without BOS (the reply is the scripted base's business).
+  assert.equal((await runCli(['chat', '-m', 'sft-default', ...chatArgs], { env })).code, 0);
 });
 
 test('the base found in the Hugging Face cache, where LLaMA-Factory downloaded model_name_or_path; a full run converted as it is', async () => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { useModelsDir } from '../../hub/store.js';
-import { exportToFile, type ExportPlan, planExport, templateJinja } from '../../train/export.js';
+import { exportToFile, type ExportPlan, planExport, templateAddBos, templateJinja } from '../../train/export.js';
 import { humanBytes } from '../../util/human.js';
 import { outputTarget } from '../../util/files.js';
 import { createWithUi } from '../convertFirst.js';
@@ -65,7 +65,7 @@ export async function exportCommand(args: string[]): Promise<void> {
       name, from: plan.model, adapter: plan.adapter, quantize: type, force: values.force, threads,
       template: plan.template.name,
       // The stored file carries the run's template too: other tools (llama.cpp, ollama) read only the GGUF.
-      chatTemplate: templateJinja(plan.template),
+      chatTemplate: templateJinja(plan.template), addBos: templateAddBos(plan.template),
       templateFile: plan.template.source !== undefined ? { path: `${plan.run.configPath} (template ${plan.template.lf ?? 'saved with the checkpoint'})`, source: plan.template.source } : undefined,
     });
     console.log(summary(plan, what, name, ['chat', '-m', name], ['eval', '-m', name, '--data', 'DIR', '--tasks', 'ceval,cmmlu']));
