@@ -20,6 +20,8 @@ export const V1_SYSTEM =
 export interface PromptPiece {
   text: string;
   content?: true;
+  /** Tokenized apart from the text before it (LLaMA-Factory encodes each slot of its templates on its own). */
+  cut?: true;
 }
 
 export interface ChatTemplate {
@@ -35,18 +37,26 @@ export interface ChatTemplate {
   stops: string[];
   /** System prompt used when the conversation has none (v1 was trained with one). */
   defaultSystem?: string;
+  /** The format has no BOS and none is added, whatever the model's add_bos_token (LLaMA-Factory's `default` trains without one). */
+  noBos?: true;
 }
 
 /** A native template: one function writes the pieces, and the text is their concatenation. */
-type Writer = (messages: Message[], gen: boolean, markup: (t: string) => void, content: (t: string) => void) => void;
+type Writer = (messages: Message[], gen: boolean, markup: (t: string) => void, content: (t: string) => void, cut: () => void) => void;
 
-function native(name: string, stops: string[], write: Writer, defaultSystem?: string): ChatTemplate {
+function native(name: string, stops: string[], write: Writer, defaultSystem?: string, noBos?: true): ChatTemplate {
   const pieces = (messages: Message[], gen = true) => {
     const out: PromptPiece[] = [];
-    write(messages, gen, (text) => { if (text) out.push({ text }); }, (text) => { if (text) out.push({ text, content: true }); });
+    let cut = false;
+    const push = (p: PromptPiece) => {
+      if (!p.text) return;
+      out.push(cut && out.length ? { ...p, cut } : p);
+      cut = false;
+    };
+    write(messages, gen, (text) => push({ text }), (text) => push({ text, content: true }), () => { cut = true; });
     return out;
   };
-  return { name, stops, defaultSystem, pieces, render: (messages, gen = true) => pieces(messages, gen).map((p) => p.text).join('') };
+  return { name, stops, defaultSystem, ...(noBos ? { noBos } : {}), pieces, render: (messages, gen = true) => pieces(messages, gen).map((p) => p.text).join('') };
 }
 
 /** Special tokens the model writes at the end of its turn, and the start of a new header (a leaked turn). */
@@ -101,8 +111,46 @@ const chatml = native('chatml', ['<|im_end|>', EOT, END_OF_TEXT], (messages, gen
   if (gen) markup('<|im_start|>assistant\n');
 });
 
+/**
+ * LLaMA-Factory's `default` template (data/template.py), the one it advises for fine-tuning a base model: "System:
+ * {s}<eos>\n", "Human: {u}<eos>\nAssistant:", "{a}<eos>\n", no prefix, so no BOS. Its eos is the tokenizer's:
+ * <|end_of_text|> for Meta-Llama-3-8B (an Instruct tokenizer's is <|eot_id|>: lfDefaultJinja writes that one).
+ * "Assistant:" belongs to the user turn, so the generation prompt adds nothing, exactly as in training.
+ */
+const lfDefault = (eos: string) => native('lf-default', [...new Set([eos, END_OF_TEXT, EOT])], (messages, _gen, markup, content, cut) => {
+  // Template._encode tokenizes each slot on its own ("Human: {{content}}", eos, "\nAssistant:"; "{{content}}", eos,
+  // "\n"): an answer is not read together with the "Assistant:" before it (whole, ":A" would be one token where
+  // training had ":" and "A"), nor "Human: " with the "\n" before it.
+  const hasSystem = messages[0]?.role === 'system';
+  if (hasSystem) { markup('System: '); content(messages[0].content); markup(`${eos}\n`); }
+  for (const m of hasSystem ? messages.slice(1) : messages) {
+    // As LLaMA-Factory's Jinja: a system message after the first is dropped; content is not trimmed.
+    if (m.role === 'user') { cut(); markup('Human: '); content(m.content); markup(`${eos}\nAssistant:`); }
+    else if (m.role === 'assistant') { cut(); content(m.content); markup(`${eos}\n`); }
+  }
+}, undefined, true);
+
+/** lf-default for a tokenizer whose eos is `eos` (an Instruct tokenizer's <|eot_id|>): still no BOS, slot by slot. */
+export const lfDefaultTemplate = (eos: string): ChatTemplate => (eos === END_OF_TEXT ? NATIVE_TEMPLATES['lf-default'] : lfDefault(eos));
+
+/** The eos of LLaMA-Factory's `default` Jinja, when `jinja` is exactly that Jinja for one of the known end tokens. */
+export function lfDefaultEos(jinja: string): string | undefined {
+  return KNOWN_END_TOKENS.find((e) => jinja === lfDefaultJinja(e));
+}
+
+/** The Jinja LLaMA-Factory writes into the tokenizer for `default` (Template._get_jinja_template), for a tokenizer whose eos is `eos`. */
+export function lfDefaultJinja(eos = END_OF_TEXT): string {
+  const q = (t: string) => `'${t.replace(/'/g, "\\'")}'`;
+  return "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}" +
+    "{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% endif %}" +
+    `{% if system_message is defined %}{{ 'System: ' + system_message + ${q(eos)} + '\n' }}{% endif %}` +
+    "{% for message in loop_messages %}{% set content = message['content'] %}{% if message['role'] == 'user' %}" +
+    `{{ 'Human: ' + content + ${q(eos)} + '\nAssistant:' }}{% elif message['role'] == 'assistant' %}` +
+    `{{ content + ${q(eos)} + '\n' }}{% endif %}{% endfor %}`;
+}
+
 export const NATIVE_TEMPLATES: Record<string, ChatTemplate> = {
-  llama3, 'llama3.1': llama31, 'llama3-v1': llama3v1, chatml,
+  llama3, 'llama3.1': llama31, 'llama3-v1': llama3v1, chatml, 'lf-default': lfDefault(END_OF_TEXT),
 };
 export const TEMPLATE_NAMES = [...Object.keys(NATIVE_TEMPLATES), 'jinja'];
 
@@ -155,6 +203,8 @@ export function detectTemplateName(jinja: string | undefined): string {
     return 'llama3';
   }
   if (has('<|im_start|>')) return 'chatml';
+  // LLaMA-Factory's default with the Llama-3 base eos (another eos is rendered by the Jinja itself).
+  if (jinja === lfDefaultJinja()) return 'lf-default';
   return 'jinja';
 }
 
@@ -176,12 +226,21 @@ export function resolveTemplate(c: TemplateChoice): ChatTemplate {
   return c.specialTokensInContent ? specialTokensInContent(t) : t;
 }
 
+/**
+ * A Jinja template; LLaMA-Factory's `default` with another eos than the base's (an Instruct tokenizer) is still
+ * that format: rendered the same, but with no BOS and slot by slot, as it was trained (the Jinja cannot say either).
+ */
+function fromJinja(source: string, opts: JinjaOptions | undefined, name: string): ChatTemplate {
+  const eos = lfDefaultEos(source);
+  return eos ? { ...lfDefaultTemplate(eos), name } : jinjaTemplate(source, opts, name);
+}
+
 function pickTemplate(c: TemplateChoice): ChatTemplate {
-  if (c.fileSource !== undefined) return jinjaTemplate(c.fileSource, c.jinja, 'jinja (file)');
+  if (c.fileSource !== undefined) return fromJinja(c.fileSource, c.jinja, 'jinja (file)');
   const name = c.name ?? detectTemplateName(c.modelSource);
   if (name === 'jinja') {
     if (!c.modelSource) throw new UserError('--template jinja needs a template: the model has no tokenizer.chat_template, so pass --template-file FILE');
-    return jinjaTemplate(c.modelSource, c.jinja, 'jinja (model)');
+    return fromJinja(c.modelSource, c.jinja, 'jinja (model)');
   }
   const t = NATIVE_TEMPLATES[name];
   if (!t) throw new UserError(`unknown template "${name}"; choose one of: ${TEMPLATE_NAMES.join(', ')}`);

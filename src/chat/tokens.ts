@@ -35,6 +35,8 @@ export function chatTokens(engine: Engine, template: ChatTemplate, messages: Mes
     run = '';
   };
   for (const p of pieces) {
+    // A template trained slot by slot (lf-default) says where training's stretches began.
+    if (p.cut) flush();
     if (p.content) {
       run += p.text;
       continue;
@@ -48,7 +50,8 @@ export function chatTokens(engine: Engine, template: ChatTemplate, messages: Mes
     }
   }
   flush();
-  return withBos(engine, out);
+  // A format trained without BOS (LLaMA-Factory's default) gets none, though the Llama-3 tokenizer adds one.
+  return template.noBos ? out : withBos(engine, out);
 }
 
 /** The template writes <|begin_of_text|> itself (usually); adding another would give two BOS tokens. */

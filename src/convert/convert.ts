@@ -49,6 +49,16 @@ export interface ConvertOptions {
   hook?: TensorHook;
   /** general.name (convert_hf_to_gguf's --model-name). */
   name?: string;
+  /**
+   * tokenizer.chat_template instead of the folder's own: a model fine-tuned with another format than its base's
+   * (LLaMA-Factory's `default` on a Llama-3 base) must not carry the base's template.
+   */
+  chatTemplate?: string;
+  /**
+   * tokenizer.ggml.add_bos_token instead of the tokenizer's: false for a model trained without BOS (LLaMA-Factory's
+   * `default`), so llama.cpp and ollama, which add the tokenizer's BOS to every prompt, prompt it as it was trained.
+   */
+  addBos?: boolean;
   threads?: number;
   onProgress?: (doneBytes: number, totalBytes: number, phase: 'convert' | 'quantize') => void;
   signal?: AbortSignal;
@@ -317,7 +327,10 @@ export async function convertModel(o: ConvertOptions): Promise<{ out: string; ty
       if (typeof a === 'boolean') kvs.push(kv.bool('tokenizer.ggml.add_space_prefix', a));
     } catch { /* the tokenizer step reports a broken tokenizer_config.json */ }
   }
-  kvs.push(...tok.kvs);
+  let tokKvs = tok.kvs;
+  if (o.chatTemplate !== undefined) tokKvs = [...tokKvs.filter((k) => !k.key.startsWith('tokenizer.chat_template')), kv.str('tokenizer.chat_template', o.chatTemplate)];
+  if (o.addBos !== undefined) tokKvs = [...tokKvs.filter((k) => k.key !== 'tokenizer.ggml.add_bos_token'), kv.bool('tokenizer.ggml.add_bos_token', o.addBos)];
+  kvs.push(...tokKvs);
 
   const dataBytes = plans.reduce((a, p) => a + outBytes(p), 0);
   const srcBytes = plans.reduce((a, p) => a + (p.tensor?.bytes ?? 0), 0);

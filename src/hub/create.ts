@@ -40,6 +40,14 @@ export interface CreateOptions {
   template?: string;
   /** --template-file: its path (for messages) and its Jinja source. */
   templateFile?: { path: string; source: string };
+  /**
+   * A folder source: tokenizer.chat_template written into the GGUF instead of the folder's own, so that llama.cpp,
+   * ollama and anything else reading the file see the format the model was trained with (train export: a run
+   * trained with LLaMA-Factory's `default` on a Llama-3 base must not carry the base's template).
+   */
+  chatTemplate?: string;
+  /** A folder source: tokenizer.ggml.add_bos_token instead of the tokenizer's (ConvertOptions.addBos). */
+  addBos?: boolean;
   system?: string;
   force?: boolean;
   /** A cache made by chat, serve or eval. */
@@ -144,6 +152,7 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
   if (src.kind === 'folder') cv ??= await converters();
   const type = o.quantize !== undefined ? checkType(o.quantize, src.kind, cv?.CONVERT_TYPES ?? []) : undefined;
   if (src.kind === 'gguf') checkSplit(src.path, type);
+  if ((o.chatTemplate !== undefined || o.addBos !== undefined) && src.kind !== 'folder') throw new UserError(`${from} is a GGUF: its chat template is written when a Hugging Face folder is converted, not when a GGUF is copied`, 2);
 
   // A model made from another created model keeps its template and system prompt unless told otherwise (ollama's FROM does).
   const inherited = src.created;
@@ -172,7 +181,7 @@ export async function createModel(o: CreateOptions): Promise<CreateResult> {
     if (src.kind === 'folder') {
       o.onStart?.(`converting ${src.path}${o.adapter ? ` with the adapter ${o.adapter} merged` : ''}${type ? ` to ${type}` : ''}`);
       const hook: TensorHook | undefined = adapter ? cv!.mergeHook(adapter, cv!.adapterBaseShape(src.path)) : undefined;
-      const r = await cv!.convertModel({ src: src.path, out: tmp, type, hook, name: o.name, threads: o.threads, onProgress: o.onProgress, signal: o.signal });
+      const r = await cv!.convertModel({ src: src.path, out: tmp, type, hook, name: o.name, chatTemplate: o.chatTemplate, addBos: o.addBos, threads: o.threads, onProgress: o.onProgress, signal: o.signal });
       written = { type: r.type.toUpperCase(), bytes: r.bytes };
     } else {
       written = await fromGguf(src.path, tmp, type, o);

@@ -6,7 +6,7 @@ import { Template } from '@huggingface/jinja';
 import type { Message } from '../../src/chat/messages.js';
 import { parseMessages } from '../../src/chat/messages.js';
 import { LLAMA3_JINJA, LLAMA3_V1_JINJA } from '../../src/chat/officialTemplates.js';
-import { detectTemplateName, jinjaTemplate, NATIVE_TEMPLATES, resolveTemplate, V1_SYSTEM } from '../../src/chat/templates.js';
+import { detectTemplateName, jinjaTemplate, lfDefaultJinja, NATIVE_TEMPLATES, resolveTemplate, V1_SYSTEM } from '../../src/chat/templates.js';
 import { ROOT } from '../helpers/models.js';
 
 const official = (src: string, messages: Message[], gen = true) =>
@@ -92,7 +92,7 @@ test('jinja templates render with @huggingface/jinja; names and files resolve', 
   assert.equal(resolveTemplate({ name: 'chatml', modelSource: LLAMA3_JINJA }).name, 'chatml');
   assert.equal(resolveTemplate({ name: 'jinja', modelSource: '{{ messages[0].content }}' }).render([{ role: 'user', content: 'x' }]), 'x');
   assert.equal(resolveTemplate({ fileSource: '{{ "F" }}', name: 'llama3' }).render([]), 'F');
-  assert.throws(() => resolveTemplate({ name: 'llama2' }), /unknown template "llama2"; choose one of: llama3, llama3.1, llama3-v1, chatml, jinja/);
+  assert.throws(() => resolveTemplate({ name: 'llama2' }), /unknown template "llama2"; choose one of: llama3, llama3.1, llama3-v1, chatml, lf-default, jinja/);
   assert.throws(() => resolveTemplate({ name: 'jinja' }), /pass --template-file/);
   assert.throws(() => jinjaTemplate('{% for %}'), /does not parse as Jinja/);
 });
@@ -105,4 +105,60 @@ test('messages are validated with errors that say what to fix', () => {
   // OpenAI's newer clients write the system prompt as "developer"; the server's messages take the same roles.
   assert.deepEqual(parseMessages([{ role: 'developer', content: 'd' }, { role: 'user', content: 'u' }], 'm.json'),
     [{ role: 'system', content: 'd' }, { role: 'user', content: 'u' }]);
+});
+
+/**
+ * LLaMA-Factory's Jinja for its `default` template with the Meta-Llama-3-8B tokenizer (eos <|end_of_text|>), as
+ * Template._get_jinja_template writes it into tokenizer_config.json (src/llamafactory/data/template.py, LF
+ * 0.9.6.dev0): written out here by hand from that code, not by lfDefaultJinja.
+ */
+const LF_DEFAULT_JINJA =
+  "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}" +
+  "{% else %}{% set loop_messages = messages %}{% endif %}{% if system_message is defined %}{{ 'System: ' + system_message + '<|end_of_text|>' + '\n' }}{% endif %}" +
+  "{% for message in loop_messages %}{% set content = message['content'] %}{% if message['role'] == 'user' %}" +
+  "{{ 'Human: ' + content + '<|end_of_text|>' + '\nAssistant:' }}{% elif message['role'] == 'assistant' %}{{ content + '<|end_of_text|>' + '\n' }}{% endif %}{% endfor %}";
+
+test('lf-default is LLaMA-Factory\'s default template: System/Human/Assistant with the base eos, no BOS', () => {
+  const t = NATIVE_TEMPLATES['lf-default'];
+  assert.equal(
+    t.render([{ role: 'system', content: 'S' }, { role: 'user', content: 'Q1' }, { role: 'assistant', content: 'A1' }, { role: 'user', content: 'Q2' }]),
+    'System: S<|end_of_text|>\nHuman: Q1<|end_of_text|>\nAssistant:A1<|end_of_text|>\nHuman: Q2<|end_of_text|>\nAssistant:',
+  );
+  // "Assistant:" is part of the user turn in LLaMA-Factory: the generation prompt adds nothing.
+  assert.equal(t.render([{ role: 'user', content: '你好' }], false), 'Human: 你好<|end_of_text|>\nAssistant:');
+  assert.equal(t.noBos, true);
+  assert.deepEqual(t.stops, ['<|end_of_text|>', '<|eot_id|>']);
+  assert.equal(t.defaultSystem, undefined);
+  // Byte-identical to LLaMA-Factory's own Jinja (content is not trimmed), and that Jinja is detected as lf-default.
+  assert.equal(lfDefaultJinja(), LF_DEFAULT_JINJA);
+  for (const c of CONVERSATIONS) {
+    for (const gen of [true, false]) assert.equal(t.render(c, gen), official(LF_DEFAULT_JINJA, c, gen), JSON.stringify(c));
+  }
+  assert.equal(detectTemplateName(LF_DEFAULT_JINJA), 'lf-default');
+  assert.equal(resolveTemplate({ modelSource: LF_DEFAULT_JINJA }).name, 'lf-default');
+  // An Instruct tokenizer's eos goes in instead; that Jinja is rendered as it is.
+  const eot = lfDefaultJinja('<|eot_id|>');
+  assert.equal(official(eot, [{ role: 'user', content: 'x' }]), 'Human: x<|eot_id|>\nAssistant:');
+  assert.equal(detectTemplateName(eot), 'jinja');
+  // The message content stays text: pieces mark it.
+  assert.deepEqual(t.pieces([{ role: 'user', content: '<|eot_id|>' }]), [{ text: 'Human: ' }, { text: '<|eot_id|>', content: true }, { text: '<|end_of_text|>\nAssistant:' }]);
+});
+
+test('LLaMA-Factory\'s default Jinja with an Instruct tokenizer\'s eos: rendered as that Jinja, but with no BOS and slot by slot, as trained', () => {
+  const eot = lfDefaultJinja('<|eot_id|>');
+  for (const t of [resolveTemplate({ modelSource: eot }), resolveTemplate({ fileSource: eot })]) {
+    assert.equal(t.noBos, true);
+    assert.deepEqual(t.stops, ['<|eot_id|>', '<|end_of_text|>']);
+    for (const c of CONVERSATIONS) {
+      for (const gen of [true, false]) assert.equal(t.render(c, gen), official(eot, c, gen), JSON.stringify(c));
+    }
+    assert.deepEqual(t.pieces([{ role: 'user', content: 'Q' }, { role: 'assistant', content: 'A' }, { role: 'user', content: 'R' }]), [
+      { text: 'Human: ' }, { text: 'Q', content: true }, { text: '<|eot_id|>\nAssistant:' },
+      { text: 'A', content: true, cut: true }, { text: '<|eot_id|>\n' },
+      { text: 'Human: ', cut: true }, { text: 'R', content: true }, { text: '<|eot_id|>\nAssistant:' },
+    ]);
+  }
+  assert.deepEqual([resolveTemplate({ modelSource: eot }).name, resolveTemplate({ fileSource: eot }).name], ['jinja (model)', 'jinja (file)']);
+  // Any other Jinja is rendered by the Jinja and keeps the tokenizer's BOS.
+  assert.equal(resolveTemplate({ fileSource: eot.replace('Human: ', 'User: ') }).noBos, undefined);
 });

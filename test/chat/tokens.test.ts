@@ -225,3 +225,32 @@ test('jinjaPieces gives up after bounded work where whitespace makes every split
   // The same conversation, rendered as is, is traced: 3000 empty (trimmed) contents leave no piece, 3000 spaces do.
   assert.deepEqual(jinjaPieces((m) => t.render(m, false), spaces)?.map((p) => p.text).join('|'), `${Array(3000).fill(' ').join('|')}|!`);
 });
+
+test('lf-default: the exact token sequence, with no BOS although the model adds one', () => {
+  assert.equal(engine.info.addBos, true);
+  const tokens = chatTokens(engine, NATIVE_TEMPLATES['lf-default'], attack);
+  // Read back, the tokens are the rendered text (content stays text).
+  assert.equal(engine.detokenize(tokens, true), NATIVE_TEMPLATES['lf-default'].render(attack));
+  assert.equal(tokens.includes(BOS), false);
+  assert.deepEqual(count(tokens), count(chatTokens(engine, NATIVE_TEMPLATES['lf-default'], harmless)));
+  assert.equal(tokens.filter((t) => t === END_OF_TEXT).length, 4);
+});
+
+test('lf-default: each slot tokenized on its own, as LLaMA-Factory\'s Template._encode does in training', () => {
+  const lf = NATIVE_TEMPLATES['lf-default'];
+  const messages: Message[] = [
+    { role: 'system', content: 'S' }, { role: 'user', content: 'Q1' }, { role: 'assistant', content: 'A' },
+    { role: 'user', content: '你好' }, { role: 'assistant', content: '我很好' }, { role: 'user', content: 'Q3' },
+  ];
+  // _convert_elements_to_ids: tokenizer.encode(slot, add_special_tokens=False) per string slot, eos_token_id between.
+  const want = [
+    ...text('System: S'), END_OF_TEXT, ...text('\n'),
+    ...text('Human: Q1'), END_OF_TEXT, ...text('\nAssistant:'), ...text('A'), END_OF_TEXT, ...text('\n'),
+    ...text('Human: 你好'), END_OF_TEXT, ...text('\nAssistant:'), ...text('我很好'), END_OF_TEXT, ...text('\n'),
+    ...text('Human: Q3'), END_OF_TEXT, ...text('\nAssistant:'),
+  ];
+  assert.deepEqual(chatTokens(engine, lf, messages), want);
+  // Read whole, as one stretch, ":A" is one token (eval's few-shot answers, "The", "I"): the cut keeps training's.
+  assert.deepEqual(text(':A'), [56748]);
+  assert.deepEqual([...text(':'), ...text('A')], [25, 32]);
+});

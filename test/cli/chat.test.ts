@@ -130,7 +130,7 @@ test('bad input: one clear line and a non-zero exit, no stack trace', async () =
     [['chat', '-m', join(dir, 'missing.gguf'), '-p', 'x'], /^llama3-zh chat: model not found: .*missing\.gguf; give a path to a \.gguf file, a model name from 'llama3-zh models', or owner\/name$/],
     [['chat', '-m', notGguf, '-p', 'x'], /^llama3-zh chat: .*notes\.gguf: not a GGUF file \(starts with "hell", expected "GGUF"\)/],
     [['chat', '-m', truncated, '-p', 'x'], /^llama3-zh chat: .*truncated\.gguf: truncated: tensor .* ends at byte \d+ but the file has 9000000 bytes/],
-    [['chat', '-m', m, '--template', 'llama2', '-p', 'x'], /^llama3-zh chat: unknown template "llama2"; choose one of: llama3, llama3\.1, llama3-v1, chatml, jinja$/],
+    [['chat', '-m', m, '--template', 'llama2', '-p', 'x'], /^llama3-zh chat: unknown template "llama2"; choose one of: llama3, llama3\.1, llama3-v1, chatml, lf-default, jinja$/],
     [['template', 'render', '--messages', badJson], /^llama3-zh template: .*bad\.json is not valid JSON/],
     [['chat', '-m', m, '-c', '256', '-t', '1', '-p', '很长的问题'.repeat(100)], /^llama3-zh chat: the prompt is \d+ tokens but the context holds 256; shorten the prompt or raise --ctx-size/],
     [['chat', '-m', m, '--top-p', '1.5', '-p', 'x'], /^llama3-zh chat: --top-p: top_p must be a number from 0 to 1 \(got "1\.5"\)$/],

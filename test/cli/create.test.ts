@@ -119,7 +119,7 @@ test('bad input: one line each, and nothing in the store', async () => {
   assertOneLineError(await runCli(['create', 'mine.JSON', '--from', src], { env }), /^llama3-zh create: "mine\.JSON" reads as a file name \(it ends in \.JSON\); choose a model name without it$/);
   assertOneLineError(await runCli(['create', 'x'], { env }), /^llama3-zh create: create needs --from SRC/);
   assertOneLineError(await runCli(['create', 'x', '--from', src, '--quantize', 'q9'], { env }), /^llama3-zh create: unknown --quantize type 'q9'; from a GGUF the types are: F16, BF16, Q8_0/);
-  assertOneLineError(await runCli(['create', 'x', '--from', src, '--template', 'nope'], { env }), /^llama3-zh create: unknown template "nope"; choose one of: llama3, llama3.1, llama3-v1, chatml, jinja$/);
+  assertOneLineError(await runCli(['create', 'x', '--from', src, '--template', 'nope'], { env }), /^llama3-zh create: unknown template "nope"; choose one of: llama3, llama3.1, llama3-v1, chatml, lf-default, jinja$/);
 
   const broken = join(dir, 'broken.jinja');
   writeFileSync(broken, '{% for m in messages %}{{ m.content }}');
