@@ -1,0 +1,59 @@
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { RUN_FILES, type Run } from './runDir.js';
+
+export type RunStatus = 'waiting' | 'running' | 'finished' | 'failed';
+
+/** What a Python process that died prints last (a traceback; torchrun's summary of a failed rank; CUDA OOM). */
+const FAILURE = /Traceback \(most recent call last\)|torch\.distributed\.elastic\.multiprocessing\.errors\.ChildFailedError|CUDA out of memory|Killed\s*$/m;
+const TAIL_BYTES = 16 * 1024;
+
+function mtime(path: string): number | undefined {
+  try { return statSync(path).mtimeMs; } catch { return undefined; }
+}
+
+/** Whether train.log ends in a failure, remembered per size and mtime: pages poll every 2 s, logs change less often. */
+const seen = new Map<string, { key: string; failed: boolean }>();
+function endsInFailure(path: string): boolean {
+  let st;
+  try { st = statSync(path); } catch { return false; }
+  const key = `${st.size}:${st.mtimeMs}:${st.ino}`;
+  const hit = seen.get(path);
+  if (hit?.key === key) return hit.failed;
+  const failed = FAILURE.test(tail(path));
+  seen.set(path, { key, failed });
+  return failed;
+}
+
+function tail(path: string, bytes = TAIL_BYTES): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = statSync(path).size;
+    const buf = Buffer.alloc(Math.min(bytes, size));
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+    return buf.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * A run's state from its files alone, so it works for a run started anywhere (another terminal, a cluster node):
+ * - finished: LLaMA-Factory's workflow writes train_results.json (trainer.save_metrics) after the last log line,
+ *   so results at least as new as trainer_log.jsonl mean this run ended; older ones are a previous run's.
+ * - failed: the trainer's output (DIR/train.log, written by `train run`) ends in a traceback or torchrun's
+ *   ChildFailedError, and no results came after.
+ * - running: a trainer_log.jsonl or a train.log exists; waiting: neither yet (or no run folder at all).
+ */
+export function runStatus(run: Run | undefined): RunStatus {
+  if (!run) return 'waiting';
+  const log = mtime(run.trainerLog);
+  const results = mtime(join(run.outputDir, 'train_results.json')) ?? mtime(join(run.outputDir, 'all_results.json'));
+  if (results !== undefined && (log === undefined || results >= log)) return 'finished';
+  const out = join(run.dir, RUN_FILES.log);
+  if (endsInFailure(out)) return 'failed';
+  return log !== undefined || existsSync(out) ? 'running' : 'waiting';
+}
