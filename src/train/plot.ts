@@ -256,6 +256,8 @@ export function svgLossChart(lines: readonly ChartLine[], o: { title?: string; l
   if (s.loss.length) legend.push([L.loss, COLORS.loss, 'opacity="0.4"'], [L.smoothed, COLORS.loss, '']);
   if (s.eval.length) legend.push([L.eval, COLORS.eval, '']);
   if (s.lr.length) legend.push([L.lr, COLORS.lr, 'stroke-dasharray="4 3"']);
+  // On a white box of its own: the lr line often runs through the top right.
+  if (legend.length) parts.push(`<rect x="${LEFT + PW - 136}" y="${TOP + 4}" width="132" height="${legend.length * 16 + 4}" fill="white" opacity="0.85"/>`);
   legend.forEach(([name, color, extra], i) => {
     const ly = TOP + 14 + i * 16, lx = LEFT + PW - 130;
     parts.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 20}" y2="${ly}" stroke="${color}" stroke-width="2" ${extra}/>`.replace(' />', '/>'));
