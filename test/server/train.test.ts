@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -145,6 +145,21 @@ test('status: finished once train_results.json is newer than the log, failed whe
   // A train.yaml that is damaged while the server watches: waiting again, with a note, and the server goes on.
   writeFileSync(join(later, 'train.yaml'), '- a list\n');
   assert.deepEqual((await get('/api/train')).json.runs.map((r: any) => [r.status, r.note]), [['finished', undefined], ['waiting', 'train.yaml cannot be read']]);
+});
+
+test('with --api-key the endpoints need the key; a log that is a folder is a note, not a crash', async () => {
+  const odd = join(root, 'odd');
+  writeRunFolder(odd);
+  mkdirSync(join(odd, 'output', 'trainer_log.jsonl'));
+  const keyed = await testServer({ apiKey: 'k-1', trainDirs: [odd] });
+  try {
+    assert.equal((await fetch(keyed.url + '/api/train')).status, 401);
+    const r = await fetch(keyed.url + '/api/train/log?run=odd', { headers: { authorization: 'Bearer k-1' } });
+    const json = await r.json() as any;
+    assert.deepEqual([r.status, json.run.note, json.lines], [200, 'trainer_log.jsonl cannot be read (EISDIR)', []]);
+  } finally {
+    await keyed.close();
+  }
 });
 
 test('without --train-dir the endpoints do not exist', async () => {
