@@ -26,9 +26,9 @@ Server:
   --max-queue N             requests that may wait beyond those; more get 429 (default 64)
   --cors-origins LIST       comma-separated browser origins allowed to call the API, or *
                             (pages on localhost are always allowed)
-  --train-dir DIR           show the training of a run folder (\`train init\`'s DIR, or a LLaMA-Factory
-                            .yaml) on the web page, its loss curve live (/#train); repeatable.
-                            A folder that does not exist yet shows as waiting
+  --train-dir DIR           show a run's training on the web page, its loss curve live (/#train):
+                            \`train init\`'s DIR or a LLaMA-Factory .yaml; repeatable; a folder
+                            that does not exist yet shows as waiting
   --quiet                   no request log (problems, such as internal errors, still print)
 
 ${MODEL_FLAGS_HELP}`;
