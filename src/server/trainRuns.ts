@@ -1,10 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { openRun, RUN_FILES, type Run } from '../train/runDir.js';
 import { runStatus, type RunStatus } from '../train/runStatus.js';
 import { TrainerLogReader, type TrainerLogLine } from '../train/trainerLog.js';
+
+/**
+ * Lines kept per run. A 3-day run logging every step writes ~260k lines (and a log can be anything): past
+ * MAX_KEPT the older lines are thinned (thinLines), the newest RECENT kept as they are, so memory stays bounded
+ * and the curve keeps its shape from step 0.
+ */
+export const MAX_KEPT = 10_000;
+const RECENT = 1000;
+/** train.yaml and llama3-zh.json are a few KiB; anything bigger (or not a file: a FIFO blocks a read) is not one. */
+const MAX_CONFIG = 1024 * 1024;
 
 /** The newest value of each number the page shows: the last line may be an eval line without a loss. */
 const LATEST_KEYS = ['loss', 'eval_loss', 'accuracy', 'reward', 'lr', 'epoch', 'throughput'] as const;
@@ -23,6 +33,8 @@ interface Watched {
   generation: number;
   status: RunStatus;
   note?: string;
+  /** The log has more unread than one look takes (TrainerLogReader's budget): a page may ask again at once. */
+  reading: boolean;
 }
 
 export interface RunSummary {
@@ -37,6 +49,8 @@ export interface RunSummary {
   /** Why a run is waiting, in a few words (no paths). */
   note?: string;
   lines: number;
+  /** Part of the log is still unread (a long one is read a few MiB per request): ask again without waiting. */
+  reading: boolean;
   /** The log's identity; a page that holds lines of another one must drop them. */
   log: string;
   last: TrainerLogLine | null;
@@ -69,7 +83,7 @@ export class TrainRuns {
     // DIR and DIR/train.yaml are one run; another .yaml in DIR is a config of its own.
     const unique = [...new Set(dirs.map((d) => resolve(d)).map((d) => (basename(d) === RUN_FILES.config ? dirname(d) : d)))];
     const names = unique.map((d) => basename(/\.ya?ml$/i.test(d) ? resolve(d, '..') : d));
-    this.runs = ids(names).map((id, i) => ({ id, arg: unique[i], name: names[i], lines: [], generation: 0, status: 'waiting' }));
+    this.runs = ids(names).map((id, i) => ({ id, arg: unique[i], name: names[i], lines: [], generation: 0, status: 'waiting', reading: false }));
   }
 
   list(): RunSummary[] {
@@ -103,7 +117,7 @@ export class TrainRuns {
       model: m?.model.repo ?? (m?.model.given && !m.model.given.includes('/') ? m.model.given : undefined) ?? (modelPath && /^[\w.-]+\/[\w.-]+$/.test(modelPath) ? modelPath : modelPath && basename(modelPath)),
       stage: str(c.stage), finetuningType: str(c.finetuning_type), template: m?.template ?? str(c.template),
       status: w.status, note: w.note,
-      lines: w.lines.length, log: this.token(w), last: w.lines.at(-1) ?? null, latest,
+      lines: w.lines.length, reading: w.reading, log: this.token(w), last: w.lines.at(-1) ?? null, latest,
     };
   }
 
@@ -118,9 +132,13 @@ export class TrainRuns {
    */
   private refresh(w: Watched): Watched {
     w.note = undefined;
+    w.reading = false;
     try {
-      const mtime = w.run ? statSync(w.run.configPath).mtimeMs : undefined;
+      // Gone (the folder deleted while watched): undefined, and openRun below says what is missing.
+      let mtime: number | undefined;
+      try { mtime = w.run ? statSync(w.run.configPath).mtimeMs : undefined; } catch { mtime = undefined; }
       if (!w.run || mtime !== w.configMtime) {
+        checkFiles(w.arg);
         const run = openRun(w.arg);
         w.configMtime = statSync(run.configPath).mtimeMs;
         if (run.trainerLog !== w.run?.trainerLog) {
@@ -130,22 +148,93 @@ export class TrainRuns {
         w.run = run;
       }
     } catch (e) {
-      // Not there yet (a run folder a cluster job will create), or half-written: wait and look again.
-      if (!(e instanceof UserError) && (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // Not there yet (a run folder a cluster job will create), half-written, or not a folder we can read (ENOTDIR,
+      // EACCES, a symlink loop): wait and look again, and keep serving the others.
       w.run = undefined;
-      w.note = /does not exist/.test((e as Error).message) ? 'no run folder yet' : /has no train\.yaml/.test((e as Error).message) ? 'no train.yaml yet' : 'train.yaml cannot be read';
+      const code = (e as NodeJS.ErrnoException).code;
+      w.note = e instanceof UserError && /does not exist/.test(e.message) ? 'no run folder yet'
+        : e instanceof UserError && /has no train\.yaml/.test(e.message) ? 'no train.yaml yet'
+        : e instanceof UserError || code === 'ENOENT' || code === 'EFTYPE' ? 'train.yaml cannot be read'
+        : `run folder cannot be read (${typeof code === 'string' ? code : 'error'})`;
     }
     if (w.run && w.reader) {
       try {
         const got = w.reader.read();
         if (got.reset && w.lines.length) this.restart(w);
         for (const l of got.lines) w.lines.push(l);
+        if (w.lines.length > MAX_KEPT) {
+          // Thinned lines are other lines: clients read the log again from 0 (a new token), once per MAX_KEPT/2 lines.
+          w.lines = thinLines(w.lines, MAX_KEPT / 2);
+          w.generation++;
+        }
+        w.reading = w.reader.behind;
       } catch (e) {
-        // A log we may not read, or a folder in its place: say so and keep serving the others.
-        w.note = `trainer_log.jsonl cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
+        // A log we may not read, or a folder or FIFO in its place: say so and keep serving the others.
+        const code = (e as NodeJS.ErrnoException).code;
+        w.note = `trainer_log.jsonl cannot be read (${code === 'EFTYPE' ? 'not a file' : code ?? 'error'})`;
       }
     }
     w.status = runStatus(w.run);
     return w;
   }
+}
+
+/** The files openRun reads must be regular files of a sane size: a FIFO would block the server, a huge one fill it. */
+function checkFiles(arg: string) {
+  let p = resolve(arg);
+  let st;
+  try { st = statSync(p); } catch { return; } // openRun says what is missing
+  const files: string[] = [];
+  if (st.isDirectory()) files.push(join(p, RUN_FILES.config), join(p, RUN_FILES.meta));
+  else files.push(p);
+  for (p of files) {
+    let f;
+    try { f = statSync(p); } catch { continue; }
+    if (!f.isFile() || f.size > MAX_CONFIG) throw Object.assign(new Error(`${p} is not a config file`), { code: 'EFTYPE' });
+  }
+}
+
+/**
+ * At most about `max` lines of a long log, in order: the newest RECENT as they are; the older ones grouped by
+ * step into buckets of 2^k steps (k as small as fits), each keeping its lowest and highest loss and eval_loss —
+ * the chart's own thinning (plot.ts `thin`), so a spike still shows and step 0's fall is kept. Buckets are
+ * aligned to steps, so thinning again merges neighbours evenly instead of eating the start of the run.
+ */
+export function thinLines(lines: TrainerLogLine[], max: number): TrainerLogLine[] {
+  const recent = Math.min(RECENT, Math.floor(max / 2));
+  const cut = lines.length - recent;
+  if (cut <= 0) return lines;
+  const old = lines.slice(0, cut);
+  const room = max - recent;
+  let kept = old;
+  for (let stride = 1; kept.length > room && stride < 2 ** 60; stride *= 2) kept = byBucket(old, stride);
+  // A hostile log whose steps do not group (not numbers we can bucket): every n-th line.
+  if (kept.length > room) { const n = Math.ceil(kept.length / room); kept = kept.filter((_, i) => i % n === 0); }
+  return [...kept, ...lines.slice(cut)];
+}
+
+function byBucket(lines: TrainerLogLine[], stride: number): TrainerLogLine[] {
+  const buckets = new Map<number, number[]>();
+  lines.forEach((l, i) => {
+    const key = Number.isFinite(l.current_steps) ? Math.floor(l.current_steps / stride) : Number.NaN;
+    const b = buckets.get(key);
+    if (b) b.push(i); else buckets.set(key, [i]);
+  });
+  const keep = new Set<number>();
+  for (const idx of buckets.values()) {
+    for (const key of ['loss', 'eval_loss'] as const) {
+      let lo = -1, hi = -1;
+      for (const i of idx) {
+        const v = lines[i][key];
+        if (typeof v !== 'number' || Number.isNaN(v)) continue;
+        if (lo < 0 || v < (lines[lo][key] as number)) lo = i;
+        if (hi < 0 || v > (lines[hi][key] as number)) hi = i;
+      }
+      if (lo >= 0) keep.add(lo);
+      if (hi >= 0) keep.add(hi);
+    }
+    // A bucket of progress lines only (a prediction run, or NaN losses): its last line, so the steps still show.
+    if (!idx.some((i) => keep.has(i))) keep.add(idx[idx.length - 1]);
+  }
+  return [...keep].sort((a, b) => a - b).map((i) => lines[i]);
 }

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RUN_FILES, type Run } from './runDir.js';
 
@@ -7,6 +7,8 @@ export type RunStatus = 'waiting' | 'running' | 'finished' | 'failed';
 /** What a Python process that died prints last (a traceback; torchrun's summary of a failed rank; CUDA OOM). */
 const FAILURE = /Traceback \(most recent call last\)|torch\.distributed\.elastic\.multiprocessing\.errors\.ChildFailedError|CUDA out of memory|Killed\s*$/m;
 const TAIL_BYTES = 16 * 1024;
+/** Training still going after a printed traceback (a library's non-fatal one): tqdm's rate, or the Trainer's log dict. */
+const PROGRESS = /(?:it\/s|s\/it)\]|\{'loss': /;
 
 function mtime(path: string): number | undefined {
   try { return statSync(path).mtimeMs; } catch { return undefined; }
@@ -20,7 +22,11 @@ function endsInFailure(path: string): boolean {
   const key = `${st.size}:${st.mtimeMs}:${st.ino}`;
   const hit = seen.get(path);
   if (hit?.key === key) return hit.failed;
-  const failed = FAILURE.test(tail(path));
+  const text = tail(path);
+  // The last failure in the tail, with no training progress printed after it: the process died there.
+  const all = [...text.matchAll(new RegExp(FAILURE.source, 'gm'))];
+  const lastAt = all.at(-1)?.index;
+  const failed = lastAt !== undefined && !PROGRESS.test(text.slice(lastAt));
   seen.set(path, { key, failed });
   return failed;
 }
@@ -28,8 +34,12 @@ function endsInFailure(path: string): boolean {
 function tail(path: string, bytes = TAIL_BYTES): string {
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
-    const size = statSync(path).size;
+    // O_NONBLOCK and regular files only: train.log is whatever is in the folder, and opening a FIFO blocks until a
+    // writer comes (the server with it).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile()) return '';
+    const size = st.size;
     const buf = Buffer.alloc(Math.min(bytes, size));
     readSync(fd, buf, 0, buf.length, size - buf.length);
     return buf.toString('utf8');
@@ -45,7 +55,8 @@ function tail(path: string, bytes = TAIL_BYTES): string {
  * - finished: LLaMA-Factory's workflow writes train_results.json (trainer.save_metrics) after the last log line,
  *   so results at least as new as trainer_log.jsonl mean this run ended; older ones are a previous run's.
  * - failed: the trainer's output (DIR/train.log, written by `train run`) ends in a traceback or torchrun's
- *   ChildFailedError, and no results came after.
+ *   ChildFailedError with no progress printed after it, no results came after, and train.log is not older than
+ *   trainer_log.jsonl (a failed attempt's train.log must not mark a new run, started by hand, as failed).
  * - running: a trainer_log.jsonl or a train.log exists; waiting: neither yet (or no run folder at all).
  */
 export function runStatus(run: Run | undefined): RunStatus {
@@ -54,6 +65,7 @@ export function runStatus(run: Run | undefined): RunStatus {
   const results = mtime(join(run.outputDir, 'train_results.json')) ?? mtime(join(run.outputDir, 'all_results.json'));
   if (results !== undefined && (log === undefined || results >= log)) return 'finished';
   const out = join(run.dir, RUN_FILES.log);
-  if (endsInFailure(out)) return 'failed';
+  const outTime = mtime(out);
+  if (outTime !== undefined && (log === undefined || outTime >= log) && endsInFailure(out)) return 'failed';
   return log !== undefined || existsSync(out) ? 'running' : 'waiting';
 }
