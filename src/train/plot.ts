@@ -49,6 +49,13 @@ export function fmt(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/** Lowest and highest of a series, by a loop: Math.min(...xs) overflows the stack past ~120k values (a long run). */
+function range(xs: readonly number[]): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (const x of xs) { if (x < lo) lo = x; if (x > hi) hi = x; }
+  return [lo, hi];
+}
+
 // ——— terminal ———
 
 const BRAILLE_BASE = 0x2800;
@@ -74,7 +81,7 @@ export function terminalLossChart(lines: readonly ChartLine[], o: { width: numbe
     out[Math.floor(rows / 2)] = center('(no loss logged yet)', width);
     return out;
   }
-  let lo = Math.min(...all), hi = Math.max(...all);
+  let [lo, hi] = range(all);
   const labels = { hi: fmt(hi), mid: fmt((lo + hi) / 2), lo: fmt(lo) };
   const lw = Math.max(labels.hi.length, labels.lo.length, labels.mid.length);
   const cols = Math.max(4, Math.floor(o.width) - lw - 1);
@@ -148,14 +155,18 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** Tick values at a "nice" spacing (1, 2 or 5 × 10^k) covering [lo, hi], about `count` of them. */
 export function niceTicks(lo: number, hi: number, count = 5): { lo: number; hi: number; step: number; ticks: number[] } {
   if (!(hi > lo)) { const d = Math.abs(lo) * 0.1 || 1; lo -= d; hi += d; }
-  const raw = (hi - lo) / count;
+  const raw = hi / count - lo / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const first = Math.floor(lo / step + 1e-9), last = Math.ceil(hi / step - 1e-9);
-  // Rounded to the step's decimals: 0.1 + 0.2 is 0.30000000000000004, a label must say 0.3.
-  const digits = Math.max(0, -Math.floor(Math.log10(step)) + 1);
+  // A range no step can count: doubles past 2^53 (i++ would never move), a spread below the smallest double, or
+  // one wider than the largest. The ends alone are honest labels there.
+  if (!(step > 0) || !Number.isFinite(step) || !Number.isSafeInteger(first) || !Number.isSafeInteger(last) || last - first > 10 * count || !Number.isFinite(first * step) || !Number.isFinite(last * step)) {
+    return { lo, hi, step: hi - lo, ticks: [lo, hi] };
+  }
+  // Rounded to 12 digits: 0.1 + 0.2 is 0.30000000000000004, a label must say 0.3 (toFixed cannot: at most 100 decimals).
   const ticks: number[] = [];
-  for (let i = first; i <= last; i++) ticks.push(Number((i * step).toFixed(digits)));
+  for (let i = first; i <= last; i++) ticks.push(Number((i * step).toPrecision(12)));
   return { lo: ticks[0], hi: ticks.at(-1)!, step, ticks };
 }
 
@@ -197,7 +208,8 @@ export function svgLossChart(lines: readonly ChartLine[], o: { title?: string; l
   const L = { ...LABELS, ...o.labels };
   const s = lossSeries(lines);
   const values = [...s.loss, ...s.eval].map((p) => p[1]);
-  const y = niceTicks(values.length ? Math.min(...values) : 0, values.length ? Math.max(...values) : 1);
+  const [vlo, vhi] = values.length ? range(values) : [0, 1];
+  const y = niceTicks(vlo, vhi);
   const x = niceTicks(0, Math.max(1, s.total), 6);
   const xs = (step: number) => LEFT + (step / x.hi) * PW;
   const ys = (v: number) => TOP + ((y.hi - v) / (y.hi - y.lo)) * PH;
@@ -228,7 +240,7 @@ export function svgLossChart(lines: readonly ChartLine[], o: { title?: string; l
   }
   if (s.lr.length) {
     // The learning rate's own scale, 0 to its highest: its shape (warm-up, decay) is what matters, not the loss's units.
-    const top = Math.max(...s.lr.map((p) => p[1])) || 1;
+    const top = range(s.lr.map((p) => p[1]))[1] || 1;
     const yl = (v: number) => TOP + (1 - v / top) * PH;
     parts.push(
       `<line x1="${LEFT + PW}" y1="${TOP}" x2="${LEFT + PW}" y2="${TOP + PH}" stroke="${COLORS.lr}"/>`,

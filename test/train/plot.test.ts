@@ -118,3 +118,35 @@ test('a long series is thinned to about 1000 points, each bucket\'s low and high
   const long = Array.from({ length: 100_000 }, (_, i) => ({ current_steps: i + 1, total_steps: 100_000, loss: 2 - i / 1e5, percentage: 0, elapsed_time: '', remaining_time: '' }));
   assert.ok(svgLossChart(long).length < 100_000, 'a 100k-step log stays a small SVG');
 });
+
+test('a 3-day run logging every step (200k points) charts without a stack overflow: no spread of the whole series', () => {
+  const lines = Array.from({ length: 200_000 }, (_, i) => ({ current_steps: i + 1, total_steps: 200_000, loss: 2 - i / 200_000, lr: 1e-4 }));
+  const svg = svgLossChart(lines);
+  assert.match(svg, /<path class="smoothed" d="M70\.0 /);
+  const rows = terminalLossChart(lines, { width: 40, height: 8 });
+  assert.equal(rows.length, 8);
+  assert.match(rows[0], /^  2┤⠉/);
+});
+
+test('niceTicks ends on every range: losses near 1e17 that differ by one ulp, subnormal spreads, the limits of doubles', () => {
+  for (const [lo, hi] of [[1e17, 1e17 + 32], [0, 1e-110], [0, 5e-324], [-1.7e308, 1.7e308], [1e300, 1e300], [-0, 0]]) {
+    const t = niceTicks(lo, hi);
+    assert.ok(t.ticks.length >= 2 && t.ticks.length <= 20, `${lo}…${hi}: ${t.ticks.length} ticks`);
+    assert.ok(t.ticks.every(Number.isFinite) && t.lo <= lo && t.hi >= hi && t.hi > t.lo, `${lo}…${hi}: ${JSON.stringify(t)}`);
+  }
+  const svg = svgLossChart([{ current_steps: 1, total_steps: 2, loss: 1e17 }, { current_steps: 2, total_steps: 2, loss: 1e17 + 32 }]);
+  assert.doesNotMatch(svg, /NaN|Infinity/);
+});
+
+test('the charts on odd logs: negative losses, eval_loss only, a total_steps that changes, steps past the total', () => {
+  const neg = svgLossChart([{ current_steps: 1, total_steps: 3, loss: -0.5 }, { current_steps: 2, total_steps: 3, loss: -2 }]);
+  assert.match(neg, />-2</);
+  assert.doesNotMatch(neg, /NaN/);
+  const evalOnly = svgLossChart([{ current_steps: 100, total_steps: 200, eval_loss: 1.25 }, { current_steps: 200, total_steps: 200, eval_loss: 1.125 }]);
+  assert.match(evalOnly, /<path class="eval" d="M/);
+  assert.doesNotMatch(evalOnly, /class="(loss|smoothed)"/);
+  // A resumed run with more epochs: total_steps grows; the axis runs to the newest total, earlier points stay.
+  const s = lossSeries([{ current_steps: 10, total_steps: 100, loss: 2 }, { current_steps: 150, total_steps: 300, loss: 1 }, { current_steps: 400, total_steps: 300, loss: 0.9 }]);
+  assert.deepEqual([s.total, s.loss.length], [400, 3]);
+  assert.equal(terminalLossChart([{ current_steps: 400, total_steps: 300, loss: 0.9 }], { width: 30, height: 6 }).length, 6);
+});
