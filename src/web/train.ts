@@ -17,7 +17,9 @@ interface LogLine extends ChartLine {
 }
 interface Summary {
   id: string; name: string; recipe?: string; model?: string; stage?: string; status: Status; note?: string; lines: number; log: string;
-  last: LogLine | null; latest: Partial<Record<'loss' | 'eval_loss' | 'accuracy' | 'reward' | 'lr' | 'epoch' | 'throughput', number>>;
+  reading?: boolean;
+  /** null: the trainer logged NaN or inf (JSON has no word for them), which is exactly what a diverged run shows. */
+  last: LogLine | null; latest: Partial<Record<'loss' | 'eval_loss' | 'accuracy' | 'reward' | 'lr' | 'epoch' | 'throughput', number | null>>;
 }
 interface LogPage { run: Summary; reset: boolean; next: number; more: boolean; lines: LogLine[] }
 
@@ -26,6 +28,10 @@ const POLL_MS = 2000;
 const CATCH_UP = 20;
 const NOTES: Record<string, Key> = { 'no run folder yet': 'noteFolder', 'no train.yaml yet': 'noteYaml', 'train.yaml cannot be read': 'noteBadYaml' };
 const STATUS: Record<Status, Key> = { waiting: 'statusWaiting', running: 'statusRunning', finished: 'statusFinished', failed: 'statusFailed' };
+
+/** A number of the log for people: NaN where the trainer wrote NaN or inf (the server sends them as null). */
+const shown = (v: number | null | undefined, f: (n: number) => string): string | undefined =>
+  v === undefined ? undefined : typeof v === 'number' && Number.isFinite(v) ? f(v) : 'NaN';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -71,7 +77,8 @@ export async function initTraining(api: (path: string) => Promise<Response>, t: 
       have.lines.push(...page.lines);
       runs = runs.map((r) => (r.id === id ? page.run : r));
       logs.set(id, have);
-      if (!page.more) return;
+      // `reading`: the server reads a long log a few MiB per request, so there is more to ask for at once.
+      if (!page.more && !page.run.reading) return;
     }
   }
 
@@ -125,15 +132,15 @@ export async function initTraining(api: (path: string) => Promise<Response>, t: 
     const l = run.latest;
     $('train-stats').replaceChildren(
       ...stat('trainSteps', last ? `${last.current_steps} / ${last.total_steps} (${pct}%)` : undefined, 'steps'),
-      ...stat('trainLoss', l.loss !== undefined ? fmt(l.loss) : undefined, 'loss'),
-      ...stat('trainEvalLoss', l.eval_loss !== undefined ? fmt(l.eval_loss) : undefined, 'eval-loss'),
-      ...stat('trainAccuracy', l.accuracy !== undefined ? `${+(l.accuracy * 100).toFixed(1)}%` : undefined, 'accuracy'),
-      ...stat('trainReward', l.reward !== undefined ? fmt(l.reward) : undefined, 'reward'),
-      ...stat('trainLr', l.lr !== undefined ? fmt(l.lr) : undefined, 'lr'),
-      ...stat('trainEpoch', l.epoch !== undefined ? l.epoch.toFixed(2) : undefined, 'epoch'),
+      ...stat('trainLoss', shown(l.loss, fmt), 'loss'),
+      ...stat('trainEvalLoss', shown(l.eval_loss, fmt), 'eval-loss'),
+      ...stat('trainAccuracy', shown(l.accuracy, (v) => `${+(v * 100).toFixed(1)}%`), 'accuracy'),
+      ...stat('trainReward', shown(l.reward, fmt), 'reward'),
+      ...stat('trainLr', shown(l.lr, fmt), 'lr'),
+      ...stat('trainEpoch', shown(l.epoch, (v) => v.toFixed(2)), 'epoch'),
       ...stat('trainElapsed', last?.elapsed_time, 'elapsed'),
       ...stat('trainEta', run.status === 'running' ? last?.remaining_time : undefined, 'eta'),
-      ...stat('trainThroughput', l.throughput !== undefined ? String(l.throughput) : undefined, 'throughput'),
+      ...stat('trainThroughput', shown(l.throughput, String), 'throughput'),
     );
     // Redrawn only when something changed: the same SVG every 2 s would only make the page flicker.
     const key = `${run.id}|${lines.length}|${logs.get(run.id)?.token}|${t('chartLoss')}`;

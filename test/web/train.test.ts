@@ -114,3 +114,25 @@ test('a server without --train-dir shows no training tab', async () => {
     await plain.close();
   }
 });
+
+test('names, recipes and models from the files are text, never markup; a loss that went NaN shows NaN and the view goes on', async () => {
+  const evil = join(root, '<img src=x onerror="window.__xss=1">');
+  const { log: evilLog } = writeRunFolder(evil, { recipe: '<script>window.__xss=2</script>', stage: 'sft' });
+  appendLog(evilLog, lfLine(10, 40, { loss: 1.5, lr: 1e-4, epoch: 0.25 })
+    + '{"current_steps": 20, "total_steps": 40, "loss": NaN, "lr": 9e-05, "epoch": 0.5, "percentage": 50.0, "elapsed_time": "0:00:20", "remaining_time": "0:00:20"}\n');
+  const other = await testServer({ parallel: 1, trainDirs: [evil] });
+  try {
+    const p = await browser.newPage();
+    await p.goto(other.url + '/#train');
+    await p.waitForFunction(() => document.querySelector('#train-stats dd.steps')?.textContent === '20 / 40 (50%)', undefined, { timeout: 20_000 });
+    assert.equal(await p.innerText('#train-name'), '<img src=x onerror="window.__xss=1">');
+    assert.match(await p.innerText('#train-meta'), /^<script>window\.__xss=2<\/script> · /);
+    assert.equal(await p.innerText('#train-stats dd.loss'), 'NaN');
+    assert.equal(await p.innerText('#train-stats dd.lr'), '9.0e-05');
+    assert.equal(await p.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.equal(await p.locator('img, #train-chart script').count(), 0);
+    await p.close();
+  } finally {
+    await other.close();
+  }
+});
