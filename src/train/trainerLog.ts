@@ -169,7 +169,10 @@ export class TrainerLogReader {
   }
 }
 
-/** Every complete entry of a trainer_log.jsonl (none when it does not exist yet). */
+/** Every complete entry of a trainer_log.jsonl (none when it does not exist yet), however many budgets that takes. */
 export function readTrainerLog(path: string): TrainerLogLine[] {
-  return new TrainerLogReader(path).read().lines;
+  const r = new TrainerLogReader(path);
+  const lines = r.read().lines;
+  while (r.behind) for (const l of r.read().lines) lines.push(l);
+  return lines;
 }

@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { MAX_LINE, READ_BUDGET, TrainerLogReader } from '../../src/train/trainerLog.js';
+import { MAX_LINE, READ_BUDGET, readTrainerLog, TrainerLogReader } from '../../src/train/trainerLog.js';
 import { lfLine } from '../helpers/trainLog.js';
 
 /** TrainerLogReader on logs a server must survive: NaN losses, huge files, endless lines, FIFOs and devices. */
@@ -55,6 +55,8 @@ test('a log larger than READ_BUDGET comes a budget at a time (behind until the e
   assert.deepEqual(behind, [true, true, false, false]);
   assert.equal(sizes[3], 0);
   assert.deepEqual(steps, Array.from({ length: count }, (_, i) => i + 1));
+  // readTrainerLog (train watch --plot, export) still gets every line in one call.
+  assert.deepEqual(readTrainerLog(path).map((l) => l.current_steps), steps);
 });
 
 test('a 2 GB file (sparse: all zero bytes, no newline) is read a budget at a time, holds nothing back, and a line after it arrives', () => {
