@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { openRun, RUN_FILES, type Run } from '../train/runDir.js';
 import { runStatus, type RunStatus } from '../train/runStatus.js';
-import { TrainerLogReader, type TrainerLogLine } from '../train/trainerLog.js';
+import { parseTimedelta, TrainerLogReader, type TrainerLogLine } from '../train/trainerLog.js';
 
 /**
  * Lines kept per run. A 3-day run logging every step writes ~260k lines (and a log can be anything): past
@@ -13,6 +13,8 @@ import { TrainerLogReader, type TrainerLogLine } from '../train/trainerLog.js';
  */
 export const MAX_KEPT = 10_000;
 const RECENT = 1000;
+/** A log quiet for longer than this (and than 10 logging intervals) is reported (`quiet`): 15 minutes. */
+export const QUIET_MIN = 15 * 60;
 /** train.yaml and llama3-zh.json are a few KiB; anything bigger (or not a file: a FIFO blocks a read) is not one. */
 const MAX_CONFIG = 1024 * 1024;
 
@@ -49,6 +51,12 @@ export interface RunSummary {
   /** Why a run is waiting, in a few words (no paths). */
   note?: string;
   lines: number;
+  /**
+   * Seconds since trainer_log.jsonl last grew, only for a running run that is overdue (longer than QUIET_MIN and
+   * than 10 of its own logging intervals): a trainer killed without a word (a cluster's time limit, a lost node)
+   * leaves no traceback, and a 3-day run must not say "running" with a time left for ever.
+   */
+  quiet?: number;
   /** Part of the log is still unread (a long one is read a few MiB per request): ask again without waiting. */
   reading: boolean;
   /** The log's identity; a page that holds lines of another one must drop them. */
@@ -79,7 +87,8 @@ export class TrainRuns {
   /** Part of each log token, so a page that outlived a server restart sees another log, not the same numbers. */
   private boot = randomBytes(4).toString('hex');
 
-  constructor(dirs: string[]) {
+  /** `now`: the clock the quiet time is measured by (tests give their own). */
+  constructor(dirs: string[], private now: () => number = Date.now) {
     // DIR and DIR/train.yaml are one run; another .yaml in DIR is a config of its own.
     const unique = [...new Set(dirs.map((d) => resolve(d)).map((d) => (basename(d) === RUN_FILES.config ? dirname(d) : d)))];
     const names = unique.map((d) => basename(/\.ya?ml$/i.test(d) ? resolve(d, '..') : d));
@@ -116,9 +125,20 @@ export class TrainRuns {
       // A repo id as it is; a local path by its last part only (the server's folders are not the client's business).
       model: m?.model.repo ?? (m?.model.given && !m.model.given.includes('/') ? m.model.given : undefined) ?? (modelPath && /^[\w.-]+\/[\w.-]+$/.test(modelPath) ? modelPath : modelPath && basename(modelPath)),
       stage: str(c.stage), finetuningType: str(c.finetuning_type), template: m?.template ?? str(c.template),
-      status: w.status, note: w.note,
+      status: w.status, note: w.note, quiet: this.quiet(w),
       lines: w.lines.length, reading: w.reading, log: this.token(w), last: w.lines.at(-1) ?? null, latest,
     };
+  }
+
+  private quiet(w: Watched): number | undefined {
+    if (w.status !== 'running' || !w.run) return undefined;
+    let mtime: number;
+    try { mtime = statSync(w.run.trainerLog).mtimeMs; } catch { return undefined; }
+    const quiet = Math.floor((this.now() - mtime) / 1000);
+    // The run's own pace: the time between its last two lines (LLaMA-Factory's elapsed_time), at least a second.
+    const [a, b] = [w.lines.at(-2), w.lines.at(-1)].map((l) => parseTimedelta(l?.elapsed_time));
+    const interval = a !== undefined && b !== undefined ? Math.max(1, b - a) : 0;
+    return quiet > Math.max(QUIET_MIN, 10 * interval) ? quiet : undefined;
   }
 
   private restart(w: Watched) {

@@ -12,6 +12,7 @@ const zh = {
   trainLr: '学习率', trainEpoch: '轮次 epoch', trainEta: '预计剩余', trainElapsed: '已用时间', trainAccuracy: '偏好准确率',
   trainReward: '奖励 reward', trainThroughput: '吞吐 tokens/s', statusWaiting: '等待开始', statusRunning: '训练中', statusFinished: '已完成',
   statusFailed: '已失败（见 train.log）', noteFolder: '运行目录还不存在', noteYaml: '还没有 train.yaml', noteBadYaml: 'train.yaml 无法读取',
+  trainQuiet: '已 {t} 没有新的日志行：训练进程还在运行吗？',
   chartStep: '步数 step', chartLoss: '损失 loss', chartSmoothed: '平滑', chartEval: '验证损失', chartLr: '学习率', chartEmpty: '还没有记录 loss',
 };
 
@@ -26,6 +27,7 @@ const en: typeof zh = {
   trainLr: 'Learning rate', trainEpoch: 'Epoch', trainEta: 'Time left', trainElapsed: 'Elapsed', trainAccuracy: 'Reward accuracy',
   trainReward: 'Reward', trainThroughput: 'Tokens/s', statusWaiting: 'Waiting', statusRunning: 'Running', statusFinished: 'Finished',
   statusFailed: 'Failed (see train.log)', noteFolder: 'the run folder does not exist yet', noteYaml: 'no train.yaml yet', noteBadYaml: 'train.yaml cannot be read',
+  trainQuiet: 'no new log line for {t}: is the trainer still running?',
   chartStep: 'step', chartLoss: 'loss', chartSmoothed: 'smoothed', chartEval: 'eval_loss', chartLr: 'learning rate', chartEmpty: 'no loss logged yet',
 };
 

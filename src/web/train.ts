@@ -18,6 +18,8 @@ interface LogLine extends ChartLine {
 interface Summary {
   id: string; name: string; recipe?: string; model?: string; stage?: string; status: Status; note?: string; lines: number; log: string;
   reading?: boolean;
+  /** Seconds the log has been quiet, when that is overdue (the trainer may be gone). */
+  quiet?: number;
   /** null: the trainer logged NaN or inf (JSON has no word for them), which is exactly what a diverged run shows. */
   last: LogLine | null; latest: Partial<Record<'loss' | 'eval_loss' | 'accuracy' | 'reward' | 'lr' | 'epoch' | 'throughput', number | null>>;
 }
@@ -32,6 +34,9 @@ const STATUS: Record<Status, Key> = { waiting: 'statusWaiting', running: 'status
 /** A number of the log for people: NaN where the trainer wrote NaN or inf (the server sends them as null). */
 const shown = (v: number | null | undefined, f: (n: number) => string): string | undefined =>
   v === undefined ? undefined : typeof v === 'number' && Number.isFinite(v) ? f(v) : 'NaN';
+
+/** "2h 05m", "17m": how long the log has been quiet. */
+const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, '0')}m` : `${Math.floor(s / 60)}m`);
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -126,7 +131,8 @@ export async function initTraining(api: (path: string) => Promise<Response>, t: 
     badge.textContent = t(STATUS[run.status]);
     badge.dataset.status = run.status;
     $('train-name').textContent = run.name;
-    $('train-meta').textContent = [run.recipe, run.model, run.stage, run.note ? (NOTES[run.note] ? t(NOTES[run.note]) : run.note) : undefined].filter(Boolean).join(' · ');
+    const quiet = run.quiet !== undefined ? t('trainQuiet').replace('{t}', duration(run.quiet)) : undefined;
+    $('train-meta').textContent = [run.recipe, run.model, run.stage, run.note ? (NOTES[run.note] ? t(NOTES[run.note]) : run.note) : undefined, quiet].filter(Boolean).join(' · ');
     const pct = last?.percentage ?? 0;
     $('train-bar').style.width = `${Math.min(100, Math.max(0, pct))}%`;
     const l = run.latest;
@@ -139,7 +145,7 @@ export async function initTraining(api: (path: string) => Promise<Response>, t: 
       ...stat('trainLr', shown(l.lr, fmt), 'lr'),
       ...stat('trainEpoch', shown(l.epoch, (v) => v.toFixed(2)), 'epoch'),
       ...stat('trainElapsed', last?.elapsed_time, 'elapsed'),
-      ...stat('trainEta', run.status === 'running' ? last?.remaining_time : undefined, 'eta'),
+      ...stat('trainEta', run.status === 'running' && run.quiet === undefined ? last?.remaining_time : undefined, 'eta'),
       ...stat('trainThroughput', shown(l.throughput, String), 'throughput'),
     );
     // Redrawn only when something changed: the same SVG every 2 s would only make the page flicker.

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { MAX_KEPT, thinLines, TrainRuns } from '../../src/server/trainRuns.js';
+import { MAX_KEPT, QUIET_MIN, thinLines, TrainRuns } from '../../src/server/trainRuns.js';
 import { lossSeries } from '../../src/train/plot.js';
 import type { TrainerLogLine } from '../../src/train/trainerLog.js';
 import { appendLog, lfLine, writeRunFolder } from '../helpers/trainLog.js';
@@ -136,4 +136,23 @@ test('status: an earlier attempt\'s traceback does not mark a new run failed; a 
   assert.deepEqual(view(runs), [['running', null, 1]]);
   writeFileSync(trainLog, ' 12%|█▏        | 12/100 [00:24<02:56,  2.00s/it]\nTraceback (most recent call last):\n  File "x.py"\nRuntimeError: NCCL timeout\n');
   assert.deepEqual(view(runs), [['failed', null, 1]]);
+});
+
+test('a running run whose log went quiet (a trainer killed without a word) says for how long, once that is overdue', () => {
+  const d = folder();
+  const { log } = writeRunFolder(d);
+  appendLog(log, lfLine(10, 100, { loss: 2 }) + lfLine(20, 100, { loss: 1.8 }));
+  const written = Date.now() - 3 * 3600_000;
+  utimesSync(log, new Date(written), new Date(written));
+  let now = written + 60_000;
+  const runs = new TrainRuns([d], () => now);
+  const at = () => runs.list().map((r) => [r.status, r.quiet]);
+  // Lines every 20 s (lfLine's 2 s per step, 10 steps): quiet counts from 15 minutes (more than 10 × 20 s).
+  assert.deepEqual(at(), [['running', undefined]]);
+  now = written + QUIET_MIN * 1000;
+  assert.deepEqual(at(), [['running', undefined]]);
+  now = written + 3 * 3600_000;
+  assert.deepEqual(at(), [['running', 10_800]]);
+  writeFileSync(join(d, 'output', 'train_results.json'), '{}');
+  assert.deepEqual(at(), [['finished', undefined]]);
 });
