@@ -91,7 +91,8 @@ export class TrainRuns {
   constructor(dirs: string[], private now: () => number = Date.now) {
     // DIR and DIR/train.yaml are one run; another .yaml in DIR is a config of its own.
     const unique = [...new Set(dirs.map((d) => resolve(d)).map((d) => (basename(d) === RUN_FILES.config ? dirname(d) : d)))];
-    const names = unique.map((d) => basename(/\.ya?ml$/i.test(d) ? resolve(d, '..') : d));
+    // A config other than DIR/train.yaml is named with its file too: two configs of one folder are two runs.
+    const names = unique.map((d) => (/\.ya?ml$/i.test(d) ? `${basename(dirname(d))}/${basename(d)}` : basename(d)));
     this.runs = ids(names).map((id, i) => ({ id, arg: unique[i], name: names[i], lines: [], generation: 0, status: 'waiting', reading: false }));
   }
 
@@ -110,7 +111,11 @@ export class TrainRuns {
 
   private summary(w: Watched): RunSummary {
     const c = w.run?.config ?? {};
-    const m = w.run?.meta;
+    // llama3-zh.json as written by some version of `train init`, or by hand: each field only if it is what it should be.
+    const meta: unknown = w.run?.meta;
+    const m = meta && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
+    const given = m.model && typeof m.model === 'object' ? (m.model as Record<string, unknown>) : {};
+    const repo = str(given.repo), modelGiven = str(given.given);
     const latest: RunSummary['latest'] = {};
     for (let i = w.lines.length - 1; i >= 0 && Object.keys(latest).length < LATEST_KEYS.length; i--) {
       for (const k of LATEST_KEYS) {
@@ -121,10 +126,10 @@ export class TrainRuns {
     const modelPath = str(c.model_name_or_path);
     return {
       id: w.id, name: w.name,
-      recipe: m?.recipe,
+      recipe: str(m.recipe),
       // A repo id as it is; a local path by its last part only (the server's folders are not the client's business).
-      model: m?.model.repo ?? (m?.model.given && !m.model.given.includes('/') ? m.model.given : undefined) ?? (modelPath && /^[\w.-]+\/[\w.-]+$/.test(modelPath) ? modelPath : modelPath && basename(modelPath)),
-      stage: str(c.stage), finetuningType: str(c.finetuning_type), template: m?.template ?? str(c.template),
+      model: repo ?? (modelGiven && !modelGiven.includes('/') ? modelGiven : undefined) ?? (modelPath && /^[\w.-]+\/[\w.-]+$/.test(modelPath) ? modelPath : modelPath && basename(modelPath)),
+      stage: str(c.stage), finetuningType: str(c.finetuning_type), template: str(m.template) ?? str(c.template),
       status: w.status, note: w.note, quiet: this.quiet(w),
       lines: w.lines.length, reading: w.reading, log: this.token(w), last: w.lines.at(-1) ?? null, latest,
     };

@@ -156,3 +156,19 @@ test('a running run whose log went quiet (a trainer killed without a word) says 
   writeFileSync(join(d, 'output', 'train_results.json'), '{}');
   assert.deepEqual(at(), [['finished', undefined]]);
 });
+
+test('a llama3-zh.json of another shape (hand-edited, another version) is read for what it holds, never a 500', () => {
+  const metas = ['{}', '{"model": null}', '{"model": {"given": 5, "repo": ["a"]}, "recipe": {"x": 1}, "template": 7}', '[1]', 'null', '"text"', '{"model": "org/name"}'];
+  const dirs = metas.map((meta) => { const d = folder(); writeRunFolder(d); writeFileSync(join(d, 'llama3-zh.json'), meta); return d; });
+  const runs = new TrainRuns(dirs);
+  // The model then comes from train.yaml's model_name_or_path (a repo id, shown as it is).
+  assert.deepEqual(runs.list().map((r) => [r.status, r.recipe ?? null, r.model, r.template]), metas.map(() => ['waiting', null, 'shenzhi-wang/Llama3-8B-Chinese-Chat', 'llama3']));
+});
+
+test('two LLaMA-Factory configs in one folder are two runs a person can tell apart', () => {
+  const d = folder();
+  writeRunFolder(d);
+  writeFileSync(join(d, 'sft.yaml'), 'stage: sft\noutput_dir: out-sft\n');
+  const runs = new TrainRuns([join(d, 'train.yaml'), join(d, 'sft.yaml'), d]);
+  assert.deepEqual(runs.list().map((r) => [r.id, r.name]), [[`run${n}`, `run${n}`], [`run${n}-sft.yaml`, `run${n}/sft.yaml`]]);
+});

@@ -53,14 +53,14 @@ async function assertAlive() {
   const res = await fetch(`${srv.url}/api/train`);
   assert.equal(res.status, 200);
   const json = await res.json() as { runs: { id: string; lines: number }[] };
-  assert.deepEqual(json.runs.map((r) => r.id), ['good', 'odd', 'missing', 'zero']);
+  assert.deepEqual(json.runs.map((r) => r.id), ['good', 'odd', 'missing', 'zero-lf.yaml']);
   const page = await (await fetch(`${srv.url}/api/train/log?run=good`)).json() as { total: number; lines: { current_steps: number }[] };
   assert.equal(page.total, step);
   assert.equal(page.lines.at(-1)?.current_steps, step);
 }
 
 const text = fc.string({ unit: fc.constantFrom('a', 'g', 'o', 'd', '-', '.', '/', '%', '%zz', '%00', '..', '猫', ' ', '&', '=', '#', '+', '9', '0'), maxLength: 10 });
-const runId = fc.oneof(fc.constantFrom('good', 'odd', 'missing', 'zero', 'GOOD', '', '../good', good, 'good\u0000'), text);
+const runId = fc.oneof(fc.constantFrom('good', 'odd', 'missing', 'zero-lf.yaml', 'GOOD', '', '../good', good, 'good\u0000'), text);
 const since = fc.oneof(fc.constantFrom('0', '1', '29', '30', '31', '999999999999999', '-1', '1e3', '0x10', ' 1', '1.0', 'NaN', ''), fc.nat().map(String), text);
 const token = fc.oneof(fc.constantFrom('', 'x.0', 'deadbeef.0', '.', 'a'.repeat(2000)), text);
 const query = fc.record({ run: fc.option(runId), since: fc.option(since), log: fc.option(token), extra: fc.option(text) }).map((q) => {
