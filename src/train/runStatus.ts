@@ -7,6 +7,8 @@ export type RunStatus = 'waiting' | 'running' | 'finished' | 'failed';
 /** What a Python process that died prints last (a traceback; torchrun's summary of a failed rank; CUDA OOM). */
 const FAILURE = /Traceback \(most recent call last\)|torch\.distributed\.elastic\.multiprocessing\.errors\.ChildFailedError|CUDA out of memory|Killed\s*$/m;
 const TAIL_BYTES = 16 * 1024;
+/** What LLaMA-Factory's workflows write after the last log line (trainer.save_metrics("train"), save_state). */
+const RESULT_FILES = ['train_results.json', 'all_results.json', 'trainer_state.json'];
 /** Training still going after a printed traceback (a library's non-fatal one): tqdm's rate, or the Trainer's log dict. */
 const PROGRESS = /(?:it\/s|s\/it)\]|\{'loss': /;
 
@@ -52,7 +54,7 @@ function tail(path: string, bytes = TAIL_BYTES): string {
 
 /**
  * A run's state from its files alone, so it works for a run started anywhere (another terminal, a cluster node):
- * - finished: LLaMA-Factory's workflow writes train_results.json (trainer.save_metrics) after the last log line,
+ * - finished: LLaMA-Factory's workflow writes train_results.json (trainer.save_metrics; PPO only trainer_state.json) after the last log line,
  *   so results at least as new as trainer_log.jsonl mean this run ended; older ones are a previous run's.
  * - failed: the trainer's output (DIR/train.log, written by `train run`) ends in a traceback or torchrun's
  *   ChildFailedError with no progress printed after it, no results came after, and train.log is not older than
@@ -62,7 +64,10 @@ function tail(path: string, bytes = TAIL_BYTES): string {
 export function runStatus(run: Run | undefined): RunStatus {
   if (!run) return 'waiting';
   const log = mtime(run.trainerLog);
-  const results = mtime(join(run.outputDir, 'train_results.json')) ?? mtime(join(run.outputDir, 'all_results.json'));
+  // PPO's workflow saves no metrics, only the state (ppo/workflow.py: save_model, save_state): trainer_state.json in
+  // output_dir itself (checkpoints keep theirs in checkpoint-N/), written once, at the end, like the results.
+  const ends = RESULT_FILES.map((f) => mtime(join(run.outputDir, f))).filter((t): t is number => t !== undefined);
+  const results = ends.length ? Math.max(...ends) : undefined;
   if (results !== undefined && (log === undefined || results >= log)) return 'finished';
   const out = join(run.dir, RUN_FILES.log);
   const outTime = mtime(out);

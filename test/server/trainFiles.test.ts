@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -171,4 +171,16 @@ test('two LLaMA-Factory configs in one folder are two runs a person can tell apa
   writeFileSync(join(d, 'sft.yaml'), 'stage: sft\noutput_dir: out-sft\n');
   const runs = new TrainRuns([join(d, 'train.yaml'), join(d, 'sft.yaml'), d]);
   assert.deepEqual(runs.list().map((r) => [r.id, r.name]), [[`run${n}`, `run${n}`], [`run${n}-sft.yaml`, `run${n}/sft.yaml`]]);
+});
+
+test('status: a PPO run (its workflow saves trainer_state.json, no train_results.json) is finished when that comes after the log', () => {
+  const d = folder();
+  const { log, output } = writeRunFolder(d, { stage: 'ppo' });
+  appendLog(log, lfLine(10, 10, { loss: 0.1, reward: 0.5 }));
+  const runs = new TrainRuns([d]);
+  mkdirSync(join(output, 'checkpoint-10'));
+  writeFileSync(join(output, 'checkpoint-10', 'trainer_state.json'), '{}');
+  assert.equal(runs.list()[0].status, 'running', 'a checkpoint\'s state is no end');
+  writeFileSync(join(output, 'trainer_state.json'), '{}');
+  assert.equal(runs.list()[0].status, 'finished');
 });
