@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -131,6 +131,12 @@ test('names, recipes and models from the files are text, never markup; a loss th
     assert.equal(await p.innerText('#train-stats dd.lr'), '9.0e-05');
     assert.equal(await p.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
     assert.equal(await p.locator('img, #train-chart script').count(), 0);
+    assert.equal(await p.locator('#train-stats dd.eta').count(), 1);
+    // The trainer was killed 3 hours ago without a word: the page says the log went quiet, not a time left.
+    const ago = new Date(Date.now() - 3 * 3600_000);
+    utimesSync(evilLog, ago, ago);
+    await p.waitForFunction(() => document.getElementById('train-meta')?.textContent?.endsWith('已 3h 00m 没有新的日志行：训练进程还在运行吗？'), undefined, { timeout: 20_000 });
+    assert.equal(await p.locator('#train-stats dd.eta').count(), 0);
     await p.close();
   } finally {
     await other.close();
