@@ -12,6 +12,7 @@ import { ollamaRoutes } from './routes/ollama.js';
 import { openaiRoutes } from './routes/openai.js';
 import { simpleRoutes } from './routes/simple.js';
 import { systemRoutes } from './routes/system.js';
+import { trainRoutes } from './routes/train.js';
 import { webRoutes } from './routes/web.js';
 
 export interface ServerOptions {
@@ -26,6 +27,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Problems for the operator (an internal error, with its stack); printed even with --quiet. */
   warn?: (line: string) => void;
+  /** Run folders (`serve --train-dir`) whose training the page shows: GET /api/train and /api/train/log exist only then. */
+  trainDirs?: string[];
 }
 
 /** Every route of the server, as data: the fuzz suite and the benchmarks take their targets from here. */
@@ -74,7 +77,7 @@ export class ApiServer {
   private paths = new Map<string, string[]>();
 
   constructor(private o: ServerOptions) {
-    for (const r of ROUTES) {
+    for (const r of [...ROUTES, ...(o.trainDirs?.length ? trainRoutes(o.trainDirs) : [])]) {
       this.byKey.set(`${r.method} ${r.path}`, r);
       this.paths.set(r.path, [...(this.paths.get(r.path) ?? []), r.method]);
     }

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /**
  * One line of LLaMA-Factory's output_dir/trainer_log.jsonl, as its LogCallback.on_log writes it
@@ -33,10 +33,42 @@ export function parseTimedelta(s: string | undefined): number | undefined {
   return (Number(m[1] ?? 0) * 24 + Number(m[2])) * 3600 + Number(m[3]) * 60 + Number(m[4]);
 }
 
-function isLine(v: unknown): v is TrainerLogLine {
-  if (!v || typeof v !== 'object') return false;
+/** What one read() takes in at most: a 2 GB log (or one that never ends) is read a few MiB per look, never at once. */
+export const READ_BUDGET = 4 * 1024 * 1024;
+const CHUNK = 256 * 1024;
+/** LLaMA-Factory's lines are a few hundred bytes: a longer "line" is not one of its entries, and is not kept in memory. */
+export const MAX_LINE = 64 * 1024;
+
+const NUMBER_KEYS = ['current_steps', 'total_steps', 'loss', 'eval_loss', 'predict_loss', 'reward', 'accuracy', 'lr', 'epoch', 'percentage',
+  'throughput', 'total_tokens', 'vram_allocated', 'vram_reserved'] as const;
+const TIME_KEYS = ['elapsed_time', 'remaining_time'] as const;
+
+/**
+ * Python's json.dumps writes float('nan') and float('inf') as the bare words NaN, Infinity and -Infinity, which
+ * JSON.parse refuses: a run whose loss went NaN (fp16 overflow) would otherwise lose every line from then on, its
+ * progress included. The words outside strings become numbers again.
+ */
+const PY_SPECIAL = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g;
+const SPECIAL: Record<string, number> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
+const MARK = '\u0000py:';
+
+function parseLine(text: string): TrainerLogLine | undefined {
+  let v: unknown;
+  try {
+    const json = /NaN|Infinity/.test(text) ? text.replace(PY_SPECIAL, (m) => (m[0] === '"' ? m : `"\\u0000py:${m}"`)) : text;
+    v = JSON.parse(json, (_k, x) => (typeof x === 'string' && x.startsWith(MARK) ? SPECIAL[x.slice(MARK.length)] : x));
+  } catch {
+    // a torn or foreign line: LLaMA-Factory writes whole lines, so this is not one of its entries
+    return undefined;
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
-  return typeof o.current_steps === 'number' && typeof o.total_steps === 'number';
+  if (typeof o.current_steps !== 'number' || typeof o.total_steps !== 'number') return undefined;
+  // Only LLaMA-Factory's keys, each of its type: whoever reads a line (a chart, a page) gets what the type says.
+  const line: Record<string, unknown> = {};
+  for (const k of NUMBER_KEYS) if (typeof o[k] === 'number') line[k] = o[k];
+  for (const k of TIME_KEYS) if (typeof o[k] === 'string' && (o[k] as string).length <= 64) line[k] = o[k];
+  return line as unknown as TrainerLogLine;
 }
 
 /**
@@ -44,60 +76,103 @@ function isLine(v: unknown): v is TrainerLogLine {
  * since the last one. A line still being written (no newline yet) waits for the next read; a line that is not a
  * log entry is skipped. When the file shrinks or is replaced (LLaMA-Factory deletes it when a run starts over
  * with overwrite_output_dir), reading starts again from the top and `reset` is true.
+ *
+ * Bounded, because the path is whatever the run's output_dir holds: one read takes in at most READ_BUDGET bytes
+ * (`behind` says more is waiting), a line longer than MAX_LINE is dropped unread, and only a regular file is read
+ * — a FIFO would block the process on open, /dev/zero never ends (both throw, with code EFTYPE).
  */
 export class TrainerLogReader {
   private offset = 0;
-  private pending = '';
+  /** The bytes of the line still being written (no newline yet); never more than MAX_LINE. */
+  private pending: Buffer = Buffer.alloc(0);
+  /** The unfinished line grew past MAX_LINE: drop everything up to its newline. */
+  private skipping = false;
   private ino = -1;
+  private size = 0;
   constructor(readonly path: string) {}
+
+  /** Whether the last read stopped at READ_BUDGET with more of the file unread. */
+  get behind(): boolean {
+    return this.offset < this.size;
+  }
 
   read(): { lines: TrainerLogLine[]; reset: boolean } {
     if (!existsSync(this.path)) {
       const reset = this.offset > 0;
-      this.offset = 0;
-      this.pending = '';
+      this.start(-1, 0);
       return { lines: [], reset };
     }
-    const st = statSync(this.path);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, and the whole process with it.
+    const fd = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    let data: Buffer;
     let reset = false;
-    if (st.ino !== this.ino || st.size < this.offset) {
-      reset = this.ino !== -1;
-      this.ino = st.ino;
-      this.offset = 0;
-      this.pending = '';
-    }
-    if (st.size === this.offset) return { lines: [], reset };
-    const fd = openSync(this.path, 'r');
-    const chunks: Buffer[] = [];
     try {
-      const buf = Buffer.alloc(64 * 1024);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, this.offset);
+      const st = fstatSync(fd);
+      if (!st.isFile()) {
+        const e = new Error(`${this.path} is not a regular file`) as NodeJS.ErrnoException;
+        e.code = st.isDirectory() ? 'EISDIR' : 'EFTYPE';
+        throw e;
+      }
+      if (st.ino !== this.ino || st.size < this.offset) {
+        reset = this.ino !== -1;
+        this.start(st.ino, st.size);
+      }
+      this.size = st.size;
+      const want = Math.min(st.size - this.offset, READ_BUDGET);
+      if (want <= 0) return { lines: [], reset };
+      data = Buffer.alloc(this.pending.length + want);
+      this.pending.copy(data);
+      let got = this.pending.length;
+      while (got < data.length) {
+        const n = readSync(fd, data, got, Math.min(CHUNK, data.length - got), this.offset);
         if (n <= 0) break;
-        chunks.push(Buffer.from(buf.subarray(0, n)));
+        got += n;
         this.offset += n;
       }
+      data = data.subarray(0, got);
     } finally {
       closeSync(fd);
     }
-    const text = this.pending + Buffer.concat(chunks).toString('utf8');
-    const parts = text.split('\n');
-    this.pending = parts.pop() ?? '';
+    return { lines: this.take(data), reset };
+  }
+
+  private start(ino: number, size: number) {
+    this.ino = ino;
+    this.size = size;
+    this.offset = 0;
+    this.pending = Buffer.alloc(0);
+    this.skipping = false;
+  }
+
+  /** The complete lines of `data` (a newline byte is never inside a UTF-8 character); the rest waits. */
+  private take(data: Buffer): TrainerLogLine[] {
+    const nl = data.lastIndexOf(0x0a);
+    if (this.skipping && nl < 0) return [];
+    const rest = nl < 0 ? data : data.subarray(nl + 1);
     const lines: TrainerLogLine[] = [];
-    for (const p of parts) {
-      if (!p.trim()) continue;
-      try {
-        const v: unknown = JSON.parse(p);
-        if (isLine(v)) lines.push(v);
-      } catch {
-        // a torn or foreign line: LLaMA-Factory writes whole lines, so this is not one of its entries
+    if (nl >= 0) {
+      const parts = data.subarray(0, nl).toString('utf8').split('\n');
+      if (this.skipping) { parts.shift(); this.skipping = false; }
+      for (const p of parts) {
+        if (p.length > MAX_LINE || !p.trim()) continue;
+        const line = parseLine(p);
+        if (line) lines.push(line);
       }
     }
-    return { lines, reset };
+    if (rest.length > MAX_LINE) {
+      this.skipping = true;
+      this.pending = Buffer.alloc(0);
+    } else {
+      this.pending = Buffer.from(rest);
+    }
+    return lines;
   }
 }
 
-/** Every complete entry of a trainer_log.jsonl (none when it does not exist yet). */
+/** Every complete entry of a trainer_log.jsonl (none when it does not exist yet), however many budgets that takes. */
 export function readTrainerLog(path: string): TrainerLogLine[] {
-  return new TrainerLogReader(path).read().lines;
+  const r = new TrainerLogReader(path);
+  const lines = r.read().lines;
+  while (r.behind) for (const l of r.read().lines) lines.push(l);
+  return lines;
 }

@@ -8,6 +8,7 @@ import { marked } from 'marked';
 import hljs from 'highlight.js/lib/common';
 import { sseData } from '../util/sse.js';
 import { STRINGS, type Lang } from './strings.js';
+import { initTraining, type Training } from './train.js';
 
 interface Msg { role: 'user' | 'assistant'; content: string; stats?: string }
 interface Conv { id: string; title: string; messages: Msg[]; updated: number }
@@ -31,6 +32,7 @@ let convs: Conv[] = (() => { try { return JSON.parse(localStorage.getItem(KEY.co
 let current: Conv = convs.find((c) => c.id === localStorage.getItem(KEY.current)) ?? newConv();
 let controller: AbortController | undefined;
 let contextSize = 0;
+let training: Training | undefined;
 
 const t = (k: keyof typeof STRINGS.zh) => STRINGS[settings.lang][k];
 
@@ -340,7 +342,7 @@ function init() {
   $('stop').onclick = () => controller?.abort();
   $('reset').onclick = () => { if (!controller) { current.messages = []; current.title = ''; notice(''); save(); renderMessages(); } };
   $('new-chat').onclick = () => { if (!controller) { current = newConv(); notice(''); closeMenu(); renderMessages(); } };
-  $('toggle-lang').onclick = () => { settings.lang = settings.lang === 'zh' ? 'en' : 'zh'; save(); applyLanguage(); renderMessages(); };
+  $('toggle-lang').onclick = () => { settings.lang = settings.lang === 'zh' ? 'en' : 'zh'; save(); applyLanguage(); renderMessages(); training?.render(); };
   // (renderMessages waits while an answer streams; the finished answer is drawn in the new language.)
   $('toggle-theme').onclick = () => { settings.theme = settings.theme === 'dark' ? 'light' : 'dark'; document.documentElement.dataset.theme = settings.theme; save(); };
   $('menu').onclick = () => document.body.classList.toggle('sidebar-open');
@@ -348,7 +350,9 @@ function init() {
   $('export').onclick = exportConversation;
   $<HTMLInputElement>('import').onchange = (e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void importConversation(f); };
   renderMessages();
-  void loadModels();
+  // The training view exists only when the server was started with --train-dir. After the models: a server
+  // with an API key asks for it once, not once per request in flight.
+  void loadModels().finally(() => void initTraining((path) => api(path), t).then((tr) => { training = tr; }));
 }
 
 init();

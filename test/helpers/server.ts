@@ -41,6 +41,8 @@ export interface TestServerOptions {
   templateFile?: string;
   /** Where the server's problem log goes (internal errors). */
   warn?: (line: string) => void;
+  /** --train-dir DIR…: the training view's run folders. */
+  trainDirs?: string[];
 }
 
 /** A real server on a free port, in this process. */
@@ -56,6 +58,7 @@ export async function testServer(o: TestServerOptions = {}): Promise<RunningServ
     maxQueue: o.maxQueue ?? 16,
     modelName: o.name ?? 'scripted',
     loraModules: o.loraModules,
+    trainDirs: o.trainDirs,
     load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile }, { parallel: o.parallel ?? 8 }),
   });
 }

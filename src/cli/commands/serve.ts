@@ -26,6 +26,9 @@ Server:
   --max-queue N             requests that may wait beyond those; more get 429 (default 64)
   --cors-origins LIST       comma-separated browser origins allowed to call the API, or *
                             (pages on localhost are always allowed)
+  --train-dir DIR           show a run's training on the web page, its loss curve live (/#train):
+                            \`train init\`'s DIR or a LLaMA-Factory .yaml; repeatable; a folder
+                            that does not exist yet shows as waiting
   --quiet                   no request log (problems, such as internal errors, still print)
 
 ${MODEL_FLAGS_HELP}`;
@@ -53,6 +56,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     'max-queue': { type: 'string' },
     'cors-origins': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
+    'train-dir': { type: 'string', multiple: true },
   }, true);
   if (values.help) { console.log(HELP); return; }
   if (positionals.length > 1) throw new UserError(`serve takes one MODEL (got ${positionals.length}: ${positionals.join(' ')})`, 2);
@@ -71,6 +75,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   const port = num('--port', values.port, { int: true, min: 0, max: 65535 }) ?? 8000;
   const parallel = num('--parallel', values.parallel, { int: true, min: 1, max: 256 }) ?? 4;
   const maxQueue = num('--max-queue', values['max-queue'], { int: true, min: 0 }) ?? 64;
+  if (values['train-dir']?.some((d) => !d.trim())) throw new UserError('--train-dir takes a run folder (the DIR of `train init --out DIR`)', 2);
   const loraModules = parseLoraModules(values['lora-modules'] ?? []);
   const apiKey = values['api-key'] ?? process.env.LLAMA3_ZH_API_KEY;
   if (apiKey !== undefined && !apiKey.trim()) throw new UserError('the API key is empty; pass --api-key KEY or unset LLAMA3_ZH_API_KEY', 2);
@@ -89,6 +94,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     warn: (line) => console.error(line),
     maxQueue,
     loraModules,
+    trainDirs: values['train-dir'],
     modelName: values['served-model-name'] ?? model.name,
     load: async (url) => {
       console.error(`llama3-zh serve: loading the model (${url}/health says 503 until it is ready)…`);
@@ -105,6 +111,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     `${loraModules.length ? `; LoRA models: ${loraModules.map((l) => l.name).join(', ')}` : ''}${apiKey ? '; API key required' : ''}\n` +
     `  chat page: ${running.url}/   OpenAI: ${running.url}/v1   ollama: ${running.url}/api   simple: POST ${running.url}/   Ctrl-C stops`,
   );
+  if (values['train-dir']?.length) console.error(`  training view: ${running.url}/#train (${values['train-dir'].join(', ')})`);
   if (values['special-tokens-in-content']) {
     console.error('llama3-zh serve: --special-tokens-in-content: special-token texts in messages are read as tokens, so any client can write turns of its own (a system turn too)');
   }
