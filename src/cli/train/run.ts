@@ -1,6 +1,206 @@
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join, relative } from 'node:path';
 import { UserError } from '../../errors.js';
+import { parseFlags } from '../flags.js';
+import { RunFollower, progressText, summaryText } from '../../train/follow.js';
+import { launchPlan, type LaunchOptions, type LaunchPlan } from '../../train/launch.js';
+import { errorLines, readFrom } from '../../train/logTail.js';
+import { finalModel, lastCheckpoint } from '../../train/outputDir.js';
+import { groupAlive, sleep, spawnGroup, stopGroup, which } from '../../train/process.js';
+import { openRun, type Run, RUN_FILES } from '../../train/runDir.js';
 
-// Placeholder until this subcommand lands (see /work/notes/train-contract.md).
-export async function runCommand(_args: string[]): Promise<void> {
-  throw new UserError('train run is not built yet');
+const HELP = `llama3-zh train run DIR [--gpus LIST] [--nnodes N --node-rank R --master-addr HOST [--master-port P]] [--ray]
+                      [--fresh] [--verbose] [--dry-run]
+
+Starts \`llamafactory-cli train train.yaml\` in DIR (the folder \`train init\` wrote, or any folder with a
+LLaMA-Factory train.yaml whose paths are relative to it), with the environment LLaMA-Factory's launcher reads.
+Shows a progress bar from DIR's trainer_log.jsonl; the trainer's own output goes to DIR/train.log.
+
+  --gpus LIST          the CUDA devices of this node, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES, NPROC_PER_NODE);
+                       more than one runs torchrun
+  --nnodes N           nodes in the run; each node runs the same command with its own --node-rank
+  --node-rank R        this node's rank: 0 on the master, 1…N-1 on the others
+  --master-addr HOST   the master node's address, as the other nodes reach it
+  --master-port P      the rendezvous port (default 29500; the same on every node)
+  --ray                hand the run to a Ray cluster (USE_RAY=1; ray_num_workers in train.yaml)
+  --fresh              start over (overwrite_output_dir=true) instead of resuming from the last checkpoint
+  --verbose            show the trainer's output too, not only the progress
+  --dry-run            print the command, folder and environment, and start nothing
+
+Ctrl-C stops the whole run (every torchrun worker); the checkpoints saved so far stay, and the same command
+resumes from the last one. LLAMA3ZH_STOP_GRACE_S (default 15) is how long the trainer gets to stop cleanly
+before it is killed.`;
+
+/** The install line for a machine without LLaMA-Factory (its README; DeepSpeed's bounds from requirements/deepspeed.txt). */
+export const INSTALL = 'pip install -U llamafactory (and for DeepSpeed runs: pip install "deepspeed>=0.10.0,<=0.18.4")';
+
+export async function runCommand(args: string[]): Promise<void> {
+  const { values: v, positionals } = parseFlags('train run', args, {
+    gpus: { type: 'string' }, nnodes: { type: 'string' }, 'node-rank': { type: 'string' }, 'master-addr': { type: 'string' },
+    'master-port': { type: 'string' }, ray: { type: 'boolean' }, fresh: { type: 'boolean' }, verbose: { type: 'boolean' }, 'dry-run': { type: 'boolean' },
+  }, true);
+  if (v.help) {
+    console.log(HELP);
+    return;
+  }
+  if (positionals.length !== 1) throw new UserError('usage: llama3-zh train run DIR [--gpus LIST] [--dry-run] (llama3-zh train run --help)', 2);
+  const arg = positionals[0];
+  const run = openRun(arg);
+  const plan = launchPlan(run.dir, run.config, launchOptions(v));
+  if (v.fresh) plan.command.push('overwrite_output_dir=true');
+  const resume = resumeFrom(run, !!v.fresh);
+
+  if (v['dry-run']) {
+    console.log(`cwd: ${plan.cwd}`);
+    console.log(`env: ${Object.entries(plan.env).map(([k, x]) => `${k}=${shq(x)}`).join(' ') || '(nothing added)'}`);
+    console.log(`command: ${plan.command.map(shq).join(' ')}`);
+    console.log(`run it yourself: ${shellLine(plan)}`);
+    if (resume !== undefined) console.log(`it would resume from checkpoint-${resume} (--fresh starts over)`);
+    return;
+  }
+  const exe = which(plan.command[0]);
+  if (!exe) throw new UserError(`llamafactory-cli is not on PATH: install LLaMA-Factory with ${INSTALL}, or activate the environment it is in`);
+  if (resume !== undefined) console.error(`resuming from checkpoint-${resume} in ${relative(run.dir, run.outputDir) || run.outputDir} (LLaMA-Factory continues from the last checkpoint; --fresh starts over)`);
+  await launch(arg, run, plan, exe, { verbose: !!v.verbose, rank: plan.env.NODE_RANK });
+}
+
+function launchOptions(v: Record<string, string | boolean | undefined>): LaunchOptions {
+  const int = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    const s = v[flag] as string | undefined;
+    if (s === undefined) return undefined;
+    if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) throw new UserError(`--${flag} must be a whole number from ${min} to ${max} (got "${s}")`, 2);
+    return Number(s);
+  };
+  let gpus: number[] | undefined;
+  if (typeof v.gpus === 'string') {
+    const ids = v.gpus.split(',').map((s) => s.trim());
+    if (!ids.every((s) => /^\d+$/.test(s))) throw new UserError(`--gpus takes CUDA device numbers separated by commas, e.g. 0,1,2,3 (got "${v.gpus}")`, 2);
+    gpus = ids.map(Number);
+    if (new Set(gpus).size !== gpus.length) throw new UserError(`--gpus names a device twice (got "${v.gpus}")`, 2);
+  }
+  return {
+    gpus, nnodes: int('nnodes', 1), nodeRank: int('node-rank', 0), masterAddr: v['master-addr'] as string | undefined,
+    masterPort: int('master-port', 1, 65535), ray: !!v.ray,
+  };
+}
+
+/**
+ * The checkpoint LLaMA-Factory will resume from — it does so silently (hparams/parser.py), so we say it. A
+ * finished run (the final adapter, no checkpoint) would make it refuse to start after loading everything; we say
+ * so before.
+ */
+function resumeFrom(run: Run, fresh: boolean): number | undefined {
+  if (fresh || run.config.overwrite_output_dir === true || run.config.do_train !== true) return undefined;
+  const ck = lastCheckpoint(run.outputDir);
+  if (ck !== undefined) return ck;
+  const done = finalModel(run.outputDir);
+  if (done) throw new UserError(`${relative(process.cwd(), run.outputDir) || run.outputDir} already holds a trained model (${done}) and no checkpoint to resume: export it (llama3-zh train export ${run.dir} --name NAME), or start over with --fresh`);
+  return undefined;
+}
+
+/** A word as a POSIX shell reads it back. */
+function shq(s: string): string {
+  return /^[\w./,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function shellLine(plan: LaunchPlan): string {
+  const env = Object.entries(plan.env).map(([k, x]) => `${k}=${shq(x)} `).join('');
+  return `cd ${shq(plan.cwd)} && ${env}${plan.command.map(shq).join(' ')}`;
+}
+
+const signalCode = (sig: NodeJS.Signals) => 128 + (constants.signals[sig] ?? 0);
+
+/** The stop grace, for a trainer that needs long to shut DeepSpeed down (or a test that cannot wait). */
+function graceMs(): number {
+  const s = Number(process.env.LLAMA3ZH_STOP_GRACE_S ?? 15);
+  return (Number.isFinite(s) && s >= 0 ? s : 15) * 1000;
+}
+
+async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: { verbose: boolean; rank?: string }) {
+  const logPath = join(run.dir, RUN_FILES.log);
+  const fd = openSync(logPath, 'a');
+  const from = statSync(logPath).size;
+  writeSync(fd, `==== llama3-zh train run ${new Date().toISOString()}: ${shellLine(plan)} ====\n`);
+  const child = spawnGroup(exe, plan.command.slice(1), { cwd: plan.cwd, env: { ...process.env, ...plan.env } });
+  const pgid = child.pid!;
+  const write = (d: Buffer, screen: NodeJS.WriteStream) => {
+    writeSync(fd, d);
+    if (o.verbose) screen.write(d);
+  };
+  child.stdout!.on('data', (d: Buffer) => write(d, process.stdout));
+  child.stderr!.on('data', (d: Buffer) => write(d, process.stderr));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const closed = new Promise<void>((r) => child.on('close', () => r()));
+  child.on('error', () => {}); // exec failures surface as exit code 127 via 'exit'
+
+  // Ctrl-C and SIGTERM stop the whole tree; a second Ctrl-C kills it at once.
+  let stopping: NodeJS.Signals | undefined;
+  let stopped: Promise<void> | undefined;
+  let killNow = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) {
+      killNow = true;
+      return;
+    }
+    stopping = sig;
+    process.stderr.write(`\nstopping the run (${sig === 'SIGINT' ? 'Ctrl-C again to kill it at once' : sig})…\n`);
+    stopped = stopGroup(pgid, sig, graceMs(), { now: () => killNow });
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+
+  const follower = new RunFollower(run.trainerLog, run.outputDir);
+  const tty = !!process.stderr.isTTY && !o.verbose;
+  let drawn = false;
+  const show = () => {
+    const { added, reset } = follower.poll();
+    if (reset) process.stderr.write(`${tty && drawn ? '\n' : ''}the trainer log was started over (overwrite_output_dir)\n`);
+    if (!added.length) return;
+    if (tty) {
+      process.stderr.write(`\r${progressText(added.at(-1)!)}\x1b[K`);
+      drawn = true;
+    } else {
+      for (const l of added) process.stderr.write(`${progressText(l)}\n`);
+    }
+  };
+  // On a worker node (rank > 0) nothing is logged: only the world's rank 0 writes trainer_log.jsonl.
+  const remote = o.rank !== undefined && o.rank !== '0';
+  process.stderr.write(remote
+    ? `started LLaMA-Factory on node rank ${o.rank}; progress is logged on node 0 (or: llama3-zh train watch ${arg} on a shared disk); output: ${logPath}\n`
+    : `started LLaMA-Factory (pid ${pgid}); its output: ${logPath}\n`);
+  const timer = remote ? undefined : setInterval(show, 500);
+  let result: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    result = await exited;
+    // The launcher is gone; a worker it left (killed, or crashed without taking them down) must not hold the GPUs.
+    if (!stopping && groupAlive(pgid)) await stopGroup(pgid, 'SIGTERM', graceMs());
+    if (stopped) await stopped;
+    while (groupAlive(pgid)) await sleep(50);
+    await closed;
+  } finally {
+    if (timer) clearInterval(timer);
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    closeSync(fd);
+  }
+  if (!remote) show();
+  if (drawn) process.stderr.write('\n');
+
+  const last = follower.last;
+  const at = last ? ` at step ${last.current_steps}/${last.total_steps}` : '';
+  if (stopping) {
+    const ck = lastCheckpoint(run.outputDir);
+    throw new UserError(`interrupted${at}; ${ck !== undefined ? `checkpoint-${ck} is kept: run the same command to resume from it` : 'no checkpoint was saved yet'} (log: ${logPath})`, signalCode(stopping));
+  }
+  const code = result.code ?? (result.signal ? signalCode(result.signal) : 1);
+  if (code !== 0) {
+    for (const l of errorLines(readFrom(logPath, from))) process.stderr.write(`  ${l}\n`);
+    throw new UserError(`LLaMA-Factory failed${at} (exit status ${code}); its full output is in ${logPath}`, code);
+  }
+  const model = finalModel(run.outputDir);
+  if (!model) {
+    console.log(`LLaMA-Factory finished, but ${run.outputDir} holds no trained model (is do_train: true in ${RUN_FILES.config}?); its output is in ${logPath}`);
+    return;
+  }
+  console.log(`trained: ${summaryText(follower.lines)}; the ${model.startsWith('adapter') ? 'adapter' : 'model'} is in ${run.outputDir}`);
+  console.log(`next: llama3-zh train export ${shq(arg)} --name NAME`);
 }

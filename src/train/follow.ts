@@ -1,0 +1,84 @@
+import { finalModel } from './outputDir.js';
+import { parseTimedelta, type TrainerLogLine, TrainerLogReader } from './trainerLog.js';
+
+/**
+ * Progress of a run, read from LLaMA-Factory's output_dir/trainer_log.jsonl — the one record every rank-0
+ * process writes whatever the launcher (python, torchrun, Ray) and wherever it runs, so `train run` and `train
+ * watch` (another terminal, another node on a shared disk) show the same thing. Its own ETA (remaining_time) is
+ * shown as it is: LLaMA-Factory averages over the whole run, which is steadier than a rate of the last seconds.
+ */
+
+/** A float as Python's "%.2e" writes it (4.50e-05): the way LLaMA-Factory and transformers print learning rates. */
+export function sciPy(x: number, digits = 2): string {
+  const [m, e] = x.toExponential(digits).split('e');
+  const n = Number(e);
+  return `${m}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
+}
+
+const BAR = 24;
+
+/**
+ * One line of progress for one log entry: the step bar, then the numbers LLaMA-Factory logged. The loss is shown
+ * as it was logged (transformers rounds it to 4 places), so the line can be compared with the log.
+ */
+export function progressText(l: TrainerLogLine): string {
+  const frac = l.total_steps > 0 ? Math.min(1, l.current_steps / l.total_steps) : 1;
+  const filled = Math.round(frac * BAR);
+  const parts = [
+    `step ${l.current_steps}/${l.total_steps}`,
+    `[${'#'.repeat(filled)}${'.'.repeat(BAR - filled)}]`,
+    `${(frac * 100).toFixed(0).padStart(3)}%`,
+  ];
+  if (l.loss !== undefined) parts.push(`loss ${l.loss}`);
+  if (l.eval_loss !== undefined) parts.push(`eval_loss ${l.eval_loss}`);
+  if (l.accuracy !== undefined) parts.push(`reward acc ${l.accuracy.toFixed(3)}`);
+  if (l.reward !== undefined) parts.push(`reward ${l.reward.toFixed(3)}`);
+  if (l.lr !== undefined) parts.push(`lr ${sciPy(l.lr)}`);
+  if (l.epoch !== undefined) parts.push(`epoch ${l.epoch.toFixed(2)}`);
+  if (l.current_steps < l.total_steps && parseTimedelta(l.remaining_time) !== undefined) parts.push(`ETA ${l.remaining_time}`);
+  return parts.join(' ');
+}
+
+/** The last entry that logged a training loss (evaluation entries carry eval_loss only). */
+export function lastLoss(lines: TrainerLogLine[]): number | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) if (lines[i].loss !== undefined) return lines[i].loss;
+  return undefined;
+}
+
+/** How a finished (or stopped) run went, in one line: steps, final loss, time. */
+export function summaryText(lines: TrainerLogLine[]): string {
+  const last = lines.at(-1);
+  if (!last) return 'no step was logged';
+  const loss = lastLoss(lines);
+  return `${last.current_steps}/${last.total_steps} steps` + (loss !== undefined ? `, final loss ${loss}` : '') + `, ${last.elapsed_time} of training`;
+}
+
+/**
+ * Follows one run: every entry so far (for the chart), the newest, and whether the run is over — its last entry
+ * reached total_steps, or the final model is in output_dir (a run stopped early by max_steps or an early-stopping
+ * callback logs fewer steps than it planned, but still saves).
+ */
+export class RunFollower {
+  readonly lines: TrainerLogLine[] = [];
+  private readonly reader: TrainerLogReader;
+  constructor(trainerLog: string, readonly outputDir: string) {
+    this.reader = new TrainerLogReader(trainerLog);
+  }
+
+  /** The entries added since the last poll; `reset` when the log was started over (a run with overwrite_output_dir). */
+  poll(): { added: TrainerLogLine[]; reset: boolean } {
+    const { lines, reset } = this.reader.read();
+    if (reset) this.lines.length = 0;
+    this.lines.push(...lines);
+    return { added: lines, reset };
+  }
+
+  get last(): TrainerLogLine | undefined {
+    return this.lines.at(-1);
+  }
+
+  finished(): boolean {
+    const l = this.last;
+    return (l !== undefined && l.total_steps > 0 && l.current_steps >= l.total_steps) || finalModel(this.outputDir) !== undefined;
+  }
+}
