@@ -45,6 +45,25 @@ export function lastLoss(lines: TrainerLogLine[]): number | undefined {
   return undefined;
 }
 
+/**
+ * The newest state of the run for display: the last entry, with the loss, lr and reward accuracy of the last
+ * entry that logged them — the entry transformers' train metrics leave at the end has only steps and times.
+ */
+export function latest(lines: TrainerLogLine[]): TrainerLogLine | undefined {
+  const last = lines.at(-1);
+  if (!last || last.loss !== undefined) return last;
+  for (let i = lines.length - 2; i >= 0; i--) {
+    const l = lines[i];
+    if (l.loss !== undefined) return { ...last, loss: l.loss, lr: l.lr, accuracy: l.accuracy, reward: l.reward };
+  }
+  return last;
+}
+
+/** Whether an entry is worth a line of its own: it moved on, or logged a loss (not the closing metrics entry). */
+export function newsworthy(l: TrainerLogLine, prev: TrainerLogLine | undefined): boolean {
+  return !prev || l.current_steps !== prev.current_steps || l.loss !== undefined || l.eval_loss !== undefined;
+}
+
 /** How a finished (or stopped) run went, in one line: steps, final loss, time. */
 export function summaryText(lines: TrainerLogLine[]): string {
   const last = lines.at(-1);

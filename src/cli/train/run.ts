@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { join, relative } from 'node:path';
 import { UserError } from '../../errors.js';
 import { parseFlags } from '../flags.js';
-import { RunFollower, progressText, summaryText } from '../../train/follow.js';
+import { latest, newsworthy, RunFollower, progressText, summaryText } from '../../train/follow.js';
 import { launchPlan, type LaunchOptions, type LaunchPlan } from '../../train/launch.js';
 import { errorLines, readFrom } from '../../train/logTail.js';
 import { finalModel, lastCheckpoint } from '../../train/outputDir.js';
@@ -122,6 +122,9 @@ async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: {
   const fd = openSync(logPath, 'a');
   const from = statSync(logPath).size;
   writeSync(fd, `==== llama3-zh train run ${new Date().toISOString()}: ${shellLine(plan)} ====\n`);
+  const follower = new RunFollower(run.trainerLog, run.outputDir);
+  // A resumed run appends to the log of the start before; show only what this start adds.
+  follower.poll();
   const child = spawnGroup(exe, plan.command.slice(1), { cwd: plan.cwd, env: { ...process.env, ...plan.env } });
   const pgid = child.pid!;
   const write = (d: Buffer, screen: NodeJS.WriteStream) => {
@@ -149,7 +152,6 @@ async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: {
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
 
-  const follower = new RunFollower(run.trainerLog, run.outputDir);
   const tty = !!process.stderr.isTTY && !o.verbose;
   let drawn = false;
   const show = () => {
@@ -157,10 +159,11 @@ async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: {
     if (reset) process.stderr.write(`${tty && drawn ? '\n' : ''}the trainer log was started over (overwrite_output_dir)\n`);
     if (!added.length) return;
     if (tty) {
-      process.stderr.write(`\r${progressText(added.at(-1)!)}\x1b[K`);
+      process.stderr.write(`\r${progressText(latest(follower.lines)!)}\x1b[K`);
       drawn = true;
     } else {
-      for (const l of added) process.stderr.write(`${progressText(l)}\n`);
+      const all = follower.lines;
+      for (let i = all.length - added.length; i < all.length; i++) if (newsworthy(all[i], all[i - 1])) process.stderr.write(`${progressText(all[i])}\n`);
     }
   };
   // On a worker node (rank > 0) nothing is logged: only the world's rank 0 writes trainer_log.jsonl.

@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import { UserError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { parseFlags } from '../flags.js';
-import { RunFollower, progressText, summaryText } from '../../train/follow.js';
+import { latest, newsworthy, RunFollower, progressText, summaryText } from '../../train/follow.js';
 import { sleep } from '../../train/process.js';
 import { openRun } from '../../train/runDir.js';
 import { svgLossChart, terminalLossChart } from '../../train/plotStandIn.js';
@@ -37,7 +37,7 @@ export async function watchCommand(args: string[]): Promise<void> {
 
   if (v.once) {
     follower.poll();
-    const last = follower.last;
+    const last = latest(follower.lines);
     if (!last) {
       console.log(`no step logged yet: ${logShown} ${follower.finished() ? 'is missing, but the run has finished' : 'has no entries'}`);
     } else {
@@ -54,8 +54,13 @@ export async function watchCommand(args: string[]): Promise<void> {
   const onSignal = () => { stop = true; };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   let drawn = 0;
+  // Not a terminal: a line per new entry, as `train run` writes them.
+  const appended = (n: number) => {
+    const all = follower.lines;
+    for (let i = all.length - n; i < all.length; i++) if (newsworthy(all[i], all[i - 1])) out.write(`${progressText(all[i])}\n`);
+  };
   const redraw = () => {
-    const block = [progressText(follower.last!), ...chart()];
+    const block = [progressText(latest(follower.lines)!), ...chart()];
     // Back to the block's first line, then each line cleared and written again.
     out.write(`${drawn ? `\x1b[${drawn}F` : ''}${block.map((l) => `${l}\x1b[K\n`).join('')}\x1b[J`);
     drawn = block.length;
@@ -70,7 +75,7 @@ export async function watchCommand(args: string[]): Promise<void> {
       }
       if (added.length || reset) {
         if (tty) redraw();
-        else for (const l of added) out.write(`${progressText(l)}\n`);
+        else appended(added.length);
         plot();
       } else if (!follower.last && !waiting) {
         out.write(`waiting for ${logShown}…\n`);
@@ -79,7 +84,7 @@ export async function watchCommand(args: string[]): Promise<void> {
       if (follower.finished() || stop) {
         // What the trainer wrote between this poll and the final model appearing.
         const rest = follower.poll().added;
-        if (!tty) for (const l of rest) out.write(`${progressText(l)}\n`);
+        if (!tty) appended(rest.length);
         else if (rest.length) redraw();
         break;
       }
