@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readTrainerLog } from '../../src/train/trainerLog.js';
+import { terminalLossChart } from '../../src/train/plotStandIn.js';
+import { cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
+import { pyJson, type PyValue } from '../helpers/fakeLlamaFactory.js';
+import { ROOT } from '../helpers/models.js';
+
+const root = realpathSync(mkdtempSync(join(tmpdir(), 'train-watch-')));
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+function runFolder(): string {
+  const dir = join(root, `run${n++}`);
+  mkdirSync(join(dir, 'output'), { recursive: true });
+  writeFileSync(join(dir, 'train.yaml'), 'model_name_or_path: /models/base\nstage: dpo\ndo_train: true\nfinetuning_type: lora\noutput_dir: output\n');
+  return dir;
+}
+
+/** A trainer_log.jsonl line as LLaMA-Factory writes it (DPO: with accuracy). */
+function entry(step: number, total: number, loss?: number): string {
+  const e: [string, PyValue][] = [['current_steps', { int: step }], ['total_steps', { int: total }]];
+  if (loss !== undefined) e.push(['loss', { float: loss }], ['accuracy', { float: 0.5 + step / 20 }], ['lr', { float: 5e-6 * (total - step) / total }]);
+  e.push(['epoch', { float: step / total }], ['percentage', { float: Math.round((step / total) * 10000) / 100 }], ['elapsed_time', `0:00:0${step}`], ['remaining_time', `0:00:0${total - step}`]);
+  return `${pyJson(e)}\n`;
+}
+
+const LOSSES = [0.6931, 0.6512, 0.5208, 0.4377];
+
+test('--once on a finished log: where it ended, the chart, the summary; --plot writes an SVG', async () => {
+  const dir = runFolder();
+  const log = join(dir, 'output', 'trainer_log.jsonl');
+  writeFileSync(log, LOSSES.map((l, i) => entry(i + 1, 4, l)).join('') + entry(4, 4));
+  const svg = join(dir, 'loss.svg');
+  const r = await runCli(['train', 'watch', dir, '--once', '--plot', svg]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  // The closing entry has no loss: the last logged loss, lr and accuracy are shown with it.
+  assert.equal(lines[0], 'step 4/4 [########################] 100% loss 0.4377 reward acc 0.700 lr 0.00e+00 epoch 1.00');
+  const chart = terminalLossChart(readTrainerLog(log), { width: 80, height: 10 });
+  assert.deepEqual(lines.slice(1, 1 + chart.length), chart);
+  assert.equal(lines[1 + chart.length], 'finished: 4/4 steps, final loss 0.4377, 0:00:04 of training');
+  assert.equal(lines.length, chart.length + 3);
+  const text = readFileSync(svg, 'utf8');
+  assert.match(text, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.equal(/points="([^"]*)"/.exec(text)![1].split(' ').length, 4, 'one point per logged loss');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp')), [], 'written atomically, no temp left');
+});
+
+test('--once before anything is logged says so', async () => {
+  const dir = runFolder();
+  const r = await runCli(['train', 'watch', '.', '--once'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'no step logged yet: output/trainer_log.jsonl has no entries\n');
+});
+
+/** `train watch` as a process, and a way to wait for what it has printed. */
+function watch(dir: string, args: string[] = []) {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'train', 'watch', dir, ...args],
+    { env: { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome() }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  const waitFor = async (s: string) => {
+    for (let i = 0; i < 600 && !stdout.includes(s); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(stdout.includes(s), `waited for ${JSON.stringify(s)}; got:\n${stdout}${stderr}`);
+  };
+  return { child, exited, waitFor, out: () => stdout, err: () => stderr };
+}
+
+test('following a log being written: a line per entry as it comes, the SVG updated, the end when total_steps is reached', async () => {
+  const dir = runFolder();
+  const log = join(dir, 'output', 'trainer_log.jsonl');
+  const svg = join(dir, 'plots', 'loss.svg');
+  mkdirSync(join(dir, 'plots'));
+  const w = watch(dir, ['--plot', svg]);
+  await w.waitFor('waiting for ');
+  for (let i = 0; i < 3; i++) {
+    appendFileSync(log, entry(i + 1, 4, LOSSES[i]));
+    await w.waitFor(`step ${i + 1}/4 `);
+  }
+  assert.equal(/points="([^"]*)"/.exec(readFileSync(svg, 'utf8'))![1].split(' ').length, 3, 'the plot follows the log');
+  // A line torn mid-write waits for its end.
+  const last = entry(4, 4, LOSSES[3]);
+  appendFileSync(log, last.slice(0, 20));
+  appendFileSync(log, last.slice(20) + entry(4, 4));
+  assert.equal(await w.exited, 0, w.err());
+  const lines = w.out().trim().split('\n');
+  assert.match(lines[0], /^waiting for .*output\/trainer_log\.jsonl…$/);
+  assert.deepEqual(lines.slice(1, 5).map((l) => l.replace(/ lr .*/, '')), [
+    'step 1/4 [######..................]  25% loss 0.6931 reward acc 0.550',
+    'step 2/4 [############............]  50% loss 0.6512 reward acc 0.600',
+    'step 3/4 [##################......]  75% loss 0.5208 reward acc 0.650',
+    'step 4/4 [########################] 100% loss 0.4377 reward acc 0.700',
+  ]);
+  assert.equal(lines[1], 'step 1/4 [######..................]  25% loss 0.6931 reward acc 0.550 lr 3.75e-06 epoch 0.25 ETA 0:00:03');
+  assert.equal(lines.at(-1), `finished: 4/4 steps, final loss 0.4377, 0:00:04 of training; loss plot: ${svg}`);
+  assert.deepEqual(lines.slice(5, -1), terminalLossChart(readTrainerLog(log), { width: 80, height: 10 }));
+  assert.equal(/points="([^"]*)"/.exec(readFileSync(svg, 'utf8'))![1].split(' ').length, 4);
+});
+
+test('the final adapter appearing ends the watch; Ctrl-C ends it with status 0 (the run goes on)', async () => {
+  const dir = runFolder();
+  const log = join(dir, 'output', 'trainer_log.jsonl');
+  writeFileSync(log, entry(1, 100, 1.5));
+  const a = watch(dir);
+  await a.waitFor('step 1/100 ');
+  writeFileSync(join(dir, 'output', 'adapter_model.safetensors'), '');
+  assert.equal(await a.exited, 0, a.err());
+  assert.equal(a.out().trim().split('\n').at(-1), 'finished: 1/100 steps, final loss 1.5, 0:00:01 of training');
+
+  rmSync(join(dir, 'output', 'adapter_model.safetensors'));
+  const b = watch(dir);
+  await b.waitFor('step 1/100 ');
+  b.child.kill('SIGINT');
+  assert.equal(await b.exited, 0, b.err());
+  assert.equal(b.out().trim().split('\n').at(-1), 'stopped watching: 1/100 steps, final loss 1.5, 0:00:01 of training');
+  assert.ok(existsSync(log));
+});
