@@ -21,6 +21,11 @@ export function errorLines(text: string, max = 3): string[] {
 
 /** The text of `path` from byte `from` (where this start's output began), at most its last `max` bytes. */
 export function readFrom(path: string, from: number, max = 256 * 1024): string {
+  return readBytes(path, from, max).toString('utf8');
+}
+
+/** The bytes of `path` from byte `from`, at most its last `max`. */
+export function readBytes(path: string, from: number, max = 256 * 1024): Buffer {
   const size = statSync(path).size;
   const start = Math.max(from, size - max);
   const buf = Buffer.alloc(Math.max(0, size - start));
@@ -30,5 +35,5 @@ export function readFrom(path: string, from: number, max = 256 * 1024): string {
   } finally {
     closeSync(fd);
   }
-  return buf.toString('utf8');
+  return buf;
 }

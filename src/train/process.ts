@@ -31,9 +31,12 @@ function isExecutable(p: string): boolean {
   }
 }
 
-/** Start `command` as the leader of a new process group (its pgid is its pid), output piped to us. */
-export function spawnGroup(command: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }): ChildProcess {
-  return spawn(command, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Start `command` as the leader of a new process group (its pgid is its pid; Node's `detached` makes it a session
+ * leader, so a hangup of our terminal does not reach it either), stdout and stderr to the file descriptor `stdio`.
+ */
+export function spawnGroup(command: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv; stdio: number }): ChildProcess {
+  return spawn(command, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', o.stdio, o.stdio] });
 }
 
 /**

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { assertFinalError, assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { fakeAccuracy, fakeLoss, fakeStarts, installFakeLlamaFactory } from '../helpers/fakeLlamaFactory.js';
 import { ROOT } from '../helpers/models.js';
+import { inTerminal } from '../helpers/tty.js';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'train-run-')));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
@@ -73,11 +74,11 @@ test('one GPU: llamafactory-cli train train.yaml in the folder, nothing added to
   assert.ok(!r.stderr.includes('***** train metrics'), 'and not on screen without --verbose');
 });
 
-test('--verbose shows the trainer\'s own output too', async () => {
+test('--verbose shows the trainer\'s own output too (train.log as it grows, on stderr)', async () => {
   const { env } = setup(2);
   const r = await runCli(['train', 'run', runFolder(), '--verbose'], { env });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /\*\*\*\*\* train metrics \*\*\*\*\*/);
+  assert.match(r.stderr, /\*\*\*\*\* train metrics \*\*\*\*\*/);
   assert.match(r.stderr, /llamafactory\.hparams\.parser:485 >> Process rank: 0/);
 });
 
@@ -232,4 +233,31 @@ test('SIGTERM, with workers that ignore signals (stuck in a collective): killed 
   const { code, stderr, start } = await interrupt('SIGTERM', { FAKE_LF_STUCK_WORKERS: '1', LLAMA3ZH_STOP_GRACE_S: '1' });
   assert.equal(code, 143, stderr);
   assert.deepEqual([start.pid, ...start.workers].filter(alive), [], 'no process of the run is left');
+});
+
+test('the trainer writes train.log itself: killing llama3-zh does not stop it, and train watch follows it to the end', async () => {
+  const { env } = setup(8);
+  const dir = runFolder();
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'train', 'run', dir],
+    { env: { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome(), ...env, FAKE_LF_STEP_MS: '100' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const exited = new Promise((r) => child.on('close', r));
+  for (let i = 0; i < 600 && !stderr.includes('step 2/8 '); i++) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGKILL');
+  await exited;
+  const w = await runCli(['train', 'watch', dir], { env });
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(w.stdout.trim().split('\n').at(-1), `finished: 8/8 steps, final loss ${fakeLoss(8)}, ${JSON.parse(readFileSync(join(dir, 'output', 'trainer_log.jsonl'), 'utf8').trim().split('\n').at(-1)!).elapsed_time} of training`);
+  assert.match(readFileSync(join(dir, 'train.log'), 'utf8'), /\*\*\*\*\* train metrics \*\*\*\*\*/);
+});
+
+test('on a terminal: one progress line redrawn in place', async () => {
+  const { env } = setup(3);
+  const dir = runFolder();
+  const out = await inTerminal([], process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'train', 'run', dir], { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome(), ...env, FAKE_LF_STEP_MS: '300' });
+  assert.match(out, /\nEXIT 0\n$/);
+  // Each update goes back to the line's start and clears what is left of the last one.
+  assert.match(out, new RegExp(`\\rstep 3/3 \\[#{24}\\] 100% loss ${fakeLoss(3)} lr 0\\.00e\\+00 epoch 2\\.00\\x1b\\[K`));
+  assert.ok(!/\r?\nstep \d\/3 /.test(out), 'no progress line of its own');
 });

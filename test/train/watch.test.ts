@@ -9,6 +9,7 @@ import { terminalLossChart } from '../../src/train/plotStandIn.js';
 import { cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { pyJson, type PyValue } from '../helpers/fakeLlamaFactory.js';
 import { ROOT } from '../helpers/models.js';
+import { inTerminal } from '../helpers/tty.js';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'train-watch-')));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
@@ -122,4 +123,21 @@ test('the final adapter appearing ends the watch; Ctrl-C ends it with status 0 (
   assert.equal(await b.exited, 0, b.err());
   assert.equal(b.out().trim().split('\n').at(-1), 'stopped watching: 1/100 steps, final loss 1.5, 0:00:01 of training');
   assert.ok(existsSync(log));
+});
+
+test('on a terminal: the progress line and the chart redrawn in place', async () => {
+  const dir = runFolder();
+  const log = join(dir, 'output', 'trainer_log.jsonl');
+  writeFileSync(log, entry(1, 3, LOSSES[0]));
+  const term = inTerminal([], process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'train', 'watch', dir], { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome() });
+  for (let i = 1; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 1200));
+    appendFileSync(log, entry(i + 1, 3, LOSSES[i]));
+  }
+  const out = await term;
+  assert.match(out, /\nEXIT 0\n$/);
+  const height = 1 + terminalLossChart(readTrainerLog(log), { width: 100, height: 10 }).length;
+  // Back up over the block drawn before, then write it again, each line cleared.
+  assert.ok(out.includes(`\x1b[${height}Fstep 2/3 `) || out.includes(`\x1b[${height}Fstep 3/3 `), JSON.stringify(out));
+  assert.match(out, /step 3\/3 \[#{24}\] 100% loss 0\.5208 reward acc 0\.650 lr 0\.00e\+00 epoch 1\.00\x1b\[K\r?\n/);
 });

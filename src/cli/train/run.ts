@@ -5,7 +5,7 @@ import { UserError } from '../../errors.js';
 import { parseFlags } from '../flags.js';
 import { latest, newsworthy, RunFollower, progressText, summaryText } from '../../train/follow.js';
 import { launchPlan, type LaunchOptions, type LaunchPlan } from '../../train/launch.js';
-import { errorLines, readFrom } from '../../train/logTail.js';
+import { errorLines, readBytes, readFrom } from '../../train/logTail.js';
 import { finalModel, lastCheckpoint } from '../../train/outputDir.js';
 import { groupAlive, sleep, spawnGroup, stopGroup, which } from '../../train/process.js';
 import { openRun, type Run, RUN_FILES } from '../../train/runDir.js';
@@ -117,25 +117,35 @@ function graceMs(): number {
   return (Number.isFinite(s) && s >= 0 ? s : 15) * 1000;
 }
 
+/**
+ * Start the trainer and see it through. Its stdout and stderr go straight to DIR/train.log (as `> train.log 2>&1`
+ * would), not through us: a trainer writing to a pipe dies of a broken pipe on its next line when this process
+ * goes (a closed terminal, a killed shell), while one writing to the file runs on, and `train watch` can follow
+ * it. --verbose shows the file as it grows.
+ */
 async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: { verbose: boolean; rank?: string }) {
   const logPath = join(run.dir, RUN_FILES.log);
   const fd = openSync(logPath, 'a');
-  const from = statSync(logPath).size;
   writeSync(fd, `==== llama3-zh train run ${new Date().toISOString()}: ${shellLine(plan)} ====\n`);
+  const from = statSync(logPath).size;
   const follower = new RunFollower(run.trainerLog, run.outputDir);
   // A resumed run appends to the log of the start before; show only what this start adds.
   follower.poll();
-  const child = spawnGroup(exe, plan.command.slice(1), { cwd: plan.cwd, env: { ...process.env, ...plan.env } });
-  const pgid = child.pid!;
-  const write = (d: Buffer, screen: NodeJS.WriteStream) => {
-    writeSync(fd, d);
-    if (o.verbose) screen.write(d);
-  };
-  child.stdout!.on('data', (d: Buffer) => write(d, process.stdout));
-  child.stderr!.on('data', (d: Buffer) => write(d, process.stderr));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  const closed = new Promise<void>((r) => child.on('close', () => r()));
-  child.on('error', () => {}); // exec failures surface as exit code 127 via 'exit'
+  let child;
+  try {
+    child = spawnGroup(exe, plan.command.slice(1), { cwd: plan.cwd, env: { ...process.env, ...plan.env }, stdio: fd });
+  } finally {
+    closeSync(fd); // the child has its own copy
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((r) => {
+    child.on('exit', (code, signal) => r({ code, signal }));
+    child.on('error', (error) => r({ code: null, signal: null, error }));
+  });
+  if (child.pid === undefined) {
+    const { error } = await exited;
+    throw new UserError(`cannot start ${exe}: ${error?.message ?? 'unknown error'}`);
+  }
+  const pgid = child.pid;
 
   // Ctrl-C and SIGTERM stop the whole tree; a second Ctrl-C kills it at once.
   let stopping: NodeJS.Signals | undefined;
@@ -154,7 +164,13 @@ async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: {
 
   const tty = !!process.stderr.isTTY && !o.verbose;
   let drawn = false;
+  let echoed = from;
   const show = () => {
+    if (o.verbose) {
+      const bytes = readBytes(logPath, echoed, Number.MAX_SAFE_INTEGER);
+      echoed += bytes.length;
+      process.stderr.write(bytes);
+    }
     const { added, reset } = follower.poll();
     if (reset) process.stderr.write(`${tty && drawn ? '\n' : ''}the trainer log was started over (overwrite_output_dir)\n`);
     if (!added.length) return;
@@ -171,7 +187,7 @@ async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: {
   process.stderr.write(remote
     ? `started LLaMA-Factory on node rank ${o.rank}; progress is logged on node 0 (or: llama3-zh train watch ${arg} on a shared disk); output: ${logPath}\n`
     : `started LLaMA-Factory (pid ${pgid}); its output: ${logPath}\n`);
-  const timer = remote ? undefined : setInterval(show, 500);
+  const timer = setInterval(() => (remote && !o.verbose ? undefined : show()), o.verbose ? 200 : 500);
   let result: { code: number | null; signal: NodeJS.Signals | null };
   try {
     result = await exited;
@@ -179,13 +195,11 @@ async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: {
     if (!stopping && groupAlive(pgid)) await stopGroup(pgid, 'SIGTERM', graceMs());
     if (stopped) await stopped;
     while (groupAlive(pgid)) await sleep(50);
-    await closed;
   } finally {
-    if (timer) clearInterval(timer);
+    clearInterval(timer);
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-    closeSync(fd);
   }
-  if (!remote) show();
+  if (!remote || o.verbose) show();
   if (drawn) process.stderr.write('\n');
 
   const last = follower.last;
