@@ -135,6 +135,13 @@ test('--dry-run prints the command, folder and environment and starts nothing (n
   const one = await runCli(['train', 'run', dir, '--dry-run', '--fresh'], { env: { PATH: '/nonexistent' } });
   assert.match(one.stdout, /^env: FORCE_TORCHRUN=1$/m, 'DeepSpeed needs torchrun even on one GPU');
   assert.match(one.stdout, /^command: llamafactory-cli train train\.yaml overwrite_output_dir=true$/m);
+  // Any LLaMA-Factory config in the folder, by its own name; a folder made for two nodes says what it is started as.
+  writeFileSync(join(dir, 'other.yaml'), readFileSync(join(dir, 'train.yaml')));
+  writeFileSync(join(dir, 'llama3-zh.json'), JSON.stringify({ version: 1, recipe: 'dpo-zh', gpus: 8, nnodes: 2 }));
+  const other = await runCli(['train', 'run', join(dir, 'other.yaml'), '--dry-run'], { env: { PATH: '/nonexistent' } });
+  assert.match(other.stdout, /^command: llamafactory-cli train other\.yaml$/m);
+  const meta = await runCli(['train', 'run', dir, '--dry-run'], { env: { PATH: '/nonexistent' } });
+  assert.equal(meta.stderr, `note: ${dir} was made for 2 nodes; this starts it on this node alone (the command for each node is in ${dir}/run.sh)\n`);
 });
 
 test('llamafactory-cli not on PATH: one line with the install command, exit 1', async () => {

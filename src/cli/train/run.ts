@@ -47,9 +47,19 @@ export async function runCommand(args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UserError('usage: llama3-zh train run DIR [--gpus LIST] [--dry-run] (llama3-zh train run --help)', 2);
   const arg = positionals[0];
   const run = openRun(arg);
-  const plan = launchPlan(run.dir, run.config, launchOptions(v));
+  const opts = launchOptions(v);
+  const plan = launchPlan(run.dir, run.config, opts);
+  // The config by its name in the folder (DIR/other.yaml works too). Relative, as are train.yaml's own paths:
+  // LLaMA-Factory's launcher joins its argv with spaces and splits it again for torchrun, so an absolute path
+  // with a space in it would break a multi-GPU run; a folder's own name never reaches that argv.
+  plan.command[2] = relative(run.dir, run.configPath);
+  // read_args merges key=value arguments over the YAML (OmegaConf.from_cli).
   if (v.fresh) plan.command.push('overwrite_output_dir=true');
-  const resume = resumeFrom(run, !!v.fresh);
+  const resume = resumeFrom(arg, run, !!v.fresh);
+  const planned = run.meta?.nnodes ?? 1;
+  if (planned > 1 && (opts.nnodes ?? 1) === 1 && !opts.ray) {
+    console.error(`note: ${arg} was made for ${planned} nodes; this starts it on this node alone (the command for each node is in ${join(arg, RUN_FILES.script)})`);
+  }
 
   if (v['dry-run']) {
     console.log(`cwd: ${plan.cwd}`);
@@ -90,12 +100,12 @@ function launchOptions(v: Record<string, string | boolean | undefined>): LaunchO
  * finished run (the final adapter, no checkpoint) would make it refuse to start after loading everything; we say
  * so before.
  */
-function resumeFrom(run: Run, fresh: boolean): number | undefined {
+function resumeFrom(arg: string, run: Run, fresh: boolean): number | undefined {
   if (fresh || run.config.overwrite_output_dir === true || run.config.do_train !== true) return undefined;
   const ck = lastCheckpoint(run.outputDir);
   if (ck !== undefined) return ck;
   const done = finalModel(run.outputDir);
-  if (done) throw new UserError(`${relative(process.cwd(), run.outputDir) || run.outputDir} already holds a trained model (${done}) and no checkpoint to resume: export it (llama3-zh train export ${run.dir} --name NAME), or start over with --fresh`);
+  if (done) throw new UserError(`${relative(process.cwd(), run.outputDir) || run.outputDir} already holds a trained model (${done}) and no checkpoint to resume: export it (llama3-zh train export ${shq(arg)} --name NAME), or start over with --fresh`);
   return undefined;
 }
 
