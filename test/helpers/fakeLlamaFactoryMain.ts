@@ -40,8 +40,39 @@ const FRAMES = `Traceback (most recent call last):
     _training_function(config={"args": args, "callbacks": callbacks})
 `;
 
+/** Whether the launcher went through torchrun (launcher.py: FORCE_TORCHRUN, or several GPUs and not Ray). */
+let torchrun = false;
+
+/**
+ * A Python exception ending the run. Under torchrun the worker's traceback comes prefixed with its rank, then
+ * torchrun's ChildFailedError report, then the launcher's own CalledProcessError (subprocess.run(check=True)).
+ */
 function die(frames: string, error: string, code = 1): never {
-  process.stderr.write(`${FRAMES}${frames}${error}\n`);
+  const tb = `${FRAMES}${frames}${error}\n`;
+  if (!torchrun) process.stderr.write(tb);
+  else {
+    process.stderr.write(tb.replace(/^/gm, '[rank0]: ').replace(/\[rank0\]: $/, ''));
+    process.stderr.write(`E1202 03:14:15.926000 4242 torch/distributed/elastic/multiprocessing/api.py:874] failed (exitcode: 1) local_rank: 0 (pid: ${process.pid}) of binary: /usr/bin/python3
+Traceback (most recent call last):
+  File "/usr/local/bin/torchrun", line 8, in <module>
+    sys.exit(main())
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError: 
+============================================================
+/usr/local/lib/python3.11/site-packages/llamafactory/launcher.py FAILED
+------------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  rank      : 0 (local_rank: 0)
+  exitcode  : 1 (pid: ${process.pid})
+============================================================
+Traceback (most recent call last):
+  File "/usr/local/bin/llamafactory-cli", line 8, in <module>
+    sys.exit(main())
+  File "/usr/local/lib/python3.11/subprocess.py", line 571, in run
+    raise CalledProcessError(retcode, process.args,
+subprocess.CalledProcessError: Command '['torchrun', '--nnodes', '1', '--node_rank', '0', '--nproc_per_node', '${env.NPROC_PER_NODE ?? 1}', '--master_addr', '127.0.0.1', '--master_port', '39157', '/usr/local/lib/python3.11/site-packages/llamafactory/launcher.py', '${process.argv.slice(3).join("', '")}']' returned non-zero exit status 1.
+`);
+  }
   stopWorkers();
   process.exit(code);
 }
@@ -242,6 +273,7 @@ function launch(argv: string[]) {
   }
   const devices = env.CUDA_VISIBLE_DEVICES !== undefined ? env.CUDA_VISIBLE_DEVICES.split(',').filter(Boolean).length : Number(env.FAKE_LF_GPUS ?? 1);
   if (enabled('FORCE_TORCHRUN') || (devices > 1 && !enabled('USE_RAY'))) {
+    torchrun = true;
     const nnodes = env.NNODES ?? '1';
     log('INFO', 'llamafactory.launcher', 62, `Initializing ${env.NPROC_PER_NODE ?? devices} distributed tasks at: ${env.MASTER_ADDR ?? '127.0.0.1'}:${env.MASTER_PORT ?? '39157'}`);
     if (Number(nnodes) > 1) log('INFO', 'llamafactory.launcher', 64, `Multi-node training enabled: num nodes: ${nnodes}, node rank: ${env.NODE_RANK ?? '0'}`);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertFinalError, assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
-import { fakeAccuracy, fakeLoss, fakeStarts, installFakeLlamaFactory } from '../helpers/fakeLlamaFactory.js';
+import { errorLines } from '../../src/train/logTail.js';
+import { fakeAccuracy, fakeLoss, fakeStarts, installFakeLlamaFactory, pyFloat, pyJson } from '../helpers/fakeLlamaFactory.js';
 import { ROOT } from '../helpers/models.js';
 import { inTerminal } from '../helpers/tty.js';
 
@@ -159,6 +160,14 @@ test('a run that runs out of GPU memory exits 1 with the traceback\'s error line
   const lines = r.stderr.trim().split('\n');
   assert.match(lines.at(-2)!, /^ {2}torch\.OutOfMemoryError: CUDA out of memory\. Tried to allocate 2\.00 GiB\. GPU 0 has a total capacity of 23\.55 GiB/);
   assert.equal(progressLines(r.stderr).length, 2);
+
+  // Under torchrun: the worker's error (its "[rank0]: " prefix dropped) and the launcher's, not torchrun's report.
+  const multi = await runCli(['train', 'run', runFolder(), '--gpus', '0,1'], { env: { ...env, FAKE_LF_FAIL: 'step:3' } });
+  assert.equal(multi.code, 1);
+  const shown = multi.stderr.trim().split('\n').slice(-3);
+  assert.match(shown[0], /^ {2}torch\.OutOfMemoryError: CUDA out of memory\. Tried to allocate 2\.00 GiB\./);
+  assert.match(shown[1], /^ {2}subprocess\.CalledProcessError: Command '\['torchrun', .*'train\.yaml'\]' returned non-zero exit status 1\.$/);
+  assert.match(shown[2], /^llama3-zh train: LLaMA-Factory failed at step 2\/6 \(exit status 1\)/);
 });
 
 test('a key LLaMA-Factory does not have: its own ValueError, shown', async () => {
@@ -267,4 +276,25 @@ test('on a terminal: one progress line redrawn in place', async () => {
   // Each update goes back to the line's start and clears what is left of the last one.
   assert.match(out, new RegExp(`\\rstep 3/3 \\[#{24}\\] 100% loss ${fakeLoss(3)} lr 0\\.00e\\+00 epoch 2\\.00\\x1b\\[K`));
   assert.ok(!/\r?\nstep \d\/3 /.test(out), 'no progress line of its own');
+});
+
+test('the stand-in writes trainer_log.jsonl as Python does: floats by repr, json.dumps separators', () => {
+  // Python 3's repr of the same doubles.
+  const xs = [1e-5, 4.5e-5, 1e-4, 2, 100, 16.67, 1e16, 123456789012345, 0.1 + 0.2, -3.5e-7, (1e-4 * 5) / 6, 2 / 3];
+  assert.deepEqual(xs.map(pyFloat), ['1e-05', '4.5e-05', '0.0001', '2.0', '100.0', '16.67', '1e+16', '123456789012345.0', '0.30000000000000004', '-3.5e-07', '8.333333333333333e-05', '0.6666666666666666']);
+  assert.equal(pyJson([['current_steps', { int: 1 }], ['loss', { float: 2 }], ['lr', { float: 5e-6 }], ['elapsed_time', '0:00:01']]),
+    '{"current_steps": 1, "loss": 2.0, "lr": 5e-06, "elapsed_time": "0:00:01"}');
+});
+
+test('the error lines of a failed run: the exceptions of its tracebacks, rank prefixes dropped, repeats once', () => {
+  const log = [
+    '[rank1]: Traceback (most recent call last):', '[rank1]:   File "launcher.py", line 23, in <module>',
+    '[rank1]: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.',
+    '[rank0]: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.',
+    ' 30%|███       | 3/10 [00:03<00:07,  1.00it/s]\r 40%|████      | 4/10',
+    'torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ', '====',
+    "subprocess.CalledProcessError: Command '['torchrun']' returned non-zero exit status 1.", '',
+  ].join('\n');
+  assert.deepEqual(errorLines(log), ['torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.', "subprocess.CalledProcessError: Command '['torchrun']' returned non-zero exit status 1."]);
+  assert.deepEqual(errorLines('loading…\nSegmentation fault (core dumped)\n'), ['loading…', 'Segmentation fault (core dumped)']);
 });
