@@ -267,6 +267,12 @@ async function train(argv: string[]) {
 
 function launch(argv: string[]) {
   const command = argv[0];
+  if (command === 'version') {
+    // launcher.py's WELCOME
+    const v = '0.9.6.dev0';
+    process.stdout.write(`${'-'.repeat(58)}\n| Welcome to LLaMA Factory, version ${v}${' '.repeat(21 - v.length)}|\n|${' '.repeat(56)}|\n| Project page: https://github.com/hiyouga/LLaMA-Factory |\n${'-'.repeat(58)}\n`);
+    return;
+  }
   if (command !== 'train') {
     process.stdout.write(`Unknown command: ${command}.\n`);
     return;

@@ -298,3 +298,14 @@ test('the error lines of a failed run: the exceptions of its tracebacks, rank pr
   assert.deepEqual(errorLines(log), ['torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.', "subprocess.CalledProcessError: Command '['torchrun']' returned non-zero exit status 1."]);
   assert.deepEqual(errorLines('loading…\nSegmentation fault (core dumped)\n'), ['loading…', 'Segmentation fault (core dumped)']);
 });
+
+test('Ctrl-C typed on a terminal: the run (in its own session, out of the terminal\'s reach) is stopped by train run', async () => {
+  const { fake, env } = setup(100000);
+  const dir = runFolder({ save_steps: 2 });
+  const out = await inTerminal([['% loss ', '\x03']], process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'train', 'run', dir],
+    { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome(), ...env, FAKE_LF_WORKERS: '1', FAKE_LF_STEP_MS: '50' });
+  assert.match(out, /\nEXIT 130\n$/);
+  assert.match(out, /stopping the run \(Ctrl-C again to kill it at once\)…/);
+  const start = fakeStarts(fake.recordPath)[0];
+  assert.deepEqual([start.pid, ...start.workers].filter(alive), []);
+});
