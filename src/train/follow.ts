@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { finalModel } from './outputDir.js';
 import { parseTimedelta, type TrainerLogLine, TrainerLogReader } from './trainerLog.js';
 
@@ -80,7 +82,7 @@ export function summaryText(lines: TrainerLogLine[]): string {
 export class RunFollower {
   readonly lines: TrainerLogLine[] = [];
   private readonly reader: TrainerLogReader;
-  constructor(trainerLog: string, readonly outputDir: string) {
+  constructor(readonly trainerLog: string, readonly outputDir: string) {
     this.reader = new TrainerLogReader(trainerLog);
   }
 
@@ -98,6 +100,20 @@ export class RunFollower {
 
   finished(): boolean {
     const l = this.last;
-    return (l !== undefined && l.total_steps > 0 && l.current_steps >= l.total_steps) || finalModel(this.outputDir) !== undefined;
+    if (l !== undefined && l.total_steps > 0 && l.current_steps >= l.total_steps) return true;
+    // The final model is saved after the last log entry. One older than the log is a finished run's, left in
+    // output_dir by a run started over with overwrite_output_dir (which replaces it only at its own end).
+    const model = finalModel(this.outputDir);
+    if (!model) return false;
+    const logTime = mtime(this.trainerLog);
+    return logTime === undefined || mtime(join(this.outputDir, model))! >= logTime;
+  }
+}
+
+function mtime(p: string): number | undefined {
+  try {
+    return statSync(p).mtimeMs;
+  } catch {
+    return undefined;
   }
 }

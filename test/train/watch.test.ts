@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -106,7 +106,7 @@ test('following a log being written: a line per entry as it comes, the SVG updat
   assert.equal(/points="([^"]*)"/.exec(readFileSync(svg, 'utf8'))![1].split(' ').length, 4);
 });
 
-test('the final adapter appearing ends the watch; Ctrl-C ends it with status 0 (the run goes on)', async () => {
+test('the final adapter appearing ends the watch (not an older one); Ctrl-C ends it with status 0 (the run goes on)', async () => {
   const dir = runFolder();
   const log = join(dir, 'output', 'trainer_log.jsonl');
   writeFileSync(log, entry(1, 100, 1.5));
@@ -116,7 +116,8 @@ test('the final adapter appearing ends the watch; Ctrl-C ends it with status 0 (
   assert.equal(await a.exited, 0, a.err());
   assert.equal(a.out().trim().split('\n').at(-1), 'finished: 1/100 steps, final loss 1.5, 0:00:01 of training');
 
-  rmSync(join(dir, 'output', 'adapter_model.safetensors'));
+  // A model older than the log is a previous run's (one started over with overwrite_output_dir): not the end.
+  utimesSync(join(dir, 'output', 'adapter_model.safetensors'), new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
   const b = watch(dir);
   await b.waitFor('step 1/100 ');
   b.child.kill('SIGINT');

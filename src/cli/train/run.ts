@@ -101,7 +101,8 @@ function launchOptions(v: Record<string, string | boolean | undefined>): LaunchO
  * so before.
  */
 function resumeFrom(arg: string, run: Run, fresh: boolean): number | undefined {
-  if (fresh || run.config.overwrite_output_dir === true || run.config.do_train !== true) return undefined;
+  // resume_from_checkpoint in train.yaml is LLaMA-Factory's to follow; it then looks for no other checkpoint.
+  if (fresh || run.config.overwrite_output_dir === true || run.config.do_train !== true || run.config.resume_from_checkpoint != null) return undefined;
   const ck = lastCheckpoint(run.outputDir);
   if (ck !== undefined) return ck;
   const done = finalModel(run.outputDir);
