@@ -309,3 +309,14 @@ test('Ctrl-C typed on a terminal: the run (in its own session, out of the termin
   const start = fakeStarts(fake.recordPath)[0];
   assert.deepEqual([start.pid, ...start.workers].filter(alive), []);
 });
+
+test('bad input: one line each, nothing started', async () => {
+  const { fake, env } = setup();
+  assertOneLineError(await runCli(['train', 'run', join(root, 'nope')], { env }), /^llama3-zh train: .*nope does not exist: give the folder `llama3-zh train init` wrote/);
+  assertOneLineError(await runCli(['train', 'run', runFolder(), '--gpus', '0,x'], { env }), /^llama3-zh train: --gpus takes CUDA device numbers separated by commas, e\.g\. 0,1,2,3 \(got "0,x"\)$/);
+  assertOneLineError(await runCli(['train', 'run', runFolder(), '--gpus', '1,1'], { env }), /^llama3-zh train: --gpus names a device twice/);
+  assertOneLineError(await runCli(['train', 'run', runFolder(), '--master-port', '70000'], { env }), /^llama3-zh train: --master-port must be a whole number from 1 to 65535 \(got "70000"\)$/);
+  assertOneLineError(await runCli(['train', 'run', runFolder(), '--ray', '--nnodes', '2', '--node-rank', '0', '--master-addr', 'h'], { env }), /^llama3-zh train: --ray and --nnodes do not go together/);
+  assertOneLineError(await runCli(['train', 'run'], { env }), /^llama3-zh train: usage: llama3-zh train run DIR/);
+  assert.deepEqual(fakeStarts(fake.recordPath), []);
+});

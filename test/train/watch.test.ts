@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readTrainerLog } from '../../src/train/trainerLog.js';
 import { terminalLossChart } from '../../src/train/plotStandIn.js';
-import { cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
+import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { pyJson, type PyValue } from '../helpers/fakeLlamaFactory.js';
 import { ROOT } from '../helpers/models.js';
 import { inTerminal } from '../helpers/tty.js';
@@ -141,4 +141,12 @@ test('on a terminal: the progress line and the chart redrawn in place', async ()
   // Back up over the block drawn before, then write it again, each line cleared.
   assert.ok(out.includes(`\x1b[${height}Fstep 2/3 `) || out.includes(`\x1b[${height}Fstep 3/3 `), JSON.stringify(out));
   assert.match(out, /step 3\/3 \[#{24}\] 100% loss 0\.5208 reward acc 0\.650 lr 0\.00e\+00 epoch 1\.00\x1b\[K\r?\n/);
+});
+
+test('bad input: a folder that is not a run, a --plot that cannot be written — one line each, before any watching', async () => {
+  assertOneLineError(await runCli(['train', 'watch', join(root, 'nope')]), /^llama3-zh train: .*nope does not exist: give the folder `llama3-zh train init` wrote, or a LLaMA-Factory \.yaml$/);
+  const dir = runFolder();
+  const r = await runCli(['train', 'watch', dir, '--plot', join(dir, 'no', 'such', 'loss.svg')]);
+  assertOneLineError(r, /^llama3-zh train: cannot write .*loss\.svg: its folder does not exist$/);
+  assert.equal(r.stdout, '');
 });

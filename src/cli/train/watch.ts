@@ -49,6 +49,8 @@ export async function watchCommand(args: string[]): Promise<void> {
     return;
   }
 
+  // The plot from the start: a --plot that cannot be written fails now, not at the first update.
+  plot();
   // Watching is not the run: Ctrl-C ends the watch with status 0, after the last plot.
   let stop = false;
   const onSignal = () => { stop = true; };
