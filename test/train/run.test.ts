@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { assertFinalError, assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { errorLines } from '../../src/train/logTail.js';
 import { fakeAccuracy, fakeLoss, fakeStarts, installFakeLlamaFactory, pyFloat, pyJson } from '../helpers/fakeLlamaFactory.js';
@@ -27,9 +27,16 @@ function runFolder(extra: Record<string, string | number | boolean> = {}): strin
   return dir;
 }
 
+/** Every stand-in of this file: a test that fails half-way must not leave a trainer (a process group) running. */
+const records: string[] = [];
+after(() => {
+  for (const r of records) for (const s of fakeStarts(r)) { try { process.kill(-s.pid, 'SIGKILL'); } catch { /* gone, as it should be */ } }
+});
+
 /** The stand-in on PATH and a short run. */
 function setup(steps = 6) {
   const fake = installFakeLlamaFactory();
+  records.push(fake.recordPath);
   const env: Record<string, string> = { ...fake.env, FAKE_LF_STEPS: String(steps), FAKE_LF_STEP_MS: '20' };
   return { fake, env };
 }

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { test } from 'node:test';
+import { join, relative } from 'node:path';
+import { after, test } from 'node:test';
 import { readTrainerLog } from '../../src/train/trainerLog.js';
-import { terminalLossChart } from '../../src/train/plotStandIn.js';
+import { svgLossChart, terminalLossChart } from '../../src/train/plotStandIn.js';
 import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { pyJson, type PyValue } from '../helpers/fakeLlamaFactory.js';
 import { ROOT } from '../helpers/models.js';
@@ -32,6 +32,13 @@ function entry(step: number, total: number, loss?: number): string {
 
 const LOSSES = [0.6931, 0.6512, 0.5208, 0.4377];
 
+/** The SVG's title, as watch names the run: relative to its working directory (the test's). */
+const title = (dir: string) => `${relative(process.cwd(), dir)}: training loss`;
+
+/** Watchers still running when a test fails, stopped so that nothing is left behind. */
+const watchers = new Set<ReturnType<typeof spawn>>();
+after(() => { for (const c of watchers) c.kill('SIGKILL'); });
+
 test('--once on a finished log: where it ended, the chart, the summary; --plot writes an SVG', async () => {
   const dir = runFolder();
   const log = join(dir, 'output', 'trainer_log.jsonl');
@@ -46,9 +53,7 @@ test('--once on a finished log: where it ended, the chart, the summary; --plot w
   assert.deepEqual(lines.slice(1, 1 + chart.length), chart);
   assert.equal(lines[1 + chart.length], 'finished: 4/4 steps, final loss 0.4377, 0:00:04 of training');
   assert.equal(lines.length, chart.length + 3);
-  const text = readFileSync(svg, 'utf8');
-  assert.match(text, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
-  assert.equal(/points="([^"]*)"/.exec(text)![1].split(' ').length, 4, 'one point per logged loss');
+  assert.equal(readFileSync(svg, 'utf8'), svgLossChart(readTrainerLog(log), { title: title(dir) }));
   assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp')), [], 'written atomically, no temp left');
 });
 
@@ -67,7 +72,8 @@ function watch(dir: string, args: string[] = []) {
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
+  watchers.add(child);
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => { watchers.delete(child); r(code); }));
   const waitFor = async (s: string) => {
     for (let i = 0; i < 600 && !stdout.includes(s); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(stdout.includes(s), `waited for ${JSON.stringify(s)}; got:\n${stdout}${stderr}`);
@@ -86,7 +92,7 @@ test('following a log being written: a line per entry as it comes, the SVG updat
     appendFileSync(log, entry(i + 1, 4, LOSSES[i]));
     await w.waitFor(`step ${i + 1}/4 `);
   }
-  assert.equal(/points="([^"]*)"/.exec(readFileSync(svg, 'utf8'))![1].split(' ').length, 3, 'the plot follows the log');
+  assert.equal(readFileSync(svg, 'utf8'), svgLossChart(readTrainerLog(log), { title: title(dir) }), 'the plot follows the log');
   // A line torn mid-write waits for its end.
   const last = entry(4, 4, LOSSES[3]);
   appendFileSync(log, last.slice(0, 20));
@@ -103,7 +109,8 @@ test('following a log being written: a line per entry as it comes, the SVG updat
   assert.equal(lines[1], 'step 1/4 [######..................]  25% loss 0.6931 reward acc 0.550 lr 3.75e-06 epoch 0.25 ETA 0:00:03');
   assert.equal(lines.at(-1), `finished: 4/4 steps, final loss 0.4377, 0:00:04 of training; loss plot: ${svg}`);
   assert.deepEqual(lines.slice(5, -1), terminalLossChart(readTrainerLog(log), { width: 80, height: 10 }));
-  assert.equal(/points="([^"]*)"/.exec(readFileSync(svg, 'utf8'))![1].split(' ').length, 4);
+  assert.equal(readFileSync(svg, 'utf8'), svgLossChart(readTrainerLog(log), { title: title(dir) }));
+  assert.match(readFileSync(svg, 'utf8'), /^<svg[^>]* xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
 });
 
 test('the final adapter appearing ends the watch (not an older one); Ctrl-C ends it with status 0 (the run goes on)', async () => {

@@ -76,9 +76,9 @@ export async function watchCommand(args: string[]): Promise<void> {
         drawn = 0;
       }
       if (added.length || reset) {
+        plot(); // first: whoever sees the new line finds the plot with it
         if (tty) redraw();
         else appended(added.length);
-        plot();
       } else if (!follower.last && !waiting) {
         out.write(`waiting for ${logShown}…\n`);
         waiting = true;
