@@ -30,7 +30,15 @@ function runFolder(extra: Record<string, string | number | boolean> = {}): strin
 /** Every stand-in of this file: a test that fails half-way must not leave a trainer (a process group) running. */
 const records: string[] = [];
 after(() => {
-  for (const r of records) for (const s of fakeStarts(r)) { try { process.kill(-s.pid, 'SIGKILL'); } catch { /* gone, as it should be */ } }
+  const ours = new Set(records.flatMap((r) => fakeStarts(r).flatMap((s) => [s.pid, ...s.workers])));
+  // Only processes that are still the stand-in (a pid can be reused once its process is gone).
+  for (const pid of ours) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('fakeLlamaFactoryMain')) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone, as it should be
+    }
+  }
 });
 
 /** The stand-in on PATH and a short run. */
