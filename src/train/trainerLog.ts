@@ -86,14 +86,56 @@ export class TrainerLogReader {
     const lines: TrainerLogLine[] = [];
     for (const p of parts) {
       if (!p.trim()) continue;
-      try {
-        const v: unknown = JSON.parse(p);
-        if (isLine(v)) lines.push(v);
-      } catch {
-        // a torn or foreign line: LLaMA-Factory writes whole lines, so this is not one of its entries
-      }
+      const v = parsePyJson(p);
+      if (isLine(v)) lines.push(v);
     }
     return { lines, reset };
+  }
+}
+
+const PY_SPECIAL: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+const MARK = '\u0000py:';
+
+/**
+ * One line of Python's json.dumps, which writes a float nan or inf as the bare words NaN, Infinity, -Infinity
+ * (allow_nan=True, its default) — not JSON, so JSON.parse refuses the line. A run whose loss diverged logs
+ * exactly those lines (transformers logs the NaN loss as it is), and they are the ones the user must see. The
+ * words are read as numbers where they stand outside a string. undefined: a torn or foreign line (LLaMA-Factory
+ * writes whole lines, so this is not one of its entries).
+ */
+export function parsePyJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // below: the same line with Python's special floats
+  }
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      out += c;
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') {
+      inString = true;
+      out += c;
+      continue;
+    }
+    const word = /^(?:-?Infinity|NaN)/.exec(text.slice(i, i + 9))?.[0];
+    if (word) {
+      out += JSON.stringify(MARK + word);
+      i += word.length - 1;
+      continue;
+    }
+    out += c;
+  }
+  try {
+    return JSON.parse(out, (_k, v: unknown) => (typeof v === 'string' && v.startsWith(MARK) ? PY_SPECIAL[v.slice(MARK.length)] : v));
+  } catch {
+    return undefined;
   }
 }
 
