@@ -81,6 +81,8 @@ export function summaryText(lines: TrainerLogLine[]): string {
  */
 export class RunFollower {
   readonly lines: TrainerLogLine[] = [];
+  /** Where the attempt now being logged begins in `lines` (0 unless the log holds an earlier, resumed-from one). */
+  attemptStart = 0;
   private readonly reader: TrainerLogReader;
   constructor(readonly trainerLog: string, readonly outputDir: string) {
     this.reader = new TrainerLogReader(trainerLog);
@@ -89,9 +91,35 @@ export class RunFollower {
   /** The entries added since the last poll; `reset` when the log was started over (a run with overwrite_output_dir). */
   poll(): { added: TrainerLogLine[]; reset: boolean } {
     const { lines, reset } = this.reader.read();
-    if (reset) this.lines.length = 0;
-    this.lines.push(...lines);
-    return { added: lines, reset };
+    if (reset) {
+      this.lines.length = 0;
+      this.attemptStart = 0;
+    }
+    const added = lines.map((l) => this.timed(l));
+    return { added, reset };
+  }
+
+  /**
+   * Adds one entry, its ETA its own attempt's. A resumed run appends to the log of the attempt before, and
+   * LLaMA-Factory's remaining_time is wrong for it: LogCallback._timing divides the time since this attempt began
+   * by state.global_step, which counts the resumed steps too (an ETA of minutes for hours of work). A new attempt
+   * shows as its clock starting again (or its steps going back); its ETA is then the rate between its own first
+   * entry and this one (none on its first entry).
+   */
+  private timed(l: TrainerLogLine): TrainerLogLine {
+    const prev = this.lines.at(-1);
+    const secs = parseTimedelta(l.elapsed_time);
+    if (prev && (l.current_steps < prev.current_steps || (secs ?? 0) < (parseTimedelta(prev.elapsed_time) ?? 0))) this.attemptStart = this.lines.length;
+    let line = l;
+    if (this.attemptStart > 0) {
+      const first = this.lines[this.attemptStart] ?? l;
+      const t0 = parseTimedelta(first.elapsed_time);
+      const steps = l.current_steps - first.current_steps;
+      const rate = secs !== undefined && t0 !== undefined && steps > 0 ? (secs - t0) / steps : undefined;
+      line = { ...l, remaining_time: rate === undefined ? '' : timedeltaText(Math.max(0, l.total_steps - l.current_steps) * rate) };
+    }
+    this.lines.push(line);
+    return line;
   }
 
   get last(): TrainerLogLine | undefined {
@@ -108,6 +136,15 @@ export class RunFollower {
     const logTime = mtime(this.trainerLog);
     return logTime === undefined || mtime(join(this.outputDir, model))! >= logTime;
   }
+}
+
+/** Seconds as Python's str(timedelta(seconds=int(x))) writes them: "0:01:05", "1 day, 2:03:04". */
+export function timedeltaText(seconds: number): string {
+  const t = Math.floor(seconds);
+  const days = Math.floor(t / 86400);
+  const r = t % 86400;
+  const hms = `${Math.floor(r / 3600)}:${String(Math.floor((r % 3600) / 60)).padStart(2, '0')}:${String(r % 60).padStart(2, '0')}`;
+  return days ? `${days} day${days === 1 ? '' : 's'}, ${hms}` : hms;
 }
 
 function mtime(p: string): number | undefined {
