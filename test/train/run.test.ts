@@ -335,3 +335,34 @@ test('bad input: one line each, nothing started', async () => {
   assertOneLineError(await runCli(['train', 'run'], { env }), /^llama3-zh train: usage: llama3-zh train run DIR/);
   assert.deepEqual(fakeStarts(fake.recordPath), []);
 });
+
+test('what the shell already exports for the launcher is what the run is planned with: a node rank, a rendezvous port, FORCE_TORCHRUN', async () => {
+  const dir = runFolder();
+  const dry = (args: string[], env: Record<string, string>) => runCli(['train', 'run', dir, ...args, '--dry-run'], { env: { PATH: '/nonexistent', ...env } });
+  const envLine = (r: { stdout: string; stderr: string }) => r.stdout.split('\n').find((l) => l.startsWith('env: ')) ?? r.stderr;
+  // A cluster job that exports the rendezvous (NNODES, NODE_RANK, MASTER_ADDR) and no port: LLaMA-Factory would take
+  // a random free port on each node (find_available_port), which never meet; and this node is a worker, not rank 0.
+  assert.equal(envLine(await dry(['--gpus', '0,1'], { NNODES: '2', NODE_RANK: '1', MASTER_ADDR: '10.0.0.1' })),
+    'env: CUDA_VISIBLE_DEVICES=0,1 FORCE_TORCHRUN=1 NPROC_PER_NODE=2 NNODES=2 NODE_RANK=1 MASTER_ADDR=10.0.0.1 MASTER_PORT=29500');
+  // An exported MASTER_PORT (29500 taken on this cluster) is kept, not replaced by the default.
+  assert.equal(envLine(await dry(['--nnodes', '2', '--node-rank', '0', '--master-addr', 'h'], { MASTER_PORT: '29600' })),
+    'env: FORCE_TORCHRUN=1 NNODES=2 NODE_RANK=0 MASTER_ADDR=h MASTER_PORT=29600');
+  // --nnodes 1 said on the command line wins over an exported NNODES=2 (which would wait for a second node for good).
+  assert.equal(envLine(await dry(['--nnodes', '1'], { NNODES: '2', NODE_RANK: '0', MASTER_ADDR: 'h' })), 'env: NNODES=1 NODE_RANK=0');
+  // --ray with FORCE_TORCHRUN=1 exported: the launcher checks FORCE_TORCHRUN first and would start torchrun.
+  assert.equal(envLine(await dry(['--ray'], { FORCE_TORCHRUN: '1' })), 'env: USE_RAY=1 FORCE_TORCHRUN=0');
+  // An exported value that is wrong says where it came from.
+  assertOneLineError(await dry([], { NNODES: '2', NODE_RANK: '5', MASTER_ADDR: 'h' }), /^llama3-zh train: --node-rank must be 0…1 for 2 nodes, not 5 \(NODE_RANK=5 is exported in this shell\)$/);
+});
+
+test('a rerun that fails before its first step does not report the step the run before it reached', async () => {
+  const { env } = setup();
+  const dir = runFolder({ save_steps: 2 });
+  const failed = await runCli(['train', 'run', dir], { env: { ...env, FAKE_LF_FAIL: 'step:4' } });
+  assert.equal(failed.code, 1);
+  assert.match(failed.stderr, /LLaMA-Factory failed at step 3\/6 /);
+  writeFileSync(join(dir, 'train.yaml'), readFileSync(join(dir, 'train.yaml'), 'utf8') + 'lora_rnak: 8\n');
+  const r = await runCli(['train', 'run', dir], { env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /^llama3-zh train: LLaMA-Factory failed \(exit status 1\); its full output is in /);
+});

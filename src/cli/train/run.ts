@@ -47,8 +47,8 @@ export async function runCommand(args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UserError('usage: llama3-zh train run DIR [--gpus LIST] [--dry-run] (llama3-zh train run --help)', 2);
   const arg = positionals[0];
   const run = openRun(arg);
-  const opts = launchOptions(v);
-  const plan = launchPlan(run.dir, run.config, opts);
+  const { opts, inherited } = launchOptions(v, process.env);
+  const plan = planWith(run, opts, inherited, process.env);
   // The config by its name in the folder (DIR/other.yaml works too). Relative, as are train.yaml's own paths:
   // LLaMA-Factory's launcher joins its argv with spaces and splits it again for torchrun, so an absolute path
   // with a space in it would break a multi-GPU run; a folder's own name never reaches that argv.
@@ -75,13 +75,32 @@ export async function runCommand(args: string[]): Promise<void> {
   await launch(arg, run, plan, exe, { verbose: !!v.verbose, rank: plan.env.NODE_RANK });
 }
 
-function launchOptions(v: Record<string, string | boolean | undefined>): LaunchOptions {
-  const int = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+/** Whether LLaMA-Factory's is_env_enabled (extras/misc.py) reads a variable as on: "true", "y" or "1". */
+const enabled = (x: string | undefined) => ['true', 'y', '1'].includes((x ?? '').toLowerCase());
+
+/**
+ * The flags, with what the shell already exports for the launcher as their defaults: LLaMA-Factory reads NNODES,
+ * NODE_RANK, MASTER_ADDR, MASTER_PORT and USE_RAY from the environment it inherits, and a cluster job often
+ * exports them; planning without them would show (and check) a run other than the one that starts — a worker
+ * node taken for rank 0, or a multi-node run given a random port per node. A flag wins over the export.
+ */
+function launchOptions(v: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): { opts: LaunchOptions; inherited: Map<string, string> } {
+  const inherited = new Map<string, string>();
+  const ray = !!v.ray || (v.nnodes === undefined && enabled(env.USE_RAY));
+  const from = (flag: string, name: string, use = true) => {
     const s = v[flag] as string | undefined;
+    if (s !== undefined || !use || !env[name]) return s;
+    inherited.set(flag, `${name}=${env[name]}`);
+    return env[name];
+  };
+  const int = (flag: string, s: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER) => {
     if (s === undefined) return undefined;
-    if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) throw new UserError(`--${flag} must be a whole number from ${min} to ${max} (got "${s}")`, 2);
+    const where = inherited.has(flag) ? ` (${inherited.get(flag)} is exported in this shell)` : '';
+    if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) throw new UserError(`--${flag} must be a whole number from ${min} to ${max} (got "${s}")${where}`, 2);
     return Number(s);
   };
+  const nnodes = int('nnodes', from('nnodes', 'NNODES', !ray), 1);
+  const multi = (nnodes ?? 1) > 1;
   let gpus: number[] | undefined;
   if (typeof v.gpus === 'string') {
     const ids = v.gpus.split(',').map((s) => s.trim());
@@ -89,10 +108,34 @@ function launchOptions(v: Record<string, string | boolean | undefined>): LaunchO
     gpus = ids.map(Number);
     if (new Set(gpus).size !== gpus.length) throw new UserError(`--gpus names a device twice (got "${v.gpus}")`, 2);
   }
-  return {
-    gpus, nnodes: int('nnodes', 1), nodeRank: int('node-rank', 0), masterAddr: v['master-addr'] as string | undefined,
-    masterPort: int('master-port', 1, 65535), ray: !!v.ray,
+  const opts: LaunchOptions = {
+    gpus, nnodes, nodeRank: int('node-rank', from('node-rank', 'NODE_RANK', multi), 0), masterAddr: from('master-addr', 'MASTER_ADDR', multi),
+    masterPort: int('master-port', from('master-port', 'MASTER_PORT', multi), 1, 65535), ray,
   };
+  return { opts, inherited };
+}
+
+/**
+ * The plan, with the exports it must contradict set against them: a single-node run under an exported NNODES
+ * would wait for nodes that never come; --ray under FORCE_TORCHRUN=1 would start torchrun (the launcher looks at
+ * FORCE_TORCHRUN first).
+ */
+function planWith(run: Run, opts: LaunchOptions, inherited: Map<string, string>, env: NodeJS.ProcessEnv): LaunchPlan {
+  let plan: LaunchPlan;
+  try {
+    plan = launchPlan(run.dir, run.config, opts);
+  } catch (e) {
+    const flag = e instanceof UserError ? /^--([\w-]+)/.exec(e.message)?.[1] : undefined;
+    if (flag && inherited.has(flag)) throw new UserError(`${e instanceof Error ? e.message : e} (${inherited.get(flag)} is exported in this shell)`, (e as UserError).exitCode);
+    throw e;
+  }
+  if (opts.ray) {
+    if (enabled(env.FORCE_TORCHRUN)) plan.env.FORCE_TORCHRUN = '0';
+  } else if ((opts.nnodes ?? 1) === 1 && env.NNODES !== undefined && env.NNODES !== '1') {
+    plan.env.NNODES = '1';
+    plan.env.NODE_RANK = '0';
+  }
+  return plan;
 }
 
 /**
@@ -140,8 +183,9 @@ async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: {
   writeSync(fd, `==== llama3-zh train run ${new Date().toISOString()}: ${shellLine(plan)} ====\n`);
   const from = statSync(logPath).size;
   const follower = new RunFollower(run.trainerLog, run.outputDir);
-  // A resumed run appends to the log of the start before; show only what this start adds.
+  // A resumed run appends to the log of the start before; show only what this start adds, and name only its steps.
   follower.poll();
+  let before = follower.lines.length;
   let child;
   try {
     child = spawnGroup(exe, plan.command.slice(1), { cwd: plan.cwd, env: { ...process.env, ...plan.env }, stdio: fd });
@@ -183,6 +227,7 @@ async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: {
       process.stderr.write(bytes);
     }
     const { added, reset } = follower.poll();
+    if (reset) before = 0;
     if (reset) process.stderr.write(`${tty && drawn ? '\n' : ''}the trainer log was started over (overwrite_output_dir)\n`);
     if (!added.length) return;
     if (tty) {
@@ -213,7 +258,7 @@ async function launch(arg: string, run: Run, plan: LaunchPlan, exe: string, o: {
   if (!remote || o.verbose) show();
   if (drawn) process.stderr.write('\n');
 
-  const last = follower.last;
+  const last = follower.lines.length > before ? follower.last : undefined;
   const at = last ? ` at step ${last.current_steps}/${last.total_steps}` : '';
   if (stopping) {
     const ck = lastCheckpoint(run.outputDir);
