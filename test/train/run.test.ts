@@ -221,7 +221,9 @@ test('a finished run: refused without a checkpoint to resume, --fresh starts ove
   const r = await runCli(['train', 'run', dir, '--fresh'], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(fakeStarts(fake.recordPath).at(-1)!.argv, ['train', 'train.yaml', 'overwrite_output_dir=true']);
-  assert.match(readFileSync(join(dir, 'train.log'), 'utf8'), /Previous trainer log in this folder will be deleted\./);
+  // The finished run's output moved aside first (its trainer log with it: LLaMA-Factory has none to delete).
+  assert.match(r.stderr, /^moved the previous run's output to output\.before-fresh-\S+ \(--fresh\)$/m);
+  assert.doesNotMatch(readFileSync(join(dir, 'train.log'), 'utf8'), /Previous trainer log in this folder will be deleted\./);
   assert.equal(readFileSync(join(dir, 'output', 'trainer_log.jsonl'), 'utf8').trim().split('\n').length, 4, 'three steps and the closing entry, once');
 });
 
@@ -365,4 +367,23 @@ test('a rerun that fails before its first step does not report the step the run 
   const r = await runCli(['train', 'run', dir], { env });
   assert.equal(r.code, 1);
   assert.match(r.stderr.trim().split('\n').at(-1)!, /^llama3-zh train: LLaMA-Factory failed \(exit status 1\); its full output is in /);
+});
+
+test('--fresh moves the previous run\'s output aside: its checkpoints would otherwise be what the next resume picks up', async () => {
+  const { env } = setup(3);
+  const dir = runFolder({ save_steps: 3 });
+  const first = await runCli(['train', 'run', dir], { env });
+  assert.equal(first.code, 0, first.stderr);
+  assert.ok(existsSync(join(dir, 'output', 'checkpoint-3')));
+  // Started over, and stopped (here: failed) before a checkpoint of its own.
+  const fresh = await runCli(['train', 'run', dir, '--fresh'], { env: { ...env, FAKE_LF_FAIL: 'step:2' } });
+  assert.equal(fresh.code, 1);
+  const aside = readdirSync(dir).filter((e) => e.startsWith('output.before-fresh-'));
+  assert.equal(aside.length, 1);
+  assert.match(fresh.stderr, new RegExp(`^moved the previous run's output to ${aside[0]} \\(--fresh\\)$`, 'm'));
+  assert.ok(existsSync(join(dir, aside[0], 'checkpoint-3', 'adapter_model.safetensors')));
+  assert.deepEqual(readdirSync(join(dir, 'output')).filter((e) => e.startsWith('checkpoint-')), []);
+  // The next plain run starts from the beginning, not from the old run's checkpoint-3.
+  const again = await runCli(['train', 'run', dir, '--dry-run'], { env });
+  assert.doesNotMatch(again.stdout, /resume/);
 });

@@ -1,4 +1,4 @@
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, relative } from 'node:path';
 import { UserError } from '../../errors.js';
@@ -24,7 +24,8 @@ Shows a progress bar from DIR's trainer_log.jsonl; the trainer's own output goes
   --master-addr HOST   the master node's address, as the other nodes reach it
   --master-port P      the rendezvous port (default 29500; the same on every node)
   --ray                hand the run to a Ray cluster (USE_RAY=1; ray_num_workers in train.yaml)
-  --fresh              start over (overwrite_output_dir=true) instead of resuming from the last checkpoint
+  --fresh              start over (overwrite_output_dir=true) instead of resuming from the last checkpoint;
+                       the previous run's output folder is moved aside to OUTPUT.before-fresh-TIME first
   --verbose            show the trainer's output too, not only the progress
   --dry-run            print the command, folder and environment, and start nothing
 
@@ -67,10 +68,12 @@ export async function runCommand(args: string[]): Promise<void> {
     console.log(`command: ${plan.command.map(shq).join(' ')}`);
     console.log(`run it yourself: ${shellLine(plan)}`);
     if (resume !== undefined) console.log(`it would resume from checkpoint-${resume} (--fresh starts over)`);
+    if (v.fresh && previousRun(run)) console.log(`it would move the previous run's output to ${asideName(run)} (--fresh)`);
     return;
   }
   const exe = which(plan.command[0]);
   if (!exe) throw new UserError(`llamafactory-cli is not on PATH: install LLaMA-Factory with ${INSTALL}, or activate the environment it is in`);
+  if (v.fresh && (plan.env.NODE_RANK ?? '0') === '0') moveAside(run);
   if (resume !== undefined) console.error(`resuming from checkpoint-${resume} in ${relative(run.dir, run.outputDir) || run.outputDir} (LLaMA-Factory continues from the last checkpoint; --fresh starts over)`);
   await launch(arg, run, plan, exe, { verbose: !!v.verbose, rank: plan.env.NODE_RANK });
 }
@@ -151,6 +154,39 @@ function resumeFrom(arg: string, run: Run, fresh: boolean): number | undefined {
   const done = finalModel(run.outputDir);
   if (done) throw new UserError(`${relative(process.cwd(), run.outputDir) || run.outputDir} already holds a trained model (${done}) and no checkpoint to resume: export it (llama3-zh train export ${shq(arg)} --name NAME), or start over with --fresh`);
   return undefined;
+}
+
+/** Whether output_dir holds a run's checkpoints or its final model. */
+function previousRun(run: Run): boolean {
+  return existsSync(run.outputDir) && (lastCheckpoint(run.outputDir) !== undefined || finalModel(run.outputDir) !== undefined);
+}
+
+function asidePath(run: Run): string {
+  return `${run.outputDir}.before-fresh-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+}
+
+function shown(run: Run, p: string): string {
+  const r = relative(run.dir, p);
+  return r.startsWith('..') ? p : r;
+}
+
+function asideName(run: Run): string {
+  return shown(run, asidePath(run));
+}
+
+/**
+ * --fresh: the previous run's output_dir is moved aside, not left for overwrite_output_dir. That flag only
+ * makes LLaMA-Factory skip its resume check and delete trainer_log.jsonl (LogCallback.on_init_end); the old
+ * checkpoint-N folders stay, and the next plain start of the folder (after a stop or a crash of the new run)
+ * would resume from the old run's highest checkpoint (get_last_checkpoint), not the new run's — and
+ * save_total_limit would rotate the two runs' checkpoints together. Moved, not deleted: it may be the only copy
+ * of a finished model. On several nodes only rank 0 moves it (the others share the disk or have nothing there).
+ */
+function moveAside(run: Run): void {
+  if (!previousRun(run)) return;
+  const to = asidePath(run);
+  renameSync(run.outputDir, to);
+  console.error(`moved the previous run's output to ${shown(run, to)} (--fresh)`);
 }
 
 /** A word as a POSIX shell reads it back. */
