@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 
 /**
@@ -49,23 +50,51 @@ export class TrainerLogReader {
   private offset = 0;
   private pending = '';
   private ino = -1;
+  /** A hash of the bytes read so far, to tell a replaced file that goes on from one that started over. */
+  private seen = createHash('sha1');
   constructor(readonly path: string) {}
+
+  /**
+   * Whether a replaced file begins with everything read so far. A log copied to a shared disk (rsync writes a
+   * temp file and renames it; some network file systems show a new inode after a reconnect) is replaced on every
+   * copy, with the same lines and more: reading it again from the top would show a start over each time.
+   */
+  private continues(size: number): boolean {
+    if (this.ino === -1 || size < this.offset) return false;
+    const h = createHash('sha1');
+    const fd = openSync(this.path, 'r');
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      for (let at = 0; at < this.offset;) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, this.offset - at), at);
+        if (n <= 0) return false;
+        h.update(buf.subarray(0, n));
+        at += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return h.digest('hex') === this.seen.copy().digest('hex');
+  }
 
   read(): { lines: TrainerLogLine[]; reset: boolean } {
     if (!existsSync(this.path)) {
       const reset = this.offset > 0;
       this.offset = 0;
       this.pending = '';
+      this.ino = -1; // the file that comes next is read from its top, as a start over already reported
+      this.seen = createHash('sha1');
       return { lines: [], reset };
     }
     const st = statSync(this.path);
     let reset = false;
-    if (st.ino !== this.ino || st.size < this.offset) {
+    if (st.size < this.offset || (st.ino !== this.ino && !this.continues(st.size))) {
       reset = this.ino !== -1;
-      this.ino = st.ino;
       this.offset = 0;
       this.pending = '';
+      this.seen = createHash('sha1');
     }
+    this.ino = st.ino;
     if (st.size === this.offset) return { lines: [], reset };
     const fd = openSync(this.path, 'r');
     const chunks: Buffer[] = [];
@@ -75,6 +104,7 @@ export class TrainerLogReader {
         const n = readSync(fd, buf, 0, buf.length, this.offset);
         if (n <= 0) break;
         chunks.push(Buffer.from(buf.subarray(0, n)));
+        this.seen.update(buf.subarray(0, n));
         this.offset += n;
       }
     } finally {

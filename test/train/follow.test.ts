@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -68,4 +68,27 @@ test('a resumed run\'s ETA comes from its own steps (LLaMA-Factory averages its 
   assert.doesNotMatch(progressText(f.lines[2]), /ETA/);
   // The attempt now running starts at the third line.
   assert.equal(f.attemptStart, 2);
+});
+
+test('a log replaced by a copy that goes on (rsync to a shared disk writes a new file each time) is not a start over', () => {
+  const dir = join(root, 'synced');
+  mkdirSync(dir, { recursive: true });
+  const p = join(dir, 'trainer_log.jsonl');
+  const e = (s: number) => entry(s, 10, `0:00:${String(s * 5).padStart(2, '0')}`, '0:00:40');
+  writeFileSync(p, `${e(1)}\n${e(2)}\n`);
+  const f = new RunFollower(p, dir);
+  assert.equal(f.poll().added.length, 2);
+  // rsync: a temp file, renamed over the old one; the same lines and one more.
+  writeFileSync(`${p}.tmp`, `${e(1)}\n${e(2)}\n${e(3)}\n`);
+  renameSync(`${p}.tmp`, p);
+  const { added, reset } = f.poll();
+  assert.equal(reset, false);
+  assert.deepEqual(added.map((l) => l.current_steps), [3]);
+  assert.deepEqual(f.lines.map((l) => l.current_steps), [1, 2, 3]);
+  // A log really started over (overwrite_output_dir: deleted, written anew) still is one.
+  writeFileSync(`${p}.tmp`, `${entry(1, 20, '0:00:07', '0:02:13')}\n`);
+  renameSync(`${p}.tmp`, p);
+  const again = f.poll();
+  assert.equal(again.reset, true);
+  assert.deepEqual(f.lines.map((l) => [l.current_steps, l.total_steps]), [[1, 20]]);
 });
