@@ -126,13 +126,24 @@ export class RunFollower {
     return this.lines.at(-1);
   }
 
-  finished(): boolean {
+  /** Every step logged (the model may still be being saved). */
+  trained(): boolean {
     const l = this.last;
-    if (l !== undefined && l.total_steps > 0 && l.current_steps >= l.total_steps) return true;
-    // The final model is saved after the last log entry. One older than the log is a finished run's, left in
-    // output_dir by a run started over with overwrite_output_dir (which replaces it only at its own end).
+    return l !== undefined && l.total_steps > 0 && l.current_steps >= l.total_steps;
+  }
+
+  /**
+   * Over: the final model is in output_dir. The last step logged is not the end: LLaMA-Factory's workflows save
+   * the model after trainer.train() returns (sft/workflow.py: save_model, then save_state, the loss plot, a
+   * final evaluate) — minutes for a full model gathered from ZeRO-3, and a run can still fail there.
+   */
+  finished(): boolean {
     const model = finalModel(this.outputDir);
     if (!model) return false;
+    // With every step logged, the model is this run's (the final evaluate may log after it is saved).
+    if (this.trained()) return true;
+    // Saved after the last log entry (a run stopped early by max_steps or early stopping). One older than the
+    // log is a finished run's, left in output_dir by a run started over with overwrite_output_dir.
     const logTime = mtime(this.trainerLog);
     return logTime === undefined || mtime(join(this.outputDir, model))! >= logTime;
   }

@@ -44,6 +44,11 @@ test('--once on a finished log: where it ended, the chart, the summary; --plot w
   const log = join(dir, 'output', 'trainer_log.jsonl');
   writeFileSync(log, LOSSES.map((l, i) => entry(i + 1, 4, l)).join('') + entry(4, 4));
   const svg = join(dir, 'loss.svg');
+  // The last step logged, the model not saved yet (save_model comes after trainer.train() returns: minutes for a
+  // full model under ZeRO-3, and where a run still fails): not finished.
+  const saving = await runCli(['train', 'watch', dir, '--once']);
+  assert.equal(saving.stdout.trim().split('\n').at(-1), 'saving the model: 4/4 steps, final loss 0.4377, 0:00:04 of training');
+  writeFileSync(join(dir, 'output', 'adapter_model.safetensors'), '');
   const r = await runCli(['train', 'watch', dir, '--once', '--plot', svg]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
@@ -81,7 +86,7 @@ function watch(dir: string, args: string[] = []) {
   return { child, exited, waitFor, out: () => stdout, err: () => stderr };
 }
 
-test('following a log being written: a line per entry as it comes, the SVG updated, the end when total_steps is reached', async () => {
+test('following a log being written: a line per entry as it comes, the SVG updated, the end when the model is saved after the last step', async () => {
   const dir = runFolder();
   const log = join(dir, 'output', 'trainer_log.jsonl');
   const svg = join(dir, 'plots', 'loss.svg');
@@ -97,6 +102,9 @@ test('following a log being written: a line per entry as it comes, the SVG updat
   const last = entry(4, 4, LOSSES[3]);
   appendFileSync(log, last.slice(0, 20));
   appendFileSync(log, last.slice(20) + entry(4, 4));
+  // Every step logged: the watch goes on until the model is saved.
+  await w.waitFor('the last step is logged; waiting for LLaMA-Factory to save the model');
+  writeFileSync(join(dir, 'output', 'adapter_model.safetensors'), '');
   assert.equal(await w.exited, 0, w.err());
   const lines = w.out().trim().split('\n');
   assert.match(lines[0], /^waiting for .*output\/trainer_log\.jsonl…$/);
@@ -108,7 +116,8 @@ test('following a log being written: a line per entry as it comes, the SVG updat
   ]);
   assert.equal(lines[1], 'step 1/4 [######..................]  25% loss 0.6931 reward acc 0.550 lr 3.75e-06 epoch 0.25 ETA 0:00:03');
   assert.equal(lines.at(-1), `finished: 4/4 steps, final loss 0.4377, 0:00:04 of training; loss plot: ${svg}`);
-  assert.deepEqual(lines.slice(5, -1), terminalLossChart(readTrainerLog(log), { width: 80, height: 10 }));
+  assert.match(lines[5], /^the last step is logged; waiting for LLaMA-Factory to save the model in .*output…$/);
+  assert.deepEqual(lines.slice(6, -1), terminalLossChart(readTrainerLog(log), { width: 80, height: 10 }));
   assert.equal(readFileSync(svg, 'utf8'), svgLossChart(readTrainerLog(log), { title: title(dir) }));
   assert.match(readFileSync(svg, 'utf8'), /^<svg[^>]* xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
 });
@@ -142,6 +151,9 @@ test('on a terminal: the progress line and the chart redrawn in place', async ()
     await new Promise((r) => setTimeout(r, 1200));
     appendFileSync(log, entry(i + 1, 3, LOSSES[i]));
   }
+  // The model saved after the last step ends the watch.
+  await new Promise((r) => setTimeout(r, 1200));
+  writeFileSync(join(dir, 'output', 'adapter_model.safetensors'), '');
   const out = await term;
   assert.match(out, /\nEXIT 0\n$/);
   const height = 1 + terminalLossChart(readTrainerLog(log), { width: 100, height: 10 }).length;

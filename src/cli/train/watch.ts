@@ -11,7 +11,7 @@ const HELP = `llama3-zh train watch DIR [--plot loss.svg] [--once]
 
 Follows a run started anywhere — \`train run\` in another terminal, run.sh on a cluster node writing to a
 shared disk — from DIR's trainer_log.jsonl: progress and a loss chart, redrawn in place on a terminal. Ends
-when the run does; Ctrl-C stops watching (the run goes on).
+when the run does (its final model saved); Ctrl-C stops watching (the run goes on).
 
   --plot FILE   write the loss curve as an SVG to FILE, on every update and at the end
   --once        print where the run is now, and the chart, and exit`;
@@ -43,7 +43,8 @@ export async function watchCommand(args: string[]): Promise<void> {
     } else {
       console.log(progressText(last));
       for (const row of chart()) console.log(row);
-      console.log(follower.finished() ? `finished: ${summaryText(follower.lines)}` : `running: ${summaryText(follower.lines)}`);
+      const state = follower.finished() ? 'finished' : follower.trained() ? 'saving the model' : 'running';
+      console.log(`${state}: ${summaryText(follower.lines)}`);
     }
     plot();
     return;
@@ -69,6 +70,7 @@ export async function watchCommand(args: string[]): Promise<void> {
   };
   try {
     let waiting = false;
+    let saving = false;
     for (;;) {
       const { added, reset } = follower.poll();
       if (reset) {
@@ -82,6 +84,11 @@ export async function watchCommand(args: string[]): Promise<void> {
       } else if (!follower.last && !waiting) {
         out.write(`waiting for ${logShown}…\n`);
         waiting = true;
+      }
+      if (!saving && follower.trained() && !follower.finished()) {
+        out.write(`${tty ? '\n' : ''}the last step is logged; waiting for LLaMA-Factory to save the model in ${relative(process.cwd(), run.outputDir) || run.outputDir}…\n`);
+        saving = true;
+        drawn = 0;
       }
       if (follower.finished() || stop) {
         // What the trainer wrote between this poll and the final model appearing.
