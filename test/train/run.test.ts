@@ -387,3 +387,16 @@ test('--fresh moves the previous run\'s output aside: its checkpoints would othe
   const again = await runCli(['train', 'run', dir, '--dry-run'], { env });
   assert.doesNotMatch(again.stdout, /resume/);
 });
+
+test('a reward-model or PPO run with full or freeze tuning: LLaMA-Factory never resumes it (parser.py), so neither said nor refused', async () => {
+  const dir = runFolder({ stage: 'rm', finetuning_type: 'full' });
+  mkdirSync(join(dir, 'output', 'checkpoint-4'), { recursive: true });
+  const withCk = await runCli(['train', 'run', dir, '--dry-run'], { env: { PATH: '/nonexistent' } });
+  assert.equal(withCk.code, 0, withCk.stderr);
+  assert.doesNotMatch(withCk.stdout, /resume/);
+  // A final model and no checkpoint: LLaMA-Factory skips its output_dir check for these stages and trains over it.
+  rmSync(join(dir, 'output', 'checkpoint-4'), { recursive: true });
+  writeFileSync(join(dir, 'output', 'model.safetensors'), '');
+  const done = await runCli(['train', 'run', dir, '--dry-run'], { env: { PATH: '/nonexistent' } });
+  assert.equal(done.code, 0, done.stderr);
+});

@@ -149,6 +149,10 @@ function planWith(run: Run, opts: LaunchOptions, inherited: Map<string, string>,
 function resumeFrom(arg: string, run: Run, fresh: boolean): number | undefined {
   // resume_from_checkpoint in train.yaml is LLaMA-Factory's to follow; it then looks for no other checkpoint.
   if (fresh || run.config.overwrite_output_dir === true || run.config.do_train !== true || run.config.resume_from_checkpoint != null) return undefined;
+  // parser.py: stages rm and ppo with finetuning_type full or freeze cannot resume; it skips the whole check.
+  const stage = run.config.stage ?? 'sft';
+  const type = run.config.finetuning_type ?? 'lora';
+  if ((stage === 'rm' || stage === 'ppo') && (type === 'full' || type === 'freeze')) return undefined;
   const ck = lastCheckpoint(run.outputDir);
   if (ck !== undefined) return ck;
   const done = finalModel(run.outputDir);
