@@ -38,6 +38,7 @@ export const READ_BUDGET = 4 * 1024 * 1024;
 const CHUNK = 256 * 1024;
 /** LLaMA-Factory's lines are a few hundred bytes: a longer "line" is not one of its entries, and is not kept in memory. */
 export const MAX_LINE = 64 * 1024;
+const HEAD_BYTES = 64 * 1024;
 
 const NUMBER_KEYS = ['current_steps', 'total_steps', 'loss', 'eval_loss', 'predict_loss', 'reward', 'accuracy', 'lr', 'epoch', 'percentage',
   'throughput', 'total_tokens', 'vram_allocated', 'vram_reserved'] as const;
@@ -89,6 +90,8 @@ export class TrainerLogReader {
   private skipping = false;
   private ino = -1;
   private size = 0;
+  /** The file's first bytes as read (at most HEAD_BYTES), to tell a replaced file that goes on from one that starts over. */
+  private head: Buffer = Buffer.alloc(0);
   constructor(readonly path: string) {}
 
   /** Whether the last read stopped at READ_BUDGET with more of the file unread. */
@@ -113,10 +116,11 @@ export class TrainerLogReader {
         e.code = st.isDirectory() ? 'EISDIR' : 'EFTYPE';
         throw e;
       }
-      if (st.ino !== this.ino || st.size < this.offset) {
+      if (st.size < this.offset || (st.ino !== this.ino && !this.continues(fd))) {
         reset = this.ino !== -1;
         this.start(st.ino, st.size);
       }
+      this.ino = st.ino;
       this.size = st.size;
       const want = Math.min(st.size - this.offset, READ_BUDGET);
       if (want <= 0) return { lines: [], reset };
@@ -126,6 +130,9 @@ export class TrainerLogReader {
       while (got < data.length) {
         const n = readSync(fd, data, got, Math.min(CHUNK, data.length - got), this.offset);
         if (n <= 0) break;
+        if (this.head.length < HEAD_BYTES) {
+          this.head = Buffer.concat([this.head, data.subarray(got, got + Math.min(n, HEAD_BYTES - this.head.length))]);
+        }
         got += n;
         this.offset += n;
       }
@@ -136,7 +143,27 @@ export class TrainerLogReader {
     return { lines: this.take(data), reset };
   }
 
+  /**
+   * Whether a replaced file begins as the one read so far did. A log copied to a shared disk (rsync writes a temp
+   * file and renames it; some network file systems show a new inode after a reconnect) is replaced on every copy,
+   * with the same lines and more: reading it again from the top would show a start over each time. The first
+   * HEAD_BYTES are compared (bounded: a 2 GB log is not re-read); a new attempt writes a different first line
+   * (its own elapsed_time, from step 1), so it is told apart.
+   */
+  private continues(fd: number): boolean {
+    if (this.ino === -1 || this.head.length === 0) return false;
+    const b = Buffer.alloc(this.head.length);
+    let got = 0;
+    while (got < b.length) {
+      const n = readSync(fd, b, got, b.length - got, got);
+      if (n <= 0) return false;
+      got += n;
+    }
+    return b.equals(this.head);
+  }
+
   private start(ino: number, size: number) {
+    this.head = Buffer.alloc(0);
     this.ino = ino;
     this.size = size;
     this.offset = 0;
