@@ -1,0 +1,239 @@
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, resolve } from 'node:path';
+import { datasetName, exportLlamaFactory, type ExportedDataset } from '../data/export.js';
+import type { DataRecord } from '../data/record.js';
+import { UserError } from '../errors.js';
+import { gib } from '../estimate/terms.js';
+import { checkConfig, parseOverride, type TrainConfig, type TrainValue } from './args.js';
+import { checkTemplate, chooseZero, estimateRun, gpuMemory, type MemoryPlan, perGpuBytes, suggestCutoff, trainingMethod } from './checks.js';
+import { DS_CONFIG, DS_FILE, type ZeroStage } from './deepspeed.js';
+import { tokenLengths, type LengthStats } from './lengths.js';
+import { resolveTrainModel, type TrainModel } from './model.js';
+import { findRecipe, type Recipe } from './recipes.js';
+import { RUN_FILES, type RunMeta } from './runDir.js';
+import { runScript } from './runScript.js';
+import { writeTrainYaml } from './yaml.js';
+
+export interface InitOptions {
+  recipe: string;
+  model?: string;
+  data: string[];
+  out: string;
+  gpus?: number;
+  nnodes?: number;
+  /** GiB per GPU; undefined: nvidia-smi's, or no fit check. */
+  gpuMem?: number;
+  force?: boolean;
+  overrides?: string[];
+  /** Summary lines (stdout) and warnings (stderr). */
+  say?: (line: string) => void;
+  warn?: (line: string) => void;
+}
+
+export interface InitResult {
+  dir: string;
+  config: TrainConfig;
+  model: TrainModel;
+  datasets: ExportedDataset[];
+  lengths: LengthStats;
+  memory?: MemoryPlan;
+  zero?: ZeroStage;
+  files: string[];
+}
+
+/** Keys init fills in from its own flags: an override would silently disagree with the data or model it checked. */
+const OWN_KEYS: Record<string, string> = {
+  model_name_or_path: '--model', dataset: '--data', dataset_dir: '--data',
+};
+
+/** What a stage reads (LLaMA-Factory loader.py: a ranking dataset in any stage but rm/dpo is "not applicable"). */
+function neededKind(stage: TrainValue): DataRecord['kind'] {
+  return stage === 'dpo' || stage === 'rm' || stage === 'kto' ? 'pair' : stage === 'pt' ? 'text' : 'chat';
+}
+const KIND_WORDS: Record<DataRecord['kind'], string> = { chat: 'conversations', pair: 'preference pairs (prompt, chosen, rejected)', text: 'plain text documents' };
+const META_KIND: Record<DataRecord['kind'], RunMeta['datasets'][number]['kind']> = { chat: 'conversation', pair: 'pair', text: 'document' };
+
+/** LLaMA-Factory template → the llama3-zh chat template that renders the same turns (for `train export`, `chat`). */
+export function chatTemplateFor(t: string): string {
+  return t === 'default' ? 'lf-default' : t;
+}
+
+/**
+ * Everything before a byte is written: recipe and overrides, every key against LLaMA-Factory's arguments, the
+ * model, the template, the output folder, memory. Then the run folder is built under a temp name beside DIR (data
+ * exported and measured there) and renamed into place: a failure or Ctrl-C leaves nothing.
+ */
+export async function initRun(o: InitOptions): Promise<InitResult> {
+  const say = o.say ?? (() => {});
+  const warn = o.warn ?? (() => {});
+  const recipe = findRecipe(o.recipe);
+  const gpus = o.gpus ?? 1;
+  const nnodes = o.nnodes ?? 1;
+  const world = gpus * nnodes;
+  if (!o.data.length) throw new UserError('give the training data with --data FILE[,FILE…]', 2);
+  const names = o.data.map(datasetName);
+
+  const overrides = (o.overrides ?? []).map(parseOverride);
+  for (const [k] of overrides) if (OWN_KEYS[k]) throw new UserError(`${k} is set by ${OWN_KEYS[k]}; give it there instead of ${k}=…`, 2);
+  const model = resolveTrainModel(o.model ?? recipe.defaultModel);
+  const config: TrainConfig = { ...recipe.config, model_name_or_path: model.nameOrPath, dataset: names.join(',') };
+  for (const [k, v] of overrides) config[k] = v;
+  const problems = checkConfig(config);
+  if (problems.length) throw new UserError(problems[0] + (problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''), 2);
+  const warnings = checkTemplate(config, model, recipe.name, overrides.some(([k]) => k === 'template'));
+
+  const dir = resolve(o.out);
+  checkOutDir(o.out, dir, !!o.force);
+
+  // DeepSpeed and memory, from the config as it now stands.
+  const gpu = gpuMemory(o.gpuMem);
+  const userDs = overrides.some(([k]) => k === 'deepspeed');
+  const zero: ZeroStage | undefined = userDs ? zeroOf(config.deepspeed) : chooseZero(config, model.shape, world, gpu.bytes);
+  if (!userDs && zero) config.deepspeed = DS_FILE[zero];
+  let memory: MemoryPlan | undefined;
+  if (model.shape) {
+    const estimate = estimateRun(config, model.shape);
+    memory = { estimate, perGpu: perGpuBytes(estimate, zero, world), zero, gpuMem: gpu.bytes, gpuMemFrom: gpu.from };
+    if (gpu.bytes !== undefined && memory.perGpu > gpu.bytes && !o.force) throw new UserError(tooBig(memory, config, world, gpu.bytes));
+  }
+
+  // The folder, under a temp name: the data is exported (and checked) into it.
+  const tmp = join(dirname(dir), `.${basename(dir)}.init-${process.pid}.tmp`);
+  const clean = () => rmSync(tmp, { recursive: true, force: true });
+  const onSignal = () => { clean(); process.exit(130); };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal).on('exit', clean);
+  try {
+    mkdirSync(dirname(dir), { recursive: true });
+    mkdirSync(tmp);
+    const datasets = await exportLlamaFactory(o.data, join(tmp, RUN_FILES.data), { names });
+    const need = neededKind(config.stage);
+    for (const ds of datasets) if (ds.kind !== need) throw new UserError(wrongKind(ds, need, config, recipe));
+    for (const ds of datasets) {
+      const dropped = ds.rejected.count + ds.otherKind.total;
+      if (ds.rejected.count) warnings.push(`warning: ${ds.input}: ${ds.rejected.count} of ${ds.rows} rows are broken and were left out (llama3-zh data check ${ds.input} lists them)`);
+      if (ds.otherKind.total) warnings.push(`warning: ${ds.input}: ${ds.otherKind.total} rows of another kind were left out (${[...ds.otherKind.counts.keys()].join('; ')})`);
+      void dropped;
+    }
+    const cutoff = typeof config.cutoff_len === 'number' ? config.cutoff_len : 2048;
+    const lengths = await tokenLengths(datasets.map((d) => join(tmp, RUN_FILES.data, d.file)), cutoff);
+    if (lengths.over / lengths.rows > 0.01) {
+      warnings.push(`warning: ${pct(lengths.over, lengths.rows)} of the rows are longer than cutoff_len ${cutoff} and will be cut; cutoff_len=${suggestCutoff(lengths.p99)} keeps 99% whole`);
+    }
+
+    const files: string[] = [RUN_FILES.config, `${RUN_FILES.data}/`];
+    writeFileSync(join(tmp, RUN_FILES.config), writeTrainYaml(config, { header: yamlHeader(recipe), comments: recipe.comments }));
+    if (zero && config.deepspeed === DS_FILE[zero]) {
+      writeFileSync(join(tmp, DS_FILE[zero]), DS_CONFIG[zero]);
+      files.push(DS_FILE[zero]);
+    }
+    writeFileSync(join(tmp, RUN_FILES.script), runScript(config, { recipe: recipe.name, gpus, nnodes }));
+    chmodSync(join(tmp, RUN_FILES.script), 0o755);
+    files.push(RUN_FILES.script);
+    const meta: RunMeta = {
+      version: 1, recipe: recipe.name,
+      model: { given: model.given, ...(model.path ? { path: model.path } : {}), ...(model.repo ? { repo: model.repo } : {}) },
+      template: String(config.template), chatTemplate: chatTemplateFor(String(config.template)),
+      datasets: datasets.map((d) => ({ name: d.name, kind: META_KIND[d.kind], rows: d.written })),
+      gpus, nnodes, createdAt: new Date().toISOString(), tool: toolVersion(),
+    };
+    writeFileSync(join(tmp, RUN_FILES.meta), JSON.stringify(meta, null, 2) + '\n');
+    files.push(RUN_FILES.meta);
+
+    for (const w of warnings) warn(w);
+    summary(say, { recipe, model, datasets, lengths, cutoff, memory, config, world, dir: o.out, files, nnodes });
+    place(tmp, dir);
+    return { dir, config, model, datasets, lengths, memory, zero, files };
+  } finally {
+    clean();
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal).off('exit', clean);
+  }
+}
+
+/**
+ * DIR must be new, empty, or given with --force. A folder with train.yaml is a run; one whose output/ holds
+ * checkpoint-N is worse: LLaMA-Factory (overwrite_output_dir false) would resume from the last checkpoint without
+ * a word, training the new config on top of the old run.
+ */
+function checkOutDir(given: string, dir: string, force: boolean) {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new UserError(`--out ${given} is a file; give a folder for the run`);
+  if (force) return;
+  const out = join(dir, RUN_FILES.output);
+  const ckpts = existsSync(out) && statSync(out).isDirectory() ? readdirSync(out).filter((n) => /^checkpoint-\d+$/.test(n)) : [];
+  if (ckpts.length) {
+    throw new UserError(`${given} already holds a run with ${ckpts.length} checkpoint${ckpts.length > 1 ? 's' : ''} in ${RUN_FILES.output}/: LLaMA-Factory would silently resume from the last one; give a new --out, or --force to replace the folder (checkpoints included)`);
+  }
+  if (existsSync(join(dir, RUN_FILES.config))) throw new UserError(`${given} already holds a run (${RUN_FILES.config}); give a new --out, or --force to replace it`);
+  const entries = readdirSync(dir);
+  if (entries.length) throw new UserError(`${given} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); give a new or empty folder, or --force to replace it`);
+}
+
+/** The finished folder into place: an existing DIR (empty, or --force) is moved aside first, then removed. */
+function place(tmp: string, dir: string) {
+  if (existsSync(dir)) {
+    const old = `${tmp}.old`;
+    renameSync(dir, old);
+    try { renameSync(tmp, dir); } catch (e) { renameSync(old, dir); throw e; }
+    rmSync(old, { recursive: true, force: true });
+  } else {
+    renameSync(tmp, dir);
+  }
+}
+
+function zeroOf(v: TrainValue): ZeroStage | undefined {
+  return v === DS_FILE[3] ? 3 : v === DS_FILE[2] ? 2 : undefined;
+}
+
+function tooBig(m: MemoryPlan, config: TrainConfig, world: number, have: number): string {
+  const fixes: string[] = [];
+  const method = trainingMethod(config);
+  if (method === 'lora' || method === 'full-amp' || method === 'full-16') fixes.push('QLoRA (--recipe qlora-sft-zh, a 4-bit base)');
+  for (let w = world + 1; w <= 1024; w++) {
+    if (perGpuBytes(m.estimate, 3, w) <= have) { fixes.push(`ZeRO-3 over ${w}+ GPUs (--gpus N, --nnodes N)`); break; }
+  }
+  if (typeof config.cutoff_len === 'number' && config.cutoff_len > 1024) fixes.push('a shorter cutoff_len');
+  const on = world > 1 ? ` on each of ${world} GPUs${m.zero ? ` (ZeRO-${m.zero})` : ''}` : '';
+  return `the run needs about ${gib(m.perGpu)}${on} and the GPU has ${gib(have)} (${m.gpuMemFrom}); try ${fixes.join(', or ') || 'a smaller model'}; --force writes it anyway`;
+}
+
+function wrongKind(ds: ExportedDataset, need: DataRecord['kind'], config: TrainConfig, recipe: Recipe): string {
+  const why = need === 'chat' && ds.kind === 'pair'
+    ? ' (LLaMA-Factory refuses a ranking dataset in an SFT stage: "The dataset is not applicable in the current training stage"; for pairs use --recipe dpo-zh or orpo-zh)'
+    : need === 'pair' ? ' (convert them with llama3-zh data convert --to preference, or use --recipe sft-instruct-zh)' : '';
+  return `${ds.input} holds ${KIND_WORDS[ds.kind]}; recipe ${recipe.name} (stage ${config.stage}) needs ${KIND_WORDS[need]}${why}`;
+}
+
+const pct = (n: number, of: number) => `${((100 * n) / Math.max(1, of)).toFixed(1)}%`;
+
+function yamlHeader(r: Recipe): string[] {
+  return [`llama3-zh train init --recipe ${r.name}: ${r.title}`, 'Start it with ./run.sh or llama3-zh train run DIR; paths are relative to this folder.'];
+}
+
+function toolVersion(): string {
+  return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+}
+
+function summary(say: (l: string) => void, s: {
+  recipe: Recipe; model: TrainModel; datasets: ExportedDataset[]; lengths: LengthStats; cutoff: number; memory?: MemoryPlan;
+  config: TrainConfig; world: number; dir: string; files: string[]; nnodes: number;
+}) {
+  say(`recipe   ${s.recipe.name}: ${s.recipe.title}`);
+  say(`model    ${s.model.path ?? `${s.model.repo} (LLaMA-Factory downloads it)`}`);
+  for (const d of s.datasets) say(`data     ${d.input}: ${d.written} ${d.kind === 'pair' ? 'preference pairs' : d.kind === 'chat' ? 'conversations' : 'documents'} → ${RUN_FILES.data}/${d.file}${d.rows > d.written ? ` (${d.rows - d.written} left out)` : ''}`);
+  const L = s.lengths;
+  say(`tokens   p50 ${L.p50}, p99 ${L.p99}, max ${L.max} (Llama-3 tokenizer); ${L.over} of ${L.rows} rows (${pct(L.over, L.rows)}) over cutoff_len ${s.cutoff}`);
+  const m = s.memory;
+  if (!m) say(`memory   not checked: ${s.model.shapeFrom}`);
+  else {
+    const how = `${m.estimate.method}, batch ${s.config.per_device_train_batch_size} × ${s.cutoff} tokens${s.config.stage === 'dpo' ? ', chosen + rejected' : ''}`;
+    const shard = m.zero ? `, ZeRO-${m.zero} over ${s.world} GPU${s.world > 1 ? 's' : ''} (approximate)` : s.world > 1 ? `, DDP over ${s.world} GPUs` : '';
+    const fit = m.gpuMem === undefined ? ' (no --gpu-mem and no nvidia-smi here: fit not checked)'
+      : m.perGpu > m.gpuMem ? ` of ${gib(m.gpuMem)} (${m.gpuMemFrom}): does NOT fit (--force)` : ` of ${gib(m.gpuMem)} (${m.gpuMemFrom}): fits`;
+    say(`memory   about ${gib(m.perGpu)} per GPU (${how}${shard})${fit}`);
+  }
+  say(`wrote    ${s.dir}/: ${s.files.join(', ')}`);
+  say(s.nnodes > 1
+    ? `next     on each node: MASTER_ADDR=<master's address> ${join(s.dir, RUN_FILES.script)} NODE_RANK (0 on the master), or llama3-zh train run ${s.dir} --nnodes ${s.nnodes} --node-rank R --master-addr HOST`
+    : `next     llama3-zh train run ${s.dir}   (or ${join(s.dir, RUN_FILES.script)})`);
+}
