@@ -110,10 +110,8 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
     const need = neededKind(config.stage);
     for (const ds of datasets) if (ds.kind !== need) throw new UserError(wrongKind(ds, need, config, recipe));
     for (const ds of datasets) {
-      const dropped = ds.rejected.count + ds.otherKind.total;
-      if (ds.rejected.count) warnings.push(`warning: ${ds.input}: ${ds.rejected.count} of ${ds.rows} rows are broken and were left out (llama3-zh data check ${ds.input} lists them)`);
+        if (ds.rejected.count) warnings.push(`warning: ${ds.input}: ${ds.rejected.count} of ${ds.rows} rows are broken and were left out (llama3-zh data check ${ds.input} lists them)`);
       if (ds.otherKind.total) warnings.push(`warning: ${ds.input}: ${ds.otherKind.total} rows of another kind were left out (${[...ds.otherKind.counts.keys()].join('; ')})`);
-      void dropped;
     }
     const cutoff = typeof config.cutoff_len === 'number' ? config.cutoff_len : 2048;
     const lengths = await tokenLengths(datasets.map((d) => join(tmp, RUN_FILES.data, d.file)), cutoff);
@@ -189,8 +187,9 @@ function tooBig(m: MemoryPlan, config: TrainConfig, world: number, have: number)
   const fixes: string[] = [];
   const method = trainingMethod(config);
   if (method === 'lora' || method === 'full-amp' || method === 'full-16') fixes.push('QLoRA (--recipe qlora-sft-zh, a 4-bit base)');
-  for (let w = world + 1; w <= 1024; w++) {
-    if (perGpuBytes(m.estimate, 3, w) <= have) { fixes.push(`ZeRO-3 over ${w}+ GPUs (--gpus N, --nnodes N)`); break; }
+  // QLoRA runs without DeepSpeed here (bitsandbytes 4-bit under ZeRO-3 is a special case), so ZeRO-3 is no fix for it.
+  for (let w = world + 1; w <= 1024 && !method.startsWith('qlora'); w++) {
+    if (perGpuBytes(m.estimate, 3, w) <= have) { fixes.push(`ZeRO-3 over ${w} or more GPUs (--gpus N, --nnodes N)`); break; }
   }
   if (typeof config.cutoff_len === 'number' && config.cutoff_len > 1024) fixes.push('a shorter cutoff_len');
   const on = world > 1 ? ` on each of ${world} GPUs${m.zero ? ` (ZeRO-${m.zero})` : ''}` : '';
@@ -200,7 +199,7 @@ function tooBig(m: MemoryPlan, config: TrainConfig, world: number, have: number)
 function wrongKind(ds: ExportedDataset, need: DataRecord['kind'], config: TrainConfig, recipe: Recipe): string {
   const why = need === 'chat' && ds.kind === 'pair'
     ? ' (LLaMA-Factory refuses a ranking dataset in an SFT stage: "The dataset is not applicable in the current training stage"; for pairs use --recipe dpo-zh or orpo-zh)'
-    : need === 'pair' ? ' (convert them with llama3-zh data convert --to preference, or use --recipe sft-instruct-zh)' : '';
+    : need === 'pair' ? ' (a conversation has no rejected answer to prefer against; for conversations use --recipe sft-instruct-zh)' : '';
   return `${ds.input} holds ${KIND_WORDS[ds.kind]}; recipe ${recipe.name} (stage ${config.stage}) needs ${KIND_WORDS[need]}${why}`;
 }
 
@@ -226,11 +225,14 @@ function summary(say: (l: string) => void, s: {
   const m = s.memory;
   if (!m) say(`memory   not checked: ${s.model.shapeFrom}`);
   else {
-    const how = `${m.estimate.method}, batch ${s.config.per_device_train_batch_size} × ${s.cutoff} tokens${s.config.stage === 'dpo' ? ', chosen + rejected' : ''}`;
-    const shard = m.zero ? `, ZeRO-${m.zero} over ${s.world} GPU${s.world > 1 ? 's' : ''} (approximate)` : s.world > 1 ? `, DDP over ${s.world} GPUs` : '';
-    const fit = m.gpuMem === undefined ? ' (no --gpu-mem and no nvidia-smi here: fit not checked)'
-      : m.perGpu > m.gpuMem ? ` of ${gib(m.gpuMem)} (${m.gpuMemFrom}): does NOT fit (--force)` : ` of ${gib(m.gpuMem)} (${m.gpuMemFrom}): fits`;
-    say(`memory   about ${gib(m.perGpu)} per GPU (${how}${shard})${fit}`);
+    const rank = s.config.lora_rank ?? 8;
+    const how = { 'full-amp': 'full fine-tuning, fp32 master weights under bf16', 'full-16': 'full fine-tuning in pure bf16', lora: `LoRA rank ${rank}`, 'qlora-8': `QLoRA 8-bit, rank ${rank}`, 'qlora-4': `QLoRA 4-bit, rank ${rank}` }[m.estimate.method];
+    const seqs = `batch ${s.config.per_device_train_batch_size} × ${s.cutoff} tokens${s.config.stage === 'dpo' ? ' × 2 (chosen, rejected)' : ''}`;
+    const shard = m.zero === 3 ? `; ZeRO-3 splits weights, gradients and optimizer states over ${s.world} GPU${s.world > 1 ? 's' : ''} (an approximation)`
+      : m.zero === 2 ? `; ZeRO-2 splits gradients and optimizer states over ${s.world} GPUs (an approximation)` : s.world > 1 ? `; DDP: each of ${s.world} GPUs holds it all` : '';
+    say(`memory   about ${gib(m.perGpu)} per GPU (${how}, ${seqs}${shard})`);
+    say(m.gpuMem === undefined ? '         fit not checked: no --gpu-mem, and no nvidia-smi here'
+      : m.perGpu > m.gpuMem ? `         does NOT fit in ${gib(m.gpuMem)} (${m.gpuMemFrom}); written because of --force` : `         fits in ${gib(m.gpuMem)} (${m.gpuMemFrom})`);
   }
   say(`wrote    ${s.dir}/: ${s.files.join(', ')}`);
   say(s.nnodes > 1

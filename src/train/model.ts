@@ -40,7 +40,10 @@ export function resolveTrainModel(arg: string): TrainModel {
   let storedGguf = false;
   for (const { repo } of reposOf(ref, undefined, 'safetensors')) {
     const m = findLocal(repo, ref.spec);
-    if (m?.format === 'safetensors') return { ...fromFolder(arg, resolve(m.path, '..')), repo };
+    if (m?.format === 'safetensors') {
+      if (!m.complete) throw new UserError(`${arg} is only partly downloaded (${repo}); finish it with llama3-zh pull ${arg} --format safetensors`);
+      return { ...fromFolder(arg, resolve(m.path, '..')), repo };
+    }
     if (m) storedGguf = true;
   }
   const c = ref.catalog;
@@ -88,7 +91,7 @@ function chatFromFolder(dir: string): Pick<TrainModel, 'chat' | 'chatWhy'> {
   let tc: unknown;
   try { tc = JSON.parse(readFileSync(p, 'utf8')); } catch { return { chat: 'unknown', chatWhy: 'its tokenizer_config.json is not valid JSON' }; }
   const t = (tc as Record<string, unknown>)?.chat_template;
-  return t ? { chat: 'instruct', chatWhy: 'its tokenizer_config.json has a chat_template' } : { chat: 'base', chatWhy: 'its tokenizer_config.json has no chat_template (a base model)' };
+  return t ? { chat: 'instruct', chatWhy: 'its tokenizer_config.json has a chat_template' } : { chat: 'base', chatWhy: 'its tokenizer_config.json has no chat_template' };
 }
 
 /** Meta's own repo names say which is which; any other name says nothing sure. */

@@ -5,7 +5,7 @@ import { DEFAULT_MASTER_PORT, launchPlan } from './launch.js';
 function line(env: Record<string, string>, command: string[]): string {
   const vars = Object.entries(env).map(([k, v]) =>
     k === 'MASTER_ADDR' ? `MASTER_ADDR="$MASTER_ADDR"` : k === 'MASTER_PORT' ? `MASTER_PORT="\${MASTER_PORT:-${DEFAULT_MASTER_PORT}}"` : `${k}=${v}`);
-  return ['exec', ...vars, ...command].join(' ');
+  return [...vars, ...command].join(' ');
 }
 
 /**
@@ -38,9 +38,10 @@ export function runScript(config: TrainConfig, o: { recipe: string; gpus: number
     `# The same as: llama3-zh train run . --nnodes ${o.nnodes} --node-rank R --master-addr HOST   (in this folder)`,
     'set -euo pipefail',
     'cd "$(dirname "$0")"',
-    ': "${MASTER_ADDR:?set MASTER_ADDR to the master node\'s address, the same on every node}"',
+    // No apostrophe in the message: inside "${…:?…}" bash reads one as an opening quote.
+    ': "${MASTER_ADDR:?set MASTER_ADDR to the address of the master node, the same on every node}"',
     'case "${1:-}" in',
     ...cases,
-    `  *) echo "usage: MASTER_ADDR=HOST ./run.sh NODE_RANK   (0 on the master, 1…${o.nnodes - 1} on the others)" >&2; exit 2 ;;`,
+    `  *) echo "usage: MASTER_ADDR=HOST ./run.sh NODE_RANK   (0 on the master, ${o.nnodes === 2 ? '1 on the other node' : `1…${o.nnodes - 1} on the others`})" >&2; exit 2 ;;`,
     'esac', ''].join('\n');
 }
