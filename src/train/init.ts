@@ -203,6 +203,9 @@ function wrongKind(ds: ExportedDataset, need: DataRecord['kind'], config: TrainC
   return `${ds.input} holds ${KIND_WORDS[ds.kind]}; recipe ${recipe.name} (stage ${config.stage}) needs ${KIND_WORDS[need]}${why}`;
 }
 
+/** A path as a shell word, for commands the user copies. */
+const shq = (p: string) => /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
+
 const pct = (n: number, of: number) => `${((100 * n) / Math.max(1, of)).toFixed(1)}%`;
 
 function yamlHeader(r: Recipe): string[] {
@@ -236,6 +239,6 @@ function summary(say: (l: string) => void, s: {
   }
   say(`wrote    ${s.dir}/: ${s.files.join(', ')}`);
   say(s.nnodes > 1
-    ? `next     on each node: MASTER_ADDR=<master's address> ${join(s.dir, RUN_FILES.script)} NODE_RANK (0 on the master), or llama3-zh train run ${s.dir} --nnodes ${s.nnodes} --node-rank R --master-addr HOST`
-    : `next     llama3-zh train run ${s.dir}   (or ${join(s.dir, RUN_FILES.script)})`);
+    ? `next     on each node: MASTER_ADDR=<master's address> ${shq(join(s.dir, RUN_FILES.script))} NODE_RANK (0 on the master), or llama3-zh train run ${shq(s.dir)} --nnodes ${s.nnodes} --node-rank R --master-addr HOST`
+    : `next     llama3-zh train run ${shq(s.dir)}   (or ${shq(join(s.dir, RUN_FILES.script))})`);
 }

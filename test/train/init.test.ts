@@ -364,3 +364,32 @@ test('a model pulled into the store: its safetensors folder', async () => {
   assert.equal(hub.code, 0, hub.stderr);
   assert.equal(parse(read(join(d, 'hub', 'train.yaml'))).model_name_or_path, 'shenzhi-wang/Llama3-8B-Chinese-Chat');
 });
+
+test('Ctrl-C while the data is exported leaves nothing: no DIR, no temp folder', async () => {
+  const d = workdir();
+  const rows = Array.from({ length: 40000 }, (_, i) => ({ conversations: [{ from: 'human', value: `问题${i}：天空为什么是蓝色的？` }, { from: 'gpt', value: `回答${i}：因为瑞利散射，短波长的光散射得更多。` }] }));
+  writeFileSync(join(d, 'big.jsonl'), jsonl(rows));
+  const before = readdirSync(d);
+  const { spawn } = await import('node:child_process');
+  const { watch } = await import('node:fs');
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'train', 'init', '--recipe', 'sft-instruct-zh', '--data', 'big.jsonl', '--out', 'run', '--gpu-mem', '80'],
+    { cwd: d, env: { ...process.env, ...NO_GPU }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The signal goes the moment the temp folder appears beside DIR: while the export is under way.
+  const w = watch(d, (_e, name) => { if (name && String(name).startsWith('.run.init-')) { w.close(); child.kill('SIGINT'); } });
+  const code = await new Promise<number | null>((res) => child.on('close', (c, sig) => res(c ?? (sig === 'SIGINT' ? 130 : null))));
+  w.close();
+  assert.equal(code, 130);
+  assertNothingWritten(d, before);
+});
+
+test('a run folder with a space in its path works on several GPUs: LLaMA-Factory is started in it with the relative train.yaml', async () => {
+  // launcher.py joins argv with spaces and splits the torchrun command again; run.sh passes only "train.yaml"
+  // (the folder is the working directory), so the space never reaches that split.
+  const d = workdir();
+  const bin = fakeCli(d);
+  const r = await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out', 'my runs/sft', '--gpus', '8', '--gpu-mem', '80']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').pop(), "next     llama3-zh train run 'my runs/sft'   (or 'my runs/sft/run.sh')");
+  assert.equal(sh(join(d, 'my runs', 'sft', 'run.sh'), [], { PATH: `${bin}:/usr/bin:/bin` }).out,
+    `cwd=${join(d, 'my runs', 'sft')} argv=train train.yaml\nFORCE_TORCHRUN=1\nNPROC_PER_NODE=8\n`);
+});
