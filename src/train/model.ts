@@ -58,7 +58,9 @@ export function resolveTrainModel(arg: string): TrainModel {
     }
   }
   if (!repo) throw new UserError(`${arg}: unknown model; give a Hugging Face model folder, a catalog name or owner/name`);
-  if (c && !Object.values(c.sources).includes(repo) && Object.values(c.gguf ?? {}).some((g) => g?.repo === repo)) {
+  // LLaMA-Factory downloads from Hugging Face: a repo that holds only GGUF there is no use, even when ModelScope has
+  // weights under the same name (shareAI/llama3.1-8b-instruct-dpo-zh).
+  if (c && c.sources.huggingface !== repo && c.gguf?.huggingface?.repo === repo) {
     throw new UserError(`${repo} holds GGUF files only; ${NEEDS_HF}`);
   }
   if (storedGguf && !c) throw new UserError(`${arg} is in the store as a GGUF; ${NEEDS_HF}`);
