@@ -101,7 +101,7 @@ test('dpo-zh: the data as a ranking dataset, llama3-zh.json, the summary lines',
   assert.deepEqual(info, {
     pairs: {
       file_name: 'pairs.jsonl', formatting: 'sharegpt', ranking: true,
-      columns: { messages: 'conversations', chosen: 'chosen', rejected: 'rejected', system: 'system' },
+      columns: { messages: 'conversations', chosen: 'chosen', rejected: 'rejected' },
       tags: { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', system_tag: 'system' },
     },
   });

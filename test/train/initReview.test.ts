@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { formatValue } from '../../src/train/yaml.js';
+import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { ROOT } from '../helpers/models.js';
+
+/**
+ * Review of train init against LLaMA-Factory 0.9.6.dev0's own checks (hparams/parser.py, finetuning_args.py,
+ * model_utils/quantization.py, data/loader.py and converter.py): every case here was a train.yaml or data folder
+ * that LLaMA-Factory refuses or misreads after Python, torch and the model have loaded, or a folder init lost.
+ */
+const root = mkdtempSync(join(tmpdir(), 'train-init-review-'));
+let n = 0;
+const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+const CHAT = [{ conversations: [{ from: 'human', value: '你好' }, { from: 'gpt', value: '你好！' }] }];
+const PAIRS = [{ conversations: [{ from: 'human', value: '你好' }], chosen: { from: 'gpt', value: '你好呀' }, rejected: { from: 'gpt', value: 'Hello.' } }];
+
+function workdir(): string {
+  const d = join(root, `w${++n}`);
+  mkdirSync(d);
+  writeFileSync(join(d, 'zh.jsonl'), jsonl(CHAT));
+  writeFileSync(join(d, 'pairs.jsonl'), jsonl(PAIRS));
+  return d;
+}
+const NO_GPU = { PATH: '/nonexistent' };
+const init = (d: string, args: string[]) => runCli(['train', 'init', ...args], { cwd: d, env: NO_GPU });
+const read = (p: string) => readFileSync(p, 'utf8');
+
+test('dataset_info.json names a system column only when the data has one (converter.py reads example["system"]: KeyError)', async () => {
+  const d = workdir();
+  writeFileSync(join(d, 'sys.jsonl'), jsonl([{ ...PAIRS[0], system: '用中文回答' }]));
+  const r = await init(d, ['--recipe', 'dpo-zh', '--data', 'pairs.jsonl,sys.jsonl', '--out', 'run', '--gpu-mem', '80']);
+  assert.equal(r.code, 0, r.stderr);
+  const info = JSON.parse(read(join(d, 'run', 'data', 'dataset_info.json')));
+  assert.deepEqual(info.pairs.columns, { messages: 'conversations', chosen: 'chosen', rejected: 'rejected' });
+  assert.deepEqual(info.sys.columns, { messages: 'conversations', chosen: 'chosen', rejected: 'rejected', system: 'system' });
+  const c = await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out', 'sft', '--gpu-mem', '80']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.deepEqual(JSON.parse(read(join(d, 'sft', 'data', 'dataset_info.json'))).zh.columns, { messages: 'conversations' });
+});
+
+test("combinations LLaMA-Factory's parser refuses are refused before anything is written", async () => {
+  const d = workdir();
+  const before = readdirSync(d);
+  const cases: [string[], RegExp][] = [
+    [['--recipe', 'sft-base-zh', '--data', 'zh.jsonl', 'quantization_bit=4'], /^llama3-zh train: quantization_bit 4 with finetuning_type full: LLaMA-Factory: "Quantization is only compatible with the LoRA or OFT method."; use --recipe qlora-sft-zh, or drop quantization_bit$/],
+    [['--recipe', 'qlora-sft-zh', '--data', 'zh.jsonl', 'finetuning_type=freeze'], /^llama3-zh train: quantization_bit 4 with finetuning_type freeze: LLaMA-Factory: "Quantization is only compatible with the LoRA or OFT method\."/],
+    [['--recipe', 'sft-base-zh', '--data', 'zh.jsonl', 'pure_bf16=true', '--gpus', '8'], /^llama3-zh train: pure_bf16 with DeepSpeed ZeRO-3 \(ds_z3_config\.json\): LLaMA-Factory: "`pure_bf16` is incompatible with DeepSpeed ZeRO-3\."/],
+    [['--recipe', 'qlora-sft-zh', '--data', 'zh.jsonl', 'quantization_bit=8', 'deepspeed=ds_z3_config.json', '--gpus', '2'], /^llama3-zh train: quantization_bit 8 with DeepSpeed ZeRO-3 \(ds_z3_config\.json\): LLaMA-Factory: "Only 4-bit quantized model can use fsdp\+qlora or auto device map\."/],
+    [['--recipe', 'dpo-zh', '--data', 'pairs.jsonl', 'stage=kto'], /^llama3-zh train: stage kto reads single answers marked good or bad \(a kto_tag column\), which train init does not write; LLaMA-Factory refuses preference pairs there \("The dataset is not applicable in the current training stage\."\); use stage dpo$/],
+    [['--recipe', 'orpo-zh', '--data', 'pairs.jsonl', 'ref_model=meta-llama/Meta-Llama-3-8B-Instruct'], /^llama3-zh train: pref_loss orpo uses no reference model: LLaMA-Factory ignores ref_model there \(use_ref_model is false for orpo and simpo\); drop ref_model, or use pref_loss=sigmoid$/],
+    [['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', 'cutoff_len=0'], /^llama3-zh train: cutoff_len must be at least 1, not 0$/],
+    [['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', 'per_device_train_batch_size=0'], /^llama3-zh train: per_device_train_batch_size must be at least 1, not 0$/],
+    [['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', 'learning_rate=-1.0e-4'], /^llama3-zh train: learning_rate must be more than 0, not -0\.0001$/],
+  ];
+  for (const [args, re] of cases) {
+    assertOneLineError(await init(d, [...args, '--out', 'run', '--gpu-mem', '2000']), re);
+    assert.deepEqual(readdirSync(d).sort(), before.sort());
+  }
+});
+
+test('paths in overrides: a DeepSpeed file must exist and is made absolute (LLaMA-Factory runs in the run folder); output_dir elsewhere is checked for checkpoints', async () => {
+  const d = workdir();
+  const before = readdirSync(d);
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out', 'run', '--gpus', '2', 'deepspeed=my_ds.json']),
+    /^llama3-zh train: deepspeed=my_ds\.json: no such file; give a DeepSpeed config file \(or leave deepspeed out: train init writes ds_z2_config\.json or ds_z3_config\.json where the run needs one\)$/);
+  mkdirSync(join(d, 'old', 'checkpoint-100'), { recursive: true });
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out', 'run', `output_dir=${join(d, 'old')}`]),
+    /^llama3-zh train: output_dir .*old already holds 1 checkpoint: LLaMA-Factory would silently resume from the last one; give a new output_dir, or overwrite_output_dir=true$/);
+  assert.deepEqual(readdirSync(d).sort(), before.sort());
+  writeFileSync(join(d, 'my_ds.json'), '{"zero_optimization": {"stage": 2}}');
+  const r = await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out', 'run', '--gpus', '2', 'deepspeed=my_ds.json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(parse(read(join(d, 'run', 'train.yaml'))).deepspeed, join(d, 'my_ds.json'));
+});
+
+test('model resolution: a catalog LoRA adapter, a GGUF file or quant inside a repo id are not a model to train', async () => {
+  const d = workdir();
+  const before = readdirSync(d);
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'wukong-405b-zh', '--data', 'zh.jsonl', '--out', 'run', '--gpu-mem', '2000']),
+    /^llama3-zh train: wukong-405b-zh is a LoRA adapter, not a model: give its base model as --model, and the adapter as adapter_name_or_path=REPO to train it further$/);
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'llama3-8b-doc2markmap-lora', '--data', 'zh.jsonl', '--out', 'run']),
+    /^llama3-zh train: llama3-8b-doc2markmap-lora is a LoRA adapter, not a model/);
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'meta-llama/Meta-Llama-3-8B-Instruct:Q4_K_M', '--data', 'zh.jsonl', '--out', 'run']),
+    /^llama3-zh train: meta-llama\/Meta-Llama-3-8B-Instruct:Q4_K_M names a file or quant in the repo; training takes the whole repo: give meta-llama\/Meta-Llama-3-8B-Instruct$/);
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'meta-llama/Meta-Llama-3-8B-Instruct/original', '--data', 'zh.jsonl', '--out', 'run']),
+    /^llama3-zh train: meta-llama\/Meta-Llama-3-8B-Instruct\/original names a file or quant in the repo; training takes the whole repo/);
+  assert.deepEqual(readdirSync(d).sort(), before.sort());
+});
+
+test('--force replaces a run folder only: never a folder that is not a run, nor one holding the model or the data', async () => {
+  const d = workdir();
+  mkdirSync(join(d, 'project', 'base'), { recursive: true });
+  writeFileSync(join(d, 'project', 'notes.txt'), 'mine');
+  writeFileSync(join(d, 'project', 'zh.jsonl'), jsonl(CHAT));
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'project/zh.jsonl', '--out', 'project', '--force']),
+    /^llama3-zh train: project holds project\/zh\.jsonl \(--data\); --force would delete it with the folder: give another --out$/);
+  writeFileSync(join(d, 'project', 'train.yaml'), 'stage: sft\n');
+  writeFileSync(join(d, 'project', 'base', 'config.json'), '{}');
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'project/base', '--data', 'zh.jsonl', '--out', 'project', '--force']),
+    /^llama3-zh train: project holds project\/base \(--model\); --force would delete it with the folder: give another --out$/);
+  const cwd = join(d, 'project');
+  assertOneLineError(await init(cwd, ['--recipe', 'sft-instruct-zh', '--data', '../zh.jsonl', '--out', '.', '--force']),
+    /^llama3-zh train: \. is the working folder \(or holds it\); --force would delete it: give another --out$/);
+  rmFile(join(d, 'project', 'train.yaml'));
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out', 'project', '--force']),
+    /^llama3-zh train: project is not empty and is not a run folder \(no train\.yaml or llama3-zh\.json\): --force replaces only a run; give a new or empty folder$/);
+  assert.deepEqual(readdirSync(join(d, 'project')).sort(), ['base', 'notes.txt', 'zh.jsonl']);
+});
+
+function rmFile(p: string) { execFileSync('rm', [p]); }
+
+test('a failed init leaves no parent folders it made; stage pt on documents works', async () => {
+  const d = workdir();
+  const before = readdirSync(d);
+  assertOneLineError(await init(d, ['--recipe', 'dpo-zh', '--data', 'zh.jsonl', '--out', 'a/b/run']), /holds conversations/);
+  assert.deepEqual(readdirSync(d).sort(), before.sort());
+  writeFileSync(join(d, 'c.txt'), '第一篇文档。\n\n第二篇文档，长一些。\n');
+  const r = await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'c.txt', '--out', 'pt', 'stage=pt']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^data     c\.txt: 2 documents → data\/c\.jsonl$/m);
+  assert.match(r.stdout, /^tokens   p50 \d+, p99 \d+, max \d+ \(Llama-3 tokenizer\); 0 of 2 rows/m);
+  assert.deepEqual(JSON.parse(read(join(d, 'pt', 'data', 'dataset_info.json'))).c, { file_name: 'c.jsonl', columns: { prompt: 'text' } });
+});
+
+test('YAML text PyYAML cannot read raw (DEL, C1 controls, U+2028, U+FEFF) is escaped; the rest round-trips', () => {
+  const odd = ['a\x7fb', 'c\x85d', 'e\u2028f', '\ufeffg', 'h\u2029i', '中文: #1 \nx', 'yes', '1e-5', 'a: b', '#x', "it's", 'x\\y"z'];
+  const yaml = odd.map((s, i) => `k${i}: ${formatValue('run_name', s)}`).join('\n') + '\n';
+  for (const line of yaml.split('\n')) assert.doesNotMatch(line, /[\x7f-\x9f\u2028\u2029\ufeff]/);
+  let py: string;
+  try {
+    py = execFileSync('python3', ['-c', 'import sys, json, yaml; print(json.dumps(list(yaml.safe_load(sys.stdin.read()).values())))'], { input: yaml, encoding: 'utf8' });
+  } catch { return; /* no python3 with PyYAML here: the yaml package's reading below still holds */ }
+  assert.deepEqual(JSON.parse(py), odd);
+  assert.deepEqual(Object.values(parse(yaml)), odd);
+});
+
+test('every golden train.yaml loads in PyYAML with the types LLaMA-Factory expects', () => {
+  const dir = join(ROOT, 'test', 'fixtures', 'train');
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
+    let out: string;
+    try {
+      out = execFileSync('python3', ['-c', 'import sys, json, yaml; print(json.dumps({k: type(v).__name__ for k, v in yaml.safe_load(open(sys.argv[1])).items()}))', join(dir, f)], { encoding: 'utf8' });
+    } catch { return; }
+    const types = JSON.parse(out) as Record<string, string>;
+    assert.equal(types.learning_rate, 'float', f);
+    assert.equal(types.num_train_epochs, 'float', f);
+    assert.equal(types.warmup_ratio, 'float', f);
+    assert.equal(types.bf16, 'bool', f);
+    assert.equal(types.cutoff_len, 'int', f);
+    if (types.pref_beta) assert.equal(types.pref_beta, 'float', f);
+  }
+});
