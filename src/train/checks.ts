@@ -113,3 +113,60 @@ export function suggestCutoff(p99: number): number {
 }
 
 export const fmtGib = (b: number) => gib(b);
+
+/** Keys whose value must be positive: LLaMA-Factory and transformers take 0 or less without a word and then train nothing (or divide by it). */
+const AT_LEAST_1 = ['cutoff_len', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'lora_rank', 'logging_steps', 'save_steps'];
+const MORE_THAN_0 = ['learning_rate', 'num_train_epochs'];
+
+export function checkRanges(config: TrainConfig): string | undefined {
+  for (const k of AT_LEAST_1) {
+    const v = config[k];
+    if (typeof v === 'number' && v < 1) return `${k} must be at least 1, not ${v}`;
+  }
+  for (const k of MORE_THAN_0) {
+    const v = config[k];
+    if (typeof v === 'number' && !(v > 0)) return `${k} must be more than 0, not ${v}`;
+  }
+  return undefined;
+}
+
+/**
+ * The combinations LLaMA-Factory 0.9.6.dev0 refuses (hparams/parser.py get_train_args, finetuning_args.py
+ * __post_init__, model_utils/quantization.py, data/loader.py) or silently ignores, checked before anything is
+ * written: LLaMA-Factory finds them only after Python, torch and often the model have loaded, on every node.
+ * `zero` is the DeepSpeed stage the run gets (ours, or read from the user's file). One line, LLaMA-Factory's own
+ * message quoted, and what to do.
+ */
+export function checkCombination(config: TrainConfig, zero: ZeroStage | undefined): string | undefined {
+  const ft = String(config.finetuning_type ?? 'lora');
+  const q = config.quantization_bit;
+  const ds = typeof config.deepspeed === 'string' ? config.deepspeed : undefined;
+  const z3 = zero === 3 ? ` with DeepSpeed ZeRO-3 (${ds})` : undefined;
+  const lf = (m: string) => `LLaMA-Factory: "${m}"`;
+  if (q != null && ft !== 'lora' && ft !== 'oft') {
+    return `quantization_bit ${q} with finetuning_type ${ft}: ${lf('Quantization is only compatible with the LoRA or OFT method.')}; use --recipe qlora-sft-zh, or drop quantization_bit`;
+  }
+  if (q != null && q !== 4 && z3) {
+    return `quantization_bit ${q}${z3}: ${lf('Only 4-bit quantized model can use fsdp+qlora or auto device map.')}; use quantization_bit=4, or leave deepspeed out`;
+  }
+  if (config.pure_bf16 === true && z3) return `pure_bf16${z3}: ${lf('`pure_bf16` is incompatible with DeepSpeed ZeRO-3.')}; drop pure_bf16 (bf16: true is mixed precision)`;
+  if (config.use_unsloth === true && z3) return `use_unsloth${z3}: ${lf('Unsloth is incompatible with DeepSpeed ZeRO-3.')}`;
+  if (ds && (config.use_galore === true || config.use_apollo === true)) return `use_galore/use_apollo with deepspeed: ${lf('GaLore and APOLLO are incompatible with DeepSpeed yet.')}`;
+  if (config.adapter_name_or_path != null && ft !== 'lora') return `adapter_name_or_path with finetuning_type ${ft}: ${lf('Adapter is only valid for the LoRA method.')}`;
+  if (config.stage === 'kto') {
+    return 'stage kto reads single answers marked good or bad (a kto_tag column), which train init does not write; LLaMA-Factory refuses preference pairs there ("The dataset is not applicable in the current training stage."); use stage dpo';
+  }
+  if (config.stage === 'ppo' && config.reward_model == null) return `stage ppo without reward_model: ${lf('`reward_model` is necessary for PPO training.')}`;
+  const loss = String(config.pref_loss ?? 'sigmoid');
+  if (config.stage === 'dpo' && (loss === 'orpo' || loss === 'simpo') && config.ref_model != null) {
+    return `pref_loss ${loss} uses no reference model: LLaMA-Factory ignores ref_model there (use_ref_model is false for orpo and simpo); drop ref_model, or use pref_loss=sigmoid`;
+  }
+  if (config.stage === 'dpo' && loss !== 'sigmoid' && typeof config.dpo_label_smoothing === 'number' && config.dpo_label_smoothing > 1e-6) {
+    return `dpo_label_smoothing with pref_loss ${loss}: ${lf('`dpo_label_smoothing` is only valid for sigmoid loss function.')}`;
+  }
+  if (config.stage !== 'sft' && config.predict_with_generate === true) return `predict_with_generate in stage ${config.stage}: ${lf('`predict_with_generate` cannot be set as True except SFT.')}`;
+  if ((config.do_eval === true || config.do_predict === true) && config.eval_dataset == null && !(typeof config.val_size === 'number' && config.val_size >= 1e-6)) {
+    return `do_eval without eval_dataset or val_size: ${lf('Please make sure eval_dataset be provided or val_size >1e-6')}; add val_size=0.05`;
+  }
+  return undefined;
+}

@@ -1,12 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { datasetName, exportLlamaFactory, type ExportedDataset } from '../data/export.js';
 import type { DataRecord } from '../data/record.js';
 import { UserError } from '../errors.js';
 import { gib } from '../estimate/terms.js';
 import { checkConfig, parseOverride, type TrainConfig, type TrainValue } from './args.js';
-import { checkTemplate, chooseZero, estimateRun, gpuMemory, type MemoryPlan, perGpuBytes, suggestCutoff, trainingMethod } from './checks.js';
+import { checkCombination, checkRanges, checkTemplate, chooseZero, estimateRun, gpuMemory, type MemoryPlan, perGpuBytes, suggestCutoff, trainingMethod } from './checks.js';
 import { DS_CONFIG, DS_FILE, type ZeroStage } from './deepspeed.js';
 import { tokenLengths, type LengthStats } from './lengths.js';
 import { resolveTrainModel, type TrainModel } from './model.js';
@@ -81,16 +81,23 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
   for (const [k, v] of overrides) config[k] = v;
   const problems = checkConfig(config);
   if (problems.length) throw new UserError(problems[0] + (problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''), 2);
+  const range = checkRanges(config);
+  if (range) throw new UserError(range, 2);
   const warnings = checkTemplate(config, model, recipe.name, overrides.some(([k]) => k === 'template'));
+  const userDs = overrides.some(([k]) => k === 'deepspeed');
+  const userZero = userDs ? userDeepspeed(config) : undefined;
+  absolutePaths(config, overrides.map(([k]) => k));
 
   const dir = resolve(o.out);
-  checkOutDir(o.out, dir, !!o.force);
+  checkOutDir(o.out, dir, !!o.force, [...(model.path ? [{ flag: '--model', given: model.given, path: model.path }] : []), ...o.data.map((f) => ({ flag: '--data', given: f, path: resolve(f) }))]);
+  checkOtherOutput(config, dir);
 
   // DeepSpeed and memory, from the config as it now stands.
   const gpu = gpuMemory(o.gpuMem);
-  const userDs = overrides.some(([k]) => k === 'deepspeed');
-  const zero: ZeroStage | undefined = userDs ? zeroOf(config.deepspeed) : chooseZero(config, model.shape, world, gpu.bytes);
+  const zero: ZeroStage | undefined = userDs ? userZero : chooseZero(config, model.shape, world, gpu.bytes);
   if (!userDs && zero) config.deepspeed = DS_FILE[zero];
+  const combo = checkCombination(config, zero);
+  if (combo) throw new UserError(combo, 2);
   let memory: MemoryPlan | undefined;
   if (model.shape) {
     const estimate = estimateRun(config, model.shape);
@@ -151,20 +158,36 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
 /**
  * DIR must be new, empty, or given with --force. A folder with train.yaml is a run; one whose output/ holds
  * checkpoint-N is worse: LLaMA-Factory (overwrite_output_dir false) would resume from the last checkpoint without
- * a word, training the new config on top of the old run.
+ * a word, training the new config on top of the old run. --force replaces a run folder only: a folder that is not
+ * a run (`--out . --force`, a typo for a project folder), or one holding the working folder, the model or the data
+ * init reads, would be deleted whole.
  */
-function checkOutDir(given: string, dir: string, force: boolean) {
+function checkOutDir(given: string, dir: string, force: boolean, inputs: { flag: string; given: string; path: string }[]) {
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory()) throw new UserError(`--out ${given} is a file; give a folder for the run`);
-  if (force) return;
+  const entries = readdirSync(dir);
+  if (!entries.length) return;
+  const isRun = existsSync(join(dir, RUN_FILES.config)) || existsSync(join(dir, RUN_FILES.meta));
+  if (force) {
+    const real = realish(dir);
+    const inside = (p: string) => { const r = relative(real, p); return r === '' || (!r.startsWith('..') && !isAbsolute(r)); };
+    if (inside(realish(process.cwd()))) throw new UserError(`${given} is the working folder (or holds it); --force would delete it: give another --out`);
+    for (const i of inputs) if (inside(realish(i.path))) throw new UserError(`${given} holds ${i.given} (${i.flag}); --force would delete it with the folder: give another --out`);
+    if (!isRun) throw new UserError(`${given} is not empty and is not a run folder (no ${RUN_FILES.config} or ${RUN_FILES.meta}): --force replaces only a run; give a new or empty folder`);
+    return;
+  }
   const out = join(dir, RUN_FILES.output);
   const ckpts = existsSync(out) && statSync(out).isDirectory() ? readdirSync(out).filter((n) => /^checkpoint-\d+$/.test(n)) : [];
   if (ckpts.length) {
     throw new UserError(`${given} already holds a run with ${ckpts.length} checkpoint${ckpts.length > 1 ? 's' : ''} in ${RUN_FILES.output}/: LLaMA-Factory would silently resume from the last one; give a new --out, or --force to replace the folder (checkpoints included)`);
   }
-  if (existsSync(join(dir, RUN_FILES.config))) throw new UserError(`${given} already holds a run (${RUN_FILES.config}); give a new --out, or --force to replace it`);
-  const entries = readdirSync(dir);
-  if (entries.length) throw new UserError(`${given} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); give a new or empty folder, or --force to replace it`);
+  if (isRun) throw new UserError(`${given} already holds a run (${existsSync(join(dir, RUN_FILES.config)) ? RUN_FILES.config : RUN_FILES.meta}); give a new --out, or --force to replace it`);
+  throw new UserError(`${given} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); give a new or empty folder`);
+}
+
+/** A path with its symlinks resolved where it exists, so `inside` compares like with like. */
+function realish(p: string): string {
+  try { return realpathSync(p); } catch { return resolve(p); }
 }
 
 /** The finished folder into place: an existing DIR (empty, or --force) is moved aside first, then removed. */
@@ -179,8 +202,44 @@ function place(tmp: string, dir: string) {
   }
 }
 
-function zeroOf(v: TrainValue): ZeroStage | undefined {
-  return v === DS_FILE[3] ? 3 : v === DS_FILE[2] ? 2 : undefined;
+/**
+ * A deepspeed=FILE override: our own file names are written into the folder; any other file is the user's, named
+ * relative to where they are, while LLaMA-Factory runs in the run folder (and on other nodes): it must exist, and
+ * is made absolute. Its ZeRO stage, for the memory estimate and LLaMA-Factory's ZeRO-3 checks.
+ */
+function userDeepspeed(config: TrainConfig): ZeroStage | undefined {
+  const v = config.deepspeed;
+  if (v === DS_FILE[3]) return 3;
+  if (v === DS_FILE[2]) return 2;
+  if (typeof v !== 'string') return undefined;
+  const p = resolve(v);
+  if (!existsSync(p) || !statSync(p).isFile()) {
+    throw new UserError(`deepspeed=${v}: no such file; give a DeepSpeed config file (or leave deepspeed out: train init writes ${DS_FILE[2]} or ${DS_FILE[3]} where the run needs one)`, 2);
+  }
+  let stage: unknown;
+  try { stage = (JSON.parse(readFileSync(p, 'utf8')) as { zero_optimization?: { stage?: unknown } })?.zero_optimization?.stage; } catch (e) {
+    throw new UserError(`deepspeed=${v} is not valid JSON (${(e as Error).message}); DeepSpeed reads a JSON config`, 2);
+  }
+  config.deepspeed = p;
+  return stage === 3 ? 3 : stage === 2 ? 2 : undefined;
+}
+
+/** Overrides naming a local model or checkpoint: relative to the user's folder, not the run folder LLaMA-Factory runs in. */
+const PATH_KEYS = ['adapter_name_or_path', 'ref_model', 'reward_model', 'resume_from_checkpoint'];
+function absolutePaths(config: TrainConfig, given: string[]) {
+  for (const k of PATH_KEYS) {
+    const v = config[k];
+    if (given.includes(k) && typeof v === 'string' && !isAbsolute(v) && existsSync(v)) config[k] = resolve(v);
+  }
+}
+
+/** output_dir=… elsewhere than DIR/output: LLaMA-Factory resumes from its checkpoints as silently as from ours. */
+function checkOtherOutput(config: TrainConfig, dir: string) {
+  const v = config.output_dir;
+  if (typeof v !== 'string' || v === RUN_FILES.output || config.overwrite_output_dir === true) return;
+  const out = resolve(dir, v);
+  const n = existsSync(out) && statSync(out).isDirectory() ? readdirSync(out).filter((x) => /^checkpoint-\d+$/.test(x)).length : 0;
+  if (n) throw new UserError(`output_dir ${v} already holds ${n} checkpoint${n > 1 ? 's' : ''}: LLaMA-Factory would silently resume from the last one; give a new output_dir, or overwrite_output_dir=true`);
 }
 
 function tooBig(m: MemoryPlan, config: TrainConfig, world: number, have: number): string {

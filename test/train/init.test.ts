@@ -315,7 +315,7 @@ test('an output folder that holds a run is refused (checkpoints would be resumed
   mkdirSync(join(d, 'busy'));
   writeFileSync(join(d, 'busy', 'notes.txt'), 'x');
   assertOneLineError(await init(d, ['--recipe', 'dpo-zh', '--data', 'pairs.jsonl', '--out', 'busy', '--gpu-mem', '80']),
-    /^llama3-zh train: busy is not empty \(notes\.txt\); give a new or empty folder, or --force to replace it$/);
+    /^llama3-zh train: busy is not empty \(notes\.txt\); give a new or empty folder$/);
   assert.deepEqual(readdirSync(d).sort(), [...before, 'yaml', 'busy'].sort());
   assert.deepEqual(readdirSync(join(d, 'used')).sort(), ['output', 'train.yaml']);
 

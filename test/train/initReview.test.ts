@@ -70,6 +70,7 @@ test('paths in overrides: a DeepSpeed file must exist and is made absolute (LLaM
   assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out', 'run', '--gpus', '2', 'deepspeed=my_ds.json']),
     /^llama3-zh train: deepspeed=my_ds\.json: no such file; give a DeepSpeed config file \(or leave deepspeed out: train init writes ds_z2_config\.json or ds_z3_config\.json where the run needs one\)$/);
   mkdirSync(join(d, 'old', 'checkpoint-100'), { recursive: true });
+  before.push('old');
   assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out', 'run', `output_dir=${join(d, 'old')}`]),
     /^llama3-zh train: output_dir .*old already holds 1 checkpoint: LLaMA-Factory would silently resume from the last one; give a new output_dir, or overwrite_output_dir=true$/);
   assert.deepEqual(readdirSync(d).sort(), before.sort());
@@ -101,7 +102,8 @@ test('--force replaces a run folder only: never a folder that is not a run, nor 
   assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'project/zh.jsonl', '--out', 'project', '--force']),
     /^llama3-zh train: project holds project\/zh\.jsonl \(--data\); --force would delete it with the folder: give another --out$/);
   writeFileSync(join(d, 'project', 'train.yaml'), 'stage: sft\n');
-  writeFileSync(join(d, 'project', 'base', 'config.json'), '{}');
+  writeFileSync(join(d, 'project', 'base', 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 14336, num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, vocab_size: 128256 }));
+  writeFileSync(join(d, 'project', 'base', 'tokenizer_config.json'), JSON.stringify({ chat_template: 'x' }));
   assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'project/base', '--data', 'zh.jsonl', '--out', 'project', '--force']),
     /^llama3-zh train: project holds project\/base \(--model\); --force would delete it with the folder: give another --out$/);
   const cwd = join(d, 'project');
