@@ -36,6 +36,16 @@ export function resolveTrainModel(arg: string): TrainModel {
   if (looksLikePath(arg)) throw new UserError(`${arg}: no such folder; give a Hugging Face model folder (with config.json), a catalog name (llama3-zh models) or a repo id owner/name`);
   const ref = parseModelRef(arg);
   if (ref.kind !== 'hub') throw new UserError(`${arg}: no such folder`);
+  // owner/name:Q4_K_M and owner/name/FILE name one GGUF (or file) for chat and pull; LLaMA-Factory loads a whole
+  // repo, so the part after the repo would silently be dropped.
+  if (ref.spec !== undefined) {
+    const whole = ref.repo ?? ref.catalog?.name ?? arg;
+    throw new UserError(`${arg} names a file or quant in the repo; training takes the whole repo: give ${whole}`);
+  }
+  // A catalog LoRA adapter's repo holds adapter_config.json, no config.json: LLaMA-Factory cannot load it as a model.
+  if (ref.catalog?.kind.includes('LoRA adapter')) {
+    throw new UserError(`${arg} is a LoRA adapter, not a model: give its base model as --model, and the adapter as adapter_name_or_path=REPO to train it further`);
+  }
   // A pulled copy in the store: its safetensors folder is checkable offline, so it beats the hub.
   let storedGguf = false;
   for (const { repo } of reposOf(ref, undefined, 'safetensors')) {
