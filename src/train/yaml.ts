@@ -51,7 +51,16 @@ export function formatValue(key: string, v: TrainValue): string {
   if (typeof v === 'boolean') return String(v);
   if (typeof v === 'number') return LF_ARGS[key]?.kind === 'float' && (!Number.isInteger(v) || WHOLE_AS_FLOAT.has(key)) ? formatFloat(v) : String(v);
   const plain = /^[A-Za-z_./][A-Za-z0-9_./@+,:-]*$/.test(v) && !YAML11_WORDS.test(v) && !/^[-+.]?\d/.test(v) && !/:$/.test(v);
-  return plain ? v : JSON.stringify(v);
+  return plain ? v : quote(v);
+}
+
+/**
+ * A JSON string is a YAML double-quoted one, but JSON leaves raw what PyYAML's reader refuses in any YAML stream
+ * (DEL and the C1 controls: "unacceptable character #x007f"; U+FEFF, U+FFFE, U+FFFF) or reads as a line break and
+ * folds into a space (U+0085, U+2028, U+2029): those are written as \u escapes, which both read back exactly.
+ */
+function quote(v: string): string {
+  return JSON.stringify(v).replace(/[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function formatFloat(v: number): string {
