@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { datasetName, exportLlamaFactory, type ExportedDataset } from '../data/export.js';
@@ -107,11 +107,18 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
 
   // The folder, under a temp name: the data is exported (and checked) into it.
   const tmp = join(dirname(dir), `.${basename(dir)}.init-${process.pid}.tmp`);
-  const clean = () => rmSync(tmp, { recursive: true, force: true });
+  // --out a/b/run with a/ new: a failure removes the parent folders it made too (only while they are empty).
+  let madeParents: string | undefined;
+  let placed = false;
+  const clean = () => {
+    rmSync(tmp, { recursive: true, force: true });
+    if (placed || !madeParents) return;
+    for (let p = dirname(dir); p.length >= madeParents.length; p = dirname(p)) { try { rmdirSync(p); } catch { break; } }
+  };
   const onSignal = () => { clean(); process.exit(130); };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal).on('exit', clean);
   try {
-    mkdirSync(dirname(dir), { recursive: true });
+    madeParents = mkdirSync(dirname(dir), { recursive: true });
     mkdirSync(tmp);
     const datasets = await exportLlamaFactory(o.data, join(tmp, RUN_FILES.data), { names });
     const need = neededKind(config.stage);
@@ -121,8 +128,9 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
       if (ds.otherKind.total) warnings.push(`warning: ${ds.input}: ${ds.otherKind.total} rows of another kind were left out (${[...ds.otherKind.counts.keys()].join('; ')})`);
     }
     const cutoff = typeof config.cutoff_len === 'number' ? config.cutoff_len : 2048;
-    const lengths = await tokenLengths(datasets.map((d) => join(tmp, RUN_FILES.data, d.file)), cutoff);
-    if (lengths.over / lengths.rows > 0.01) {
+    const lengths = await tokenLengths(datasets.map((d) => ({ path: join(tmp, RUN_FILES.data, d.file), kind: d.kind })), cutoff);
+    // Stage pt packs the documents into cutoff_len blocks (packing defaults to true there): nothing is cut away.
+    if (config.stage !== 'pt' && lengths.over / lengths.rows > 0.01) {
       warnings.push(`warning: ${pct(lengths.over, lengths.rows)} of the rows are longer than cutoff_len ${cutoff} and will be cut; cutoff_len=${suggestCutoff(lengths.p99)} keeps 99% whole`);
     }
 
@@ -148,6 +156,7 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
     for (const w of warnings) warn(w);
     summary(say, { recipe, model, datasets, lengths, cutoff, memory, config, world, dir: o.out, files, nnodes });
     place(tmp, dir);
+    placed = true;
     return { dir, config, model, datasets, lengths, memory, zero, files };
   } finally {
     clean();
