@@ -199,16 +199,28 @@ function realish(p: string): string {
   try { return realpathSync(p); } catch { return resolve(p); }
 }
 
-/** The finished folder into place: an existing DIR (empty, or --force) is moved aside first, then removed. */
+/**
+ * The finished folder into place. An empty DIR is filled in place, entry by entry with train.yaml last (the
+ * file that makes it a run): swapping it for the new folder would leave a shell standing in it (--out .) in a
+ * deleted folder. A run DIR (--force) is moved aside first and removed only once the new one is in place.
+ */
 function place(tmp: string, dir: string) {
-  if (existsSync(dir)) {
-    const old = `${tmp}.old`;
-    renameSync(dir, old);
-    try { renameSync(tmp, dir); } catch (e) { renameSync(old, dir); throw e; }
-    rmSync(old, { recursive: true, force: true });
-  } else {
-    renameSync(tmp, dir);
+  if (!existsSync(dir)) { renameSync(tmp, dir); return; }
+  if (!readdirSync(dir).length) {
+    const names = readdirSync(tmp).sort((a, b) => Number(a === RUN_FILES.config) - Number(b === RUN_FILES.config));
+    const moved: string[] = [];
+    try {
+      for (const n of names) { renameSync(join(tmp, n), join(dir, n)); moved.push(n); }
+    } catch (e) {
+      for (const n of moved) rmSync(join(dir, n), { recursive: true, force: true });
+      throw e;
+    }
+    return;
   }
+  const old = `${tmp}.old`;
+  renameSync(dir, old);
+  try { renameSync(tmp, dir); } catch (e) { renameSync(old, dir); throw e; }
+  rmSync(old, { recursive: true, force: true });
 }
 
 /**
@@ -273,6 +285,10 @@ function wrongKind(ds: ExportedDataset, need: DataRecord['kind'], config: TrainC
 
 /** A path as a shell word, for commands the user copies. */
 const shq = (p: string) => /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
+/** A folder as an argument: one starting with '-' would be read as an option (by llama3-zh, and by bash from run.sh's #!). */
+const argPath = (p: string) => shq(p.startsWith('-') ? `./${p}` : p);
+/** A script as a command: without a '/' the shell looks it up on PATH instead (--out . gives plain "run.sh"). */
+const cmdPath = (p: string) => shq(p.startsWith('-') || !p.includes('/') ? `./${p}` : p);
 
 const pct = (n: number, of: number) => `${((100 * n) / Math.max(1, of)).toFixed(1)}%`;
 
@@ -307,6 +323,6 @@ function summary(say: (l: string) => void, s: {
   }
   say(`wrote    ${s.dir}/: ${s.files.join(', ')}`);
   say(s.nnodes > 1
-    ? `next     on each node: MASTER_ADDR=<master's address> ${shq(join(s.dir, RUN_FILES.script))} NODE_RANK (0 on the master), or llama3-zh train run ${shq(s.dir)} --nnodes ${s.nnodes} --node-rank R --master-addr HOST`
-    : `next     llama3-zh train run ${shq(s.dir)}   (or ${shq(join(s.dir, RUN_FILES.script))})`);
+    ? `next     on each node: MASTER_ADDR=<master's address> ${cmdPath(join(s.dir, RUN_FILES.script))} NODE_RANK (0 on the master), or llama3-zh train run ${argPath(s.dir)} --nnodes ${s.nnodes} --node-rank R --master-addr HOST`
+    : `next     llama3-zh train run ${argPath(s.dir)}   (or ${cmdPath(join(s.dir, RUN_FILES.script))})`);
 }

@@ -24,7 +24,7 @@ export function runScript(config: TrainConfig, o: { recipe: string; gpus: number
     return [...head,
       '# The same as: llama3-zh train run .   (in this folder)',
       'set -euo pipefail',
-      'cd "$(dirname "$0")"',
+      'cd -- "$(dirname -- "$0")"',
       line(p.env, p.command), ''].join('\n');
   }
   const cases = Array.from({ length: o.nnodes }, (_, r) => {
@@ -37,7 +37,7 @@ export function runScript(config: TrainConfig, o: { recipe: string; gpus: number
     ...Array.from({ length: o.nnodes - 1 }, (_, i) => `#   node ${i + 1}:           MASTER_ADDR=<the master's address> ./run.sh ${i + 1}`),
     `# The same as: llama3-zh train run . --nnodes ${o.nnodes} --node-rank R --master-addr HOST   (in this folder)`,
     'set -euo pipefail',
-    'cd "$(dirname "$0")"',
+    'cd -- "$(dirname -- "$0")"',
     // No apostrophe in the message: inside "${…:?…}" bash reads one as an opening quote.
     ': "${MASTER_ADDR:?set MASTER_ADDR to the address of the master node, the same on every node}"',
     'case "${1:-}" in',

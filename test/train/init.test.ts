@@ -166,7 +166,7 @@ test('run.sh: one GPU, 8 GPUs (ZeRO-2 for LoRA), two nodes; each starts LLaMA-Fa
     '# Made by llama3-zh train init (recipe sft-instruct-zh): starts LLaMA-Factory in this folder.',
     '# The same as: llama3-zh train run .   (in this folder)',
     'set -euo pipefail',
-    'cd "$(dirname "$0")"',
+    'cd -- "$(dirname -- "$0")"',
     'NPROC_PER_NODE=1 llamafactory-cli train train.yaml',
     '',
   ].join('\n'));
@@ -189,7 +189,7 @@ test('run.sh: one GPU, 8 GPUs (ZeRO-2 for LoRA), two nodes; each starts LLaMA-Fa
     "#   node 1:           MASTER_ADDR=<the master's address> ./run.sh 1",
     '# The same as: llama3-zh train run . --nnodes 2 --node-rank R --master-addr HOST   (in this folder)',
     'set -euo pipefail',
-    'cd "$(dirname "$0")"',
+    'cd -- "$(dirname -- "$0")"',
     ': "${MASTER_ADDR:?set MASTER_ADDR to the address of the master node, the same on every node}"',
     'case "${1:-}" in',
     '  0) FORCE_TORCHRUN=1 NPROC_PER_NODE=8 NNODES=2 NODE_RANK=0 MASTER_ADDR="$MASTER_ADDR" MASTER_PORT="${MASTER_PORT:-29500}" llamafactory-cli train train.yaml ;;',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -158,3 +158,23 @@ test('every golden train.yaml loads in PyYAML with the types LLaMA-Factory expec
 function hasPyYaml(): boolean {
   try { execFileSync('python3', ['-c', 'import yaml'], { stdio: 'ignore' }); return true; } catch { return false; }
 }
+
+test('the printed next command works for a folder starting with "-" and for --out .; run.sh cds with --', async () => {
+  const d = workdir();
+  const bin = join(d, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'llamafactory-cli'), '#!/bin/sh\necho "cwd=$(pwd) argv=$*"\n', { mode: 0o755 });
+  const r = await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out=-run']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').pop(), 'next     llama3-zh train run ./-run   (or ./-run/run.sh)');
+  // As the user types it: the kernel hands "./-run/run.sh" to bash, which would read "-run/run.sh" as options.
+  assert.equal(execFileSync('./-run/run.sh', { cwd: d, env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' }), `cwd=${join(d, '-run')} argv=train train.yaml\n`);
+  mkdirSync(join(d, 'here'));
+  // An empty folder is filled in place, not swapped for a new one: a shell standing in it would be left in a deleted folder.
+  const ino = statSync(join(d, 'here')).ino;
+  const h = await init(join(d, 'here'), ['--recipe', 'sft-instruct-zh', '--data', '../zh.jsonl', '--out', '.']);
+  assert.equal(h.code, 0, h.stderr);
+  assert.equal(h.stdout.trim().split('\n').pop(), 'next     llama3-zh train run .   (or ./run.sh)');
+  assert.equal(statSync(join(d, 'here')).ino, ino);
+  assert.deepEqual(readdirSync(join(d, 'here')).sort(), ['data', 'llama3-zh.json', 'run.sh', 'train.yaml']);
+});
