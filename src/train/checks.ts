@@ -69,7 +69,7 @@ export function perGpuBytes(e: TrainingEstimate, zero: ZeroStage | undefined, wo
 }
 
 export function estimateRun(config: TrainConfig, shape: ModelShape): TrainingEstimate {
-  return estimateTraining(shape, {
+  const e = estimateTraining(shape, {
     method: trainingMethod(config),
     batch: typeof config.per_device_train_batch_size === 'number' ? config.per_device_train_batch_size : 1,
     seq: typeof config.cutoff_len === 'number' ? config.cutoff_len : 2048,
@@ -78,6 +78,13 @@ export function estimateRun(config: TrainConfig, shape: ModelShape): TrainingEst
     extra: extras(config.additional_target),
     dpo: config.stage === 'dpo',
   });
+  // ORPO and SimPO train against no reference model (LLaMA-Factory: use_ref_model is false for them), so a full
+  // fine-tune holds no frozen copy; both answers still go through the model.
+  if (config.stage === 'dpo' && (config.pref_loss === 'orpo' || config.pref_loss === 'simpo')) {
+    const terms = e.terms.filter((t) => !t.label.startsWith('DPO reference model'));
+    return { ...e, terms, total: terms.reduce((n, t) => n + t.bytes, 0) };
+  }
+  return e;
 }
 
 /**

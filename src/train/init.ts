@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { gib } from '../estimate/terms.js';
 import { checkConfig, parseOverride, type TrainConfig, type TrainValue } from './args.js';
 import { checkCombination, checkRanges, checkTemplate, chooseZero, estimateRun, gpuMemory, type MemoryPlan, perGpuBytes, suggestCutoff, trainingMethod } from './checks.js';
+import type { ModelShape } from '../estimate/shape.js';
 import { DS_CONFIG, DS_FILE, type ZeroStage } from './deepspeed.js';
 import { tokenLengths, type LengthStats } from './lengths.js';
 import { resolveTrainModel, type TrainModel } from './model.js';
@@ -102,7 +103,7 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
   if (model.shape) {
     const estimate = estimateRun(config, model.shape);
     memory = { estimate, perGpu: perGpuBytes(estimate, zero, world), zero, gpuMem: gpu.bytes, gpuMemFrom: gpu.from };
-    if (gpu.bytes !== undefined && memory.perGpu > gpu.bytes && !o.force) throw new UserError(tooBig(memory, config, world, gpu.bytes));
+    if (gpu.bytes !== undefined && memory.perGpu > gpu.bytes && !o.force) throw new UserError(tooBig(memory, config, model.shape, world, gpu.bytes));
   }
 
   // The folder, under a temp name: the data is exported (and checked) into it.
@@ -263,10 +264,19 @@ function checkOtherOutput(config: TrainConfig, dir: string) {
   if (n) throw new UserError(`output_dir ${v} already holds ${n} checkpoint${n > 1 ? 's' : ''}: LLaMA-Factory would silently resume from the last one; give a new output_dir, or overwrite_output_dir=true`);
 }
 
-function tooBig(m: MemoryPlan, config: TrainConfig, world: number, have: number): string {
+/**
+ * What helps, each checked against the same estimate. QLoRA is given as the overrides that make this recipe's run
+ * QLoRA (another recipe would change the stage, the data it takes or the template), and only when it fits.
+ */
+function tooBig(m: MemoryPlan, config: TrainConfig, shape: ModelShape, world: number, have: number): string {
   const fixes: string[] = [];
   const method = trainingMethod(config);
-  if (method === 'lora' || method === 'full-amp' || method === 'full-16') fixes.push('QLoRA (--recipe qlora-sft-zh, a 4-bit base)');
+  if (method === 'lora' || method === 'full-amp' || method === 'full-16') {
+    const q: TrainConfig = { ...config, quantization_bit: 4, ...(method === 'lora' ? {} : { finetuning_type: 'lora' }) };
+    delete q.deepspeed;
+    const need = perGpuBytes(estimateRun(q, shape), undefined, world);
+    if (need <= have) fixes.push(`QLoRA (${method === 'lora' ? '' : 'finetuning_type=lora '}quantization_bit=4: about ${gib(need)})`);
+  }
   // QLoRA runs without DeepSpeed here (bitsandbytes 4-bit under ZeRO-3 is a special case), so ZeRO-3 is no fix for it.
   for (let w = world + 1; w <= 1024 && !method.startsWith('qlora'); w++) {
     if (perGpuBytes(m.estimate, 3, w) <= have) { fixes.push(`ZeRO-3 over ${w} or more GPUs (--gpus N, --nnodes N)`); break; }

@@ -276,7 +276,7 @@ test('memory: a run that does not fit is refused with what it needs and what hel
   const d = workdir();
   const before = readdirSync(d);
   assertOneLineError(await init(d, ['--recipe', 'sft-base-zh', '--model', './base', '--data', 'zh.jsonl', '--out', 'run', '--gpu-mem', '80']),
-    /^llama3-zh train: the run needs about 140\.7 GiB and the GPU has 80\.0 GiB \(--gpu-mem\); try QLoRA \(--recipe qlora-sft-zh, a 4-bit base\), or ZeRO-3 over 2 or more GPUs \(--gpus N, --nnodes N\), or a shorter cutoff_len; --force writes it anyway$/);
+    /^llama3-zh train: the run needs about 140\.7 GiB and the GPU has 80\.0 GiB \(--gpu-mem\); try QLoRA \(finetuning_type=lora quantization_bit=4: about 11\.3 GiB\), or ZeRO-3 over 2 or more GPUs \(--gpus N, --nnodes N\), or a shorter cutoff_len; --force writes it anyway$/);
   // An override cannot silence it: it is only another config to estimate.
   assertOneLineError(await init(d, ['--recipe', 'qlora-sft-zh', '--model', './instruct', '--data', 'zh.jsonl', '--out', 'run', '--gpu-mem', '8', 'lora_rank=8']),
     /^llama3-zh train: the run needs about 1\d\.\d GiB and the GPU has 8\.0 GiB \(--gpu-mem\); try a shorter cutoff_len; --force writes it anyway$/);

@@ -178,3 +178,19 @@ test('the printed next command works for a folder starting with "-" and for --ou
   assert.equal(statSync(join(d, 'here')).ino, ino);
   assert.deepEqual(readdirSync(join(d, 'here')).sort(), ['data', 'llama3-zh.json', 'run.sh', 'train.yaml']);
 });
+
+test('a run that does not fit: the QLoRA fix is overrides for this recipe (another recipe takes other data), given only when it fits; ORPO holds no reference copy', async () => {
+  const d = workdir();
+  // Following "--recipe qlora-sft-zh" on DPO pairs failed: that recipe is SFT and refuses pairs.
+  assertOneLineError(await init(d, ['--recipe', 'dpo-zh', '--data', 'pairs.jsonl', '--out', 'run', '--gpu-mem', '30']),
+    /^llama3-zh train: the run needs about 38\.0 GiB and the GPU has 30\.0 GiB \(--gpu-mem\); try QLoRA \(quantization_bit=4: about 28\.4 GiB\), or ZeRO-3 over 2 or more GPUs/);
+  assertOneLineError(await init(d, ['--recipe', 'dpo-zh', '--data', 'pairs.jsonl', '--out', 'run', '--gpu-mem', '24']),
+    /^llama3-zh train: the run needs about 38\.0 GiB and the GPU has 24\.0 GiB \(--gpu-mem\); try ZeRO-3 over 3 or more GPUs/);
+  const q = await init(d, ['--recipe', 'dpo-zh', '--data', 'pairs.jsonl', '--out', 'q', '--gpu-mem', '30', 'quantization_bit=4']);
+  assert.equal(q.code, 0, q.stderr);
+  const full = (loss: string) => init(d, ['--recipe', 'orpo-zh', '--data', 'pairs.jsonl', '--out', `full-${loss}`, '--gpu-mem', '500', 'finetuning_type=full', `pref_loss=${loss}`]);
+  const mem = (r: { stdout: string }) => Number(/^memory {3}about ([\d.]+) GiB/m.exec(r.stdout)![1]);
+  // A full DPO fine-tune holds a frozen bf16 copy of the 8B model (8,030,261,248 × 2 B = 14.96 GiB); ORPO does not.
+  const diff = mem(await full('sigmoid')) - mem(await full('orpo'));
+  assert.ok(Math.abs(diff - 14.96) <= 0.1, `${diff}`);
+});
