@@ -48,6 +48,21 @@ const OWN_KEYS: Record<string, string> = {
   model_name_or_path: '--model', dataset: '--data', dataset_dir: '--data',
 };
 
+/**
+ * One dataset name per --data file, from its name: `data export` asks for --name when two files share one
+ * (a/zh.jsonl, b/zh.jsonl), which init has not got, so the second is zh_2; a name left empty (".jsonl") is "data".
+ */
+function uniqueNames(base: string[]): string[] {
+  const seen = new Set<string>();
+  return base.map((b) => {
+    const stem = b || 'data';
+    let nm = stem;
+    for (let i = 2; seen.has(nm); i++) nm = `${stem}_${i}`;
+    seen.add(nm);
+    return nm;
+  });
+}
+
 /** What a stage reads (LLaMA-Factory loader.py: a ranking dataset in any stage but rm/dpo is "not applicable"). */
 function neededKind(stage: TrainValue): DataRecord['kind'] {
   return stage === 'dpo' || stage === 'rm' || stage === 'kto' ? 'pair' : stage === 'pt' ? 'text' : 'chat';
@@ -73,7 +88,7 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
   const nnodes = o.nnodes ?? 1;
   const world = gpus * nnodes;
   if (!o.data.length) throw new UserError('give the training data with --data FILE[,FILE…]', 2);
-  const names = o.data.map(datasetName);
+  const names = uniqueNames(o.data.map(datasetName));
 
   const overrides = (o.overrides ?? []).map(parseOverride);
   for (const [k] of overrides) if (OWN_KEYS[k]) throw new UserError(`${k} is set by ${OWN_KEYS[k]}; give it there instead of ${k}=…`, 2);

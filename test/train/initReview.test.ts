@@ -194,3 +194,13 @@ test('a run that does not fit: the QLoRA fix is overrides for this recipe (anoth
   const diff = mem(await full('sigmoid')) - mem(await full('orpo'));
   assert.ok(Math.abs(diff - 14.96) <= 0.1, `${diff}`);
 });
+
+test('dataset names: two files with one name get zh and zh_2 (init has no --name to give); an empty name is "data"', async () => {
+  const d = workdir();
+  for (const sub of ['a', 'b']) { mkdirSync(join(d, sub)); writeFileSync(join(d, sub, 'zh.jsonl'), jsonl(CHAT)); }
+  writeFileSync(join(d, '.jsonl'), jsonl(CHAT));
+  const r = await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'a/zh.jsonl,b/zh.jsonl,.jsonl', '--out', 'run']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(parse(read(join(d, 'run', 'train.yaml'))).dataset, 'zh,zh_2,data');
+  assert.deepEqual(readdirSync(join(d, 'run', 'data')).sort(), ['data.jsonl', 'dataset_info.json', 'zh.jsonl', 'zh_2.jsonl']);
+});
