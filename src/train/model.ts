@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { fromHfFolder } from '../estimate/source.js';
@@ -88,6 +88,15 @@ export function resolveTrainModel(arg: string): TrainModel {
 function fromFolder(given: string, dir: string): TrainModel {
   if (!existsSync(join(dir, 'config.json'))) {
     throw new UserError(`${given} has no config.json: give a Hugging Face model folder (${existsSync(join(dir, 'adapter_config.json')) ? 'this is a PEFT adapter; give its base model' : 'config.json, tokenizer and safetensors'})`);
+  }
+  // transformers loads *.safetensors (or the older pytorch_model*.bin); a folder of GGUF files, or of a config
+  // alone, fails in LLaMA-Factory only after it has started on every GPU.
+  const files = readdirSync(dir);
+  if (!files.some((f) => /\.safetensors$|^pytorch_model.*\.bin$/.test(f))) {
+    const gguf = files.filter((f) => /\.gguf$/i.test(f));
+    throw new UserError(gguf.length
+      ? `${given} holds GGUF files only (${gguf[0]}); ${NEEDS_HF}`
+      : `${given} has a config.json but no weights (*.safetensors); ${NEEDS_HF}`);
   }
   const src = fromHfFolder(dir);
   return { given, path: dir, nameOrPath: dir, shape: src.shape, shapeFrom: `${dir}/config.json`, ...chatFromFolder(dir) };

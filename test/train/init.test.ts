@@ -35,6 +35,7 @@ function workdir(): string {
     mkdirSync(join(d, name));
     writeFileSync(join(d, name, 'config.json'), JSON.stringify(config));
     writeFileSync(join(d, name, 'tokenizer_config.json'), JSON.stringify(tok));
+    writeFileSync(join(d, name, 'model.safetensors'), '');
   }
   return d;
 }

@@ -91,6 +91,18 @@ test('model resolution: a catalog LoRA adapter, a GGUF file or quant inside a re
     /^llama3-zh train: meta-llama\/Meta-Llama-3-8B-Instruct:Q4_K_M names a file or quant in the repo; training takes the whole repo: give meta-llama\/Meta-Llama-3-8B-Instruct$/);
   assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'meta-llama/Meta-Llama-3-8B-Instruct/original', '--data', 'zh.jsonl', '--out', 'run']),
     /^llama3-zh train: meta-llama\/Meta-Llama-3-8B-Instruct\/original names a file or quant in the repo; training takes the whole repo/);
+  // A Hugging Face-looking folder with GGUF files, or with no weights at all.
+  const config = JSON.stringify({ architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 14336, num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, vocab_size: 128256 });
+  mkdirSync(join(d, 'gg'));
+  writeFileSync(join(d, 'gg', 'config.json'), config);
+  writeFileSync(join(d, 'gg', 'model-Q4_K_M.gguf'), 'GGUF');
+  mkdirSync(join(d, 'empty'));
+  writeFileSync(join(d, 'empty', 'config.json'), config);
+  before.push('gg', 'empty');
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', './gg', '--data', 'zh.jsonl', '--out', 'run']),
+    /^llama3-zh train: \.\/gg holds GGUF files only \(model-Q4_K_M\.gguf\); training needs Hugging Face \(safetensors\) weights/);
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', './empty', '--data', 'zh.jsonl', '--out', 'run']),
+    /^llama3-zh train: \.\/empty has a config\.json but no weights \(\*\.safetensors\); training needs/);
   assert.deepEqual(readdirSync(d).sort(), before.sort());
 });
 
@@ -104,6 +116,7 @@ test('--force replaces a run folder only: never a folder that is not a run, nor 
   writeFileSync(join(d, 'project', 'train.yaml'), 'stage: sft\n');
   writeFileSync(join(d, 'project', 'base', 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 14336, num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, vocab_size: 128256 }));
   writeFileSync(join(d, 'project', 'base', 'tokenizer_config.json'), JSON.stringify({ chat_template: 'x' }));
+  writeFileSync(join(d, 'project', 'base', 'model.safetensors'), '');
   assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'project/base', '--data', 'zh.jsonl', '--out', 'project', '--force']),
     /^llama3-zh train: project holds project\/base \(--model\); --force would delete it with the folder: give another --out$/);
   const cwd = join(d, 'project');
