@@ -23,6 +23,10 @@ export function checkTemplate(config: TrainConfig, model: TrainModel, recipeName
     if (!explicit) throw new UserError(`${msg}: use --recipe sft-base-zh, or template=default (recipe ${recipeName} is for an Instruct model)`);
     return [`warning: ${msg} (kept: you set template=${t})`];
   }
+  // A catalog model tuned to ChatML (dolphin, neural-chat) learns the Llama-3 headers instead under template llama3.
+  if (model.catalogTemplate === 'chatml' && t !== 'chatml' && !explicit) {
+    return [`warning: ${model.given} chats in ChatML (the catalog's template for it); template ${t} teaches it another format; template=chatml keeps its own`];
+  }
   if (model.chat === 'instruct' && t === 'default') {
     return [`warning: template default on a chat model (${model.chatWhy}): the run teaches it a plain-text format instead of the one it knows; template=llama3 keeps it`];
   }

@@ -23,6 +23,8 @@ export interface TrainModel {
   /** Whether it was tuned to chat (instruct) or is a raw base model; unknown when nothing tells. */
   chat: 'base' | 'instruct' | 'unknown';
   chatWhy: string;
+  /** The catalog's chat template for it (llama3-zh's names: llama3, chatml, …), when it is a catalog model. */
+  catalogTemplate?: string;
 }
 
 const NEEDS_HF = 'training needs Hugging Face (safetensors) weights: give their folder, a hub repo id (owner/name) or a catalog model with weights on Hugging Face';
@@ -52,7 +54,7 @@ export function resolveTrainModel(arg: string): TrainModel {
     const m = findLocal(repo, ref.spec);
     if (m?.format === 'safetensors') {
       if (!m.complete) throw new UserError(`${arg} is only partly downloaded (${repo}); finish it with llama3-zh pull ${arg} --format safetensors`);
-      return { ...fromFolder(arg, resolve(m.path, '..')), repo };
+      return { ...fromFolder(arg, resolve(m.path, '..')), repo, ...(ref.catalog ? { catalogTemplate: ref.catalog.template } : {}) };
     }
     if (m) storedGguf = true;
   }
@@ -78,7 +80,7 @@ export function resolveTrainModel(arg: string): TrainModel {
   const shape = NAMED_SHAPES[size];
   const chat = c ? { chat: 'instruct' as const, chatWhy: `the catalog's ${c.name} is a fine-tuned chat model (${c.kind.join(', ')})` } : chatFromName(repo);
   return {
-    given: arg, repo, nameOrPath: repo,
+    given: arg, repo, nameOrPath: repo, ...(c ? { catalogTemplate: c.template } : {}),
     shape: shape ? { ...shape } : undefined,
     shapeFrom: shape ? `${shape.name}'s shape (from "${size.toUpperCase()}" in the name; the repo is not checked offline)` : 'unknown: the name gives no size (8B, 70B…) and the repo is not checked offline',
     ...chat,

@@ -217,3 +217,14 @@ test('dataset names: two files with one name get zh and zh_2 (init has no --name
   assert.equal(parse(read(join(d, 'run', 'train.yaml'))).dataset, 'zh,zh_2,data');
   assert.deepEqual(readdirSync(join(d, 'run', 'data')).sort(), ['data.jsonl', 'dataset_info.json', 'zh.jsonl', 'zh_2.jsonl']);
 });
+
+test('a catalog model tuned to ChatML: template llama3 would teach it another format, said; template=chatml is quiet', async () => {
+  const d = workdir();
+  const r = await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'dolphin-2.9-llama3-8b', '--data', 'zh.jsonl', '--out', 'run']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, 'warning: dolphin-2.9-llama3-8b chats in ChatML (the catalog\'s template for it); template llama3 teaches it another format; template=chatml keeps its own\n');
+  const c = await init(d, ['--recipe', 'sft-instruct-zh', '--model', 'dolphin-2.9-llama3-8b', '--data', 'zh.jsonl', '--out', 'chatml', 'template=chatml']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(c.stderr, '');
+  assert.equal(JSON.parse(read(join(d, 'chatml', 'llama3-zh.json'))).chatTemplate, 'chatml');
+});
