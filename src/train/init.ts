@@ -114,6 +114,12 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
   if (!userDs && zero) config.deepspeed = DS_FILE[zero];
   const combo = checkCombination(config, zero);
   if (combo) throw new UserError(combo, 2);
+  // Past max_position_embeddings the positions were never trained, and LLaMA-Factory scales RoPE only when told
+  // (rope_scaling). Only a folder's config.json says the context: a name's shape (8B) does not tell 3 from 3.1.
+  const ctx = model.path ? model.shape?.contextLength : undefined;
+  if (ctx && typeof config.cutoff_len === 'number' && config.cutoff_len > ctx && config.rope_scaling == null) {
+    warnings.push(`warning: cutoff_len ${config.cutoff_len} is beyond the model's context (${ctx} tokens, max_position_embeddings): positions past it were never trained; cutoff_len=${ctx}, or rope_scaling=linear|dynamic|yarn to stretch it`);
+  }
   let memory: MemoryPlan | undefined;
   if (model.shape) {
     const estimate = estimateRun(config, model.shape);

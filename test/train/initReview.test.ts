@@ -228,3 +228,17 @@ test('a catalog model tuned to ChatML: template llama3 would teach it another fo
   assert.equal(c.stderr, '');
   assert.equal(JSON.parse(read(join(d, 'chatml', 'llama3-zh.json'))).chatTemplate, 'chatml');
 });
+
+test('cutoff_len past the model folder\'s context (max_position_embeddings) is warned about, unless rope_scaling is set', async () => {
+  const d = workdir();
+  mkdirSync(join(d, 'm'));
+  writeFileSync(join(d, 'm', 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 14336, num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, vocab_size: 128256, max_position_embeddings: 8192 }));
+  writeFileSync(join(d, 'm', 'tokenizer_config.json'), JSON.stringify({ chat_template: 'x' }));
+  writeFileSync(join(d, 'm', 'model.safetensors'), '');
+  const r = await init(d, ['--recipe', 'sft-instruct-zh', '--model', './m', '--data', 'zh.jsonl', '--out', 'run', 'cutoff_len=32768']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, "warning: cutoff_len 32768 is beyond the model's context (8192 tokens, max_position_embeddings): positions past it were never trained; cutoff_len=8192, or rope_scaling=linear|dynamic|yarn to stretch it\n");
+  const y = await init(d, ['--recipe', 'sft-instruct-zh', '--model', './m', '--data', 'zh.jsonl', '--out', 'yarn', 'cutoff_len=32768', 'rope_scaling=yarn']);
+  assert.equal(y.code, 0, y.stderr);
+  assert.equal(y.stderr, '');
+});
