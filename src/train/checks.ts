@@ -176,6 +176,10 @@ export function checkCombination(config: TrainConfig, zero: ZeroStage | undefine
     return `dpo_label_smoothing with pref_loss ${loss}: ${lf('`dpo_label_smoothing` is only valid for sigmoid loss function.')}`;
   }
   if (config.stage !== 'sft' && config.predict_with_generate === true) return `predict_with_generate in stage ${config.stage}: ${lf('`predict_with_generate` cannot be set as True except SFT.')}`;
+  if (config.eval_dataset != null && typeof config.val_size === 'number' && config.val_size > 1e-6) return `val_size with eval_dataset: ${lf('Cannot specify `val_size` if `eval_dataset` is not None.')}`;
+  if (config.mask_history === true && config.train_on_prompt === true) return `mask_history with train_on_prompt: ${lf('`mask_history` is incompatible with `train_on_prompt`.')}`;
+  if (config.streaming === true && config.max_samples != null) return `streaming with max_samples: ${lf('`max_samples` is incompatible with `streaming`.')}`;
+  if (config.streaming === true && (config.max_steps == null || config.max_steps === -1)) return `streaming without max_steps: ${lf('Please specify `max_steps` in streaming mode.')}`;
   if ((config.do_eval === true || config.do_predict === true) && config.eval_dataset == null && !(typeof config.val_size === 'number' && config.val_size >= 1e-6)) {
     return `do_eval without eval_dataset or val_size: ${lf('Please make sure eval_dataset be provided or val_size >1e-6')}; add val_size=0.05`;
   }

@@ -114,6 +114,11 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
   if (!userDs && zero) config.deepspeed = DS_FILE[zero];
   const combo = checkCombination(config, zero);
   if (combo) throw new UserError(combo, 2);
+  // eval_dataset names datasets in data/dataset_info.json, which holds only the --data files.
+  const unknownEval = typeof config.eval_dataset === 'string' ? config.eval_dataset.split(',').map((x) => x.trim()).filter((x) => !names.includes(x)) : [];
+  if (unknownEval.length) {
+    throw new UserError(`eval_dataset ${unknownEval[0]} is not in the run's ${RUN_FILES.data}/dataset_info.json (its datasets: ${names.join(', ')}, from --data); LLaMA-Factory: "Undefined dataset ${unknownEval[0]} in dataset_info.json."; hold out part of the data with val_size=0.05 instead`, 2);
+  }
   // Past max_position_embeddings the positions were never trained, and LLaMA-Factory scales RoPE only when told
   // (rope_scaling). Only a folder's config.json says the context: a name's shape (8B) does not tell 3 from 3.1.
   const ctx = model.path ? model.shape?.contextLength : undefined;
