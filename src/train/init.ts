@@ -313,9 +313,12 @@ function tooBig(m: MemoryPlan, config: TrainConfig, shape: ModelShape, world: nu
 }
 
 function wrongKind(ds: ExportedDataset, need: DataRecord['kind'], config: TrainConfig, recipe: Recipe): string {
+  // When stage= was overridden, the fix is to drop it: naming another recipe (or this one) would not help.
+  const own = recipe.config.stage;
+  const fix = (other: string) => config.stage !== own && neededKind(own) === ds.kind ? `drop stage=${config.stage} (recipe ${recipe.name} is stage ${own})` : other;
   const why = need === 'chat' && ds.kind === 'pair'
-    ? ' (LLaMA-Factory refuses a ranking dataset in an SFT stage: "The dataset is not applicable in the current training stage"; for pairs use --recipe dpo-zh or orpo-zh)'
-    : need === 'pair' ? ' (a conversation has no rejected answer to prefer against; for conversations use --recipe sft-instruct-zh)' : '';
+    ? ` (LLaMA-Factory refuses a ranking dataset in an SFT stage: "The dataset is not applicable in the current training stage"; for pairs ${fix('use --recipe dpo-zh or orpo-zh')})`
+    : need === 'pair' ? ` (a conversation has no rejected answer to prefer against; for conversations ${fix('use --recipe sft-instruct-zh')})` : '';
   return `${ds.input} holds ${KIND_WORDS[ds.kind]}; recipe ${recipe.name} (stage ${config.stage}) needs ${KIND_WORDS[need]}${why}`;
 }
 
