@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { datasetName, exportLlamaFactory, type ExportedDataset } from '../data/export.js';
 import type { DataRecord } from '../data/record.js';
+import { NATIVE_TEMPLATES } from '../chat/templates.js';
 import { UserError } from '../errors.js';
 import { gib } from '../estimate/terms.js';
 import { checkConfig, parseOverride, type TrainConfig, type TrainValue } from './args.js';
@@ -75,6 +76,9 @@ export function chatTemplateFor(t: string): string {
   return t === 'default' ? 'lf-default' : t;
 }
 
+/** The LLaMA-Factory templates llama3-zh can chat in after `train export` (lf-default is LLaMA-Factory's default). */
+const CHATTABLE = new Set([...Object.keys(NATIVE_TEMPLATES), 'lf-default']);
+
 /**
  * Everything before a byte is written: recipe and overrides, every key against LLaMA-Factory's arguments, the
  * model, the template, the output folder, memory. Then the run folder is built under a temp name beside DIR (data
@@ -100,6 +104,11 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
   const range = checkRanges(config);
   if (range) throw new UserError(range, 2);
   const warnings = checkTemplate(config, model, recipe.name, overrides.some(([k]) => k === 'template'));
+  // template=alpaca, vicuna, … train fine, but llama3-zh has no chat template that renders them: chat, serve and
+  // eval of the exported model would talk to it in a format it was not trained in.
+  if (typeof config.template === 'string' && !CHATTABLE.has(chatTemplateFor(config.template))) {
+    warnings.push(`warning: template ${config.template} has no llama3-zh chat template (${[...CHATTABLE].join(', ')}): chat with the exported model will not use the format it was trained in; template=default or llama3 can be chatted with`);
+  }
   const userDs = overrides.some(([k]) => k === 'deepspeed');
   const userZero = userDs ? userDeepspeed(config) : undefined;
   absolutePaths(config, overrides.map(([k]) => k));
