@@ -147,7 +147,7 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
   let madeParents: string | undefined;
   let placed = false;
   const clean = () => {
-    rmSync(tmp, { recursive: true, force: true });
+    try { rmSync(tmp, { recursive: true, force: true }); } catch { /* nothing was made there */ }
     if (placed || !madeParents) return;
     for (let p = dirname(dir); p.length >= madeParents.length; p = dirname(p)) { try { rmdirSync(p); } catch { break; } }
   };
@@ -208,7 +208,13 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
  * init reads, would be deleted whole.
  */
 function checkOutDir(given: string, dir: string, force: boolean, inputs: { flag: string; given: string; path: string }[]) {
-  if (!existsSync(dir)) return;
+  if (!existsSync(dir)) {
+    // The folder is made under its nearest existing parent, which must be a folder.
+    let p = dirname(dir);
+    while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+    if (!statSync(p).isDirectory()) throw new UserError(`--out ${given}: ${p} is a file, not a folder; give a folder for the run`);
+    return;
+  }
   if (!statSync(dir).isDirectory()) throw new UserError(`--out ${given} is a file; give a folder for the run`);
   const entries = readdirSync(dir);
   if (!entries.length) return;

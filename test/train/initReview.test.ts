@@ -138,6 +138,8 @@ test('a failed init leaves no parent folders it made; stage pt on documents work
   const d = workdir();
   const before = readdirSync(d);
   assertOneLineError(await init(d, ['--recipe', 'dpo-zh', '--data', 'zh.jsonl', '--out', 'a/b/run']), /holds conversations/);
+  // Under a file: it stopped with an internal error and a stack trace.
+  assertOneLineError(await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'zh.jsonl', '--out', 'zh.jsonl/run']), /^llama3-zh train: --out zh\.jsonl\/run: .*zh\.jsonl is a file, not a folder; give a folder for the run$/);
   assert.deepEqual(readdirSync(d).sort(), before.sort());
   writeFileSync(join(d, 'c.txt'), '第一篇文档。\n\n第二篇文档，长一些。\n');
   const r = await init(d, ['--recipe', 'sft-instruct-zh', '--data', 'c.txt', '--out', 'pt', 'stage=pt']);
