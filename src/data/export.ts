@@ -11,13 +11,18 @@ import { type DataRecord, RowError } from './record.js';
 
 const SHAREGPT_TAGS = { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', system_tag: 'system' };
 
-/** The dataset_info.json entry LLaMA-Factory needs to read a file we wrote. */
-export function datasetInfoEntry(kind: DataRecord['kind'], fileName: string): Record<string, unknown> {
+/**
+ * The dataset_info.json entry LLaMA-Factory needs to read a file we wrote. The system column is named only when
+ * some row has one: LLaMA-Factory's SharegptDatasetConverter reads example[columns.system] whenever the column is
+ * named, and a JSON file none of whose rows has "system" has no such column (KeyError: 'system').
+ */
+export function datasetInfoEntry(kind: DataRecord['kind'], fileName: string, hasSystem = true): Record<string, unknown> {
   if (kind === 'text') return { file_name: fileName, columns: { prompt: 'text' } };
+  const system = hasSystem ? { system: 'system' } : {};
   if (kind === 'pair') {
-    return { file_name: fileName, formatting: 'sharegpt', ranking: true, columns: { messages: 'conversations', chosen: 'chosen', rejected: 'rejected', system: 'system' }, tags: SHAREGPT_TAGS };
+    return { file_name: fileName, formatting: 'sharegpt', ranking: true, columns: { messages: 'conversations', chosen: 'chosen', rejected: 'rejected', ...system }, tags: SHAREGPT_TAGS };
   }
-  return { file_name: fileName, formatting: 'sharegpt', columns: { messages: 'conversations', system: 'system' }, tags: SHAREGPT_TAGS };
+  return { file_name: fileName, formatting: 'sharegpt', columns: { messages: 'conversations', ...system }, tags: SHAREGPT_TAGS };
 }
 
 export interface ExportedDataset {
@@ -82,6 +87,7 @@ async function exportInto(inputs: string[], dir: string, names: string[], read: 
     const sink = new RowSink(join(dir, file));
     const ex: ExportedDataset = { input: inputs[i], name: names[i], file, from: ds.format.name, kind: 'chat', rows: 0, written: 0, rejected: new Problems(), otherKind: new Tally() };
     let kind: DataRecord['kind'] | undefined;
+    let hasSystem = false;
     await withSinks([sink], async () => {
       for await (const batch of ds.batches) {
         ex.rows += batch.length;
@@ -94,6 +100,7 @@ async function exportInto(inputs: string[], dir: string, names: string[], read: 
           }
           kind ??= rec.kind;
           if (rec.kind !== kind) { ex.otherKind.add(`${rec.kind} rows in a ${kind} dataset`); continue; }
+          if (rec.kind !== 'text' && rec.system) hasSystem = true;
           sink.write((kind === 'text' ? text : sharegpt).write(rec, () => {}));
         }
       }
@@ -101,7 +108,7 @@ async function exportInto(inputs: string[], dir: string, names: string[], read: 
     });
     ex.kind = kind!;
     ex.written = sink.count;
-    info[names[i]] = datasetInfoEntry(ex.kind, file);
+    info[names[i]] = datasetInfoEntry(ex.kind, file, hasSystem);
     done.push(ex);
   }
   writeFileAtomic(infoPath, JSON.stringify(info, null, 2) + '\n');
