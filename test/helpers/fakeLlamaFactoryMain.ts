@@ -11,7 +11,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { LF_ARGS } from '../../src/train/args.js';
 import { type FakeStart, fakeAccuracy, fakeLoss, fakeLr, LAUNCH_VARS, pyFloat, pyJson, type PyValue, pyTimedelta } from './fakeLlamaFactory.js';
-import { writePeftCheckpoint } from './fakePeft.js';
+import { writePeftCheckpoint } from './trainCheckpoint.js';
 
 const env = process.env;
 const enabled = (k: string) => ['true', 'y', '1'].includes((env[k] ?? '').toLowerCase()); // misc.py is_env_enabled

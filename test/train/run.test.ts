@@ -8,8 +8,11 @@ import { assertFinalError, assertOneLineError, cleanEnv, emptyHome, runCli } fro
 import { errorLines } from '../../src/train/logTail.js';
 import { fakeAccuracy, fakeLoss, fakeStarts, installFakeLlamaFactory, pyFloat, pyJson } from '../helpers/fakeLlamaFactory.js';
 import { ROOT } from '../helpers/models.js';
+import { scriptedBase } from '../helpers/trainCheckpoint.js';
 import { inTerminal } from '../helpers/tty.js';
 
+/** The stand-in writes its checkpoints' adapters over this base's real shapes. */
+const BASE = await scriptedBase();
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'train-run-')));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 let n = 0;
@@ -18,7 +21,7 @@ let n = 0;
 function runFolder(extra: Record<string, string | number | boolean> = {}): string {
   const dir = join(root, `run${n++}`);
   const config: Record<string, string | number | boolean> = {
-    model_name_or_path: '/models/Meta-Llama-3-8B-Instruct', stage: 'sft', do_train: true, finetuning_type: 'lora', lora_target: 'all',
+    model_name_or_path: BASE, stage: 'sft', do_train: true, finetuning_type: 'lora', lora_target: 'all',
     dataset: 'zh_sft', dataset_dir: 'data', template: 'llama3', cutoff_len: 1024, output_dir: 'output', logging_steps: 1, save_steps: 5,
     per_device_train_batch_size: 1, gradient_accumulation_steps: 8, learning_rate: '1.0e-04', num_train_epochs: '2.0', bf16: true, ...extra,
   };
@@ -81,7 +84,7 @@ test('one GPU: llamafactory-cli train train.yaml in the folder, nothing added to
   assert.match(r.stdout, new RegExp(`^trained: 6/6 steps, final loss ${fakeLoss(6)}, \\d+:\\d\\d:\\d\\d of training; the adapter is in ${dir}/output\nnext: llama3-zh train export ${dir} --name NAME\n$`));
   assert.deepEqual(readdirSync(join(dir, 'output')).sort(), ['adapter_config.json', 'adapter_model.safetensors', 'all_results.json', 'checkpoint-5', 'checkpoint-6', 'train_results.json', 'trainer_log.jsonl', 'trainer_state.json']);
   const adapter = JSON.parse(readFileSync(join(dir, 'output', 'adapter_config.json'), 'utf8'));
-  assert.equal(adapter.base_model_name_or_path, '/models/Meta-Llama-3-8B-Instruct');
+  assert.equal(adapter.base_model_name_or_path, BASE);
   assert.equal(adapter.peft_type, 'LORA');
   const log = readFileSync(join(dir, 'train.log'), 'utf8').split('\n');
   assert.match(log[0], /^==== llama3-zh train run \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z: /);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { readTrainerLog } from '../../src/train/trainerLog.js';
-import { svgLossChart, terminalLossChart } from '../../src/train/plotStandIn.js';
+import { svgLossChart, terminalLossChart } from '../../src/train/plot.js';
 import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { pyJson, type PyValue } from '../helpers/fakeLlamaFactory.js';
 import { ROOT } from '../helpers/models.js';

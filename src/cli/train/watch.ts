@@ -5,7 +5,7 @@ import { parseFlags } from '../flags.js';
 import { latest, newsworthy, RunFollower, progressText, summaryText } from '../../train/follow.js';
 import { sleep } from '../../train/process.js';
 import { openRun } from '../../train/runDir.js';
-import { svgLossChart, terminalLossChart } from '../../train/plotStandIn.js';
+import { svgLossChart, terminalLossChart } from '../../train/plot.js';
 
 const HELP = `llama3-zh train watch DIR [--plot loss.svg] [--once]
 
