@@ -106,6 +106,10 @@ test('preference reads the layouts DPO sets ship in', () => {
   assert.deepEqual(trl, { kind: 'pair', system: 's', prompt: [{ role: 'user', content: 'q' }], chosen: 'good', rejected: 'bad' });
   const dpoEnZh = preference.read({ system: '', history: [['h1', 'a1']], question: 'q', response_chosen: 'good', response_rejected: 'bad' });
   assert.deepEqual(dpoEnZh.kind === 'pair' && dpoEnZh.prompt.map((t) => t.content), ['h1', 'a1', 'q']);
+  // shareAI/DPO-zh-en-emoji, the original DPO recipe's data: the Chinese answer is the chosen one
+  const shareai = { question: '你好，你是谁？', answer_zh: '你好！我是一个中文助手😊', answer_en: "Hello! I'm an assistant." };
+  assert.deepEqual(preference.read(shareai), { kind: 'pair', prompt: [{ role: 'user', content: '你好，你是谁？' }], chosen: '你好！我是一个中文助手😊', rejected: "Hello! I'm an assistant." });
+  assert.equal(detectFormat([shareai, shareai])?.name, 'preference');
   const ranking = sharegpt.read({ conversations: [{ from: 'human', value: 'q' }], chosen: { from: 'gpt', value: 'good' }, rejected: { from: 'gpt', value: 'bad' } });
   assert.equal(ranking.kind, 'pair');
 });

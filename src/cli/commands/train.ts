@@ -6,13 +6,15 @@ Fine-tune with LLaMA-Factory (torchrun, DeepSpeed or Ray, one GPU or many nodes)
 config right, starts the run, watches it, and brings the result back as a model to chat, serve and eval.
 
   recipes [NAME]                                   the original project's recipes, and what each needs
-  init --recipe NAME --model MODEL --data FILE… --out DIR [KEY=VALUE…]
+  init --recipe NAME --data FILE… --out DIR [--model MODEL] [--gpus N] [--nnodes N] [--gpu-mem GB] [--force] [KEY=VALUE…]
                                                    a run folder: train.yaml, data, DeepSpeed config, run.sh
-  run DIR [--gpus LIST] [--nnodes N --node-rank R --master-addr HOST] [--dry-run]
+  run DIR [--gpus LIST] [--nnodes N --node-rank R --master-addr HOST [--master-port P]] [--ray] [--fresh] [--verbose] [--dry-run]
                                                    start llamafactory-cli train, with a progress bar
-  watch DIR [--plot loss.svg]                      follow a run started anywhere: progress, loss chart
-  export DIR (--out OUT.gguf | --name NAME) [--checkpoint N] [--type T]
-                                                   the trained adapter merged into its base, as a GGUF`;
+  watch DIR [--plot loss.svg] [--once]             follow a run started anywhere: progress, loss chart
+  export DIR (--name NAME | --out OUT.gguf) [--checkpoint N] [--type T] [--base DIR] [--force]
+                                                   the trained adapter merged into its base, as a GGUF
+
+The web page shows a live loss curve too: llama3-zh serve --train-dir DIR`;
 
 type Sub = (args: string[]) => Promise<void>;
 

@@ -4,8 +4,10 @@ import { isText, type Text, textOf } from '../text.js';
 import type { Format } from './format.js';
 
 const PROMPT_KEYS = ['prompt', 'question'] as const;
-const CHOSEN_KEYS = ['chosen', 'response_chosen'] as const;
-const REJECTED_KEYS = ['rejected', 'response_rejected'] as const;
+// answer_zh / answer_en: shareAI's DPO-zh-en-emoji, the original DPO recipe's data — {question, answer_zh,
+// answer_en}, the Chinese answer preferred (as ms-swift's ShareAIDPOPreprocessor reads it).
+const CHOSEN_KEYS = ['chosen', 'response_chosen', 'answer_zh'] as const;
+const REJECTED_KEYS = ['rejected', 'response_rejected', 'answer_en'] as const;
 
 function pick(o: Record<string, unknown>, keys: readonly string[]): [string, unknown] {
   for (const k of keys) if (o[k] !== undefined) return [k, o[k]];
@@ -27,13 +29,14 @@ function answer(o: Record<string, unknown>, keys: readonly string[]): Text {
 /**
  * Preference pairs: {"prompt", "chosen", "rejected", "system"?}, where the prompt is a string or a message
  * list and the answers are strings or message lists. Also read: "question" / "response_chosen" /
- * "response_rejected" and an alpaca-style "history" of [q, a] pairs.
+ * "response_rejected", shareAI's "question" / "answer_zh" (chosen) / "answer_en" (rejected), and an alpaca-style
+ * "history" of [q, a] pairs.
  */
 export const preference: Format = {
   name: 'preference',
   about: '{"prompt", "chosen", "rejected", "system"?} (strings or message lists)',
   fields: ['id', 'system', 'prompt', 'chosen', 'rejected'],
-  alsoReads: ['question', 'response_chosen', 'response_rejected', 'history'],
+  alsoReads: ['question', 'response_chosen', 'response_rejected', 'answer_zh', 'answer_en', 'history'],
   looksLike: (o) => pick(o, CHOSEN_KEYS)[1] !== undefined && pick(o, REJECTED_KEYS)[1] !== undefined && pick(o, PROMPT_KEYS)[1] !== undefined,
   read(o) {
     if (!isObject(o)) throw new RowError('a row must be a JSON object');
