@@ -345,9 +345,12 @@ test('a catalog LoRA with modules_to_save (a trained norm) is merged into a mode
   // The same model create makes from the two folders.
   const byCreate = await runCli(['create', 'merged', '--from', dirnameOf(ls[0].path), '--adapter', dirnameOf(ls[1].path), '--quantize', 'q4_k_m'], { env });
   assert.equal(byCreate.code, 0, byCreate.stderr);
-  const again = await runCli(['chat', '-m', 'merged', ...chatArgs], { env });
+  // Two chats that find everything made and write nothing: side by side, checked in order below.
+  const [again, second] = await Promise.all([
+    runCli(['chat', '-m', 'merged', ...chatArgs], { env }),
+    runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env }),
+  ]);
   assert.equal(JSON.parse(again.stdout).reply, JSON.parse(chat.stdout).reply);
-  const second = await runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env });
   assert.doesNotMatch(second.stderr, /merging|convert/);
   assert.equal(JSON.parse(second.stdout).reply, JSON.parse(chat.stdout).reply);
 });
