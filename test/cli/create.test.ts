@@ -45,16 +45,23 @@ test('create from a GGUF with a system prompt: ls shows it, chat and template re
     '<|start_header_id|>user<|end_header_id|>\n\n你是谁<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n');
 
   // The real llama.cpp answers, from a prompt as long as the GGUF's with --system given by hand, longer than without.
-  const chat = await runCli(['chat', '-m', 'zh-helper', '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env });
+  // The four chats only read the store (-p writes nothing): run side by side, as a CLI start and a model load are
+  // most of each one's time; checked in order below.
+  const [chat, bySystemRun, bareRun, ownRun] = await Promise.all([
+    runCli(['chat', '-m', 'zh-helper', '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
+    runCli(['chat', '-m', src, '-s', SYSTEM, '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
+    runCli(['chat', '-m', src, '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
+    // A system prompt given to chat wins over the recorded one.
+    runCli(['chat', '-m', 'zh-helper', '-s', 'x', '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
+  ]);
   assert.equal(chat.code, 0, chat.stderr);
   const a = JSON.parse(chat.stdout);
   assert.equal(a.reply, REPLY);
-  const bySystem = JSON.parse((await runCli(['chat', '-m', src, '-s', SYSTEM, '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env })).stdout);
-  const bare = JSON.parse((await runCli(['chat', '-m', src, '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env })).stdout);
+  const bySystem = JSON.parse(bySystemRun.stdout);
+  const bare = JSON.parse(bareRun.stdout);
   assert.equal(a.usage.prompt_tokens, bySystem.usage.prompt_tokens);
   assert.ok(a.usage.prompt_tokens > bare.usage.prompt_tokens + 5, `${a.usage.prompt_tokens} vs ${bare.usage.prompt_tokens}`);
-  // A system prompt given to chat wins over the recorded one.
-  const own = JSON.parse((await runCli(['chat', '-m', 'zh-helper', '-s', 'x', '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env })).stdout);
+  const own = JSON.parse(ownRun.stdout);
   assert.equal(own.usage.prompt_tokens, bare.usage.prompt_tokens + 6);
 
   const rm = await runCli(['rm', 'zh-helper'], { env });

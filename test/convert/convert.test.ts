@@ -396,28 +396,35 @@ test('every bad input: one line, a non-zero exit, nothing written', async () => 
   // Shards: a missing one, and an index that disagrees with them.
   const s = tinyCopy('shards', { layers: 1, shards: 2 });
   rmSync(join(s.dir, 'model-00002-of-00002.safetensors'));
-  assertOneLineError(await runCli(['convert', s.dir, '--out', join(root, 'never.gguf')]), /model-00002-of-00002\.safetensors is missing: model\.safetensors\.index\.json lists it/);
   const t = tinyCopy('index', { layers: 1, shards: 2 });
   const ip = join(t.dir, 'model.safetensors.index.json');
   const idx = JSON.parse(readFileSync(ip, 'utf8'));
   idx.weight_map['model.norm.weight'] = idx.weight_map['model.norm.weight'].includes('00001') ? 'model-00002-of-00002.safetensors' : 'model-00001-of-00002.safetensors';
   writeFileSync(ip, JSON.stringify(idx));
-  assertOneLineError(await runCli(['convert', t.dir, '--out', join(root, 'never.gguf')]), /the index and the shards disagree/);
-  assert.ok(!existsSync(join(root, 'never.gguf')));
   // The output: an existing file without --force; one of the inputs.
   const ok = tinyCopy('ok', { layers: 1 });
   const existing = join(root, 'exists.gguf');
   writeFileSync(existing, 'keep');
-  const ex = await runCli(['convert', ok.dir, '--out', existing]);
+  // Six refused commands, each in its own process and home, none of which may write anything: run side by side
+  // (a CLI start is most of each one's time), checked one by one below.
+  const never = join(root, 'never.gguf');
+  const [missing, disagree, ex, self, bt, full] = await Promise.all([
+    runCli(['convert', s.dir, '--out', never]),
+    runCli(['convert', t.dir, '--out', never]),
+    runCli(['convert', ok.dir, '--out', existing]),
+    runCli(['convert', ok.dir, '--out', join(ok.dir, 'config.json'), '--force']),
+    runCli(['convert', ok.dir, '--out', never, '--type', 'q3']),
+    runCli(['convert', ok.dir, '--out', never, '--type', 'q4_k_m'], { env: { LLAMA3ZH_TEST_FREE_BYTES: '1000000' } }),
+  ]);
+  assertOneLineError(missing, /model-00002-of-00002\.safetensors is missing: model\.safetensors\.index\.json lists it/);
+  assertOneLineError(disagree, /the index and the shards disagree/);
+  assert.ok(!existsSync(never));
   assertOneLineError(ex, /exists; pass --force to replace it/);
   assert.equal(readFileSync(existing, 'utf8'), 'keep');
-  const self = await runCli(['convert', ok.dir, '--out', join(ok.dir, 'config.json'), '--force']);
   assertOneLineError(self, /is .*config\.json, one of the model's own files/);
   assert.equal(self.code, 2);
-  const bt = await runCli(['convert', ok.dir, '--out', join(root, 'never.gguf'), '--type', 'q3']);
   assertOneLineError(bt, /unknown type 'q3'; the types are: auto, f32, f16, bf16, q8_0, q6_k/);
   assert.equal(bt.code, 2);
-  const full = await runCli(['convert', ok.dir, '--out', join(root, 'never.gguf'), '--type', 'q4_k_m'], { env: { LLAMA3ZH_TEST_FREE_BYTES: '1000000' } });
   assertOneLineError(full, /not enough disk space: converting .* to Q4_K_M needs about [\d.]+ MiB \(a BF16 GGUF first, then the Q4_K_M one\) and .* has 976\.6 KiB free$/);
   assert.deepEqual(readdirSync(root).filter((x) => x.endsWith('.tmp') || x === 'never.gguf'), []);
 });

@@ -48,9 +48,12 @@ test('create NAME --from a Hugging Face folder: ls, chat with the recorded syste
     prompt: `<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n${SYSTEM}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n你好<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`,
   });
   // llama.cpp answers exactly as it does for the stored file given that system prompt by hand (greedy).
-  const byName = await runCli(['chat', '-m', 'my-sft', ...chatArgs], { env });
+  // Both only read the store: side by side (a CLI start and a model load are most of each one's time).
+  const [byName, byHand] = await Promise.all([
+    runCli(['chat', '-m', 'my-sft', ...chatArgs], { env }),
+    runCli(['chat', '-m', file, '-s', SYSTEM, ...chatArgs], { env }),
+  ]);
   assert.equal(byName.code, 0, byName.stderr);
-  const byHand = await runCli(['chat', '-m', file, '-s', SYSTEM, ...chatArgs], { env });
   const [a, b] = [JSON.parse(byName.stdout), JSON.parse(byHand.stdout)];
   assert.equal(a.usage.prompt_tokens, b.usage.prompt_tokens);
   assert.equal(a.reply, b.reply);
@@ -278,12 +281,15 @@ test('a catalog LoRA (llama3-8b-doc2markmap-lora): pulled, its base pulled and c
   const [baseGguf, loraGguf] = [ls[1].path, ls[3].path];
   assert.equal(readGguf(loraGguf, { skipArrays: true }).metadata.get('general.type')?.value, 'adapter');
   // The same answer as the base with --lora by hand, and not the base's own.
-  const byHand = await runCli(['chat', '-m', baseGguf, '--lora', loraGguf, ...chatArgs], { env });
-  const plainBase = await runCli(['chat', '-m', baseGguf, ...chatArgs], { env });
+  // These three chats find everything converted and write nothing: side by side, checked in order below.
+  const [byHand, plainBase, second] = await Promise.all([
+    runCli(['chat', '-m', baseGguf, '--lora', loraGguf, ...chatArgs], { env }),
+    runCli(['chat', '-m', baseGguf, ...chatArgs], { env }),
+    runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env }),
+  ]);
   assert.equal(JSON.parse(first.stdout).reply, JSON.parse(byHand.stdout).reply);
   assert.notEqual(JSON.parse(first.stdout).reply, JSON.parse(plainBase.stdout).reply);
   // The next run converts nothing.
-  const second = await runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env });
   assert.equal(second.code, 0, second.stderr);
   assert.doesNotMatch(second.stderr, /convert/);
   assert.equal(JSON.parse(second.stdout).reply, JSON.parse(first.stdout).reply);
@@ -339,9 +345,12 @@ test('a catalog LoRA with modules_to_save (a trained norm) is merged into a mode
   // The same model create makes from the two folders.
   const byCreate = await runCli(['create', 'merged', '--from', dirnameOf(ls[0].path), '--adapter', dirnameOf(ls[1].path), '--quantize', 'q4_k_m'], { env });
   assert.equal(byCreate.code, 0, byCreate.stderr);
-  const again = await runCli(['chat', '-m', 'merged', ...chatArgs], { env });
+  // Two chats that find everything made and write nothing: side by side, checked in order below.
+  const [again, second] = await Promise.all([
+    runCli(['chat', '-m', 'merged', ...chatArgs], { env }),
+    runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env }),
+  ]);
   assert.equal(JSON.parse(again.stdout).reply, JSON.parse(chat.stdout).reply);
-  const second = await runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env });
   assert.doesNotMatch(second.stderr, /merging|convert/);
   assert.equal(JSON.parse(second.stdout).reply, JSON.parse(chat.stdout).reply);
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { convertModel } from '../../src/convert/convert.js';
 import { loadEngine } from '../../src/engine/load.js';
+import type { Engine } from '../../src/engine/types.js';
 import { encode } from '../../src/gguf/llama3Vocab.js';
 import { readGguf } from '../../src/gguf/reader.js';
 import { meta, tensorBytes } from '../../src/gguf/types.js';
@@ -62,9 +63,13 @@ interface Comparison {
   offBy: number[];
 }
 
-/** Run `gguf` in llama.cpp and `ref` on the same prompt: greedy continuations and next-token log-probabilities. */
-async function compare(gguf: string, ref: HfModel, prompt: number[]): Promise<Comparison> {
-  const engine = await loadEngine({ modelPath: gguf, threads: 1, contextSize: 256 });
+/**
+ * Run `gguf` in llama.cpp and `ref` on the same prompt: greedy continuations and next-token log-probabilities.
+ * `gguf` may be an engine already open on it (loading one takes seconds: llama.cpp builds the 128k-token vocab),
+ * which is then left open for its owner.
+ */
+async function compare(gguf: string | Engine, ref: HfModel, prompt: number[]): Promise<Comparison> {
+  const engine = typeof gguf === 'string' ? await loadEngine({ modelPath: gguf, threads: 1, contextSize: 256 }) : gguf;
   try {
     const llama = (await engine.generate({ prompt, maxTokens: STEPS, ignoreEndOfGeneration: true })).tokens;
     const { tokens: hf, margins } = ref.greedy(prompt, STEPS);
@@ -83,7 +88,7 @@ async function compare(gguf: string, ref: HfModel, prompt: number[]): Promise<Co
     }
     return { llama, hf, margins, maxDiff, offBy };
   } finally {
-    await engine.close();
+    if (typeof gguf === 'string') await engine.close();
   }
 }
 
@@ -193,6 +198,8 @@ describe('a converted checkpoint computes what the Hugging Face checkpoint compu
     let dir: string;
     let ref: HfModel;
     let gguf: { path: string; type: string };
+    /** Open on `gguf` for both tests: the correct reference and the unscaled one are run against the same file. */
+    let engine: Engine;
     before(async () => {
       // original_max_position_embeddings 32: every frequency whose wavelength passes 32 positions is scaled (most
       // of them at head_dim 16), and the prompt runs well past that, so the scaling moves the logits a lot.
@@ -200,16 +207,18 @@ describe('a converted checkpoint computes what the Hugging Face checkpoint compu
       ref = hfForward(dir);
       gguf = await convert(dir);
       assert.ok(LONG.length > 100, String(LONG.length));
+      engine = await loadEngine({ modelPath: gguf.path, threads: 1, contextSize: 256 });
     });
+    after(() => engine?.close());
 
     test('llama.cpp with rope_freqs.weight matches transformers', async (t) => {
       assert.ok(readGguf(gguf.path, { skipArrays: true }).tensors.some((x) => x.name === 'rope_freqs.weight'));
-      assertSame(t, await compare(gguf.path, ref, LONG), BOUND.BF16);
+      assertSame(t, await compare(engine, ref, LONG), BOUND.BF16);
     });
 
     test('the test would fail if the scaling were ignored (on either side)', async (t) => {
       // A reference without the scaling disagrees with the correct GGUF ...
-      const unscaled = await compare(gguf.path, hfForward(dir, { ignoreRopeScaling: true }), LONG);
+      const unscaled = await compare(engine, hfForward(dir, { ignoreRopeScaling: true }), LONG);
       // ... and a GGUF without rope_freqs disagrees with the correct reference.
       const noFreqs = join(dir, 'no-rope-freqs.gguf');
       await rewriteGguf(gguf.path, noFreqs, (name, _d, _t, b) => (name === 'rope_freqs.weight' ? null : b));
@@ -232,7 +241,8 @@ describe('a converted checkpoint computes what the Hugging Face checkpoint compu
     await rewriteGguf(gguf.path, wrong, (name, dims, type, b) =>
       name.endsWith('.attn_q.weight') ? unpermuteRows(b, dims, type, heads)
         : name.endsWith('.attn_k.weight') ? unpermuteRows(b, dims, type, kvHeads) : b);
-    const c = await compare(wrong, hfForward(dir), SHORT);
+    const ref = hfForward(dir);
+    const c = await compare(wrong, ref, SHORT);
     t.diagnostic(`unpermuted q/k: max |Δ log p| = ${c.maxDiff.toFixed(2)}`);
     assert.ok(c.maxDiff > 10 * BOUND.F32, String(c.maxDiff));
     assert.notDeepEqual(c.llama, c.hf);
@@ -241,6 +251,6 @@ describe('a converted checkpoint computes what the Hugging Face checkpoint compu
     let n = 0;
     await rewriteGguf(gguf.path, copy, (_n, _d, _t, b) => { n++; return b; });
     assert.equal(n, f.tensors.length);
-    assertSame(t, await compare(copy, hfForward(dir), SHORT), BOUND.F32);
+    assertSame(t, await compare(copy, ref, SHORT), BOUND.F32);
   });
 });
