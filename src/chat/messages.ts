@@ -1,9 +1,16 @@
 import { UserError } from '../errors.js';
+import type { ToolCall } from './tools.js';
 
-export type Role = 'system' | 'user' | 'assistant';
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
 export interface Message {
   role: Role;
   content: string;
+  /** An assistant turn's calls, in order (its content may then be empty). */
+  toolCalls?: ToolCall[];
+  /** A tool turn: the id of the call it answers (OpenAI's tool_call_id). */
+  toolCallId?: string;
+  /** A tool turn: the function whose result it is, where known (ollama's tool_name, OpenAI's name). */
+  name?: string;
 }
 
 /**

@@ -2,6 +2,7 @@ import { Template as JinjaTemplate } from '@huggingface/jinja';
 import { UserError } from '../errors.js';
 import { jinjaPieces } from './jinjaPieces.js';
 import type { Message } from './messages.js';
+import type { ToolCallSyntax, ToolFunction } from './tools.js';
 
 export const BOS = '<|begin_of_text|>';
 export const EOT = '<|eot_id|>';
@@ -26,13 +27,15 @@ export interface PromptPiece {
 
 export interface ChatTemplate {
   name: string;
-  /** The prompt text, special tokens written out; generation prompt appended when asked. */
-  render(messages: Message[], addGenerationPrompt?: boolean): string;
+  /** The prompt text, special tokens written out; generation prompt appended when asked; `tools` offered to the model. */
+  render(messages: Message[], addGenerationPrompt?: boolean, tools?: ToolFunction[]): string;
   /**
    * The same text as pieces of markup and content (joined, exactly `render`'s text); undefined when the
    * template rewrites content in a way that cannot be traced back to the messages (see jinjaPieces.ts).
    */
-  pieces(messages: Message[], addGenerationPrompt?: boolean): PromptPiece[] | undefined;
+  pieces(messages: Message[], addGenerationPrompt?: boolean, tools?: ToolFunction[]): PromptPiece[] | undefined;
+  /** How replies in this format call tools. */
+  toolSyntax?: ToolCallSyntax;
   /** Texts of the special tokens that end a reply in this format. Generation stops on every one. */
   stops: string[];
   /** System prompt used when the conversation has none (v1 was trained with one). */

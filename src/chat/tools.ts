@@ -1,0 +1,56 @@
+/**
+ * Tools a model may call and the calls it makes: one shape for every API (OpenAI's tools[].function, ollama's),
+ * the CLI's --tools FILE, the templates and the terminal chat. Each chat format says how its replies write a call
+ * (ToolCallSyntax); the server and the chat only ever see ToolCall.
+ */
+
+/** A function the model may call. */
+export interface ToolFunction {
+  name: string;
+  description?: string;
+  /** A JSON Schema object: {"type": "object", "properties": {…}, "required": […]}. */
+  parameters: Record<string, unknown>;
+}
+
+export interface ToolCall {
+  /** The call's id ("call_…"): OpenAI's clients match a tool message to its call by it. */
+  id: string;
+  name: string;
+  /** The arguments as an object (OpenAI sends them as a JSON string; ollama and the templates take the object). */
+  arguments: Record<string, unknown>;
+}
+
+/** OpenAI's tool_choice: may call (auto), must not (none), must call one (required), must call this one. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/** The tools of one request and what the model may do with them. */
+export interface ToolRequest {
+  tools: ToolFunction[];
+  choice: ToolChoice;
+  /** More than one call in one reply (OpenAI's parallel_tool_calls; default true). */
+  parallel: boolean;
+}
+
+/** A finished reply split into its text and its calls (ids are the caller's to give). */
+export interface ParsedReply {
+  content: string;
+  calls: Array<Omit<ToolCall, 'id'>>;
+}
+
+/** What a reply that must call a tool has to be: text the prompt is continued with, then JSON matching `schema`. */
+export interface RequiredCall {
+  /** Written after the generation prompt as if the model had (e.g. "<tool_call>\n"); "" when the call is bare JSON. */
+  prefix: string;
+  schema: object;
+}
+
+/** How one chat format writes tool calls in a reply, and reads them back. */
+export interface ToolCallSyntax {
+  name: string;
+  /** Calls to tools not in `tools` stay text, as does anything that does not parse. */
+  parse(text: string, tools: ToolFunction[]): ParsedReply;
+  /** For tool_choice "required" or a named function: the constrained form a reply takes. */
+  required(tools: ToolFunction[], parallel: boolean): RequiredCall;
+  /** While streaming: whether the reply so far may still become a call, so its text is held back. */
+  mayBeCall(textSoFar: string): boolean;
+}
