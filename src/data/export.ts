@@ -50,6 +50,8 @@ export interface ExportedDataset {
   rejected: Problems;
   /** Rows of another kind than the file's first rows (a pair in an SFT file…), left out. */
   otherKind: Tally;
+  /** Rows written with something ShareGPT cannot hold left out (text beside a tool call, call ids), by what. */
+  lost: Tally;
   /** Some row has tools or tool turns: the entry has the tools column and the tool tags. */
   tools: boolean;
 }
@@ -107,7 +109,7 @@ async function exportInto(inputs: string[], dir: string, names: string[], read: 
     const ds = await openDataset(inputs[i], { read });
     const file = `${names[i]}.jsonl`;
     const sink = new RowSink(join(dir, file));
-    const ex: ExportedDataset = { input: inputs[i], name: names[i], file, from: ds.format.name, kind: 'chat', rows: 0, written: 0, rejected: new Problems(), otherKind: new Tally(), tools: false };
+    const ex: ExportedDataset = { input: inputs[i], name: names[i], file, from: ds.format.name, kind: 'chat', rows: 0, written: 0, rejected: new Problems(), otherKind: new Tally(), lost: new Tally(), tools: false };
     let kind: DataRecord['kind'] | undefined;
     const has: ExportedColumns = {};
     await withSinks([sink], async () => {
@@ -127,7 +129,7 @@ async function exportInto(inputs: string[], dir: string, names: string[], read: 
             if (rec.tools) has.tools = true;
             if (!has.toolTurns && (rec.kind === 'chat' ? rec.turns : rec.prompt).some((t) => t.role === 'call' || t.role === 'tool')) has.toolTurns = true;
           }
-          sink.write((kind === 'text' ? text : sharegpt).write(rec, () => {}));
+          sink.write((kind === 'text' ? text : sharegpt).write(rec, (what) => ex.lost.add(what)));
         }
       }
       if (!sink.count) throw new UserError(`${inputs[i]} has no usable rows to export`);

@@ -118,4 +118,19 @@ test('the CLI: check, stats and export of tool data (real output)', async () => 
   const e = await runCli(['data', 'export', EN, '--llamafactory', join(dir, 'lf-cli')]);
   assert.equal(e.code, 0, e.stderr);
   assert.equal(e.stdout.split('\n')[0], `${EN} (sharegpt) → ${join(dir, 'lf-cli', 'glaive_toolcall_en_demo.slice.jsonl')}: 3 rows (sharegpt, with tools); dataset "glaive_toolcall_en_demo.slice"`);
+  // OpenAI rows with ids of their own and text beside a call: export says what ShareGPT leaves out.
+  const weather = join(dir, 'weather.jsonl');
+  writeFileSync(weather, String.raw`{"messages":[{"role":"user","content":"北京呢？"},{"role":"assistant","content":"我查一下。","tool_calls":[{"id":"call_a1","type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"北京\"}"}}]},{"role":"tool","tool_call_id":"call_a1","content":"晴"},{"role":"assistant","content":"北京晴。"}]}` + '\n');
+  const w = await runCli(['data', 'export', weather, '--llamafactory', join(dir, 'lf-cli')]);
+  assert.equal(w.code, 0, w.stderr);
+  assert.deepEqual(w.stdout.split('\n').slice(0, 3), [
+    `${weather} (openai) → ${join(dir, 'lf-cli', 'weather.jsonl')}: 1 row (sharegpt, with tools); dataset "weather"`,
+    '  kept with a loss: 1 row: assistant text beside tool calls dropped (a function_call turn holds only the calls)',
+    '  kept with a loss: 1 row: tool call ids dropped (ShareGPT matches results to calls by position)',
+  ]);
+  // Calls without a tools list: the tool tags, no tools column (LLaMA-Factory would KeyError on it).
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'lf-cli', 'dataset_info.json'), 'utf8')).weather, {
+    file_name: 'weather.jsonl', formatting: 'sharegpt', columns: { messages: 'conversations' },
+    tags: { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', observation_tag: 'observation', function_tag: 'function_call', system_tag: 'system' },
+  });
 });

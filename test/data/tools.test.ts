@@ -112,6 +112,7 @@ test('bad tool rows: one line each, naming the field', () => {
     [sharegpt, sg(human, call('[{"name": "get_weather", "arguments": {}}, {"name": "get_weather", "arguments": [1]}]'), obs, gpt), 'conversations[1]: function_call[1] "arguments" must be a JSON object, not an array'],
     [sharegpt, sg(human, call('[]'), obs, gpt), 'conversations[1]: function_call is an empty list; it must hold at least one call'],
     [sharegpt, sg(human, call('"get_weather"'), obs, gpt), 'conversations[1]: function_call must be {"name": …, "arguments": {…}}, not a string'],
+    [sharegpt, `{"conversations":[${human}],"chosen":{"from":"function_call","value":"{}"},"rejected":{"from":"gpt","value":"b"}}`, "'chosen': a function_call answer is not supported; chosen and rejected are gpt answers"],
     [sharegpt, '{"conversations":[],"tools":"[{name}]"}', `'tools' is not valid JSON; it must hold a list of functions [{"name", "description", "parameters"}, …]`],
     [sharegpt, '{"conversations":[],"tools":"{\\"name\\": \\"f\\"}"}', `'tools' must be a list of functions [{"name", "description", "parameters"}, …], not an object`],
     [sharegpt, '{"conversations":[],"tools":3}', `'tools' must be a list of functions [{"name", "description", "parameters"}, …], not a number`],

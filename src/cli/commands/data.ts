@@ -168,7 +168,8 @@ Rows, turns, tool use (rows with tools, calls, parallel calls, tool results, dis
 characters, the share of Chinese characters, and the length of each row in Llama-3
 tokens, counted with the real Llama-3 tokenizer as the official chat template lays the row out
 (BOS, a header and <|eot_id|> around each message; for a preference pair the prompt and the longer
-answer). Prints percentiles, a histogram, and how many rows a trainer's cutoff length would cut.
+answer; tools, calls and results as LLaMA-Factory's llama3 template writes them). Prints
+percentiles, a histogram, and how many rows a trainer's cutoff length would cut.
 
   --cutoff N       the cutoff length to count rows over (default 2048, LLaMA-Factory's cutoff_len)
   --plot OUT.svg   also draw the histogram as an SVG image
@@ -449,6 +450,7 @@ async function exportCommand(args: string[]) {
     const what = d.kind === 'pair' ? 'sharegpt, ranking' : d.kind === 'text' ? 'text, for pre-training' : 'sharegpt';
     const tools = d.tools ? ', with tools' : '';
     console.log(`${d.input} (${d.from}) → ${join(values.llamafactory, d.file)}: ${plural(d.written, 'row')} (${what}${tools}); dataset "${d.name}"`);
+    for (const [k, c] of d.lost.counts) console.log(`  kept with a loss: ${plural(c, 'row')}: ${k}`);
     for (const [k, c] of d.otherKind.counts) console.log(`  left out ${plural(c, 'row')}: ${k}`);
     if (d.rejected.count) {
       console.log(`  rejected ${plural(d.rejected.count, 'row')}:`);

@@ -62,7 +62,11 @@ const IDS_LOST = 'tool call ids dropped (ShareGPT matches results to calls by po
 function answer(o: Record<string, unknown>, key: string): Text {
   const v = o[key];
   if (isText(v)) return checkAnswer(v, key);
-  if (isObject(v)) return checkAnswer(str(v, 'value', `${key}: `), key);
+  if (isObject(v)) {
+    // LLaMA-Factory also ranks calls (function_call answers); read as text they would train as prose.
+    if (isText(v.from) && textOf(v.from) === 'function_call') throw new RowError(`'${key}': a function_call answer is not supported; chosen and rejected are gpt answers`);
+    return checkAnswer(str(v, 'value', `${key}: `), key);
+  }
   throw new RowError(`'${key}' must be {"from": "gpt", "value": …}`);
 }
 
