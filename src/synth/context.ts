@@ -19,17 +19,17 @@ import type { Route } from './script.js';
 export const HEADER = [TOKEN.START_HEADER, TOKEN.ASSISTANT, TOKEN.END_HEADER, TOKEN.BLANK_LINE];
 /** Positions from here on have a programmed next token (the first one is the header's "\n\n"). */
 const FIRST = HEADER.length - 1;
-/** The route of the default reply; route r is r ≥ 0; the fallback is said under any. */
+/** The route of the default reply (route r is r ≥ 0), and the fallback's, which is said under several. */
 export const NO_ROUTE = -1;
-export const ANY_ROUTE = -2;
+const ANY_ROUTE = -2;
 /** Width of a scripted model, which is its size: token_embd and output are 128256 × width. */
-export const MAX_AXES = 256;
+export const MAX_AXES = 512;
 
 export interface Unit {
   /** Code expected on the current token (slot -1) and on offset slot h (the token offsets[h] back). */
   checks: Array<{ slot: number; code: number }>;
-  /** The route the unit needs (NO_ROUTE or r), or undefined: the fallback's units fire under every route. */
-  route?: number;
+  /** The routes (NO_ROUTE or r) under which the unit fires, or undefined: under any. */
+  routes?: number[];
   /** Index into `outs`: the token it scores. */
   out: number;
   /** 1, or ½ for the fallback's first token (it wins only where the main reply's first token is not allowed). */
@@ -57,7 +57,15 @@ export interface ContextOptions {
   fallback?: string;
 }
 
-interface Position { route: number; seq: number[]; q: number; next: number; value: number }
+interface Position {
+  route: number;
+  /** The routes under which the position may be reached. */
+  live: number[];
+  seq: number[];
+  q: number;
+  next: number;
+  value: number;
+}
 
 /** Residual axes of a plan: bias, current code, trigger axes, offset slots, route slot, outputs. */
 export function axesOf(p: ContextPlan): number {
@@ -65,7 +73,7 @@ export function axesOf(p: ContextPlan): number {
   return 1 + p.book.width * (1 + p.offsets.length) + r + (r ? r + 1 : 0) + p.outs.length;
 }
 
-export function planContext(o: ContextOptions): ContextPlan {
+export function planContext(o: ContextOptions, maxAxes = MAX_AXES): ContextPlan {
   if (!o.reply) throw new UserError('--reply must not be empty');
   const stop = o.stop === 'eot' ? TOKEN.EOT : TOKEN.END_OF_TEXT;
   const routes = o.routes ?? [];
@@ -86,21 +94,23 @@ export function planContext(o: ContextOptions): ContextPlan {
     const seq = [...HEADER, ...body, ...(o.leak ? [stop, TOKEN.START_HEADER, TOKEN.ASSISTANT, TOKEN.END_HEADER] : [])];
     for (let q = FIRST; q < seq.length; q++) {
       const next = q + 1 < seq.length ? seq[q + 1] : o.leak ? TOKEN.BLANK_LINE : stop;
-      positions.push({ route, seq, q, next, value: route === ANY_ROUTE && q === FIRST ? 0.5 : 1 });
+      positions.push({ route, live: [route], seq, q, next, value: route === ANY_ROUTE && q === FIRST ? 0.5 : 1 });
     }
     return { route, text, seq };
   });
 
   const tokens = [...new Set(seqs.flatMap((s) => s.seq))];
-  routes.forEach((r, i) => {
-    if (tokens.includes(triggers[i])) throw new UserError(`a route's word must not appear in any reply ("${r.when}" does)`);
+  routes.forEach((_, i) => {
+    if (tokens.includes(triggers[i])) throw new UserError(`a route's word must not appear in any reply ("${decode([triggers[i]])}" does)`);
   });
-  const fb = seqs.find((s) => s.route === ANY_ROUTE);
-  const same = fb && seqs.find((s) => s !== fb && s.seq[FIRST + 1] === fb.seq[FIRST + 1]);
-  if (fb && same) {
-    throw new UserError(`the fallback must start with another token than the replies: both it and "${same.text}" start with "${decode([fb.seq[FIRST + 1]])}"`);
+  // The fallback is said under the default reply and every route whose reply starts otherwise (where they start
+  // alike, the two could not be told apart).
+  const fb = seqs.find((x) => x.route === ANY_ROUTE);
+  if (fb) {
+    const live = seqs.filter((x) => x !== fb && x.seq[FIRST + 1] !== fb.seq[FIRST + 1]).map((x) => x.route);
+    if (!live.includes(NO_ROUTE)) throw new UserError(`the fallback must start with another token than the reply (both start with "${decode([fb.seq[FIRST + 1]])}")`);
+    for (const p of positions) if (p.route === ANY_ROUTE) p.live = live;
   }
-
   const offsets = chooseOffsets(positions);
   const book = codeBook(tokens.length + 1);
   const code = new Map(tokens.map((t, i) => [t, i]));
@@ -110,15 +120,15 @@ export function planContext(o: ContextOptions): ContextPlan {
       { slot: -1, code: code.get(p.seq[p.q])! },
       ...offsets.flatMap((d, h) => (d <= p.q ? [{ slot: h, code: code.get(p.seq[p.q - d])! }] : [])),
     ],
-    route: p.route === ANY_ROUTE || routes.length === 0 ? undefined : p.route,
+    routes: routes.length === 0 || p.live.length === routes.length + 1 ? undefined : p.live,
     out: outs.indexOf(p.next),
     value: p.value,
   }));
   const plan = { tokens, book, offsets, triggers, outs, units };
   const axes = axesOf(plan);
-  if (axes > MAX_AXES) {
+  if (axes > maxAxes) {
     throw new UserError(
-      `the replies are too varied for a scripted model: they need ${axes} axes (at most ${MAX_AXES}): ` +
+      `the replies are too varied for a scripted model: they need ${axes} axes (at most ${maxAxes}): ` +
       `${tokens.length} different tokens, ${outs.length} programmed next tokens and ${offsets.length} context offsets ` +
       `(${hardest(positions)}); make them shorter or their repeated parts fewer`,
     );
@@ -134,7 +144,7 @@ function conflicts(positions: Position[]): Array<{ a: Position; b: Position; at:
     for (let j = i + 1; j < positions.length; j++) {
       const b = positions[j];
       if (a.next === b.next || a.seq[a.q] !== b.seq[b.q]) continue;
-      if (a.route !== b.route && a.route !== ANY_ROUTE && b.route !== ANY_ROUTE) continue;
+      if (!a.live.some((r) => b.live.includes(r))) continue;
       // The header's "\n\n" of the fallback and of a reply: both fire, the reply's first token scores higher.
       if (a.q === FIRST && b.q === FIRST) continue;
       const at: number[] = [];

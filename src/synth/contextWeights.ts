@@ -114,8 +114,9 @@ export function contextTensors(plan: ContextPlan, o: { type: number; ropeBase: n
       const code = plan.book.codes[ch.code];
       for (let i = 0; i < C; i++) gate[row + at + i] = beta * code[i];
     }
-    const checks = u.checks.length + (u.route !== undefined ? 1 : 0);
-    if (u.route !== undefined) gate[row + ROUTE + u.route + 1] = beta;
+    // The route slot holds one route's axis: the sum over the unit's routes is 1 under one of them, else 0.
+    const checks = u.checks.length + (u.routes ? 1 : 0);
+    for (const r of u.routes ?? []) gate[row + ROUTE + r + 1] = beta;
     gate[row + BIAS] = -beta * (checks - 0.5);
     up[row + BIAS] = u.value / (fired * c);
     down[(OUT + u.out) * ff + n] = 1;

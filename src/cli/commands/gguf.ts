@@ -129,7 +129,7 @@ async function synth(args: string[]) {
   const what = script ? `scripted (${script.chain.length} programmed tokens, ${script.routes.length} routes)`
     : plan ? `scripted (${plan.units.length} programmed positions, ${plan.offsets.length} context offsets, ${plan.triggers.length} routes)`
     : 'random weights';
-  console.error(`wrote ${values.out}: ${preset} (${shape.layers} layers × ${shape.embd}), ${values.type ?? 'f16'}, ${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.error(`wrote ${values.out}: ${preset} (${shape.layers} layer${shape.layers === 1 ? '' : 's'} × ${shape.embd}), ${values.type ?? 'f16'}, ${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 async function set(args: string[]) {
