@@ -22,6 +22,8 @@ const FIRST = HEADER.length - 1;
 /** The route of the default reply (route r is r ≥ 0), and the fallback's, which is said under several. */
 export const NO_ROUTE = -1;
 const ANY_ROUTE = -2;
+/** The route head's value holds "none" and one axis per route in its 32 dimensions. */
+export const MAX_ROUTES = 31;
 /** Width of a scripted model, which is its size: token_embd and output are 128256 × width. */
 export const MAX_AXES = 512;
 
@@ -83,6 +85,9 @@ export function planContext(o: ContextOptions, maxAxes = MAX_AXES): ContextPlan 
     if (!r.reply) throw new UserError(`the reply for "${r.when}" must not be empty`);
     return t[0];
   });
+  const twice = triggers.find((t, i) => triggers.indexOf(t) !== i);
+  if (twice !== undefined) throw new UserError(`two routes have the same word ("${decode([twice])}")`);
+  if (routes.length > MAX_ROUTES) throw new UserError(`a scripted model takes at most ${MAX_ROUTES} routes (got ${routes.length})`);
   if (o.fallback === '') throw new UserError('--fallback must not be empty');
   const texts = [{ route: NO_ROUTE, text: o.reply }, ...routes.map((r, i) => ({ route: i, text: r.reply }))];
   if (o.fallback !== undefined) texts.push({ route: ANY_ROUTE, text: o.fallback });

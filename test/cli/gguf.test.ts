@@ -36,7 +36,7 @@ test('gguf synth: presets, q8_0, and scripts it cannot make', async () => {
   const j = JSON.parse((await runCli(['gguf', 'inspect', out, '--json'])).stdout);
   assert.deepEqual(j.tensorTypes, { Q8_0: 16, F32: 5 });
   assertOneLineError(await runCli(['gguf', 'synth', '--out', out]), /already exists; pass --force to replace it/);
-  assertOneLineError(await runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--reply', '你好你好', '--fallback', '你们好']),
+  assertOneLineError(await runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--reply', '你好你好', '--fallback', '你好吗']),
     /the fallback must start with another token than the reply \(both start with "你"\)/);
   assertOneLineError(await runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--preset', '3b']), /unknown --preset "3b"; choose one of: tiny, 1b, 8b/);
   const route = (r: string) => runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--reply', '好', '--route', r]);

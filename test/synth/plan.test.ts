@@ -84,6 +84,10 @@ test('what the context construction cannot say is refused in one line that says 
   assert.throws(plan({ fallback: '' }), { name: 'UserError', message: '--fallback must not be empty' });
   assert.throws(plan({ routes: [{ when: ' ha', reply: 'x' }] }), { name: 'UserError', message: 'a route\'s word must not appear in any reply (" ha" does)' });
   assert.throws(plan({ routes: [{ when: 'two words', reply: 'x' }] }), { name: 'UserError', message: 'a route\'s word must be one token; "two words" is 2' });
+  assert.throws(plan({ routes: [{ when: '猫', reply: 'x' }, { when: '猫', reply: 'y' }] }), { name: 'UserError', message: 'two routes have the same word ("猫")' });
+  const words = Array.from({ length: 32 }, (_, i) => ({ when: String(i), reply: 'ok' }));
+  assert.throws(plan({ routes: words }), { name: 'UserError', message: 'a scripted model takes at most 31 routes (got 32)' });
+  assert.equal(plan({ routes: words.slice(0, 31) })().triggers.length, 31);
   // Over 255 different tokens: more than the codes can tell apart.
   const many = Array.from({ length: 300 }, (_, i) => ` w${i}`).join('') + ' w1 w2';
   assert.throws(plan({ reply: many }), /the replies use \d+ different tokens; a scripted model takes at most 255/);
