@@ -193,7 +193,9 @@ async function show(c: Ctx) {
       'general.name': info.name,
       'llama.context_length': info.trainContextSize,
     },
-    capabilities: ['completion'],
+    // Every template here has a way to call tools (its own, or the Llama-3 JSON calls: chat/tools.ts); ollama's
+    // clients look for "tools" before they send any.
+    capabilities: ['completion', 'tools'],
     modified_at: statSync(info.path).mtime.toISOString(),
   });
 }
