@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { RunningServer } from '../../src/server/start.js';
 import { testServer } from '../helpers/server.js';
-import { CALL_ARGS, FINAL, openaiTools, PREAMBLE, PREAMBLE_WORD, RESULT, TIME, WEATHER, weatherModel } from '../helpers/toolModels.js';
+import { CALL_ARGS, FINAL, HAS_FALLBACK, openaiTools, PREAMBLE, PREAMBLE_WORD, RESULT, textModel, TIME, WEATHER, weatherModel } from '../helpers/toolModels.js';
 
 /** The official openai client calls tools on this server: plain and streamed requests, its stream helper and runTools. */
 
@@ -114,4 +114,23 @@ test('openai client\'s runTools streamed, and with tool_choice "required" on the
   assert.equal(call.function.name, 'get_weather');
   assert.deepEqual(Object.keys(args), ['city']);
   assert.equal(typeof args.city, 'string');
+});
+
+test('openai client: tool_choice "required" on a model that would answer in text gets a call valid against the schema', { skip: !HAS_FALLBACK && 'needs scripted models with a fallback reply (P1 of issue 16)' }, async () => {
+  const text = await testServer({ model: await textModel(), parallel: 1 });
+  try {
+    const c = new OpenAI({ baseURL: `${text.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const free = await c.chat.completions.create({ model: 'scripted', messages: question, tools });
+    assert.deepEqual([free.choices[0].message.content, free.choices[0].finish_reason], [FINAL, 'stop']);
+    for (const tool_choice of ['required', { type: 'function', function: { name: 'get_weather' } }] as const) {
+      const r = await c.chat.completions.create({ model: 'scripted', messages: question, tools, tool_choice });
+      assert.equal(r.choices[0].finish_reason, 'tool_calls');
+      const call = r.choices[0].message.tool_calls![0];
+      assert.ok(call.type === 'function');
+      assert.equal(call.function.name, 'get_weather');
+      assert.deepEqual(JSON.parse(call.function.arguments), CALL_ARGS);
+    }
+  } finally {
+    await text.close();
+  }
 });
