@@ -1,5 +1,7 @@
 import type { Message } from './messages.js';
+import { clientStrings, mapStrings } from './slots.js';
 import type { PromptPiece } from './templates.js';
+import type { ToolFunction } from './tools.js';
 
 /**
  * Where each message's content lands in a Jinja template's output, so that content can be tokenized as text
@@ -9,16 +11,19 @@ import type { PromptPiece } from './templates.js';
  * placeholder of private-use characters; the placeholder render gives the markup between contents, and the
  * real render must be exactly that markup with each content (as is, or trimmed) in the placeholders' places.
  * Anything else (a filter that rewrites content, markup that depends on what the content says) gives
- * undefined, and the caller decides what is safe.
+ * undefined, and the caller decides what is safe. With tools, every string a client gave (a tool's description,
+ * a call's arguments, slots.ts) is traced the same way, as it is or as tojson escapes it inside a JSON string.
  */
-export function jinjaPieces(render: (messages: Message[]) => string, messages: Message[]): PromptPiece[] | undefined {
-  const text = render(messages);
-  const chars = unusedChars(messages.map((m) => m.content).join('') + text);
+export function jinjaPieces(render: (messages: Message[], tools?: ToolFunction[]) => string, messages: Message[], tools?: ToolFunction[]): PromptPiece[] | undefined {
+  const text = render(messages, tools);
+  const originals = clientStrings(messages, tools);
+  const chars = unusedChars(originals.join('') + text);
   if (!chars) return undefined;
   const [open, close] = chars;
   let marked: string;
   try {
-    marked = render(messages.map((m, i) => ({ ...m, content: `${open}${i}${close}` })));
+    const filled = mapStrings(messages, tools, (_, i) => `${open}${i}${close}`);
+    marked = render(filled.messages, filled.tools);
   } catch {
     // The template objects to a placeholder (it validates content): its pieces cannot be known.
     return undefined;
@@ -26,8 +31,8 @@ export function jinjaPieces(render: (messages: Message[]) => string, messages: M
   const parts = marked.split(new RegExp(`${open}(\\d+)${close}`, 'u'));
   // split with a capture group: even indexes are markup, odd ones message numbers.
   if (parts.some((p, k) => k % 2 === 0 && (p.includes(open) || p.includes(close)))) return undefined;
-  // Each part's choices: markup is itself; content is as given or trimmed.
-  const choices = parts.map((p, k) => (k % 2 === 0 ? [p] : variants(messages[Number(p)]?.content)));
+  // Each part's choices: markup is itself; content is as given, trimmed, or escaped by tojson.
+  const choices = parts.map((p, k) => (k % 2 === 0 ? [p] : variants(originals[Number(p)])));
   // Depth-first over those choices, with a loop rather than recursion (a request may carry thousands of
   // messages); `dead` remembers (part, position) pairs that lead nowhere, so no state is explored twice.
   const dead = new Set<string>();
@@ -65,9 +70,12 @@ export function jinjaPieces(render: (messages: Message[]) => string, messages: M
     .filter((p) => p.text !== '');
 }
 
-/** What a template may have made of a content: itself, or trimmed (@huggingface/jinja's trim is String.trim). */
+/**
+ * What a template may have made of a content: itself, trimmed (@huggingface/jinja's trim is String.trim), or the
+ * inside of the JSON string tojson writes for it (a tool's description, an argument, Meta's tool results).
+ */
 function variants(c: string | undefined): string[] {
-  return c === undefined ? [] : [...new Set([c, c.trim(), c.trimStart(), c.trimEnd()])];
+  return c === undefined ? [] : [...new Set([c, c.trim(), c.trimStart(), c.trimEnd(), JSON.stringify(c).slice(1, -1)])];
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { Engine } from '../engine/types.js';
 import type { Message } from './messages.js';
+import type { ToolFunction } from './tools.js';
 import { resolveTemplate, type ChatTemplate, withDefaultSystem } from './templates.js';
 import { chatTokens, promptTokens, textTokens } from './tokens.js';
 
@@ -57,13 +58,13 @@ export function chatModel(engine: Engine, o: ChatModelOptions = {}): ChatModel {
 
 /**
  * What a model is asked to continue: a conversation (its content is text, only the template's markup has
- * special tokens), a raw prompt (the client's own markup, special tokens and all), or plain text (eval's
- * official prompts, which may quote <|eot_id|>).
+ * special tokens) and the tools it is offered, a raw prompt (the client's own markup, special tokens and all),
+ * or plain text (eval's official prompts, which may quote <|eot_id|>).
  */
-export type PromptInput = { messages: Message[] } | { prompt: string } | { text: string };
+export type PromptInput = { messages: Message[]; tools?: ToolFunction[] } | { prompt: string } | { text: string };
 
 /** The input → tokens, with exactly one BOS where the model wants one. */
 export function promptOf(model: ChatModel, input: PromptInput): number[] {
-  if ('messages' in input) return chatTokens(model.engine, model.template, input.messages);
+  if ('messages' in input) return chatTokens(model.engine, model.template, input.messages, true, input.tools);
   return 'prompt' in input ? promptTokens(model.engine, input.prompt) : textTokens(model.engine, input.text);
 }

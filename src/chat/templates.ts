@@ -1,18 +1,20 @@
 import { Template as JinjaTemplate } from '@huggingface/jinja';
 import { UserError } from '../errors.js';
+import { chatml } from './chatmlTemplate.js';
+import { HERMES } from './hermesSyntax.js';
 import { jinjaPieces } from './jinjaPieces.js';
+import { hfMessages, hfTools } from './hfShape.js';
+import { llama31 } from './llama31Template.js';
+import { LLAMA3_JSON } from './llama3Syntax.js';
+import { llama3, llama3v1 } from './llama3Templates.js';
+import { lfDefault, lfDefaultJinja } from './lfDefaultTemplate.js';
+import { BOS, EOM, END_OF_TEXT, EOT } from './markup.js';
 import type { Message } from './messages.js';
 import type { ToolCallSyntax, ToolFunction } from './tools.js';
 
-export const BOS = '<|begin_of_text|>';
-export const EOT = '<|eot_id|>';
-export const EOM = '<|eom_id|>';
-export const END_OF_TEXT = '<|end_of_text|>';
-const HEADER = (role: string) => `<|start_header_id|>${role}<|end_header_id|>\n\n`;
-
-/** The system prompt shareAI's v1 model was trained with (the Python demo's default). */
-export const V1_SYSTEM =
-  "You are a helpful, excellent and smart assistant. Please respond to the user using the language they input, ensuring the language is elegant and fluent.If you don't know the answer to a question, please don't share false information.";
+export { BOS, EOM, END_OF_TEXT, EOT } from './markup.js';
+export { V1_SYSTEM } from './llama3Templates.js';
+export { lfDefaultJinja } from './lfDefaultTemplate.js';
 
 /**
  * A rendered prompt in pieces: the template's own markup, whose special-token texts (<|eot_id|>) are those
@@ -44,112 +46,12 @@ export interface ChatTemplate {
   noBos?: true;
 }
 
-/** A native template: one function writes the pieces, and the text is their concatenation. */
-type Writer = (messages: Message[], gen: boolean, markup: (t: string) => void, content: (t: string) => void, cut: () => void) => void;
-
-function native(name: string, stops: string[], write: Writer, defaultSystem?: string, noBos?: true): ChatTemplate {
-  const pieces = (messages: Message[], gen = true) => {
-    const out: PromptPiece[] = [];
-    let cut = false;
-    const push = (p: PromptPiece) => {
-      if (!p.text) return;
-      out.push(cut && out.length ? { ...p, cut } : p);
-      cut = false;
-    };
-    write(messages, gen, (text) => push({ text }), (text) => push({ text, content: true }), () => { cut = true; });
-    return out;
-  };
-  return { name, stops, defaultSystem, ...(noBos ? { noBos } : {}), pieces, render: (messages, gen = true) => pieces(messages, gen).map((p) => p.text).join('') };
-}
-
-/** Special tokens the model writes at the end of its turn, and the start of a new header (a leaked turn). */
-const LLAMA3_STOPS = [EOT, END_OF_TEXT, '<|start_header_id|>'];
-
-const llama3 = native('llama3', LLAMA3_STOPS, (messages, gen, markup, content) => {
-  // Like Meta's template: BOS goes before the first message, so no messages means no BOS.
-  if (messages.length) markup(BOS);
-  for (const m of messages) {
-    markup(HEADER(m.role));
-    content(m.content.trim());
-    markup(EOT);
-  }
-  if (gen) markup(HEADER('assistant'));
-});
-
-const llama31 = native('llama3.1', [EOM, ...LLAMA3_STOPS], (messages, gen, markup, content) => {
-  // Llama 3.1 always opens with a system header carrying the knowledge cut-off and date lines.
-  const hasSystem = messages[0]?.role === 'system';
-  markup(BOS + HEADER('system') + 'Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n');
-  if (hasSystem) content(messages[0].content.trim());
-  markup(EOT);
-  for (const m of hasSystem ? messages.slice(1) : messages) {
-    markup(HEADER(m.role));
-    content(m.content.trim());
-    markup(EOT);
-  }
-  if (gen) markup(HEADER('assistant'));
-});
-
-const llama3v1 = native('llama3-v1', LLAMA3_STOPS, (messages, gen, markup, content) => {
-  const hasSystem = messages[0]?.role === 'system';
-  markup(`${BOS}<<SYS>>\n`);
-  // The default system prompt is ours, not the user's: markup like any other text the template writes.
-  if (hasSystem) content(messages[0].content);
-  else markup(V1_SYSTEM);
-  markup('\n<</SYS>>\n\n');
-  for (const m of hasSystem ? messages.slice(1) : messages) {
-    markup(HEADER(m.role));
-    content(m.content);
-    markup(m.role === 'assistant' ? END_OF_TEXT + '\n' : EOT);
-  }
-  if (gen) markup(HEADER('assistant'));
-}, V1_SYSTEM);
-
-const chatml = native('chatml', ['<|im_end|>', EOT, END_OF_TEXT], (messages, gen, markup, content) => {
-  for (const m of messages) {
-    markup(`<|im_start|>${m.role}\n`);
-    content(m.content);
-    markup('<|im_end|>\n');
-  }
-  if (gen) markup('<|im_start|>assistant\n');
-});
-
-/**
- * LLaMA-Factory's `default` template (data/template.py), the one it advises for fine-tuning a base model: "System:
- * {s}<eos>\n", "Human: {u}<eos>\nAssistant:", "{a}<eos>\n", no prefix, so no BOS. Its eos is the tokenizer's:
- * <|end_of_text|> for Meta-Llama-3-8B (an Instruct tokenizer's is <|eot_id|>: lfDefaultJinja writes that one).
- * "Assistant:" belongs to the user turn, so the generation prompt adds nothing, exactly as in training.
- */
-const lfDefault = (eos: string) => native('lf-default', [...new Set([eos, END_OF_TEXT, EOT])], (messages, _gen, markup, content, cut) => {
-  // Template._encode tokenizes each slot on its own ("Human: {{content}}", eos, "\nAssistant:"; "{{content}}", eos,
-  // "\n"): an answer is not read together with the "Assistant:" before it (whole, ":A" would be one token where
-  // training had ":" and "A"), nor "Human: " with the "\n" before it.
-  const hasSystem = messages[0]?.role === 'system';
-  if (hasSystem) { markup('System: '); content(messages[0].content); markup(`${eos}\n`); }
-  for (const m of hasSystem ? messages.slice(1) : messages) {
-    // As LLaMA-Factory's Jinja: a system message after the first is dropped; content is not trimmed.
-    if (m.role === 'user') { cut(); markup('Human: '); content(m.content); markup(`${eos}\nAssistant:`); }
-    else if (m.role === 'assistant') { cut(); content(m.content); markup(`${eos}\n`); }
-  }
-}, undefined, true);
-
 /** lf-default for a tokenizer whose eos is `eos` (an Instruct tokenizer's <|eot_id|>): still no BOS, slot by slot. */
 export const lfDefaultTemplate = (eos: string): ChatTemplate => (eos === END_OF_TEXT ? NATIVE_TEMPLATES['lf-default'] : lfDefault(eos));
 
 /** The eos of LLaMA-Factory's `default` Jinja, when `jinja` is exactly that Jinja for one of the known end tokens. */
 export function lfDefaultEos(jinja: string): string | undefined {
   return KNOWN_END_TOKENS.find((e) => jinja === lfDefaultJinja(e));
-}
-
-/** The Jinja LLaMA-Factory writes into the tokenizer for `default` (Template._get_jinja_template), for a tokenizer whose eos is `eos`. */
-export function lfDefaultJinja(eos = END_OF_TEXT): string {
-  const q = (t: string) => `'${t.replace(/'/g, "\\'")}'`;
-  return "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}" +
-    "{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% endif %}" +
-    `{% if system_message is defined %}{{ 'System: ' + system_message + ${q(eos)} + '\n' }}{% endif %}` +
-    "{% for message in loop_messages %}{% set content = message['content'] %}{% if message['role'] == 'user' %}" +
-    `{{ 'Human: ' + content + ${q(eos)} + '\nAssistant:' }}{% elif message['role'] == 'assistant' %}` +
-    `{{ content + ${q(eos)} + '\n' }}{% endif %}{% endfor %}`;
 }
 
 export const NATIVE_TEMPLATES: Record<string, ChatTemplate> = {
@@ -177,14 +79,38 @@ export function jinjaTemplate(source: string, opts: JinjaOptions = {}, name = 'j
   const eos = opts.eosToken ?? EOT;
   const stops = KNOWN_END_TOKENS.filter((t) => source.includes(t));
   if (!stops.includes(eos)) stops.push(eos);
-  const render = (messages: Message[], gen = true) => {
+  // Tools go to the Jinja when it handles them; a template that never mentions them gets its family's built-in
+  // tool prompt (a Llama-3 or ChatML template given as a file), or an error saying it has none.
+  const handlesTools = /\btools\b/.test(source);
+  const family = handlesTools ? undefined : NATIVE_TEMPLATES[templateFamily(source)];
+  const toolSyntax = handlesTools ? (source.includes('<tool_call>') ? HERMES : LLAMA3_JSON) : family?.toolSyntax ?? LLAMA3_JSON;
+  const builtIn = (tools?: ToolFunction[]) => {
+    if (!tools?.length || handlesTools) return undefined;
+    if (family) return family;
+    throw new UserError(`the chat template ${name} has no tool format (it never mentions "tools") and is not one of the built-in formats; ` +
+      'to offer tools, choose a built-in template (--template llama3, llama3.1, chatml or lf-default) or a --template-file whose Jinja handles tools');
+  };
+  const render = (messages: Message[], gen = true, tools?: ToolFunction[]): string => {
+    const other = builtIn(tools);
+    if (other) return other.render(messages, gen, tools);
     try {
-      return compiled.render({ messages, bos_token: bos, eos_token: eos, add_generation_prompt: gen });
+      // As transformers' apply_chat_template passes them: OpenAI's shapes, and no `tools` at all when there are none.
+      return compiled.render({ messages: hfMessages(messages), ...(tools?.length ? { tools: hfTools(tools) } : {}), bos_token: bos, eos_token: eos, add_generation_prompt: gen });
     } catch (e) {
       throw new UserError(`the chat template failed to render: ${(e as Error).message}`);
     }
   };
-  return { name, stops, render, pieces: (messages, gen = true) => jinjaPieces((m) => render(m, gen), messages) };
+  return {
+    name, stops, render, toolSyntax,
+    pieces: (messages, gen = true, tools) => builtIn(tools)?.pieces(messages, gen, tools) ??
+      jinjaPieces((m, t) => render(m, gen, t), messages, tools?.length ? tools : undefined),
+  };
+}
+
+/** The native format a Jinja template is written in, a Llama 3.2-style one (today's date) counting as Llama 3.1. */
+function templateFamily(source: string): string {
+  const name = detectTemplateName(source);
+  return name === 'jinja' && source.includes('<|start_header_id|>') && source.includes('Cutting Knowledge Date') ? 'llama3.1' : name;
 }
 
 /**
@@ -192,7 +118,7 @@ export function jinjaTemplate(source: string, opts: JinjaOptions = {}, name = 'j
  * message content become those tokens. For a caller that writes every message itself and means them as markup.
  */
 export function specialTokensInContent(t: ChatTemplate): ChatTemplate {
-  return { ...t, pieces: (messages, gen = true) => [{ text: t.render(messages, gen) }] };
+  return { ...t, pieces: (messages, gen = true, tools) => [{ text: t.render(messages, gen, tools) }] };
 }
 
 /** Which native format a Jinja template is, so we use our exact, tested renderer and its stop tokens. */
@@ -256,7 +182,7 @@ function pickTemplate(c: TemplateChoice): ChatTemplate {
  */
 export function withDefaultSystem(t: ChatTemplate, system: string): ChatTemplate {
   const add = (m: Message[]): Message[] => (m.length && m[0].role !== 'system' ? [{ role: 'system', content: system }, ...m] : m);
-  return { ...t, defaultSystem: system, render: (m, gen = true) => t.render(add(m), gen), pieces: (m, gen = true) => t.pieces(add(m), gen) };
+  return { ...t, defaultSystem: system, render: (m, gen = true, tools) => t.render(add(m), gen, tools), pieces: (m, gen = true, tools) => t.pieces(add(m), gen, tools) };
 }
 
 /**

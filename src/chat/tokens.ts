@@ -8,7 +8,9 @@
 import type { Engine } from '../engine/types.js';
 import { UserError } from '../errors.js';
 import type { Message } from './messages.js';
+import { clientStrings, mapStrings } from './slots.js';
 import type { ChatTemplate } from './templates.js';
+import type { ToolFunction } from './tools.js';
 
 /** Raw prompt text → tokens, special tokens parsed, with exactly one BOS when the model wants one. */
 export function promptTokens(engine: Engine, text: string): number[] {
@@ -20,10 +22,14 @@ export function textTokens(engine: Engine, text: string): number[] {
   return withBos(engine, engine.tokenize(text, false));
 }
 
-/** A conversation → tokens: the template's special tokens parsed, content as text, exactly one BOS. */
-export function chatTokens(engine: Engine, template: ChatTemplate, messages: Message[], addGenerationPrompt = true): number[] {
-  const pieces = template.pieces(messages, addGenerationPrompt);
-  if (!pieces) return untraced(engine, template, messages, addGenerationPrompt);
+/**
+ * A conversation → tokens: the template's special tokens parsed, content as text, exactly one BOS. `tools` are
+ * offered in the template's tool format; their descriptions, the calls' arguments and the tools' results are text
+ * like any content (a result that says "<|eot_id|>" does not end its turn).
+ */
+export function chatTokens(engine: Engine, template: ChatTemplate, messages: Message[], addGenerationPrompt = true, tools?: ToolFunction[]): number[] {
+  const pieces = template.pieces(messages, addGenerationPrompt, tools);
+  if (!pieces) return untraced(engine, template, messages, addGenerationPrompt, tools);
   // llama.cpp reads a whole prompt by cutting it at special-token texts and tokenizing each stretch between
   // them as one text. Doing the same here (markup text and content next to it form one stretch) gives the very
   // tokens of the old whole-text reading for any content without special-token texts: only those change.
@@ -97,6 +103,15 @@ function cutAtSpecials(engine: Engine, markup: string): Array<string | number> {
 
 const specials = new WeakMap<Engine, Map<number, string | null>>();
 
+/** The first special-token text any of these strings holds. */
+function specialIn(engine: Engine, strings: string[]): string | undefined {
+  for (const s of strings) {
+    const found = engine.tokenize(s, true).map((id) => specialText(engine, id)).find((t) => t !== undefined);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /**
  * The text of a special (control) token, undefined for an ordinary one: llama.cpp writes a control token's
  * text only when asked for special tokens, so the two detokenizations differ exactly for those.
@@ -118,9 +133,9 @@ function specialText(engine: Engine, id: number): string | undefined {
  * text, the whole text can be read the old way, as nothing in it came from a message; if one does, that
  * cannot be done safely, and it is refused rather than read as markup.
  */
-function untraced(engine: Engine, template: ChatTemplate, messages: Message[], gen: boolean): number[] {
+function untraced(engine: Engine, template: ChatTemplate, messages: Message[], gen: boolean, tools?: ToolFunction[]): number[] {
   for (const [i, m] of messages.entries()) {
-    const found = engine.tokenize(m.content, true).map((id) => specialText(engine, id)).find((s) => s !== undefined);
+    const found = specialIn(engine, clientStrings([m]));
     if (found !== undefined) {
       throw new UserError(
         `message ${i + 1} (${m.role}) contains the special-token text ${JSON.stringify(found)}, and the chat template ` +
@@ -129,7 +144,14 @@ function untraced(engine: Engine, template: ChatTemplate, messages: Message[], g
       );
     }
   }
-  const tokens = promptTokens(engine, template.render(messages, gen));
+  const inTools = specialIn(engine, clientStrings([], tools));
+  if (inTools !== undefined) {
+    throw new UserError(
+      `a tool's definition contains the special-token text ${JSON.stringify(inTools)}, and the chat template ${template.name} ` +
+        'writes tools in a way that cannot be traced, so it cannot be kept as plain text; remove that text from the tool, or use a built-in template',
+    );
+  }
+  const tokens = promptTokens(engine, template.render(messages, gen, tools));
   // A filter may make special-token text of content that holds none (`| lower` on "<|EOT_ID|>", `| replace`),
   // and a template may join two messages' halves of one: then the prompt has special tokens the template's
   // markup alone does not write (its render with every content a private-use placeholder, which no filter
@@ -138,7 +160,8 @@ function untraced(engine: Engine, template: ChatTemplate, messages: Message[], g
   try {
     // Empty content stays empty: a template that skips empty messages must skip the same ones here, or the
     // special tokens its skipped turn would have written could hide an equal number made of content.
-    markup = promptTokens(engine, template.render(messages.map((m, i) => ({ ...m, content: m.content && `\uE000${i}\uE001` })), gen));
+    const filled = mapStrings(messages, tools, (s, i) => s && `\uE000${i}\uE001`);
+    markup = promptTokens(engine, template.render(filled.messages, gen, filled.tools));
   } catch { /* the template refuses placeholders: only the check above is possible */ }
   // More of some special token than the markup writes: fewer is fine (a template that skips empty messages).
   const counts = (t: number[]) => {

@@ -11,16 +11,25 @@ import { AUTO_TYPE } from '../convertFirst.js';
 import { parseFlags } from '../flags.js';
 import { checkTemplateFlags, readTemplateFile } from '../modelFlags.js';
 import { readSmallFile } from '../../util/files.js';
+import { readToolsFile } from '../toolsFile.js';
+import { toolSyntaxFor } from '../../chat/tools.js';
 
 const HELP = `llama3-zh template — chat templates
 
-  llama3-zh template render --messages FILE.json [--template NAME | --template-file F | -m MODEL]
+  llama3-zh template render --messages FILE.json [--tools TOOLS.json]
+                            [--template NAME | --template-file F | -m MODEL]
                             [--no-generation-prompt] [--json]
       Print the exact prompt text a model gets for these messages (like llama.cpp's
       /apply-template). FILE.json is [{"role":"user","content":"你好"}, ...] or an object with
-      a "messages" array; "-" reads standard input. With -m the template and BOS/EOS come from
-      the GGUF, or from what 'llama3-zh create' recorded (template, system prompt), and
-      --template, if given, still wins.
+      a "messages" array; "-" reads standard input. Messages may carry tool calls in OpenAI's
+      shape (assistant "tool_calls", "tool" messages with "tool_call_id"). With -m the
+      template and BOS/EOS come from the GGUF, or from what 'llama3-zh create' recorded
+      (template, system prompt), and --template, if given, still wins.
+      --tools TOOLS.json offers these tools, written in the template's tool format: a list
+      [{"type":"function","function":{"name":"get_weather","description":"…",
+      "parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}] (or bare
+      functions {"name","description","parameters"}). --json also names the syntax the
+      model's calls are read with.
 
   llama3-zh template list
       The built-in templates: ${TEMPLATE_NAMES.join(', ')}.`;
@@ -38,6 +47,7 @@ export async function templateCommand(args: string[]): Promise<void> {
   }
   const { values } = parseFlags('template render', rest, {
     messages: { type: 'string' },
+    tools: { type: 'string' },
     template: { type: 'string' },
     'template-file': { type: 'string' },
     model: { type: 'string', short: 'm' },
@@ -60,6 +70,7 @@ export async function templateCommand(args: string[]): Promise<void> {
     throw new UserError(`${values.messages} is not valid JSON (${(e as Error).message.split('\n')[0]}); expected [{"role":"user","content":"..."}]`);
   }
   const messages = parseMessages(data, values.messages);
+  const tools = values.tools !== undefined ? readToolsFile(values.tools) : undefined;
   let modelSource: string | undefined;
   let bosToken: string | undefined;
   let eosToken: string | undefined;
@@ -80,8 +91,8 @@ export async function templateCommand(args: string[]): Promise<void> {
     jinja: { bosToken, eosToken },
   });
   const template = recorded?.system !== undefined ? withDefaultSystem(picked, recorded.system) : picked;
-  const prompt = template.render(messages, !values['no-generation-prompt']);
-  if (values.json) console.log(JSON.stringify({ template: template.name, prompt }));
+  const prompt = template.render(messages, !values['no-generation-prompt'], tools);
+  if (values.json) console.log(JSON.stringify({ template: template.name, prompt, ...(tools ? { toolSyntax: toolSyntaxFor(template).name } : {}) }));
   else process.stdout.write(prompt);
 }
 
