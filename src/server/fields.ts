@@ -1,6 +1,6 @@
 /** Readers for request fields: each gives the value, or a 400 that names the field and what it should be. */
 
-import { type Message, ROLE_HINT, roleOf } from '../chat/messages.js';
+import { type Message, roleOf, TOOL_ROLE_HINT } from '../chat/messages.js';
 import { type FieldRule, refuseUnsupported } from './fieldRules.js';
 import { badRequest } from './http.js';
 import { linkToolResults, messageToolCalls } from './toolFields.js';
@@ -51,7 +51,7 @@ export function stopList(body: Body, key = 'stop', label = key): string[] {
 
 /**
  * Chat messages: a non-empty list of {role, content}, where content is a string or a list of text parts
- * (what OpenAI clients send), with chat/messages.ts's roles and "tool". Other roles and non-text parts are refused
+ * (what OpenAI clients send), with chat/messages.ts's roles and a tool's result ("tool", Meta's "ipython"). Other roles and non-text parts are refused
  * with the message's index, and so is a field of `rules` with a value this server cannot honour (images). An
  * assistant message may carry `tool_calls`, and a tool message is the result of one of them (toolFields.ts);
  * `toolIds`: every call and result names its id, as OpenAI's API requires (ollama's need not).
@@ -66,8 +66,8 @@ export function messageList(body: Body, key = 'messages', rules: FieldRule[] = [
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badRequest(`${at} must be an object with "role" and "content"`, at);
     refuseUnsupported(m as Body, rules, `${at}.`);
     const { role: given, content, tool_calls: calls } = m as Body;
-    const role = given === 'tool' ? 'tool' : roleOf(given);
-    if (!role) throw badRequest(`${at}.role is ${JSON.stringify(given)}; ${ROLE_HINT}, or "tool" for a tool's result`, `${at}.role`);
+    const role = roleOf(given, true);
+    if (!role) throw badRequest(`${at}.role is ${JSON.stringify(given)}; ${TOOL_ROLE_HINT}`, `${at}.role`);
     const text = messageText(content, `${at}.content`);
     if (calls === undefined || calls === null || (Array.isArray(calls) && calls.length === 0)) return { role, content: text };
     if (role !== 'assistant') throw badRequest(`${at}.tool_calls is only for assistant messages (this one is "${given}")`, `${at}.tool_calls`);

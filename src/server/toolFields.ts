@@ -4,11 +4,10 @@
  * it answers. Every refusal is a 400 whose `param` is the field ("tools[0].function.name", "messages[3].tool_call_id").
  */
 import type { Message } from '../chat/messages.js';
-import type { ToolCall, ToolChoice, ToolFunction, ToolRequest } from '../chat/tools.js';
+import { newCallId, readTools, type ToolCall, type ToolChoice, ToolError, type ToolFunction, type ToolRequest } from '../chat/tools.js';
 import { grammarSchema } from '../engine/llamacpp/jsonSchema.js';
 import { UserError } from '../errors.js';
 import { badRequest } from './http.js';
-import { newCallId, readTools, ToolError } from './p2standin.js';
 
 type Body = Record<string, unknown>;
 

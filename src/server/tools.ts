@@ -5,10 +5,9 @@
  * The template's ToolCallSyntax says how this model writes calls; nothing is parsed when no tools were offered.
  */
 import type { Message } from '../chat/messages.js';
-import type { ChatModel } from '../chat/model.js';
-import type { RequiredCall, ToolCall, ToolCallSyntax, ToolRequest } from '../chat/tools.js';
+import { type ChatModel, promptOf } from '../chat/model.js';
+import { newCallId, type RequiredCall, type ToolCall, type ToolCallSyntax, type ToolRequest, toolSyntaxFor } from '../chat/tools.js';
 import type { OutputFormat, TokenLogprob } from '../engine/types.js';
-import { chatPromptWithTools, newCallId, toolSyntaxFor } from './p2standin.js';
 
 /** A reply as clients get it: its text, and the calls it makes (none when no tools were offered). */
 export interface Reply {
@@ -41,7 +40,7 @@ export function forcedFormat(model: ChatModel, req: ToolRequest | undefined): Ou
 
 /** A conversation → prompt tokens, the tools offered in the template's way, and a forced call's prefix after it. */
 export function toolPrompt(model: ChatModel, messages: Message[], req: ToolRequest | undefined): number[] {
-  const tokens = chatPromptWithTools(model, messages, req?.tools);
+  const tokens = promptOf(model, { messages, tools: req?.tools });
   const prefix = forcedCall(model, req)?.prefix;
   // The prefix is the template's own markup (<tool_call>, <|python_tag|>): its special tokens are those tokens.
   if (prefix) for (const t of model.engine.tokenize(prefix, true)) tokens.push(t);

@@ -143,7 +143,7 @@ test('bad tools, tool_choice and tool messages are a 400 naming the field; the s
   const cases: Array<[Record<string, unknown>, string]> = [
     [{ tools: fn({ description: 'x' }) }, 'tools[0].function.name'],
     [{ tools: fn({ name: 'get weather' }) }, 'tools[0].function.name'],
-    [{ tools: [...openaiTools(WEATHER), ...fn({ name: 'x', parameters: { type: 'string' } })] }, 'tools[1].function.parameters'],
+    [{ tools: [...openaiTools(WEATHER), ...fn({ name: 'x', parameters: { type: 'string' } })] }, 'tools[1].function.parameters.type'],
     [{ tools: fn({ name: 'x', parameters: [] }) }, 'tools[0].function.parameters'],
     [{ tools: {} }, 'tools'],
     [{ tool_choice: { type: 'function', function: { name: 'get_time' } } }, 'tool_choice.function.name'],
