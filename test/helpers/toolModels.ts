@@ -34,6 +34,16 @@ export function weatherModel(): Promise<string> {
  * grammar forbids the first choice. Until the synthesizer has it, the tests that need it are skipped.
  */
 export const HAS_FALLBACK = readFileSync(new URL('../../src/synth/model.js', import.meta.url), 'utf8').includes('fallback');
+/** Scripted replies may repeat tokens (the same change of the synthesizer as the fallback). */
+export const ANY_TEXT = HAS_FALLBACK;
+
+/** Two calls in one reply, as LLaMA-Factory's llama3 format writes parallel calls: a list (its tokens repeat). */
+export const TWO_CALLS = '[{"name": "get_weather", "parameters": {"city": "Beijing"}}, {"name": "get_time", "parameters": {}}]';
+
+/** A model whose reply makes two calls (needs ANY_TEXT). */
+export function parallelModel(): Promise<string> {
+  return testModel({ reply: TWO_CALLS });
+}
 
 /** A model that answers in text (FINAL) and would write CALL only where the text is not allowed (a forced call's grammar). */
 export function textModel(): Promise<string> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { RunningServer } from '../../src/server/start.js';
 import { postJson, streamLines, testServer } from '../helpers/server.js';
-import { CALL, CALL_ARGS, FINAL, openaiTools, PREAMBLE, PREAMBLE_WORD, RESULT, TIME, WEATHER, weatherModel } from '../helpers/toolModels.js';
+import { ANY_TEXT, CALL, CALL_ARGS, FINAL, openaiTools, parallelModel, PREAMBLE, PREAMBLE_WORD, RESULT, TIME, WEATHER, weatherModel } from '../helpers/toolModels.js';
 
 /** Function calling on /v1/chat/completions, in the exact shapes OpenAI answers with, on a scripted model that calls get_weather. */
 
@@ -126,6 +126,32 @@ test('streamed with n = 2: each choice\'s call under its own index', async () =>
     assert.equal(calls[0].function.name, 'get_weather');
     assert.equal(calls[1].function.arguments, JSON.stringify(CALL_ARGS));
     assert.equal(mine.at(-1).choices[0].finish_reason, 'tool_calls');
+  }
+});
+
+test('parallel calls: each its own tool_calls entry (and index when streamed); parallel_tool_calls false keeps the first', { skip: !ANY_TEXT && 'needs scripted replies that repeat tokens (P1 of issue 16)' }, async () => {
+  const two = await testServer({ model: await parallelModel(), parallel: 1 });
+  try {
+    const body = { messages: user('现在几点，北京天气怎么样？'), tools: openaiTools(WEATHER, TIME) };
+    const r = await postJson(`${two.url}/v1/chat/completions`, body);
+    const calls = r.json.choices[0].message.tool_calls;
+    assert.deepEqual(calls.map((c: any) => c.function), [{ name: 'get_weather', arguments: JSON.stringify(CALL_ARGS) }, { name: 'get_time', arguments: '{}' }]);
+    assert.notEqual(calls[0].id, calls[1].id);
+    assert.equal(r.json.choices[0].finish_reason, 'tool_calls');
+    // Forced, the grammar allows a list of calls as well as one (LLaMA-Factory's parallel form).
+    const forced = await postJson(`${two.url}/v1/chat/completions`, { ...body, tool_choice: 'required' });
+    assert.deepEqual(forced.json.choices[0].message.tool_calls.map((c: any) => c.function), calls.map((c: any) => c.function));
+    const one = await postJson(`${two.url}/v1/chat/completions`, { ...body, parallel_tool_calls: false });
+    assert.deepEqual(one.json.choices[0].message.tool_calls.map((c: any) => c.function.name), ['get_weather']);
+    const res = await fetch(`${two.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
+    const deltas: any[] = [];
+    for await (const l of streamLines(res)) if (l !== 'data: [DONE]') deltas.push(...(JSON.parse(l.slice(6)).choices[0]?.delta.tool_calls ?? []));
+    assert.deepEqual(deltas.map((d) => [d.index, d.function.name ?? null, d.function.arguments]),
+      [[0, 'get_weather', ''], [0, null, JSON.stringify(CALL_ARGS)], [1, 'get_time', ''], [1, null, '{}']]);
+    const ollama = await postJson(`${two.url}/api/chat`, { ...body, model: 'scripted', stream: false });
+    assert.deepEqual(ollama.json.message.tool_calls.map((c: any) => c.function), [{ index: 0, name: 'get_weather', arguments: CALL_ARGS }, { index: 1, name: 'get_time', arguments: {} }]);
+  } finally {
+    await two.close();
   }
 });
 
