@@ -68,7 +68,10 @@ export class ReplyTools {
   push(delta: string, logprobs: TokenLogprob[]): Piece | undefined {
     this.text += delta;
     this.held.push(...logprobs);
-    if (this.prefix !== undefined || this.syntax.mayBeCall(this.text)) return undefined;
+    // Only the text not yet sent is asked about: what was sent held no start of a call (nor its beginning at its
+    // end), so a call can only start in the rest. Asking about the whole reply at every token costs time
+    // quadratic in its length (seconds for a long reply full of braces, measured with LLAMA3_JSON).
+    if (this.prefix !== undefined || this.syntax.mayBeCall(this.text.slice(this.sent))) return undefined;
     return this.release(this.text.length);
   }
 
