@@ -58,14 +58,24 @@ function builtinCall(s: string, tools: ToolFunction[], builtinOnly: boolean): Ca
   return s.slice(i + 1).trim() === '' ? [{ name: m[1], arguments: args }] : undefined;
 }
 
+/**
+ * Llama 3.1 answers a code_interpreter request with the code itself after the tag (Meta's prompt format); what
+ * reads as a call of another kind (JSON, name.call(…)) to a tool not offered is not code.
+ */
+function codeCall(after: string, lead: number, tools: ToolFunction[]): Call[] | undefined {
+  const code = after.trim();
+  CALL_START.lastIndex = lead;
+  BUILTIN_CALL.lastIndex = 0;
+  if (!code || !tools.some((t) => t.name === 'code_interpreter') || CALL_START.test(after) || BUILTIN_CALL.test(after)) return undefined;
+  return [{ name: 'code_interpreter', arguments: { code } }];
+}
+
 function parse(text: string, tools: ToolFunction[]): ParsedReply | undefined {
   const tag = text.indexOf(PYTHON_TAG);
   if (tag >= 0) {
     const after = text.slice(tag + PYTHON_TAG.length);
-    const code = after.trim();
-    const calls = builtinCall(after, tools, false) ?? jsonCalls(after, after.length - after.trimStart().length, tools) ??
-      // Llama 3.1 answers a code_interpreter request with the code itself after the tag (Meta's prompt format).
-      (code && tools.some((t) => t.name === 'code_interpreter') ? [{ name: 'code_interpreter', arguments: { code } }] : undefined);
+    const lead = after.length - after.trimStart().length;
+    const calls = builtinCall(after, tools, false) ?? jsonCalls(after, lead, tools) ?? codeCall(after, lead, tools);
     return calls && { content: contentBefore(text, tag), calls };
   }
   // A built-in call whose <|python_tag|> was a control token left out of the text: the whole reply, nothing else.

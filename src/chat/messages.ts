@@ -34,7 +34,8 @@ export function roleOf(value: unknown, withTools = false): Role | undefined {
  * Validate chat messages from JSON: an array of {role, content}, or an object with a `messages` array
  * (an OpenAI request body). `source` names where they came from, for the error message. Tool calling in OpenAI's
  * shape is read too: an assistant's `tool_calls` (arguments a JSON string, as OpenAI sends them, or an object, as
- * ollama does; content may then be null), and tool results (role "tool" or Meta's "ipython", `tool_call_id`, `name`).
+ * ollama does; content may then be null), and tool results (role "tool" or Meta's "ipython", `tool_call_id`, and
+ * the function's `name`, ollama's `tool_name`).
  */
 export function parseMessages(data: unknown, source: string): Message[] {
   const list = Array.isArray(data) ? data : (data as { messages?: unknown } | null)?.messages;
@@ -53,11 +54,13 @@ export function parseMessages(data: unknown, source: string): Message[] {
     const out: Message = { role, content };
     if (toolCalls?.length) out.toolCalls = toolCalls;
     if (role === 'tool') {
-      for (const key of ['tool_call_id', 'name'] as const) {
+      for (const key of ['tool_call_id', 'name', 'tool_name'] as const) {
         if (o[key] !== undefined && typeof o[key] !== 'string') throw new UserError(`${at}: "${key}" must be a string`);
       }
       if (typeof o.tool_call_id === 'string') out.toolCallId = o.tool_call_id;
-      if (typeof o.name === 'string') out.name = o.name;
+      // OpenAI's (legacy) name, ollama's tool_name.
+      const name = o.name ?? o.tool_name;
+      if (typeof name === 'string') out.name = name;
     }
     return out;
   });

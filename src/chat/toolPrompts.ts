@@ -30,6 +30,9 @@ export function llama3Calls(calls: CallLike[]): string {
   return pyJson(objects.length === 1 ? objects[0] : objects);
 }
 
+/** Python's str(d.get(key, "")). */
+const get = (d: Record<string, unknown>, key: string) => (key in d ? pyStr(d[key]) : '');
+
 /** DefaultToolUtils.tool_formatter: each tool's name, description and arguments as a list, then how to call one. */
 export function defaultToolText(tools: ToolFunction[]): string {
   let text = '';
@@ -51,9 +54,6 @@ export function defaultToolText(tools: ToolFunction[]): string {
     `Action: tool name (one of [${tools.map((t) => t.name).join(', ')}])\n` +
     'Action Input: the input to the tool, in a JSON format representing the kwargs (e.g. ```{"input": "hello world", "num_beams": 5}```)\n```\n';
 }
-
-/** Python's str(d.get(key, "")). */
-const get = (d: Record<string, unknown>, key: string) => (key in d ? pyStr(d[key]) : '');
 
 /** DefaultToolUtils.function_formatter. */
 export function defaultCalls(calls: CallLike[]): string {

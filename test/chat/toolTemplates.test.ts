@@ -295,6 +295,7 @@ test('messages files carry tool calls in OpenAI\'s and ollama\'s shapes', () => 
       { role: 'tool', tool_call_id: 'call_x', name: 'get_weather', content: '晴' },
       { role: 'assistant', content: '', tool_calls: [{ function: { name: 'get_time', arguments: {} } }, { function: { name: 'get_time', arguments: '' } }] },
       { role: 'ipython', content: '12:00' },
+      { role: 'tool', content: '晴', tool_name: 'get_weather' },
     ],
   }, 'm.json');
   assert.deepEqual(m, [
@@ -303,6 +304,7 @@ test('messages files carry tool calls in OpenAI\'s and ollama\'s shapes', () => 
     { role: 'tool', content: '晴', toolCallId: 'call_x', name: 'get_weather' },
     { role: 'assistant', content: '', toolCalls: [{ id: 'call_4_1', name: 'get_time', arguments: {} }, { id: 'call_4_2', name: 'get_time', arguments: {} }] },
     { role: 'tool', content: '12:00' },
+    { role: 'tool', content: '晴', name: 'get_weather' },
   ]);
   const bad: Array<[unknown, RegExp]> = [
     [{ role: 'assistant', content: null }, /message 1 has no "content" string/],

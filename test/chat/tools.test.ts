@@ -106,6 +106,8 @@ test('LLAMA3_JSON: Meta\'s built-in tools after <|python_tag|>, or bare when the
   // code_interpreter: the code itself after the tag (Meta's prompt format).
   assert.deepEqual(LLAMA3_JSON.parse('<|python_tag|>import math\nprint(math.pi)\n', tools),
     { content: '', calls: [{ name: 'code_interpreter', arguments: { code: 'import math\nprint(math.pi)' } }] });
+  // A call of another kind to a tool not offered is no code.
+  for (const t of ['<|python_tag|>{"name": "get_stock", "parameters": {}}', '<|python_tag|>wolfram_alpha.call(query="x")']) assert.deepEqual(LLAMA3_JSON.parse(t, tools), text(t));
   // Not offered, or not exactly a call: text.
   for (const t of ['brave_search.call(query="x")', '<|python_tag|>print(1)']) assert.deepEqual(LLAMA3_JSON.parse(t, [WEATHER]), text(t));
   for (const t of ['Use brave_search.call(query="x")', 'brave_search.call(query="x") then more', 'brave_search.call(query=x)', 'get_weather.call(city="北京")']) {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseMessages } from '../../chat/messages.js';
 import { NATIVE_TEMPLATES, resolveTemplate, TEMPLATE_NAMES, withDefaultSystem } from '../../chat/templates.js';
+import { toolSyntaxFor } from '../../chat/tools.js';
 import { UserError } from '../../errors.js';
 import { readGguf } from '../../gguf/reader.js';
 import { meta } from '../../gguf/types.js';
@@ -12,7 +13,6 @@ import { parseFlags } from '../flags.js';
 import { checkTemplateFlags, readTemplateFile } from '../modelFlags.js';
 import { readSmallFile } from '../../util/files.js';
 import { readToolsFile } from '../toolsFile.js';
-import { toolSyntaxFor } from '../../chat/tools.js';
 
 const HELP = `llama3-zh template — chat templates
 
