@@ -55,3 +55,45 @@ test('a failing step rejects only its own request', async () => {
   assert.equal(await ok, 'fine');
   await assert.rejects(bad, /boom/);
 });
+
+test('a solo task (an embedding) runs between steps, never beside one; solos and steps take turns', async () => {
+  const l = new Lockstep();
+  const order: string[] = [];
+  let steps = 0, solos = 0;
+  const wait = () => new Promise<void>((r) => setTimeout(r, 2));
+  const step = async () => {
+    assert.equal(solos, 0, 'a step ran beside a solo task');
+    if (steps++ === 0) order.push('step');
+    await wait();
+    steps--;
+  };
+  const solo = (name: string) => async () => {
+    assert.equal(steps + solos, 0, `${name} ran beside something`);
+    solos++;
+    order.push(name);
+    await wait();
+    solos--;
+    return name;
+  };
+  const member = async (id: number) => {
+    l.join();
+    try { for (let i = 0; i < 4; i++) await l.next(id, step); } finally { l.leave(); }
+  };
+  const results = await Promise.all([member(0), member(1), l.alone(solo('a')), l.alone(solo('b')), l.alone(solo('c'))]);
+  assert.deepEqual(results.slice(2), ['a', 'b', 'c']);
+  // Each solo after a step (the first may come first, the engine being idle), in order; the steps go on after them.
+  assert.deepEqual(order.filter((x) => x !== 'step'), ['a', 'b', 'c']);
+  for (let i = 1; i < order.length; i++) assert.ok(order[i] === 'step' || order[i - 1] === 'step', order.join(' '));
+  assert.equal(order.filter((x) => x === 'step').length, 4);
+});
+
+test('a solo task that fails rejects only itself; the steps go on', async () => {
+  const l = new Lockstep();
+  l.join();
+  const bad = l.alone(async () => { throw new Error('boom'); });
+  const ok = l.next(0, async () => 'fine');
+  await assert.rejects(bad, /boom/);
+  assert.equal(await ok, 'fine');
+  assert.equal(await l.alone(async () => 'after'), 'after');
+  l.leave();
+});
