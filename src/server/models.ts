@@ -73,11 +73,12 @@ export class ModelRegistry {
       : `the model "${name}" does not exist; this server embeds with "${e.id}"`, 'invalid_request_error', 'model', 'model_not_found');
   }
 
+  /** Requests running, embedding ones too (as vLLM counts its pooling requests). */
   get running(): number {
-    return this.all.reduce((s, m) => s + m.admission.active, 0);
+    return this.all.reduce((s, m) => s + m.admission.active, this.embedder?.admission.active ?? 0);
   }
 
   get waiting(): number {
-    return this.all.reduce((s, m) => s + m.admission.waiting, 0);
+    return this.all.reduce((s, m) => s + m.admission.waiting, this.embedder?.admission.waiting ?? 0);
   }
 }

@@ -18,7 +18,8 @@ export interface Reference {
  * pooling_type mean (llama.cpp pools); `last`: as the file is, so getEmbeddingFor gives the last token's vector.
  */
 export async function reference(path: string, pooling: 'mean' | 'last', contextSize = 256): Promise<Reference> {
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: 0 });
+  // The GPU choice our engine makes by default ('auto'), so both compute on the same backend.
+  const llama = await getLlama({ gpu: 'auto', build: 'never', logLevel: LlamaLogLevel.error, maxThreads: 0 });
   const model = await llama.loadModel({ modelPath: path, metadataOverrides: pooling === 'mean' ? { llama: { pooling_type: 1 } } as never : undefined });
   const context: LlamaEmbeddingContext = await model.createEmbeddingContext({ contextSize, batchSize: contextSize, threads: 1 });
   return {

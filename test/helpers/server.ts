@@ -48,6 +48,8 @@ export interface TestServerOptions {
   embeddingModel?: { name: string; path: string };
   /** --embedding-ctx-size N */
   embeddingCtx?: number;
+  /** --lora FILE[:SCALE] on the served model itself. */
+  lora?: string[];
 }
 
 /** A real server on a free port, in this process. */
@@ -68,7 +70,7 @@ export async function testServer(o: TestServerOptions = {}): Promise<RunningServ
       name: o.embeddingModel.name,
       load: () => loadEngine({ modelPath: o.embeddingModel!.path, threads: 1, contextSize: 256, parallel: 1, embeddingContextSize: o.embeddingCtx }),
     },
-    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile },
+    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile, lora: o.lora },
       { parallel: o.parallel ?? 8, embeddingContextSize: o.embeddingCtx }),
   });
 }
