@@ -103,6 +103,9 @@ export async function serveCommand(args: string[]): Promise<void> {
   if (embedding) readModelFile({ modelPath: embedding.path });
   // The served model's own file embeds without a second copy in memory.
   const separate = embedding && embedding.path !== model.path ? embedding : undefined;
+  if (embedding && !separate && values['embedding-model-name']) {
+    throw new UserError('--embedding-model is the served model\'s own file, which embeds under the served name; leave out --embedding-model-name', 2);
+  }
   const quiet = values.quiet ?? false;
 
   const running = await startServer({
@@ -129,17 +132,17 @@ export async function serveCommand(args: string[]): Promise<void> {
   });
   const base = running.models.base;
   const info = base.engine.info;
+  const embedder = running.models.embedder;
+  const e = embedder?.engine.info.embedding;
+  // One write, so the start-up lines arrive together.
   console.error(
     `llama3-zh serve: ${base.id}${base.demoNotice ? ' (DEMO model)' : ''} on ${running.url} — ` +
     `${info.parallel} × ${info.contextSize} tokens, ${info.threads} threads` +
     `${loraModules.length ? `; LoRA models: ${loraModules.map((l) => l.name).join(', ')}` : ''}${apiKey ? '; API key required' : ''}\n` +
-    `  chat page: ${running.url}/   OpenAI: ${running.url}/v1   ollama: ${running.url}/api   simple: POST ${running.url}/   Ctrl-C stops`,
-  );
-  const embedder = running.models.embedder;
-  const e = embedder?.engine.info.embedding;
-  console.error(e
-    ? `  embeddings: ${embedder!.id}${embedder!.separate ? '' : ' (the served model)'}, ${e.size} numbers, ${e.pooling}-pooled, at most ${e.maxTokens} tokens per input`
-    : `  embeddings: none (${base.id} does not embed: it has LoRA adapters; give --embedding-model FILE)`,
+    `  chat page: ${running.url}/   OpenAI: ${running.url}/v1   ollama: ${running.url}/api   simple: POST ${running.url}/   Ctrl-C stops\n` +
+    (e
+      ? `  embeddings: ${embedder!.id}${embedder!.separate ? '' : ' (the served model)'}, ${e.size} numbers, ${e.pooling}-pooled, at most ${e.maxTokens} tokens per input`
+      : `  embeddings: none (${base.id} does not embed: it has LoRA adapters; give --embedding-model FILE)`),
   );
   if (values['train-dir']?.length) console.error(`  training view: ${running.url}/#train (${values['train-dir'].join(', ')})`);
   if (values['special-tokens-in-content']) {
