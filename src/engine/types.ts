@@ -175,7 +175,8 @@ export interface Engine {
   embeddingTokens(input: string | number[]): number[];
   /**
    * One vector per input from a context of its own (generation's KV cache is never touched), one input at a time;
-   * each decode takes its turn between the generation steps of this engine, never on the same cores at the same time.
+   * each decode takes its turn between the generation steps of this engine, never on the same cores at the same time,
+   * and the running generations keep at least half the time (lockstep.ts `alone`).
    * An input over `info.embedding.maxTokens` is a UserError. Stops between inputs when `signal` aborts.
    */
   embed(inputs: Array<string | number[]>, o?: { signal?: AbortSignal }): Promise<EmbedResult>;
