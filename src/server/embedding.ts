@@ -50,7 +50,7 @@ export async function embed(job: EmbeddingJob, metrics: Metrics): Promise<Embedd
       const cut = engine.embeddingTokens(tokens.slice(0, limit));
       return cut.length > limit ? engine.embeddingTokens(tokens.slice(0, 2 * limit - cut.length)) : cut;
     }
-    const raise = limit < info.maxTokens ? 'ask for more' : 'start the server with a larger --embedding-ctx-size';
+    const raise = limit < info.maxTokens ? 'raise "options.num_ctx"' : 'start the server with a larger --embedding-ctx-size';
     throw new ApiError(400, `${job.field(i)} is ${tokens.length} tokens, but at most ${limit} are embedded at once; shorten or split it, or ${raise}`,
       'invalid_request_error', job.field(i), 'context_length_exceeded');
   });
