@@ -10,7 +10,7 @@ import { UserError } from '../errors.js';
 import { BUILTIN_TOOLS, LLAMA3_JSON, PYTHON_TAG } from './llama3Syntax.js';
 import { BOS, EOM, EOT, HEADER, LLAMA3_STOPS } from './markup.js';
 import { native } from './native.js';
-import { pyJson } from './pyJson.js';
+import { pyJson, pyStrip } from './pyJson.js';
 import { TOOL_DATE, wrapTool } from './toolPrompts.js';
 
 /** The template's `arg_name + '="' + arg_val + '"'`: a string as it is, a number or boolean as @huggingface/jinja writes it. */
@@ -26,7 +26,7 @@ export const llama31 = native('llama3.1', [EOM, ...LLAMA3_STOPS], (messages, gen
   if (builtins.length) out.markup(`Tools: ${builtins.filter((n) => n !== 'code_interpreter').join(', ')}\n\n`);
   out.markup(`Cutting Knowledge Date: December 2023\nToday Date: ${TOOL_DATE}\n\n`);
   if (rest[0]?.role === 'system') {
-    out.content(rest[0].content.trim());
+    out.content(pyStrip(rest[0].content));
     rest = rest.slice(1);
   }
   out.markup(EOT);
@@ -37,7 +37,7 @@ export const llama31 = native('llama3.1', [EOM, ...LLAMA3_STOPS], (messages, gen
     out.markup('Given the following functions, please respond with a JSON for a function call with its proper arguments that best answers the given prompt.\n\n' +
       'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.Do not use variables.\n\n');
     for (const t of custom) out.content(`${pyJson(wrapTool(t), 4)}\n\n`);
-    out.content(rest[0].content.trim());
+    out.content(pyStrip(rest[0].content));
     out.markup(EOT);
     rest = rest.slice(1);
   }
@@ -61,7 +61,7 @@ export const llama31 = native('llama3.1', [EOM, ...LLAMA3_STOPS], (messages, gen
       out.markup(builtins.length ? EOM : EOT);
     } else {
       out.markup(HEADER(m.role));
-      out.content(m.content.trim());
+      out.content(pyStrip(m.content));
       out.markup(EOT);
     }
   }
