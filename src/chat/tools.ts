@@ -42,6 +42,7 @@ export interface ToolRequest {
 
 /** A finished reply split into its text and its calls (ids are the caller's to give). */
 export interface ParsedReply {
+  /** The text before the calls (and, in Hermes' format, any after them, on a line of its own). */
   content: string;
   calls: Array<Omit<ToolCall, 'id'>>;
 }
@@ -60,8 +61,12 @@ export interface ToolCallSyntax {
   parse(text: string, tools: ToolFunction[]): ParsedReply;
   /** For tool_choice "required" or a named function: the constrained form a reply takes. */
   required(tools: ToolFunction[], parallel: boolean): RequiredCall;
-  /** While streaming: whether the reply so far may still become a call, so its text is held back. */
-  mayBeCall(textSoFar: string): boolean;
+  /**
+   * While streaming: whether the reply so far may still become a call, so its text is held back. Text it says no
+   * to is content whatever follows (the finished reply's `content` starts with it, trailing whitespace aside); it
+   * says no as soon as a call is ruled out. Given the request's `tools`, a name none of theirs rules one out too.
+   */
+  mayBeCall(textSoFar: string, tools?: ToolFunction[]): boolean;
 }
 
 /** OpenAI's rule for a function's name. */

@@ -143,10 +143,11 @@ test('HERMES reads <tool_call> blocks; text before them is content', () => {
     { content: '我来查一下。', calls: [weather('北京'), { name: 'get_time', arguments: {} }] });
   // The last block may be unclosed (a required call's grammar ends with its JSON).
   assert.deepEqual(p('<tool_call>\n{"name": "get_time", "arguments": {}}'), { content: '', calls: [{ name: 'get_time', arguments: {} }] });
+  // Text after a closed block is content too (llama.cpp's and vLLM's Hermes parsers keep such calls).
+  assert.deepEqual(p('<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call> and then some text'), { content: 'and then some text', calls: [{ name: 'get_time', arguments: {} }] });
   for (const t of [
     '<tool_call>\n{"name": "get_stock", "arguments": {}}\n</tool_call>',
     '<tool_call>\n{"name": "get_time", "arguments": {}\n</tool_call>',
-    '<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call> and then some text',
     '<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>\n<tool_call>\nnot json\n</tool_call>',
     'The format is <tool_call>…</tool_call>.',
     '{"name": "get_time", "arguments": {}}',
