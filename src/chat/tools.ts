@@ -4,6 +4,7 @@
  * (ToolCallSyntax); the server and the chat only ever see ToolCall.
  */
 import { randomInt } from 'node:crypto';
+import { MAX_JSON_DEPTH, nestsDeeper } from './jsonScan.js';
 import { ToolError } from './toolError.js';
 import type { ChatTemplate } from './templates.js';
 import { LLAMA3_JSON } from './llama3Syntax.js';
@@ -114,6 +115,7 @@ function readParameters(p: unknown, field: string): Record<string, unknown> {
   if (p === undefined || p === null) return { type: 'object', properties: {} };
   const hint = 'must be a JSON Schema object like {"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}';
   if (!isObject(p)) throw new ToolError(field, hint);
+  if (nestsDeeper(p)) throw new ToolError(field, `nests deeper than ${MAX_JSON_DEPTH} levels; a tool's JSON Schema cannot be that deep`);
   if (p.type !== undefined && p.type !== 'object') throw new ToolError(`${field}.type`, `is ${JSON.stringify(p.type)}; the parameters of a function are an object: ${hint.replace('must be ', '')}`);
   if (p.properties !== undefined && !isObject(p.properties)) throw new ToolError(`${field}.properties`, 'must be an object mapping each argument to its JSON Schema');
   if (isObject(p.properties)) {

@@ -12,6 +12,18 @@ const file = (name: string, text: string) => {
   return path;
 };
 const messages = file('m.json', '[{"role": "user", "content": "几点了？"}]');
+const deep = (n: number) => `${'{"x": '.repeat(n)}1${'}'.repeat(n)}`;
+
+test('template render --tools: JSON nested thousands deep is one line naming the field, not "internal error: Maximum call stack size exceeded"', async () => {
+  const tools = file('deep.json', `[{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": ${deep(5000)}}}}}]`);
+  assertOneLineError(await runCli(['template', 'render', '--messages', messages, '--tools', tools]),
+    /deep\.json: tools\[0\]\.function\.parameters nests deeper than 64 levels; a tool's JSON Schema cannot be that deep$/);
+  const calls = file('calls.json', `[{"role": "user", "content": "q"}, {"role": "assistant", "content": null, "tool_calls": [{"function": {"name": "f", "arguments": ${deep(5000)}}}]}]`);
+  for (const t of ['llama3', 'llama3.1', 'chatml']) {
+    assertOneLineError(await runCli(['template', 'render', '--messages', calls, '--template', t]),
+      /calls\.json: message 2: tool_calls\[0\]\.function\.arguments nests deeper than 64 levels; a call's arguments cannot be that deep$/);
+  }
+});
 
 test('template render: a tools or messages file saved with a byte-order mark (Windows Notepad) reads as without one', async () => {
   const tools = [{ type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } }];
