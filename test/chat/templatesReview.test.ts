@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Message } from '../../src/chat/messages.js';
-import { NATIVE_TEMPLATES } from '../../src/chat/templates.js';
-import { LLAMA3_JSON, type ToolFunction } from '../../src/chat/tools.js';
+import { jinjaTemplate, NATIVE_TEMPLATES, resolveTemplate } from '../../src/chat/templates.js';
+import { HERMES, LLAMA3_JSON, type ToolFunction } from '../../src/chat/tools.js';
+import { ROOT } from '../helpers/models.js';
 
 /**
- * A hostile review of the templates with tools: Meta's Llama-3.1 template as transformers (Python) renders it, and
- * which offered tools are Meta's built-in ones (llama.cpp's rule).
+ * A hostile review of the templates with tools: Meta's Llama-3.1 template as transformers (Python) renders it,
+ * which offered tools are Meta's built-in ones (llama.cpp's rule), and a model's own template that writes tools.
  */
 const BRAVE: ToolFunction = { name: 'brave_search', parameters: { type: 'object', properties: { query: { type: 'string' } } } };
 const CODE: ToolFunction = { name: 'code_interpreter', parameters: { type: 'object', properties: { code: { type: 'string' } } } };
@@ -40,3 +43,21 @@ test('Meta\'s built-in tools are built-in only with Meta\'s arguments (query, co
   assert.deepEqual(LLAMA3_JSON.parse('<|python_tag|>print(1)', [CODE]), { content: '', calls: [{ name: 'code_interpreter', arguments: { code: 'print(1)' } }] });
 });
 
+
+test('a model\'s own template that writes tools (Qwen 2.5\'s) renders a conversation offered tools; without tools the native renderer does', () => {
+  const fixture = (name: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'templates', name), 'utf8');
+  const qwen = fixture('qwen2.5-instruct.jinja');
+  const tools = [{ name: 'get_time', description: '现在的时间', parameters: { type: 'object', properties: {} } }];
+  const q: Message[] = [{ role: 'user', content: '几点了？' }];
+  const t = resolveTemplate({ modelSource: qwen });
+  assert.equal(t.name, 'chatml');
+  // Qwen's own words, its default system prompt included, as transformers and llama.cpp's --jinja give them.
+  assert.equal(t.render(q, true, tools), jinjaTemplate(qwen).render(q, true, tools));
+  assert.match(t.render(q, true, tools), /^<\|im_start\|>system\nYou are Qwen, created by Alibaba Cloud\. You are a helpful assistant\.\n\n# Tools\n/);
+  assert.equal(t.pieces(q, true, tools)!.map((p) => p.text).join(''), t.render(q, true, tools));
+  assert.equal(t.toolSyntax, HERMES);
+  assert.equal(t.render(q), NATIVE_TEMPLATES.chatml.render(q));
+  // A template named on the command line is that template; Meta's Llama 3.1 template is the native llama3.1.
+  assert.equal(resolveTemplate({ name: 'chatml', modelSource: qwen }).render(q, true, tools), NATIVE_TEMPLATES.chatml.render(q, true, tools));
+  assert.equal(resolveTemplate({ modelSource: fixture('llama3.1-official.jinja') }).render(q, true, tools), NATIVE_TEMPLATES['llama3.1'].render(q, true, tools));
+});
