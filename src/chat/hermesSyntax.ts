@@ -6,7 +6,7 @@
  * content, vLLM's keeps the calls too).
  */
 import { valueEnd } from './jsonScan.js';
-import { type Call, callSchema, callsOf, contentBefore, endsWithStartOf, nameMayBe, neverThrows, startOf } from './toolCalls.js';
+import { type Call, callSchema, callsOf, contentBefore, endsWithStartOf, holdOnError, nameMayBe, neverThrows, startOf } from './toolCalls.js';
 import { ToolError } from './toolError.js';
 import type { ParsedReply, ToolCallSyntax, ToolFunction } from './tools.js';
 
@@ -85,5 +85,5 @@ export const HERMES: ToolCallSyntax = {
     if (!tools.length) throw new ToolError('tools', 'is empty: a required tool call needs at least one tool');
     return { prefix: `${TOOL_CALL_OPEN}\n`, schema: callSchema(tools, 'arguments') };
   },
-  mayBeCall,
+  mayBeCall: holdOnError(mayBeCall),
 };

@@ -6,7 +6,7 @@
  * must be to a known tool.
  */
 import { nestsDeeper, valueEnd } from './jsonScan.js';
-import { type Call, contentBefore, endsWithStartOf, neverThrows } from './toolCalls.js';
+import { type Call, contentBefore, endsWithStartOf, holdOnError, neverThrows } from './toolCalls.js';
 import { ToolError } from './toolError.js';
 import type { ParsedReply, ToolCallSyntax, ToolFunction } from './tools.js';
 
@@ -135,5 +135,5 @@ export const LF_DEFAULT: ToolCallSyntax = {
     }
     return { prefix: `Action: ${tools[0].name}\nAction Input: `, schema: tools[0].parameters };
   },
-  mayBeCall,
+  mayBeCall: holdOnError(mayBeCall),
 };

@@ -9,7 +9,7 @@
  */
 import { ValueEnds } from './jsonScan.js';
 import { builtinMayBe, isBuiltin, looksBuiltin, readBuiltin } from './llama3Builtins.js';
-import { type Call, callSchema, callsOf, contentBefore, endsWithStartOf, nameMayBe, neverThrows, startOf } from './toolCalls.js';
+import { type Call, callSchema, callsOf, contentBefore, endsWithStartOf, holdOnError, nameMayBe, neverThrows, startOf } from './toolCalls.js';
 import { ToolError } from './toolError.js';
 import type { ParsedReply, ToolCallSyntax, ToolFunction } from './tools.js';
 
@@ -161,5 +161,5 @@ export const LLAMA3_JSON: ToolCallSyntax = {
     // Parallel calls are a list, as LLaMA-Factory writes them (one call stays an object).
     return { prefix: '', schema: parallel ? { oneOf: [one, { type: 'array', items: one, minItems: 2 }] } : one };
   },
-  mayBeCall,
+  mayBeCall: holdOnError(mayBeCall),
 };

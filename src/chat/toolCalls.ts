@@ -22,6 +22,17 @@ export function neverThrows(parse: (text: string, tools: ToolFunction[]) => Pars
   };
 }
 
+/** A streaming check that can never throw either: whatever goes wrong, the text is held back, and the finished reply's parse decides. */
+export function holdOnError(may: (text: string, tools?: ToolFunction[]) => boolean) {
+  return (text: string, tools?: ToolFunction[]): boolean => {
+    try {
+      return may(text, tools);
+    } catch {
+      return true;
+    }
+  };
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const CALL_KEYS = new Set(['name', 'parameters', 'arguments', 'type', 'id']);
 

@@ -100,3 +100,11 @@ test('parsing a long adversarial reply stays linear: nested call starts, unclose
   }
 });
 
+
+test('mayBeCall never throws either: whatever goes wrong, the text is held and the finished reply\'s parse decides', () => {
+  const broken = new Proxy([], { get() { throw new Error('broken tools'); } }) as unknown as ToolFunction[];
+  for (const [s, t] of [[LLAMA3_JSON, '{"name": "get_time"'], [HERMES, '<tool_call>\n{"name": "get_time"'], [LF_DEFAULT, 'Action: get_time']] as const) {
+    assert.equal(s.mayBeCall(t, broken), true, `${s.name}: ${t}`);
+    assert.deepEqual(s.parse(t, broken), text(t));
+  }
+});
