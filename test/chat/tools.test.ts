@@ -178,7 +178,8 @@ test('parsing never throws on model output, and a reply with no call comes back 
     for (const syntax of [LLAMA3_JSON, HERMES, LF_DEFAULT]) {
       const r = syntax.parse(t, [...TOOLS, BRAVE, CODE]);
       if (!r.calls.length) assert.equal(r.content, t);
-      else assert.ok(t.startsWith(r.content));
+      // Hermes' content may also hold the text after its blocks, on a line of its own.
+      else assert.ok(syntax === HERMES ? r.content.split('\n').every((l) => t.includes(l)) : t.startsWith(r.content));
     }
   }), { seed: 16, numRuns: 2000 });
 });
