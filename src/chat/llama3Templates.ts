@@ -10,6 +10,7 @@ import { LLAMA3_JSON } from './llama3Syntax.js';
 import { BOS, END_OF_TEXT, EOT, HEADER, LLAMA3_STOPS } from './markup.js';
 import type { Message } from './messages.js';
 import { native, type PieceWriter, turns } from './native.js';
+import { pyStrip } from './pyJson.js';
 import { joinToolResults, llama3Calls, llama3ToolText } from './toolPrompts.js';
 
 /** The system prompt shareAI's v1 model was trained with (the Python demo's default). */
@@ -18,7 +19,7 @@ export const V1_SYSTEM =
 
 /** An assistant turn's calls as LLaMA-Factory's function_formatter writes them, after any text the turn had. */
 function writeCalls(m: Message, out: PieceWriter): void {
-  const text = m.content.trim();
+  const text = pyStrip(m.content);
   out.content((text ? `${text}\n` : '') + llama3Calls(m.toolCalls ?? []));
 }
 
@@ -30,7 +31,7 @@ export const llama3 = native('llama3', LLAMA3_STOPS, (messages, gen, out, tools)
     // Template._encode: the first turn's system slot holds system + tool text, written when either exists.
     const system = messages[0].role === 'system' ? messages[0] : undefined;
     out.markup(HEADER('system'));
-    if (system) out.content(system.content.trim());
+    if (system) out.content(pyStrip(system.content));
     out.content(llama3ToolText(tools));
     out.markup(EOT);
     if (system) rest = messages.slice(1);
@@ -45,7 +46,7 @@ export const llama3 = native('llama3', LLAMA3_STOPS, (messages, gen, out, tools)
       writeCalls(t, out);
     } else {
       out.markup(HEADER(t.role));
-      out.content(t.content.trim());
+      out.content(pyStrip(t.content));
     }
     out.markup(EOT);
   }

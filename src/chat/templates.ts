@@ -173,7 +173,23 @@ function pickTemplate(c: TemplateChoice): ChatTemplate {
   }
   const t = NATIVE_TEMPLATES[name];
   if (!t) throw new UserError(`unknown template "${name}"; choose one of: ${TEMPLATE_NAMES.join(', ')}`);
+  // The model's own template writes tools as the model was trained to read them (Qwen 2.5's, a Hermes tool-use
+  // one): offered tools go through it, as llama.cpp's --jinja does; a conversation without tools keeps the exact
+  // native renderer. Meta's Llama 3.1 template is the native llama3.1 itself (and passes builtin_tools).
+  if (c.name === undefined && c.modelSource && name !== 'llama3.1' && /\btools\b/.test(c.modelSource)) {
+    return withOwnTools(t, jinjaTemplate(c.modelSource, c.jinja, t.name));
+  }
   return t;
+}
+
+/** `native`, except that a conversation offered tools is rendered by `own` (and read with its syntax). */
+function withOwnTools(native: ChatTemplate, own: ChatTemplate): ChatTemplate {
+  const pick = (tools?: ToolFunction[]) => (tools?.length ? own : native);
+  return {
+    ...native, toolSyntax: own.toolSyntax, stops: [...new Set([...native.stops, ...own.stops])],
+    render: (m, gen = true, tools) => pick(tools).render(m, gen, tools),
+    pieces: (m, gen = true, tools) => pick(tools).pieces(m, gen, tools),
+  };
 }
 
 /**

@@ -4,6 +4,7 @@
  * (ToolCallSyntax); the server and the chat only ever see ToolCall.
  */
 import { randomInt } from 'node:crypto';
+import { MAX_JSON_DEPTH, nestsDeeper } from './jsonScan.js';
 import { ToolError } from './toolError.js';
 import type { ChatTemplate } from './templates.js';
 import { LLAMA3_JSON } from './llama3Syntax.js';
@@ -42,6 +43,7 @@ export interface ToolRequest {
 
 /** A finished reply split into its text and its calls (ids are the caller's to give). */
 export interface ParsedReply {
+  /** The text before the calls (and, in Hermes' format, any after them, on a line of its own). */
   content: string;
   calls: Array<Omit<ToolCall, 'id'>>;
 }
@@ -60,8 +62,12 @@ export interface ToolCallSyntax {
   parse(text: string, tools: ToolFunction[]): ParsedReply;
   /** For tool_choice "required" or a named function: the constrained form a reply takes. */
   required(tools: ToolFunction[], parallel: boolean): RequiredCall;
-  /** While streaming: whether the reply so far may still become a call, so its text is held back. */
-  mayBeCall(textSoFar: string): boolean;
+  /**
+   * While streaming: whether the reply so far may still become a call, so its text is held back. Text it says no
+   * to is content whatever follows (the finished reply's `content` starts with it, trailing whitespace aside); it
+   * says no as soon as a call is ruled out. Given the request's `tools`, a name none of theirs rules one out too.
+   */
+  mayBeCall(textSoFar: string, tools?: ToolFunction[]): boolean;
 }
 
 /** OpenAI's rule for a function's name. */
@@ -109,6 +115,7 @@ function readParameters(p: unknown, field: string): Record<string, unknown> {
   if (p === undefined || p === null) return { type: 'object', properties: {} };
   const hint = 'must be a JSON Schema object like {"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}';
   if (!isObject(p)) throw new ToolError(field, hint);
+  if (nestsDeeper(p)) throw new ToolError(field, `nests deeper than ${MAX_JSON_DEPTH} levels; a tool's JSON Schema cannot be that deep`);
   if (p.type !== undefined && p.type !== 'object') throw new ToolError(`${field}.type`, `is ${JSON.stringify(p.type)}; the parameters of a function are an object: ${hint.replace('must be ', '')}`);
   if (p.properties !== undefined && !isObject(p.properties)) throw new ToolError(`${field}.properties`, 'must be an object mapping each argument to its JSON Schema');
   if (isObject(p.properties)) {
