@@ -71,7 +71,7 @@ export class ReplyTools {
     // Only the text not yet sent is asked about: what was sent held no start of a call (nor its beginning at its
     // end), so a call can only start in the rest. Asking about the whole reply at every token costs time
     // quadratic in its length (seconds for a long reply full of braces, measured with LLAMA3_JSON).
-    if (this.prefix !== undefined || this.syntax.mayBeCall(this.text.slice(this.sent))) return undefined;
+    if (this.prefix !== undefined || this.syntax.mayBeCall(this.text.slice(this.sent), this.req.tools)) return undefined;
     return this.release(this.text.length);
   }
 
