@@ -1,4 +1,4 @@
-import { checkAnswer, type ChatTurn, checkTurns, isObject, idField, optStr, RowError, str, type ToolResult, Unrepresentable } from '../record.js';
+import { checkAnswer, type ChatTurn, checkTurns, isObject, idField, optStr, resultsInCallOrder, RowError, str, type ToolResult, Unrepresentable } from '../record.js';
 import { isEmptyText, isText, type Text, textOf } from '../text.js';
 import { callJson, pyJson, RESULTS_SEP } from '../toolJson.js';
 import { readCallValue, readTools, toolNames } from '../tools.js';
@@ -97,7 +97,7 @@ export const sharegpt: Format = {
     if (r.id !== undefined) out.id = r.id;
     if (r.system) out.system = r.system;
     const once = perRow(lost);
-    out.conversations = (r.kind === 'chat' ? r.turns : r.prompt).map((t) => writeTurn(t, once));
+    out.conversations = resultsInCallOrder(r.kind === 'chat' ? r.turns : r.prompt).map((t) => writeTurn(t, once));
     // LLaMA-Factory json.loads the tools column (ToolFormatter): a string, written as glaive's rows write it.
     if (r.tools) out.tools = pyJson(r.tools);
     if (r.kind === 'pair') {

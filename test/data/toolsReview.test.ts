@@ -1,0 +1,37 @@
+// A hostile review of the tool-calling data path (issue 16, part 5): each test is a defect found by trying the
+// commands as a user preparing tool data for LLaMA-Factory would, and by tracing LLaMA-Factory's
+// SharegptDatasetConverter, FunctionFormatter and ToolFormatter (converter.py, formatter.py, tool_utils.py at
+// ff6d4d12) over what we write.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { alpaca, type Format, openai, sharegpt } from '../../src/data/formats/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tools-review-'));
+
+/** Row → record → row in another format, as JSON text, noting what was lost. */
+function via(from: Format, to: Format, row: string, lost: string[] = []): string {
+  return JSON.stringify(to.write(from.read(JSON.parse(row)), (w) => lost.push(w)));
+}
+
+// Two parallel calls whose tool messages come back in the other order, matched by tool_call_id (the OpenAI API
+// allows any order). ShareGPT pairs results with calls by position: written in message order, call 1 (北京)
+// would be answered with 上海's weather.
+const SWAPPED = String.raw`{"messages":[{"role":"user","content":"北京和上海？"},{"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"w","arguments":"{\"city\": \"北京\"}"}},{"id":"b","type":"function","function":{"name":"w","arguments":"{\"city\": \"上海\"}"}}]},{"role":"tool","tool_call_id":"b","content":"上海：雨"},{"role":"tool","tool_call_id":"a","content":"北京：晴"},{"role":"assistant","content":"北京晴，上海雨。"}]}`;
+
+test('results answered out of order go to ShareGPT in the order of their calls', () => {
+  const lost: string[] = [];
+  const sg = JSON.parse(via(openai, sharegpt, SWAPPED, lost));
+  assert.equal(sg.conversations[2].value, '北京：晴\n</tool_response>\n<tool_response>\n上海：雨');
+  assert.deepEqual(lost, ['tool call ids dropped (ShareGPT matches results to calls by position)']);
+  // Back as OpenAI: each result answers its own call.
+  const back = JSON.parse(via(sharegpt, openai, JSON.stringify(sg)));
+  assert.deepEqual(back.messages.slice(2, 4), [{ role: 'tool', tool_call_id: 'call_1', content: '北京：晴' }, { role: 'tool', tool_call_id: 'call_2', content: '上海：雨' }]);
+  // Formats without tool roles write the results in the calls' order too.
+  assert.equal(JSON.parse(via(openai, alpaca, SWAPPED)).instruction, '北京：晴\n</tool_response>\n<tool_response>\n上海：雨');
+  // A second round counts its ids on: call_3 and call_4 answered as call_4, call_3.
+  const two = String.raw`{"messages":[{"role":"user","content":"q"},{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{}"}}]},{"role":"tool","content":"r1"},{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{\"x\": 3}"}},{"function":{"name":"f","arguments":"{\"x\": 4}"}}]},{"role":"tool","tool_call_id":"call_3","content":"r3"},{"role":"tool","tool_call_id":"call_2","content":"r2"},{"role":"assistant","content":"a"}]}`;
+  assert.equal(JSON.parse(via(openai, sharegpt, two)).conversations[4].value, 'r2\n</tool_response>\n<tool_response>\nr3');
+});
