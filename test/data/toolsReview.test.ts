@@ -35,3 +35,35 @@ test('results answered out of order go to ShareGPT in the order of their calls',
   const two = String.raw`{"messages":[{"role":"user","content":"q"},{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{}"}}]},{"role":"tool","content":"r1"},{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{\"x\": 3}"}},{"function":{"name":"f","arguments":"{\"x\": 4}"}}]},{"role":"tool","tool_call_id":"call_3","content":"r3"},{"role":"tool","tool_call_id":"call_2","content":"r2"},{"role":"assistant","content":"a"}]}`;
   assert.equal(JSON.parse(via(openai, sharegpt, two)).conversations[4].value, 'r2\n</tool_response>\n<tool_response>\nr3');
 });
+
+const lines = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+test('rewrite keeps tool JSON valid: rules change the texts inside calls and tool descriptions, never the JSON around them', async () => {
+  // Half-width → full-width punctuation and curly → straight quotes are everyday Chinese cleaning rules. Run
+  // over a function_call value as text, they broke its JSON, and LLaMA-Factory's FunctionFormatter stops the
+  // whole run at json.loads ("Invalid JSON format in function message").
+  const src = join(dir, 'rw.jsonl');
+  writeFileSync(src, [
+    String.raw`{"conversations":[{"from":"human","value":"搜一下“OpenAI”, 谢谢"},{"from":"function_call","value":"{\"name\": \"search\", \"arguments\": {\"query\": \"“OpenAI”, news\", \"name\": \"OpenAI\", \"n\": 2}}"},{"from":"observation","value":"{\"top\": \"OpenAI, Inc.\"}"},{"from":"gpt","value":"找到了, OpenAI"}],"tools":"[{\"name\": \"search\", \"description\": \"Search, by OpenAI\", \"parameters\": {\"type\": \"object\", \"properties\": {\"query\": {\"type\": \"string\", \"description\": \"the “query”\"}}, \"required\": [\"query\"]}}]"}`,
+    String.raw`{"messages":[{"role":"user","content":"q, OpenAI"},{"role":"assistant","tool_calls":[{"id":"call_OpenAI","type":"function","function":{"name":"search","arguments":"{\"query\": \"“OpenAI”, news\"}"}}]},{"role":"tool","tool_call_id":"call_OpenAI","content":"r"},{"role":"assistant","content":"a"}],"tools":[{"type":"function","function":{"name":"search","description":"Search, by OpenAI","parameters":{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}}}]}`,
+  ].join('\n') + '\n');
+  const { compileRules, rewriteFile } = await import('../../src/data/rewrite.js');
+  const rules = compileRules([{ replace: ',', with: '，' }, { replace: '“', with: '"' }, { replace: '”', with: '"' }, { replace: 'OpenAI', with: 'ShareAI' }], 'rules.json');
+  const out = join(dir, 'rw.out.jsonl');
+  const r = await rewriteFile(src, out, rules);
+  assert.equal(r.written, 2);
+  const [sg, oa] = lines(out);
+  assert.deepEqual(sg.conversations.map((m: { value: string }) => m.value), [
+    '搜一下"ShareAI"， 谢谢',
+    '{"name": "search", "arguments": {"query": "\\"ShareAI\\"， news", "name": "ShareAI", "n": 2}}',
+    '{"top": "ShareAI， Inc."}', // a result is text to LLaMA-Factory, rewritten as text
+    '找到了， ShareAI',
+  ]);
+  assert.equal(sg.tools, '[{"name": "search", "description": "Search， by ShareAI", "parameters": {"type": "object", "properties": {"query": {"type": "string", "description": "the \\"query\\""}}, "required": ["query"]}}]');
+  assert.equal(oa.messages[1].tool_calls[0].function.arguments, '{"query": "\\"ShareAI\\"， news"}');
+  assert.equal(oa.messages[1].tool_calls[0].id, 'call_OpenAI', 'an id is not text');
+  assert.equal(oa.messages[2].tool_call_id, 'call_OpenAI');
+  assert.deepEqual(oa.tools, [{ type: 'function', function: { name: 'search', description: 'Search， by ShareAI', parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } } }]);
+  // Both rows still read: the calls are JSON, and their names still match the tools.
+  for (const [f, row] of [[sharegpt, sg], [openai, oa]] as const) f.read(row);
+});

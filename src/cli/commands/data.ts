@@ -324,7 +324,8 @@ async function mix(args: string[]) {
 const REWRITE_HELP = `llama3-zh data rewrite IN (--rules FILE | --preset identity) [-o OUT] [--print-rules]
 
 Replace text and drop rows by rules, in every string of every row (ids and role names excepted), in
-the order the rules are given. Prints how many times each rule fired.
+the order the rules are given. Prints how many times each rule fired. Tool calls and tool definitions
+stay valid JSON: only the strings inside a call's arguments and the tools' descriptions are rewritten.
 
   --rules FILE      a JSON list of rules, each one of
                       {"replace": "ChatGPT", "with": "Llama3-Chinese"}    literal text
