@@ -67,3 +67,23 @@ test('rewrite keeps tool JSON valid: rules change the texts inside calls and too
   // Both rows still read: the calls are JSON, and their names still match the tools.
   for (const [f, row] of [[sharegpt, sg], [openai, oa]] as const) f.read(row);
 });
+
+test('dedupe: rows whose tool calls differ only in a sign or a decimal point are not exact duplicates', async () => {
+  // Exact duplicates are compared without punctuation, which takes "-" and "." out of the numbers in a call:
+  // move(dx=-5), move(dx=5), move(dx=1.5) and move(dx=15) were one row. The call is what the model learns.
+  const call = (args: string, name = 'move') => `{"conversations":[{"from":"human","value":"把机器人移动一下"},{"from":"function_call","value":${JSON.stringify(`{"name": "${name}", "arguments": ${args}}`)}},{"from":"observation","value":"{\\"ok\\": true}"},{"from":"gpt","value":"好的，已移动。"}],"tools":"[{\\"name\\": \\"move\\", \\"parameters\\": {\\"type\\": \\"object\\", \\"properties\\": {}}}]"}`;
+  const oa = (args: string, id: string) => `{"messages":[{"role":"user","content":"移动"},{"role":"assistant","tool_calls":[{"id":"${id}","type":"function","function":{"name":"move","arguments":${JSON.stringify(args)}}}]},{"role":"tool","tool_call_id":"${id}","content":"ok"},{"role":"assistant","content":"好。"}]}`;
+  const src = join(dir, 'dd.jsonl');
+  writeFileSync(src, [
+    call('{"dx": -5}'), call('{"dx": 5}'), call('{"dx": 1.5}'), call('{"dx": 15}'),
+    call('{"dx":5}'), // the same call as line 2 in another layout: a duplicate
+    call('{"dx": 5}'), // line 2 again
+    oa('{"dx": -5}', 'call_a'), oa('{"dx": 5}', 'call_b'),
+    oa('{"dx":-5}', 'call_c'), // line 7 with another id and layout: a duplicate
+  ].join('\n') + '\n');
+  const { dedupeFile } = await import('../../src/data/dedupe.js');
+  const out = join(dir, 'dd.out.jsonl');
+  const r = await dedupeFile(src, out, { near: false, threshold: 0.7, shingle: 3 });
+  assert.deepEqual(r.examples.map((e) => [e.line, e.of]), [[5, 2], [6, 2], [9, 7]]);
+  assert.equal(r.kept, 6);
+});

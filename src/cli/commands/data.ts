@@ -385,7 +385,7 @@ const DEDUPE_HELP = `llama3-zh data dedupe IN [-o OUT] [--threshold T] [--shingl
 
 Remove duplicate rows, keeping the first of each group, in one pass:
   exact   the same text after normalising (NFKC, lower case, spaces and punctuation removed;
-          ids and role names ignored)
+          ids and role names ignored), and the same tool calls and tools as JSON (-5 is not 5)
   near    MinHash over character K-shingles (64 hash functions, LSH bands), which works for Chinese;
           a row goes when its estimated Jaccard similarity to a kept row reaches T
 
