@@ -161,6 +161,8 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
     for (const ds of datasets) if (ds.kind !== need) throw new UserError(wrongKind(ds, need, config, recipe));
     for (const ds of datasets) {
         if (ds.rejected.count) warnings.push(`warning: ${ds.input}: ${ds.rejected.count} of ${ds.rows} rows are broken and were left out (llama3-zh data check ${ds.input} lists them)`);
+      // ShareGPT holds no text beside a tool call and no call ids: export keeps the row and says what it left out.
+      for (const [what, k] of ds.lost.counts) warnings.push(`warning: ${ds.input}: ${k} of ${ds.rows} rows kept with a loss: ${what}`);
       if (ds.otherKind.total) warnings.push(`warning: ${ds.input}: ${ds.otherKind.total} rows of another kind were left out (${[...ds.otherKind.counts.keys()].join('; ')})`);
     }
     const cutoff = typeof config.cutoff_len === 'number' ? config.cutoff_len : 2048;

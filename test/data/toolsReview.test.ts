@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { alpaca, type Format, openai, sharegpt } from '../../src/data/formats/index.js';
+import { runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tools-review-'));
 
@@ -86,4 +87,41 @@ test('dedupe: rows whose tool calls differ only in a sign or a decimal point are
   const r = await dedupeFile(src, out, { near: false, threshold: 0.7, shingle: 3 });
   assert.deepEqual(r.examples.map((e) => [e.line, e.of]), [[5, 2], [6, 2], [9, 7]]);
   assert.equal(r.kept, 6);
+});
+
+// An OpenAI row that says something beside its call, with a tool list: ShareGPT keeps the call, not the text;
+// alpaca keeps neither the tools nor the tool roles.
+const BESIDE = String.raw`{"messages":[{"role":"user","content":"天气？"},{"role":"assistant","content":"我查一下。","tool_calls":[{"type":"function","function":{"name":"w","arguments":"{}"}}]},{"role":"tool","content":"晴"},{"role":"assistant","content":"晴。"}],"tools":[{"type":"function","function":{"name":"w","parameters":{"type":"object","properties":{}}}}]}`;
+const GLAIVE = String.raw`{"conversations":[{"from":"human","value":"我无聊了。"},{"from":"function_call","value":"{\"name\": \"get_random_fact\", \"arguments\": {}}"},{"from":"observation","value":"{\"fact\": \"章鱼有三个心脏\"}"},{"from":"gpt","value":"章鱼有三颗心脏。"}],"tools":"[{\"name\": \"get_random_fact\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}]"}`;
+
+test('mix says what the target format leaves out of each source, as convert does', async () => {
+  const a = join(dir, 'glaive.jsonl'), b = join(dir, 'beside.jsonl');
+  writeFileSync(a, GLAIVE + '\n');
+  writeFileSync(b, BESIDE + '\n');
+  const m = await runCli(['data', 'mix', `${a}:1`, `${b}:1`, '-n', '2', '-o', join(dir, 'mix.jsonl')]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.deepEqual(m.stdout.trim().split('\n').slice(1), [
+    `  ${a} (sharegpt, weight 1): 1 rows drawn from 1`,
+    `  ${b} (openai, weight 1): 1 rows drawn from 1`,
+    '    kept with a loss: 1 row: assistant text beside tool calls dropped (a function_call turn holds only the calls)',
+  ]);
+  const al = await runCli(['data', 'mix', `${b}:1`, '-n', '1', '--to', 'alpaca', '-o', join(dir, 'mix.alpaca.jsonl')]);
+  assert.deepEqual(al.stdout.trim().split('\n').slice(2), [
+    '    kept with a loss: 1 row: tool definitions dropped (alpaca rows have no tools)',
+    '    kept with a loss: 1 row: tool calls and results written as assistant and user text (alpaca rows have no tool roles)',
+  ]);
+});
+
+test('train init warns about what the export to ShareGPT leaves out (text beside a call), as data export does', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'tools-review-init-'));
+  const config = { architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 14336, num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, vocab_size: 128256, max_position_embeddings: 8192, torch_dtype: 'bfloat16' };
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(d, 'instruct'));
+  writeFileSync(join(d, 'instruct', 'config.json'), JSON.stringify(config));
+  writeFileSync(join(d, 'instruct', 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|begin_of_text|>', chat_template: "{{ '<|start_header_id|>' }}" }));
+  writeFileSync(join(d, 'instruct', 'model.safetensors'), '');
+  writeFileSync(join(d, 'tools.jsonl'), BESIDE + '\n' + BESIDE.replace('"content":"我查一下。",', '') + '\n');
+  const r = await runCli(['train', 'init', '--recipe', 'sft-instruct-zh', '--model', './instruct', '--data', 'tools.jsonl', '--out', 'run', '--gpu-mem', '80'], { cwd: d, env: { PATH: '/nonexistent' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: tools\.jsonl: 1 of 2 rows kept with a loss: assistant text beside tool calls dropped \(a function_call turn holds only the calls\)$/m);
 });

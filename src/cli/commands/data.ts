@@ -318,6 +318,7 @@ async function mix(args: string[]) {
     const times = s.usable ? s.taken / s.usable : 0;
     console.log(`  ${s.path} (${s.format}, weight ${s.weight}): ${n(s.taken)} rows drawn from ${n(s.usable)}${times > 1 ? ` (each used ${times.toFixed(2)}× on average)` : ''}` +
       `${s.rejected.count ? `; ${plural(s.rejected.count, 'broken row')} skipped` : ''}${s.dropped.total ? `; ${plural(s.dropped.total, 'row')} not representable as ${r.to}` : ''}`);
+    for (const [what, k] of s.lost.counts) console.log(`    kept with a loss: ${plural(k, 'row')}: ${what}`);
   }
 }
 
