@@ -7,6 +7,7 @@ import { elementSpans, memberSpans, type Span } from './jsonSpans.js';
 import { type FunctionCall, isObject, RowError, type ToolDef, typeName } from './record.js';
 import { isBlank, isEmptyText, isText, type Text, textOf } from './text.js';
 import { pyJson } from './toolJson.js';
+import { MAX_DEPTH, tooDeep } from '../util/json.js';
 
 /**
  * A row's tool definitions: a JSON string holding the list (LLaMA-Factory's `tools` column) or the list itself
@@ -23,6 +24,9 @@ export function readTools(v: unknown, key = 'tools'): ToolDef[] | undefined {
     }
   }
   if (!Array.isArray(list)) throw new RowError(`'${key}' must be a list of functions [{"name", "description", "parameters"}, …], not ${typeName(list)}`);
+  // Rows stop at MAX_DEPTH; so must the JSON inside them, or the walks after this one overflow the stack. As
+  // OpenAI rows the list sits two levels deeper ({"type": "function", "function": …} in "tools").
+  if (isText(v) && tooDeep(list, 2)) throw new RowError(`'${key}' is nested deeper than ${MAX_DEPTH} levels`);
   const seen = new Set<string>();
   return list.map((t, i) => {
     const at = `${key}[${i}]`;
@@ -56,6 +60,7 @@ export function readCallValue(v: Text, where: string, names: Set<string> | undef
   try { parsed = JSON.parse(s); } catch {
     throw new RowError(`${where}function_call is not valid JSON; it must be {"name": …, "arguments": {…}} or a list of them`);
   }
+  if (tooDeep(parsed)) throw new RowError(`${where}function_call is nested deeper than ${MAX_DEPTH} levels`);
   const list = Array.isArray(parsed);
   const items: unknown[] = list ? parsed as unknown[] : [parsed];
   if (!items.length) throw new RowError(`${where}function_call is an empty list; it must hold at least one call`);
@@ -84,6 +89,7 @@ export function readCallFunction(fn: unknown, at: string, names: Set<string> | u
   if (!isText(a)) throw new RowError(`${at}: 'function.arguments' ${a === undefined ? 'is missing' : `must be a JSON string of an object, not ${typeName(a)}`}`);
   let parsed: unknown;
   try { parsed = JSON.parse(textOf(a)); } catch { throw new RowError(`${at}: 'function.arguments' is not valid JSON`); }
+  if (tooDeep(parsed)) throw new RowError(`${at}: 'function.arguments' is nested deeper than ${MAX_DEPTH} levels`);
   if (!isObject(parsed)) throw new RowError(`${at}: 'function.arguments' must be a JSON object, not ${typeName(parsed)}`);
   return { name: fn.name, arguments: a };
 }

@@ -125,3 +125,37 @@ test('train init warns about what the export to ShareGPT leaves out (text beside
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /^warning: tools\.jsonl: 1 of 2 rows kept with a loss: assistant text beside tool calls dropped \(a function_call turn holds only the calls\)$/m);
 });
+
+test('tool JSON nested deeper than rows may be is one line in check, not an internal error in stats or convert', async () => {
+  // Rows are refused past MAX_DEPTH (1000) levels; JSON inside a string was not, and past a few thousand
+  // levels every later walk (the tools written as objects, the call laid out for the token count) overflowed
+  // the stack: "internal error: Maximum call stack size exceeded", the whole run gone.
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  const src = join(dir, 'deep.jsonl');
+  writeFileSync(src, [
+    JSON.stringify({ conversations: [{ from: 'human', value: 'q' }, { from: 'function_call', value: `{"name": "f", "arguments": {"a": ${deep(5000)}}}` }, { from: 'observation', value: 'r' }, { from: 'gpt', value: 'a' }] }),
+    JSON.stringify({ conversations: [{ from: 'human', value: 'q' }, { from: 'gpt', value: 'a' }], tools: `[{"name": "f", "parameters": {"type": "object", "properties": {}, "x": ${deep(5000)}}}]` }),
+    JSON.stringify({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'f', arguments: `{"a": ${deep(5000)}}` } }] }] }),
+    GLAIVE,
+  ].join('\n') + '\n');
+  const c = await runCli(['data', 'check', src, '--dry-run', '--from', 'sharegpt']);
+  assert.deepEqual(c.stdout.trim().split('\n'), [
+    `${src} (sharegpt): 4 rows, 1 valid, 3 rejected (schema: 3)`,
+    `  ${src}:1: conversations[1]: function_call is nested deeper than 1000 levels`,
+    `  ${src}:2: 'tools' is nested deeper than 1000 levels`,
+    `  ${src}:3: 'conversations' is missing`,
+  ]);
+  const o = await runCli(['data', 'check', src, '--dry-run', '--from', 'openai']);
+  assert.match(o.stdout, /:3: messages\[1\]: tool_calls\[0\]: 'function\.arguments' is nested deeper than 1000 levels$/m);
+  for (const args of [['stats', src], ['convert', src, '--to', 'openai', '-o', join(dir, 'deep.openai.jsonl')]]) {
+    const r = await runCli(['data', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+  }
+  // At the limit a tools list still converts to OpenAI rows that read back (the wrapper adds two levels).
+  const edge = join(dir, 'edge.jsonl');
+  writeFileSync(edge, JSON.stringify({ conversations: [{ from: 'human', value: 'q' }, { from: 'gpt', value: 'a' }], tools: `[{"name": "f", "parameters": {"type": "object", "properties": {}, "x": ${deep(995)}}}]` }) + '\n');
+  assert.equal((await runCli(['data', 'convert', edge, '--to', 'openai', '-o', join(dir, 'edge.openai.jsonl')])).code, 0);
+  const back = await runCli(['data', 'check', join(dir, 'edge.openai.jsonl'), '--dry-run']);
+  assert.equal(back.code, 0, back.stdout);
+});
