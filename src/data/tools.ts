@@ -39,8 +39,29 @@ export function readTools(v: unknown, key = 'tools'): ToolDef[] | undefined {
     if (!isObject(fn.parameters)) {
       throw new RowError(`${at} ("${name}"): 'parameters' ${fn.parameters === undefined ? 'is missing' : `must be a JSON Schema object, not ${typeName(fn.parameters)}`}`);
     }
+    checkArgumentSchemas(fn.parameters, `${at} ("${name}"): 'parameters`);
     return fn as ToolDef;
   });
+}
+
+/**
+ * The parts of a parameters schema that name the arguments must have JSON Schema's shapes: LLaMA-Factory's
+ * default tool prompt (DefaultToolUtils.tool_formatter, used by every template without a tool format of its
+ * own, `default` among them) walks tool["parameters"]["properties"].items(), calls param.get(…) on each and
+ * tests `name in required`, and stops the run with a KeyError or AttributeError where they are not.
+ */
+function checkArgumentSchemas(p: Record<string, unknown>, at: string) {
+  const props = p.properties;
+  if (props !== undefined) {
+    if (!isObject(props)) throw new RowError(`${at}.properties' must be an object of argument schemas, not ${typeName(props)}`);
+    for (const [k, v] of Object.entries(props)) if (!isObject(v)) throw new RowError(`${at}.properties.${k}' must be a JSON Schema object, not ${typeName(v)}`);
+  }
+  const req = p.required;
+  if (req !== undefined) {
+    if (!Array.isArray(req)) throw new RowError(`${at}.required' must be a list of argument names, not ${typeName(req)}`);
+    const bad = req.find((x) => !isText(x));
+    if (bad !== undefined) throw new RowError(`${at}.required' must be a list of argument names, not a list holding ${typeName(bad)}`);
+  }
 }
 
 /** The names a call may use: undefined when the row defines no tools (then any name goes). */

@@ -159,3 +159,21 @@ test('tool JSON nested deeper than rows may be is one line in check, not an inte
   const back = await runCli(['data', 'check', join(dir, 'edge.openai.jsonl'), '--dry-run']);
   assert.equal(back.code, 0, back.stdout);
 });
+
+test('tools whose parameters are not a JSON Schema of arguments are rejected, naming the field', () => {
+  // Each passed data check, and LLaMA-Factory's default tool prompt (template default, which train init uses
+  // for base models) stops on it: tool["parameters"]["properties"].items(), param.get(…), "name in required".
+  const row = (params: string) => ({ conversations: [{ from: 'human', value: 'q' }, { from: 'gpt', value: 'a' }], tools: `[{"name": "f", "parameters": ${params}}]` });
+  const cases: [string, string][] = [
+    ['{"type": "object", "properties": []}', `tools[0] ("f"): 'parameters.properties' must be an object of argument schemas, not an array`],
+    ['{"type": "object", "properties": "x"}', `tools[0] ("f"): 'parameters.properties' must be an object of argument schemas, not a string`],
+    ['{"type": "object", "properties": {"x": "string"}}', `tools[0] ("f"): 'parameters.properties.x' must be a JSON Schema object, not a string`],
+    ['{"type": "object", "properties": {"x": {"type": "string"}}, "required": "x"}', `tools[0] ("f"): 'parameters.required' must be a list of argument names, not a string`],
+    ['{"type": "object", "properties": {"x": {"type": "string"}}, "required": [1]}', `tools[0] ("f"): 'parameters.required' must be a list of argument names, not a list holding a number`],
+  ];
+  for (const [params, reason] of cases) {
+    assert.throws(() => sharegpt.read(row(params)), (e: Error) => e.message === reason, params);
+  }
+  // What LLaMA-Factory's demo rows and OpenAI's examples hold still reads.
+  for (const ok of ['{"type": "object", "properties": {}}', '{"type": "object", "properties": {"x": {"type": "string", "enum": ["a", "b"]}}, "required": ["x"]}', '{"type": "object"}']) sharegpt.read(row(ok));
+});
