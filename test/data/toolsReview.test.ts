@@ -177,3 +177,22 @@ test('tools whose parameters are not a JSON Schema of arguments are rejected, na
   // What LLaMA-Factory's demo rows and OpenAI's examples hold still reads.
   for (const ok of ['{"type": "object", "properties": {}}', '{"type": "object", "properties": {"x": {"type": "string", "enum": ["a", "b"]}}, "required": ["x"]}', '{"type": "object"}']) sharegpt.read(row(ok));
 });
+
+test('data check rejects ShareGPT tools given as a list, which LLaMA-Factory cannot read; convert still reads them', async () => {
+  // LLaMA-Factory's ToolFormatter json.loads the tools column: a list there is a TypeError (it catches only
+  // JSONDecodeError) that stops the run. check writes valid rows unchanged for LLaMA-Factory to read, so it
+  // must not pass them; export and convert write the list as the JSON string LLaMA-Factory expects.
+  const row = JSON.parse(GLAIVE);
+  row.tools = JSON.parse(row.tools);
+  const src = join(dir, 'toolslist.jsonl');
+  writeFileSync(src, JSON.stringify(row) + '\n' + GLAIVE + '\n');
+  const c = await runCli(['data', 'check', src, '--dry-run']);
+  assert.equal(c.code, 1);
+  assert.deepEqual(c.stdout.trim().split('\n'), [
+    `${src} (sharegpt): 2 rows, 1 valid, 1 rejected (schema: 1)`,
+    `  ${src}:1: 'tools' must be a JSON string holding the list of functions, as LLaMA-Factory reads it (it json.loads the column), not an array; data export and data convert --to sharegpt write it so`,
+  ]);
+  const out = join(dir, 'toolslist.sharegpt.jsonl');
+  assert.equal((await runCli(['data', 'convert', src, '--to', 'sharegpt', '-o', out])).code, 0);
+  assert.deepEqual(readFileSync(out, 'utf8').split('\n').filter(Boolean), [GLAIVE, GLAIVE]);
+});

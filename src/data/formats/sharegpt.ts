@@ -1,4 +1,4 @@
-import { checkAnswer, type ChatTurn, checkTurns, isObject, idField, optStr, resultsInCallOrder, RowError, str, type ToolResult, Unrepresentable } from '../record.js';
+import { checkAnswer, type ChatTurn, checkTurns, isObject, idField, optStr, resultsInCallOrder, RowError, str, type ToolResult, typeName, Unrepresentable } from '../record.js';
 import { isEmptyText, isText, type Text, textOf } from '../text.js';
 import { callJson, pyJson, RESULTS_SEP } from '../toolJson.js';
 import { readCallValue, readTools, toolNames } from '../tools.js';
@@ -91,6 +91,11 @@ export const sharegpt: Format = {
     }
     return { kind: 'chat', ...head, turns: checkTurns(m.turns) };
   },
+  // The tools column is read as a list too (converted rows may hold one), but LLaMA-Factory's ToolFormatter
+  // json.loads it: a list is a TypeError there (it catches only JSONDecodeError) that stops the training run.
+  checkAsIs: (o) => (o.tools !== undefined && o.tools !== null && !isText(o.tools)
+    ? `'tools' must be a JSON string holding the list of functions, as LLaMA-Factory reads it (it json.loads the column), not ${typeName(o.tools)}; data export and data convert --to sharegpt write it so`
+    : undefined),
   write(r, lost) {
     if (r.kind === 'text') throw new Unrepresentable('plain text has no turns');
     const out: Record<string, unknown> = {};
