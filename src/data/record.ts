@@ -99,7 +99,8 @@ function sameSide(prev: ChatTurn, t: ChatTurn, i: number): string {
 
 /**
  * Roles alternate as LLaMA-Factory requires: the user (or tool results) at turns 1, 3, …, the assistant (an answer
- * or a tool call) at 2, 4, …; a tool result answers the tool call right before it. `endOn` is the side the
+ * or a tool call) at 2, 4, …; and a tool result answers the tool call right before it, which LLaMA-Factory does not
+ * check (a result after a text answer is a call lost in translation, as in its zh demo). `endOn` is the side the
  * conversation ends on: the assistant's for a conversation (an answer or a call is what is learned), the user's
  * for a pair's prompt. Text messages may not be empty.
  */

@@ -121,7 +121,8 @@ async function convert(args: string[]) {
 const CHECK_HELP = `llama3-zh data check IN [--valid OUT] [--rejected OUT] [--from FORMAT] [--dry-run]
 
 Check every row: JSON syntax, the format's fields, empty messages, the order of roles (user first,
-then alternating, the assistant last; tool results right after a tool call, as LLaMA-Factory requires),
+then alternating, the assistant last, as LLaMA-Factory requires; and tool results right after a tool call,
+which LLaMA-Factory does not check: a result after a text answer would train as the user's turn),
 tool calls (valid JSON, a function of the row's tools, object arguments), the tools list (functions with a
 name and parameters), duplicate ids. Each problem is printed as IN:LINE[:COLUMN]:
 REASON (the first 20, then a count). The valid rows are written unchanged to one new file, the
