@@ -114,3 +114,26 @@ export function readCallFunction(fn: unknown, at: string, names: Set<string> | u
   if (!isObject(parsed)) throw new RowError(`${at}: 'function.arguments' must be a JSON object, not ${typeName(parsed)}`);
   return { name: fn.name, arguments: a };
 }
+
+/**
+ * Why LLaMA-Factory's default tool prompt cannot write these tools, or undefined. DefaultToolUtils.tool_formatter
+ * (the tool prompt of every template without a tool format of its own: template default, alpaca, vicuna…)
+ * reads tool["parameters"]["properties"] (a KeyError where it is absent: JSON Schema and the llama3 template
+ * do without it), ", ".join(param["enum"]) (a TypeError on numbers) and param["items"].get("type")
+ * (an AttributeError on a list of schemas). The tools have passed readTools.
+ */
+export function defaultToolPromptProblem(tools: ToolDef[]): string | undefined {
+  for (let i = 0; i < tools.length; i++) {
+    const t = tools[i];
+    const at = `tools[${i}] ("${textOf(t.name)}"): 'parameters`;
+    const props = (t.parameters as Record<string, unknown>).properties;
+    if (props === undefined) return `${at}' has no "properties" (give {"type": "object", "properties": {}} for a function without arguments)`;
+    for (const [k, p] of Object.entries(props as Record<string, Record<string, unknown>>)) {
+      const e = p.enum;
+      if (Array.isArray(e) && e.length && e.some((x) => !isText(x))) return `${at}.properties.${k}.enum' holds ${typeName(e.find((x) => !isText(x)))}, which that prompt cannot join as text`;
+      const items = p.items;
+      if (items !== undefined && items !== null && items !== false && !isObject(items)) return `${at}.properties.${k}.items' is ${typeName(items)}, not the one schema that prompt reads`;
+    }
+  }
+  return undefined;
+}

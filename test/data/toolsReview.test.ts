@@ -3,12 +3,12 @@
 // SharegptDatasetConverter, FunctionFormatter and ToolFormatter (converter.py, formatter.py, tool_utils.py at
 // ff6d4d12) over what we write.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { alpaca, type Format, openai, sharegpt } from '../../src/data/formats/index.js';
-import { runCli } from '../helpers/cli.js';
+import { assertOneLineError, runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tools-review-'));
 
@@ -112,16 +112,25 @@ test('mix says what the target format leaves out of each source, as convert does
   ]);
 });
 
-test('train init warns about what the export to ShareGPT leaves out (text beside a call), as data export does', async () => {
+/** A folder with an Instruct and a base model (config and tokenizer only: train init reads no weights), as test/train/init.test.ts makes them. */
+function modelsDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'tools-review-init-'));
   const config = { architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 14336, num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, vocab_size: 128256, max_position_embeddings: 8192, torch_dtype: 'bfloat16' };
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(join(d, 'instruct'));
-  writeFileSync(join(d, 'instruct', 'config.json'), JSON.stringify(config));
-  writeFileSync(join(d, 'instruct', 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|begin_of_text|>', chat_template: "{{ '<|start_header_id|>' }}" }));
-  writeFileSync(join(d, 'instruct', 'model.safetensors'), '');
+  for (const [name, tok] of [['instruct', { bos_token: '<|begin_of_text|>', chat_template: "{{ '<|start_header_id|>' }}" }], ['base', { bos_token: '<|begin_of_text|>' }]] as const) {
+    mkdirSync(join(d, name));
+    writeFileSync(join(d, name, 'config.json'), JSON.stringify(config));
+    writeFileSync(join(d, name, 'tokenizer_config.json'), JSON.stringify(tok));
+    writeFileSync(join(d, name, 'model.safetensors'), '');
+  }
+  return d;
+}
+/** PATH without nvidia-smi: the memory check uses --gpu-mem only. */
+const NO_GPU = { PATH: '/nonexistent' };
+
+test('train init warns about what the export to ShareGPT leaves out (text beside a call), as data export does', async () => {
+  const d = modelsDir();
   writeFileSync(join(d, 'tools.jsonl'), BESIDE + '\n' + BESIDE.replace('"content":"我查一下。",', '') + '\n');
-  const r = await runCli(['train', 'init', '--recipe', 'sft-instruct-zh', '--model', './instruct', '--data', 'tools.jsonl', '--out', 'run', '--gpu-mem', '80'], { cwd: d, env: { PATH: '/nonexistent' } });
+  const r = await runCli(['train', 'init', '--recipe', 'sft-instruct-zh', '--model', './instruct', '--data', 'tools.jsonl', '--out', 'run', '--gpu-mem', '80'], { cwd: d, env: NO_GPU });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /^warning: tools\.jsonl: 1 of 2 rows kept with a loss: assistant text beside tool calls dropped \(a function_call turn holds only the calls\)$/m);
 });
@@ -195,4 +204,21 @@ test('data check rejects ShareGPT tools given as a list, which LLaMA-Factory can
   const out = join(dir, 'toolslist.sharegpt.jsonl');
   assert.equal((await runCli(['data', 'convert', src, '--to', 'sharegpt', '-o', out])).code, 0);
   assert.deepEqual(readFileSync(out, 'utf8').split('\n').filter(Boolean), [GLAIVE, GLAIVE]);
+});
+
+test('train init refuses tools that LLaMA-Factory\'s default tool prompt (a base model\'s template default) stops on', async () => {
+  // DefaultToolUtils.tool_formatter reads tool["parameters"]["properties"]: {"type": "object"} alone, valid JSON
+  // Schema and fine under template llama3, is a KeyError there, as enum values that are numbers are a TypeError.
+  const d = modelsDir();
+  const tools = (params: string) => GLAIVE.replace(String.raw`\"parameters\": {\"type\": \"object\", \"properties\": {}}`, params);
+  writeFileSync(join(d, 'noprops.jsonl'), GLAIVE + '\n' + tools(String.raw`\"parameters\": {\"type\": \"object\"}`) + '\n');
+  writeFileSync(join(d, 'enum.jsonl'), tools(String.raw`\"parameters\": {\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\", \"enum\": [1, 2]}}}`) + '\n');
+  const base = (data: string, out: string, ...more: string[]) => runCli(['train', 'init', '--recipe', 'sft-base-zh', '--model', './base', '--data', data, '--out', out, '--gpus', '8', '--gpu-mem', '80', ...more], { cwd: d, env: NO_GPU });
+  assertOneLineError(await base('noprops.jsonl', 'r1'), /^llama3-zh train: noprops\.jsonl:2: tools\[0\] \("get_random_fact"\): 'parameters' has no "properties" \(give \{"type": "object", "properties": \{\}\} for a function without arguments\); LLaMA-Factory's default tool prompt \(template default\) stops the run on it: fix the tools, or train an Instruct model with template llama3$/);
+  assertOneLineError(await base('enum.jsonl', 'r2'), /^llama3-zh train: enum\.jsonl:1: tools\[0\] \("get_random_fact"\): 'parameters\.properties\.n\.enum' holds a number, which that prompt cannot join as text; /);
+  // The llama3 template writes the tools as JSON: both are fine there.
+  for (const data of ['noprops.jsonl', 'enum.jsonl']) {
+    const r = await runCli(['train', 'init', '--recipe', 'sft-instruct-zh', '--model', './instruct', '--data', data, '--out', `ok-${data}`, '--gpu-mem', '80'], { cwd: d, env: NO_GPU });
+    assert.equal(r.code, 0, r.stderr);
+  }
 });
