@@ -39,6 +39,8 @@ export interface TestServerOptions {
   specialTokensInContent?: boolean;
   /** --template-file FILE */
   templateFile?: string;
+  /** --template NAME */
+  template?: string;
   /** Where the server's problem log goes (internal errors). */
   warn?: (line: string) => void;
   /** --train-dir DIR…: the training view's run folders. */
@@ -59,7 +61,7 @@ export async function testServer(o: TestServerOptions = {}): Promise<RunningServ
     modelName: o.name ?? 'scripted',
     loraModules: o.loraModules,
     trainDirs: o.trainDirs,
-    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile }, { parallel: o.parallel ?? 8 }),
+    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile, template: o.template }, { parallel: o.parallel ?? 8 }),
   });
 }
 
