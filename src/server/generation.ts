@@ -162,7 +162,7 @@ async function decode(job: GenerationJob, prompt: number[], signal: AbortSignal,
         if (piece) job.onDelta?.(index, piece.text, piece.logprobs);
       },
     });
-    const done = held?.end(r.text);
+    const done = held?.end(r.text, r.finishReason);
     if (done?.rest) job.onDelta?.(index, done.rest.text, done.rest.logprobs);
     replies[index] = done?.reply ?? { content: r.text, calls: [] };
     const end = performance.now();

@@ -8,7 +8,7 @@ import { PYTHON_TAG } from '../chat/llama3Syntax.js';
 import type { Message } from '../chat/messages.js';
 import { type ChatModel, promptOf } from '../chat/model.js';
 import { LLAMA3_JSON, newCallId, type RequiredCall, type ToolCall, type ToolCallSyntax, type ToolRequest, toolSyntaxFor } from '../chat/tools.js';
-import type { OutputFormat, TokenLogprob } from '../engine/types.js';
+import type { FinishReason, OutputFormat, TokenLogprob } from '../engine/types.js';
 
 /** A reply as clients get it: its text, and the calls it makes (none when no tools were offered). */
 export interface Reply {
@@ -109,11 +109,14 @@ export class ReplyTools {
     return this.release(this.text.length);
   }
 
-  /** The finished reply (its whole text), and the content not sent yet. */
-  end(text: string): { reply: Reply; rest?: Piece } {
-    const parsed = parseReply(this.syntax, this.req, this.withTags(text), this.prefix);
+  /**
+   * The finished reply (its whole text, and why it ended), and the content not sent yet. A reply cut by max_tokens
+   * is read as text: what it wrote may be half a call (code_interpreter's is any text), or the first of several.
+   */
+  end(text: string, finish?: FinishReason): { reply: Reply; rest?: Piece } {
+    const parsed = finish === 'length' ? undefined : parseReply(this.syntax, this.req, this.withTags(text), this.prefix);
     // The tags are markup: a reply that is no call is the text the client would have had without tools.
-    const reply = parsed.calls.length ? parsed : { content: text, calls: [] };
+    const reply = parsed?.calls.length ? parsed : { content: text, calls: [] };
     const sent = this.text.slice(0, this.sent);
     // What went out stays out: the rest of the content follows it, if it does follow on from it.
     if (reply.content.length <= sent.length || !reply.content.startsWith(sent)) return { reply };
