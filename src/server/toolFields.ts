@@ -4,10 +4,12 @@
  * it answers. Every refusal is a 400 whose `param` is the field ("tools[0].function.name", "messages[3].tool_call_id").
  */
 import type { Message } from '../chat/messages.js';
+import type { ChatModel } from '../chat/model.js';
 import { newCallId, readTools, type ToolCall, type ToolChoice, ToolError, type ToolFunction, type ToolRequest } from '../chat/tools.js';
 import { grammarSchema } from '../engine/llamacpp/jsonSchema.js';
 import { UserError } from '../errors.js';
 import { badRequest } from './http.js';
+import { forcedCall } from './tools.js';
 
 type Body = Record<string, unknown>;
 
@@ -17,9 +19,10 @@ const CHOICE_SHAPE = '"auto", "none", "required" or {"type":"function","function
 /**
  * The tools a request offers and what the model may do with them; undefined when it offers none: no tools (an empty
  * list is none), or tool_choice "none", which vLLM answers by leaving the tools out of the prompt and parsing nothing.
- * `withChoice`: the API has tool_choice and parallel_tool_calls (OpenAI's; ollama's has neither).
+ * `withChoice`: the API has tool_choice and parallel_tool_calls (OpenAI's; ollama's has neither), and `model` the
+ * template whose call form a forced call takes.
  */
-export function toolRequest(body: Body, withChoice: boolean): ToolRequest | undefined {
+export function toolRequest(body: Body, withChoice: boolean, model?: ChatModel): ToolRequest | undefined {
   const given = body.tools;
   let tools: ToolFunction[] = [];
   if (given !== undefined && given !== null) {
@@ -35,6 +38,7 @@ export function toolRequest(body: Body, withChoice: boolean): ToolRequest | unde
   if (tools.length === 0 || choice === 'none') return undefined;
   const request = { tools, choice, parallel };
   checkForcedSchemas(request, given as unknown[]);
+  if (model) checkForcedGrammar(model, request);
   return request;
 }
 
@@ -79,6 +83,33 @@ function checkForcedSchemas(r: ToolRequest, given: unknown[]) {
       throw badRequest(`the tool ${JSON.stringify(t.name)} cannot be forced with tool_choice ${JSON.stringify(r.choice)}: its parameters schema is not supported by the grammar: ${why}`, at);
     }
   });
+}
+
+/**
+ * The grammar a forced call is decoded under has every offered tool's schema in it (for parallel calls twice: one
+ * call, or a list of them), so tools that each pass checkForcedSchemas can still make one past the grammar's limits.
+ * Checked here, before the prompt is rendered and decoding is queued, so the 400 names the field; the grammar's
+ * own error names a path in a schema the client never wrote. A template's call form may also refuse the choice
+ * (LLaMA-Factory's default format cannot choose among tools by grammar).
+ */
+function checkForcedGrammar(model: ChatModel, r: ToolRequest) {
+  let schema: object | undefined;
+  try {
+    schema = forcedCall(model, r)?.schema;
+  } catch (e) {
+    if (e instanceof ToolError) throw badRequest(e.message, e.field);
+    throw e;
+  }
+  if (!schema) return;
+  try {
+    grammarSchema(schema);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    const why = e.message.replace(/^the JSON schema is not supported: \S+ /, '').replace(/; make .*$/, '');
+    const choice = typeof r.choice === 'object' ? `naming ${JSON.stringify(r.choice.name)}` : JSON.stringify(r.choice);
+    throw badRequest(`tool_choice ${choice} cannot be served: the grammar of a call, made of the tools' parameters schemas together, ${why}; ` +
+      'offer fewer or smaller tools, name one in "tool_choice", or send "parallel_tool_calls": false (a parallel call has each schema twice)', 'tools');
+  }
 }
 
 /** The arguments of a call in a message: OpenAI sends a JSON string, ollama an object. */
