@@ -164,6 +164,7 @@ test('errors about tool fields stay one short line, whatever size of value the c
     [{ messages: [...user('x'), { role: 'tool', tool_call_id: big, content: 'snow' }] }, 'messages[1].tool_call_id'],
     [{ messages: call({ type: big }) }, 'messages[1].tool_calls[0].type'],
     [{ messages: call({ function: { name: 'get_weather', arguments: JSON.stringify(big) } }) }, 'messages[1].tool_calls[0].function.arguments'],
+    [{ messages: [{ role: big, content: 'x' }] }, 'messages[0].role'],
   ];
   for (const [body, param] of cases) {
     const r = await chat(body);
