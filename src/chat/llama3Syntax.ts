@@ -19,20 +19,32 @@ export const BUILTIN_TOOLS = ['brave_search', 'wolfram_alpha', 'code_interpreter
 const CALL_START = /\[?\s*\{\s*(?:"type"\s*:\s*"function"\s*,\s*)?"name"\s*:/y;
 const SEPARATOR = /\s*[;,]?\s*/y;
 
-/** JSON calls from `at` to the end of the text (whitespace, or ";" as Llama 3.1 writes between parallel calls, between them). */
-function jsonCalls(s: string, at: number, tools: ToolFunction[]): Call[] | undefined {
+/**
+ * JSON calls from `at` to the end of the text (whitespace, or ";" as Llama 3.1 writes between parallel calls, between
+ * them); otherwise where the first value ends when it was read whole (undefined: it never closes, or is no JSON).
+ */
+function jsonCalls(s: string, at: number, tools: ToolFunction[]): { calls?: Call[]; firstEnd?: number } {
   const calls: Call[] = [];
+  let firstEnd: number | undefined;
   for (let i = at; ;) {
     const r = readJson(s, i);
+    if (i === at) firstEnd = r?.end;
     const got = r && callsOf(r.value, tools);
-    if (!r || !got) return undefined;
+    if (!r || !got) return { firstEnd };
     calls.push(...got);
     SEPARATOR.lastIndex = r.end;
     SEPARATOR.test(s);
     i = SEPARATOR.lastIndex;
-    if (i >= s.length) return calls;
+    if (i >= s.length) return { calls };
   }
 }
+
+/**
+ * Call starts that never close (or are no JSON) tried before the reply counts as text. Each is read to the end of
+ * the reply, so without a bound N of them cost N times its length (8,000 '{"name":' blocked the event loop for
+ * 2.5 s); llama.cpp's Llama 3.x parser tries only the first.
+ */
+const MAX_UNREAD_STARTS = 32;
 
 const BUILTIN_CALL = /\s*([A-Za-z0-9_-]+)\s*\.\s*call\s*\(\s*/y;
 const ARG = /([A-Za-z_]\w*)\s*=\s*/y;
@@ -75,18 +87,22 @@ function parse(text: string, tools: ToolFunction[]): ParsedReply | undefined {
   if (tag >= 0) {
     const after = text.slice(tag + PYTHON_TAG.length);
     const lead = after.length - after.trimStart().length;
-    const calls = builtinCall(after, tools, false) ?? jsonCalls(after, lead, tools) ?? codeCall(after, lead, tools);
+    const calls = builtinCall(after, tools, false) ?? jsonCalls(after, lead, tools).calls ?? codeCall(after, lead, tools);
     return calls && { content: contentBefore(text, tag), calls };
   }
   // A built-in call whose <|python_tag|> was a control token left out of the text: the whole reply, nothing else.
   const bare = builtinCall(text, tools, true);
   if (bare) return { content: '', calls: bare };
+  let unread = 0;
   for (let p = 0; p < text.length; p++) {
     if (text[p] !== '{' && text[p] !== '[') continue;
     CALL_START.lastIndex = p;
     if (!CALL_START.test(text)) continue;
-    const calls = jsonCalls(text, p, tools);
+    const { calls, firstEnd } = jsonCalls(text, p, tools);
     if (calls) return { content: contentBefore(text, p), calls };
+    // No call starts inside a JSON value that is none: calls run to the end of the reply, past its closing bracket.
+    if (firstEnd !== undefined) p = firstEnd - 1;
+    else if (++unread > MAX_UNREAD_STARTS) return undefined;
   }
   return undefined;
 }

@@ -173,3 +173,23 @@ test('errors about tool fields stay one short line, whatever size of value the c
     assert.ok(r.json.error.message.length < 600, `${param}: a message of ${r.json.error.message.length} characters: ${r.json.error.message.slice(0, 200)}…`);
   }
 });
+
+test('reading a reply for Llama-3 JSON calls tries a bounded number of unfinished call starts (work linear in the reply)', () => {
+  // Each '{"name":' that never closes was read to the end of the reply, so N of them cost N × the reply's length:
+  // 8,000 of them blocked the event loop 2.5 s at the end of one choice (16 choices: 40 s). As llama.cpp, which
+  // tries the first call start only, a reply with more than 32 unfinished ones is text.
+  const call = '{"name": "get_weather", "parameters": {"city": "Beijing"}}';
+  const tools = [WEATHER];
+  const unfinished = (n: number) => '{"name": '.repeat(n);
+  assert.deepEqual(LLAMA3_JSON.parse(unfinished(8) + call, tools).calls.map((c) => c.name), ['get_weather']);
+  assert.deepEqual(LLAMA3_JSON.parse(unfinished(40) + call, tools), { content: unfinished(40) + call, calls: [] });
+  // Values read whole that are no calls cost only their own length, and no call starts inside them: not counted.
+  const people = `[${Array.from({ length: 50 }, (_, i) => `{"name": "A${i}"}`).join(', ')}]`;
+  const apart = Array.from({ length: 50 }, (_, i) => `{"name": "A${i}", "age": ${i}}`).join(' ');
+  // A call with text after it is no call either (calls end the reply), and is not counted.
+  const chatty = Array.from({ length: 40 }, () => `${call} and`).join(' ');
+  for (const before of [people, apart, chatty]) {
+    const r = LLAMA3_JSON.parse(`${before} ${call}`, tools);
+    assert.deepEqual([r.content, r.calls.map((c) => c.arguments)], [before, [{ city: 'Beijing' }]]);
+  }
+});
