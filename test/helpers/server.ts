@@ -40,6 +40,8 @@ export interface TestServerOptions {
   specialTokensInContent?: boolean;
   /** --template-file FILE */
   templateFile?: string;
+  /** --template NAME */
+  template?: string;
   /** Where the server's problem log goes (internal errors). */
   warn?: (line: string) => void;
   /** --train-dir DIR…: the training view's run folders. */
@@ -70,7 +72,7 @@ export async function testServer(o: TestServerOptions = {}): Promise<RunningServ
       name: o.embeddingModel.name,
       load: () => loadEngine({ modelPath: o.embeddingModel!.path, threads: 1, contextSize: 256, parallel: 1, embeddingContextSize: o.embeddingCtx }),
     },
-    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile, lora: o.lora },
+    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile, template: o.template, lora: o.lora },
       { parallel: o.parallel ?? 8, embeddingContextSize: o.embeddingCtx }),
   });
 }

@@ -114,7 +114,7 @@ async function chatCompletions(c: Ctx) {
   if (top !== undefined && !wantLogprobs) throw badRequest('"top_logprobs" needs "logprobs": true', 'top_logprobs');
   optString(body, 'user');
   const { stream, includeUsage } = streaming(body);
-  const tools = toolRequest(body, true);
+  const tools = toolRequest(body, true, model);
   const format = responseFormat(body);
   if (format && tools && tools.choice !== 'auto') {
     throw badRequest('"response_format" cannot be used with tool_choice "required" or a named function: the reply is then a tool call, written under its own schema', 'response_format');
