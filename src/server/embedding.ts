@@ -44,6 +44,8 @@ export async function embed(job: EmbeddingJob, metrics: Metrics): Promise<Embedd
   }
   const lists = job.inputs.map((input, i) => {
     const tokens = engine.embeddingTokens(input);
+    // An empty text of a tokenizer that adds no BOS: nothing to embed (llama-server: "Input content cannot be empty").
+    if (tokens.length === 0) throw new ApiError(400, `${job.field(i)} is empty: it has no tokens to embed`, 'invalid_request_error', job.field(i));
     if (tokens.length <= limit) return tokens;
     if (job.truncate) {
       // The tokens the tokenizer adds at the end (BERT's SEP) stay: cut the rest shorter by as many.

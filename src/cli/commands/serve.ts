@@ -101,8 +101,10 @@ export async function serveCommand(args: string[]): Promise<void> {
   const embedding = values['embedding-model'] ? await chooseModel({ ...modelFlags, model: values['embedding-model'] }, 'serve') : undefined;
   if (embedding?.lora?.length) throw new UserError(`--embedding-model ${values['embedding-model']} comes with LoRA adapters, which embeddings cannot use here; give a plain model`, 2);
   if (embedding) readModelFile({ modelPath: embedding.path });
-  // The served model's own file embeds without a second copy in memory.
-  const separate = embedding && embedding.path !== model.path ? embedding : undefined;
+  // The served model's own file embeds without a second copy in memory, unless the served model has LoRA adapters
+  // (--lora, or a catalog entry's): it does not embed then, so the file is loaded again, plain, for embeddings.
+  const servedHasLora = (values.lora?.length ?? 0) > 0 || (model.lora?.length ?? 0) > 0;
+  const separate = embedding && (embedding.path !== model.path || servedHasLora) ? embedding : undefined;
   if (embedding && !separate && values['embedding-model-name']) {
     throw new UserError('--embedding-model is the served model\'s own file, which embeds under the served name; leave out --embedding-model-name', 2);
   }

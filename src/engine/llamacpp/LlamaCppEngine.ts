@@ -151,6 +151,11 @@ export class LlamaCppEngine implements Engine {
     if (!Number.isInteger(embedTokens) || embedTokens < 1 || embedTokens > MAX_CONTEXT) {
       throw new UserError(`--embedding-ctx-size must be a whole number from 1 to ${MAX_CONTEXT} (got ${embedTokens})`);
     }
+    // The docs' "at most the model's context": past it the positions are not ones the model learned, and the context,
+    // taken at the first embedding request, would cost ~1 MB a token (a 500 at every request when memory runs out).
+    if (embedTokens > trainCtx) {
+      throw new UserError(`--embedding-ctx-size ${embedTokens} is more than the ${trainCtx} tokens this model was trained for; give at most ${trainCtx}`);
+    }
     const pooling = poolingOf(file, arch);
 
     const llama = await runtime(o.gpu ?? 'auto');

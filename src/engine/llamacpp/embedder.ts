@@ -35,6 +35,10 @@ export function poolingOf(file: GgufFile, arch: string): { pooling: EmbeddingInf
  */
 export class Embedder {
   private context?: Promise<LlamaEmbeddingContext>;
+  /** Set by close(): no decode starts after it. */
+  private closed = false;
+  /** The decode running now, if any: close() waits for it before freeing the context it runs in. */
+  private decoding?: Promise<unknown>;
 
   constructor(private model: LlamaModel, readonly info: EmbeddingInfo, private threads: number, private lockstep: Lockstep, private vocabSize: number) {}
 
@@ -74,13 +78,20 @@ export class Embedder {
     const vectors: number[][] = [];
     for (const tokens of lists) {
       o.signal?.throwIfAborted();
-      const e = await this.lockstep.alone(() => context.getEmbeddingFor(tokens as Token[]));
+      const e = await this.lockstep.alone(() => {
+        // Checked when the turn comes, not when it was queued: the engine may have closed in between.
+        if (this.closed) throw new Error('the model is closed: it embeds no more');
+        const decode = context.getEmbeddingFor(tokens as Token[]);
+        this.decoding = decode.catch(() => undefined);
+        return decode;
+      });
       vectors.push([...e.vector]);
     }
     return { vectors, tokens: lists.map((t) => t.length) };
   }
 
   private open(): Promise<LlamaEmbeddingContext> {
+    if (this.closed) return Promise.reject(new Error('the model is closed: it embeds no more'));
     this.context ??= this.model.createEmbeddingContext({ contextSize: this.info.maxTokens, batchSize: this.info.maxTokens, threads: this.threads })
       .catch((e: Error) => {
         // Not the client's doing (memory, most likely): a server error, and the next request tries again.
@@ -90,9 +101,15 @@ export class Embedder {
     return this.context;
   }
 
+  /**
+   * Frees the embedding context once the decode running in it is done: disposing it under a running decode (a
+   * server's shutdown with an embedding in flight) frees memory llama.cpp is still using, and the process crashes.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     const c = this.context;
     this.context = undefined;
+    await this.decoding;
     await (await c?.catch(() => undefined))?.dispose();
   }
 }

@@ -120,9 +120,10 @@ async function ollamaEmbed(c: Ctx) {
     return;
   }
   if (typeof v !== 'string' && !Array.isArray(v)) throw badRequest(`"input" must be a string or a list of strings (got ${typeOf(v)})`, 'input');
+  // An empty string inside a list is embedded, as ollama does (its EmbedHandler keeps it; its runner embeds the BOS
+  // the tokenizer adds), so one empty chunk of a document does not fail the whole batch.
   const inputs = typeof v === 'string' ? [v] : v.map((x, i) => {
     if (typeof x !== 'string') throw badRequest(`"input[${i}]" must be a string (got ${typeOf(x)})`, `input[${i}]`);
-    if (!x) throw badRequest(`"input[${i}]" is an empty string; every input needs text to embed`, `input[${i}]`);
     return x;
   });
   const signal = disconnectSignal(c.res);
