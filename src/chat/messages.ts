@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import { MAX_JSON_DEPTH, nestsDeeper } from './jsonScan.js';
+import { MAX_JSON_DEPTH, nestsDeeper } from './toolCalls/jsonScan.js';
 import type { ToolCall } from './tools.js';
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';

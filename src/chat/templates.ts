@@ -1,20 +1,20 @@
 import { Template as JinjaTemplate } from '@huggingface/jinja';
 import { UserError } from '../errors.js';
-import { chatml } from './chatmlTemplate.js';
-import { HERMES } from './hermesSyntax.js';
+import { chatml } from './formats/chatmlTemplate.js';
+import { HERMES } from './toolCalls/hermesSyntax.js';
 import { jinjaPieces } from './jinjaPieces.js';
-import { hfMessages, hfTools } from './hfShape.js';
-import { llama31 } from './llama31Template.js';
-import { LLAMA3_JSON } from './llama3Syntax.js';
-import { llama3, llama3v1 } from './llama3Templates.js';
-import { lfDefault, lfDefaultJinja } from './lfDefaultTemplate.js';
-import { BOS, EOM, END_OF_TEXT, EOT } from './markup.js';
+import { hfMessages, hfTools } from './formats/hfShape.js';
+import { llama31 } from './formats/llama31Template.js';
+import { LLAMA3_JSON } from './toolCalls/llama3Syntax.js';
+import { llama3, llama3v1 } from './formats/llama3Templates.js';
+import { lfDefault, lfDefaultJinja } from './formats/lfDefaultTemplate.js';
+import { BOS, EOM, END_OF_TEXT, EOT } from './formats/markup.js';
 import type { Message } from './messages.js';
 import type { ToolCallSyntax, ToolFunction } from './tools.js';
 
-export { BOS, EOM, END_OF_TEXT, EOT } from './markup.js';
-export { V1_SYSTEM } from './llama3Templates.js';
-export { lfDefaultJinja } from './lfDefaultTemplate.js';
+export { BOS, EOM, END_OF_TEXT, EOT } from './formats/markup.js';
+export { V1_SYSTEM } from './formats/llama3Templates.js';
+export { lfDefaultJinja } from './formats/lfDefaultTemplate.js';
 
 /**
  * A rendered prompt in pieces: the template's own markup, whose special-token texts (<|eot_id|>) are those

@@ -4,15 +4,15 @@
  * (ToolCallSyntax); the server and the chat only ever see ToolCall.
  */
 import { randomInt } from 'node:crypto';
-import { MAX_JSON_DEPTH, nestsDeeper } from './jsonScan.js';
-import { ToolError } from './toolError.js';
+import { MAX_JSON_DEPTH, nestsDeeper } from './toolCalls/jsonScan.js';
+import { ToolError } from './toolCalls/toolError.js';
 import type { ChatTemplate } from './templates.js';
-import { LLAMA3_JSON } from './llama3Syntax.js';
+import { LLAMA3_JSON } from './toolCalls/llama3Syntax.js';
 
-export { HERMES } from './hermesSyntax.js';
-export { LF_DEFAULT } from './lfDefaultSyntax.js';
-export { LLAMA3_JSON } from './llama3Syntax.js';
-export { ToolError } from './toolError.js';
+export { HERMES } from './toolCalls/hermesSyntax.js';
+export { LF_DEFAULT } from './toolCalls/lfDefaultSyntax.js';
+export { LLAMA3_JSON } from './toolCalls/llama3Syntax.js';
+export { ToolError } from './toolCalls/toolError.js';
 
 /** A function the model may call. */
 export interface ToolFunction {

@@ -4,7 +4,7 @@
  * still turn out to be a call (ollama's server holds a reply back the same way until its tool parser decides).
  * The template's ToolCallSyntax says how this model writes calls; nothing is parsed when no tools were offered.
  */
-import { PYTHON_TAG } from '../chat/llama3Syntax.js';
+import { PYTHON_TAG } from '../chat/toolCalls/llama3Syntax.js';
 import type { Message } from '../chat/messages.js';
 import { type ChatModel, promptOf } from '../chat/model.js';
 import { LLAMA3_JSON, newCallId, type RequiredCall, type ToolCall, type ToolCallSyntax, type ToolRequest, toolSyntaxFor } from '../chat/tools.js';

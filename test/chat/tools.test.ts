@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { NATIVE_TEMPLATES, resolveTemplate } from '../../src/chat/templates.js';
-import { defaultCalls, hermesCall, llama3Calls } from '../../src/chat/toolPrompts.js';
+import { defaultCalls, hermesCall, llama3Calls } from '../../src/chat/toolCalls/toolPrompts.js';
 import { HERMES, LF_DEFAULT, LLAMA3_JSON, newCallId, readTools, ToolError, type ToolFunction, toolSyntaxFor } from '../../src/chat/tools.js';
 import { UserError } from '../../src/errors.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { defaultCalls, hermesCall, llama3Calls } from '../../src/chat/toolPrompts.js';
+import { defaultCalls, hermesCall, llama3Calls } from '../../src/chat/toolCalls/toolPrompts.js';
 import { HERMES, LF_DEFAULT, LLAMA3_JSON, type ToolCallSyntax, type ToolFunction } from '../../src/chat/tools.js';
 
 /**

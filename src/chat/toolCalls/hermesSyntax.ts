@@ -8,7 +8,7 @@
 import { valueEnd } from './jsonScan.js';
 import { type Call, callSchema, callsOf, contentBefore, endsWithStartOf, holdOnError, nameMayBe, neverThrows, startOf } from './toolCalls.js';
 import { ToolError } from './toolError.js';
-import type { ParsedReply, ToolCallSyntax, ToolFunction } from './tools.js';
+import type { ParsedReply, ToolCallSyntax, ToolFunction } from '../tools.js';
 
 export const TOOL_CALL_OPEN = '<tool_call>';
 const TOOL_CALL_CLOSE = '</tool_call>';

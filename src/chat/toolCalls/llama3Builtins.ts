@@ -5,7 +5,7 @@
  */
 import { readJson, valueEnd } from './jsonScan.js';
 import type { Call } from './toolCalls.js';
-import type { ToolFunction } from './tools.js';
+import type { ToolFunction } from '../tools.js';
 
 /** Each built-in tool and the argument it takes (llama-stack's tool runtimes; llama.cpp checks for the same). */
 const BUILTIN_ARG: Record<string, string> = { brave_search: 'query', wolfram_alpha: 'query', code_interpreter: 'code' };

@@ -8,7 +8,7 @@
 import { nestsDeeper, valueEnd } from './jsonScan.js';
 import { type Call, contentBefore, endsWithStartOf, holdOnError, neverThrows } from './toolCalls.js';
 import { ToolError } from './toolError.js';
-import type { ParsedReply, ToolCallSyntax, ToolFunction } from './tools.js';
+import type { ParsedReply, ToolCallSyntax, ToolFunction } from '../tools.js';
 
 // LLaMA-Factory's names are [a-zA-Z0-9_]+; OpenAI's also allow "-", and a tool we offer may have one.
 const ACTION = /Action:\s*([a-zA-Z0-9_-]+)\s*Action Input:\s*/y;

@@ -4,7 +4,7 @@
  * text, and nothing throws).
  */
 import { nestsDeeper, stringEnd } from './jsonScan.js';
-import type { ParsedReply, ToolFunction } from './tools.js';
+import type { ParsedReply, ToolFunction } from '../tools.js';
 
 export type Call = ParsedReply['calls'][number];
 

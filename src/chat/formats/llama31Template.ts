@@ -7,12 +7,12 @@
  * does: "Environment: ipython",
  * a "Tools:" line, calls written as <|python_tag|>name.call(arg="…") and ended with <|eom_id|>.
  */
-import { UserError } from '../errors.js';
-import { isBuiltin, LLAMA3_JSON, PYTHON_TAG } from './llama3Syntax.js';
+import { UserError } from '../../errors.js';
+import { isBuiltin, LLAMA3_JSON, PYTHON_TAG } from '../toolCalls/llama3Syntax.js';
 import { BOS, EOM, EOT, HEADER, LLAMA3_STOPS } from './markup.js';
 import { native } from './native.js';
-import { pyJson, pyStrip } from './pyJson.js';
-import { TOOL_DATE, wrapTool } from './toolPrompts.js';
+import { pyJson, pyStrip } from '../toolCalls/pyJson.js';
+import { TOOL_DATE, wrapTool } from '../toolCalls/toolPrompts.js';
 
 /** The template's `arg_name + '="' + arg_val + '"'`: a string as it is, a number or boolean as @huggingface/jinja writes it. */
 const builtinArg = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : pyJson(v));

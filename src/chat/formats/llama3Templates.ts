@@ -6,12 +6,12 @@
  * for Llama 3.1 (the same prompt words, the same call JSON), so a Llama-3.0 agent fine-tune and a 3.1 model are
  * prompted and answer alike, and one parser (LLAMA3_JSON) reads both.
  */
-import { LLAMA3_JSON } from './llama3Syntax.js';
+import { LLAMA3_JSON } from '../toolCalls/llama3Syntax.js';
 import { BOS, END_OF_TEXT, EOT, HEADER, LLAMA3_STOPS } from './markup.js';
-import type { Message } from './messages.js';
+import type { Message } from '../messages.js';
 import { native, type PieceWriter, turns } from './native.js';
-import { pyStrip } from './pyJson.js';
-import { joinToolResults, llama3Calls, llama3ToolText } from './toolPrompts.js';
+import { pyStrip } from '../toolCalls/pyJson.js';
+import { joinToolResults, llama3Calls, llama3ToolText } from '../toolCalls/toolPrompts.js';
 
 /** The system prompt shareAI's v1 model was trained with (the Python demo's default). */
 export const V1_SYSTEM =

@@ -11,7 +11,7 @@ import { ValueEnds } from './jsonScan.js';
 import { builtinMayBe, isBuiltin, looksBuiltin, readBuiltin } from './llama3Builtins.js';
 import { type Call, callSchema, callsOf, contentBefore, endsWithStartOf, holdOnError, nameMayBe, neverThrows, startOf } from './toolCalls.js';
 import { ToolError } from './toolError.js';
-import type { ParsedReply, ToolCallSyntax, ToolFunction } from './tools.js';
+import type { ParsedReply, ToolCallSyntax, ToolFunction } from '../tools.js';
 
 export { BUILTIN_TOOLS, isBuiltin } from './llama3Builtins.js';
 
