@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadEngine } from '../../src/engine/load.js';
+import type { Engine, GenerateRequest, LoadOptions } from '../../src/engine/types.js';
+import { encode, TOKEN } from '../../src/gguf/llama3Vocab.js';
+import type { SynthOptions } from '../../src/synth/model.js';
+import { testModel } from '../helpers/models.js';
+import { CALL, HA, PARALLEL } from './replies.js';
+
+/**
+ * A reviewer's cases for the context construction (src/synth/context.ts): prompts and replies a test author
+ * meets, each said exactly and with every token far ahead of the next best, in the real llama.cpp engine.
+ */
+
+const MARGIN = 15;
+const user = (c: string) => `<|start_header_id|>user<|end_header_id|>\n\n${c}<|eot_id|>`;
+const chat = (...turns: string[]) => `<|begin_of_text|>${turns.join('')}<|start_header_id|>assistant<|end_header_id|>\n\n`;
+
+async function withModel(o: Partial<SynthOptions>, fn: (e: Engine) => Promise<void>, load: Partial<LoadOptions> = {}): Promise<void> {
+  const e = await loadEngine({ modelPath: await testModel(o), threads: 1, contextSize: 1024, ...load });
+  try {
+    await fn(e);
+  } finally {
+    await e.close();
+  }
+}
+
+/** The greedy reply is exactly `expected`, then <|eot_id|>, each token MARGIN logits ahead of the next best. */
+async function says(e: Engine, prompt: string | number[], expected: string, more: Partial<GenerateRequest> = {}): Promise<void> {
+  const tokens = typeof prompt === 'string' ? e.tokenize(prompt, true) : prompt;
+  const n = encode(expected).length;
+  const r = await e.generate({ prompt: tokens, maxTokens: n + 1, stopTokens: [TOKEN.EOT, TOKEN.END_OF_TEXT, TOKEN.START_HEADER], logprobs: 2, ...more });
+  const where = `a prompt of ${tokens.length} tokens`;
+  assert.equal(r.text, expected, where);
+  assert.equal(r.stoppedBy, TOKEN.EOT, where);
+  for (const [i, lp] of r.logprobs!.entries()) {
+    const gap = lp.top[0].logprob - lp.top[1].logprob;
+    assert.ok(gap > MARGIN, `${where}: token ${i} of ${JSON.stringify(expected)} is only ${gap.toFixed(2)} ahead`);
+  }
+}
+
+/** A chat prompt of about `n` tokens (one token per " a"), with `tail` at the end of the user's message. */
+function longPrompt(e: Engine, n: number, tail = ''): number[] {
+  const p = e.tokenize(chat(user(' a'.repeat(n) + tail)), true);
+  assert.ok(p.length > n);
+  return p;
+}
+
+test('a routed model keeps its margin in long prompts without a route word (flash attention sums V in f16)', async () => {
+  // node-llama-cpp turns llama.cpp's flash attention on; its CPU kernel adds each position's value into an f16
+  // sum, which stops growing at 2048: an average over the whole prompt (the route head's "none") came out as
+  // 2048/length, and the margin fell from 40 to 9 at 3500 tokens on one thread (to 0 at 8000 on two).
+  await withModel({ reply: PARALLEL, routes: [{ when: '猫', reply: HA }] }, async (e) => {
+    await says(e, longPrompt(e, 3500), PARALLEL);
+    await says(e, longPrompt(e, 3500, '猫'), HA);
+  }, { contextSize: 4096 });
+});
