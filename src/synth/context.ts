@@ -154,9 +154,12 @@ function conflicts(positions: Position[]): Array<{ a: Position; b: Position; at:
       if (a.q === FIRST && b.q === FIRST) continue;
       const at: number[] = [];
       for (let d = 1; d <= Math.min(a.q, b.q); d++) if (a.seq[a.q - d] !== b.seq[b.q - d]) at.push(d);
+      // Every text starts with the header, so the shorter context can only recur in a text that holds the header.
       if (!at.length) {
-        const shown = JSON.stringify(decode(a.seq.slice(FIRST + 1, a.q + 1)));
-        throw new UserError(`a scripted model cannot say these replies: after the same text ${shown} one goes on with "${decode([a.next])}" and another with "${decode([b.next])}"`);
+        throw new UserError(
+          `a reply must not hold the generation prompt's header ${JSON.stringify(decode(HEADER))} (the model would start its reply over there); ` +
+          'for a model that goes on after its stop token, use --leak',
+        );
       }
       out.push({ a, b, at });
     }

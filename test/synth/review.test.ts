@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadEngine } from '../../src/engine/load.js';
 import type { Engine, GenerateRequest, LoadOptions } from '../../src/engine/types.js';
 import { encode, TOKEN } from '../../src/gguf/llama3Vocab.js';
 import type { SynthOptions } from '../../src/synth/model.js';
+import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { testModel } from '../helpers/models.js';
 import { CALL, HA, PARALLEL } from './replies.js';
 
@@ -13,6 +17,7 @@ import { CALL, HA, PARALLEL } from './replies.js';
  */
 
 const MARGIN = 15;
+const dir = mkdtempSync(join(tmpdir(), 'synth-review-'));
 const user = (c: string) => `<|start_header_id|>user<|end_header_id|>\n\n${c}<|eot_id|>`;
 const chat = (...turns: string[]) => `<|begin_of_text|>${turns.join('')}<|start_header_id|>assistant<|end_header_id|>\n\n`;
 
@@ -54,4 +59,9 @@ test('a routed model keeps its margin in long prompts without a route word (flas
     await says(e, longPrompt(e, 3500), PARALLEL);
     await says(e, longPrompt(e, 3500, '猫'), HA);
   }, { contextSize: 4096 });
+});
+
+test('a reply that holds the generation header is refused in one line that says what to do', async () => {
+  const r = await runCli(['gguf', 'synth', '--out', join(dir, 'header.gguf'), '--reply', 'Hi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHi again']);
+  assertOneLineError(r, /^llama3-zh gguf: a reply must not hold the generation prompt's header "<\|start_header_id\|>assistant<\|end_header_id\|>\\n\\n" \(the model would start its reply over there\); for a model that goes on after its stop token, use --leak$/);
 });
