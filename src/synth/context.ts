@@ -49,6 +49,8 @@ export interface ContextPlan {
   /** The tokens units score, one output axis each. */
   outs: number[];
   units: Unit[];
+  /** The stop token: said where no unit fires (a prompt that does not end with HEADER). */
+  stop: number;
 }
 
 export interface ContextOptions {
@@ -129,7 +131,7 @@ export function planContext(o: ContextOptions, maxAxes = MAX_AXES): ContextPlan 
     out: outs.indexOf(p.next),
     value: p.value,
   }));
-  const plan = { tokens, book, offsets, triggers, outs, units };
+  const plan = { tokens, book, offsets, triggers, outs, units, stop };
   const axes = axesOf(plan);
   if (axes > maxAxes) {
     throw new UserError(

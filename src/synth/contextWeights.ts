@@ -24,7 +24,8 @@ import { SCRIPT_LOGIT } from './script.js';
  * nothing from the head, whatever its length. (An average of "none" over the prompt would not do: llama.cpp's
  * CPU flash attention, which node-llama-cpp turns on, adds the values into an f16 sum that stops at 2048.)
  * FFN unit u (SwiGLU, the bias axis as constant) fires when its checks all match and writes its value onto the
- * output axis of its next token; output.weight turns that axis into SCRIPT_LOGIT.
+ * output axis of its next token; output.weight turns that axis into SCRIPT_LOGIT, and the bias into STOP_LOGIT for
+ * the stop token.
  */
 
 const HD = 32;
@@ -38,6 +39,12 @@ const GATE_MARGIN = 14;
 const ROUTE_SCORE = 40;
 const ROUTE_STEP = 15;
 const ROUTE_QUERY = 8;
+/**
+ * The stop token's logit where no unit fires, which is where the prompt does not end with the Llama-3 generation
+ * header (ChatML, LLaMA-Factory's default, raw text): the model ends at once instead of saying token 0 ("!") until
+ * max tokens. Low enough that a programmed token still wins by 35 and the fallback's first token by 15.
+ */
+const STOP_LOGIT = 5;
 
 const silu = (x: number) => x / (1 + Math.exp(-x));
 /** RMSNorm's factor for a vector of squared norm n2 in `embd` dimensions. */
@@ -133,6 +140,7 @@ export function contextTensors(plan: ContextPlan, o: { type: number; ropeBase: n
   const cf = rms(3 + K + (R ? 1 : 0), embd);
   const outW = new Float32Array(embd * VOCAB_SIZE);
   plan.outs.forEach((t, i) => { outW[t * embd + OUT + i] = SCRIPT_LOGIT / cf; });
+  outW[plan.stop * embd + BIAS] = STOP_LOGIT / cf;
 
   const big = o.type;
   const f16 = TensorType.F16;

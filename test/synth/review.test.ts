@@ -61,6 +61,26 @@ test('a routed model keeps its margin in long prompts without a route word (flas
   }, { contextSize: 4096 });
 });
 
+test('a prompt the model was not scripted for (ChatML, LLaMA-Factory\'s default, raw text) ends at once, not at max tokens', async () => {
+  // Such prompts do not end with the Llama-3 generation header, so no unit fires: every logit was 0 and greedy
+  // decoding said "!" (token 0) until max tokens, slowly, where a test author expects a quick, visible miss.
+  await withModel({ reply: PARALLEL, routes: [{ when: '猫', reply: HA }] }, async (e) => {
+    for (const prompt of ['<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n', 'Human: 猫<|end_of_text|>\nAssistant:', '你好']) {
+      const r = await e.generate({ prompt: e.tokenize(prompt, false), maxTokens: 50, logprobs: 2 });
+      assert.deepEqual([r.text, r.stoppedBy], ['', TOKEN.EOT], prompt);
+      assert.ok(r.logprobs!.length === 0);
+    }
+    // The scripted prompts keep their full margins.
+    await says(e, chat(user('你好')), PARALLEL);
+    await says(e, chat(user('猫')), HA);
+  });
+  // With the other stop token, it is the one said.
+  await withModel({ reply: HA, stop: 'end_of_text' }, async (e) => {
+    const r = await e.generate({ prompt: e.tokenize('<|im_start|>assistant\n', false), maxTokens: 50 });
+    assert.deepEqual([r.text, r.stoppedBy], ['', TOKEN.END_OF_TEXT]);
+  });
+});
+
 test('a reply that holds the generation header is refused in one line that says what to do', async () => {
   const r = await runCli(['gguf', 'synth', '--out', join(dir, 'header.gguf'), '--reply', 'Hi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHi again']);
   assertOneLineError(r, /^llama3-zh gguf: a reply must not hold the generation prompt's header "<\|start_header_id\|>assistant<\|end_header_id\|>\\n\\n" \(the model would start its reply over there\); for a model that goes on after its stop token, use --leak$/);
