@@ -49,6 +49,8 @@ export interface ContextPlan {
   /** The tokens units score, one output axis each. */
   outs: number[];
   units: Unit[];
+  /** The stop token: said where no unit fires (a prompt that does not end with HEADER). */
+  stop: number;
 }
 
 export interface ContextOptions {
@@ -129,7 +131,7 @@ export function planContext(o: ContextOptions, maxAxes = MAX_AXES): ContextPlan 
     out: outs.indexOf(p.next),
     value: p.value,
   }));
-  const plan = { tokens, book, offsets, triggers, outs, units };
+  const plan = { tokens, book, offsets, triggers, outs, units, stop };
   const axes = axesOf(plan);
   if (axes > maxAxes) {
     throw new UserError(
@@ -154,9 +156,12 @@ function conflicts(positions: Position[]): Array<{ a: Position; b: Position; at:
       if (a.q === FIRST && b.q === FIRST) continue;
       const at: number[] = [];
       for (let d = 1; d <= Math.min(a.q, b.q); d++) if (a.seq[a.q - d] !== b.seq[b.q - d]) at.push(d);
+      // Every text starts with the header, so the shorter context can only recur in a text that holds the header.
       if (!at.length) {
-        const shown = JSON.stringify(decode(a.seq.slice(FIRST + 1, a.q + 1)));
-        throw new UserError(`a scripted model cannot say these replies: after the same text ${shown} one goes on with "${decode([a.next])}" and another with "${decode([b.next])}"`);
+        throw new UserError(
+          `a reply must not hold the generation prompt's header ${JSON.stringify(decode(HEADER))} (the model would start its reply over there); ` +
+          'for a model that goes on after its stop token, use --leak',
+        );
       }
       out.push({ a, b, at });
     }

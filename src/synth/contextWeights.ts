@@ -11,17 +11,21 @@ import { SCRIPT_LOGIT } from './script.js';
  * The weights of a context-construction model (plan: context.ts). One layer; the residual stream's axes:
  *   bias (1 on every token) | current token's code | one axis per route word | a code slot per offset head |
  *   route slot (none, route 0, 1, …) | one output axis per programmed next token.
- * Every embedding is the bias plus one unit vector (a code, or a route word's axis), and attention writes one
- * unit vector into each slot, so the residual norm is the same at every position and RMSNorm scales all alike.
+ * Every embedding is the bias plus one unit vector (a code, or a route word's axis), plus "none" with routes;
+ * attention writes one unit vector into each offset slot and keeps the route slot a unit vector, so the residual
+ * norm is the same at every position and RMSNorm scales all alike.
  *
  * Offset head h sees exactly the token offsets[h] back by RoPE alone: q and k read only the bias axis, k is
  * (1, 0) on every RoPE pair and q is rotated by −d·ω_j, so the score Σ_j cos(ω_j(Δ − d)) peaks at Δ = d only
  * (with Llama-3's base 500000 the next best, Δ = d ± 1, is 0.58 lower; scaled to OFFSET_MARGIN logits). Its value
  * is the token's code. The route head (the other KV group) scores route words only, later routes higher, on
- * RoPE's slowest pair so that distance hardly matters; its value is the route's axis, and "none" for every
- * other token, so a prompt without a route word averages to exactly "none".
+ * RoPE's slowest pair so that distance hardly matters; its value moves the route slot from "none", which every
+ * embedding carries, to the route's axis. Other tokens' value is zero, so a prompt without a route word gets
+ * nothing from the head, whatever its length. (An average of "none" over the prompt would not do: llama.cpp's
+ * CPU flash attention, which node-llama-cpp turns on, adds the values into an f16 sum that stops at 2048.)
  * FFN unit u (SwiGLU, the bias axis as constant) fires when its checks all match and writes its value onto the
- * output axis of its next token; output.weight turns that axis into SCRIPT_LOGIT.
+ * output axis of its next token; output.weight turns that axis into SCRIPT_LOGIT, and the bias into STOP_LOGIT for
+ * the stop token.
  */
 
 const HD = 32;
@@ -35,6 +39,12 @@ const GATE_MARGIN = 14;
 const ROUTE_SCORE = 40;
 const ROUTE_STEP = 15;
 const ROUTE_QUERY = 8;
+/**
+ * The stop token's logit where no unit fires, which is where the prompt does not end with the Llama-3 generation
+ * header (ChatML, LLaMA-Factory's default, raw text): the model ends at once instead of saying token 0 ("!") until
+ * max tokens. Low enough that a programmed token still wins by 35 and the fallback's first token by 15.
+ */
+const STOP_LOGIT = 5;
 
 const silu = (x: number) => x / (1 + Math.exp(-x));
 /** RMSNorm's factor for a vector of squared norm n2 in `embd` dimensions. */
@@ -56,15 +66,20 @@ export function contextTensors(plan: ContextPlan, o: { type: number; ropeBase: n
   const ff = Math.max(32, Math.ceil(plan.units.length / 32) * 32);
   const other = plan.book.codes[plan.tokens.length];
 
-  // Embeddings: the bias and a code; route words their own axis instead.
+  // Embeddings: the bias and a code; route words their own axis instead; with routes, "none" on the route slot.
   const emb = new Float32Array(embd * VOCAB_SIZE);
-  const put = (t: number, code: Float32Array) => { emb[t * embd + BIAS] = 1; emb.set(code, t * embd + CUR); };
+  const put = (t: number, code: Float32Array) => { emb[t * embd + BIAS] = 1; emb.set(code, t * embd + CUR); if (R) emb[t * embd + ROUTE] = 1; };
   for (let t = 0; t < VOCAB_SIZE; t++) put(t, other);
   plan.tokens.forEach((t, i) => put(t, plan.book.codes[i]));
-  plan.triggers.forEach((t, r) => { emb.fill(0, t * embd, (t + 1) * embd); emb[t * embd + BIAS] = 1; emb[t * embd + TRIG + r] = 1; });
+  plan.triggers.forEach((t, r) => {
+    emb.fill(0, t * embd, (t + 1) * embd);
+    emb[t * embd + BIAS] = 1;
+    emb[t * embd + TRIG + r] = 1;
+    emb[t * embd + ROUTE] = 1;
+  });
 
-  // Layer 0 attention reads the embedding, norm² 2: each unit axis becomes b.
-  const b = rms(2, embd);
+  // Layer 0 attention reads the embedding, norm² 2 (3 with "none"): each unit axis becomes b.
+  const b = rms(R ? 3 : 2, embd);
   const omega = Array.from({ length: PAIRS }, (_, j) => o.ropeBase ** (-2 * j / HD));
   const gap = PAIRS - secondBest(omega, Math.max(1, ...plan.offsets), o.ctx);
   const amp = Math.sqrt((OFFSET_MARGIN * Math.sqrt(HD)) / gap);
@@ -89,11 +104,10 @@ export function contextTensors(plan: ContextPlan, o: { type: number; ropeBase: n
   if (R) {
     const head = group; // the first head of KV group 1
     q[(head * HD + HD - 2) * embd + BIAS] = ROUTE_QUERY / b;
-    v[HD * embd + BIAS] = 1 / b; // "none"
     for (let r = 0; r < R; r++) {
       const score = ROUTE_SCORE + ROUTE_STEP * r;
       k[(HD + HD - 2) * embd + TRIG + r] = (score * Math.sqrt(HD)) / ROUTE_QUERY / b;
-      v[HD * embd + TRIG + r] = -1 / b;
+      v[HD * embd + TRIG + r] = -1 / b; // takes away the embedding's "none"
       v[(HD + 1 + r) * embd + TRIG + r] = 1 / b;
     }
     for (let i = 0; i <= R; i++) wo[(ROUTE + i) * heads * HD + head * HD + i] = 1;
@@ -126,6 +140,7 @@ export function contextTensors(plan: ContextPlan, o: { type: number; ropeBase: n
   const cf = rms(3 + K + (R ? 1 : 0), embd);
   const outW = new Float32Array(embd * VOCAB_SIZE);
   plan.outs.forEach((t, i) => { outW[t * embd + OUT + i] = SCRIPT_LOGIT / cf; });
+  outW[plan.stop * embd + BIAS] = STOP_LOGIT / cf;
 
   const big = o.type;
   const f16 = TensorType.F16;
