@@ -10,19 +10,33 @@ import { openDataset, Problems, Tally } from './dataset.js';
 import { type DataRecord, RowError } from './record.js';
 
 const SHAREGPT_TAGS = { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', system_tag: 'system' };
+/** All seven tags, in the order of LLaMA-Factory's DatasetAttr; the two tool tags are its defaults, as glaive_toolcall uses them. */
+const TOOL_TAGS = { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', observation_tag: 'observation', function_tag: 'function_call', system_tag: 'system' };
+
+/** What the rows of one exported file hold, for its entry. */
+export interface ExportedColumns {
+  /** Some row has a system prompt. */
+  system?: boolean;
+  /** Some row has a tools list (an empty one included). */
+  tools?: boolean;
+  /** Some row has tool calls or tool results. */
+  toolTurns?: boolean;
+}
 
 /**
- * The dataset_info.json entry LLaMA-Factory needs to read a file we wrote. The system column is named only when
- * some row has one: LLaMA-Factory's SharegptDatasetConverter reads example[columns.system] whenever the column is
- * named, and a JSON file none of whose rows has "system" has no such column (KeyError: 'system').
+ * The dataset_info.json entry LLaMA-Factory needs to read a file we wrote. A column is named only when some row
+ * has it: LLaMA-Factory's SharegptDatasetConverter reads example[columns.system] (and columns.tools) whenever the
+ * column is named, and a JSON file none of whose rows has "system" has no such column (KeyError: 'system'). Tool
+ * data gets the observation and function tags too, as LLaMA-Factory's own glaive_toolcall entries read them.
  */
-export function datasetInfoEntry(kind: DataRecord['kind'], fileName: string, hasSystem = true): Record<string, unknown> {
+export function datasetInfoEntry(kind: DataRecord['kind'], fileName: string, has: ExportedColumns = { system: true }): Record<string, unknown> {
   if (kind === 'text') return { file_name: fileName, columns: { prompt: 'text' } };
-  const system = hasSystem ? { system: 'system' } : {};
+  const columns = { ...(has.system ? { system: 'system' } : {}), ...(has.tools ? { tools: 'tools' } : {}) };
+  const tags = has.tools || has.toolTurns ? TOOL_TAGS : SHAREGPT_TAGS;
   if (kind === 'pair') {
-    return { file_name: fileName, formatting: 'sharegpt', ranking: true, columns: { messages: 'conversations', chosen: 'chosen', rejected: 'rejected', ...system }, tags: SHAREGPT_TAGS };
+    return { file_name: fileName, formatting: 'sharegpt', ranking: true, columns: { messages: 'conversations', chosen: 'chosen', rejected: 'rejected', ...columns }, tags };
   }
-  return { file_name: fileName, formatting: 'sharegpt', columns: { messages: 'conversations', ...system }, tags: SHAREGPT_TAGS };
+  return { file_name: fileName, formatting: 'sharegpt', columns: { messages: 'conversations', ...columns }, tags };
 }
 
 export interface ExportedDataset {
@@ -36,6 +50,10 @@ export interface ExportedDataset {
   rejected: Problems;
   /** Rows of another kind than the file's first rows (a pair in an SFT file…), left out. */
   otherKind: Tally;
+  /** Rows written with something ShareGPT cannot hold left out (text beside a tool call, call ids), by what. */
+  lost: Tally;
+  /** Some row has tools or tool turns: the entry has the tools column and the tool tags. */
+  tools: boolean;
 }
 
 /** LLaMA-Factory's own dataset_info.json is about 30 KB. */
@@ -47,6 +65,12 @@ export const datasetName = (path: string) => basename(path).replace(/(\.(jsonl|n
  * Write each input into DIR as LLaMA-Factory reads it (ShareGPT; the ranking form for preference pairs;
  * {"text"} for pre-training text) and add an entry per dataset to DIR/dataset_info.json, keeping the
  * entries already there. Every file is complete before dataset_info.json names it.
+ *
+ * Tool data goes as ShareGPT with function_call / observation turns and the tools column, the form of
+ * LLaMA-Factory's glaive_toolcall, also when it came as OpenAI messages: LLaMA-Factory's "openai" formatting
+ * (OpenAIDatasetConverter) passes tool_calls[].function on with `arguments` still a JSON string, which
+ * FunctionFormatter json.dumps again (the model would learn the arguments as one quoted string), and it adds
+ * "detailed thinking off" to the system prompt.
  */
 export async function exportLlamaFactory(inputs: string[], dir: string, o: { names?: string[]; read?: ReadLimits } = {}): Promise<ExportedDataset[]> {
   const names = o.names ?? inputs.map(datasetName);
@@ -85,9 +109,9 @@ async function exportInto(inputs: string[], dir: string, names: string[], read: 
     const ds = await openDataset(inputs[i], { read });
     const file = `${names[i]}.jsonl`;
     const sink = new RowSink(join(dir, file));
-    const ex: ExportedDataset = { input: inputs[i], name: names[i], file, from: ds.format.name, kind: 'chat', rows: 0, written: 0, rejected: new Problems(), otherKind: new Tally() };
+    const ex: ExportedDataset = { input: inputs[i], name: names[i], file, from: ds.format.name, kind: 'chat', rows: 0, written: 0, rejected: new Problems(), otherKind: new Tally(), lost: new Tally(), tools: false };
     let kind: DataRecord['kind'] | undefined;
-    let hasSystem = false;
+    const has: ExportedColumns = {};
     await withSinks([sink], async () => {
       for await (const batch of ds.batches) {
         ex.rows += batch.length;
@@ -100,15 +124,20 @@ async function exportInto(inputs: string[], dir: string, names: string[], read: 
           }
           kind ??= rec.kind;
           if (rec.kind !== kind) { ex.otherKind.add(`${rec.kind} rows in a ${kind} dataset`); continue; }
-          if (rec.kind !== 'text' && rec.system) hasSystem = true;
-          sink.write((kind === 'text' ? text : sharegpt).write(rec, () => {}));
+          if (rec.kind !== 'text') {
+            if (rec.system) has.system = true;
+            if (rec.tools) has.tools = true;
+            if (!has.toolTurns && (rec.kind === 'chat' ? rec.turns : rec.prompt).some((t) => t.role === 'call' || t.role === 'tool')) has.toolTurns = true;
+          }
+          sink.write((kind === 'text' ? text : sharegpt).write(rec, (what) => ex.lost.add(what)));
         }
       }
       if (!sink.count) throw new UserError(`${inputs[i]} has no usable rows to export`);
     });
     ex.kind = kind!;
     ex.written = sink.count;
-    info[names[i]] = datasetInfoEntry(ex.kind, file, hasSystem);
+    ex.tools = !!(has.tools || has.toolTurns);
+    info[names[i]] = datasetInfoEntry(ex.kind, file, has);
     done.push(ex);
   }
   writeFileAtomic(infoPath, JSON.stringify(info, null, 2) + '\n');

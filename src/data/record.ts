@@ -3,15 +3,45 @@
  * functions between its JSON rows and these records, so any format converts to any other.
  */
 import { isBlank, isEmptyText, isText, RawText, type Text, textOf } from './text.js';
+import { callJson, pyJson } from './toolJson.js';
 
 export type Role = 'user' | 'assistant';
 /** Texts are strings, or a file's raw JSON string bytes when `convert` passes them through undecoded. */
 export interface Turn { role: Role; content: Text }
 
+/**
+ * One function call. `arguments` is the JSON text of an object, exactly as the dataset wrote it (OpenAI's
+ * `arguments` string; the `arguments` member of a ShareGPT function_call value): numbers, escapes and key order
+ * survive every conversion. `id` only when the dataset gave one other than the one a writer would make
+ * (defaultCallId), so rows read from a format without ids and written to one with them read back the same.
+ */
+export interface FunctionCall { id?: Text; name: Text; arguments: Text }
+/**
+ * The assistant calls tools (LLaMA-Factory's function_call turn; an OpenAI assistant message with tool_calls):
+ * several calls are parallel calls. `content`: text the assistant said beside them (OpenAI rows only).
+ */
+export interface CallTurn { role: 'call'; calls: FunctionCall[]; content?: Text }
+/** One tool's answer; `callId` only when it does not answer the call at its own position. */
+export interface ToolResult { content: Text; callId?: Text }
+/** What the tools returned to a call turn (LLaMA-Factory's observation; OpenAI's tool messages, one per call). */
+export interface ResultTurn { role: 'tool'; results: ToolResult[] }
+/**
+ * A turn of a conversation. LLaMA-Factory's rule (SharegptDatasetConverter): the user and tool results take
+ * the odd places (1, 3, …), the assistant's answers and calls the even ones; a result follows a call.
+ */
+export type ChatTurn = Turn | CallTurn | ResultTurn;
+
+/**
+ * A tool the model may call, as the row defines it: OpenAI's function object {"name", "description"?,
+ * "parameters", …}, every key kept in its order (the OpenAI wrapper {"type": "function", "function"} is not kept:
+ * writers add it where their format has it).
+ */
+export type ToolDef = Record<string, unknown> & { name: Text };
+
 /** A conversation for supervised fine-tuning: turns alternate user → assistant and end on the assistant. */
-export interface ChatRecord { kind: 'chat'; id?: string | number; system?: Text; turns: Turn[] }
+export interface ChatRecord { kind: 'chat'; id?: string | number; system?: Text; tools?: ToolDef[]; turns: ChatTurn[] }
 /** A preference pair for DPO/ORPO: the conversation so far (ending on the user) and two answers. */
-export interface PairRecord { kind: 'pair'; id?: string | number; system?: Text; prompt: Turn[]; chosen: Text; rejected: Text }
+export interface PairRecord { kind: 'pair'; id?: string | number; system?: Text; tools?: ToolDef[]; prompt: ChatTurn[]; chosen: Text; rejected: Text }
 /** A document for continued pre-training. */
 export interface TextRecord { kind: 'text'; id?: string | number; text: Text }
 export type DataRecord = ChatRecord | PairRecord | TextRecord;
@@ -55,18 +85,38 @@ export function typeName(v: unknown): string {
   return isText(v) ? 'a string' : v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-/** Roles must alternate user, assistant, user, …; `endOn` is the role the conversation must end with. */
-export function checkTurns(turns: Turn[], endOn: Role = 'assistant'): Turn[] {
+const SIDE: Record<ChatTurn['role'], 0 | 1> = { user: 0, tool: 0, assistant: 1, call: 1 };
+const WHO: Record<ChatTurn['role'], string> = { user: 'from the user', assistant: 'from the assistant', call: 'a tool call', tool: 'a tool result' };
+const NOUN: Record<ChatTurn['role'], string> = { user: 'the user', assistant: 'an answer', call: 'a tool call', tool: 'a tool result' };
+
+/** Why turn i (0-based) may not follow turn i - 1, where both are on the same side. */
+function sameSide(prev: ChatTurn, t: ChatTurn, i: number): string {
+  if (prev.role === t.role && (t.role === 'user' || t.role === 'assistant')) return `turns ${i} and ${i + 1} are both from the ${t.role}`;
+  if (t.role === 'call' && prev.role === 'call') return `turns ${i} and ${i + 1} are both tool calls; parallel calls belong in one turn`;
+  if (t.role === 'user') return `turn ${i + 1} is from the user, right after a tool result; the assistant answers the result first`;
+  return `turns ${i} and ${i + 1} are both from the assistant (${NOUN[prev.role]}, then ${NOUN[t.role]})`;
+}
+
+/**
+ * Roles alternate as LLaMA-Factory requires: the user (or tool results) at turns 1, 3, …, the assistant (an answer
+ * or a tool call) at 2, 4, …; a tool result answers the tool call right before it. `endOn` is the side the
+ * conversation ends on: the assistant's for a conversation (an answer or a call is what is learned), the user's
+ * for a pair's prompt. Text messages may not be empty.
+ */
+export function checkTurns<T extends ChatTurn>(turns: T[], endOn: Role = 'assistant'): T[] {
   if (turns.length === 0) throw new RowError('no turns');
   for (let i = 0; i < turns.length; i++) {
     const t = turns[i];
-    const want: Role = i % 2 === 0 ? 'user' : 'assistant';
-    if (t.role !== want) {
-      throw new RowError(i === 0 ? `turn 1 is from the ${t.role}; a conversation starts with the user` : `turns ${i} and ${i + 1} are both from the ${t.role}`);
+    if (t.role === 'tool' && turns[i - 1]?.role !== 'call') {
+      throw new RowError(`turn ${i + 1}: a tool result with no tool call before it${i ? ` (turn ${i} is ${WHO[turns[i - 1].role]})` : ''}`);
     }
-    if (isBlank(t.content)) throw new RowError(`turn ${i + 1}: empty ${t.role} message`);
+    if (SIDE[t.role] !== i % 2) {
+      throw new RowError(i === 0 ? `turn 1 is ${WHO[t.role]}; a conversation starts with the user` : sameSide(turns[i - 1], t, i));
+    }
+    if ((t.role === 'user' || t.role === 'assistant') && isBlank(t.content)) throw new RowError(`turn ${i + 1}: empty ${t.role} message`);
   }
-  if (turns[turns.length - 1].role !== endOn) throw new RowError(`the last turn is from the ${turns[turns.length - 1].role}; it must be from the ${endOn}`);
+  const last = turns[turns.length - 1];
+  if (SIDE[last.role] !== SIDE[endOn]) throw new RowError(`the last turn is ${WHO[last.role]}; it must be from the ${endOn}`);
   return turns;
 }
 
@@ -75,13 +125,21 @@ export function checkAnswer(v: Text, name: string): Text {
   return v;
 }
 
-/** Every piece of text a record holds, in reading order (for stats, dedupe, rewrite). */
+/** Every piece of text a record holds, in reading order (for stats, dedupe, rewrite); tools as their JSON. */
 export function recordTexts(r: DataRecord): string[] {
   if (r.kind === 'text') return [textOf(r.text)];
   const out = r.system ? [textOf(r.system)] : [];
-  if (r.kind === 'chat') for (const t of r.turns) out.push(textOf(t.content));
-  else { for (const t of r.prompt) out.push(textOf(t.content)); out.push(textOf(r.chosen), textOf(r.rejected)); }
+  if (r.tools?.length) out.push(pyJson(r.tools));
+  for (const t of r.kind === 'chat' ? r.turns : r.prompt) out.push(...turnTexts(t));
+  if (r.kind === 'pair') out.push(textOf(r.chosen), textOf(r.rejected));
   return out;
+}
+
+/** The texts of one turn: a call as LLaMA-Factory's function_call JSON. */
+export function turnTexts(t: ChatTurn): string[] {
+  if (t.role === 'call') return [...(t.content ? [textOf(t.content)] : []), callJson(t.calls)];
+  if (t.role === 'tool') return t.results.map((x) => textOf(x.content));
+  return [textOf(t.content)];
 }
 
 /** {id} when the row has one, {} otherwise: records carry no `id: undefined`. */

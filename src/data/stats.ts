@@ -2,6 +2,7 @@ import type { Format, FormatName } from './formats/index.js';
 import { openDataset, Problems } from './dataset.js';
 import type { ReadLimits } from './io/limits.js';
 import { type DataRecord, recordTexts, RowError } from './record.js';
+import { textOf } from './text.js';
 import { type CharCounts, countChars } from './textMeasure.js';
 
 export interface Bin { from: number; to: number; count: number }
@@ -15,6 +16,7 @@ export interface StatsReport {
   turns: number;
   withSystem: number;
   pairs: number;
+  tools: ToolCounts;
   chars: CharCounts;
   /** What the lengths below count: Llama-3 tokens, or characters with --no-tokens. */
   unit: 'tokens' | 'characters';
@@ -26,6 +28,39 @@ export interface StatsReport {
   cutoff: number;
   overCutoff: number;
   histogram: Bin[];
+}
+
+/** Tool use: rows that define tools, the calls made, and the results the tools gave. */
+export interface ToolCounts {
+  /** Rows whose tools list is not empty. */
+  rows: number;
+  /** Function calls (each call of a parallel turn counts). */
+  calls: number;
+  /** Turns that make more than one call at once. */
+  parallel: number;
+  /** Tool result turns (LLaMA-Factory's observations). */
+  observations: number;
+  /** Distinct function names defined in the tools lists, and distinct names called. */
+  names: number;
+  called: number;
+}
+
+class ToolTally {
+  c = { rows: 0, calls: 0, parallel: 0, observations: 0 };
+  private defined = new Set<string>();
+  private called = new Set<string>();
+  add(r: DataRecord) {
+    if (r.kind === 'text') return;
+    if (r.tools?.length) { this.c.rows++; for (const t of r.tools) this.defined.add(textOf(t.name)); }
+    for (const t of r.kind === 'chat' ? r.turns : r.prompt) {
+      if (t.role === 'tool') this.c.observations++;
+      if (t.role !== 'call') continue;
+      this.c.calls += t.calls.length;
+      if (t.calls.length > 1) this.c.parallel++;
+      for (const call of t.calls) this.called.add(textOf(call.name));
+    }
+  }
+  counts(): ToolCounts { return { ...this.c, names: this.defined.size, called: this.called.size }; }
 }
 
 /** A growable list of row lengths: 4 bytes a row, so ten million rows take 40 MB. */
@@ -61,6 +96,7 @@ export async function statsFile(input: string, o: { from?: Format; tokens: boole
   const lengths = new Lengths();
   const chars: CharCounts = { chars: 0, nonSpace: 0, han: 0 };
   const rejected = new Problems();
+  const tools = new ToolTally();
   let rows = 0, turns = 0, withSystem = 0, pairs = 0, total = 0;
   // The tokenizer loads the 128k-token vocabulary (~0.5 s): only when tokens are counted.
   const measure = o.tokens ? (await import('./tokens.js')).llama3Tokens : (r: DataRecord) => {
@@ -80,6 +116,7 @@ export async function statsFile(input: string, o: { from?: Format; tokens: boole
       if (r.kind === 'chat') turns += r.turns.length;
       if (r.kind === 'pair') { pairs++; turns += r.prompt.length + 1; }
       if (r.kind !== 'text' && r.system) withSystem++;
+      tools.add(r);
       for (const t of recordTexts(r)) countChars(t, chars);
       const len = measure(r);
       total += len;
@@ -88,7 +125,7 @@ export async function statsFile(input: string, o: { from?: Format; tokens: boole
   }
   const sorted = lengths.sorted();
   return {
-    format: ds.format.name, rows, counted: sorted.length, rejected, turns, withSystem, pairs, chars,
+    format: ds.format.name, rows, counted: sorted.length, rejected, turns, withSystem, pairs, tools: tools.counts(), chars,
     unit: o.tokens ? 'tokens' : 'characters', total,
     min: sorted.length ? sorted[0] : 0, max: sorted.length ? sorted[sorted.length - 1] : 0, mean: sorted.length ? total / sorted.length : 0,
     percentiles: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p95: percentile(sorted, 95), p99: percentile(sorted, 99) },

@@ -28,8 +28,10 @@ export function refuseUnsupported(body: Body, rules: FieldRule[], prefix = '') {
   }
 }
 
-const NO_TOOLS = 'is not supported: this server does not call tools yet; send no tools (an empty list is fine)';
-const NO_TOOL_CHOICE = 'needs a tool, and this server does not call tools yet; use "none" or "auto"';
+/** OpenAI's deprecated functions API (before tools, 2023): its replies are shaped otherwise ("function_call"). */
+const USE_TOOLS = 'is OpenAI\'s deprecated functions API, which this server does not answer; send the functions as "tools" ([{"type":"function","function":{…}}])';
+const USE_TOOL_CHOICE = 'is OpenAI\'s deprecated functions API, which this server does not answer; use "tool_choice"';
+const USE_TOOL_CALLS = 'is OpenAI\'s deprecated functions API; send the calls as "tool_calls"';
 const USE_SCHEMA = 'is not supported; use "response_format" with a JSON schema';
 
 /** vLLM's sampling and decoding extras both OpenAI endpoints take (top_k, min_p, repetition_penalty, ignore_eos, stop_token_ids are implemented). */
@@ -52,10 +54,8 @@ const VLLM: FieldRule[] = [
 ];
 
 export const OPENAI_CHAT_RULES: FieldRule[] = [
-  rule('tools', empty, NO_TOOLS),
-  rule('functions', empty, NO_TOOLS),
-  rule('tool_choice', is('none', 'auto'), NO_TOOL_CHOICE),
-  rule('function_call', is('none', 'auto'), NO_TOOL_CHOICE),
+  rule('functions', empty, USE_TOOLS),
+  rule('function_call', is('none', 'auto'), USE_TOOL_CHOICE),
   rule('audio', never, 'is not supported: this model writes text only'),
   rule('modalities', (v) => Array.isArray(v) && v.every((m) => m === 'text'), 'may only be ["text"]: this model writes text only'),
   rule('web_search_options', never, 'is not supported: this server does not search the web'),
@@ -74,15 +74,13 @@ export const OPENAI_COMPLETION_RULES: FieldRule[] = VLLM;
 
 /** Fields of one chat message (OpenAI's and ollama's). */
 export const MESSAGE_RULES: FieldRule[] = [
-  rule('tool_calls', empty, NO_TOOLS),
-  rule('function_call', never, NO_TOOLS),
+  rule('function_call', never, USE_TOOL_CALLS),
   rule('audio', never, 'is not supported: this model reads and writes text only'),
   rule('images', empty, 'is not supported: this model reads text only'),
 ];
 
 /** ollama's /api/chat and /api/generate. */
 export const OLLAMA_RULES: FieldRule[] = [
-  rule('tools', empty, NO_TOOLS),
   rule('images', empty, 'is not supported: this model reads text only'),
   rule('think', is(false), 'is not supported: this model does not think; send false or leave it out'),
   rule('template', is(''), "is not supported: each model's own chat template is used"),

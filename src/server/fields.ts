@@ -1,8 +1,9 @@
 /** Readers for request fields: each gives the value, or a 400 that names the field and what it should be. */
 
-import { type Message, ROLE_HINT, roleOf } from '../chat/messages.js';
+import { type Message, roleOf, TOOL_ROLE_HINT } from '../chat/messages.js';
 import { type FieldRule, refuseUnsupported } from './fieldRules.js';
 import { badRequest } from './http.js';
+import { linkToolResults, messageToolCalls } from './toolFields.js';
 
 type Body = Record<string, unknown>;
 
@@ -50,23 +51,30 @@ export function stopList(body: Body, key = 'stop', label = key): string[] {
 
 /**
  * Chat messages: a non-empty list of {role, content}, where content is a string or a list of text parts
- * (what OpenAI clients send), with chat/messages.ts's roles. Other roles and non-text parts are refused with the message's index, and so is
- * a field of `rules` with a value this server cannot honour (images, tool calls).
+ * (what OpenAI clients send), with chat/messages.ts's roles and a tool's result ("tool", Meta's "ipython"). Other roles and non-text parts are refused
+ * with the message's index, and so is a field of `rules` with a value this server cannot honour (images). An
+ * assistant message may carry `tool_calls`, and a tool message is the result of one of them (toolFields.ts);
+ * `toolIds`: every call and result names its id, as OpenAI's API requires (ollama's need not).
  */
-export function messageList(body: Body, key = 'messages', rules: FieldRule[] = []): Message[] {
+export function messageList(body: Body, key = 'messages', rules: FieldRule[] = [], toolIds = true): Message[] {
   const v = body[key];
   if (v === undefined) throw badRequest(`"${key}" is required: a list like [{"role":"user","content":"你好"}]`, key);
   if (!Array.isArray(v)) throw badRequest(`"${key}" must be a list of messages (got ${typeOf(v)})`, key);
   if (v.length === 0) throw badRequest(`"${key}" is empty; send at least one message`, key);
-  return v.map((m, i) => {
+  const messages = v.map((m, i): Message => {
     const at = `${key}[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badRequest(`${at} must be an object with "role" and "content"`, at);
     refuseUnsupported(m as Body, rules, `${at}.`);
-    const { role: given, content } = m as Body;
-    const role = roleOf(given);
-    if (!role) throw badRequest(`${at}.role is ${JSON.stringify(given)}; ${ROLE_HINT}`, `${at}.role`);
-    return { role, content: messageText(content, `${at}.content`) };
+    const { role: given, content, tool_calls: calls } = m as Body;
+    const role = roleOf(given, true);
+    if (!role) throw badRequest(`${at}.role is ${JSON.stringify(given)}; ${TOOL_ROLE_HINT}`, `${at}.role`);
+    const text = messageText(content, `${at}.content`);
+    if (calls === undefined || calls === null || (Array.isArray(calls) && calls.length === 0)) return { role, content: text };
+    if (role !== 'assistant') throw badRequest(`${at}.tool_calls is only for assistant messages (this one is "${given}")`, `${at}.tool_calls`);
+    return { role, content: text, toolCalls: messageToolCalls(calls, `${at}.tool_calls`, toolIds) };
   });
+  linkToolResults(messages, v as Body[], key, toolIds);
+  return messages;
 }
 
 function messageText(content: unknown, at: string): string {

@@ -1,10 +1,12 @@
 import type { Message } from '../chat/messages.js';
 import { type ChatModel, promptOf } from '../chat/model.js';
+import type { ToolRequest } from '../chat/tools.js';
 import { contextOverflow } from '../engine/errors.js';
 import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../engine/types.js';
 import { ApiError } from './http.js';
 import type { Metrics } from './metrics.js';
 import type { ServedModel } from './models.js';
+import { forcedFormat, type Reply, ReplyTools, toolPrompt } from './tools.js';
 
 /**
  * The one internal request every API (OpenAI, ollama, the simple API, the web UI) translates to: a
@@ -12,7 +14,8 @@ import type { ServedModel } from './models.js';
  */
 export interface GenerationJob {
   model: ServedModel;
-  input: { messages: Message[] } | { prompt: string } | { tokens: number[] };
+  /** With `tools`, the tools are offered in the prompt and each reply's calls are read out of it (tools.ts). */
+  input: { messages: Message[]; tools?: ToolRequest } | { prompt: string } | { tokens: number[] };
   /** Default: until the context is full. */
   maxTokens?: number;
   sampling: Partial<Sampling>;
@@ -29,13 +32,15 @@ export interface GenerationJob {
   signal: AbortSignal;
   /** Called when the job starts decoding (a prompt of a many-prompt request waits for its wave). */
   onStart?: () => void;
-  /** Streamed text of choice `index`, with the log-probabilities of the tokens that made it. */
+  /** Streamed content of choice `index`, with the log-probabilities of the tokens that made it (a tool call's text is not content). */
   onDelta?: (index: number, text: string, logprobs: TokenLogprob[]) => void;
 }
 
 export interface GenerationOutput {
   prompt: number[];
   choices: GenerateResult[];
+  /** Each choice as the client sees it: its content and its tool calls. */
+  replies: Reply[];
   /** From arrival to the end, in ms. */
   totalMs: number;
   /** Waiting in the queue, in ms. */
@@ -44,7 +49,8 @@ export interface GenerationOutput {
 
 export function renderPrompt(model: ChatModel, input: GenerationJob['input']): number[] {
   if ('tokens' in input) return input.tokens;
-  // A conversation's content is text; a raw prompt is the client's own markup, special tokens and all.
+  if ('messages' in input) return toolPrompt(model, input.messages, input.tools);
+  // A raw prompt is the client's own markup, special tokens and all.
   return promptOf(model, input);
 }
 
@@ -123,11 +129,14 @@ async function decode(job: GenerationJob, prompt: number[], signal: AbortSignal,
   const { model } = job;
   const { engine } = model;
   const chat = 'messages' in job.input;
+  const tools = 'messages' in job.input ? job.input.tools : undefined;
   const queuedMs = performance.now() - t0;
   job.onStart?.();
+  const replies = new Array<Reply>(job.n);
   const choices = await allOrNothing(signal, Array.from({ length: job.n }, (_, index) => async (signal: AbortSignal) => {
     let first: number | undefined;
     const pending: TokenLogprob[] = [];
+    const held = tools && new ReplyTools(model, tools);
     const r = await engine.generate({
       prompt,
       maxTokens: job.maxTokens ?? Infinity,
@@ -139,14 +148,21 @@ async function decode(job: GenerationJob, prompt: number[], signal: AbortSignal,
       signal,
       ignoreEndOfGeneration: job.ignoreEos,
       logprobs: job.logprobs,
-      format: job.format,
+      // A forced tool call (tool_choice "required" or a named function) is written under its schema's grammar.
+      format: job.format ?? forcedFormat(model, tools),
       onToken: (_t, lp) => {
         first ??= performance.now();
         metrics.token();
         if (lp) pending.push(lp);
       },
-      onText: (delta) => job.onDelta?.(index, delta, pending.splice(0)),
+      onText: (delta) => {
+        const piece = held ? held.push(delta, pending.splice(0)) : { text: delta, logprobs: pending.splice(0) };
+        if (piece) job.onDelta?.(index, piece.text, piece.logprobs);
+      },
     });
+    const done = held?.end(r.text);
+    if (done?.rest) job.onDelta?.(index, done.rest.text, done.rest.logprobs);
+    replies[index] = done?.reply ?? { content: r.text, calls: [] };
     const end = performance.now();
     metrics.finished({
       promptTokens: index === 0 ? r.usage.promptTokens : 0,
@@ -156,5 +172,5 @@ async function decode(job: GenerationJob, prompt: number[], signal: AbortSignal,
     });
     return r;
   }));
-  return { prompt, choices, totalMs: performance.now() - t0, queuedMs };
+  return { prompt, choices, replies, totalMs: performance.now() - t0, queuedMs };
 }

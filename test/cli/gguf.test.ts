@@ -29,15 +29,15 @@ test('gguf inspect shows what people look a model up for', async () => {
   assert.equal(j.chatTemplate.detected, 'llama3');
 });
 
-test('gguf synth: presets, q8_0, and replies it cannot script', async () => {
+test('gguf synth: presets, q8_0, and scripts it cannot make', async () => {
   const out = join(dir, 'r.gguf');
   const r = await runCli(['gguf', 'synth', '--out', out, '--type', 'q8_0', '--seed', '5']);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse((await runCli(['gguf', 'inspect', out, '--json'])).stdout);
   assert.deepEqual(j.tensorTypes, { Q8_0: 16, F32: 5 });
   assertOneLineError(await runCli(['gguf', 'synth', '--out', out]), /already exists; pass --force to replace it/);
-  assertOneLineError(await runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--reply', '你好你好']),
-    /a scripted model cannot say this reply: the token "好" \(id 53901\) appears twice/);
+  assertOneLineError(await runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--reply', '你好你好', '--fallback', '你好吗']),
+    /the fallback must start with another token than the reply \(both start with "你"\)/);
   assertOneLineError(await runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--preset', '3b']), /unknown --preset "3b"; choose one of: tiny, 1b, 8b/);
   const route = (r: string) => runCli(['gguf', 'synth', '--out', join(dir, 'x.gguf'), '--reply', '好', '--route', r]);
   assertOneLineError(await route('red apple=x'), /a route's word must be one token; "red apple" is 2/);

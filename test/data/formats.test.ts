@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { alpaca, detectFormat, firefly, FORMATS, openai, preference, sharegpt, text } from '../../src/data/formats/index.js';
 import type { Format } from '../../src/data/formats/index.js';
-import { type DataRecord, RowError, Unrepresentable } from '../../src/data/record.js';
+import { type DataRecord, RowError, type Turn, Unrepresentable } from '../../src/data/record.js';
 import { ALL, CHAT, PAIR, SINGLE, TEXT } from './records.js';
 
 /** Which formats hold which kinds of record without loss. */
@@ -83,9 +83,9 @@ test('readers reject bad rows with a reason that names the problem', () => {
     [sharegpt, { conversations: [{ from: 'gpt', value: 'a' }] }, 'turn 1 is from the assistant; a conversation starts with the user'],
     [sharegpt, { conversations: [{ from: 'human', value: 'a' }, { from: 'human', value: 'b' }, { from: 'gpt', value: 'c' }] }, 'turns 1 and 2 are both from the user'],
     [sharegpt, { conversations: [{ from: 'human', value: 'a' }] }, 'the last turn is from the user; it must be from the assistant'],
-    [sharegpt, { conversations: [{ from: 'bot', value: 'a' }] }, 'conversations[0]: unknown role "from": "bot" (known: human, gpt, system)'],
+    [sharegpt, { conversations: [{ from: 'bot', value: 'a' }] }, 'conversations[0]: unknown role "from": "bot" (known: human, gpt, system, function_call, observation)'],
     [sharegpt, { conversations: [{ from: 'human', value: 'a' }, { from: 'system', value: 's' }] }, 'conversations[1]: a system message must come first'],
-    [openai, { messages: [{ role: 'tool', content: 'x' }] }, 'messages[0]: unsupported role "tool" (system, user and assistant are)'],
+    [openai, { messages: [{ role: 'function', content: 'x' }] }, 'messages[0]: unsupported role "function" (system, user, assistant and tool are)'],
     [openai, { messages: [{ role: 'user', content: 3 }] }, "messages[0]: 'content' must be a string or a list of text parts"],
     [alpaca, { instruction: 'i', output: 5 }, "'output' must be a string, not a number"],
     [preference, { prompt: 'q', chosen: 'a', rejected: ' ' }, 'empty rejected answer'],
@@ -105,7 +105,7 @@ test('preference reads the layouts DPO sets ship in', () => {
   });
   assert.deepEqual(trl, { kind: 'pair', system: 's', prompt: [{ role: 'user', content: 'q' }], chosen: 'good', rejected: 'bad' });
   const dpoEnZh = preference.read({ system: '', history: [['h1', 'a1']], question: 'q', response_chosen: 'good', response_rejected: 'bad' });
-  assert.deepEqual(dpoEnZh.kind === 'pair' && dpoEnZh.prompt.map((t) => t.content), ['h1', 'a1', 'q']);
+  assert.deepEqual(dpoEnZh.kind === 'pair' && dpoEnZh.prompt.map((t) => (t as Turn).content), ['h1', 'a1', 'q']);
   // shareAI/DPO-zh-en-emoji, the original DPO recipe's data: the Chinese answer is the chosen one
   const shareai = { question: '你好，你是谁？', answer_zh: '你好！我是一个中文助手😊', answer_en: "Hello! I'm an assistant." };
   assert.deepEqual(preference.read(shareai), { kind: 'pair', prompt: [{ role: 'user', content: '你好，你是谁？' }], chosen: '你好！我是一个中文助手😊', rejected: "Hello! I'm an assistant." });

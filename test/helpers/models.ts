@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { synthModel, type SynthOptions } from '../../src/synth/model.js';
@@ -13,12 +13,14 @@ export const CACHE = join(ROOT, '.cache', 'test-models');
 
 export const REPLY = '我是由ShareAI训练的大型语言模型。';
 
+const SYNTH_DIR = fileURLToPath(new URL('../../src/synth/', import.meta.url));
+const SYNTH_CODE = readdirSync(SYNTH_DIR).filter((f) => f.endsWith('.js')).sort().map((f) => f + readFileSync(join(SYNTH_DIR, f), 'utf8')).join('\n');
+
 /** A synthesized model, made once and cached (git-ignored) under .cache/test-models. */
 export async function testModel(o: Partial<SynthOptions> = {}): Promise<string> {
   const opts: SynthOptions = { preset: 'tiny', type: 'f16', seed: 1, stop: 'eot', ...o };
   // The synthesizer's own code is part of the key, so a change to it makes new models.
-  const code = readFileSync(fileURLToPath(new URL('../../src/synth/model.js', import.meta.url)));
-  const key = createHash('sha256').update(JSON.stringify(opts)).update(code).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(JSON.stringify(opts)).update(SYNTH_CODE).digest('hex').slice(0, 16);
   const path = join(CACHE, `${opts.reply === undefined ? 'random' : 'scripted'}-${key}.gguf`);
   if (!existsSync(path)) {
     mkdirSync(CACHE, { recursive: true });

@@ -108,13 +108,15 @@ test('vLLM\'s stop_token_ids end the reply at those tokens', async () => {
 });
 
 test('OpenAI fields that would change the reply are a 400 naming the field; those that would not are accepted', async () => {
-  const tool = { type: 'function', function: { name: 'f', parameters: { type: 'object' } } };
-  assertError(await chat({ tools: [tool] }), '"tools" is not supported: this server does not call tools yet; send no tools (an empty list is fine)', 'tools');
-  assertError(await chat({ tool_choice: 'required' }), '"tool_choice" needs a tool, and this server does not call tools yet; use "none" or "auto"');
+  // Tools are answered (tools.test.ts); OpenAI's deprecated functions API is not.
+  assertError(await chat({ functions: [{ name: 'f', parameters: { type: 'object' } }] }),
+    '"functions" is OpenAI\'s deprecated functions API, which this server does not answer; send the functions as "tools" ([{"type":"function","function":{…}}])', 'functions');
+  assertError(await chat({ function_call: { name: 'f' } }), '"function_call" is OpenAI\'s deprecated functions API, which this server does not answer; use "tool_choice"', 'function_call');
+  assertError(await chat({ tool_choice: 'required' }), '"tool_choice" is "required" but the request has no "tools"; send the tools the model must choose from', 'tool_choice');
   assertError(await chat({ modalities: ['text', 'audio'] }), '"modalities" may only be ["text"]: this model writes text only');
   assertError(await chat({ audio: { voice: 'alloy', format: 'mp3' } }), '"audio" is not supported: this model writes text only');
-  assertError(await chat({ messages: [{ role: 'assistant', content: '', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] }, ...user('x')] }),
-    '"messages[0].tool_calls" is not supported: this server does not call tools yet; send no tools (an empty list is fine)', 'messages[0].tool_calls');
+  assertError(await chat({ messages: [{ role: 'assistant', content: '', function_call: { name: 'f', arguments: '{}' } }, ...user('x')] }),
+    '"messages[0].function_call" is OpenAI\'s deprecated functions API; send the calls as "tool_calls"', 'messages[0].function_call');
   assertError(await chat({ use_beam_search: true }), '"use_beam_search" is not supported: this server samples, it does not run beam search');
   assertError(await chat({ guided_regex: '[a-z]+' }), '"guided_regex" is not supported; use "response_format" with a JSON schema');
   assertError(await chat({ skip_special_tokens: false }), '"skip_special_tokens" false is not supported: special tokens are never written into replies');
@@ -136,7 +138,6 @@ test('ollama fields that would change the reply are a 400, as ollama answers the
   assertOllamaError(await ochat({ messages: [{ role: 'user', content: '这是什么？', images: ['iVBORw0KGgo='] }] }), '"messages[0].images" is not supported: this model reads text only');
   assertOllamaError(await ollama('/api/generate', { prompt: '这是什么？', images: ['iVBORw0KGgo='] }), '"images" is not supported: this model reads text only');
   assertOllamaError(await ochat({ think: true }), '"think" is not supported: this model does not think; send false or leave it out');
-  assertOllamaError(await ochat({ tools: [{ type: 'function', function: { name: 'f' } }] }), '"tools" is not supported: this server does not call tools yet; send no tools (an empty list is fine)');
   assertOllamaError(await ollama('/api/generate', { prompt: 'hi', context: [1, 2, 3] }), '"context" is not supported (ollama has deprecated it); send the conversation to /api/chat as "messages"');
   assertOllamaError(await ollama('/api/generate', { prompt: 'hi', template: '{{ .Prompt }}' }), '"template" is not supported: each model\'s own chat template is used');
   assertOllamaError(await ochat({ logprobs: true }), '"logprobs" is not supported on the ollama API here; /v1/chat/completions gives "logprobs"');

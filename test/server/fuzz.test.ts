@@ -43,7 +43,8 @@ const VALID: Record<string, Record<string, unknown>> = {
 const FIELDS = ['model', 'messages', 'prompt', 'max_tokens', 'max_completion_tokens', 'max_length', 'temperature', 'top_p', 'top_k', 'min_p',
   'repetition_penalty', 'presence_penalty', 'frequency_penalty', 'seed', 'stop', 'n', 'stream', 'stream_options', 'logprobs', 'top_logprobs',
   'echo', 'suffix', 'response_format', 'ignore_eos', 'user', 'options', 'format', 'raw', 'system', 'history', 'tokens', 'content',
-  'add_special_tokens', 'add_special', 'with_pieces', 'name', 'keep_alive', 'tools', 'logit_bias', 'best_of', 'images'];
+  'add_special_tokens', 'add_special', 'with_pieces', 'name', 'keep_alive', 'tools', 'logit_bias', 'best_of', 'images',
+  'tool_choice', 'parallel_tool_calls', 'functions', 'function_call'];
 
 const posts = SERVER_ROUTES.filter((r) => r.method === 'POST');
 const gets = SERVER_ROUTES.filter((r) => r.method === 'GET');
@@ -52,8 +53,37 @@ test('every POST route has a valid body to mutate', () => {
   assert.deepEqual(posts.map((r) => r.path).filter((p) => !VALID[p]), []);
 });
 
+/** Tools, tool choices and conversations with calls and results: valid ones, and each part of them broken. */
+const some = <T>(a: fc.Arbitrary<T>) => fc.oneof(a, fc.jsonValue({ maxDepth: 2 }));
+const schema = fc.oneof(
+  fc.constant({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+  fc.constant({ type: 'object', properties: { code: { type: 'string', pattern: '^[0-9]+$' } } }),
+  fc.record({ type: fc.constantFrom('object', 'string'), properties: fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 }) }, { requiredKeys: [] }),
+);
+const tool = fc.record({
+  type: fc.constantFrom('function', 'x'),
+  function: some(fc.record({ name: some(fc.constantFrom('get_weather', 'get_time', 'a b', '', 'x'.repeat(65))), description: fc.string({ maxLength: 8 }), parameters: some(schema) }, { requiredKeys: [] })),
+}, { requiredKeys: [] });
+const toolChoice = fc.oneof(
+  fc.constantFrom('auto', 'none', 'required', 'any', ''),
+  fc.record({ type: fc.constantFrom('function', 'tool'), function: some(fc.record({ name: fc.constantFrom('get_weather', 'get_time', 'nope') }, { requiredKeys: [] })) }, { requiredKeys: [] }),
+);
+const callId = fc.constantFrom('call_1', 'call_2', '');
+const call = fc.record({
+  id: some(callId), type: fc.constantFrom('function', 'x'),
+  function: some(fc.record({ name: some(fc.constantFrom('get_weather', 'nope')), arguments: fc.oneof(fc.constantFrom('{"city":"Beijing"}', '{}', '', '{bad', '[1]'), fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] })),
+}, { requiredKeys: [] });
+const toolConversation = fc.array(fc.oneof(
+  fc.record({ role: fc.constant('user'), content: fc.constantFrom('red', '北京天气') }),
+  fc.record({ role: fc.constantFrom('assistant', 'user'), content: fc.constantFrom('', null), tool_calls: some(fc.array(call, { maxLength: 2 })) }, { requiredKeys: ['role'] }),
+  fc.record({ role: fc.constant('tool'), content: some(fc.constantFrom('snow', '')), tool_call_id: some(callId), tool_name: some(fc.constantFrom('get_weather', 'nope')) }, { requiredKeys: ['role'] }),
+), { minLength: 1, maxLength: 4 });
+
 /** Values of every JSON type, the edges of numbers and strings, and shapes the fields expect. */
 const value: fc.Arbitrary<unknown> = fc.oneof(
+  fc.array(tool, { maxLength: 3 }),
+  toolChoice,
+  toolConversation,
   fc.jsonValue({ maxDepth: 3 }),
   fc.constantFrom(null, true, false, 0, -1, 1, 2 ** 31, -(2 ** 53), 1e308, 0.5, '', 'json', 'text', '\u0000', '<|eot_id|>', [], {}, [[]], [0], [-1], [128255], [1e9]),
   fc.string({ unit: 'grapheme', maxLength: 40 }),

@@ -121,7 +121,9 @@ async function convert(args: string[]) {
 const CHECK_HELP = `llama3-zh data check IN [--valid OUT] [--rejected OUT] [--from FORMAT] [--dry-run]
 
 Check every row: JSON syntax, the format's fields, empty messages, the order of roles (user first,
-then alternating, the assistant last), duplicate ids. Each problem is printed as IN:LINE[:COLUMN]:
+then alternating, the assistant last; tool results right after a tool call, as LLaMA-Factory requires),
+tool calls (valid JSON, a function of the row's tools, object arguments), the tools list (functions with a
+name and parameters), duplicate ids. Each problem is printed as IN:LINE[:COLUMN]:
 REASON (the first 20, then a count). The valid rows are written unchanged to one new file, the
 rejected ones with their line and reason to another; the input is never changed. Exits 1 when any
 row was rejected.
@@ -162,10 +164,12 @@ async function check(args: string[]) {
 
 const STATS_HELP = `llama3-zh data stats IN [--cutoff N] [--plot OUT.svg] [--no-tokens] [--from FORMAT] [--json]
 
-Rows, turns, characters, the share of Chinese characters, and the length of each row in Llama-3
+Rows, turns, tool use (rows with tools, calls, parallel calls, tool results, distinct functions),
+characters, the share of Chinese characters, and the length of each row in Llama-3
 tokens, counted with the real Llama-3 tokenizer as the official chat template lays the row out
 (BOS, a header and <|eot_id|> around each message; for a preference pair the prompt and the longer
-answer). Prints percentiles, a histogram, and how many rows a trainer's cutoff length would cut.
+answer; tools, calls and results as LLaMA-Factory's llama3 template writes them). Prints
+percentiles, a histogram, and how many rows a trainer's cutoff length would cut.
 
   --cutoff N       the cutoff length to count rows over (default 2048, LLaMA-Factory's cutoff_len)
   --plot OUT.svg   also draw the histogram as an SVG image
@@ -200,6 +204,11 @@ async function stats(args: string[]) {
   const p = r.percentiles;
   console.log(`${input} (${r.format}): ${plural(r.counted, 'row')}${r.rejected.count ? ` (${plural(r.rejected.count, 'broken row')} not counted; see data check)` : ''}`);
   if (r.format !== 'text') console.log(`  turns        ${n(r.turns)} (${r.counted ? (r.turns / r.counted).toFixed(2) : 0} per row); ${plural(r.withSystem, 'row')} with a system prompt${r.pairs ? `; ${plural(r.pairs, 'preference pair')}` : ''}`);
+  const t = r.tools;
+  if (t.rows || t.calls || t.observations) {
+    console.log(`  tools        ${plural(t.rows, 'row')} with tools (${plural(t.names, 'function')}, ${n(t.called)} called); ${plural(t.calls, 'call')}` +
+      `${t.parallel ? ` (${plural(t.parallel, 'turn')} of parallel calls)` : ''}; ${plural(t.observations, 'tool result turn')}`);
+  }
   console.log(`  characters   ${n(r.chars.chars)}; Chinese ${hanShare.toFixed(1)}% of the non-blank ones`);
   if (r.unit === 'tokens') console.log(`  tokens       ${n(r.total)} (Llama-3 tokenizer, official chat template)`);
   console.log(`  per row      min ${n(r.min)}  mean ${r.mean.toFixed(1)}  p50 ${n(p.p50)}  p90 ${n(p.p90)}  p95 ${n(p.p95)}  p99 ${n(p.p99)}  max ${n(r.max)}`);
@@ -418,8 +427,9 @@ async function dedupe(args: string[]) {
 const EXPORT_HELP = `llama3-zh data export IN... --llamafactory DIR [--name NAME,...]
 
 Write datasets where LLaMA-Factory reads them: each input becomes DIR/NAME.jsonl in ShareGPT form
-(conversations with from/value, system prompts in "system"; preference pairs in the ranking form with
-"chosen" and "rejected"; plain text as {"text"}), and DIR/dataset_info.json gets an entry for each,
+(conversations with from/value, system prompts in "system"; tool calls and results as function_call and
+observation turns with the tools in "tools", as LLaMA-Factory's glaive_toolcall data; preference pairs in
+the ranking form with "chosen" and "rejected"; plain text as {"text"}), and DIR/dataset_info.json gets an entry for each,
 with the formatting, ranking, columns and tags that say how to read it. Entries already in
 dataset_info.json are kept. Then train with dataset_dir: DIR and dataset: NAME.
 
@@ -438,7 +448,9 @@ async function exportCommand(args: string[]) {
   const r = await exportLlamaFactory(positionals, values.llamafactory, { names, read: readLimits(values) });
   for (const d of r) {
     const what = d.kind === 'pair' ? 'sharegpt, ranking' : d.kind === 'text' ? 'text, for pre-training' : 'sharegpt';
-    console.log(`${d.input} (${d.from}) → ${join(values.llamafactory, d.file)}: ${plural(d.written, 'row')} (${what}); dataset "${d.name}"`);
+    const tools = d.tools ? ', with tools' : '';
+    console.log(`${d.input} (${d.from}) → ${join(values.llamafactory, d.file)}: ${plural(d.written, 'row')} (${what}${tools}); dataset "${d.name}"`);
+    for (const [k, c] of d.lost.counts) console.log(`  kept with a loss: ${plural(c, 'row')}: ${k}`);
     for (const [k, c] of d.otherKind.counts) console.log(`  left out ${plural(c, 'row')}: ${k}`);
     if (d.rejected.count) {
       console.log(`  rejected ${plural(d.rejected.count, 'row')}:`);

@@ -19,7 +19,8 @@ const HELP = `llama3-zh gguf — read and make GGUF model files
       special tokens, chat template and file size. Reads only the header.
 
   llama3-zh gguf synth --out FILE [--preset tiny|1b|8b] [--type f16|q8_0] [--seed N]
-                       [--reply TEXT [--stop eot|end_of_text] [--leak] [--route WORD=TEXT]...]
+                       [--reply TEXT [--stop eot|end_of_text] [--leak] [--route WORD=TEXT]...
+                        [--fallback TEXT]]
                        [--force]
       Write a Llama-architecture model with the real Llama-3 tokenizer and chat template.
       Without --reply the weights are random (for tests and benchmarks: 1b and 8b have
@@ -27,7 +28,10 @@ const HELP = `llama3-zh gguf — read and make GGUF model files
       prompt is exactly TEXT, then the stop token (<|eot_id|>, or <|end_of_text|> like
       shareAI's v1). --leak makes it go on after the stop token with a new assistant
       header, as mis-configured models do. --route WORD=TEXT (repeatable; WORD one token)
-      makes prompts that contain WORD get TEXT instead.
+      makes prompts that contain WORD get TEXT instead (with several words in a prompt, the
+      route given last wins). --fallback TEXT is said instead where the reply's first token
+      is not allowed (a grammar: tool_choice "required", JSON mode). Any text can be said,
+      repeated tokens and JSON included; see docs/synth.md for the limits.
 
   llama3-zh gguf set FILE KEY=VALUE... [--delete KEY]... [--out PATH] [--force]
       Change metadata values. An existing key keeps its type (u8, i8, u16, i16, u32, i32,
@@ -90,6 +94,7 @@ async function synth(args: string[]) {
     stop: { type: 'string' },
     leak: { type: 'boolean' },
     route: { type: 'string', multiple: true },
+    fallback: { type: 'string' },
     force: { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
@@ -100,17 +105,19 @@ async function synth(args: string[]) {
   const stop = values.stop ?? 'eot';
   if (stop !== 'eot' && stop !== 'end_of_text') throw new UserError(`--stop must be eot or end_of_text (got "${stop}")`, 2);
   if (values.leak && values.reply === undefined) throw new UserError('--leak needs --reply (it applies to scripted models)', 2);
+  if (values.fallback !== undefined && values.reply === undefined) throw new UserError('--fallback needs --reply (it applies to scripted models)', 2);
   const preset = values.preset ?? 'tiny';
   if (!SHAPES[preset]) throw new UserError(`unknown --preset "${preset}"; choose one of: ${Object.keys(SHAPES).join(', ')}`, 2);
   const bar = progressBar(`writing ${values.out}`);
   const t0 = performance.now();
-  const { shape, script } = await synthModel(values.out, {
+  const { shape, script, plan } = await synthModel(values.out, {
     preset,
     type: (values.type ?? 'f16') as 'f16' | 'q8_0',
     seed: num('--seed', values.seed, { int: true, min: 0 }) ?? 0,
     reply: values.reply,
     stop,
     leak: values.leak,
+    fallback: values.fallback,
     routes: (values.route ?? []).map((r) => {
       const eq = r.indexOf('=');
       if (eq <= 0) throw new UserError(`--route takes WORD=REPLY (got "${r}")`, 2);
@@ -119,8 +126,10 @@ async function synth(args: string[]) {
     onProgress: (d, t) => bar.update(d, t),
   });
   bar.done();
-  const what = script ? `scripted (${script.chain.length} programmed tokens, ${script.routes.length} routes)` : 'random weights';
-  console.error(`wrote ${values.out}: ${preset} (${shape.layers} layers × ${shape.embd}), ${values.type ?? 'f16'}, ${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const what = script ? `scripted (${script.chain.length} programmed tokens, ${script.routes.length} routes)`
+    : plan ? `scripted (${plan.units.length} programmed positions, ${plan.offsets.length} context offsets, ${plan.triggers.length} routes)`
+    : 'random weights';
+  console.error(`wrote ${values.out}: ${preset} (${shape.layers} layer${shape.layers === 1 ? '' : 's'} × ${shape.embd}), ${values.type ?? 'f16'}, ${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 async function set(args: string[]) {

@@ -1,5 +1,5 @@
 import { checkTurns, isObject, idField, optStr, RowError, str, type Turn, Unrepresentable } from '../record.js';
-import { flattenPair } from './lossy.js';
+import { flattenPair, plainTurns } from './lossy.js';
 import { isText, type Text, textOf } from '../text.js';
 import type { Format } from './format.js';
 
@@ -36,16 +36,17 @@ export const alpaca: Format = {
   write(r, lost) {
     if (r.kind === 'text') throw new Unrepresentable('plain text has no turns');
     const chat = r.kind === 'pair' ? flattenPair(r, lost) : r;
-    const n = chat.turns.length;
+    const turns = plainTurns(chat, 'alpaca', lost);
+    const n = turns.length;
     const out: Record<string, unknown> = {};
     if (chat.id !== undefined) out.id = chat.id;
     if (chat.system) out.system = chat.system;
-    out.instruction = chat.turns[n - 2].content;
+    out.instruction = turns[n - 2].content;
     out.input = '';
-    out.output = chat.turns[n - 1].content;
+    out.output = turns[n - 1].content;
     if (n > 2) {
       const history: [Text, Text][] = [];
-      for (let i = 0; i + 3 < n; i += 2) history.push([chat.turns[i].content, chat.turns[i + 1].content]);
+      for (let i = 0; i + 3 < n; i += 2) history.push([turns[i].content, turns[i + 1].content]);
       out.history = history;
     }
     return out;

@@ -1,5 +1,6 @@
 import { checkTurns, isObject, idField, optStr, RowError, str, type Turn, Unrepresentable } from '../record.js';
-import { flattenPair } from './lossy.js';
+import { flattenPair, plainTurns } from './lossy.js';
+import { isRoleList } from './openai.js';
 import type { Text } from '../text.js';
 import type { Format } from './format.js';
 
@@ -8,7 +9,8 @@ export const firefly: Format = {
   name: 'firefly',
   about: '{"conversation": [{"human", "assistant"}, …], "system"?} (YeungNLP/firefly-train-1.1M)',
   fields: ['conversation_id', 'system', 'conversation'],
-  looksLike: (o) => Array.isArray(o.conversation),
+  // Agent-FLAN's "conversation" holds {role, content} messages: an openai row, not this.
+  looksLike: (o) => Array.isArray(o.conversation) && !isRoleList(o.conversation),
   read(o) {
     if (!isObject(o)) throw new RowError('a row must be a JSON object');
     const conv = o.conversation;
@@ -25,8 +27,9 @@ export const firefly: Format = {
   write(r, lost) {
     if (r.kind === 'text') throw new Unrepresentable('plain text has no turns');
     const chat = r.kind === 'pair' ? flattenPair(r, lost) : r;
+    const turns = plainTurns(chat, 'firefly', lost);
     const conversation: { human: Text; assistant: Text }[] = [];
-    for (let i = 0; i + 1 < chat.turns.length; i += 2) conversation.push({ human: chat.turns[i].content, assistant: chat.turns[i + 1].content });
+    for (let i = 0; i + 1 < turns.length; i += 2) conversation.push({ human: turns[i].content, assistant: turns[i + 1].content });
     const out: Record<string, unknown> = {};
     if (chat.id !== undefined) out.conversation_id = chat.id;
     if (chat.system) out.system = chat.system;

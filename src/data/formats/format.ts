@@ -6,6 +6,16 @@ export type FormatName = (typeof FORMAT_NAMES)[number];
 /** Called by a writer when it keeps the row but loses part of it (a system prompt, the rejected answer…). */
 export type NoteLoss = (what: string) => void;
 
+/** Passes each distinct loss on once: losses are counted in rows, and one row may lose the same thing twice. */
+export function perRow(lost: NoteLoss): NoteLoss {
+  let seen: Set<string> | undefined;
+  return (what) => {
+    if (seen?.has(what)) return;
+    (seen ??= new Set()).add(what);
+    lost(what);
+  };
+}
+
 export interface Format {
   name: FormatName;
   /** One line for --help. */

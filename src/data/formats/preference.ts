@@ -1,5 +1,6 @@
-import { checkAnswer, checkTurns, isObject, idField, optStr, RowError, type Turn, typeName, Unrepresentable } from '../record.js';
-import { readOpenAIMessages } from './openai.js';
+import { checkAnswer, type ChatTurn, checkTurns, isObject, idField, optStr, RowError, typeName, Unrepresentable } from '../record.js';
+import { openaiTools, readOpenAIMessages, writeOpenAIMessages } from './openai.js';
+import { readTools, toolNames } from '../tools.js';
 import { isText, type Text, textOf } from '../text.js';
 import type { Format } from './format.js';
 
@@ -27,7 +28,7 @@ function answer(o: Record<string, unknown>, keys: readonly string[]): Text {
 }
 
 /**
- * Preference pairs: {"prompt", "chosen", "rejected", "system"?}, where the prompt is a string or a message
+ * Preference pairs: {"prompt", "chosen", "rejected", "system"?, "tools"?}, where the prompt is a string or a message
  * list and the answers are strings or message lists. Also read: "question" / "response_chosen" /
  * "response_rejected", shareAI's "question" / "answer_zh" (chosen) / "answer_en" (rejected), and an alpaca-style
  * "history" of [q, a] pairs.
@@ -35,14 +36,15 @@ function answer(o: Record<string, unknown>, keys: readonly string[]): Text {
 export const preference: Format = {
   name: 'preference',
   about: '{"prompt", "chosen", "rejected", "system"?} (strings or message lists)',
-  fields: ['id', 'system', 'prompt', 'chosen', 'rejected'],
+  fields: ['id', 'system', 'prompt', 'chosen', 'rejected', 'tools'],
   alsoReads: ['question', 'response_chosen', 'response_rejected', 'answer_zh', 'answer_en', 'history'],
   looksLike: (o) => pick(o, CHOSEN_KEYS)[1] !== undefined && pick(o, REJECTED_KEYS)[1] !== undefined && pick(o, PROMPT_KEYS)[1] !== undefined,
   read(o) {
     if (!isObject(o)) throw new RowError('a row must be a JSON object');
     const [pkey, p] = pick(o, PROMPT_KEYS);
     let system = optStr(o, 'system');
-    const prompt: Turn[] = [];
+    const tools = readTools(o.tools);
+    const prompt: ChatTurn[] = [];
     if (Array.isArray(o.history)) {
       o.history.forEach((h, i) => {
         if (!Array.isArray(h) || h.length !== 2 || !isText(h[0]) || !isText(h[1])) {
@@ -54,14 +56,14 @@ export const preference: Format = {
     if (isText(p)) {
       prompt.push({ role: 'user', content: p });
     } else if (Array.isArray(p)) {
-      const m = readOpenAIMessages(p, pkey);
+      const m = readOpenAIMessages(p, pkey, toolNames(tools));
       system ??= m.system;
       prompt.push(...m.turns);
     } else {
       throw new RowError(`'${pkey}' ${p === undefined ? 'is missing' : `must be a string or a message list, not ${typeName(p)}`}`);
     }
     return {
-      kind: 'pair', ...idField(o, 'id'), ...(system ? { system } : {}), prompt: checkTurns(prompt, 'user'),
+      kind: 'pair', ...idField(o, 'id'), ...(system ? { system } : {}), ...(tools ? { tools } : {}), prompt: checkTurns(prompt, 'user'),
       chosen: answer(o, CHOSEN_KEYS), rejected: answer(o, REJECTED_KEYS),
     };
   },
@@ -70,9 +72,11 @@ export const preference: Format = {
     const out: Record<string, unknown> = {};
     if (r.id !== undefined) out.id = r.id;
     if (r.system) out.system = r.system;
-    out.prompt = r.prompt.length === 1 ? r.prompt[0].content : r.prompt.map((t) => ({ role: t.role, content: t.content }));
+    const first = r.prompt[0];
+    out.prompt = r.prompt.length === 1 && first.role === 'user' ? first.content : writeOpenAIMessages(r.prompt);
     out.chosen = r.chosen;
     out.rejected = r.rejected;
+    if (r.tools) out.tools = openaiTools(r.tools); // as TRL's conversational rows carry them
     return out;
   },
 };

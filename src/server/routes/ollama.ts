@@ -2,6 +2,7 @@
 import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Message } from '../../chat/messages.js';
+import type { ToolCall } from '../../chat/tools.js';
 import { detectTemplateName } from '../../chat/templates.js';
 import type { OutputFormat, Sampling } from '../../engine/types.js';
 import { readGguf } from '../../gguf/reader.js';
@@ -12,6 +13,7 @@ import { MESSAGE_RULES, OLLAMA_OPTION_RULES, OLLAMA_RULES, refuseUnsupported } f
 import { generate, type GenerationJob, type GenerationOutput } from '../generation.js';
 import type { ServedModel } from '../models.js';
 import type { Ctx, Route } from '../context.js';
+import { toolRequest } from '../toolFields.js';
 
 type Body = Record<string, unknown>;
 
@@ -56,6 +58,9 @@ function format(body: Body): OutputFormat | undefined {
   throw badRequest('"format" must be "json" or a JSON schema object', 'format');
 }
 
+/** ollama's tool_calls (0.12.10 and later): an id, and the function with its place in the reply and the arguments as an object. */
+const toolCalls = (calls: ToolCall[]) => calls.map((c, index) => ({ id: c.id, function: { index, name: c.name, arguments: c.arguments } }));
+
 const ns = (ms: number) => Math.round(ms * 1e6);
 
 /** The timing and count fields ollama ends every reply with (durations in nanoseconds). */
@@ -72,9 +77,13 @@ function stats(out: GenerationOutput) {
   };
 }
 
-/** Shared by /api/chat and /api/generate: stream NDJSON or answer once. */
+/**
+ * Shared by /api/chat and /api/generate: stream NDJSON or answer once. A reply's tool calls come as ollama's
+ * server sends them: in the message with the rest of the reply, or, streamed, in a piece of their own once the
+ * reply has ended (content "", done false), before the last piece (done_reason "stop", as ollama's native API says).
+ */
 async function run(c: Ctx, body: Body, model: ServedModel, input: GenerationJob['input'],
-  piece: (text: string) => Body, last: (out: GenerationOutput) => Body) {
+  piece: (text: string, calls?: ToolCall[]) => Body, last: (out: GenerationOutput) => Body) {
   const stream = optBool(body, 'stream') ?? true;
   refuseUnsupported(body, OLLAMA_RULES);
   const { sampling, maxTokens, stop } = options(body, model.engine.info.contextSize);
@@ -83,13 +92,14 @@ async function run(c: Ctx, body: Body, model: ServedModel, input: GenerationJob[
   if (!stream) {
     const out = await generate(job, c.metrics);
     if (job.signal.aborted) return;
-    sendJson(c.res, 200, { ...head(), ...piece(out.choices[0].text), done: true, ...last(out) });
+    sendJson(c.res, 200, { ...head(), ...piece(out.replies[0].content, out.replies[0].calls), done: true, ...last(out) });
     return;
   }
   const es = new EventStream(c.res, 'ndjson');
   job.signal = es.signal;
   job.onDelta = (_i, text) => es.send({ ...head(), ...piece(text), done: false });
   const out = await generate(job, c.metrics);
+  if (out.replies[0].calls.length) es.send({ ...head(), ...piece('', out.replies[0].calls), done: false });
   es.send({ ...head(), ...piece(''), done: true, ...last(out) });
   es.end();
 }
@@ -97,9 +107,10 @@ async function run(c: Ctx, body: Body, model: ServedModel, input: GenerationJob[
 async function chat(c: Ctx) {
   const body = await c.body();
   const model = c.models.resolve(required(body, 'model'));
-  const messages: Message[] = messageList(body, 'messages', MESSAGE_RULES);
-  await run(c, body, model, { messages },
-    (text) => ({ message: { role: 'assistant', content: text } }),
+  const messages: Message[] = messageList(body, 'messages', MESSAGE_RULES, false);
+  const tools = toolRequest(body, false);
+  await run(c, body, model, { messages, ...(tools ? { tools } : {}) },
+    (text, calls) => ({ message: { role: 'assistant', content: text, ...(calls?.length ? { tool_calls: toolCalls(calls) } : {}) } }),
     (out) => stats(out));
 }
 
@@ -182,7 +193,9 @@ async function show(c: Ctx) {
       'general.name': info.name,
       'llama.context_length': info.trainContextSize,
     },
-    capabilities: ['completion'],
+    // Every template here has a way to call tools (its own, or the Llama-3 JSON calls: chat/tools.ts); ollama's
+    // clients look for "tools" before they send any.
+    capabilities: ['completion', 'tools'],
     modified_at: statSync(info.path).mtime.toISOString(),
   });
 }

@@ -1,5 +1,6 @@
 /** OpenAI's chat and text completions and model list, as vLLM serves them. */
 import { randomUUID } from 'node:crypto';
+import type { ToolCall } from '../../chat/tools.js';
 import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../../engine/types.js';
 import type { Engine } from '../../engine/types.js';
 import { badRequest, disconnectSignal, EventStream, sendJson } from '../http.js';
@@ -7,6 +8,8 @@ import { logitBias, messageList, optBool, optNumber, optObject, optString, stopL
 import { MESSAGE_RULES, OPENAI_CHAT_RULES, OPENAI_COMPLETION_RULES, refuseUnsupported } from '../fieldRules.js';
 import { generate, generateEach, type GenerationJob } from '../generation.js';
 import type { Ctx, Route } from '../context.js';
+import { toolRequest } from '../toolFields.js';
+import type { Reply } from '../tools.js';
 
 type Body = Record<string, unknown>;
 
@@ -68,7 +71,16 @@ function usage(prompt: number[], choices: GenerateResult[]) {
   };
 }
 
-const finish = (r: GenerateResult) => (r.finishReason === 'length' ? 'length' : 'stop');
+const finish = (r: GenerateResult, reply?: Reply) => (r.finishReason === 'length' ? 'length' : reply?.calls.length ? 'tool_calls' : 'stop');
+
+/** OpenAI's tool_calls: the arguments as a JSON string. */
+const toolCalls = (calls: ToolCall[]) => calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
+
+/** The reply's message; one that is only calls has content null, as OpenAI's has. */
+function message(reply: Reply) {
+  if (!reply.calls.length) return { role: 'assistant', content: reply.content };
+  return { role: 'assistant', content: reply.content || null, tool_calls: toolCalls(reply.calls) };
+}
 
 function tokenEntry(engine: Engine, token: number, logprob: number) {
   const text = engine.detokenize([token], true);
@@ -102,18 +114,23 @@ async function chatCompletions(c: Ctx) {
   if (top !== undefined && !wantLogprobs) throw badRequest('"top_logprobs" needs "logprobs": true', 'top_logprobs');
   optString(body, 'user');
   const { stream, includeUsage } = streaming(body);
+  const tools = toolRequest(body, true);
+  const format = responseFormat(body);
+  if (format && tools && tools.choice !== 'auto') {
+    throw badRequest('"response_format" cannot be used with tool_choice "required" or a named function: the reply is then a tool call, written under its own schema', 'response_format');
+  }
   const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
   const created = now();
   const job: GenerationJob = {
     model,
-    input: { messages },
+    input: { messages, ...(tools ? { tools } : {}) },
     maxTokens: maxTokens(body),
     sampling: sampling(body, vocab),
     stop: stopList(body),
     stopTokens: tokenIdList(body, 'stop_token_ids', vocab),
     n: optNumber(body, 'n', { min: 1, max: 16, int: true }) ?? 1,
     logprobs: wantLogprobs ? top ?? 0 : undefined,
-    format: responseFormat(body),
+    format,
     ignoreEos: optBool(body, 'ignore_eos'),
     signal: disconnectSignal(c.res),
   };
@@ -125,9 +142,9 @@ async function chatCompletions(c: Ctx) {
       id, object: 'chat.completion', created, model: model.id, system_fingerprint: null,
       choices: out.choices.map((r, index) => ({
         index,
-        message: { role: 'assistant', content: r.text },
+        message: message(out.replies[index]),
         logprobs: r.logprobs ? chatLogprobs(engine, r.logprobs) : null,
-        finish_reason: finish(r),
+        finish_reason: finish(r, out.replies[index]),
       })),
       usage: usage(out.prompt, out.choices),
     });
@@ -150,7 +167,13 @@ async function chatCompletions(c: Ctx) {
   };
   const out = await generate(job, c.metrics);
   start();
-  out.choices.forEach((r, index) => chunk([{ index, delta: {}, logprobs: null, finish_reason: finish(r) }]));
+  // Each call as the openai SDK's stream helpers put it together: its id, type and name first, then its arguments.
+  out.replies.forEach((reply, index) => reply.calls.forEach((call, i) => {
+    const [head] = toolCalls([call]);
+    chunk([{ index, delta: { tool_calls: [{ index: i, ...head, function: { name: call.name, arguments: '' } }] }, logprobs: null, finish_reason: null }]);
+    chunk([{ index, delta: { tool_calls: [{ index: i, function: { arguments: head.function.arguments } }] }, logprobs: null, finish_reason: null }]);
+  }));
+  out.choices.forEach((r, index) => chunk([{ index, delta: {}, logprobs: null, finish_reason: finish(r, out.replies[index]) }]));
   if (includeUsage) es.send({ id, object: 'chat.completion.chunk', created, model: model.id, system_fingerprint: null, choices: [], usage: usage(out.prompt, out.choices) });
   es.end();
 }
