@@ -366,7 +366,8 @@ async function answer() {
     if ((e as Error).name !== 'AbortError') notice(`${t('error')}: ${(e as Error).message}`);
   } finally {
     const secs = first ? (performance.now() - first) / 1000 : 0;
-    if (tokens) reply.stats = `${tokens} tokens · ${secs > 0 ? (Math.max(0, tokens - 1) / secs).toFixed(1) : '—'} tokens/s`;
+    // A reply that is only calls streams no text to time (the server sends the calls once they are read).
+    if (tokens) reply.stats = first || !calls.calls().length ? `${tokens} tokens · ${secs > 0 ? (Math.max(0, tokens - 1) / secs).toFixed(1) : '—'} tokens/s` : `${tokens} tokens`;
     controller.abort(); // a failed or finished stream must not go on generating on the server
     controller = undefined;
     $('send').hidden = false;
