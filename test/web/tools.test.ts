@@ -62,9 +62,12 @@ test('tools pasted in the settings: the call is a block, the person types its re
 
   // Markup in a result is text; the model calls the tool again (the result has no "snow").
   const evil = '<img src=x onerror="window.pwned=1">';
+  // The page counts the conversation's tokens first: /tokenize takes calls and results.
+  const counted = page.waitForResponse((r) => r.url().endsWith('/tokenize'));
   req = completions();
   await page.fill('.call-result', evil);
   await page.press('.call-result', 'Enter');
+  assert.equal((await counted).status(), 200);
   const second = body(await req);
   const id = second.messages[2].tool_calls[0].id;
   assert.match(id, /^call_[A-Za-z0-9]{24}$/);
@@ -113,6 +116,16 @@ test('tools pasted in the settings: the call is a block, the person types its re
   await page.waitForSelector('#model option', { state: 'attached' });
   assert.equal(await page.inputValue('#tools'), TOOLS);
   assert.equal(await page.innerText('#messages'), shown);
+  // Export then import gives back the calls and results as blocks (the stats stay behind, as for any import).
+  const blocks = () => page.locator('.msg .body, .msg .call, .msg .tool-result').allInnerTexts();
+  const before = await blocks();
+  const download = page.waitForEvent('download');
+  await page.click('#export');
+  const file = await (await download).path();
+  await page.click('#new-chat');
+  await page.setInputFiles('#import', file);
+  await page.waitForSelector('.msg.tool');
+  assert.deepEqual(await blocks(), before);
 });
 
 test('a screenshot: a question, the call, its result and the answer', async () => {

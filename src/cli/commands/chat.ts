@@ -226,7 +226,7 @@ async function runRepl(session: ChatSession) {
   const info = engine.info;
   const tty = !!process.stdout.isTTY;
   console.error(dim(`llama3-zh chat · ${info.name} · template ${template.name} · context ${info.contextSize} · ${info.threads} threads`));
-  if (session.tools) console.error(dim(`tools: ${session.tools.map((t) => t.name).join(', ')} (you play them: each call asks you for its result)`));
+  if (session.tools?.length) console.error(dim(`tools: ${session.tools.map((t) => t.name).join(', ')} (you play them: each call asks you for its result)`));
   console.error(dim('Type a message; /help for commands, /exit to leave.'));
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: !!process.stdin.isTTY, historySize: 200 });
   const lines = new LineReader(rl);
@@ -263,7 +263,7 @@ async function runRepl(session: ChatSession) {
     } else if (line.startsWith('/')) {
       if (command(line)) break;
       // A loaded conversation may end in calls that wait for their results.
-      if (line.startsWith('/load ') && session.tools && session.pendingCalls().length) await playTools(session.pendingCalls());
+      if (line.startsWith('/load ') && session.tools?.length && session.pendingCalls().length) await playTools(session.pendingCalls());
     } else if (line.trim()) {
       await answer(line);
     }
