@@ -9,7 +9,8 @@ import { marked } from 'marked';
 import hljs from 'highlight.js/lib/common';
 import { sseData } from '../util/sse.js';
 import { STRINGS, type Lang } from './strings.js';
-import { CallAssembler, callBlock, type PageCall, readToolsSetting, resultBlock, resultInput, type WireTool } from './toolCalls.js';
+import { callBlock, resultBlock, resultInput } from './toolBlocks.js';
+import { CallAssembler, callName, dropPendingCalls, type PageCall, pendingCalls, readToolsSetting, wire, type WireTool } from './toolCalls.js';
 import { initTraining, type Training } from './train.js';
 
 /** A turn: an assistant's may carry tool calls, a tool's is a call's result (OpenAI's tool message). */
@@ -75,13 +76,13 @@ function renderMessages() {
   if (controller) return;
   const box = $('messages');
   box.replaceChildren();
-  const pending = new Set(pendingCalls(current).map((c) => c.id));
+  const pending = new Set(pendingCalls(current.messages).map((c) => c.id));
   current.messages.forEach((m, i) => {
     const div = document.createElement('div');
     div.className = `msg ${m.role}`;
     div.dataset.index = String(i);
     if (m.role === 'tool') {
-      div.append(resultBlock(m.name ?? callName(current, m.toolCallId), m.content, t('toolResult')));
+      div.append(resultBlock(m.name ?? callName(current.messages, m.toolCallId), m.content, t('toolResult')));
     } else {
       const body = document.createElement('div');
       body.className = 'body';
@@ -112,59 +113,14 @@ function renderMessages() {
   renderConversations();
 }
 
-/** Where the last reply is: the last assistant turn, past the results that follow it. */
-function lastReply(conv: Conv): number {
-  let at = conv.messages.length - 1;
-  while (at >= 0 && conv.messages[at].role === 'tool') at--;
-  return conv.messages[at]?.role === 'assistant' ? at : -1;
-}
-
-/** The last reply's calls that have no result yet: the person playing the tool is asked for these. */
-function pendingCalls(conv: Conv): PageCall[] {
-  const at = lastReply(conv);
-  if (at < 0) return [];
-  const answered = new Set(conv.messages.slice(at + 1).map((m) => m.toolCallId));
-  return (conv.messages[at].toolCalls ?? []).filter((c) => !answered.has(c.id));
-}
-
-/**
- * A new question gives up the calls still waiting for results (a call without its result is a history OpenAI
- * refuses), as the terminal chat's cancel does; what the reply said besides stays.
- */
-function dropPendingCalls(conv: Conv) {
-  const pending = new Set(pendingCalls(conv).map((c) => c.id));
-  if (!pending.size) return;
-  const at = lastReply(conv);
-  const m = conv.messages[at];
-  const left = m.toolCalls!.filter((c) => !pending.has(c.id));
-  if (left.length) m.toolCalls = left;
-  else if (m.content) delete m.toolCalls;
-  else conv.messages.splice(at, 1);
-}
-
-function callName(conv: Conv, id: string | undefined): string {
-  for (const m of conv.messages) for (const c of m.toolCalls ?? []) if (c.id === id) return c.name;
-  return '';
-}
-
 /** The person's result for a call; once every call of the reply has one, the model answers from them. */
 function giveResult(call: PageCall, text: string) {
   if (controller) return;
   const conv = current;
   conv.messages.push({ role: 'tool', content: text, toolCallId: call.id, name: call.name });
   save();
-  if (pendingCalls(conv).length) renderMessages();
+  if (pendingCalls(conv.messages).length) renderMessages();
   else void answer();
-}
-
-/** A turn as OpenAI's API takes it: calls with their arguments as a JSON string, results by their call's id. */
-function wire(m: Msg): Record<string, unknown> {
-  if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
-  if (!m.toolCalls?.length) return { role: m.role, content: m.content };
-  return {
-    role: 'assistant', content: m.content || null,
-    tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
-  };
 }
 
 /** The Tools setting, or undefined with the page saying what is wrong with it (then nothing is sent). */
@@ -299,7 +255,7 @@ function notice(text: string) {
 
 async function send(text: string) {
   if (controller) return;
-  dropPendingCalls(current);
+  dropPendingCalls(current.messages);
   current.messages.push({ role: 'user', content: text });
   if (!current.title) current.title = text.slice(0, 30);
   await answer();

@@ -1,13 +1,15 @@
 /**
  * Tools on the page: the Tools setting (a pasted JSON list, checked with the same rules and messages as the server and
- * `chat --tools`), the calls of a streamed reply put together from OpenAI's delta.tool_calls, and the blocks that
- * show a call and a tool's result. Names, arguments and results are model or user text: they only ever go into the
- * page as text (textContent), never as markup.
+ * `chat --tools`), the calls of a streamed reply put together from OpenAI's delta.tool_calls, the calls that wait for
+ * the person playing the tool, and turns as OpenAI's API takes them. (toolBlocks.ts shows them.)
  */
 import { readTools } from '../chat/readTools.js';
 
 /** A call as the page keeps it: OpenAI's wire form, the arguments the JSON string the server sent. */
 export interface PageCall { id: string; name: string; arguments: string }
+
+/** A turn of a conversation as far as tools go: an assistant's calls, a tool's result for one. */
+export interface Turn { role: 'user' | 'assistant' | 'tool'; content: string; toolCalls?: PageCall[]; toolCallId?: string; name?: string }
 
 /** A tool in OpenAI's request shape. */
 export interface WireTool { type: 'function'; function: { name: string; description?: string; parameters: Record<string, unknown> } }
@@ -35,6 +37,51 @@ export function readToolsSetting(text: string): ToolsSetting {
   }
 }
 
+/** A turn as OpenAI's API takes it: calls with their arguments as a JSON string, results by their call's id. */
+export function wire(m: Turn): Record<string, unknown> {
+  if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
+  if (!m.toolCalls?.length) return { role: m.role, content: m.content };
+  return {
+    role: 'assistant', content: m.content || null,
+    tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+  };
+}
+
+/** Where the last reply is: the last assistant turn, past the results that follow it. */
+function lastReply(turns: Turn[]): number {
+  let at = turns.length - 1;
+  while (at >= 0 && turns[at].role === 'tool') at--;
+  return turns[at]?.role === 'assistant' ? at : -1;
+}
+
+/** The last reply's calls that have no result yet: the person playing the tool is asked for these. */
+export function pendingCalls(turns: Turn[]): PageCall[] {
+  const at = lastReply(turns);
+  if (at < 0) return [];
+  const answered = new Set(turns.slice(at + 1).map((m) => m.toolCallId));
+  return (turns[at].toolCalls ?? []).filter((c) => !answered.has(c.id));
+}
+
+/**
+ * A new question gives up the calls still waiting for results (a call without its result is a history OpenAI
+ * refuses), as the terminal chat's cancel does; what the reply said besides stays.
+ */
+export function dropPendingCalls(turns: Turn[]) {
+  const pending = new Set(pendingCalls(turns).map((c) => c.id));
+  if (!pending.size) return;
+  const at = lastReply(turns);
+  const m = turns[at];
+  const left = m.toolCalls!.filter((c) => !pending.has(c.id));
+  if (left.length) m.toolCalls = left;
+  else if (m.content) delete m.toolCalls;
+  else turns.splice(at, 1);
+}
+
+export function callName(turns: Turn[], id: string | undefined): string {
+  for (const m of turns) for (const c of m.toolCalls ?? []) if (c.id === id) return c.name;
+  return '';
+}
+
 interface CallDelta { index?: number; id?: string; function?: { name?: string; arguments?: string } }
 
 /**
@@ -46,8 +93,9 @@ export class CallAssembler {
 
   add(deltas: unknown) {
     if (!Array.isArray(deltas)) return;
-    for (const d of deltas as CallDelta[]) {
-      const i = typeof d?.index === 'number' ? d.index : this.byIndex.size;
+    for (const d of deltas as Array<CallDelta | null>) {
+      if (!d || typeof d !== 'object') continue;
+      const i = typeof d.index === 'number' ? d.index : this.byIndex.size;
       let call = this.byIndex.get(i);
       if (!call) this.byIndex.set(i, (call = { id: '', name: '', arguments: '' }));
       if (typeof d.id === 'string') call.id = d.id;
@@ -59,61 +107,4 @@ export class CallAssembler {
   calls(): PageCall[] {
     return [...this.byIndex.entries()].sort(([a], [b]) => a - b).map(([, c]) => c);
   }
-}
-
-/** Arguments pretty-printed (2-space JSON); what does not parse is shown as it came. */
-export function prettyArgs(args: string): string {
-  try {
-    return JSON.stringify(JSON.parse(args), null, 2);
-  } catch {
-    return args;
-  }
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-/** A label and a function name: the head of a call's block and of a result's. */
-function head(label: string, name: string): HTMLElement {
-  const h = el('div', 'call-head');
-  h.append(el('span', 'call-label', label), ' ', el('code', 'call-name', name));
-  return h;
-}
-
-/** A call: the function's name and its arguments. */
-export function callBlock(call: PageCall, label: string): HTMLElement {
-  const b = el('div', 'call');
-  b.append(head(label, call.name), el('pre', 'call-args', prettyArgs(call.arguments)));
-  return b;
-}
-
-/** A tool's result, under the function it came from. */
-export function resultBlock(name: string, result: string, label: string): HTMLElement {
-  const b = el('div', 'tool-result');
-  b.append(head(label, name), el('pre', 'result-text', result));
-  return b;
-}
-
-/**
- * Under a call waiting for its result: where the person playing the tool types it. Enter sends, Shift+Enter is a
- * new line (and Enter while an IME composes is not a send), as in the question box.
- */
-export function resultInput(placeholder: string, sendLabel: string, onSend: (text: string) => void): HTMLElement {
-  const box = el('div', 'call-answer');
-  const area = el('textarea', 'call-result');
-  area.rows = 2;
-  area.placeholder = placeholder;
-  const send = el('button', 'send-result', sendLabel);
-  send.type = 'button';
-  const submit = () => { const text = area.value.trim(); if (text) onSend(text); };
-  send.onclick = submit;
-  area.onkeydown = (e) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
-  };
-  box.append(area, send);
-  return box;
 }
