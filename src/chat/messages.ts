@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { MAX_JSON_DEPTH, nestsDeeper } from './toolCalls/jsonScan.js';
 import type { ToolCall } from './tools.js';
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
@@ -86,6 +87,8 @@ function readToolCalls(value: unknown, at: string, message: number): ToolCall[] 
       }
     }
     if (!isObject(args)) throw new UserError(`${where}.function.arguments must be a JSON object (or a string of one)`);
+    // Every template writes the arguments out again: thousands of levels would overflow its stack.
+    if (nestsDeeper(args)) throw new UserError(`${where}.function.arguments nests deeper than ${MAX_JSON_DEPTH} levels; a call's arguments cannot be that deep`);
     return { id: (c.id as string | undefined) ?? `call_${message + 1}_${j + 1}`, name: fn.name, arguments: args };
   });
 }

@@ -1,7 +1,7 @@
 import type { GenerateResult } from '../engine/types.js';
 import { UserError } from '../errors.js';
 import { buildPrompt } from './conversation.js';
-import { HeldReply } from './heldReply.js';
+import { HeldReply } from './toolCalls/heldReply.js';
 import type { Message } from './messages.js';
 import type { ChatModel } from './model.js';
 import type { ChatSettings } from './settings.js';
@@ -100,8 +100,7 @@ export class ChatSession {
       reserve: s.maxTokens,
       tools,
     });
-    const syntax = tools && toolSyntaxFor(template);
-    const held = syntax && new HeldReply(syntax);
+    const held = tools && new HeldReply(engine, toolSyntaxFor(template), tools);
     const show = io.onText;
     const result = await engine.generate({
       prompt: built.tokens,
@@ -110,16 +109,14 @@ export class ChatSession {
       stopTokens: this.model.stopTokens,
       stopStrings: [...this.model.stopStrings, ...this.extraStops],
       signal: io.signal,
-      onText: show && held ? (d) => { const out = held.push(d); if (out) show(out); } : show,
+      onToken: held ? (t) => held.token(t) : undefined,
+      onText: held ? (d) => { const out = held.push(d); if (out) show?.(out); } : show,
     });
     // Nothing is parsed without tools (as the server does), nor in a reply cut short: half a call is text.
-    const parsed = syntax && result.finishReason !== 'abort' ? syntax.parse(result.text, tools) : undefined;
-    const toolCalls = (parsed?.calls ?? []).map((c) => ({ id: newCallId(), name: c.name, arguments: c.arguments }));
-    const content = toolCalls.length ? parsed!.content : result.text;
-    if (show && held) {
-      const rest = held.rest(content);
-      if (rest) show(rest);
-    }
+    const read = held?.end(result.text, result.finishReason);
+    if (read?.rest) show?.(read.rest);
+    const toolCalls = (read?.calls ?? []).map((c) => ({ id: newCallId(), name: c.name, arguments: c.arguments }));
+    const content = read ? read.content : result.text;
     // Keep an interrupted answer too (as ollama does): the next question may refer to it.
     if (result.text || result.finishReason !== 'abort') {
       this.turns = [...turns, { role: 'assistant', content, ...(toolCalls.length ? { toolCalls } : {}) }];

@@ -1,20 +1,20 @@
 import { Template as JinjaTemplate } from '@huggingface/jinja';
 import { UserError } from '../errors.js';
-import { chatml } from './chatmlTemplate.js';
-import { HERMES } from './hermesSyntax.js';
+import { chatml } from './formats/chatmlTemplate.js';
+import { HERMES } from './toolCalls/hermesSyntax.js';
 import { jinjaPieces } from './jinjaPieces.js';
-import { hfMessages, hfTools } from './hfShape.js';
-import { llama31 } from './llama31Template.js';
-import { LLAMA3_JSON } from './llama3Syntax.js';
-import { llama3, llama3v1 } from './llama3Templates.js';
-import { lfDefault, lfDefaultJinja } from './lfDefaultTemplate.js';
-import { BOS, EOM, END_OF_TEXT, EOT } from './markup.js';
+import { hfMessages, hfTools } from './formats/hfShape.js';
+import { llama31 } from './formats/llama31Template.js';
+import { LLAMA3_JSON } from './toolCalls/llama3Syntax.js';
+import { llama3, llama3v1 } from './formats/llama3Templates.js';
+import { lfDefault, lfDefaultJinja } from './formats/lfDefaultTemplate.js';
+import { BOS, EOM, END_OF_TEXT, EOT } from './formats/markup.js';
 import type { Message } from './messages.js';
 import type { ToolCallSyntax, ToolFunction } from './tools.js';
 
-export { BOS, EOM, END_OF_TEXT, EOT } from './markup.js';
-export { V1_SYSTEM } from './llama3Templates.js';
-export { lfDefaultJinja } from './lfDefaultTemplate.js';
+export { BOS, EOM, END_OF_TEXT, EOT } from './formats/markup.js';
+export { V1_SYSTEM } from './formats/llama3Templates.js';
+export { lfDefaultJinja } from './formats/lfDefaultTemplate.js';
 
 /**
  * A rendered prompt in pieces: the template's own markup, whose special-token texts (<|eot_id|>) are those
@@ -173,7 +173,23 @@ function pickTemplate(c: TemplateChoice): ChatTemplate {
   }
   const t = NATIVE_TEMPLATES[name];
   if (!t) throw new UserError(`unknown template "${name}"; choose one of: ${TEMPLATE_NAMES.join(', ')}`);
+  // The model's own template writes tools as the model was trained to read them (Qwen 2.5's, a Hermes tool-use
+  // one): offered tools go through it, as llama.cpp's --jinja does; a conversation without tools keeps the exact
+  // native renderer. Meta's Llama 3.1 template is the native llama3.1 itself (and passes builtin_tools).
+  if (c.name === undefined && c.modelSource && name !== 'llama3.1' && /\btools\b/.test(c.modelSource)) {
+    return withOwnTools(t, jinjaTemplate(c.modelSource, c.jinja, t.name));
+  }
   return t;
+}
+
+/** `native`, except that a conversation offered tools is rendered by `own` (and read with its syntax). */
+function withOwnTools(native: ChatTemplate, own: ChatTemplate): ChatTemplate {
+  const pick = (tools?: ToolFunction[]) => (tools?.length ? own : native);
+  return {
+    ...native, toolSyntax: own.toolSyntax, stops: [...new Set([...native.stops, ...own.stops])],
+    render: (m, gen = true, tools) => pick(tools).render(m, gen, tools),
+    pieces: (m, gen = true, tools) => pick(tools).pieces(m, gen, tools),
+  };
 }
 
 /**

@@ -5,15 +5,15 @@
  */
 import { randomInt } from 'node:crypto';
 import type { ChatTemplate } from './templates.js';
-import type { ToolFunction } from './readTools.js';
-import { LLAMA3_JSON } from './llama3Syntax.js';
+import type { ToolFunction } from './toolCalls/readTools.js';
+import { LLAMA3_JSON } from './toolCalls/llama3Syntax.js';
 
-export { HERMES } from './hermesSyntax.js';
-export { LF_DEFAULT } from './lfDefaultSyntax.js';
-export { LLAMA3_JSON } from './llama3Syntax.js';
-export { ToolError } from './toolError.js';
-// The tools' shape and reading them has no Node in it, so the web page validates a pasted tools list with it too.
-export { readTools, type ToolFunction } from './readTools.js';
+export { HERMES } from './toolCalls/hermesSyntax.js';
+export { LF_DEFAULT } from './toolCalls/lfDefaultSyntax.js';
+export { LLAMA3_JSON } from './toolCalls/llama3Syntax.js';
+export { ToolError } from './toolCalls/toolError.js';
+// The tools' shape and reading them need no Node, so the web page checks a pasted tools list with them too.
+export { readTools, type ToolFunction } from './toolCalls/readTools.js';
 
 export interface ToolCall {
   /** The call's id ("call_…"): OpenAI's clients match a tool message to its call by it. */
@@ -36,6 +36,7 @@ export interface ToolRequest {
 
 /** A finished reply split into its text and its calls (ids are the caller's to give). */
 export interface ParsedReply {
+  /** The text before the calls (and, in Hermes' format, any after them, on a line of its own). */
   content: string;
   calls: Array<Omit<ToolCall, 'id'>>;
 }
@@ -54,8 +55,12 @@ export interface ToolCallSyntax {
   parse(text: string, tools: ToolFunction[]): ParsedReply;
   /** For tool_choice "required" or a named function: the constrained form a reply takes. */
   required(tools: ToolFunction[], parallel: boolean): RequiredCall;
-  /** While streaming: whether the reply so far may still become a call, so its text is held back. */
-  mayBeCall(textSoFar: string): boolean;
+  /**
+   * While streaming: whether the reply so far may still become a call, so its text is held back. Text it says no
+   * to is content whatever follows (the finished reply's `content` starts with it, trailing whitespace aside); it
+   * says no as soon as a call is ruled out. Given the request's `tools`, a name none of theirs rules one out too.
+   */
+  mayBeCall(textSoFar: string, tools?: ToolFunction[]): boolean;
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

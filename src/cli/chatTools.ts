@@ -4,7 +4,7 @@
  * playing the tool for each result. Colour only on a terminal; piped output stays plain text.
  */
 import type { Message } from '../chat/messages.js';
-import { pyJson } from '../chat/pyJson.js';
+import { pyJson } from '../chat/toolCalls/pyJson.js';
 import type { ToolCall, ToolFunction } from '../chat/tools.js';
 
 const paint = (tty: boolean, code: string, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);

@@ -105,7 +105,7 @@ export async function chooseModel(v: ModelFlagValues, command = 'chat'): Promise
 }
 
 /** Resolve and load the model the flags name, wired to its template (chat/model.ts). */
-export async function openModel(v: ModelFlagValues, extra: { parallel?: number; model?: ResolvedModel & { demoNotice?: string }; command?: string } = {}): Promise<ChatModel> {
+export async function openModel(v: ModelFlagValues, extra: { parallel?: number; model?: ResolvedModel & { demoNotice?: string }; command?: string; embeddingContextSize?: number } = {}): Promise<ChatModel> {
   checkTemplateFlags(v);
   const fileSource = readTemplateFile(v['template-file']);
   // Check the flags before anything slow (making the demo model, loading gigabytes).
@@ -123,6 +123,7 @@ export async function openModel(v: ModelFlagValues, extra: { parallel?: number; 
     lora: chosen.lora || lora ? [...(chosen.lora ?? []), ...(lora ?? [])] : undefined,
     ropeFreqBase,
     parallel: extra.parallel,
+    embeddingContextSize: extra.embeddingContextSize,
   });
   try {
     return chatModel(engine, {

@@ -11,7 +11,8 @@ export function readToolsFile(path: string): ToolFunction[] {
   const raw = readSmallFile(path, 'tools file');
   let data: unknown;
   try {
-    data = JSON.parse(raw);
+    // A byte-order mark (Windows Notepad writes one) is no part of the JSON; JSON.parse chokes on the invisible character.
+    data = JSON.parse(raw.replace(/^\ufeff/, ''));
   } catch (e) {
     throw new UserError(`${path} is not valid JSON (${(e as Error).message.split('\n')[0]}); expected a list of tools like [{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]`);
   }

@@ -43,6 +43,8 @@ export async function checkFile(input: string, o: { from?: Format; valid?: strin
           reject(r.line, e.message, 'schema', r.value);
           continue;
         }
+        const asIs = isObject(r.value) ? ds.format.checkAsIs?.(r.value) : undefined;
+        if (asIs !== undefined) { reject(r.line, asIs, 'schema', r.value); continue; }
         const id = isObject(r.value) ? ID_KEYS.map((k) => (r.value as Record<string, unknown>)[k]).find((v) => typeof v === 'string' || typeof v === 'number') : undefined;
         if (id !== undefined) {
           const seen = ids.get(String(id));

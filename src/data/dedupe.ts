@@ -6,13 +6,43 @@ import { Problems } from './dataset.js';
 import { minhash, NearDuplicates, PERMS } from './minhash.js';
 
 /** Keys that label a row rather than say something: two rows that differ only there are duplicates. */
-const META_KEYS = new Set(['id', 'conversation_id', 'category', 'dataset', 'source', 'from', 'role']);
+const META_KEYS = new Set(['id', 'conversation_id', 'category', 'dataset', 'source', 'from', 'role', 'tool_call_id']);
 
 /** The text of a row: its strings in order, metadata left out. */
 export function rowText(v: unknown, key?: string, out: string[] = []): string[] {
   if (typeof v === 'string') { if (key === undefined || !META_KEYS.has(key)) out.push(v); }
   else if (Array.isArray(v)) for (const x of v) rowText(x, undefined, out);
   else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) rowText(x, k, out);
+  return out;
+}
+
+/** JSON text in a canonical layout (numbers as values: 1.0 and 1 are one); text that is not JSON as it is. */
+function canonical(s: unknown): string {
+  if (typeof s !== 'string') return JSON.stringify(s) ?? '';
+  try { return JSON.stringify(JSON.parse(s)); } catch { return s; }
+}
+
+/**
+ * The tool calls and tool definitions of a row as canonical JSON (ShareGPT's function_call values and tools;
+ * OpenAI's tool_calls, without their ids, and tools). Exact duplicates compare these as JSON, not as
+ * normalised text: normalising drops punctuation, so move(dx=-5) and move(dx=5) — different calls, and the
+ * call is what the model learns — would be one row.
+ */
+export function toolTexts(v: unknown, key?: string, out: string[] = []): string[] {
+  if (Array.isArray(v)) {
+    if (key === 'tool_calls') {
+      for (const tc of v) {
+        const fn = typeof tc === 'object' && tc !== null ? (tc as Record<string, unknown>).function : undefined;
+        const f = typeof fn === 'object' && fn !== null ? fn as Record<string, unknown> : {};
+        out.push(JSON.stringify([f.name ?? null, typeof f.arguments === 'string' ? canonical(f.arguments) : f.arguments ?? null]));
+      }
+    } else if (key === 'tools') out.push(canonical(v));
+    else for (const x of v) toolTexts(x, undefined, out);
+  } else if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    if (o.from === 'function_call' && typeof o.value === 'string') out.push(canonical(o.value));
+    for (const [k, x] of Object.entries(o)) if (k !== 'value' || o.from !== 'function_call') toolTexts(x, k, out);
+  } else if (key === 'tools' && typeof v === 'string') out.push(canonical(v));
   return out;
 }
 
@@ -59,7 +89,7 @@ export async function dedupeFile(input: string, output: string, o: DedupeOptions
         if (report.rejected.addIfBroken(r)) continue;
         const text = normalise(rowText(r.value).join('\n'));
         // 16 bytes of SHA-1 as the key: 1e-29 odds of a false match, and 24 bytes a row instead of the text.
-        const key = createHash('sha1').update(text).digest('base64').slice(0, 22);
+        const key = createHash('sha1').update(text).update('\0').update(toolTexts(r.value).join('\n')).digest('base64').slice(0, 22);
         const first = seen.get(key);
         if (first !== undefined) { drop(r.line, first, 'exact', r.value); continue; }
         if (o.near) {

@@ -8,6 +8,7 @@ import { MAX_DEPTH, type ReadLimits, tooDeep } from './io/limits.js';
 import { RowSink, withSinks } from './io/sink.js';
 import { openDataset, Problems, Tally } from './dataset.js';
 import { type DataRecord, RowError } from './record.js';
+import { defaultToolPromptProblem } from './tools.js';
 
 const SHAREGPT_TAGS = { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', system_tag: 'system' };
 /** All seven tags, in the order of LLaMA-Factory's DatasetAttr; the two tool tags are its defaults, as glaive_toolcall uses them. */
@@ -54,6 +55,8 @@ export interface ExportedDataset {
   lost: Tally;
   /** Some row has tools or tool turns: the entry has the tools column and the tool tags. */
   tools: boolean;
+  /** Rows whose tools LLaMA-Factory's default tool prompt cannot write (train init refuses them under that prompt): the first one and why. */
+  defaultToolPrompt?: { rows: number; line: number; reason: string };
 }
 
 /** LLaMA-Factory's own dataset_info.json is about 30 KB. */
@@ -128,6 +131,8 @@ async function exportInto(inputs: string[], dir: string, names: string[], read: 
             if (rec.system) has.system = true;
             if (rec.tools) has.tools = true;
             if (!has.toolTurns && (rec.kind === 'chat' ? rec.turns : rec.prompt).some((t) => t.role === 'call' || t.role === 'tool')) has.toolTurns = true;
+            const why = rec.tools?.length ? defaultToolPromptProblem(rec.tools) : undefined;
+            if (why) { if (ex.defaultToolPrompt) ex.defaultToolPrompt.rows++; else ex.defaultToolPrompt = { rows: 1, line: r.line, reason: why }; }
           }
           sink.write((kind === 'text' ? text : sharegpt).write(rec, (what) => ex.lost.add(what)));
         }

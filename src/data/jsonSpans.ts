@@ -71,3 +71,43 @@ export function memberSpans(s: string, at: Span = { start: 0, end: s.length }): 
     if (s[i++] === '}') return out;
   }
 }
+
+/**
+ * The JSON text with each string *value* (never a key) passed through `f`, which gets the decoded string, the
+ * key of the member it is in (for an array element, the array's key) and how many containers hold it. Values
+ * `f` leaves as they are keep their characters; changed ones are written as JSON.stringify writes them. So a
+ * rewrite of the texts inside a function call cannot break the JSON around them (data rewrite).
+ */
+export function mapJsonStrings(s: string, f: (v: string, key: string | undefined, depth: number) => string): string {
+  let out = '';
+  let last = 0;
+  const keys: (string | undefined)[] = []; // per open container: the key its current member has
+  const objects: boolean[] = [];
+  let expectKey = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) {
+      const end = skipString(s, i);
+      const v = JSON.parse(s.slice(i, end)) as string;
+      if (expectKey) {
+        keys[keys.length - 1] = v;
+        expectKey = false;
+      } else {
+        const w = f(v, keys[keys.length - 1], keys.length);
+        if (w !== v) { out += s.slice(last, i) + JSON.stringify(w); last = end; }
+      }
+      i = end - 1;
+    } else if (c === 0x7b || c === 0x5b) {
+      const inherited = keys[keys.length - 1];
+      objects.push(c === 0x7b);
+      keys.push(c === 0x7b ? undefined : inherited);
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      objects.pop();
+      keys.pop();
+    } else if (c === 0x2c) {
+      expectKey = objects[objects.length - 1] === true;
+    }
+  }
+  return out + s.slice(last);
+}

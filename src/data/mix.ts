@@ -7,7 +7,11 @@ import { seededRandom, selection, shuffle } from './random.js';
 import { RowError, Unrepresentable } from './record.js';
 
 export interface MixSource { path: string; weight: number }
-export interface MixSourceReport { path: string; format: FormatName; weight: number; usable: number; taken: number; rejected: Problems; dropped: Tally }
+export interface MixSourceReport {
+  path: string; format: FormatName; weight: number; usable: number; taken: number; rejected: Problems; dropped: Tally;
+  /** The source's rows the target format keeps with something left out (text beside a tool call, the tools…), by what. */
+  lost: Tally;
+}
 export interface MixReport { to: FormatName; written: number; sources: MixSourceReport[] }
 
 /** "data/a.jsonl:0.5" → {path, weight}; no ":number" suffix means weight 1. */
@@ -47,12 +51,12 @@ export async function mixFiles(sources: MixSource[], output: string, o: { n: num
   for (const s of sources) {
     const ds = await openDataset(s.path, { read: o.read });
     to ??= ds.format;
-    const rep: MixSourceReport = { path: s.path, format: ds.format.name, weight: s.weight, usable: 0, taken: 0, rejected: new Problems(), dropped: new Tally() };
+    const rep: MixSourceReport = { path: s.path, format: ds.format.name, weight: s.weight, usable: 0, taken: 0, rejected: new Problems(), dropped: new Tally(), lost: new Tally() };
     const target = to;
     for await (const batch of ds.batches) {
       for (const r of batch) {
         if (rep.rejected.addIfBroken(r)) continue;
-        try { target.write(ds.format.read(r.value), () => {}); rep.usable++; } catch (e) {
+        try { target.write(ds.format.read(r.value), (what) => rep.lost.add(what)); rep.usable++; } catch (e) {
           if (e instanceof RowError) rep.rejected.add({ line: r.line, reason: e.message });
           else if (e instanceof Unrepresentable) rep.dropped.add(e.message);
           else throw e;

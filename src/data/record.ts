@@ -3,7 +3,7 @@
  * functions between its JSON rows and these records, so any format converts to any other.
  */
 import { isBlank, isEmptyText, isText, RawText, type Text, textOf } from './text.js';
-import { callJson, pyJson } from './toolJson.js';
+import { callJson, defaultCallId, pyJson } from './toolJson.js';
 
 export type Role = 'user' | 'assistant';
 /** Texts are strings, or a file's raw JSON string bytes when `convert` passes them through undecoded. */
@@ -99,7 +99,8 @@ function sameSide(prev: ChatTurn, t: ChatTurn, i: number): string {
 
 /**
  * Roles alternate as LLaMA-Factory requires: the user (or tool results) at turns 1, 3, …, the assistant (an answer
- * or a tool call) at 2, 4, …; a tool result answers the tool call right before it. `endOn` is the side the
+ * or a tool call) at 2, 4, …; and a tool result answers the tool call right before it, which LLaMA-Factory does not
+ * check (a result after a text answer is a call lost in translation, as in its zh demo). `endOn` is the side the
  * conversation ends on: the assistant's for a conversation (an answer or a call is what is learned), the user's
  * for a pair's prompt. Text messages may not be empty.
  */
@@ -140,6 +141,28 @@ export function turnTexts(t: ChatTurn): string[] {
   if (t.role === 'call') return [...(t.content ? [textOf(t.content)] : []), callJson(t.calls)];
   if (t.role === 'tool') return t.results.map((x) => textOf(x.content));
   return [textOf(t.content)];
+}
+
+/**
+ * The turns with each result turn in the order of the calls it answers, for formats that match results to calls
+ * by position (ShareGPT's observation, text). OpenAI's tool messages may answer parallel calls in any order (the
+ * tool_call_id says which): written as they came, the first call would be paired with the second call's result.
+ * Results that do not answer each call exactly once stay as they are.
+ */
+export function resultsInCallOrder(turns: ChatTurn[]): ChatTurn[] {
+  let k = 0;
+  let ids: string[] = [];
+  return turns.map((t, i) => {
+    if (t.role === 'call') {
+      ids = t.calls.map((c, j) => (c.id !== undefined ? textOf(c.id) : defaultCallId(k + j)));
+      k += t.calls.length;
+      return t;
+    }
+    if (t.role !== 'tool' || turns[i - 1]?.role !== 'call' || !t.results.some((r) => r.callId !== undefined) || t.results.length !== ids.length) return t;
+    const byId = new Map(t.results.map((r, j) => [r.callId !== undefined ? textOf(r.callId) : ids[j], r]));
+    if (byId.size !== ids.length || !ids.every((id) => byId.has(id))) return t;
+    return { role: 'tool', results: ids.map((id) => ({ content: byId.get(id)!.content })) };
+  });
 }
 
 /** {id} when the row has one, {} otherwise: records carry no `id: undefined`. */

@@ -5,6 +5,7 @@ import type { ReadLimits } from './io/limits.js';
 import { RowSink, withSinks } from './io/sink.js';
 import { readRows } from './io/source.js';
 import { Problems } from './dataset.js';
+import { mapJsonStrings } from './jsonSpans.js';
 
 /** A rule as written in a rules file. */
 export interface RuleSpec {
@@ -28,7 +29,7 @@ export interface Rule {
 }
 
 /** Keys whose values are identifiers, not text: never rewritten. */
-const ID_KEYS = new Set(['id', 'conversation_id', 'from', 'role']);
+const ID_KEYS = new Set(['id', 'conversation_id', 'from', 'role', 'tool_call_id']);
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -92,27 +93,61 @@ export function identityPreset(name: string, author: string): RuleSpec[] {
   ];
 }
 
-/** Apply the rules to every string of a value (ids and role names excepted), in rule order. */
+/**
+ * Tool JSON held as text: a ShareGPT function_call value, a "tools" string, an OpenAI call's "arguments". Its
+ * JSON is read by LLaMA-Factory (json.loads in FunctionFormatter and ToolFormatter), so rules change only the
+ * string values inside it: a rule like "," → "，" run over the text would break it and stop the training run.
+ */
+function rewriteJsonText(s: string, rewrite: (v: string) => string, keep: (key: string | undefined, depth: number) => boolean): string {
+  try { JSON.parse(s); } catch { return rewrite(s); } // not JSON: data check rejects it; rewritten as text
+  return mapJsonStrings(s, (v, key, depth) => (keep(key, depth) ? v : rewrite(v)));
+}
+
+/** In a tool definition only the descriptions are text: names, types, required and enum values are identifiers. */
+const isToolText = (key: string | undefined) => key === 'description' || key === 'title';
+
+/**
+ * Apply the rules to every string of a value (ids and role names excepted), in rule order. Tool calls and tool
+ * definitions keep their JSON and their identifiers: only the call arguments' strings and the tools'
+ * descriptions are rewritten (a call's name must still match its tool's).
+ */
 function applyRules(rules: Rule[], value: unknown): { value: unknown; dropped?: Rule } {
   const touched = new Set<Rule>();
-  const walk = (v: unknown, key?: string): unknown => {
+  const rewrite = (v: string): string => {
+    let s = v;
+    for (const r of rules) {
+      if (r.kind === 'drop') {
+        r.pattern.lastIndex = 0;
+        if (r.pattern.test(s)) throw new Dropped(r);
+        continue;
+      }
+      s = s.replace(r.pattern, () => { r.hits++; touched.add(r); return r.with; });
+    }
+    return s;
+  };
+  const anyValue = () => false;
+  // Arguments given as an object (Hugging Face's form) are text like the JSON string form's values.
+  const inside = (within: 'text' | 'tools' | 'call', k: string) =>
+    within === 'text' && k === 'tools' ? 'tools' : within === 'text' && k === 'tool_calls' ? 'call' : within === 'call' && k === 'arguments' ? 'text' : within;
+  /** `within`: the part of a row the value is in: plain text, a tools list, or an OpenAI tool call. */
+  const walk = (v: unknown, key?: string, within: 'text' | 'tools' | 'call' = 'text', inCallTurn = false): unknown => {
     if (typeof v === 'string') {
       if (key !== undefined && ID_KEYS.has(key)) return v;
-      let s = v;
-      for (const r of rules) {
-        if (r.kind === 'drop') {
-          r.pattern.lastIndex = 0;
-          if (r.pattern.test(s)) throw new Dropped(r);
-          continue;
-        }
-        s = s.replace(r.pattern, () => { r.hits++; touched.add(r); return r.with; });
+      if (key === 'arguments' && within !== 'tools') return rewriteJsonText(v, rewrite, anyValue);
+      if (key === 'tools') return rewriteJsonText(v, rewrite, (k) => !isToolText(k));
+      if (within === 'tools') return isToolText(key) ? rewrite(v) : v;
+      if (within === 'call') return v;
+      if (key === 'value' && inCallTurn) {
+        const list = v.trimStart().startsWith('[');
+        return rewriteJsonText(v, rewrite, (k, depth) => k === 'name' && depth === (list ? 2 : 1));
       }
-      return s;
+      return rewrite(v);
     }
-    if (Array.isArray(v)) return v.map((x) => walk(x));
+    if (Array.isArray(v)) return v.map((x) => walk(x, key, within));
     if (typeof v === 'object' && v !== null) {
+      const call = (v as Record<string, unknown>).from === 'function_call';
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = walk(x, k);
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, k, inside(within, k), call);
       return out;
     }
     return v;

@@ -18,6 +18,12 @@ export interface LoadOptions {
   ropeFreqBase?: number;
   /** Tokens per decode batch (llama.cpp n_batch). */
   batchSize?: number;
+  /**
+   * Most tokens one embedding input may have (BOS included). Default 512, at most the model's training context:
+   * llama.cpp must take an input in one batch to pool it, and its embedding context keeps vocabulary-sized logits
+   * for every token of that batch (about 1 MB per token for Llama-3's 128256 tokens), as llama-server's --ubatch 512 does.
+   */
+  embeddingContextSize?: number;
   gpu?: 'auto' | false;
 }
 
@@ -119,6 +125,27 @@ export interface ModelInfo {
   bosId?: number;
   /** Token ids run from 0 to vocabSize - 1. */
   vocabSize: number;
+  /** What `embed` gives; undefined for a model that cannot embed (a reranker). */
+  embedding?: EmbeddingInfo;
+}
+
+export interface EmbeddingInfo {
+  /** Numbers in each vector (llama.cpp's n_embd_out). */
+  size: number;
+  /** Most tokens one input may have, BOS included (LoadOptions.embeddingContextSize). */
+  maxTokens: number;
+  /**
+   * How the token vectors become one: the GGUF's own pooling_type (an embedding model's CLS, mean or last token), and
+   * mean for a model that states none, as llama-server --pooling mean and ollama embed with a decoder chat model.
+   */
+  pooling: 'mean' | 'cls' | 'last';
+}
+
+export interface EmbedResult {
+  /** One per input, in order; as llama.cpp pools them, not normalised (the APIs normalise as theirs do). */
+  vectors: number[][];
+  /** Tokens each input was embedded from, BOS included. */
+  tokens: number[];
 }
 
 export interface Engine {
@@ -140,5 +167,18 @@ export interface Engine {
    * Closing the returned engine frees only that context.
    */
   withAdapters(lora: LoraAdapter[]): Promise<Engine>;
+  /**
+   * The tokens an embedding of `input` reads: a text's tokens (as text: special-token names are plain characters), or
+   * token ids as given, with the BOS (and the EOS) the tokenizer adds, unless already there; what node-llama-cpp's
+   * getEmbeddingFor and llama-server's /v1/embeddings read.
+   */
+  embeddingTokens(input: string | number[]): number[];
+  /**
+   * One vector per input from a context of its own (generation's KV cache is never touched), one input at a time;
+   * each decode takes its turn between the generation steps of this engine, never on the same cores at the same time,
+   * and the running generations keep at least half the time (lockstep.ts `alone`).
+   * An input over `info.embedding.maxTokens` is a UserError. Stops between inputs when `signal` aborts.
+   */
+  embed(inputs: Array<string | number[]>, o?: { signal?: AbortSignal }): Promise<EmbedResult>;
   close(): Promise<void>;
 }

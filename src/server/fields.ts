@@ -2,7 +2,7 @@
 
 import { type Message, roleOf, TOOL_ROLE_HINT } from '../chat/messages.js';
 import { type FieldRule, refuseUnsupported } from './fieldRules.js';
-import { badRequest } from './http.js';
+import { badRequest, shown } from './http.js';
 import { linkToolResults, messageToolCalls } from './toolFields.js';
 
 type Body = Record<string, unknown>;
@@ -67,7 +67,7 @@ export function messageList(body: Body, key = 'messages', rules: FieldRule[] = [
     refuseUnsupported(m as Body, rules, `${at}.`);
     const { role: given, content, tool_calls: calls } = m as Body;
     const role = roleOf(given, true);
-    if (!role) throw badRequest(`${at}.role is ${JSON.stringify(given)}; ${TOOL_ROLE_HINT}`, `${at}.role`);
+    if (!role) throw badRequest(`${at}.role is ${shown(given)}; ${TOOL_ROLE_HINT}`, `${at}.role`);
     const text = messageText(content, `${at}.content`);
     if (calls === undefined || calls === null || (Array.isArray(calls) && calls.length === 0)) return { role, content: text };
     if (role !== 'assistant') throw badRequest(`${at}.tool_calls is only for assistant messages (this one is "${given}")`, `${at}.tool_calls`);
@@ -84,7 +84,7 @@ function messageText(content: unknown, at: string): string {
     return content.map((p, j) => {
       const part = p as Body | null;
       if (part?.type === 'text' && typeof part.text === 'string') return part.text;
-      throw badRequest(`${at}[${j}] is a ${JSON.stringify(part?.type ?? typeOf(p))} part; this model reads text parts only`, `${at}[${j}]`);
+      throw badRequest(`${at}[${j}] is a ${shown(part?.type ?? typeOf(p))} part; this model reads text parts only`, `${at}[${j}]`);
     }).join('');
   }
   throw badRequest(`${at} must be a string or a list of text parts (got ${typeOf(content)})`, at);

@@ -6,7 +6,7 @@ import type { GenerateResult, OutputFormat, Sampling, TokenLogprob } from '../en
 import { ApiError } from './http.js';
 import type { Metrics } from './metrics.js';
 import type { ServedModel } from './models.js';
-import { forcedFormat, type Reply, ReplyTools, toolPrompt } from './tools.js';
+import { forcedFormat, pythonTag, type Reply, ReplyTools, toolPrompt } from './tools.js';
 
 /**
  * The one internal request every API (OpenAI, ollama, the simple API, the web UI) translates to: a
@@ -133,10 +133,11 @@ async function decode(job: GenerationJob, prompt: number[], signal: AbortSignal,
   const queuedMs = performance.now() - t0;
   job.onStart?.();
   const replies = new Array<Reply>(job.n);
+  const tag = tools && pythonTag(model);
   const choices = await allOrNothing(signal, Array.from({ length: job.n }, (_, index) => async (signal: AbortSignal) => {
     let first: number | undefined;
     const pending: TokenLogprob[] = [];
-    const held = tools && new ReplyTools(model, tools);
+    const held = tools && new ReplyTools(model, tools, tag);
     const r = await engine.generate({
       prompt,
       maxTokens: job.maxTokens ?? Infinity,
@@ -150,8 +151,9 @@ async function decode(job: GenerationJob, prompt: number[], signal: AbortSignal,
       logprobs: job.logprobs,
       // A forced tool call (tool_choice "required" or a named function) is written under its schema's grammar.
       format: job.format ?? forcedFormat(model, tools),
-      onToken: (_t, lp) => {
+      onToken: (t, lp) => {
         first ??= performance.now();
+        held?.token(t);
         metrics.token();
         if (lp) pending.push(lp);
       },
@@ -160,7 +162,7 @@ async function decode(job: GenerationJob, prompt: number[], signal: AbortSignal,
         if (piece) job.onDelta?.(index, piece.text, piece.logprobs);
       },
     });
-    const done = held?.end(r.text);
+    const done = held?.end(r.text, r.finishReason);
     if (done?.rest) job.onDelta?.(index, done.rest.text, done.rest.logprobs);
     replies[index] = done?.reply ?? { content: r.text, calls: [] };
     const end = performance.now();

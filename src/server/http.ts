@@ -18,6 +18,17 @@ export class ApiError extends Error {
 
 export const badRequest = (message: string, param: string | null = null) => new ApiError(400, message, 'invalid_request_error', param);
 
+/** A client's value as an error message quotes it: its JSON, cut short, so that a megabyte sent is not a megabyte back. */
+export function shown(v: unknown, max = 60): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** A message built elsewhere around a client's value (chat/tools.ts readTools), kept to one readable line: its start and its advice. */
+export function clipped(message: string, max = 400): string {
+  return message.length > max ? `${message.slice(0, max / 2)}…${message.slice(-max / 2)}` : message;
+}
+
 /** Request bodies above this are refused with 413 before they are read into memory. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 

@@ -3,7 +3,7 @@ import type { Engine } from '../engine/types.js';
 import { UserError } from '../errors.js';
 import { Admission } from './admission.js';
 import { ApiServer, type ServerOptions } from './app.js';
-import { ModelRegistry, type ServedModel } from './models.js';
+import { type EmbeddingModel, ModelRegistry, type ServedModel } from './models.js';
 
 export interface LoraModule {
   name: string;
@@ -18,6 +18,8 @@ export interface StartOptions extends ServerOptions {
   loraModules?: LoraModule[];
   /** Requests beyond the running ones that may wait; more get 429. */
   maxQueue: number;
+  /** A model for the embedding APIs only (serve --embedding-model), loaded after the base model; without it, the base model embeds. */
+  embeddingModel?: { name: string; load: () => Promise<Engine> };
 }
 
 export interface RunningServer {
@@ -33,6 +35,9 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   for (const l of o.loraModules ?? []) {
     if (names.has(l.name)) throw new UserError(`the model name "${l.name}" is used twice; give each --lora-modules entry its own name`);
     names.add(l.name);
+  }
+  if (o.embeddingModel && names.has(o.embeddingModel.name)) {
+    throw new UserError(`the embedding model's name "${o.embeddingModel.name}" is also a served model's; give it another (--embedding-model-name)`);
   }
   const server = new ApiServer(o);
   const url = await server.listen();
@@ -52,7 +57,17 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       // An adapter shares the base model's vocabulary, so its template and stops are the base model's.
       loras.push(served(l.name, { ...base, engine, demoNotice: undefined }, { parent: o.modelName, adapterPath: l.path }));
     }
-    const models = new ModelRegistry(served(o.modelName, base), loras);
+    let embedder: EmbeddingModel;
+    if (o.embeddingModel) {
+      const engine = await o.embeddingModel.load();
+      engines.unshift(engine);
+      if (!engine.info.embedding) throw new UserError(`--embedding-model ${engine.info.path} gives no embedding vectors (it is a reranker: its pooling_type is rank)`);
+      // As many requests embed at once as decode at once (--parallel); their inputs take turns.
+      embedder = { id: o.embeddingModel.name, engine, admission: new Admission(base.engine.info.parallel, o.maxQueue), created, separate: true };
+    } else {
+      embedder = { id: o.modelName, engine: base.engine, admission: new Admission(base.engine.info.parallel, o.maxQueue), created, separate: false };
+    }
+    const models = new ModelRegistry(served(o.modelName, base), loras, embedder);
     server.setModels(models);
     return {
       server, url, models,

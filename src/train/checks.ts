@@ -33,6 +33,21 @@ export function checkTemplate(config: TrainConfig, model: TrainModel, recipeName
   return [];
 }
 
+/**
+ * LLaMA-Factory's templates with a tool format of their own (format_tools=ToolFormatter(tool_format=…) in
+ * template.py at ff6d4d12): every other template writes tools with DefaultToolUtils' prompt.
+ */
+const OWN_TOOL_FORMAT = new Set([
+  'llama3', 'llama4', 'mllama', 'llava_next_llama3', 'bailing_v2', 'chatglm3', 'gemma4', 'gemma4n', 'glm4', 'glm4_moe', 'glm4v',
+  'glm4_5v', 'glm_ocr', 'glm4_7', 'glmz1', 'keye_vl', 'lfm2', 'lfm2_vl', 'moss_vl', 'llava_next_mistral', 'llava_next_qwen',
+  'llava_next_video_mistral', 'mimo', 'mimo_v2', 'mimo_vl', 'minimax1', 'minimax2', 'ministral', 'mistral', 'mistral_small',
+  'ministral3', 'pixtral', 'qwen', 'qwen3', 'qwen3_nothink', 'qwen2_omni', 'qwen3_omni', 'qwen3_omni_nothink', 'qwen2_vl',
+  'qwen3_vl', 'qwen3_vl_nothink', 'qwen3_5', 'qwen3_5_nothink', 'qwen3_6', 'seed_oss', 'aeva',
+]);
+
+/** Does this template write the tools with LLaMA-Factory's default tool prompt (tool_utils.py DefaultToolUtils)? */
+export const usesDefaultToolPrompt = (template: string) => !OWN_TOOL_FORMAT.has(template);
+
 /** LLaMA-Factory's config, in the estimate's terms. */
 export function trainingMethod(config: TrainConfig): Method {
   if (config.finetuning_type === 'full' || config.finetuning_type === 'freeze') return config.pure_bf16 === true ? 'full-16' : 'full-amp';

@@ -7,7 +7,7 @@ import { NATIVE_TEMPLATES } from '../chat/templates.js';
 import { UserError } from '../errors.js';
 import { gib } from '../estimate/terms.js';
 import { checkConfig, parseOverride, type TrainConfig, type TrainValue } from './args.js';
-import { checkCombination, checkRanges, checkTemplate, chooseZero, estimateRun, gpuMemory, type MemoryPlan, perGpuBytes, suggestCutoff, trainingMethod } from './checks.js';
+import { checkCombination, checkRanges, checkTemplate, chooseZero, estimateRun, gpuMemory, type MemoryPlan, perGpuBytes, suggestCutoff, trainingMethod, usesDefaultToolPrompt } from './checks.js';
 import type { ModelShape } from '../estimate/shape.js';
 import { DS_CONFIG, DS_FILE, type ZeroStage } from './deepspeed.js';
 import { tokenLengths, type LengthStats } from './lengths.js';
@@ -159,8 +159,19 @@ export async function initRun(o: InitOptions): Promise<InitResult> {
     const datasets = await exportLlamaFactory(o.data, join(tmp, RUN_FILES.data), { names });
     const need = neededKind(config.stage);
     for (const ds of datasets) if (ds.kind !== need) throw new UserError(wrongKind(ds, need, config, recipe));
+    // Template default (a base model's) writes tools with LLaMA-Factory's default tool prompt, which stops the run
+    // with a KeyError or TypeError on some tool lists the llama3 template takes: refused here, not hours later.
+    const template = String(config.template ?? '');
+    for (const ds of datasets) {
+      const p = ds.defaultToolPrompt;
+      if (p && usesDefaultToolPrompt(template)) {
+        throw new UserError(`${ds.input}:${p.line}: ${p.reason}; LLaMA-Factory's default tool prompt (template ${template}) stops the run on it${p.rows > 1 ? ` (${p.rows} rows like it)` : ''}: fix the tools, or train an Instruct model with template llama3`);
+      }
+    }
     for (const ds of datasets) {
         if (ds.rejected.count) warnings.push(`warning: ${ds.input}: ${ds.rejected.count} of ${ds.rows} rows are broken and were left out (llama3-zh data check ${ds.input} lists them)`);
+      // ShareGPT holds no text beside a tool call and no call ids: export keeps the row and says what it left out.
+      for (const [what, k] of ds.lost.counts) warnings.push(`warning: ${ds.input}: ${k} of ${ds.rows} rows kept with a loss: ${what}`);
       if (ds.otherKind.total) warnings.push(`warning: ${ds.input}: ${ds.otherKind.total} rows of another kind were left out (${[...ds.otherKind.counts.keys()].join('; ')})`);
     }
     const cutoff = typeof config.cutoff_len === 'number' ? config.cutoff_len : 2048;

@@ -3,7 +3,7 @@
  * `chat --tools`), the calls of a streamed reply put together from OpenAI's delta.tool_calls, the calls that wait for
  * the person playing the tool, and turns as OpenAI's API takes them. (toolBlocks.ts shows them.)
  */
-import { readTools } from '../chat/readTools.js';
+import { readTools } from '../chat/toolCalls/readTools.js';
 
 /** A call as the page keeps it: OpenAI's wire form, the arguments the JSON string the server sent. */
 export interface PageCall { id: string; name: string; arguments: string }

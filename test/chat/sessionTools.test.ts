@@ -63,6 +63,16 @@ test('text before a call is the reply\'s content, streamed; the call is not', as
   assert.deepEqual(a.toolCalls.map((c) => c.name), ['get_weather']);
 });
 
+test('a reply cut short by max_tokens is text, shown at its end: it may be half a call', async () => {
+  const s = new ChatSession(model, { ...greedy, maxTokens: 5 }, undefined, [], tools);
+  let shown = '';
+  const a = await s.ask('北京今天天气怎么样？', { onText: (d) => (shown += d) });
+  assert.equal(a.finishReason, 'length');
+  assert.ok(CALL.startsWith(a.text) && a.text.length < CALL.length, a.text);
+  assert.deepEqual([a.content, shown, a.toolCalls], [a.text, a.text, []]);
+  assert.deepEqual(s.pendingCalls(), []);
+});
+
 test('without tools nothing is parsed: the call is the reply\'s text', async () => {
   const s = new ChatSession(model, greedy, undefined);
   let shown = '';

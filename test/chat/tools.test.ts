@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { NATIVE_TEMPLATES, resolveTemplate } from '../../src/chat/templates.js';
-import { defaultCalls, hermesCall, llama3Calls } from '../../src/chat/toolPrompts.js';
+import { defaultCalls, hermesCall, llama3Calls } from '../../src/chat/toolCalls/toolPrompts.js';
 import { HERMES, LF_DEFAULT, LLAMA3_JSON, newCallId, readTools, ToolError, type ToolFunction, toolSyntaxFor } from '../../src/chat/tools.js';
 import { UserError } from '../../src/errors.js';
 
@@ -143,10 +143,11 @@ test('HERMES reads <tool_call> blocks; text before them is content', () => {
     { content: '我来查一下。', calls: [weather('北京'), { name: 'get_time', arguments: {} }] });
   // The last block may be unclosed (a required call's grammar ends with its JSON).
   assert.deepEqual(p('<tool_call>\n{"name": "get_time", "arguments": {}}'), { content: '', calls: [{ name: 'get_time', arguments: {} }] });
+  // Text after a closed block is content too (llama.cpp's and vLLM's Hermes parsers keep such calls).
+  assert.deepEqual(p('<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call> and then some text'), { content: 'and then some text', calls: [{ name: 'get_time', arguments: {} }] });
   for (const t of [
     '<tool_call>\n{"name": "get_stock", "arguments": {}}\n</tool_call>',
     '<tool_call>\n{"name": "get_time", "arguments": {}\n</tool_call>',
-    '<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call> and then some text',
     '<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>\n<tool_call>\nnot json\n</tool_call>',
     'The format is <tool_call>…</tool_call>.',
     '{"name": "get_time", "arguments": {}}',
@@ -177,7 +178,8 @@ test('parsing never throws on model output, and a reply with no call comes back 
     for (const syntax of [LLAMA3_JSON, HERMES, LF_DEFAULT]) {
       const r = syntax.parse(t, [...TOOLS, BRAVE, CODE]);
       if (!r.calls.length) assert.equal(r.content, t);
-      else assert.ok(t.startsWith(r.content));
+      // Hermes' content may also hold the text after its blocks, on a line of its own.
+      else assert.ok(syntax === HERMES ? r.content.split('\n').every((l) => t.includes(l)) : t.startsWith(r.content));
     }
   }), { seed: 16, numRuns: 2000 });
 });

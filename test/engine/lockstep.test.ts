@@ -55,3 +55,54 @@ test('a failing step rejects only its own request', async () => {
   assert.equal(await ok, 'fine');
   await assert.rejects(bad, /boom/);
 });
+
+test('a solo task (an embedding) runs between steps, never beside one, once the steps have had as long as the last solo', async () => {
+  // A clock of the test's own: each step takes 1, each solo 3, so the order is exact.
+  let clock = 0;
+  const l = new Lockstep(() => clock);
+  const order: string[] = [];
+  let steps = 0, solos = 0;
+  const tick = () => new Promise<void>((r) => setTimeout(r, 1));
+  const step = async () => {
+    assert.equal(solos, 0, 'a step ran beside a solo task');
+    if (steps++ === 0) order.push('s');
+    clock += 0.5; // two requests in each step
+    await tick();
+    steps--;
+  };
+  const solo = (name: string) => async () => {
+    assert.equal(steps + solos, 0, `${name} ran beside something`);
+    solos++;
+    order.push(name);
+    clock += 3;
+    await tick();
+    solos--;
+    return name;
+  };
+  const member = async (id: number) => {
+    l.join();
+    try { for (let i = 0; i < 8; i++) await l.next(id, step); } finally { l.leave(); }
+  };
+  const results = await Promise.all([member(0), member(1), l.alone(solo('A')), l.alone(solo('B')), l.alone(solo('C'))]);
+  assert.deepEqual(results.slice(2), ['A', 'B', 'C']);
+  assert.equal(order.join(' '), 's A s s s B s s s C s');
+});
+
+test('solo tasks run at once, one after another, when no request is running', async () => {
+  const l = new Lockstep();
+  const order: string[] = [];
+  const solo = (name: string) => async () => { order.push(`${name}<`); await new Promise((r) => setTimeout(r, 1)); order.push(`>${name}`); };
+  await Promise.all([l.alone(solo('a')), l.alone(solo('b'))]);
+  assert.deepEqual(order, ['a<', '>a', 'b<', '>b']);
+});
+
+test('a solo task that fails rejects only itself; the steps go on', async () => {
+  const l = new Lockstep();
+  l.join();
+  const bad = l.alone(async () => { throw new Error('boom'); });
+  const ok = l.next(0, async () => 'fine');
+  await assert.rejects(bad, /boom/);
+  assert.equal(await ok, 'fine');
+  l.leave();
+  assert.equal(await l.alone(async () => 'after'), 'after');
+});

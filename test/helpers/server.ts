@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { openModel } from '../../src/cli/modelFlags.js';
+import { loadEngine } from '../../src/engine/load.js';
 import { type LoraModule, type RunningServer, startServer } from '../../src/server/start.js';
 import { REPLY, testModel } from './models.js';
 
@@ -39,10 +40,18 @@ export interface TestServerOptions {
   specialTokensInContent?: boolean;
   /** --template-file FILE */
   templateFile?: string;
+  /** --template NAME */
+  template?: string;
   /** Where the server's problem log goes (internal errors). */
   warn?: (line: string) => void;
   /** --train-dir DIR…: the training view's run folders. */
   trainDirs?: string[];
+  /** --embedding-model FILE, as NAME. */
+  embeddingModel?: { name: string; path: string };
+  /** --embedding-ctx-size N */
+  embeddingCtx?: number;
+  /** --lora FILE[:SCALE] on the served model itself. */
+  lora?: string[];
 }
 
 /** A real server on a free port, in this process. */
@@ -59,7 +68,12 @@ export async function testServer(o: TestServerOptions = {}): Promise<RunningServ
     modelName: o.name ?? 'scripted',
     loraModules: o.loraModules,
     trainDirs: o.trainDirs,
-    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile }, { parallel: o.parallel ?? 8 }),
+    embeddingModel: o.embeddingModel && {
+      name: o.embeddingModel.name,
+      load: () => loadEngine({ modelPath: o.embeddingModel!.path, threads: 1, contextSize: 256, parallel: 1, embeddingContextSize: o.embeddingCtx }),
+    },
+    load: () => openModel({ model, threads: '1', 'ctx-size': String(o.ctx ?? 512), 'special-tokens-in-content': o.specialTokensInContent, 'template-file': o.templateFile, template: o.template, lora: o.lora },
+      { parallel: o.parallel ?? 8, embeddingContextSize: o.embeddingCtx }),
   });
 }
 

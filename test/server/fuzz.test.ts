@@ -34,6 +34,9 @@ const VALID: Record<string, Record<string, unknown>> = {
   '/api/chat': { model: 'scripted', messages: user('green'), stream: false, options: { num_predict: 8 } },
   '/api/generate': { model: 'scripted', prompt: '猫', stream: false, options: { num_predict: 8 } },
   '/api/show': { model: 'scripted' },
+  '/v1/embeddings': { model: 'scripted', input: ['红', '蓝'] },
+  '/api/embed': { model: 'scripted', input: '猫' },
+  '/api/embeddings': { model: 'scripted', prompt: '狗' },
   '/': { prompt: '狗', max_tokens: 8 },
   '/tokenize': { prompt: '你好' },
   '/detokenize': { tokens: [9906, 1917] },
@@ -44,7 +47,7 @@ const FIELDS = ['model', 'messages', 'prompt', 'max_tokens', 'max_completion_tok
   'repetition_penalty', 'presence_penalty', 'frequency_penalty', 'seed', 'stop', 'n', 'stream', 'stream_options', 'logprobs', 'top_logprobs',
   'echo', 'suffix', 'response_format', 'ignore_eos', 'user', 'options', 'format', 'raw', 'system', 'history', 'tokens', 'content',
   'add_special_tokens', 'add_special', 'with_pieces', 'name', 'keep_alive', 'tools', 'logit_bias', 'best_of', 'images',
-  'tool_choice', 'parallel_tool_calls', 'functions', 'function_call'];
+  'tool_choice', 'parallel_tool_calls', 'functions', 'function_call', 'input', 'encoding_format', 'dimensions', 'truncate'];
 
 const posts = SERVER_ROUTES.filter((r) => r.method === 'POST');
 const gets = SERVER_ROUTES.filter((r) => r.method === 'GET');

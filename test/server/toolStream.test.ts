@@ -30,11 +30,14 @@ test('held text that turns out to be no call goes out as soon as it is not one, 
   const code = run(LLAMA3_JSON, ['x = ', '{', 'a: 1', '}', ' done']);
   assert.deepEqual(code.out, ['x = ', null, '{a: 1', '}', ' done']);
   assert.deepEqual(code.reply, { content: 'x = {a: 1} done', calls: [] });
-  // A call of a function that was not offered is text: held while it might have been a call, sent at the end.
+  // A call of a function that was not offered is text: sent as soon as its name is none of the tools'.
   const other = run(LLAMA3_JSON, ['{"name": "launch", ', '"parameters": {}}']);
-  assert.deepEqual(other.out, [null, null]);
-  assert.equal(other.rest, '{"name": "launch", "parameters": {}}');
+  assert.deepEqual(other.out, ['{"name": "launch", ', '"parameters": {}}']);
+  assert.equal(other.rest, null);
   assert.deepEqual(other.reply.calls, []);
+  // One whose name may still grow into a tool's is held until the reply says otherwise.
+  const partial = run(LLAMA3_JSON, ['{"name": "get_', 'weather_now", ', '"parameters": {}}']);
+  assert.deepEqual(partial.out, [null, '{"name": "get_weather_now", ', '"parameters": {}}']);
   const hermes = run(HERMES, ['好的', '<tool', '_call>', '\n{"name": "get_weather", "arguments": {"city": "北京"}}\n</tool_call>']);
   assert.deepEqual(hermes.out, ['好的', null, null, null]);
   assert.deepEqual(hermes.reply.calls.map((c) => c.name), ['get_weather']);
@@ -56,7 +59,7 @@ test('each token asks about the text not yet sent, not the whole reply again', (
 test('the rest of a held reply keeps its log-probabilities when no call took them', () => {
   const r = new ReplyTools(modelWith(LLAMA3_JSON), auto);
   const lp = (token: number) => ({ token, logprob: -0.5, top: [] });
-  const pieces: Array<Piece | undefined> = [r.push('{"na', [lp(1)]), r.push('me": 1}', [lp(2)])];
+  const pieces: Array<Piece | undefined> = [r.push('{"na', [lp(1)]), r.push('me": "get_w', [lp(2)])];
   assert.deepEqual(pieces, [undefined, undefined]);
-  assert.deepEqual(r.end('{"name": 1}').rest, { text: '{"name": 1}', logprobs: [lp(1), lp(2)] });
+  assert.deepEqual(r.end('{"name": "get_w').rest, { text: '{"name": "get_w', logprobs: [lp(1), lp(2)] });
 });

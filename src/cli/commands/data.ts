@@ -121,7 +121,8 @@ async function convert(args: string[]) {
 const CHECK_HELP = `llama3-zh data check IN [--valid OUT] [--rejected OUT] [--from FORMAT] [--dry-run]
 
 Check every row: JSON syntax, the format's fields, empty messages, the order of roles (user first,
-then alternating, the assistant last; tool results right after a tool call, as LLaMA-Factory requires),
+then alternating, the assistant last, as LLaMA-Factory requires; and tool results right after a tool call,
+which LLaMA-Factory does not check: a result after a text answer would train as the user's turn),
 tool calls (valid JSON, a function of the row's tools, object arguments), the tools list (functions with a
 name and parameters), duplicate ids. Each problem is printed as IN:LINE[:COLUMN]:
 REASON (the first 20, then a count). The valid rows are written unchanged to one new file, the
@@ -318,13 +319,15 @@ async function mix(args: string[]) {
     const times = s.usable ? s.taken / s.usable : 0;
     console.log(`  ${s.path} (${s.format}, weight ${s.weight}): ${n(s.taken)} rows drawn from ${n(s.usable)}${times > 1 ? ` (each used ${times.toFixed(2)}× on average)` : ''}` +
       `${s.rejected.count ? `; ${plural(s.rejected.count, 'broken row')} skipped` : ''}${s.dropped.total ? `; ${plural(s.dropped.total, 'row')} not representable as ${r.to}` : ''}`);
+    for (const [what, k] of s.lost.counts) console.log(`    kept with a loss: ${plural(k, 'row')}: ${what}`);
   }
 }
 
 const REWRITE_HELP = `llama3-zh data rewrite IN (--rules FILE | --preset identity) [-o OUT] [--print-rules]
 
 Replace text and drop rows by rules, in every string of every row (ids and role names excepted), in
-the order the rules are given. Prints how many times each rule fired.
+the order the rules are given. Prints how many times each rule fired. Tool calls and tool definitions
+stay valid JSON: only the strings inside a call's arguments and the tools' descriptions are rewritten.
 
   --rules FILE      a JSON list of rules, each one of
                       {"replace": "ChatGPT", "with": "Llama3-Chinese"}    literal text
@@ -384,7 +387,7 @@ const DEDUPE_HELP = `llama3-zh data dedupe IN [-o OUT] [--threshold T] [--shingl
 
 Remove duplicate rows, keeping the first of each group, in one pass:
   exact   the same text after normalising (NFKC, lower case, spaces and punctuation removed;
-          ids and role names ignored)
+          ids and role names ignored), and the same tool calls and tools as JSON (-5 is not 5)
   near    MinHash over character K-shingles (64 hash functions, LSH bands), which works for Chinese;
           a row goes when its estimated Jaccard similarity to a kept row reaches T
 

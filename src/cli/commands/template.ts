@@ -65,7 +65,7 @@ export async function templateCommand(args: string[]): Promise<void> {
   }
   let data: unknown;
   try {
-    data = JSON.parse(raw);
+    data = JSON.parse(raw.replace(/^\ufeff/, ''));
   } catch (e) {
     throw new UserError(`${values.messages} is not valid JSON (${(e as Error).message.split('\n')[0]}); expected [{"role":"user","content":"..."}]`);
   }

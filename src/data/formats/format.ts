@@ -28,6 +28,11 @@ export interface Format {
   looksLike(o: Record<string, unknown>): boolean;
   /** Row → record; throws RowError saying what is wrong. */
   read(o: unknown): DataRecord;
+  /**
+   * For data check, which hands valid rows on unchanged: why a row `read` accepts cannot be used as it is (a
+   * shape read leniently that the format's trainers reject); undefined when it can.
+   */
+  checkAsIs?(o: Record<string, unknown>): string | undefined;
   /** Record → row; throws Unrepresentable when this format cannot hold the record at all. */
   write(r: DataRecord, lost: NoteLoss): Record<string, unknown>;
 }

@@ -1,4 +1,4 @@
-import { type ChatRecord, type PairRecord, turnTexts, type Turn } from '../record.js';
+import { type ChatRecord, type PairRecord, resultsInCallOrder, turnTexts, type Turn } from '../record.js';
 import { textOf } from '../text.js';
 import { callJson, RESULTS_SEP } from '../toolJson.js';
 import type { NoteLoss } from './format.js';
@@ -17,7 +17,7 @@ export function flattenPair(r: PairRecord, lost: NoteLoss): ChatRecord {
 export function plainTurns(chat: ChatRecord, format: string, lost: NoteLoss): Turn[] {
   if (chat.tools?.length) lost(`tool definitions dropped (${format} rows have no tools)`);
   if (chat.turns.some((t) => t.role === 'call' || t.role === 'tool')) lost(`tool calls and results written as assistant and user text (${format} rows have no tool roles)`);
-  return chat.turns.map((t): Turn => {
+  return resultsInCallOrder(chat.turns).map((t): Turn => {
     if (t.role === 'call') return { role: 'assistant', content: t.content ? `${textOf(t.content)}\n${callJson(t.calls)}` : callJson(t.calls) };
     if (t.role === 'tool') return { role: 'user', content: t.results.length === 1 ? t.results[0].content : t.results.map((x) => textOf(x.content)).join(RESULTS_SEP) };
     return t;
@@ -29,5 +29,5 @@ export function joinedText(r: ChatRecord | PairRecord, lost: NoteLoss): string {
   lost('roles dropped (plain text)');
   const chat = r.kind === 'pair' ? flattenPair(r, lost) : r;
   if (chat.tools?.length) lost('tool definitions dropped (plain text)');
-  return [...(chat.system ? [textOf(chat.system)] : []), ...chat.turns.flatMap(turnTexts)].join('\n\n');
+  return [...(chat.system ? [textOf(chat.system)] : []), ...resultsInCallOrder(chat.turns).flatMap(turnTexts)].join('\n\n');
 }

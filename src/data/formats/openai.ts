@@ -41,7 +41,7 @@ export function readOpenAIMessages(list: unknown, key: string, names?: Set<strin
   let system: Text | undefined;
   const turns: ChatTurn[] = [];
   let calls = 0;
-  let last: { turn: CallTurn; at: number; ids: string[] } | undefined;
+  let last: CallIds | undefined;
   list.forEach((m, i) => {
     const where = `${key}[${i}]: `;
     if (!isObject(m)) throw new RowError(`${key}[${i}] must be an object with "role" and "content"`);
@@ -56,7 +56,8 @@ export function readOpenAIMessages(list: unknown, key: string, names?: Set<strin
       const turn: CallTurn = { role: 'call', calls: readToolCalls(tc, where, names, calls) };
       const text = m.content === undefined || m.content === null ? undefined : content(m, where);
       if (text !== undefined && !isBlank(text)) turn.content = text;
-      last = { turn, at: i, ids: turn.calls.map((c, j) => (c.id !== undefined ? textOf(c.id) : defaultCallId(calls + j))) };
+      const ids = turn.calls.map((c, j) => (c.id !== undefined ? textOf(c.id) : defaultCallId(calls + j)));
+      last = { turn, at: i, ids, known: new Set(ids) };
       calls += turn.calls.length;
       turns.push(turn);
     } else if (role === 'tool') {
@@ -73,8 +74,11 @@ export function readOpenAIMessages(list: unknown, key: string, names?: Set<strin
   return { system, turns };
 }
 
+/** A call turn's ids (given or the writer's defaults); a Set too, so a turn of N parallel calls matches in N steps, not N². */
+interface CallIds { turn: CallTurn; at: number; ids: string[]; known: Set<string> }
+
 /** A tool message; `call` is the call turn it answers (undefined when none is right before: checkTurns says so). */
-function readResult(m: Record<string, unknown>, where: string, key: string, into: ResultTurn, call: { at: number; ids: string[] } | undefined): ToolResult {
+function readResult(m: Record<string, unknown>, where: string, key: string, into: ResultTurn, call: CallIds | undefined): ToolResult {
   const result: ToolResult = { content: content(m, where) };
   const id = m.tool_call_id;
   if (id !== undefined && id !== null && !isText(id)) throw new RowError(`${where}'tool_call_id' must be a string, not ${typeName(id)}`);
@@ -82,7 +86,7 @@ function readResult(m: Record<string, unknown>, where: string, key: string, into
   const k = into.results.length;
   if (k >= call.ids.length) throw new RowError(`${where}more tool results than the ${call.ids.length} call${call.ids.length === 1 ? '' : 's'} of ${key}[${call.at}]`);
   if (isText(id)) {
-    if (!call.ids.includes(textOf(id))) throw new RowError(`${where}tool_call_id ${JSON.stringify(textOf(id))} answers no call of ${key}[${call.at}] (its ids: ${call.ids.join(', ')})`);
+    if (!call.known.has(textOf(id))) throw new RowError(`${where}tool_call_id ${JSON.stringify(textOf(id))} answers no call of ${key}[${call.at}] (its ids: ${call.ids.join(', ')})`);
     if (call.ids[k] !== textOf(id)) result.callId = id;
   }
   return result;

@@ -1,4 +1,4 @@
-import { checkAnswer, type ChatTurn, checkTurns, isObject, idField, optStr, RowError, str, type ToolResult, Unrepresentable } from '../record.js';
+import { checkAnswer, type ChatTurn, checkTurns, isObject, idField, optStr, resultsInCallOrder, RowError, str, type ToolResult, typeName, Unrepresentable } from '../record.js';
 import { isEmptyText, isText, type Text, textOf } from '../text.js';
 import { callJson, pyJson, RESULTS_SEP } from '../toolJson.js';
 import { readCallValue, readTools, toolNames } from '../tools.js';
@@ -91,13 +91,18 @@ export const sharegpt: Format = {
     }
     return { kind: 'chat', ...head, turns: checkTurns(m.turns) };
   },
+  // The tools column is read as a list too (converted rows may hold one), but LLaMA-Factory's ToolFormatter
+  // json.loads it: a list is a TypeError there (it catches only JSONDecodeError) that stops the training run.
+  checkAsIs: (o) => (o.tools !== undefined && o.tools !== null && !isText(o.tools)
+    ? `'tools' must be a JSON string holding the list of functions, as LLaMA-Factory reads it (it json.loads the column), not ${typeName(o.tools)}; data export and data convert --to sharegpt write it so`
+    : undefined),
   write(r, lost) {
     if (r.kind === 'text') throw new Unrepresentable('plain text has no turns');
     const out: Record<string, unknown> = {};
     if (r.id !== undefined) out.id = r.id;
     if (r.system) out.system = r.system;
     const once = perRow(lost);
-    out.conversations = (r.kind === 'chat' ? r.turns : r.prompt).map((t) => writeTurn(t, once));
+    out.conversations = resultsInCallOrder(r.kind === 'chat' ? r.turns : r.prompt).map((t) => writeTurn(t, once));
     // LLaMA-Factory json.loads the tools column (ToolFormatter): a string, written as glaive's rows write it.
     if (r.tools) out.tools = pyJson(r.tools);
     if (r.kind === 'pair') {

@@ -10,9 +10,10 @@ import { checkFits } from '../errors.js';
 import { checkAdapters, readModelFile } from '../modelFile.js';
 import { TextStream } from '../textStream.js';
 import {
-  type Engine, type FinishReason, type GenerateRequest, type GenerateResult, GREEDY, type LoadOptions, type LoraAdapter, type ModelInfo,
-  type OutputFormat, type Sampling, type TokenLogprob,
+  type EmbedResult, type Engine, type FinishReason, type GenerateRequest, type GenerateResult, GREEDY, type LoadOptions, type LoraAdapter,
+  type ModelInfo, type OutputFormat, type Sampling, type TokenLogprob,
 } from '../types.js';
+import { DEFAULT_EMBEDDING_TOKENS, Embedder, poolingOf } from './embedder.js';
 import { grammarSchema } from './jsonSchema.js';
 import { Lockstep } from './lockstep.js';
 import { SequencePool } from './sequencePool.js';
@@ -120,10 +121,14 @@ export class LlamaCppEngine implements Engine {
     /** The engine that loaded the model frees it; engines made by withAdapters free only their context. */
     private ownsModel: boolean,
     private options: LoadOptions,
-  ) {}
+    /** Drives all running generations one decode step at a time, and gives embeddings their turns (see lockstep.ts). */
+    private lockstep = new Lockstep(),
+  ) {
+    this.embedder = info.embedding && new Embedder(model, info.embedding, info.threads, this.lockstep, info.vocabSize);
+  }
 
-  /** Drives all running generations one decode step at a time (see lockstep.ts). */
-  private lockstep = new Lockstep();
+  /** The model's embeddings (embedder.ts); none on an engine with adapters, whose embeddings would not be the adapter's. */
+  private embedder?: Embedder;
 
   /** `file`: the header as readModelFile read and checked it (loadEngine does, before importing this module). */
   static async load(o: LoadOptions, file: GgufFile = readModelFile(o)): Promise<LlamaCppEngine> {
@@ -142,14 +147,27 @@ export class LlamaCppEngine implements Engine {
       throw new UserError(`a context of ${asked} is more than the ${MAX_CONTEXT.toLocaleString('en-US')} tokens we load; give a smaller --ctx-size`);
     }
 
+    const embedTokens = o.embeddingContextSize ?? Math.min(DEFAULT_EMBEDDING_TOKENS, trainCtx);
+    if (!Number.isInteger(embedTokens) || embedTokens < 1 || embedTokens > MAX_CONTEXT) {
+      throw new UserError(`--embedding-ctx-size must be a whole number from 1 to ${MAX_CONTEXT} (got ${embedTokens})`);
+    }
+    // The docs' "at most the model's context": past it the positions are not ones the model learned, and the context,
+    // taken at the first embedding request, would cost ~1 MB a token (a 500 at every request when memory runs out).
+    if (embedTokens > trainCtx) {
+      throw new UserError(`--embedding-ctx-size ${embedTokens} is more than the ${trainCtx} tokens this model was trained for; give at most ${trainCtx}`);
+    }
+    const pooling = poolingOf(file, arch);
+
     const llama = await runtime(o.gpu ?? 'auto');
     let model: LlamaModel;
     try {
+      const overrides = {
+        ...(o.ropeFreqBase !== undefined ? { rope: { freq_base: asFloatOverride(o.ropeFreqBase) } } : {}),
+        ...(pooling?.override !== undefined ? { pooling_type: pooling.override } : {}),
+      };
       model = await llama.loadModel({
         modelPath: o.modelPath,
-        metadataOverrides: o.ropeFreqBase !== undefined
-          ? ({ [arch]: { rope: { freq_base: asFloatOverride(o.ropeFreqBase) } } } as never)
-          : undefined,
+        metadataOverrides: Object.keys(overrides).length ? ({ [arch]: overrides } as never) : undefined,
       });
     } catch (e) {
       const why = recentErrors.filter((l) => !/failed to load model/i.test(l)).pop() ?? (e as Error).message;
@@ -178,6 +196,8 @@ export class LlamaCppEngine implements Engine {
       addBos: model.tokens.shouldPrependBosToken,
       bosId,
       vocabSize: (() => { const t = file.metadata.get('tokenizer.ggml.tokens'); return t?.skipped ?? (Array.isArray(t?.value) ? t.value.length : 0); })(),
+      // node-llama-cpp's embedding contexts take no LoRA adapters: a model loaded with some would embed as its base.
+      embedding: pooling && !o.lora?.length ? { size: model.embeddingVectorSize, maxTokens: embedTokens, pooling: pooling.pooling } : undefined,
     };
     return new LlamaCppEngine(info, model, context, new SequencePool(context, parallel), new Grammars(llama), true, { ...o, contextSize, threads, parallel });
   }
@@ -200,7 +220,7 @@ export class LlamaCppEngine implements Engine {
     checkAdapters(lora, readGguf(this.info.path, { skipArrays: true }));
     const o = { ...this.options, lora, contextSize: this.info.contextSize, threads: this.info.threads, parallel: this.info.parallel };
     const context = await LlamaCppEngine.createContext(this.model, o);
-    return new LlamaCppEngine(this.info, this.model, context, new SequencePool(context, o.parallel), this.grammars, false, o);
+    return new LlamaCppEngine({ ...this.info, embedding: undefined }, this.model, context, new SequencePool(context, o.parallel), this.grammars, false, o);
   }
 
   tokenize(text: string, special = false): number[] {
@@ -365,7 +385,25 @@ export class LlamaCppEngine implements Engine {
     }
   }
 
+  embeddingTokens(input: string | number[]): number[] {
+    return this.embedderOrRefuse().tokens(input);
+  }
+
+  embed(inputs: Array<string | number[]>, o: { signal?: AbortSignal } = {}): Promise<EmbedResult> {
+    return this.embedderOrRefuse().embed(inputs, o);
+  }
+
+  private embedderOrRefuse(): Embedder {
+    if (!this.embedder) {
+      throw new UserError(!this.ownsModel || this.options.lora?.length
+        ? 'a model with LoRA adapters does not embed here (node-llama-cpp\'s embedding contexts take no adapters, so it would embed as its base model); use --embedding-model FILE'
+        : `${this.info.path} is a reranker (its pooling_type is rank): it scores pairs and gives no embedding vectors`);
+    }
+    return this.embedder;
+  }
+
   async close(): Promise<void> {
+    await this.embedder?.close();
     await this.context.dispose();
     if (this.ownsModel) await this.model.dispose();
   }

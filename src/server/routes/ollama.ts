@@ -143,7 +143,7 @@ function required(body: Body, key: string): string {
 const summaries = new Map<string, ReturnType<typeof summarize>>();
 
 /** ollama's "details" of a model, from its GGUF header (read once). */
-function details(m: ServedModel) {
+function details(m: Pick<ServedModel, 'engine' | 'parent'>) {
   const path = m.engine.info.path;
   if (!summaries.has(path)) summaries.set(path, summarize(readGguf(path, { skipArrays: true }), detectTemplateName));
   const s = summaries.get(path)!;
@@ -161,8 +161,10 @@ function details(m: ServedModel) {
 }
 
 async function tags(c: Ctx) {
+  // A model loaded for embeddings only (serve --embedding-model) is listed too: ollama clients pick embedding models here.
+  const embedder = c.models.embedder?.separate ? [{ ...c.models.embedder, parent: undefined, adapterPath: undefined }] : [];
   sendJson(c.res, 200, {
-    models: c.models.all.map((m) => {
+    models: [...c.models.all, ...embedder].map((m) => {
       const st = statSync(m.engine.info.path);
       return {
         name: m.id,

@@ -114,7 +114,7 @@ async function chatCompletions(c: Ctx) {
   if (top !== undefined && !wantLogprobs) throw badRequest('"top_logprobs" needs "logprobs": true', 'top_logprobs');
   optString(body, 'user');
   const { stream, includeUsage } = streaming(body);
-  const tools = toolRequest(body, true);
+  const tools = toolRequest(body, true, model);
   const format = responseFormat(body);
   if (format && tools && tools.choice !== 'auto') {
     throw badRequest('"response_format" cannot be used with tool_choice "required" or a named function: the reply is then a tool call, written under its own schema', 'response_format');
@@ -256,10 +256,17 @@ async function completions(c: Ctx) {
   });
 }
 
+/** The model loaded for embeddings only (serve --embedding-model), which clients pick from this list too. */
+function embeddingOnly(c: Ctx) {
+  const e = c.models.embedder;
+  if (!e?.separate) return [];
+  return [{ id: e.id, object: 'model', created: e.created, owned_by: 'llama3-zh', root: e.engine.info.path, parent: null, max_model_len: e.engine.info.embedding?.maxTokens }];
+}
+
 async function listModels(c: Ctx) {
   sendJson(c.res, 200, {
     object: 'list',
-    data: c.models.all.map((m) => ({
+    data: [...c.models.all.map((m) => ({
       id: m.id,
       object: 'model',
       created: m.created,
@@ -268,7 +275,7 @@ async function listModels(c: Ctx) {
       parent: m.parent ?? null,
       max_model_len: m.engine.info.contextSize,
       ...(m.demoNotice ? { demo: true, description: m.demoNotice } : {}),
-    })),
+    })), ...embeddingOnly(c)],
   });
 }
 

@@ -5,10 +5,10 @@
  * of one user turn. Qwen's own default system prompt ("You are Qwen…") is Qwen's, not these models': without a
  * system prompt the tool text stands alone.
  */
-import { HERMES } from './hermesSyntax.js';
+import { HERMES } from '../toolCalls/hermesSyntax.js';
 import { END_OF_TEXT, EOT } from './markup.js';
 import { native, turns } from './native.js';
-import { hermesCall, hermesToolText } from './toolPrompts.js';
+import { hermesCall, hermesToolText } from '../toolCalls/toolPrompts.js';
 
 export const chatml = native('chatml', ['<|im_end|>', EOT, END_OF_TEXT], (messages, gen, out, tools) => {
   let rest = messages;

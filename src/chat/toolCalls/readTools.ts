@@ -3,6 +3,7 @@
  * the web page's Tools setting share. Nothing here needs Node, so the page's bundle checks a pasted list with the
  * same rules and messages as the server and the CLI.
  */
+import { MAX_JSON_DEPTH, nestsDeeper } from './jsonScan.js';
 import { ToolError } from './toolError.js';
 
 /** A function the model may call. */
@@ -58,6 +59,7 @@ function readParameters(p: unknown, field: string): Record<string, unknown> {
   if (p === undefined || p === null) return { type: 'object', properties: {} };
   const hint = 'must be a JSON Schema object like {"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}';
   if (!isObject(p)) throw new ToolError(field, hint);
+  if (nestsDeeper(p)) throw new ToolError(field, `nests deeper than ${MAX_JSON_DEPTH} levels; a tool's JSON Schema cannot be that deep`);
   if (p.type !== undefined && p.type !== 'object') throw new ToolError(`${field}.type`, `is ${JSON.stringify(p.type)}; the parameters of a function are an object: ${hint.replace('must be ', '')}`);
   if (p.properties !== undefined && !isObject(p.properties)) throw new ToolError(`${field}.properties`, 'must be an object mapping each argument to its JSON Schema');
   if (isObject(p.properties)) {

@@ -7,7 +7,7 @@
  * template writes by default.
  */
 import { pyJson, pyStr } from './pyJson.js';
-import type { ToolCall, ToolFunction } from './tools.js';
+import type { ToolCall, ToolFunction } from '../tools.js';
 
 export const TOOL_DATE = '26 Jul 2024';
 

@@ -2,9 +2,9 @@
  * A native template: one function writes the prompt as pieces of markup and content, and the text is their
  * concatenation, so what `render` shows is exactly what chatTokens tokenizes.
  */
-import type { Message } from './messages.js';
-import type { ChatTemplate, PromptPiece } from './templates.js';
-import type { ToolCallSyntax, ToolFunction } from './tools.js';
+import type { Message } from '../messages.js';
+import type { ChatTemplate, PromptPiece } from '../templates.js';
+import type { ToolCallSyntax, ToolFunction } from '../tools.js';
 
 export interface PieceWriter {
   /** The template's own text: its special-token texts become those tokens. */

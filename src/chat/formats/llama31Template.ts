@@ -2,23 +2,24 @@
  * Llama 3.1, written as Meta's official Llama-3.1-8B-Instruct chat template writes it (tokenizer_config.json, the
  * copy llama.cpp keeps in models/templates/meta-llama-Llama-3.1-8B-Instruct.jinja; test/fixtures/templates/
  * llama3.1-official.jinja), tools and all, with its defaults: today's date 26 Jul 2024, tools_in_user_message =
- * true (the tools go into the first user message). Tools named as Meta's built-in tools (brave_search,
- * wolfram_alpha, code_interpreter) are passed as its `builtin_tools`, as llama.cpp does: "Environment: ipython",
+ * true (the tools go into the first user message). Meta's built-in tools (brave_search, wolfram_alpha and
+ * code_interpreter, taking Meta's query / code: llama3Builtins.ts) are passed as its `builtin_tools`, as llama.cpp
+ * does: "Environment: ipython",
  * a "Tools:" line, calls written as <|python_tag|>name.call(arg="…") and ended with <|eom_id|>.
  */
-import { UserError } from '../errors.js';
-import { BUILTIN_TOOLS, LLAMA3_JSON, PYTHON_TAG } from './llama3Syntax.js';
+import { UserError } from '../../errors.js';
+import { isBuiltin, LLAMA3_JSON, PYTHON_TAG } from '../toolCalls/llama3Syntax.js';
 import { BOS, EOM, EOT, HEADER, LLAMA3_STOPS } from './markup.js';
 import { native } from './native.js';
-import { pyJson } from './pyJson.js';
-import { TOOL_DATE, wrapTool } from './toolPrompts.js';
+import { pyJson, pyStrip } from '../toolCalls/pyJson.js';
+import { TOOL_DATE, wrapTool } from '../toolCalls/toolPrompts.js';
 
 /** The template's `arg_name + '="' + arg_val + '"'`: a string as it is, a number or boolean as @huggingface/jinja writes it. */
 const builtinArg = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : pyJson(v));
 
 export const llama31 = native('llama3.1', [EOM, ...LLAMA3_STOPS], (messages, gen, out, tools) => {
-  const builtins = tools?.filter((t) => BUILTIN_TOOLS.includes(t.name)).map((t) => t.name) ?? [];
-  const custom = tools?.filter((t) => !BUILTIN_TOOLS.includes(t.name)) ?? [];
+  const builtins = tools?.filter(isBuiltin).map((t) => t.name) ?? [];
+  const custom = tools?.filter((t) => !isBuiltin(t)) ?? [];
   let rest = messages;
   // Llama 3.1 always opens with a system header carrying the knowledge cut-off and date lines.
   out.markup(BOS + HEADER('system'));
@@ -26,7 +27,7 @@ export const llama31 = native('llama3.1', [EOM, ...LLAMA3_STOPS], (messages, gen
   if (builtins.length) out.markup(`Tools: ${builtins.filter((n) => n !== 'code_interpreter').join(', ')}\n\n`);
   out.markup(`Cutting Knowledge Date: December 2023\nToday Date: ${TOOL_DATE}\n\n`);
   if (rest[0]?.role === 'system') {
-    out.content(rest[0].content.trim());
+    out.content(pyStrip(rest[0].content));
     rest = rest.slice(1);
   }
   out.markup(EOT);
@@ -37,7 +38,7 @@ export const llama31 = native('llama3.1', [EOM, ...LLAMA3_STOPS], (messages, gen
     out.markup('Given the following functions, please respond with a JSON for a function call with its proper arguments that best answers the given prompt.\n\n' +
       'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.Do not use variables.\n\n');
     for (const t of custom) out.content(`${pyJson(wrapTool(t), 4)}\n\n`);
-    out.content(rest[0].content.trim());
+    out.content(pyStrip(rest[0].content));
     out.markup(EOT);
     rest = rest.slice(1);
   }
@@ -61,7 +62,7 @@ export const llama31 = native('llama3.1', [EOM, ...LLAMA3_STOPS], (messages, gen
       out.markup(builtins.length ? EOM : EOT);
     } else {
       out.markup(HEADER(m.role));
-      out.content(m.content.trim());
+      out.content(pyStrip(m.content));
       out.markup(EOT);
     }
   }

@@ -6,11 +6,11 @@
  * LLaMA-Factory's default tool format: the tool list after the system prompt, calls as "Action: …\nAction Input: …"
  * in the assistant slot, results in the user slot (register_template's format_function and format_observation).
  */
-import { LF_DEFAULT } from './lfDefaultSyntax.js';
+import { LF_DEFAULT } from '../toolCalls/lfDefaultSyntax.js';
 import { END_OF_TEXT, EOT } from './markup.js';
 import { native, turns } from './native.js';
-import type { ChatTemplate } from './templates.js';
-import { defaultCalls, defaultToolText, joinToolResults } from './toolPrompts.js';
+import type { ChatTemplate } from '../templates.js';
+import { defaultCalls, defaultToolText, joinToolResults } from '../toolCalls/toolPrompts.js';
 
 export const lfDefault = (eos: string): ChatTemplate => native('lf-default', [...new Set([eos, END_OF_TEXT, EOT])], (messages, _gen, out, tools) => {
   // Template._encode tokenizes each slot on its own ("Human: {{content}}", eos, "\nAssistant:"; "{{content}}", eos,

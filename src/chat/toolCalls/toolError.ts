@@ -1,4 +1,4 @@
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 
 /**
  * A bad tool definition: `field` says which one and where ("tools[1].function.name"), as OpenAI's 400s name it in

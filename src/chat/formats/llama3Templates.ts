@@ -6,11 +6,12 @@
  * for Llama 3.1 (the same prompt words, the same call JSON), so a Llama-3.0 agent fine-tune and a 3.1 model are
  * prompted and answer alike, and one parser (LLAMA3_JSON) reads both.
  */
-import { LLAMA3_JSON } from './llama3Syntax.js';
+import { LLAMA3_JSON } from '../toolCalls/llama3Syntax.js';
 import { BOS, END_OF_TEXT, EOT, HEADER, LLAMA3_STOPS } from './markup.js';
-import type { Message } from './messages.js';
+import type { Message } from '../messages.js';
 import { native, type PieceWriter, turns } from './native.js';
-import { joinToolResults, llama3Calls, llama3ToolText } from './toolPrompts.js';
+import { pyStrip } from '../toolCalls/pyJson.js';
+import { joinToolResults, llama3Calls, llama3ToolText } from '../toolCalls/toolPrompts.js';
 
 /** The system prompt shareAI's v1 model was trained with (the Python demo's default). */
 export const V1_SYSTEM =
@@ -18,7 +19,7 @@ export const V1_SYSTEM =
 
 /** An assistant turn's calls as LLaMA-Factory's function_formatter writes them, after any text the turn had. */
 function writeCalls(m: Message, out: PieceWriter): void {
-  const text = m.content.trim();
+  const text = pyStrip(m.content);
   out.content((text ? `${text}\n` : '') + llama3Calls(m.toolCalls ?? []));
 }
 
@@ -30,7 +31,7 @@ export const llama3 = native('llama3', LLAMA3_STOPS, (messages, gen, out, tools)
     // Template._encode: the first turn's system slot holds system + tool text, written when either exists.
     const system = messages[0].role === 'system' ? messages[0] : undefined;
     out.markup(HEADER('system'));
-    if (system) out.content(system.content.trim());
+    if (system) out.content(pyStrip(system.content));
     out.content(llama3ToolText(tools));
     out.markup(EOT);
     if (system) rest = messages.slice(1);
@@ -45,7 +46,7 @@ export const llama3 = native('llama3', LLAMA3_STOPS, (messages, gen, out, tools)
       writeCalls(t, out);
     } else {
       out.markup(HEADER(t.role));
-      out.content(t.content.trim());
+      out.content(pyStrip(t.content));
     }
     out.markup(EOT);
   }

@@ -4,9 +4,9 @@
  * an assistant's calls are tool_calls [{id, type: "function", function: {name, arguments}}] with the arguments an
  * object (templates write them with tojson); a tool result carries tool_call_id (and name where known).
  */
-import type { Message } from './messages.js';
-import { wrapTool } from './toolPrompts.js';
-import type { ToolFunction } from './tools.js';
+import type { Message } from '../messages.js';
+import { wrapTool } from '../toolCalls/toolPrompts.js';
+import type { ToolFunction } from '../tools.js';
 
 export const hfTools = (tools: ToolFunction[]) => tools.map(wrapTool);
 

@@ -40,3 +40,20 @@ function pyStrRepr(s: string): string {
   const body = s.replace(/[\\\n\r\t]|[\x00-\x1f\x7f]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return q + (q === "'" ? body.replace(/'/g, "\\'") : body) + q;
 }
+
+/** The characters Python's str.isspace() holds true (what str.strip() takes off). */
+const PY_SPACE = new Set([...'\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000']);
+
+/**
+ * Python's str.strip(), which Jinja's `trim` filter is under transformers: Meta's templates write every message as
+ * `message['content'] | trim`. JavaScript's String.trim differs on four characters: it keeps U+0085 (NEL) and
+ * U+001C–U+001F, which Python takes off, and takes off U+FEFF (a byte-order mark pasted with a file's text), which
+ * Python keeps. A loop, not a regex: /\s+$/ is quadratic on text with long inner runs of spaces.
+ */
+export function pyStrip(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && PY_SPACE.has(s[a])) a++;
+  while (b > a && PY_SPACE.has(s[b - 1])) b--;
+  return s.slice(a, b);
+}
