@@ -3,6 +3,7 @@ import { checkFits } from '../engine/errors.js';
 import type { Message } from './messages.js';
 import type { ChatTemplate } from './templates.js';
 import { chatTokens } from './tokens.js';
+import type { ToolFunction } from './tools.js';
 
 export { promptTokens } from './tokens.js';
 
@@ -20,9 +21,15 @@ export interface WindowOptions {
   maxRounds: number;
   /** Tokens to leave free for the answer. */
   reserve: number;
+  /** Tools offered to the model, written into every prompt tried (they count against the context too). */
+  tools?: ToolFunction[];
 }
 
-/** Split turns into rounds, each starting at a user message. */
+/**
+ * Split turns into rounds, each starting at a user message. An assistant's tool calls and the tools' results that
+ * answer them come after the question they serve, so they always share its round: trimming drops them together and
+ * never leaves a result without its call (OpenAI refuses such a history; a template would render a dangling result).
+ */
 function rounds(turns: Message[]): Message[][] {
   const out: Message[][] = [];
   for (const m of turns) {
@@ -47,7 +54,7 @@ export function buildPrompt(engine: Engine, template: ChatTemplate, system: stri
   let droppedToFit = 0;
   for (;;) {
     const messages = [...head, ...keep.flat()];
-    const tokens = chatTokens(engine, template, messages);
+    const tokens = chatTokens(engine, template, messages, true, o.tools);
     if (tokens.length <= budget || keep.length <= 1) {
       checkFits(engine.info, tokens.length);
       return { tokens, messages, droppedRounds: byWindow + droppedToFit, droppedToFit };

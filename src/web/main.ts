@@ -1,26 +1,32 @@
 /**
  * The browser chat page. It talks only to the server's public OpenAI-compatible API (/v1/models,
  * /v1/chat/completions streaming, /tokenize), keeps conversations and settings in localStorage, and renders
- * every model reply and imported text as sanitized Markdown.
+ * every model reply and imported text as sanitized Markdown. With tools set, the person plays the tool: each call
+ * the model makes is shown with a box for its result, and the answer goes on from the results (toolCalls.ts).
  */
 import DOMPurify from 'dompurify';
 import { marked } from 'marked';
 import hljs from 'highlight.js/lib/common';
 import { sseData } from '../util/sse.js';
 import { STRINGS, type Lang } from './strings.js';
+import { callBlock, resultBlock, resultInput } from './toolBlocks.js';
+import { CallAssembler, callName, dropPendingCalls, type PageCall, pendingCalls, readToolsSetting, wire, type WireTool } from './toolCalls.js';
 import { initTraining, type Training } from './train.js';
 
-interface Msg { role: 'user' | 'assistant'; content: string; stats?: string }
+/** A turn: an assistant's may carry tool calls, a tool's is a call's result (OpenAI's tool message). */
+interface Msg { role: 'user' | 'assistant' | 'tool'; content: string; stats?: string; toolCalls?: PageCall[]; toolCallId?: string; name?: string }
 interface Conv { id: string; title: string; messages: Msg[]; updated: number }
 interface Settings {
   system: string; maxTokens: number; topP: number; temperature: number; repetitionPenalty: number;
   seed: number | null; model: string; lang: Lang; theme: 'dark' | 'light';
+  /** The Tools setting as typed (a JSON list); '' = no tools. */
+  tools: string;
 }
 
 /** The 中文智者 preset (src/chat/presets.ts), the original Streamlit page's defaults otherwise. */
 const DEFAULTS: Settings = {
   system: '你是一个调皮活泼的中文智者，名字叫shareAI-Llama3，喜欢用有趣的语言和适当的表情回答问题。',
-  maxTokens: 1020, topP: 0.8, temperature: 0.6, repetitionPenalty: 1.07, seed: null, model: '', lang: 'zh', theme: 'dark',
+  maxTokens: 1020, topP: 0.8, temperature: 0.6, repetitionPenalty: 1.07, seed: null, model: '', lang: 'zh', theme: 'dark', tools: '',
 };
 
 const KEY = { settings: 'llama3zh.settings', convs: 'llama3zh.conversations', current: 'llama3zh.current', apiKey: 'llama3zh.apiKey' };
@@ -70,15 +76,27 @@ function renderMessages() {
   if (controller) return;
   const box = $('messages');
   box.replaceChildren();
+  const pending = new Set(pendingCalls(current.messages).map((c) => c.id));
   current.messages.forEach((m, i) => {
     const div = document.createElement('div');
     div.className = `msg ${m.role}`;
     div.dataset.index = String(i);
-    const body = document.createElement('div');
-    body.className = 'body';
-    if (m.role === 'assistant') renderMarkdown(body, m.content);
-    else body.textContent = m.content;
-    div.append(body);
+    if (m.role === 'tool') {
+      div.append(resultBlock(m.name ?? callName(current.messages, m.toolCallId), m.content, t('toolResult')));
+    } else {
+      const body = document.createElement('div');
+      body.className = 'body';
+      if (m.role === 'assistant') renderMarkdown(body, m.content);
+      else body.textContent = m.content;
+      // A reply that is only calls has no text to show.
+      body.hidden = !m.content && !!m.toolCalls?.length;
+      div.append(body);
+      for (const c of m.toolCalls ?? []) {
+        const block = callBlock(c, t('toolCall'));
+        if (pending.has(c.id)) block.append(resultInput(t('resultPlaceholder'), t('sendResult'), (text) => giveResult(c, text)));
+        div.append(block);
+      }
+    }
     const tools = document.createElement('div');
     tools.className = 'tools';
     if (m.stats) { const s = document.createElement('span'); s.className = 'stats'; s.textContent = m.stats; tools.append(s); }
@@ -90,8 +108,42 @@ function renderMessages() {
     box.append(div);
   });
   box.scrollTop = box.scrollHeight;
+  box.querySelector<HTMLTextAreaElement>('.call-result')?.focus();
   $('title').textContent = current.title || 'llama3-zh';
   renderConversations();
+}
+
+/** The person's result for a call; once every call of the reply has one, the model answers from them. */
+function giveResult(call: PageCall, text: string) {
+  if (controller) return;
+  const conv = current;
+  conv.messages.push({ role: 'tool', content: text, toolCallId: call.id, name: call.name });
+  save();
+  if (pendingCalls(conv.messages).length) renderMessages();
+  else void answer();
+}
+
+/** The Tools setting, or undefined with the page saying what is wrong with it (then nothing is sent). */
+function toolsToSend(): { tools?: WireTool[] } | undefined {
+  const read = readToolsSetting(settings.tools);
+  if (read && 'error' in read) { notice(toolsMessage()); return undefined; }
+  return read ? { tools: read.tools } : {};
+}
+
+/** What the Tools field says under it: the tools that are on, or what is wrong. */
+function toolsMessage(): string {
+  const read = readToolsSetting(settings.tools);
+  if (!read) return '';
+  if ('error' in read) return t(read.error === 'json' ? 'badToolsJson' : 'badTools').replace('{e}', read.message);
+  return t('toolsOn').replace('{n}', String(read.names.length)).replace('{names}', read.names.join(', '));
+}
+
+function showToolsStatus() {
+  const el = $('tools-status');
+  const read = readToolsSetting(settings.tools);
+  el.textContent = toolsMessage();
+  el.hidden = !read;
+  el.dataset.state = read && 'error' in read ? 'error' : 'ok';
 }
 
 function button(label: string, cls: string, onClick: () => void): HTMLButtonElement {
@@ -175,9 +227,9 @@ async function loadModels() {
  * The messages to send: the system prompt always, then the newest turns that fit the context with room for
  * the answer; the oldest turns go first, and the page says how many were left out.
  */
-async function fitToContext(history: Msg[]): Promise<{ messages: Array<{ role: string; content: string }>; dropped: number; count: number }> {
+async function fitToContext(history: Msg[]): Promise<{ messages: Array<Record<string, unknown>>; dropped: number; count: number }> {
   const head = settings.system.trim() ? [{ role: 'system', content: settings.system }] : [];
-  let turns = history.map(({ role, content }) => ({ role, content }));
+  let turns = history.map(wire);
   let dropped = 0;
   if (!contextSize) await loadModels();
   if (!contextSize) return { messages: [...head, ...turns], dropped, count: 0 };
@@ -187,7 +239,7 @@ async function fitToContext(history: Msg[]): Promise<{ messages: Array<{ role: s
     if (!res.ok) return { messages: [...head, ...turns], dropped, count: 0 };
     const { count } = await res.json() as { count: number };
     if (count + reserve <= contextSize || turns.length <= 1) return { messages: [...head, ...turns], dropped, count };
-    // Drop the oldest whole round (a user turn and its answer).
+    // Drop the oldest whole round (a user turn and its answer, with the calls and results between them).
     const next = turns.findIndex((m, k) => k > 0 && m.role === 'user');
     if (next < 0) return { messages: [...head, ...turns], dropped, count };
     turns = turns.slice(next);
@@ -203,6 +255,7 @@ function notice(text: string) {
 
 async function send(text: string) {
   if (controller) return;
+  dropPendingCalls(current.messages);
   current.messages.push({ role: 'user', content: text });
   if (!current.title) current.title = text.slice(0, 30);
   await answer();
@@ -216,6 +269,8 @@ async function regenerate() {
 
 /** Stream the next answer into the page, with a ▌ cursor, until it ends or Stop is pressed. */
 async function answer() {
+  const tools = toolsToSend();
+  if (!tools) return;
   // The conversation this answer belongs to, even if the user opens another one meanwhile.
   const conv = current;
   const history = conv.messages.slice();
@@ -231,6 +286,8 @@ async function answer() {
   notice('');
   let tokens = 0;
   let first = 0;
+  const calls = new CallAssembler();
+  let finished = false;
   try {
     const { messages, dropped, count } = await fitToContext(history);
     if (dropped) notice(t('trimmed').replace('{n}', String(dropped)));
@@ -238,7 +295,7 @@ async function answer() {
       method: 'POST',
       signal: controller.signal,
       body: JSON.stringify({
-        model: settings.model || undefined, messages, stream: true, stream_options: { include_usage: true },
+        model: settings.model || undefined, messages, stream: true, stream_options: { include_usage: true }, ...tools,
         // Never ask for more than the context has left after the prompt.
         max_tokens: count && contextSize ? Math.max(1, Math.min(settings.maxTokens, contextSize - count)) : settings.maxTokens, top_p: settings.topP, temperature: settings.temperature,
         repetition_penalty: settings.repetitionPenalty, ...(settings.seed !== null ? { seed: settings.seed } : {}),
@@ -248,7 +305,11 @@ async function answer() {
     for await (const payload of sseData(res.body!)) {
       if (payload === '[DONE]') continue;
       const data = JSON.parse(payload);
-      const delta = data.choices?.[0]?.delta?.content;
+      const choice = data.choices?.[0];
+      // The server streams calls in OpenAI's shape: their id and name first, then pieces of their arguments.
+      if (choice?.delta?.tool_calls) calls.add(choice.delta.tool_calls);
+      if (choice?.finish_reason) finished = true;
+      const delta = choice?.delta?.content;
       if (delta) {
         first ||= performance.now();
         reply.content += delta;
@@ -261,12 +322,16 @@ async function answer() {
     if ((e as Error).name !== 'AbortError') notice(`${t('error')}: ${(e as Error).message}`);
   } finally {
     const secs = first ? (performance.now() - first) / 1000 : 0;
-    if (tokens) reply.stats = `${tokens} tokens · ${secs > 0 ? (Math.max(0, tokens - 1) / secs).toFixed(1) : '—'} tokens/s`;
+    // A reply that is only calls streams no text to time (the server sends the calls once they are read).
+    if (tokens) reply.stats = first || !calls.calls().length ? `${tokens} tokens · ${secs > 0 ? (Math.max(0, tokens - 1) / secs).toFixed(1) : '—'} tokens/s` : `${tokens} tokens`;
     controller.abort(); // a failed or finished stream must not go on generating on the server
     controller = undefined;
     $('send').hidden = false;
     $('stop').hidden = true;
-    if (!reply.content) conv.messages.splice(conv.messages.indexOf(reply), 1);
+    // Only a finished reply's calls: a stream cut short may have half a call.
+    const got = finished ? calls.calls().filter((c) => c.id && c.name) : [];
+    if (got.length) reply.toolCalls = got;
+    if (!reply.content && !got.length) conv.messages.splice(conv.messages.indexOf(reply), 1);
     try { save(); } catch (e) { notice(`${t('error')}: ${(e as Error).message}`); }
     renderMessages();
   }
@@ -286,6 +351,7 @@ function applyLanguage() {
   document.querySelectorAll<HTMLElement>('[data-t-placeholder]').forEach((el) => el.setAttribute('placeholder', t(el.dataset.tPlaceholder as keyof typeof STRINGS.zh)));
   document.querySelectorAll<HTMLElement>('[data-t-title]').forEach((el) => el.setAttribute('title', t(el.dataset.tTitle as keyof typeof STRINGS.zh)));
   $('toggle-lang').textContent = settings.lang === 'zh' ? 'EN' : '中文';
+  showToolsStatus();
 }
 
 function exportConversation() {
@@ -297,15 +363,27 @@ function exportConversation() {
   URL.revokeObjectURL(a.href);
 }
 
+/** A turn as the page exports it: a question, an answer (with its calls), or a tool's result for a call. */
+function isMsg(m: unknown): m is Msg {
+  const x = m as Msg | null;
+  const str = (v: unknown) => typeof v === 'string';
+  if (!x || !['user', 'assistant', 'tool'].includes(x.role) || !str(x.content)) return false;
+  if (x.toolCalls !== undefined && !(x.role === 'assistant' && Array.isArray(x.toolCalls) && x.toolCalls.every((c) => str(c?.id) && str(c.name) && str(c.arguments)))) return false;
+  return x.role !== 'tool' || (str(x.toolCallId) && (x.name === undefined || str(x.name)));
+}
+
 async function importConversation(file: File) {
   if (controller) return;
   try {
     const data = JSON.parse(await file.text());
     const list = Array.isArray(data) ? data : data?.messages;
-    if (!Array.isArray(list) || !list.every((m) => (m?.role === 'user' || m?.role === 'assistant') && typeof m.content === 'string')) {
-      throw new Error(t('badImport'));
-    }
-    current = { ...newConv(), title: typeof data.title === 'string' ? data.title : file.name.replace(/\.json$/, ''), messages: list.map((m: Msg) => ({ role: m.role, content: m.content })) };
+    if (!Array.isArray(list) || !list.every(isMsg)) throw new Error(t('badImport'));
+    const messages = list.map((m: Msg): Msg => ({
+      role: m.role, content: m.content,
+      ...(m.toolCalls?.length ? { toolCalls: m.toolCalls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })) } : {}),
+      ...(m.role === 'tool' ? { toolCallId: m.toolCallId, ...(m.name !== undefined ? { name: m.name } : {}) } : {}),
+    }));
+    current = { ...newConv(), title: typeof data.title === 'string' ? data.title : file.name.replace(/\.json$/, ''), messages };
     convs.unshift(current);
     save();
     renderMessages();
@@ -320,6 +398,10 @@ function init() {
   const system = $<HTMLTextAreaElement>('system');
   system.value = settings.system;
   system.oninput = () => { settings.system = system.value; save(); };
+  const tools = $<HTMLTextAreaElement>('tools');
+  tools.value = settings.tools;
+  // Kept as typed (a list half pasted survives a reload), checked as it changes.
+  tools.oninput = () => { settings.tools = tools.value; save(); showToolsStatus(); };
   bindSlider('max-tokens', 'maxTokens');
   bindSlider('top-p', 'topP');
   bindSlider('temperature', 'temperature');
@@ -332,6 +414,8 @@ function init() {
     e.preventDefault();
     const text = input.value.trim();
     if (!text || controller) return;
+    // Tools that do not read are said, and the question stays in the box until they are fixed.
+    if (!toolsToSend()) return;
     input.value = '';
     void send(text);
   };

@@ -14,6 +14,9 @@ const zh = {
   statusFailed: '已失败（见 train.log）', noteFolder: '运行目录还不存在', noteYaml: '还没有 train.yaml', noteBadYaml: 'train.yaml 无法读取',
   trainQuiet: '已 {t} 没有新的日志行：训练进程还在运行吗？',
   chartStep: '步数 step', chartLoss: '损失 loss', chartSmoothed: '平滑', chartEval: '验证损失', chartLr: '学习率', chartEmpty: '还没有记录 loss',
+  tools: '工具 tools（JSON）', toolsPlaceholder: '粘贴工具列表（OpenAI 的 tools 格式）；留空则不用工具', toolsOn: '已启用 {n} 个工具：{names}',
+  badToolsJson: '工具列表不是有效的 JSON：{e}', badTools: '工具列表有误：{e}', toolCall: '调用工具', toolResult: '工具结果',
+  resultPlaceholder: '由你来扮演这个工具：输入它返回的结果，Enter 提交', sendResult: '提交结果',
 };
 
 const en: typeof zh = {
@@ -29,6 +32,9 @@ const en: typeof zh = {
   statusFailed: 'Failed (see train.log)', noteFolder: 'the run folder does not exist yet', noteYaml: 'no train.yaml yet', noteBadYaml: 'train.yaml cannot be read',
   trainQuiet: 'no new log line for {t}: is the trainer still running?',
   chartStep: 'step', chartLoss: 'loss', chartSmoothed: 'smoothed', chartEval: 'eval_loss', chartLr: 'learning rate', chartEmpty: 'no loss logged yet',
+  tools: 'Tools (JSON)', toolsPlaceholder: "Paste a list of tools (OpenAI's tools format); empty for none", toolsOn: 'Tools on ({n}): {names}',
+  badToolsJson: 'The tools are not valid JSON: {e}', badTools: 'The tools are wrong: {e}', toolCall: 'Tool call', toolResult: 'Tool result',
+  resultPlaceholder: 'You play the tool: type what it returns, Enter sends', sendResult: 'Send result',
 };
 
 export const STRINGS: Record<Lang, typeof zh> = { zh, en };

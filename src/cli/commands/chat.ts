@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { messagesJson } from '../../chat/messageJson.js';
 import { parseMessages, type Message } from '../../chat/messages.js';
 import { findPreset, SYSTEM_PRESETS } from '../../chat/presets.js';
 import { ChatSession, type Answer } from '../../chat/session.js';
 import { applySetting, type ChatSettings, DEMO_DEFAULTS, describeSettings, SETTING_KEYS } from '../../chat/settings.js';
+import type { ToolCall, ToolFunction } from '../../chat/tools.js';
 import { UserError } from '../../errors.js';
 import { readSmallFile, writeFileAtomic } from '../../util/files.js';
+import { callJson, callLine, historyLines, RESULT_HINT, resultPrompt, toolList } from '../chatTools.js';
 import { parseFlags } from '../flags.js';
+import { CANCELLED, LineReader, readQuoted } from '../lineReader.js';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, openModel } from '../modelFlags.js';
+import { readToolsFile } from '../toolsFile.js';
 
 const HELP = `llama3-zh chat — chat with a model in the terminal
 
@@ -23,6 +28,8 @@ Conversation:
   --history N               rounds of history kept, newest first (default ${DEMO_DEFAULTS.historyRounds})
   -p, --prompt TEXT         one-shot: answer TEXT and exit
   --json                    one-shot: print {reply, finish_reason, usage, timings} as JSON
+  --tools FILE              offer these tools (a JSON list, OpenAI's shape); you play the tool: the chat
+                            shows each call and asks for its result. One-shot prints the calls as JSON lines
   -i, --interactive         interactive even when standard input is not a terminal
 
 Generation (defaults are the llama3-Chinese-chat demo's):
@@ -37,7 +44,8 @@ In the chat: /help lists the slash commands; Ctrl-C stops an answer, Ctrl-C twic
 const SLASH_HELP = `Commands:
   /system [TEXT]     show or set the system prompt (/system none clears it)
   /reset             forget the conversation (keeps the system prompt)
-  /history           show the conversation
+  /history           show the conversation (tool calls and results too)
+  /tools             list the tools offered (--tools FILE)
   /save FILE         save the conversation as JSON      /load FILE   load one
   /set [KEY VALUE]   show or change a setting, e.g. /set temperature 0.2
   /help              this list                          /exit        leave
@@ -69,6 +77,26 @@ function trimNotice(a: Answer, ctx: number): string | undefined {
   return `(left out the ${a.droppedToFit} oldest round${a.droppedToFit > 1 ? 's' : ''} of the conversation to fit the ${ctx}-token context; the system prompt is kept)`;
 }
 
+/** --tools FILE, read before the model loads: a bad file is a usage error (exit 2), one line naming the field. */
+function toolsFlag(file: string): ToolFunction[] {
+  try {
+    return readToolsFile(file);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`--tools ${e.message}`, 2);
+    throw e;
+  }
+}
+
+/** A template with no tool format (a Jinja one that never mentions tools) is said at once, not at the first question. */
+function checkToolFormat(session: ChatSession) {
+  try {
+    session.model.template.render([{ role: 'user', content: '你好' }], true, session.tools);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`--tools: ${e.message}`, 2);
+    throw e;
+  }
+}
+
 export async function chatCommand(args: string[]): Promise<void> {
   const { values } = parseFlags('chat', args, {
     ...MODEL_FLAGS,
@@ -89,6 +117,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     seed: { type: 'string' },
     history: { type: 'string' },
     stop: { type: 'string', multiple: true },
+    tools: { type: 'string' },
   });
   if (values.help) { console.log(HELP); return; }
 
@@ -114,12 +143,14 @@ export async function chatCommand(args: string[]): Promise<void> {
   if (oneShot && !question?.trim()) throw new UserError('the prompt is empty; pass -p TEXT or pipe text in', 2);
   if (values.stop?.some((s) => s === '')) throw new UserError('--stop needs a non-empty text', 2);
   if (values.json && !oneShot) throw new UserError('--json goes with one-shot mode (-p TEXT or piped input)', 2);
+  const tools = values.tools !== undefined ? toolsFlag(values.tools) : undefined;
 
   if (!oneShot && process.stderr.isTTY) process.stderr.write(dim('loading model…\r'));
   const model = await openModel(values);
   if (model.demoNotice) console.error(model.demoNotice);
-  const session = new ChatSession(model, settings, system, values.stop ?? []);
+  const session = new ChatSession(model, settings, system, values.stop ?? [], tools);
   try {
+    if (tools) checkToolFormat(session);
     if (oneShot) await runOnce(session, question!, !!values.json);
     else await runRepl(session);
   } finally {
@@ -133,6 +164,7 @@ async function runOnce(session: ChatSession, question: string, json: boolean) {
   process.once('SIGINT', onSigint);
   try {
     const a = await session.ask(question, { signal: ac.signal, onText: json ? undefined : (d) => process.stdout.write(d) });
+    const calls = a.toolCalls.map(callJson);
     const info = session.model.engine.info;
     const notice = trimNotice(a, info.contextSize);
     if (notice) console.error(notice);
@@ -140,8 +172,10 @@ async function runOnce(session: ChatSession, question: string, json: boolean) {
       console.log(JSON.stringify({
         model: info.path,
         template: session.model.template.name,
-        reply: a.text,
-        finish_reason: a.finishReason,
+        reply: a.content,
+        // OpenAI's finish_reason for a reply that calls tools.
+        finish_reason: calls.length ? 'tool_calls' : a.finishReason,
+        ...(session.tools ? { tool_calls: calls } : {}),
         usage: {
           prompt_tokens: a.usage.promptTokens,
           completion_tokens: a.usage.completionTokens,
@@ -156,7 +190,9 @@ async function runOnce(session: ChatSession, question: string, json: boolean) {
         },
       }));
     } else {
-      process.stdout.write('\n');
+      if (a.content || !calls.length) process.stdout.write('\n');
+      // One call per line, as JSON, for a script to run the tools.
+      for (const c of calls) console.log(JSON.stringify(c));
       console.error(dim(stats(a)));
     }
     if (a.finishReason === 'abort') process.exitCode = 130;
@@ -188,77 +224,108 @@ function loadConversation(session: ChatSession, file: string) {
 async function runRepl(session: ChatSession) {
   const { engine, template } = session.model;
   const info = engine.info;
+  const tty = !!process.stdout.isTTY;
   console.error(dim(`llama3-zh chat · ${info.name} · template ${template.name} · context ${info.contextSize} · ${info.threads} threads`));
+  if (session.tools?.length) console.error(dim(`tools: ${session.tools.map((t) => t.name).join(', ')} (you play them: each call asks you for its result)`));
   console.error(dim('Type a message; /help for commands, /exit to leave.'));
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: !!process.stdin.isTTY, historySize: 200 });
+  const lines = new LineReader(rl);
   // Piped input (-i) gets no prompts echoed, only answers and command output.
   const showPrompt = () => { if (process.stdin.isTTY) rl.prompt(); };
   let answering: AbortController | undefined;
+  let playingTool = false;
+  let hinted = false;
   let lastSigint = 0;
   rl.on('SIGINT', () => {
     if (answering) { answering.abort(); return; }
+    const typed = rl.line;
+    (rl as unknown as { line: string }).line = '';
+    // At a tool's prompt, Ctrl-C cancels the calls waiting for results.
+    if (playingTool) { process.stdout.write('\n'); lines.cancelRead(); return; }
     const now = Date.now();
-    if (rl.line) { (rl as unknown as { line: string }).line = ''; showPrompt(); lastSigint = now; return; }
+    if (typed) { showPrompt(); lastSigint = now; return; }
     if (now - lastSigint < 2000) { rl.close(); return; }
     lastSigint = now;
     process.stdout.write('\n' + dim('(press Ctrl-C again or type /exit to leave)') + '\n');
     showPrompt();
   });
-  rl.setPrompt('>>> ');
-  showPrompt();
-  let multiline: string[] | undefined;
+  const prompt = (p: string) => { rl.setPrompt(p); showPrompt(); };
+  const more = () => prompt('... ');
 
-  for await (const raw of rl) {
-    const line = raw.replace(/\r$/, '');
-    if (multiline) {
-      if (line.trimEnd().endsWith('"""')) {
-        multiline.push(line.trimEnd().slice(0, -3));
-        const text = multiline.join('\n').trim();
-        multiline = undefined;
-        rl.setPrompt('>>> ');
-        if (text) await answer(text);
-      } else {
-        multiline.push(line);
-      }
-      showPrompt();
-      continue;
-    }
+  for (prompt('>>> '); ;) {
+    const line = await lines.next();
+    if (line === undefined) break;
+    if (line === CANCELLED) continue;
     if (line.startsWith('"""')) {
-      const rest = line.slice(3);
-      // """text""" on one line is a whole message; otherwise collect lines until the closing quotes.
-      if (rest.trimEnd().endsWith('"""') && rest.trim().length >= 3) {
-        const text = rest.trimEnd().slice(0, -3).trim();
-        if (text) await answer(text);
-      } else {
-        multiline = rest ? [rest] : [];
-        rl.setPrompt('... ');
-      }
-      showPrompt();
-      continue;
-    }
-    rl.setPrompt('>>> ');
-    if (line.startsWith('/')) {
-      const leave = command(line);
-      if (leave) break;
+      const text = await readQuoted(line, () => lines.next(), more);
+      if (text === undefined) break;
+      if (typeof text === 'string' && text) await answer(text);
+    } else if (line.startsWith('/')) {
+      if (command(line)) break;
+      // A loaded conversation may end in calls that wait for their results.
+      if (line.startsWith('/load ') && session.tools?.length && session.pendingCalls().length) await playTools(session.pendingCalls());
     } else if (line.trim()) {
       await answer(line);
     }
-    showPrompt();
+    prompt('>>> ');
   }
   rl.close();
 
+  /** A question, then the tool loop: while the model calls tools, the person gives their results and it goes on. */
   async function answer(text: string) {
-    rl.setPrompt('>>> ');
+    const a = await generate((io) => session.ask(text, io));
+    if (a?.toolCalls.length) await playTools(a.toolCalls);
+  }
+
+  async function playTools(first: ToolCall[]) {
+    for (let calls = first; calls.length;) {
+      const results = await toolResults(calls);
+      if (!results) {
+        session.cancelCalls();
+        console.error(dim('(tool calls cancelled)'));
+        return;
+      }
+      const a = await generate((io) => session.answerCalls(results, io));
+      calls = a?.toolCalls ?? [];
+    }
+  }
+
+  /** Each call's result, as the person playing the tool types it; undefined when they cancel. */
+  async function toolResults(calls: ToolCall[]): Promise<string[] | undefined> {
+    // How to play the tool, said the first time it is asked.
+    if (!hinted) console.error(dim(RESULT_HINT));
+    hinted = true;
+    const results: string[] = [];
+    playingTool = true;
+    try {
+      for (const [i, c] of calls.entries()) {
+        prompt(resultPrompt(c, i, calls.length));
+        let got = await lines.next();
+        if (typeof got === 'string' && got.startsWith('"""')) got = await readQuoted(got, () => lines.next(), more);
+        if (typeof got !== 'string' || !got.trim()) return undefined;
+        results.push(got);
+      }
+      return results;
+    } finally {
+      playingTool = false;
+    }
+  }
+
+  /** One reply, streamed, its calls shown as calls; undefined when it failed (said on stderr). */
+  async function generate(run: (io: { signal: AbortSignal; onText: (d: string) => void }) => Promise<Answer>): Promise<Answer | undefined> {
     answering = new AbortController();
     try {
-      const a = await session.ask(text, { signal: answering.signal, onText: (d) => process.stdout.write(d) });
-      process.stdout.write('\n');
+      const a = await run({ signal: answering.signal, onText: (d) => process.stdout.write(d) });
+      if (a.content || !a.toolCalls.length) process.stdout.write('\n');
+      for (const c of a.toolCalls) console.log(callLine(c, tty));
       const notice = trimNotice(a, info.contextSize);
       if (notice) console.error(dim(notice));
       console.error(dim(stats(a)));
+      return a;
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       console.error(`error: ${e.message}`);
+      return undefined;
     } finally {
       answering = undefined;
     }
@@ -287,13 +354,16 @@ async function runRepl(session: ChatSession) {
         case '/history': {
           const sys = session.system ?? template.defaultSystem;
           if (sys) console.log(`[system] ${sys}`);
-          for (const m of session.turns) console.log(`[${m.role}] ${m.content}`);
+          for (const m of session.turns) for (const l of historyLines(m, tty)) console.log(l);
           if (!session.turns.length) console.log('(no messages yet)');
           break;
         }
+        case '/tools':
+          for (const l of toolList(session.tools)) console.log(l);
+          break;
         case '/save': {
           if (!arg) throw new UserError('usage: /save FILE');
-          const messages = [...(session.system ? [{ role: 'system', content: session.system }] : []), ...session.turns];
+          const messages = messagesJson([...(session.system ? [{ role: 'system' as const, content: session.system }] : []), ...session.turns]);
           writeFileAtomic(arg, JSON.stringify({ model: info.path, template: template.name, settings: session.settings, messages }, null, 2) + '\n');
           console.error(dim(`(saved ${session.turns.length} messages to ${arg})`));
           break;
