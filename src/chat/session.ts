@@ -1,7 +1,7 @@
 import type { GenerateResult } from '../engine/types.js';
 import { UserError } from '../errors.js';
 import { buildPrompt } from './conversation.js';
-import { HeldReply } from './toolCalls/heldReply.js';
+import { HeldReply, pythonTagId } from './toolCalls/heldReply.js';
 import type { Message } from './messages.js';
 import type { ChatModel } from './model.js';
 import type { ChatSettings } from './settings.js';
@@ -100,7 +100,8 @@ export class ChatSession {
       reserve: s.maxTokens,
       tools,
     });
-    const held = tools && new HeldReply(engine, toolSyntaxFor(template), tools);
+    const syntax = toolSyntaxFor(template);
+    const held = tools && new HeldReply(syntax, tools, pythonTagId(engine, syntax));
     const show = io.onText;
     const result = await engine.generate({
       prompt: built.tokens,
