@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; about: string }> 
   create: { load: async () => (await import('./commands/create.js')).createCommand, about: 'make a model in the store from a Hugging Face folder or a GGUF: convert, merge a LoRA, quantize, template' },
   'extend-context': { load: async () => (await import('./commands/extendContext.js')).extendContextCommand, about: 'a longer context for a GGUF or a Hugging Face folder (context length, RoPE base)' },
   train: { load: async () => (await import('./commands/train.js')).trainCommand, about: 'fine-tune with LLaMA-Factory: recipes, run folders, launch on one GPU or many nodes, watch, export to GGUF' },
+  engine: { load: async () => (await import('./commands/engine.js')).engineCommand, about: 'which llama.cpp runs models here: binary, CPU library, threads, repacking' },
   data: { load: async () => (await import('./commands/data.js')).dataCommand, about: 'training data: convert formats, check, stats with Llama-3 tokens, sample, mix, dedupe, rewrite, export' },
 };
 

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import {
-  getLlama, type Llama, type LlamaContext, type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, LlamaLogLevel, type Token,
+  type Llama, type LlamaContext, type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, type Token,
   TokenBias,
 } from 'node-llama-cpp';
 import { readGguf } from '../../gguf/reader.js';
@@ -16,31 +16,8 @@ import {
 import { DEFAULT_EMBEDDING_TOKENS, Embedder, poolingOf } from './embedder.js';
 import { grammarSchema } from './jsonSchema.js';
 import { Lockstep } from './lockstep.js';
+import { recentErrors, runtime } from './runtime.js';
 import { SequencePool } from './sequencePool.js';
-
-const llamas = new Map<string, Promise<Llama>>();
-/** llama.cpp's latest error lines, to explain a failed load in our own one-line message. */
-const recentErrors: string[] = [];
-
-/** One llama.cpp runtime per process (per GPU choice). Prebuilt binaries only: nothing is downloaded or compiled. */
-function runtime(gpu: 'auto' | false): Promise<Llama> {
-  const key = String(gpu);
-  if (!llamas.has(key)) {
-    // llama.cpp's own log lines would break our one-line errors: keep its errors for our messages,
-    // print everything only with LLAMA3ZH_LOG=debug.
-    const debug = process.env.LLAMA3ZH_LOG === 'debug';
-    const logger = (level: LlamaLogLevel, message: string) => {
-      if (debug) console.error(`[llama.cpp] ${message}`);
-      else if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
-        recentErrors.push(message.trim());
-        if (recentErrors.length > 8) recentErrors.shift();
-      }
-    };
-    // maxThreads 0: use exactly the threads each context asks for, rather than a shared, shrinking pool.
-    llamas.set(key, getLlama({ gpu, build: 'never', logLevel: debug ? LlamaLogLevel.debug : LlamaLogLevel.error, logger, maxThreads: 0, progressLogs: false }));
-  }
-  return llamas.get(key)!;
-}
 
 /**
  * node-llama-cpp sends a whole-number override as an int, which llama.cpp ignores for float keys.
@@ -259,13 +236,14 @@ export class LlamaCppEngine implements Engine {
     let finishReason: FinishReason = 'length';
     let stoppedBy: number | string | undefined;
     let cached = 0;
+    let prefilled: (() => void) | undefined;
     const t0 = performance.now();
     let tFirst = t0;
     try {
       if (req.signal?.aborted) {
         finishReason = 'abort';
       } else {
-        cached = await SequencePool.reuse(seq, prompt);
+        ({ cached, done: prefilled } = await this.pool.share(seq, prompt, await SequencePool.reuse(seq, prompt)));
         const history = prompt.slice();
         const recent = () => history.slice(-s.repeatLastN);
         const penalize = s.repeatLastN > 0 && (s.repeatPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0);
@@ -290,7 +268,7 @@ export class LlamaCppEngine implements Engine {
             const step = await this.lockstep.next(this.pool.id(seq), () => it.next());
             if (step.done) break;
             const { token } = step.value;
-            if (tokens.length === 0) tFirst = performance.now();
+            if (tokens.length === 0) { tFirst = performance.now(); prefilled?.(); }
             let lp: TokenLogprob | undefined;
             if (logprobs) {
               // Sorted most likely first, over the distribution the sampler drew from.
@@ -320,6 +298,7 @@ export class LlamaCppEngine implements Engine {
         }
       }
     } finally {
+      prefilled?.();
       this.pool.release(seq);
     }
     const tail = stream.flush();
@@ -365,14 +344,16 @@ export class LlamaCppEngine implements Engine {
     checkFits(this.info, prompt.length);
     const seq = await this.pool.acquire(prompt);
     try {
-      const cached = o.reuseCache === false ? await SequencePool.clear(seq) : await SequencePool.reuse(seq, prompt);
+      const { cached, done } = o.reuseCache === false
+        ? { cached: await SequencePool.clear(seq), done: () => {} }
+        : await this.pool.share(seq, prompt, await SequencePool.reuse(seq, prompt));
       const rest = prompt.slice(cached) as Token[];
       const last = rest.length - 1;
       const out = await seq.controlledEvaluate([
         ...rest.slice(0, last),
         // includeTop: 1 brings the top token's logit (the normaliser needs the maximum; includeMax does not give it).
         [rest[last], { generateNext: { logits: { filter: { tokens: candidates as Token[], includeTop: 1 } }, totalLogitWeight: true } }],
-      ]);
+      ]).finally(done);
       const next = out[last]?.next;
       if (!next?.logits || next.totalLogitWeight === undefined) throw new Error('llama.cpp returned no logits');
       const logits = next.logits;

@@ -12,8 +12,14 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
  * the lowest free id, or the sequence whose cache already holds most of the prompt (as llama-server picks
  * slots by prompt similarity), so a chat's next turn only evaluates the new tokens.
  */
+/** Fewer shared tokens than this are evaluated again: a copy moves a whole KV stream, which costs more than a few tokens. */
+const MIN_SHARED = 16;
+
 export class SequencePool {
   private free: LlamaContextSequence[];
+  private all: LlamaContextSequence[];
+  /** Prompts being evaluated now, by sequence; settled when the sequence's cache holds them (or its request failed). */
+  private prefills = new Map<LlamaContextSequence, { prompt: readonly number[]; done: Promise<void> }>();
   private waiting: Array<() => void> = [];
   /** A fresh context hands out sequence ids 0, 1, 2… in order, so the creation index is the id. */
   private ids = new Map<LlamaContextSequence, number>();
@@ -24,6 +30,7 @@ export class SequencePool {
       this.ids.set(s, i);
       return s;
     });
+    this.all = [...this.free];
   }
 
   id(seq: LlamaContextSequence): number {
@@ -62,6 +69,55 @@ export class SequencePool {
       await seq.eraseContextTokenRanges([{ start: cached, end: seq.nextTokenIndex }]);
     }
     return cached;
+  }
+
+  /**
+   * Start `seq` off with the longest prefix of `prompt` that any other sequence's cache holds (a shared system
+   * prompt, a few-shot block, the n choices of one request), copied instead of evaluated. A prompt that another
+   * sequence is evaluating right now is waited for rather than evaluated twice; `seq`'s own prompt is then
+   * registered (before this returns, with no await in between, so of requests that arrive together exactly one
+   * evaluates) and `done` must be called once seq's cache holds it, or its request failed. Returns the prompt
+   * tokens now cached, at least `cached` (what `reuse` kept of seq's own cache). llama-server's `--cache-reuse`
+   * and vLLM's prefix caching do this within one slot; llama.cpp's `llama_memory_seq_cp` copies between sequences
+   * (between KV streams when the cache is not unified, as node-llama-cpp's never is).
+   */
+  async share(seq: LlamaContextSequence, prompt: readonly number[], cached: number): Promise<{ cached: number; done: () => void }> {
+    const usable = (tokens: readonly number[]) => Math.min(commonPrefix(tokens, prompt), prompt.length - 1);
+    let wait: Promise<void> | undefined;
+    let waitLen = cached + MIN_SHARED - 1;
+    for (const [s, p] of this.prefills) {
+      const len = usable(p.prompt);
+      if (s !== seq && len > waitLen) { wait = p.done; waitLen = len; }
+    }
+    if (wait) await wait;
+    let donor: LlamaContextSequence | undefined;
+    let best = cached + MIN_SHARED - 1;
+    for (const s of this.all) {
+      const len = usable(s.contextTokens);
+      if (s !== seq && len > best) { donor = s; best = len; }
+    }
+    if (!donor) return { cached, done: this.register(seq, prompt) };
+    const done = this.register(seq, prompt);
+    try {
+      // node-llama-cpp's copy (internal, pinned with the package): under the context lock, seq takes the donor's
+      // tokens and cache, then drops what follows `best`. It answers false when the donor's cache changed before
+      // the lock was ours (a request erased it); reuse then keeps whatever of it still matches.
+      const copy = (seq as unknown as { _copyStateFromOtherSequence(o: LlamaContextSequence, upTo: number): Promise<boolean> })._copyStateFromOtherSequence;
+      return { cached: (await copy.call(seq, donor, best)) ? best : await SequencePool.reuse(seq, prompt), done };
+    } catch (e) {
+      done();
+      throw e;
+    }
+  }
+
+  private register(seq: LlamaContextSequence, prompt: readonly number[]): () => void {
+    let settle!: () => void;
+    const entry = { prompt, done: new Promise<void>((r) => { settle = r; }) };
+    this.prefills.set(seq, entry);
+    return () => {
+      if (this.prefills.get(seq) === entry) this.prefills.delete(seq);
+      settle();
+    };
   }
 
   /** Forget the whole cache, so the next prompt is evaluated from its first token. */
