@@ -6,13 +6,20 @@
  *     what a layer over node-llama-cpp can add and does not drift with the machine's speed;
  *  2. aggregate decode tok/s with 1, 4 and 8 concurrent requests on one context of 8 sequences: plain
  *     concurrent node-llama-cpp `sequence.evaluate()` loops vs our engine.
+ *  3. single-stream decode as a share of the memory-bandwidth limit: bytes of weights read per token against the
+ *     read bandwidth `threads` threads measure here (bandwidth.ts); with --llama-bench=PATH (llama.cpp's own
+ *     llama-bench, built from node-llama-cpp's bundled source) its tg rate on the same model, in the same run.
  * Model: a synthesized Llama-3.2-1B-shaped Q8_0 GGUF (random weights: decode speed does not depend on values).
- * Options: --tokens=48 --single-rounds=12 --rounds=5 --threads=N --preset=1b
+ * Options: --tokens=48 --single-rounds=12 --rounds=5 --threads=N --preset=1b --llama-bench=PATH
  */
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { getLlama, type LlamaContext, type LlamaContextSequence, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import { loadEngine } from '../src/engine/load.js';
 import type { Engine } from '../src/engine/types.js';
+import { readGguf } from '../src/gguf/reader.js';
+import { tensorBytes } from '../src/gguf/types.js';
+import { readBandwidth } from './bandwidth.js';
 import { benchModel } from './model.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -43,6 +50,28 @@ function decodeClock(context: LlamaContext) {
 }
 
 interface Run { tps: number; overheadMs: number; decodeMs: number }
+
+/**
+ * Bytes of weights one decode step reads: every tensor, but of the token embeddings only one row, unless the
+ * output layer is tied to them (no output.weight), when the whole matrix is read for the logits.
+ */
+function weightBytesPerToken(path: string): number {
+  const f = readGguf(path, { skipArrays: true });
+  const tied = !f.tensors.some((t) => t.name === 'output.weight');
+  return f.tensors.reduce((sum, t) => sum + (t.name === 'token_embd.weight' && !tied ? 0 : tensorBytes(t.type, t.dims) ?? 0), 0);
+}
+
+/** llama.cpp's own llama-bench tg rate (tok/s) on the model, or undefined when it is not given or fails. */
+function llamaBench(bin: string | undefined, path: string): number | undefined {
+  if (!bin) return undefined;
+  const r = spawnSync(bin, ['-m', path, '-t', String(threads), '-p', '0', '-n', String(TOKENS), '-r', '3', '-o', 'json'], { encoding: 'utf8' });
+  try {
+    return (JSON.parse(r.stdout) as Array<{ avg_ts: number }>)[0].avg_ts;
+  } catch {
+    console.log(`llama-bench failed: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`);
+    return undefined;
+  }
+}
 
 async function main() {
   const path = await benchModel(preset);
@@ -91,6 +120,14 @@ async function main() {
   console.log(`\nsingle-stream decode tok/s   bare node-llama-cpp ${fmt(bt)}   llama3-zh ${fmt(ot)}   ratio ${(ot / bt).toFixed(3)} (target ≥ 0.97)`);
   console.log(`  llama.cpp decode per token (the machine's share, same work on both sides): bare ${fmt(bd)} ms, llama3-zh ${fmt(od)} ms`);
   console.log(`  time per token outside llama.cpp's decode: bare ${fmt(bo)} ms, llama3-zh ${fmt(oo)} ms; our layer adds ${fmt(oo - bo)} ms = ${(((oo - bo) / (1000 / bt)) * 100).toFixed(2)}% of a token's time`);
+
+  // ---- 3. the bandwidth roofline, and llama.cpp's own tool on the same model ----
+  const lb = llamaBench(args.get('llama-bench'), path);
+  const bw = await readBandwidth(threads);
+  const bytes = weightBytesPerToken(path);
+  const limit = (bw * 1e9) / bytes;
+  console.log(`  memory read bandwidth with ${threads} threads: ${bw.toFixed(1)} GB/s; ${(bytes / 1e9).toFixed(2)} GB of weights per token → at most ${limit.toFixed(1)} tok/s`);
+  console.log(`  single stream: llama3-zh ${fmt(ot)} tok/s = ${((ot / limit) * 100).toFixed(0)}% of that limit${lb ? `; llama.cpp's llama-bench ${fmt(lb)} tok/s = ${((lb / limit) * 100).toFixed(0)}%, llama3-zh / llama-bench ${(ot / lb).toFixed(2)}x` : ''}`);
 
   // ---- 2. concurrency ----
   const plainCtx = await bareModel.createContext({ contextSize: 512 * 8, sequences: 8, threads });

@@ -81,6 +81,12 @@ class Grammars {
 /** node-llama-cpp's JSON grammars end a finished value with four newlines; that is where the reply ends. */
 const GRAMMAR_END = '\n\n\n\n';
 
+/** Never silently drop the start of the conversation to make room: we stop at the context size instead. */
+const NO_SHIFT = { strategy: 'eraseBeginning', size: 0 } as const;
+
+/** Prompt tokens one request evaluates per lockstep step (see generate). */
+const PREFILL_CHUNK = 128;
+
 /**
  * The most context tokens (all sequences together) we ask llama.cpp for. Past this, node-llama-cpp and llama.cpp
  * take tens of GB and minutes before they fail (--ctx-size 4000000000 on a 2-layer test model: 16 GB, still going
@@ -247,25 +253,36 @@ export class LlamaCppEngine implements Engine {
         const history = prompt.slice();
         const recent = () => history.slice(-s.repeatLastN);
         const penalize = s.repeatLastN > 0 && (s.repeatPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0);
-        const it = seq.evaluateWithMetadata(prompt.slice(cached) as Token[], { probabilities: topN !== undefined }, {
-          temperature: s.temperature,
-          topK: s.temperature > 0 ? s.topK : undefined,
-          topP: s.temperature > 0 ? s.topP : undefined,
-          minP: s.temperature > 0 ? s.minP : undefined,
-          seed: s.seed,
-          repeatPenalty: penalize
-            ? { punishTokens: recent as () => Token[], penalty: s.repeatPenalty, presencePenalty: s.presencePenalty, frequencyPenalty: s.frequencyPenalty }
-            : undefined,
-          grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
-          tokenBias: s.logitBias?.size ? this.tokenBias(s.logitBias) : undefined,
-          yieldEogToken: true,
-          // Never silently drop the start of the conversation to make room: we stop at the context size instead.
-          contextShift: { strategy: 'eraseBeginning', size: 0 },
-        });
         this.lockstep.join();
+        let it: ReturnType<typeof seq.evaluateWithMetadata> | undefined;
         try {
-          for (;;) {
-            const step = await this.lockstep.next(this.pool.id(seq), () => it.next());
+          // Chunked prefill (vLLM's, llama-server's n_ubatch-sized prompt steps): a long prompt goes in one
+          // lockstep step of PREFILL_CHUNK tokens at a time, beside the running requests' next tokens, so it
+          // delays them by one chunk's time per step instead of stalling them for the whole prompt.
+          let at = cached;
+          while (prompt.length - at > PREFILL_CHUNK && !req.signal?.aborted) {
+            const chunk = prompt.slice(at, at + PREFILL_CHUNK) as Token[];
+            await this.lockstep.next(this.pool.id(seq), () => seq.evaluateWithoutGeneratingNewTokens(chunk, { contextShift: NO_SHIFT }));
+            at += chunk.length;
+          }
+          if (req.signal?.aborted) finishReason = 'abort';
+          else it = seq.evaluateWithMetadata(prompt.slice(at) as Token[], { probabilities: topN !== undefined }, {
+            temperature: s.temperature,
+            topK: s.temperature > 0 ? s.topK : undefined,
+            topP: s.temperature > 0 ? s.topP : undefined,
+            minP: s.temperature > 0 ? s.minP : undefined,
+            seed: s.seed,
+            repeatPenalty: penalize
+              ? { punishTokens: recent as () => Token[], penalty: s.repeatPenalty, presencePenalty: s.presencePenalty, frequencyPenalty: s.frequencyPenalty }
+              : undefined,
+            grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
+            tokenBias: s.logitBias?.size ? this.tokenBias(s.logitBias) : undefined,
+            yieldEogToken: true,
+            contextShift: NO_SHIFT,
+          });
+          const live = it;
+          while (live) {
+            const step = await this.lockstep.next(this.pool.id(seq), () => live.next());
             if (step.done) break;
             const { token } = step.value;
             if (tokens.length === 0) { tFirst = performance.now(); prefilled?.(); }
@@ -294,7 +311,7 @@ export class LlamaCppEngine implements Engine {
           }
         } finally {
           this.lockstep.leave();
-          await it.return();
+          await it?.return();
         }
       }
     } finally {
