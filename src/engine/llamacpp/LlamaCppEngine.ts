@@ -249,7 +249,7 @@ export class LlamaCppEngine implements Engine {
       if (req.signal?.aborted) {
         finishReason = 'abort';
       } else {
-        ({ cached, done: prefilled } = await this.pool.share(seq, prompt, await SequencePool.reuse(seq, prompt)));
+        ({ cached, done: prefilled } = await this.pool.share(seq, prompt, await SequencePool.reuse(seq, prompt), req.signal));
         const history = prompt.slice();
         const recent = () => history.slice(-s.repeatLastN);
         const penalize = s.repeatLastN > 0 && (s.repeatPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0);
@@ -264,6 +264,7 @@ export class LlamaCppEngine implements Engine {
             const chunk = prompt.slice(at, at + PREFILL_CHUNK) as Token[];
             await this.lockstep.next(this.pool.id(seq), () => seq.evaluateWithoutGeneratingNewTokens(chunk, { contextShift: NO_SHIFT }));
             at += chunk.length;
+            this.pool.stepped(seq);
           }
           if (req.signal?.aborted) finishReason = 'abort';
           else it = seq.evaluateWithMetadata(prompt.slice(at) as Token[], { probabilities: topN !== undefined }, {

@@ -15,11 +15,14 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
 /** Fewer shared tokens than this are evaluated again: a copy moves a whole KV stream, which costs more than a few tokens. */
 const MIN_SHARED = 16;
 
+/** A prompt being evaluated: `done` settles when it is all in the cache (or its request failed), `step` after each chunk. */
+type Prefill = { prompt: readonly number[]; done: Promise<void>; step: Promise<void>; stepped: () => void };
+
 export class SequencePool {
   private free: LlamaContextSequence[];
   private all: LlamaContextSequence[];
   /** Prompts being evaluated now, by sequence; settled when the sequence's cache holds them (or its request failed). */
-  private prefills = new Map<LlamaContextSequence, { prompt: readonly number[]; done: Promise<void> }>();
+  private prefills = new Map<LlamaContextSequence, Prefill>();
   private waiting: Array<() => void> = [];
   /** A fresh context hands out sequence ids 0, 1, 2… in order, so the creation index is the id. */
   private ids = new Map<LlamaContextSequence, number>();
@@ -74,22 +77,39 @@ export class SequencePool {
   /**
    * Start `seq` off with the longest prefix of `prompt` that any other sequence's cache holds (a shared system
    * prompt, a few-shot block, the n choices of one request), copied instead of evaluated. A prompt that another
-   * sequence is evaluating right now is waited for rather than evaluated twice; `seq`'s own prompt is then
+   * sequence is evaluating right now is waited for rather than evaluated twice (until the shared part is in that
+   * sequence's cache: `stepped` tells after each chunk; or until `signal` aborts, which returns at once with
+   * nothing registered); `seq`'s own prompt is then
    * registered (before this returns, with no await in between, so of requests that arrive together exactly one
    * evaluates) and `done` must be called once seq's cache holds it, or its request failed. Returns the prompt
-   * tokens now cached, at least `cached` (what `reuse` kept of seq's own cache). llama-server's `--cache-reuse`
+   * tokens now cached: at least `cached` (what `reuse` kept of seq's own cache) unless a copy replaced that cache
+   * with one that had changed since it was chosen. llama-server's `--cache-reuse`
    * and vLLM's prefix caching do this within one slot; llama.cpp's `llama_memory_seq_cp` copies between sequences
    * (between KV streams when the cache is not unified, as node-llama-cpp's never is).
    */
-  async share(seq: LlamaContextSequence, prompt: readonly number[], cached: number): Promise<{ cached: number; done: () => void }> {
+  async share(seq: LlamaContextSequence, prompt: readonly number[], cached: number, signal?: AbortSignal): Promise<{ cached: number; done: () => void }> {
     const usable = (tokens: readonly number[]) => Math.min(commonPrefix(tokens, prompt), prompt.length - 1);
-    let wait: Promise<void> | undefined;
+    let wait: { s: LlamaContextSequence; p: Prefill } | undefined;
     let waitLen = cached + MIN_SHARED - 1;
     for (const [s, p] of this.prefills) {
       const len = usable(p.prompt);
-      if (s !== seq && len > waitLen) { wait = p.done; waitLen = len; }
+      if (s !== seq && len > waitLen) { wait = { s, p }; waitLen = len; }
     }
-    if (wait) await wait;
+    // Wait only until the shared part is in the other sequence's cache (a long prompt shares a short system prompt
+    // after its first chunks: waiting for all of it would hold this request back for the whole long prompt), and
+    // not past this request's abort.
+    if (wait && !signal?.aborted) {
+      let onAbort!: () => void;
+      const aborted = new Promise<void>((r) => { onAbort = r; signal?.addEventListener('abort', onAbort, { once: true }); });
+      try {
+        while (this.prefills.get(wait.s) === wait.p && usable(wait.s.contextTokens) < waitLen && !signal?.aborted) {
+          await Promise.race([wait.p.done, wait.p.step, aborted]);
+        }
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    }
+    if (signal?.aborted) return { cached, done: () => {} };
     let donor: LlamaContextSequence | undefined;
     let best = cached + MIN_SHARED - 1;
     for (const s of this.all) {
@@ -100,10 +120,13 @@ export class SequencePool {
     const done = this.register(seq, prompt);
     try {
       // node-llama-cpp's copy (internal, pinned with the package): under the context lock, seq takes the donor's
-      // tokens and cache, then drops what follows `best`. It answers false when the donor's cache changed before
-      // the lock was ours (a request erased it); reuse then keeps whatever of it still matches.
+      // tokens and cache as they are then, and drops what follows `best`. The donor may have changed since it was
+      // chosen (decodes queued for the lock before ours: another request erased it and evaluated its own prompt),
+      // and the copy only compares lengths, so its answer says nothing about the tokens: reuse keeps what of the
+      // copied cache matches the prompt and drops the rest.
       const copy = (seq as unknown as { _copyStateFromOtherSequence(o: LlamaContextSequence, upTo: number): Promise<boolean> })._copyStateFromOtherSequence;
-      return { cached: (await copy.call(seq, donor, best)) ? best : await SequencePool.reuse(seq, prompt), done };
+      await copy.call(seq, donor, best);
+      return { cached: await SequencePool.reuse(seq, prompt), done };
     } catch (e) {
       done();
       throw e;
@@ -112,12 +135,22 @@ export class SequencePool {
 
   private register(seq: LlamaContextSequence, prompt: readonly number[]): () => void {
     let settle!: () => void;
-    const entry = { prompt, done: new Promise<void>((r) => { settle = r; }) };
+    const entry: Prefill = { prompt, done: new Promise<void>((r) => { settle = r; }), step: Promise.resolve(), stepped: () => {} };
+    entry.step = new Promise<void>((r) => { entry.stepped = r; });
     this.prefills.set(seq, entry);
     return () => {
       if (this.prefills.get(seq) === entry) this.prefills.delete(seq);
       settle();
     };
+  }
+
+  /** `seq`'s cache took another chunk of its registered prompt: requests waiting for a part of it look again. */
+  stepped(seq: LlamaContextSequence) {
+    const p = this.prefills.get(seq);
+    if (!p) return;
+    const wake = p.stepped;
+    p.step = new Promise<void>((r) => { p.stepped = r; });
+    wake();
   }
 
   /** Forget the whole cache, so the next prompt is evaluated from its first token. */
