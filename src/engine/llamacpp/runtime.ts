@@ -9,7 +9,7 @@ export function runtime(gpu: 'auto' | false): Promise<Llama> {
   const key = String(gpu);
   if (!llamas.has(key)) {
     // llama.cpp's own log lines would break our one-line errors: keep its errors for our messages,
-    // print everything only with LLAMA3ZH_LOG=debug (debug logging costs: every token logs lines across threads).
+    // print everything only with LLAMA3ZH_LOG=debug.
     const debug = process.env.LLAMA3ZH_LOG === 'debug';
     const logger = (level: LlamaLogLevel, message: string) => {
       if (debug) console.error(`[llama.cpp] ${message}`);
