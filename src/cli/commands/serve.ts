@@ -4,6 +4,7 @@ import { readModelFile } from '../../engine/modelFile.js';
 import { UserError } from '../../errors.js';
 import { startServer, type LoraModule } from '../../server/start.js';
 import { num, parseFlags } from '../flags.js';
+import { GATEWAY_HELP, serveGateway } from './serveGateway.js';
 import { checkTemplateFlags, chooseModel, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, parseLora, readTemplateFile } from '../modelFlags.js';
 
 const HELP = `llama3-zh serve [MODEL] [options]
@@ -39,6 +40,8 @@ Server:
                             that does not exist yet shows as waiting
   --quiet                   no request log (problems, such as internal errors, still print)
 
+${GATEWAY_HELP}
+
 ${MODEL_FLAGS_HELP}`;
 
 function parseLoraModules(specs: string[]): LoraModule[] {
@@ -68,8 +71,17 @@ export async function serveCommand(args: string[]): Promise<void> {
     'cors-origins': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     'train-dir': { type: 'string', multiple: true },
+    backend: { type: 'string', multiple: true },
+    'backend-key': { type: 'string' },
+    'backend-timeout': { type: 'string' },
+    'health-interval': { type: 'string' },
   }, true);
   if (values.help) { console.log(HELP); return; }
+  const version = createRequire(import.meta.url)('../../../../package.json').version as string;
+  if (values.backend) { await serveGateway(values, positionals, version); return; }
+  for (const f of ['backend-key', 'backend-timeout', 'health-interval'] as const) {
+    if (values[f] !== undefined) throw new UserError(`--${f} goes with --backend URL (a gateway in front of other servers)`, 2);
+  }
   if (positionals.length > 1) throw new UserError(`serve takes one MODEL (got ${positionals.length}: ${positionals.join(' ')})`, 2);
   if (positionals[0] && values.model) throw new UserError('give the model once: as MODEL or with -m', 2);
   if (values['max-model-len'] && values['ctx-size']) throw new UserError('give --max-model-len or --ctx-size, not both', 2);
@@ -113,7 +125,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   const running = await startServer({
     host, port, apiKey,
     corsOrigins: values['cors-origins']?.split(',').map((s) => s.trim()).filter(Boolean),
-    version: createRequire(import.meta.url)('../../../../package.json').version,
+    version,
     log: quiet ? undefined : (line) => console.error(line),
     warn: (line) => console.error(line),
     maxQueue,

@@ -1,0 +1,294 @@
+import type { IncomingMessage } from 'node:http';
+import { Admission } from '../admission.js';
+import { ApiError } from '../http.js';
+import { AffinityTable, prefixPoints } from './affinity.js';
+import { Backend, BackendFailure, readAll } from './backend.js';
+import type { BackendReply, Upstream, UpstreamModel } from './types.js';
+
+export interface GatewayOptions {
+  backends: string[];
+  /** Sent to every backend as "Authorization: Bearer KEY". */
+  backendKey?: string;
+  /** No byte from a backend for this long (waiting for its answer, or mid-stream): it has timed out. */
+  timeoutMs: number;
+  /** How often each backend's /v1/models is asked. */
+  healthIntervalMs: number;
+  /** Requests in flight per backend; the gateway as a whole admits this many times the backends. */
+  parallel: number;
+  /** Requests that may wait beyond those; more get 429. */
+  maxQueue: number;
+  /** A backend's state changed (up, down, back up): one line for the operator. */
+  onBackend?: (line: string) => void;
+}
+
+/** A new connection that takes longer than this means the backend is not there. */
+const CONNECT_MS = 5_000;
+/** A non-streamed answer is read whole before it goes on (so a backend failing half-way is retried); at most this big. */
+const MAX_ANSWER_BYTES = 64 << 20;
+/**
+ * Affinity gives way to load when its backend has this many more requests in flight than the least busy one, and
+ * at least twice as many: a warm cache saves a prompt's prefill, a queue costs every token of the wait.
+ */
+const AFFINITY_SLACK = 4;
+
+/** Statuses that say "not now, not here" rather than "not this request": another backend may take it. */
+const RETRYABLE = new Set([429, 502, 503]);
+
+/** ollama clients say "name:latest" for "name". */
+const bare = (name: string) => (name.endsWith(':latest') ? name.slice(0, -':latest'.length) : name);
+
+export class Gateway implements Upstream {
+  readonly backends: Backend[];
+  readonly admission: Admission;
+  private affinity = new AffinityTable<Backend>();
+  private timer?: NodeJS.Timeout;
+  retries = 0;
+  affinityHits = 0;
+
+  constructor(private o: GatewayOptions) {
+    const seen = new Set<string>();
+    this.backends = o.backends.map((u) => new Backend(u, o.backendKey)).filter((b) => !seen.has(b.root.href) && seen.add(b.root.href));
+    this.admission = new Admission(o.parallel * this.backends.length, o.maxQueue);
+  }
+
+  /** Check every backend now, then every healthIntervalMs. */
+  async start(): Promise<void> {
+    await this.checkAll();
+    this.timer = setInterval(() => void this.checkAll(), this.o.healthIntervalMs);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+  }
+
+  private checking?: Promise<void>;
+
+  checkAll(): Promise<void> {
+    // One round at a time: a slow backend's check does not pile up behind itself.
+    this.checking ??= Promise.all(this.backends.map(async (b) => {
+      if (await b.check(Math.min(this.o.healthIntervalMs, 3_000))) this.say(b);
+    })).then(() => { this.checking = undefined; });
+    return this.checking;
+  }
+
+  private say(b: Backend) {
+    const what = b.state === 'up'
+      ? `up, serving ${b.models.map((m) => m.id).join(', ') || 'no models'}`
+      : `${b.state}: ${b.problem}${b.state === 'invalid' ? '' : `; checking every ${this.o.healthIntervalMs / 1000} s`}`;
+    this.o.onBackend?.(`llama3-zh serve: backend ${b.url} ${what}`);
+  }
+
+  models(): UpstreamModel[] {
+    const byId = new Map<string, UpstreamModel>();
+    for (const b of this.backends) {
+      if (!b.up) continue;
+      for (const m of b.models) {
+        const known = byId.get(m.id);
+        if (known) known.backends.push(b.url);
+        else byId.set(m.id, { id: m.id, backends: [b.url], maxModelLen: m.maxModelLen, created: m.created, ownedBy: m.ownedBy });
+      }
+    }
+    return [...byId.values()];
+  }
+
+  defaultModel(): string | undefined {
+    return this.models()[0]?.id;
+  }
+
+  /** The model id a request means, or the 404 / 503 that says why there is none. */
+  private resolve(name: unknown): string {
+    if (name !== undefined && name !== null && typeof name !== 'string') throw new ApiError(400, '"model" must be a string', 'invalid_request_error', 'model');
+    const up = this.models();
+    if (!up.length) throw this.noneUp();
+    if (!name) return up[0].id;
+    const id = up.find((m) => m.id === name)?.id ?? up.find((m) => m.id === bare(name))?.id;
+    if (id) return id;
+    const downWith = this.backends.filter((b) => !b.up && (b.serves(name) || b.serves(bare(name))));
+    if (downWith.length) {
+      throw new ApiError(503, `the backends that serve "${name}" are not up (${downWith.map((b) => `${b.url}: ${b.problem}`).join('; ')}); retry shortly`,
+        'unavailable_error', 'model', 'backend_unavailable', { 'retry-after': '2' });
+    }
+    throw new ApiError(404, `the model "${name}" does not exist on any backend; they serve: ${up.map((m) => m.id).join(', ')}`,
+      'invalid_request_error', 'model', 'model_not_found');
+  }
+
+  private noneUp(): ApiError {
+    return new ApiError(503, `no backend is up: ${this.backends.map((b) => `${b.url} ${b.state}${b.problem ? ` (${b.problem})` : ''}`).join('; ')}`,
+      'unavailable_error', null, 'no_backend', { 'retry-after': '2' });
+  }
+
+  /** The backend for a request: the one holding its prefix unless that one is much busier, else the least busy. */
+  private pick(model: string, points: string[], tried: Set<Backend>): Backend | undefined {
+    const usable = (b: Backend) => b.up && b.serves(model) && !tried.has(b);
+    let least: Backend | undefined;
+    for (const b of this.backends) {
+      // Ties go to the one sent fewer requests, so one client's requests take turns.
+      if (usable(b) && (!least || b.outstanding < least.outstanding || (b.outstanding === least.outstanding && b.sent < least.sent))) least = b;
+    }
+    if (!least) return undefined;
+    const warm = this.affinity.lookup(points, usable);
+    if (warm && warm !== least) {
+      const extra = warm.outstanding - least.outstanding;
+      if (extra < Math.max(AFFINITY_SLACK, least.outstanding)) {
+        this.affinityHits++;
+        return warm;
+      }
+    } else if (warm) this.affinityHits++;
+    return least;
+  }
+
+  async post(path: string, body: Record<string, unknown>, signal: AbortSignal): Promise<BackendReply> {
+    const model = this.resolve(body.model);
+    const payload = Buffer.from(JSON.stringify({ ...body, model }));
+    const stream = body.stream === true;
+    const points = prefixPoints(path, body, model);
+    const release = await this.admission.acquire(1, signal);
+    const tried = new Set<Backend>();
+    const failures: string[] = [];
+    const statuses: number[] = [];
+    let last: { res: IncomingMessage; text: string; backend: Backend } | undefined;
+    try {
+      for (;;) {
+        const b = this.pick(model, points, tried);
+        if (!b) break;
+        tried.add(b);
+        if (tried.size > 1) this.retries++;
+        b.outstanding++;
+        b.sent++;
+        let done = false;
+        const finish = () => { if (!done) { done = true; b.outstanding--; } };
+        try {
+          const res = await b.send({ method: 'POST', path, body: payload, signal, connectMs: CONNECT_MS, idleMs: this.o.timeoutMs });
+          const status = res.statusCode ?? 502;
+          if (RETRYABLE.has(status)) {
+            // Read for its message: the client sees it if no other backend does better.
+            last = { res, text: await readAll(res, 1 << 20).catch(() => ''), backend: b };
+            statuses.push(status);
+            finish();
+            continue;
+          }
+          if (!stream || status !== 200) {
+            const text = await this.readWhole(res, b);
+            finish();
+            this.settled(b, status, points);
+            release();
+            return { backend: b.url, status, headers: headersOf(res), body: new Response(new Uint8Array(text)).body! };
+          }
+          // Before the first byte nothing has reached the client: a backend failing now is retried like any other.
+          const it = res[Symbol.asyncIterator]();
+          const first = await this.next(it, res, b);
+          this.settled(b, status, points);
+          return { backend: b.url, status, headers: headersOf(res), body: this.relay(it, first, res, b, signal, () => { finish(); release(); }) };
+        } catch (e) {
+          finish();
+          if (signal.aborted) throw signal.reason;
+          if (!(e instanceof BackendFailure)) throw e;
+          b.failures++;
+          failures.push(`${b.url}: ${e.message}`);
+          statuses.push(e.kind === 'timeout' ? 504 : 502);
+          if (e.kind === 'connect') {
+            b.markDown(e.message);
+            this.o.onBackend?.(`llama3-zh serve: backend ${b.url} down: ${e.message}; checking every ${this.o.healthIntervalMs / 1000} s`);
+          }
+        }
+      }
+    } catch (e) {
+      release();
+      throw e;
+    }
+    release();
+    if (!tried.size) throw this.resolveAgain(model);
+    if (last && statuses.every((s) => RETRYABLE.has(s))) {
+      // Every backend was busy or unavailable: the client gets the last one's own answer (429 with retry-after…).
+      return { backend: last.backend.url, status: last.res.statusCode ?? 502, headers: headersOf(last.res), body: new Response(last.text).body! };
+    }
+    const timedOut = statuses.every((s) => s === 504);
+    throw new ApiError(timedOut ? 504 : 502, `no backend could answer: ${failures.join('; ')}`, 'server_error', null, timedOut ? 'backend_timeout' : 'backend_failed');
+  }
+
+  /** Every backend with the model went away while we tried: say so as resolve would now. */
+  private resolveAgain(model: string): ApiError {
+    try {
+      this.resolve(model);
+      return this.noneUp();
+    } catch (e) {
+      return e as ApiError;
+    }
+  }
+
+  /** A backend answered: a good answer ties the prompt's prefixes to it. */
+  private settled(b: Backend, status: number, points: string[]) {
+    if (status >= 200 && status < 300 && points.length) this.affinity.record(points, b);
+  }
+
+  private async readWhole(res: IncomingMessage, b: Backend): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    const it = res[Symbol.asyncIterator]();
+    let size = 0;
+    for (;;) {
+      const r = await this.next(it, res, b);
+      if (r.done) return Buffer.concat(chunks);
+      size += r.value.length;
+      if (size > MAX_ANSWER_BYTES) {
+        res.destroy();
+        throw new BackendFailure(`answered more than ${MAX_ANSWER_BYTES >> 20} MiB`, 'lost');
+      }
+      chunks.push(r.value);
+    }
+  }
+
+  /** The next piece of an answer; a backend that goes quiet for the timeout, or closes mid-answer, is a BackendFailure. */
+  private async next(it: AsyncIterator<Buffer>, res: IncomingMessage, b: Backend): Promise<IteratorResult<Buffer>> {
+    let timer: NodeJS.Timeout | undefined;
+    const quiet = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        res.destroy();
+        reject(new BackendFailure(`sent nothing for ${this.o.timeoutMs / 1000} s`, 'timeout'));
+      }, this.o.timeoutMs);
+    });
+    try {
+      const r = await Promise.race([it.next(), quiet]);
+      // Node ends an answer cut off mid-body without an error on some paths: the missing bytes say so.
+      if (r.done && !res.complete) throw new BackendFailure('closed the connection mid-answer', 'lost');
+      return r;
+    } catch (e) {
+      if (e instanceof BackendFailure) throw e;
+      throw new BackendFailure(`closed the connection mid-answer (${(e as Error).message})`, 'lost');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A streamed answer as it comes, unbuffered; a failure mid-stream is an ApiError the route ends its stream with. */
+  private relay(it: AsyncIterator<Buffer>, first: IteratorResult<Buffer>, res: IncomingMessage, b: Backend, signal: AbortSignal, end: () => void): ReadableStream<Uint8Array> {
+    let pending: IteratorResult<Buffer> | undefined = first;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          const r = pending ?? await this.next(it, res, b);
+          pending = undefined;
+          if (r.done) { end(); controller.close(); return; }
+          controller.enqueue(r.value);
+        } catch (e) {
+          end();
+          // The client leaving aborts the backend's request too: that is no fault of the backend's.
+          if (signal.aborted) { controller.error(signal.reason); return; }
+          b.failures++;
+          const timeout = e instanceof BackendFailure && e.kind === 'timeout';
+          controller.error(new ApiError(timeout ? 504 : 502, `the backend ${b.url} ${(e as Error).message}; the reply is cut short`, 'server_error', null, timeout ? 'backend_timeout' : 'backend_lost'));
+        }
+      },
+      cancel: () => { res.destroy(); end(); },
+    });
+  }
+}
+
+/** The headers a client may see: not the hop-by-hop ones, nor a length the gateway does not keep. */
+function headersOf(res: IncomingMessage): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (v === undefined || ['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'server'].includes(k)) continue;
+    h.set(k, Array.isArray(v) ? v.join(', ') : v);
+  }
+  return h;
+}
