@@ -33,6 +33,8 @@ export function serveProcess(args: string[], env: Record<string, string> = {}): 
     });
     void exited.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
   });
+  // A test that expects the exit never asks for the URL: its rejection is not an error then.
+  url.catch(() => {});
   return { child, url, exited, stderr: () => stderr };
 }
 

@@ -21,11 +21,11 @@ function passThrough(gw: Gateway, times: GatewayTimes, path: string) {
     const t0 = performance.now();
     const body = await c.body();
     const reply = await gw.post(path, body, disconnectSignal(c.res));
-    const headers: Record<string, string> = {};
-    reply.headers.forEach((v, k) => { headers[k] = v; });
+    // Set one by one, not through writeHead: app.ts reads the content type back to end a failed stream in its own shape.
+    reply.headers.forEach((v, k) => c.res.setHeader(k, v));
     const streamed = body.stream === true && reply.status === 200;
     if (streamed) times.firstByte.observe((performance.now() - t0) / 1000);
-    c.res.writeHead(reply.status, headers);
+    c.res.writeHead(reply.status);
     // Each piece goes out as it comes, not when Nagle's algorithm lets it.
     c.res.socket?.setNoDelay(true);
     const reader = reply.body.getReader();

@@ -253,7 +253,7 @@ export class Gateway implements Upstream {
       return r;
     } catch (e) {
       if (e instanceof BackendFailure) throw e;
-      throw new BackendFailure(`closed the connection mid-answer (${(e as Error).message})`, 'lost');
+      throw new BackendFailure(`closed the connection mid-answer${(e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as Error).message === 'aborted' ? '' : ` (${(e as Error).message})`}`, 'lost');
     } finally {
       clearTimeout(timer);
     }
