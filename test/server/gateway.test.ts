@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { postJson, routedModel, ROUTES, streamLines } from '../helpers/server.js';
 import { backendProcess, metric, serveProcess, type ServeProcess, until } from '../helpers/serveProcess.js';
@@ -46,6 +47,14 @@ test('gateway: the openai client gets the backends\' exact replies, plain and st
   const h = await (await fetch(`${gwUrl}/health`)).json();
   assert.equal(h.status, 'ok');
   assert.deepEqual(h.backends.map((x: { url: string; state: string; models: string[] }) => [x.url, x.state, x.models]), urls.map((u) => [u, 'up', ['scripted']]));
+  // The ollama client and the simple API, translated onto the backends' OpenAI API.
+  const ollama = new Ollama({ host: gwUrl });
+  assert.equal((await ollama.chat({ model: 'scripted', messages: [{ role: 'user', content: 'green' }] })).message.content, ROUTES.green);
+  assert.deepEqual((await ollama.list()).models.map((m) => m.name), ['scripted']);
+  const simple = await postJson(`${gwUrl}/`, { prompt: '你好' });
+  assert.deepEqual([simple.status, simple.json.response, simple.json.status], [200, ROUTES.share, 200]);
+  // The web page is the gateway's own.
+  assert.match(await (await fetch(`${gwUrl}/`)).text(), /<html/i);
   // A model no backend has: 404 naming those there are, in OpenAI's error shape.
   await assert.rejects(client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'red' }] }),
     (e: { status?: number; message: string }) => e.status === 404 && /"nope" does not exist on any backend; they serve: scripted/.test(e.message));

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type Message, Ollama } from 'ollama';
-import { gatewayOllamaRoutes } from '../../src/server/gateway/ollama.js';
-import { gatewaySimpleRoutes } from '../../src/server/gateway/simple.js';
 import type { RunningServer } from '../../src/server/start.js';
 import { SIMPLE_API_SYSTEM } from '../../src/server/simpleFields.js';
 import { assertClose } from '../helpers/embeddings.js';
 import { CUT, ERROR_EVENT, EVENT_ERROR, type FakeBackend, fakeBackend, FLAKY, PIECES, SLOW } from '../helpers/fakeBackend.js';
-import { DirectUpstream, gatewayServer } from '../helpers/gatewayUpstream.js';
+import { gatewayServer } from '../helpers/gatewayUpstream.js';
 import { REPLY } from '../helpers/models.js';
 import { postJson, ROUTES, streamLines, testServer } from '../helpers/server.js';
 import { CALL_ARGS, FINAL, openaiTools, PREAMBLE, PREAMBLE_WORD, RESULT, TIME, WEATHER, weatherModel } from '../helpers/toolModels.js';
@@ -22,8 +20,7 @@ import { CALL_ARGS, FINAL, openaiTools, PREAMBLE, PREAMBLE_WORD, RESULT, TIME, W
 let scripted: RunningServer;
 let weather: RunningServer;
 let flaky: FakeBackend;
-let up: DirectUpstream;
-let gw: { url: string; close(): Promise<void> };
+let gw: Awaited<ReturnType<typeof gatewayServer>>;
 let viaGw: Ollama;
 let local: Ollama;
 let localWeather: Ollama;
@@ -32,8 +29,7 @@ before(async () => {
   scripted = await testServer({ parallel: 4 });
   weather = await testServer({ model: await weatherModel(), name: 'weather', parallel: 2 });
   flaky = await fakeBackend();
-  up = await DirectUpstream.over(scripted.url, weather.url, flaky.url);
-  gw = await gatewayServer([...gatewayOllamaRoutes(up), ...gatewaySimpleRoutes(up)]);
+  gw = await gatewayServer([scripted.url, weather.url, flaky.url]);
   viaGw = new Ollama({ host: gw.url });
   local = new Ollama({ host: scripted.url });
   localWeather = new Ollama({ host: weather.url });
@@ -89,7 +85,7 @@ test('/api/chat streamed: the durations are the gateway\'s, time to the first to
 
 test('ollama\'s options and their defaults become OpenAI\'s fields and vLLM\'s extras', async () => {
   await viaGw.chat({ model: 'scripted', messages: [{ role: 'user', content: 'red' }], stream: false });
-  const plain = up.sent.at(-1)!;
+  const plain = gw.gateway.sent.at(-1)!;
   assert.equal(plain.path, '/v1/chat/completions');
   assert.deepEqual(plain.body, {
     model: 'scripted', messages: [{ role: 'user', content: 'red' }],
@@ -102,14 +98,14 @@ test('ollama\'s options and their defaults become OpenAI\'s fields and vLLM\'s e
   let text = '';
   for await (const p of r) text += p.message.content;
   assert.equal(text, 'Apples are');
-  assert.deepEqual(up.sent.at(-1)!.body, {
+  assert.deepEqual(gw.gateway.sent.at(-1)!.body, {
     model: 'scripted', messages: [{ role: 'user', content: 'red' }],
     temperature: 0, top_p: 0.9, top_k: -1, min_p: 0.05, repetition_penalty: 1.1, presence_penalty: 0, frequency_penalty: 0,
     repeat_last_n: 32, seed: 7, stop: [' red'], max_tokens: 5, stream: true, stream_options: { include_usage: true },
   });
   for (const predict of [-1, -2]) {
     await viaGw.chat({ model: 'scripted', messages: [{ role: 'user', content: 'red' }], stream: false, options: { num_predict: predict } });
-    assert.equal(up.sent.at(-1)!.body.max_tokens, undefined);
+    assert.equal(gw.gateway.sent.at(-1)!.body.max_tokens, undefined);
   }
 });
 
@@ -121,14 +117,14 @@ test('/api/generate: templated with a system prompt, raw, streamed with stop; eq
   assert.ok(Array.isArray(mine.context));
   assert.equal('context' in r, false);
   assert.deepEqual(comparable(r), comparable(mine));
-  assert.deepEqual(up.sent.at(-1)!.body.messages, [{ role: 'system', content: '简短回答。' }, { role: 'user', content: 'green' }]);
+  assert.deepEqual(gw.gateway.sent.at(-1)!.body.messages, [{ role: 'system', content: '简短回答。' }, { role: 'user', content: 'green' }]);
   const raw = { model: 'scripted', prompt: 'red\n\n', raw: true, stream: false as const, options: { num_predict: 2, temperature: 0 } };
   const rr = await viaGw.generate(raw);
   assert.equal(rr.response, 'Apples');
   assert.equal(rr.done_reason, 'length');
   assert.deepEqual(comparable(rr), comparable(await local.generate(raw)));
-  assert.equal(up.sent.at(-1)!.path, '/v1/completions');
-  assert.equal(up.sent.at(-1)!.body.prompt, 'red\n\n');
+  assert.equal(gw.gateway.sent.at(-1)!.path, '/v1/completions');
+  assert.equal(gw.gateway.sent.at(-1)!.body.prompt, 'red\n\n');
   const streamed = { model: 'scripted', prompt: '狗', stream: true as const, options: { stop: [' loudly'] } };
   const got = await pieces(await viaGw.generate(streamed));
   assert.equal(got.map((p) => p.response).join(''), 'Dogs bark');
@@ -137,8 +133,12 @@ test('/api/generate: templated with a system prompt, raw, streamed with stop; eq
 
 test('/api/generate raw without num_predict asks for no limit (max_tokens null), not the 16 tokens of a text completion', async () => {
   const r = await viaGw.generate({ model: 'scripted', prompt: 'green\n\n', raw: true, stream: false });
-  assert.equal(up.sent.at(-1)!.body.max_tokens, null);
+  assert.equal(gw.gateway.sent.at(-1)!.body.max_tokens, null);
   assert.equal(r.done, true);
+  // And a llama3-zh backend reads that null as vLLM does: until the context is full, not its default of 16.
+  const full = await postJson(`${scripted.url}/v1/completions`, { model: 'scripted', prompt: 'green', max_tokens: null, ignore_eos: true });
+  assert.equal(full.json.choices[0].finish_reason, 'length');
+  assert.equal(full.json.usage.prompt_tokens + full.json.usage.completion_tokens, 512);
 });
 
 test('an empty /api/generate prompt answers the load reply, and a 404 for a model no backend lists', async () => {
@@ -155,12 +155,12 @@ test('format "json" becomes response_format json_object, a schema json_schema; t
   // The scripted model's JSON goes on for ever ("json" sets no shape): a few tokens of it, the same as the local ones.
   const req = { model: 'scripted', messages: [{ role: 'user', content: '你是谁' }], stream: false as const, format: 'json', options: { temperature: 0, num_predict: 6 } };
   const r = await viaGw.chat(req);
-  assert.deepEqual(up.sent.at(-1)!.body.response_format, { type: 'json_object' });
+  assert.deepEqual(gw.gateway.sent.at(-1)!.body.response_format, { type: 'json_object' });
   assert.match(r.message.content, /^\s*[[{]/);
   assert.deepEqual(comparable(r), comparable(await local.chat(req)));
   const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
   const g = await viaGw.generate({ model: 'scripted', prompt: '你是谁', stream: false, format: schema, options: { temperature: 0 } });
-  assert.deepEqual(up.sent.at(-1)!.body.response_format, { type: 'json_schema', json_schema: { name: 'format', schema } });
+  assert.deepEqual(gw.gateway.sent.at(-1)!.body.response_format, { type: 'json_schema', json_schema: { name: 'format', schema } });
   assert.equal(typeof JSON.parse(g.response!).ok, 'boolean');
 });
 
@@ -185,7 +185,7 @@ test('/api/embed and /api/embeddings through /v1/embeddings: the local vectors; 
   const input = ['今天天气很好', 'The quick brown fox'];
   const r = await viaGw.embed({ model: 'scripted', input });
   const mine = await local.embed({ model: 'scripted', input });
-  assert.equal(up.sent.at(-1)!.path, '/v1/embeddings');
+  assert.equal(gw.gateway.sent.at(-1)!.path, '/v1/embeddings');
   assert.equal(r.embeddings.length, 2);
   r.embeddings.forEach((v, i) => assertClose(v, mine.embeddings[i], `input ${i}`, 1e-12));
   assert.equal(r.prompt_eval_count, mine.prompt_eval_count);
@@ -217,7 +217,7 @@ test('a tool call round trip: the call, its result as a tool message, the answer
   const s = await viaGw.chat(second);
   assert.equal(s.message.content, FINAL);
   assert.deepEqual(comparable(s), comparable(await localWeather.chat(second)));
-  const sent = up.sent.at(-1)!.body.messages as any[];
+  const sent = gw.gateway.sent.at(-1)!.body.messages as any[];
   const id = (r.message.tool_calls![0] as any).id;
   assert.deepEqual(sent[1].tool_calls, [{ id, type: 'function', function: { name: 'get_weather', arguments: JSON.stringify(CALL_ARGS) } }]);
   assert.deepEqual(sent[2], { role: 'tool', content: RESULT, tool_call_id: id, name: 'get_weather' });
@@ -254,7 +254,7 @@ test('the simple API: the demo\'s system prompt and sampling, the first listed m
   assert.equal(r.json.response, ROUTES.share);
   assert.equal(r.json.status, 200);
   assert.match(r.json.time, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
-  assert.deepEqual(up.sent.at(-1)!.body, {
+  assert.deepEqual(gw.gateway.sent.at(-1)!.body, {
     model: 'scripted', messages: [{ role: 'system', content: SIMPLE_API_SYSTEM }, { role: 'user', content: '你好' }], temperature: 0.6, top_p: 0.9, stream: false,
   });
   const bad = await postJson(gw.url, {});
@@ -263,11 +263,11 @@ test('the simple API: the demo\'s system prompt and sampling, the first listed m
   assert.match(bad.json.error.message, /"prompt" is required/);
 });
 
-test('errors: the backend\'s 404 with its message; the local refusals in the same words', async () => {
-  await assert.rejects(viaGw.chat({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), /the model "nope" does not exist; this server has: scripted/);
+test('errors: a model no backend has is a 404 naming those there are; the local refusals in the same words', async () => {
+  await assert.rejects(viaGw.chat({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), /the model "nope" does not exist on any backend; they serve: scripted, weather, flaky/);
   const r = await postJson(`${gw.url}/api/chat`, { model: 'nope', messages: [{ role: 'user', content: 'x' }], stream: false });
   assert.equal(r.status, 404);
-  assert.deepEqual(r.json, { error: 'the model "nope" does not exist; this server has: scripted' });
+  assert.deepEqual(r.json, { error: 'the model "nope" does not exist on any backend; they serve: scripted, weather, flaky' });
   for (const body of [
     { model: 'scripted', messages: [] },
     { model: 'scripted', messages: [{ role: 'user', content: 'x' }], options: { temperature: 'hot' } },
@@ -276,11 +276,11 @@ test('errors: the backend\'s 404 with its message; the local refusals in the sam
     { model: 'scripted', messages: [{ role: 'user', content: 'x' }], options: { num_ctx: 4096 } },
     { model: 'scripted', messages: [{ role: 'user', content: 'x' }], think: true },
   ]) {
-    const before = up.sent.length;
+    const before = gw.gateway.sent.length;
     const g = await postJson(`${gw.url}/api/chat`, body);
     const l = await postJson(`${scripted.url}/api/chat`, body);
     assert.equal(g.status, 400, g.text);
-    assert.equal(up.sent.length, before, 'refused before any backend is asked');
+    assert.equal(gw.gateway.sent.length, before, 'refused before any backend is asked');
     if (!('num_ctx' in ((body as any).options ?? {}))) assert.deepEqual(g.json, l.json);
     else assert.deepEqual(g.json, { error: '"options.num_ctx" is 4096, but the backends serve "scripted" with a context of 512 tokens; start them with a larger one, or ask for less' });
   }
@@ -292,7 +292,7 @@ test('a backend that dies mid-stream, or reports an error mid-stream: the NDJSON
   const lines: any[] = [];
   for await (const l of streamLines(cut)) lines.push(JSON.parse(l));
   assert.deepEqual(lines.slice(0, -1).map((l) => l.message.content), PIECES);
-  assert.match(lines.at(-1).error, /^the backend http:\/\/127\.0\.0\.1:\d+ failed: /);
+  assert.match(lines.at(-1).error, /^the backend http:\/\/127\.0\.0\.1:\d+ closed the connection mid-answer; the reply is cut short$/);
   assert.equal(lines.some((l) => l.done), false);
   const parts: string[] = [];
   await assert.rejects(async () => {
