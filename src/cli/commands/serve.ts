@@ -8,12 +8,14 @@ import { GATEWAY_HELP, serveGateway } from './serveGateway.js';
 import { checkTemplateFlags, chooseModel, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, parseLora, readTemplateFile } from '../modelFlags.js';
 
 const HELP = `llama3-zh serve [MODEL] [options]
+llama3-zh serve --backend URL [--backend URL…] [options]
 
 Serve a model over HTTP: a web chat page at /, the OpenAI API (/v1/chat/completions,
 /v1/completions, /v1/models), the ollama API (/api/chat, /api/generate, /api/tags, /api/show,
 /api/version), embeddings (/v1/embeddings, /api/embed, /api/embeddings), the simple API of the
 original demo (POST / {"prompt": "…"}), /health, /metrics, /tokenize and /detokenize. Requests are
-decoded together in shared batches (continuous batching).
+decoded together in shared batches (continuous batching). With --backend, the same APIs are
+answered by other OpenAI-compatible servers (vLLM, llama-server, SGLang, llama3-zh) instead.
 
 Server:
   --host HOST               address to listen on (default 127.0.0.1; 0.0.0.0 for all)
