@@ -243,6 +243,30 @@ test('gateway: a silent backend times out and the request goes to another; alone
   silent.server.close();
 });
 
+test('gateway: a kept-alive connection the backend closed as it was reused is retried on a new one, even with one backend', async () => {
+  // As uvicorn (vLLM) and Node close idle connections: this backend drops every request that comes on a used connection.
+  const seen = new WeakMap<object, number>();
+  const server = createServer((req, res) => {
+    const n = (seen.get(req.socket) ?? 0) + 1;
+    seen.set(req.socket, n);
+    if (req.method === 'POST' && n > 1) { req.socket.destroy(); return; }
+    if (req.url === '/v1/models') { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"data":[{"id":"scripted"}]}'); return; }
+    req.resume();
+    req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"choices":[{"index":0,"message":{"role":"assistant","content":"好"}}]}'); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const g = serveProcess(['--backend', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, '--port', '0']);
+  const u = await g.url;
+  for (let i = 0; i < 3; i++) {
+    const r = await postJson(`${u}/v1/chat/completions`, { model: 'scripted', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.choices[0].message.content, '好');
+  }
+  g.child.kill('SIGKILL');
+  server.closeAllConnections();
+  server.close();
+});
+
 test('gateway: streaming passes through unbuffered: the first piece arrives before the backend has sent the second', async () => {
   const slow = await fakeBackend((res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -49,7 +49,8 @@ export interface SendOptions {
 
 /** Why a request to a backend failed before any of its answer came: `connect` ones mean the backend is down. */
 export class BackendFailure extends Error {
-  constructor(message: string, readonly kind: 'connect' | 'timeout' | 'lost') {
+  /** `stale`: the request went out on a kept-alive connection the backend had closed, before any answer. */
+  constructor(message: string, readonly kind: 'connect' | 'timeout' | 'lost', readonly stale = false) {
     super(message);
   }
 }
@@ -92,7 +93,18 @@ export class Backend {
    * One HTTP exchange, resolved when the answer's headers have come. Fails with a BackendFailure when the backend
    * cannot be reached, does not answer in time, or closes the connection first.
    */
-  send(o: SendOptions): Promise<IncomingMessage> {
+  async send(o: SendOptions): Promise<IncomingMessage> {
+    try {
+      return await this.sendOnce(o);
+    } catch (e) {
+      // A kept-alive connection the backend closed as it was reused (uvicorn closes idle ones after 5 s): nothing of
+      // the request was read, so it goes again on a new connection, as Node's documentation advises.
+      if (e instanceof BackendFailure && e.stale && !o.signal?.aborted) return this.sendOnce(o);
+      throw e;
+    }
+  }
+
+  private sendOnce(o: SendOptions): Promise<IncomingMessage> {
     const target = new URL(o.path.replace(/^\//, ''), this.root);
     const https = target.protocol === 'https:';
     return new Promise((resolve, reject) => {
@@ -125,7 +137,8 @@ export class Backend {
         if (o.signal?.aborted) { reject(o.signal.reason); return; }
         // A reused socket the backend had closed is a lost connection, not a down backend: it is retried like one.
         const connecting = !req.reusedSocket && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code ?? '');
-        reject(new BackendFailure(said(e), connecting ? 'connect' : 'lost'));
+        const stale = req.reusedSocket && ['ECONNRESET', 'EPIPE'].includes(e.code ?? '');
+        reject(new BackendFailure(said(e), connecting ? 'connect' : 'lost', stale));
       });
       req.on('response', (res) => {
         clearTimeout(connectTimer);
