@@ -12,7 +12,7 @@
  * The backends are `llama3-zh serve` on a tiny synthesized model (fast and steady, so the gateway's cost is not
  * lost in the engine's), or with --backend-url a server already running (llama-server, vLLM; two, comma-separated,
  * for the aggregate part).
- * Options: --rounds=3 --tokens=64 --clients=1,32 --agg-clients=16 --agg-tokens=128 --short=2 --threads=1
+ * Options: --rounds=5 --tokens=64 --clients=1,32 --agg-clients=16 --agg-tokens=128 --short=2 --threads=1
  *          --backend-url=URL[,URL] --backend-model=NAME --preset=tiny
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,7 +23,7 @@ import { sseData } from '../src/util/sse.js';
 import { benchModel } from './model.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const ROUNDS = Number(args.get('rounds') ?? 3);
+const ROUNDS = Number(args.get('rounds') ?? 5);
 const TOKENS = Number(args.get('tokens') ?? 64);
 const CLIENTS = (args.get('clients') ?? '1,32').split(',').map(Number);
 const AGG_CLIENTS = Number(args.get('agg-clients') ?? 16);
@@ -180,8 +180,8 @@ async function main() {
     console.log(`model ${model}; ${ROUNDS} rounds; short requests max_tokens ${SHORT}; streamed ${TOKENS} tokens; clients ${CLIENTS.join(', ')}; aggregate ${AGG_CLIENTS} clients × ${AGG_TOKENS} tokens`);
 
     // How many requests each client sends per block: enough samples at 1 client, a few at 32.
-    const shortEach = (k: number) => Math.max(2, Math.ceil(24 / k));
-    const streamEach = (k: number) => (k === 1 ? 4 : 1);
+    const shortEach = (k: number) => Math.max(3, Math.ceil(48 / k));
+    const streamEach = (k: number) => (k === 1 ? 6 : 1);
 
     const total = 2 + ROUNDS * (CLIENTS.length * 4 + (two ? 2 : 0));
     const bar = progressBar('benchmarking', 'items');
@@ -256,16 +256,16 @@ async function main() {
 
     const rows: string[] = [];
     const row = (what: string, d: string, g: string, added: string, target: string, ok: boolean | undefined, cpu: string) =>
-      rows.push(`  ${what.padEnd(34)} ${d.padStart(10)} ${g.padStart(10)} ${added.padStart(10)}   ${target.padEnd(9)} ${ok === undefined ? ' ' : mark(ok)}   ${cpu}`);
-    console.log(`\n  ${'measurement'.padEnd(34)} ${'direct'.padStart(10)} ${'gateway'.padStart(10)} ${'added'.padStart(10)}   ${'target'.padEnd(9)}     gateway CPU`);
+      rows.push(`  ${what.padEnd(44)} ${d.padStart(10)} ${g.padStart(10)} ${added.padStart(10)}   ${target.padEnd(9)} ${ok === undefined ? ' ' : mark(ok)}   ${cpu}`);
+    console.log(`\n  ${'measurement'.padEnd(44)} ${'direct'.padStart(10)} ${'gateway'.padStart(10)} ${'added'.padStart(10)}   ${'target'.padEnd(9)}     gateway CPU`);
     for (const k of CLIENTS) {
       const d = get(`direct/${k}`), g = get(`gateway/${k}`);
       const perReq = diff(k, (a) => a.short);
       row(`request (max_tokens ${SHORT}), ${k} client${k > 1 ? 's' : ''}`, `${f(all(d, (a) => a.short), 1)} ms`, `${f(all(g, (a) => a.short), 1)} ms`, `${f(perReq, 2)} ms`, `< ${TARGET.request} ms`, perReq < TARGET.request,
         `${f(g.cpuShort / g.nShort, 3)} ms/request`);
       const perTok = diff(k, (a) => a.wall, tokensIn);
-      row(`streamed ${TOKENS} tokens, ${k} client${k > 1 ? 's' : ''}, per token`, `${f(all(d, (a) => a.wall) / TOKENS, 2)} ms`, `${f(all(g, (a) => a.wall) / TOKENS, 2)} ms`, `${f(perTok, 3)} ms`, `< ${TARGET.token} ms`, perTok < TARGET.token,
-        `${f(g.cpuStream / g.nStreamTokens, 4)} ms/token (with its request's share)`);
+      row(`streamed ${TOKENS} tokens, ${k} client${k > 1 ? 's' : ''}: per token`, `${f(all(d, (a) => a.wall) / TOKENS, 2)} ms`, `${f(all(g, (a) => a.wall) / TOKENS, 2)} ms`, `${f(perTok, 3)} ms`, `< ${TARGET.token} ms`, perTok < TARGET.token,
+        `${f(g.cpuStream / g.nStreamTokens, 4)} ms/token (incl. its request's share)`);
       const ttft = diff(k, (a) => a.ttft);
       row(`  time to first token, ${k} client${k > 1 ? 's' : ''}`, `${f(all(d, (a) => a.ttft), 1)} ms`, `${f(all(g, (a) => a.ttft), 1)} ms`, `${f(ttft, 2)} ms`, `< ${TARGET.request} ms`, ttft < TARGET.request, '');
     }
