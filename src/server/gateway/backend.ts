@@ -142,6 +142,8 @@ export class Backend {
       });
       req.on('response', (res) => {
         clearTimeout(connectTimer);
+        // From here the answer's reader watches for silence (upstream.ts), in its own words.
+        req.setTimeout(0);
         resolve(res);
       });
       req.end(o.body);

@@ -25,6 +25,12 @@ function passThrough(gw: Gateway, times: GatewayTimes, path: string) {
     reply.headers.forEach((v, k) => c.res.setHeader(k, v));
     const streamed = body.stream === true && reply.status === 200;
     if (streamed) times.firstByte.observe((performance.now() - t0) / 1000);
+    if (reply.whole) {
+      c.res.setHeader('content-length', reply.whole.length);
+      c.res.writeHead(reply.status);
+      c.res.end(reply.whole);
+      return;
+    }
     c.res.writeHead(reply.status);
     // Each piece goes out as it comes, not when Nagle's algorithm lets it.
     c.res.socket?.setNoDelay(true);

@@ -17,6 +17,8 @@ export interface BackendReply {
    * backend counts the request as outstanding until then.
    */
   body: ReadableStream<Uint8Array>;
+  /** The same body, all of it, for a request that did not stream (so a proxy writes it at once). */
+  whole?: Buffer;
 }
 
 /** A model some live backend lists in its /v1/models. */

@@ -146,7 +146,7 @@ export class Gateway implements Upstream {
     const tried = new Set<Backend>();
     const failures: string[] = [];
     const statuses: number[] = [];
-    let last: { res: IncomingMessage; text: string; backend: Backend } | undefined;
+    let last: { res: IncomingMessage; text: Buffer; backend: Backend } | undefined;
     try {
       for (;;) {
         const b = this.pick(model, points, tried);
@@ -162,21 +162,22 @@ export class Gateway implements Upstream {
           const status = res.statusCode ?? 502;
           if (RETRYABLE.has(status)) {
             // Read for its message: the client sees it if no other backend does better.
-            last = { res, text: await readAll(res, 1 << 20).catch(() => ''), backend: b };
+            last = { res, text: Buffer.from(await readAll(res, 1 << 20).catch(() => '')), backend: b };
             statuses.push(status);
             finish();
             continue;
           }
+          this.watch(res);
           if (!stream || status !== 200) {
-            const text = await this.readWhole(res, b);
+            const whole = await this.readWhole(res);
             finish();
             this.settled(b, status, points);
             release();
-            return { backend: b.url, status, headers: headersOf(res), body: new Response(new Uint8Array(text)).body! };
+            return wholeReply(b.url, status, headersOf(res), whole);
           }
           // Before the first byte nothing has reached the client: a backend failing now is retried like any other.
           const it = res[Symbol.asyncIterator]();
-          const first = await this.next(it, res, b);
+          const first = await this.next(it, res);
           this.settled(b, status, points);
           return { backend: b.url, status, headers: headersOf(res), body: this.relay(it, first, res, b, signal, () => { finish(); release(); }) };
         } catch (e) {
@@ -200,7 +201,7 @@ export class Gateway implements Upstream {
     if (!tried.size) throw this.resolveAgain(model);
     if (last && statuses.every((s) => RETRYABLE.has(s))) {
       // Every backend was busy or unavailable: the client gets the last one's own answer (429 with retry-after…).
-      return { backend: last.backend.url, status: last.res.statusCode ?? 502, headers: headersOf(last.res), body: new Response(last.text).body! };
+      return wholeReply(last.backend.url, last.res.statusCode ?? 502, headersOf(last.res), last.text);
     }
     const timedOut = statuses.every((s) => s === 504);
     throw new ApiError(timedOut ? 504 : 502, `no backend could answer: ${failures.join('; ')}`, 'server_error', null, timedOut ? 'backend_timeout' : 'backend_failed');
@@ -221,13 +222,18 @@ export class Gateway implements Upstream {
     if (status >= 200 && status < 300 && points.length) this.affinity.record(points, b);
   }
 
-  private async readWhole(res: IncomingMessage, b: Backend): Promise<Buffer> {
+  /** A backend that goes quiet for the timeout, waiting or mid-answer, is cut off with a BackendFailure. */
+  private watch(res: IncomingMessage) {
+    res.setTimeout(this.o.timeoutMs, () => res.destroy(new BackendFailure(`sent nothing for ${this.o.timeoutMs / 1000} s`, 'timeout')));
+  }
+
+  private async readWhole(res: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     const it = res[Symbol.asyncIterator]();
     let size = 0;
     for (;;) {
-      const r = await this.next(it, res, b);
-      if (r.done) return Buffer.concat(chunks);
+      const r = await this.next(it, res);
+      if (r.done) return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       size += r.value.length;
       if (size > MAX_ANSWER_BYTES) {
         res.destroy();
@@ -237,25 +243,16 @@ export class Gateway implements Upstream {
     }
   }
 
-  /** The next piece of an answer; a backend that goes quiet for the timeout, or closes mid-answer, is a BackendFailure. */
-  private async next(it: AsyncIterator<Buffer>, res: IncomingMessage, b: Backend): Promise<IteratorResult<Buffer>> {
-    let timer: NodeJS.Timeout | undefined;
-    const quiet = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        res.destroy();
-        reject(new BackendFailure(`sent nothing for ${this.o.timeoutMs / 1000} s`, 'timeout'));
-      }, this.o.timeoutMs);
-    });
+  /** The next piece of an answer; one cut off mid-way is a BackendFailure. */
+  private async next(it: AsyncIterator<Buffer>, res: IncomingMessage): Promise<IteratorResult<Buffer>> {
     try {
-      const r = await Promise.race([it.next(), quiet]);
+      const r = await it.next();
       // Node ends an answer cut off mid-body without an error on some paths: the missing bytes say so.
       if (r.done && !res.complete) throw new BackendFailure('closed the connection mid-answer', 'lost');
       return r;
     } catch (e) {
       if (e instanceof BackendFailure) throw e;
       throw new BackendFailure(`closed the connection mid-answer${(e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as Error).message === 'aborted' ? '' : ` (${(e as Error).message})`}`, 'lost');
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -265,7 +262,7 @@ export class Gateway implements Upstream {
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
-          const r = pending ?? await this.next(it, res, b);
+          const r = pending ?? await this.next(it, res);
           pending = undefined;
           if (r.done) { end(); controller.close(); return; }
           controller.enqueue(r.value);
@@ -281,6 +278,11 @@ export class Gateway implements Upstream {
       cancel: () => { res.destroy(); end(); },
     });
   }
+}
+
+/** An answer read whole: its bytes as they are, and as a stream for readers of streams. */
+function wholeReply(backend: string, status: number, headers: Headers, whole: Buffer): BackendReply {
+  return { backend, status, headers, whole, get body() { return new Response(new Uint8Array(whole.buffer as ArrayBuffer, whole.byteOffset, whole.length)).body!; } };
 }
 
 /** The headers a client may see: not the hop-by-hop ones, nor a length the gateway does not keep. */
