@@ -290,7 +290,7 @@ test('every sampling flag is a request field: OpenAI\'s, vLLM\'s extras, llama-s
 test('an error event mid-stream and a connection lost mid-answer: one line; in the REPL the chat goes on', async () => {
   const at = fake.url.replace(/\./g, '\\.');
   const e = await run(['chat', '--base-url', fake.url, '-p', 'error']);
-  assert.equal(e.stdout, '一半');
+  assert.equal(e.stdout, '一半\n');
   assertOneLineError(e, new RegExp(`^llama3-zh chat: ${at}/v1 stopped the answer with an error: CUDA out of memory$`));
   const c = await run(['chat', '--base-url', fake.url, '-p', 'cut']);
   assertOneLineError(c, new RegExp(`^llama3-zh chat: the connection to ${at}/v1 was lost mid-answer: `));
@@ -298,8 +298,8 @@ test('an error event mid-stream and a connection lost mid-answer: one line; in t
   assert.equal(repl.code, 0, repl.stderr);
   assert.match(repl.stderr, /^error: .* stopped the answer with an error: CUDA out of memory$/m);
   assert.match(repl.stderr, /^error: the connection to .* was lost mid-answer: /m);
-  // A failed answer leaves no turn behind.
-  assert.ok(repl.stdout.endsWith('ok\n[user] 你好\n[assistant] ok\n'), repl.stdout);
+  // What came of a failed answer keeps its line, and the answer leaves no turn behind.
+  assert.equal(repl.stdout, '一半\n一半\nok\n[user] 你好\n[assistant] ok\n');
 });
 
 test('Ctrl-C stops an answer: the HTTP request is aborted and the partial answer kept; one-shot exits 130', async () => {

@@ -86,8 +86,8 @@ function stats(a: Answer): string {
     `${a.usage.completionTokens} tokens`,
     `${t.generationTokensPerSecond.toFixed(1)} tok/s`,
   ];
-  // A remote answer interrupted before the server's usage came has no prompt count (a local prompt is never empty).
-  if (a.usage.promptTokens || a.finishReason !== 'abort') {
+  // A server that sent no usage (an answer interrupted before it came) gives no prompt count; a local prompt is never empty.
+  if (a.usage.promptTokens) {
     parts.push(`prompt ${a.usage.promptTokens} tokens${a.usage.cachedTokens ? ` (${a.usage.cachedTokens} cached)` : ''} in ${(t.promptMs / 1000).toFixed(2)} s`);
   }
   if (a.finishReason === 'length') parts.push('stopped at the max-tokens limit');
@@ -209,7 +209,10 @@ async function runOnce(session: ChatSession, question: string, json: boolean) {
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
   try {
-    const a = await session.ask(question, { signal: ac.signal, onText: json ? undefined : (d) => process.stdout.write(d) });
+    let shown = false;
+    // An answer that fails half-way (a server's connection lost) still ends its line before the error.
+    const a = await session.ask(question, { signal: ac.signal, onText: json ? undefined : (d) => { shown = true; process.stdout.write(d); } })
+      .catch((e) => { if (shown) process.stdout.write('\n'); throw e; });
     const calls = a.toolCalls.map(callJson);
     const info = session.replier.info;
     const notice = trimNotice(a, info.contextSize);
@@ -359,8 +362,9 @@ async function runRepl(session: ChatSession) {
   /** One reply, streamed, its calls shown as calls; undefined when it failed (said on stderr). */
   async function generate(run: (io: { signal: AbortSignal; onText: (d: string) => void }) => Promise<Answer>): Promise<Answer | undefined> {
     answering = new AbortController();
+    let shown = false;
     try {
-      const a = await run({ signal: answering.signal, onText: (d) => process.stdout.write(d) });
+      const a = await run({ signal: answering.signal, onText: (d) => { shown = true; process.stdout.write(d); } });
       if (a.content || !a.toolCalls.length) process.stdout.write('\n');
       for (const c of a.toolCalls) console.log(callLine(c, tty));
       const notice = trimNotice(a, info.contextSize);
@@ -369,6 +373,8 @@ async function runRepl(session: ChatSession) {
       return a;
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
+      // What came of an answer that failed half-way (a server's connection lost) keeps its line.
+      if (shown) process.stdout.write('\n');
       console.error(`error: ${e.message}`);
       return undefined;
     } finally {
