@@ -118,7 +118,7 @@ const ask = { model: 'scripted', messages: [{ role: 'user', content: 'hi' }] };
 // ---------------------------------------------------------------------------------------------------------------
 // DEFECT 1 (high, DoS). A client that opens a stream and then stops reading (socket kept open) holds its admission
 // slot and the backend's outstanding count forever, even after the gateway has cut the backend's connection.
-// Cause: routes.ts:38 waits for 'drain' or 'close' of the client with no limit, and upstream.ts:468-487 (relay) only
+// Cause: routes.ts:38 waits for 'drain' or 'close' of the client with no limit, and upstream.ts:263-282 (relay) only
 // learns that the backend's request died on the next pull, which never comes; nothing calls end()/release().
 // With --parallel N, N×backends such clients wedge the whole gateway (every other client gets 429).
 // Fix: in relay, end() (finish + release) as soon as `res` closes or errors, not on the next pull; and in
@@ -201,8 +201,8 @@ test('review: a slow client on a long stream leaks listeners on the response (Ma
 // The README promises "a slow client slows its backend's stream rather than filling the gateway's memory"; the
 // OpenAI pass-through keeps it, the translated APIs do not. A few clients that do not read can run the gateway out
 // of memory. (The same loop also keeps the whole streamed text in `text` though nothing uses it when streaming.)
-// Cause: ollama.ts:179 `onText` calls es.send() (http.ts EventStream.send: res.write without looking at its
-// return value) and completion.ts:420 keeps pulling sseEvents regardless. Fix: let onText return a promise
+// Cause: ollama.ts:64 `onText` calls es.send() (http.ts EventStream.send: res.write without looking at its
+// return value) and completion.ts:118 keeps pulling sseEvents regardless. Fix: let onText return a promise
 // (await 'drain' when res.write returns false, or 'close') and await it in complete()'s loop.
 test('review: a stalled ollama streaming client makes the gateway buffer the backend\'s whole reply', async () => {
   let finished = false;
@@ -226,7 +226,7 @@ test('review: a stalled ollama streaming client makes the gateway buffer the bac
 // idle connections after 5 s; the gateway's agent keeps them forever) loses the request when there is no *other*
 // backend: 502, although a new connection to the same backend would have answered. One backend (a single vLLM) is
 // the README's first recipe. Simulated here by a backend that drops every reused connection.
-// Cause: backend.ts:126 classifies it as 'lost', and upstream.ts:359 has already put the backend in `tried`, so
+// Cause: backend.ts:126 classifies it as 'lost', and upstream.ts:154 has already put the backend in `tried`, so
 // it is never tried again. Fix: when req.reusedSocket and no byte of the answer has come, retry once on the same
 // backend (a fresh socket); and give the agents a free-socket `timeout` below common keep-alive limits (e.g. 4 s).
 test('review: a closed kept-alive socket loses the request when there is one backend (502 instead of a retry)', async () => {
@@ -253,7 +253,7 @@ test('review: a closed kept-alive socket loses the request when there is one bac
 // DEFECT 6 (medium, information leak). A backend URL with credentials (http://user:pass@host, which Node sends as
 // Basic auth, so it works: the usual way through an authenticating reverse proxy) is shown whole by /health, which
 // is public even with --api-key, and in 503 error messages to clients.
-// Cause: routes.ts:66 `url: b.url` (and upstream.ts:313/321, the messages) use the URL as given.
+// Cause: routes.ts:66 `url: b.url` (and upstream.ts:108/116, the messages) use the URL as given.
 // Fix: keep a display form of each backend's URL with username/password removed (new URL(); u.username = u.password
 // = '') and use it everywhere but in send().
 test('review: /health, public even with --api-key, shows the password of a backend URL', async () => {
@@ -279,7 +279,7 @@ test('review: /health, public even with --api-key, shows the password of a backe
 // DEFECT 7 (low). Several Set-Cookie headers from a backend (a sticky-session load balancer in front of vLLM sets
 // its own) reach the client as one header joined with ", ", which no cookie parser splits back: the cookies are
 // corrupted. ("The backend's own answers come back unchanged.")
-// Cause: upstream.ts:496 `h.set(k, v.join(', '))`. Fix: h.append() each value of set-cookie (and let passThrough
+// Cause: upstream.ts:291 `h.set(k, v.join(', '))`. Fix: h.append() each value of set-cookie (and let passThrough
 // set the list: res.setHeader('set-cookie', headers.getSetCookie())), or drop set-cookie altogether.
 test('review: two Set-Cookie headers from a backend arrive joined into one', async () => {
   const at = await standIn((_req, res) => {
@@ -298,7 +298,7 @@ test('review: two Set-Cookie headers from a backend arrive joined into one', asy
 // backend out: a backend that answers every request at once but /v1/models in 0.4 s is 'down' for good with
 // --health-interval 0.2 (and with the default 5 s, any /v1/models slower than 3 s, e.g. a backend whose event loop
 // is busy, flaps out of the rotation). With one backend every client gets 503 while it works.
-// Cause: upstream.ts:274 `b.check(Math.min(this.o.healthIntervalMs, 3_000))`, and backend.ts:146 marks it down on
+// Cause: upstream.ts:69 `b.check(Math.min(this.o.healthIntervalMs, 3_000))`, and backend.ts:146 marks it down on
 // the first failed check. Fix: a check timeout of its own (e.g. max(3 s, interval)), a backend down only after
 // two or three failed checks in a row (or once no request succeeded meanwhile), and a check that is late not
 // counted as a refusal.
@@ -318,7 +318,7 @@ test('review: a backend whose /v1/models is slower than the health interval is t
 // and stream: the client gets the whole SSE stream at the end, time to first token = total time, the 64 MiB cap.
 // The local server refuses it ("stream" must be a boolean). Simulated by a backend that streams when `stream` is
 // truthy, as vLLM does.
-// Cause: upstream.ts:348 `body.stream === true`, no check of the field. Fix: refuse a non-boolean stream with the
+// Cause: upstream.ts:143 `body.stream === true`, no check of the field. Fix: refuse a non-boolean stream with the
 // local server's 400 (optBool(body, 'stream')) before sending it on.
 test('review: "stream": 1 is neither refused nor streamed: vLLM streams it, the gateway buffers it whole', async () => {
   const at = await standIn((_req, res, body) => {
