@@ -16,7 +16,7 @@ export class RecordingGateway extends Gateway {
 
 /** `serve --backend URL…` in this process: the real gateway and its routes, its backends checked once. */
 export async function gatewayServer(backends: string[]): Promise<{ url: string; gateway: RecordingGateway; close(): Promise<void> }> {
-  const gateway = new RecordingGateway({ backends, timeoutMs: 30_000, healthIntervalMs: 60_000, parallel: 16, maxQueue: 16 });
+  const gateway = new RecordingGateway({ backends, timeoutMs: 30_000, clientTimeoutMs: 30_000, healthIntervalMs: 60_000, parallel: 16, maxQueue: 16 });
   await gateway.start();
   const server = new ApiServer({ host: '127.0.0.1', port: 0, version: '0.0.0-gateway', routes: gatewayRoutes(gateway, gatewayTranslatedRoutes(gateway)), warn: (l) => console.error(l) });
   const url = await server.listen();

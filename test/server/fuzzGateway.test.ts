@@ -12,6 +12,6 @@ fuzzSuite(async () => {
   return { url: gw.url, close: async () => { await gw.close(); await backend.close(); } };
 }, (() => {
   // The route table as serve --backend builds it (its handlers are never called here).
-  const gw = new Gateway({ backends: ['http://127.0.0.1:1'], timeoutMs: 1, healthIntervalMs: 1000, parallel: 1, maxQueue: 0 });
+  const gw = new Gateway({ backends: ['http://127.0.0.1:1'], timeoutMs: 1, clientTimeoutMs: 1, healthIntervalMs: 1000, parallel: 1, maxQueue: 0 });
   return gatewayRoutes(gw, gatewayTranslatedRoutes(gw));
 })());

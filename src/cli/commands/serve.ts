@@ -76,12 +76,13 @@ export async function serveCommand(args: string[]): Promise<void> {
     backend: { type: 'string', multiple: true },
     'backend-key': { type: 'string' },
     'backend-timeout': { type: 'string' },
+    'client-timeout': { type: 'string' },
     'health-interval': { type: 'string' },
   }, true);
   if (values.help) { console.log(HELP); return; }
   const version = createRequire(import.meta.url)('../../../../package.json').version as string;
   if (values.backend) { await serveGateway(values, positionals, version); return; }
-  for (const f of ['backend-key', 'backend-timeout', 'health-interval'] as const) {
+  for (const f of ['backend-key', 'backend-timeout', 'client-timeout', 'health-interval'] as const) {
     if (values[f] !== undefined) throw new UserError(`--${f} goes with --backend URL (a gateway in front of other servers)`, 2);
   }
   if (positionals.length > 1) throw new UserError(`serve takes one MODEL (got ${positionals.length}: ${positionals.join(' ')})`, 2);

@@ -13,12 +13,14 @@ export const GATEWAY_HELP = `Gateway (no local model: every API above is answere
                             (default: env LLAMA3_ZH_BACKEND_KEY)
   --backend-timeout S       seconds a backend may send nothing (before its answer, or mid-stream)
                             before it counts as failed (default 300)
+  --client-timeout S        seconds a client may take nothing of a stream before it is cut off, so a
+                            stalled one holds no slot (default 60, as nginx's send_timeout)
   --health-interval S       seconds between health checks of each backend (default 5)
   --parallel N              requests in flight per backend (default 64); --max-queue N more wait
                             in the gateway, and past those, 429`;
 
 /** Flags that mean a local model, which a gateway does not have. */
-const GATEWAY_FLAGS = new Set(['host', 'port', 'api-key', 'cors-origins', 'quiet', 'train-dir', 'parallel', 'max-queue', 'backend', 'backend-key', 'backend-timeout', 'health-interval', 'help']);
+const GATEWAY_FLAGS = new Set(['host', 'port', 'api-key', 'cors-origins', 'quiet', 'train-dir', 'parallel', 'max-queue', 'backend', 'backend-key', 'backend-timeout', 'client-timeout', 'health-interval', 'help']);
 
 /** `serve --backend URL…`: listen, check the backends, serve until Ctrl-C. */
 export async function serveGateway(values: Record<string, unknown>, positionals: string[], version: string): Promise<void> {
@@ -45,6 +47,7 @@ export async function serveGateway(values: Record<string, unknown>, positionals:
     backends: urls,
     backendKey,
     timeoutMs: 1000 * (num('--backend-timeout', values['backend-timeout'] as string | undefined, { min: 0.001, max: 86_400 }) ?? 300),
+    clientTimeoutMs: 1000 * (num('--client-timeout', values['client-timeout'] as string | undefined, { min: 0.001, max: 86_400 }) ?? 60),
     healthIntervalMs: 1000 * (num('--health-interval', values['health-interval'] as string | undefined, { min: 0.05, max: 3600 }) ?? 5),
     parallel: num('--parallel', values.parallel as string | undefined, { int: true, min: 1, max: 100_000 }) ?? 64,
     maxQueue: num('--max-queue', values['max-queue'] as string | undefined, { int: true, min: 0 }) ?? 64,

@@ -77,8 +77,19 @@ export class Backend {
   failures = 0;
   checkedAt?: Date;
 
-  constructor(readonly url: string, private key?: string) {
-    this.root = backendRoot(url);
+  /** The URL as the operator gave it, without a password it may hold: what /health, /metrics and messages show. */
+  readonly url: string;
+  /** Health checks failed in a row. */
+  private misses = 0;
+  private checking?: Promise<boolean>;
+
+  constructor(given: string, private key?: string) {
+    // The root keeps user:password (Node sends it as Basic authentication); nothing shown does.
+    this.root = backendRoot(given);
+    const shown = new URL(this.root.href);
+    shown.username = '';
+    shown.password = '';
+    this.url = given.includes('@') ? shown.href.replace(/\/$/, '') : given;
   }
 
   get up(): boolean {
@@ -150,16 +161,27 @@ export class Backend {
     });
   }
 
-  /** Health check: GET /v1/models, read for the models; sets the state and says whether it changed. */
-  async check(timeoutMs: number): Promise<boolean> {
+  /** Health check: GET /v1/models, read for the models; sets the state and says whether it changed. One at a time. */
+  check(timeoutMs: number): Promise<boolean> {
+    this.checking ??= this.checkOnce(timeoutMs).finally(() => { this.checking = undefined; });
+    return this.checking;
+  }
+
+  private async checkOnce(timeoutMs: number): Promise<boolean> {
     const before = `${this.state} ${this.problem ?? ''} ${this.models.map((m) => m.id).join(',')}`;
     try {
       const res = await this.send({ method: 'GET', path: '/v1/models', connectMs: timeoutMs, idleMs: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
       const text = await readAll(res, 4 << 20);
       this.judge(res.statusCode ?? 0, String(res.headers['content-type'] ?? ''), text);
+      this.misses = 0;
     } catch (e) {
-      this.state = 'down';
-      this.problem = e instanceof BackendFailure ? e.message : (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e as Error).message;
+      const refused = e instanceof BackendFailure && e.kind === 'connect';
+      const problem = e instanceof BackendFailure ? e.message : (e as Error).name === 'TimeoutError' ? `no answer to GET /v1/models within ${timeoutMs / 1000} s` : (e as Error).message;
+      // A backend that is there but slow to list its models once (busy) stays in; two misses, or a refusal, take it out.
+      if (refused || ++this.misses >= 2 || this.state !== 'up') {
+        this.state = 'down';
+        this.problem = problem;
+      }
     }
     this.checkedAt = new Date();
     return before !== `${this.state} ${this.problem ?? ''} ${this.models.map((m) => m.id).join(',')}`;

@@ -83,11 +83,11 @@ const finish = (v: unknown): 'stop' | 'length' => (v === 'length' ? 'length' : '
 
 /**
  * POST `request` to `path` and gather the reply; `onText` gets each piece of a streamed reply's text as it comes
- * (a request with `"stream": true`). Undefined when `signal` aborted (the client went away: the backend's request
+ * (a request with `"stream": true`), awaited before the next. Undefined when `signal` aborted (the client went away: the backend's request
  * is cancelled with it). A backend's error, before or during the reply, rejects with its ApiError.
  */
 export async function complete(up: Upstream, path: string, request: Body, signal: AbortSignal,
-  onText?: (text: string) => void): Promise<Completion | undefined> {
+  onText?: (text: string) => void | Promise<void>): Promise<Completion | undefined> {
   const t0 = performance.now();
   const chat = path === '/v1/chat/completions';
   try {
@@ -125,7 +125,8 @@ export async function complete(up: Upstream, path: string, request: Body, signal
       if (chat) calls.add(delta.tool_calls);
       if (piece) {
         text += piece;
-        onText?.(piece);
+        // Awaited: a client that reads slowly holds the backend's stream back, not the gateway's memory.
+        await onText?.(piece);
       }
       if (choice.finish_reason) finishReason = finish(choice.finish_reason);
     }

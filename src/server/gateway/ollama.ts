@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Message } from '../../chat/messages.js';
 import type { ToolCall } from '../../chat/tools.js';
-import { ApiError, badRequest, disconnectSignal, EventStream, sendJson } from '../http.js';
+import { ApiError, badRequest, disconnectSignal, drained, EventStream, sendJson } from '../http.js';
 import { messageList, optBool, optString } from '../fields.js';
 import { MESSAGE_RULES, OLLAMA_RULES, refuseUnsupported } from '../fieldRules.js';
 import type { Ctx, Route } from '../context.js';
@@ -61,7 +61,10 @@ async function run(c: Ctx, up: Upstream, body: Body, model: string, path: string
   }
   const es = new EventStream(c.res, 'ndjson');
   // A backend's error before the first piece is still an HTTP status; after it, app.ts ends the stream with an error line.
-  const out = await complete(up, path, full, es.signal, (text) => es.send({ ...head(), ...piece(text), done: false }));
+  const out = await complete(up, path, full, es.signal, (text) => {
+    es.send({ ...head(), ...piece(text), done: false });
+    return drained(c.res, up.clientTimeoutMs);
+  });
   if (!out) return;
   if (out.calls.length) es.send({ ...head(), ...piece('', out.calls), done: false });
   es.send({ ...head(), ...piece(''), done: true, ...stats(out) });

@@ -3,9 +3,8 @@
  * and unbuffered, and /v1/models, /health and /metrics answered for all the backends together. The ollama and
  * simple APIs translate onto the backends' OpenAI API (ollama.ts, simple.ts); the web page is the same page.
  */
-import { once } from 'node:events';
 import type { Ctx, Route } from '../context.js';
-import { disconnectSignal, sendJson } from '../http.js';
+import { disconnectSignal, drained, sendJson } from '../http.js';
 import { Histogram, memoryGauges, TTFT_BUCKETS } from '../metrics.js';
 import { webRoutes } from '../routes/web.js';
 import type { Gateway } from './upstream.js';
@@ -41,7 +40,7 @@ function passThrough(gw: Gateway, times: GatewayTimes, path: string) {
         if (done) break;
         if (c.res.destroyed) return;
         // A slow client holds the backend back rather than the gateway's memory filling up.
-        if (!c.res.write(value)) await Promise.race([once(c.res, 'drain'), once(c.res, 'close')]);
+        if (!c.res.write(value)) await drained(c.res, gw.clientTimeoutMs);
       }
     } finally {
       if (c.res.destroyed) void reader.cancel().catch(() => {});
@@ -65,7 +64,8 @@ function listModels(gw: Gateway) {
 /** 200 while some backend is up, else 503; each backend with its state either way. */
 function health(gw: Gateway) {
   return async (c: Ctx) => {
-    const up = gw.backends.some((b) => b.up);
+    // Up and serving something: a backend that lists no models answers no request.
+    const up = gw.backends.some((b) => b.up && b.models.length > 0);
     sendJson(c.res, up ? 200 : 503, {
       status: up ? 'ok' : 'unavailable',
       backends: gw.backends.map((b) => ({

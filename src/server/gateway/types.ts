@@ -43,6 +43,8 @@ export interface Upstream {
   post(path: string, body: Record<string, unknown>, signal: AbortSignal): Promise<BackendReply>;
   /** Every model the live backends list, each once, in the order of the backends. */
   models(): UpstreamModel[];
+  /** Milliseconds a client may take nothing of a stream before it is cut off (serve --client-timeout). */
+  readonly clientTimeoutMs: number;
   /** The model a request that names none (the simple API) is answered by: the first listed. */
   defaultModel(): string | undefined;
 }

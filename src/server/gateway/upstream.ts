@@ -11,6 +11,8 @@ export interface GatewayOptions {
   backendKey?: string;
   /** No byte from a backend for this long (waiting for its answer, or mid-stream): it has timed out. */
   timeoutMs: number;
+  /** A client that takes nothing of a stream for this long is cut off (nginx's send_timeout): it holds a slot. */
+  clientTimeoutMs: number;
   /** How often each backend's /v1/models is asked. */
   healthIntervalMs: number;
   /** Requests in flight per backend; the gateway as a whole admits this many times the backends. */
@@ -21,6 +23,8 @@ export interface GatewayOptions {
   onBackend?: (line: string) => void;
 }
 
+/** A health check's answer may take this long (a busy backend lists its models late), whatever the interval. */
+const HEALTH_TIMEOUT_MS = 5_000;
 /** A new connection that takes longer than this means the backend is not there. */
 const CONNECT_MS = 5_000;
 /** A non-streamed answer is read whole before it goes on (so a backend failing half-way is retried); at most this big. */
@@ -38,6 +42,8 @@ const RETRYABLE = new Set([429, 502, 503]);
 const bare = (name: string) => (name.endsWith(':latest') ? name.slice(0, -':latest'.length) : name);
 
 export class Gateway implements Upstream {
+  /** How long a client may take nothing of a stream before it is cut off. */
+  readonly clientTimeoutMs: number;
   readonly backends: Backend[];
   readonly admission: Admission;
   private affinity = new AffinityTable<Backend>();
@@ -46,6 +52,7 @@ export class Gateway implements Upstream {
   affinityHits = 0;
 
   constructor(private o: GatewayOptions) {
+    this.clientTimeoutMs = o.clientTimeoutMs;
     const seen = new Set<string>();
     this.backends = o.backends.map((u) => new Backend(u, o.backendKey)).filter((b) => !seen.has(b.root.href) && seen.add(b.root.href));
     this.admission = new Admission(o.parallel * this.backends.length, o.maxQueue);
@@ -61,14 +68,11 @@ export class Gateway implements Upstream {
     clearInterval(this.timer);
   }
 
-  private checking?: Promise<void>;
-
-  checkAll(): Promise<void> {
-    // One round at a time: a slow backend's check does not pile up behind itself.
-    this.checking ??= Promise.all(this.backends.map(async (b) => {
-      if (await b.check(Math.min(this.o.healthIntervalMs, 3_000))) this.say(b);
-    })).then(() => { this.checking = undefined; });
-    return this.checking;
+  /** Check each backend whose last check has ended; a slow one does not hold the others' back. */
+  async checkAll(): Promise<void> {
+    await Promise.all(this.backends.map(async (b) => {
+      if (await b.check(HEALTH_TIMEOUT_MS)) this.say(b);
+    }));
   }
 
   private say(b: Backend) {
@@ -140,6 +144,10 @@ export class Gateway implements Upstream {
   async post(path: string, body: Record<string, unknown>, signal: AbortSignal): Promise<BackendReply> {
     const model = this.resolve(body.model);
     const payload = Buffer.from(JSON.stringify({ ...body, model }));
+    if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
+      // vLLM would read 1 or "true" as true; the gateway would then buffer what the client means to stream.
+      throw new ApiError(400, '"stream" must be true or false', 'invalid_request_error', 'stream');
+    }
     const stream = body.stream === true;
     const points = prefixPoints(path, body, model);
     const release = await this.admission.acquire(1, signal);
@@ -168,6 +176,12 @@ export class Gateway implements Upstream {
             continue;
           }
           this.watch(res);
+          if (status === 401 || status === 403) {
+            // The backend refused the gateway's key, not the client's: the client's own key was fine.
+            res.resume();
+            b.failures++;
+            throw new ApiError(502, `the backend ${b.url} refused the gateway's key (${status}); give it with --backend-key`, 'server_error', null, 'backend_unauthorized');
+          }
           if (!stream || status !== 200) {
             const whole = await this.readWhole(res);
             finish();
@@ -224,7 +238,9 @@ export class Gateway implements Upstream {
 
   /** A backend that goes quiet for the timeout, waiting or mid-answer, is cut off with a BackendFailure. */
   private watch(res: IncomingMessage) {
-    res.setTimeout(this.o.timeoutMs, () => res.destroy(new BackendFailure(`sent nothing for ${this.o.timeoutMs / 1000} s`, 'timeout')));
+    // Armed only while the gateway waits for the backend (next()): while a slow client holds the stream back, the
+    // backend's silence is the gateway's doing, not the backend's.
+    res.on('timeout', () => res.destroy(new BackendFailure(`sent nothing for ${this.o.timeoutMs / 1000} s`, 'timeout')));
   }
 
   private async readWhole(res: IncomingMessage): Promise<Buffer> {
@@ -237,7 +253,8 @@ export class Gateway implements Upstream {
       size += r.value.length;
       if (size > MAX_ANSWER_BYTES) {
         res.destroy();
-        throw new BackendFailure(`answered more than ${MAX_ANSWER_BYTES >> 20} MiB`, 'lost');
+        // Not a failure another backend would not repeat: said, not retried.
+        throw new ApiError(502, `the backend's answer is over ${MAX_ANSWER_BYTES >> 20} MiB; ask for less (fewer inputs or tokens), or stream it`, 'server_error', null, 'backend_answer_too_large');
       }
       chunks.push(r.value);
     }
@@ -245,6 +262,7 @@ export class Gateway implements Upstream {
 
   /** The next piece of an answer; one cut off mid-way is a BackendFailure. */
   private async next(it: AsyncIterator<Buffer>, res: IncomingMessage): Promise<IteratorResult<Buffer>> {
+    res.socket?.setTimeout(this.o.timeoutMs);
     try {
       const r = await it.next();
       // Node ends an answer cut off mid-body without an error on some paths: the missing bytes say so.
@@ -253,12 +271,16 @@ export class Gateway implements Upstream {
     } catch (e) {
       if (e instanceof BackendFailure) throw e;
       throw new BackendFailure(`closed the connection mid-answer${(e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as Error).message === 'aborted' ? '' : ` (${(e as Error).message})`}`, 'lost');
+    } finally {
+      res.socket?.setTimeout(0);
     }
   }
 
   /** A streamed answer as it comes, unbuffered; a failure mid-stream is an ApiError the route ends its stream with. */
   private relay(it: AsyncIterator<Buffer>, first: IteratorResult<Buffer>, res: IncomingMessage, b: Backend, signal: AbortSignal, end: () => void): ReadableStream<Uint8Array> {
     let pending: IteratorResult<Buffer> | undefined = first;
+    // A backend gone is counted gone at once, not when a stalled client next asks for more.
+    res.once('close', () => { if (!res.complete) end(); });
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
@@ -285,11 +307,16 @@ function wholeReply(backend: string, status: number, headers: Headers, whole: Bu
   return { backend, status, headers, whole, get body() { return new Response(new Uint8Array(whole.buffer as ArrayBuffer, whole.byteOffset, whole.length)).body!; } };
 }
 
-/** The headers a client may see: not the hop-by-hop ones, nor a length the gateway does not keep. */
+/** Hop-by-hop headers (RFC 9110 7.6.1), a length the gateway does not keep, and cookies, which are not an API's. */
+const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'proxy-authenticate', 'content-length', 'date', 'server', 'set-cookie']);
+
+/** The headers a client may see. */
 function headersOf(res: IncomingMessage): Headers {
+  const named = String(res.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim());
   const h = new Headers();
   for (const [k, v] of Object.entries(res.headers)) {
-    if (v === undefined || ['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'server'].includes(k)) continue;
+    if (v === undefined || DROPPED.has(k) || named.includes(k)) continue;
     h.set(k, Array.isArray(v) ? v.join(', ') : v);
   }
   return h;
