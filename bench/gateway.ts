@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { progressBar } from '../src/cli/progress.js';
 import { sseData } from '../src/util/sse.js';
 import { benchModel } from './model.js';
+import { f, median } from './stats.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const ROUNDS = Number(args.get('rounds') ?? 5);
@@ -47,13 +48,6 @@ type Via = 'direct' | 'bare' | 'gateway';
 interface Target { name: Via; url: string; model?: string; pid?: number }
 interface Sample { wall: number; ttft: number; tokens: number }
 
-const pct = (xs: number[], p: number) => {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
-const median = (xs: number[]) => pct(xs, 50);
-const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 const mark = (ok: boolean) => (ok ? '✔' : '✘');
 
 /** A process's CPU time so far, user + system, in ms (all its threads). */
