@@ -190,10 +190,9 @@ export class Gateway implements Upstream {
             return wholeReply(b.url, status, headersOf(res), whole);
           }
           // Before the first byte nothing has reached the client: a backend failing now is retried like any other.
-          const it = res[Symbol.asyncIterator]();
-          const first = await this.next(it, res);
+          const first = await this.firstPiece(res);
           this.settled(b, status, points);
-          return { backend: b.url, status, headers: headersOf(res), body: this.relay(it, first, res, b, signal, () => { finish(); release(); }) };
+          return { backend: b.url, status, headers: headersOf(res), body: this.relay(first, res, b, signal, () => { finish(); release(); }) };
         } catch (e) {
           finish();
           if (signal.aborted) throw signal.reason;
@@ -269,37 +268,80 @@ export class Gateway implements Upstream {
       if (r.done && !res.complete) throw new BackendFailure('closed the connection mid-answer', 'lost');
       return r;
     } catch (e) {
-      if (e instanceof BackendFailure) throw e;
-      throw new BackendFailure(`closed the connection mid-answer${(e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as Error).message === 'aborted' ? '' : ` (${(e as Error).message})`}`, 'lost');
+      throw failureOf(e);
     } finally {
       res.socket?.setTimeout(0);
     }
   }
 
-  /** A streamed answer as it comes, unbuffered; a failure mid-stream is an ApiError the route ends its stream with. */
-  private relay(it: AsyncIterator<Buffer>, first: IteratorResult<Buffer>, res: IncomingMessage, b: Backend, signal: AbortSignal, end: () => void): ReadableStream<Uint8Array> {
-    let pending: IteratorResult<Buffer> | undefined = first;
-    // A backend gone is counted gone at once, not when a stalled client next asks for more.
-    res.once('close', () => { if (!res.complete) end(); });
+  /** The first piece of a streamed answer (null: it ended with none), the answer paused after it. */
+  private firstPiece(res: IncomingMessage): Promise<Buffer | null> {
+    res.socket?.setTimeout(this.o.timeoutMs);
+    return new Promise((resolve, reject) => {
+      const done = () => { res.off('data', onData); res.off('end', onEnd); res.off('close', onClose); res.off('error', onError); };
+      const onData = (c: Buffer) => { res.pause(); done(); resolve(c); };
+      const onEnd = () => { done(); resolve(null); };
+      const onClose = () => { if (!res.complete) { done(); reject(new BackendFailure('closed the connection mid-answer', 'lost')); } };
+      const onError = (e: Error) => { done(); reject(failureOf(e)); };
+      res.on('data', onData).on('end', onEnd).on('close', onClose).on('error', onError);
+    });
+  }
+
+  /**
+   * A streamed answer as it comes, unbuffered; a failure mid-stream is an ApiError the route ends its stream with.
+   * Driven by the answer's events, not a read per piece: the web stream asks for more (pull) when its reader has
+   * taken what it held, and the answer is paused while it holds enough. The backend's silence is timed only while
+   * the answer flows: while paused, a slow client holds it back.
+   */
+  private relay(first: Buffer | null, res: IncomingMessage, b: Backend, signal: AbortSignal, end: () => void): ReadableStream<Uint8Array> {
+    let over = false;
+    const flowing = (on: boolean) => {
+      res.socket?.setTimeout(on ? this.o.timeoutMs : 0);
+      if (on) res.resume();
+      else res.pause();
+    };
     return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        try {
-          const r = pending ?? await this.next(it, res);
-          pending = undefined;
-          if (r.done) { end(); controller.close(); return; }
-          controller.enqueue(r.value);
-        } catch (e) {
+      start: (controller) => {
+        const fail = (e: unknown) => {
+          if (over) return;
+          over = true;
           end();
           // The client leaving aborts the backend's request too: that is no fault of the backend's.
           if (signal.aborted) { controller.error(signal.reason); return; }
           b.failures++;
-          const timeout = e instanceof BackendFailure && e.kind === 'timeout';
-          controller.error(new ApiError(timeout ? 504 : 502, `the backend ${b.url} ${(e as Error).message}; the reply is cut short`, 'server_error', null, timeout ? 'backend_timeout' : 'backend_lost'));
-        }
+          const f = failureOf(e);
+          const timeout = f.kind === 'timeout';
+          controller.error(new ApiError(timeout ? 504 : 502, `the backend ${b.url} ${f.message}; the reply is cut short`, 'server_error', null, timeout ? 'backend_timeout' : 'backend_lost'));
+        };
+        const close = () => {
+          if (over) return;
+          over = true;
+          end();
+          controller.close();
+        };
+        if (first === null) { close(); return; }
+        controller.enqueue(first);
+        res.on('data', (c: Buffer) => {
+          if (over) return;
+          controller.enqueue(c);
+          if ((controller.desiredSize ?? 0) <= 0) flowing(false);
+        });
+        res.on('end', () => (res.complete ? close() : fail(new BackendFailure('closed the connection mid-answer', 'lost'))));
+        res.on('error', fail);
+        // A backend gone is counted gone at once, not when a stalled client next asks for more.
+        res.on('close', () => { if (!res.complete) fail(new BackendFailure('closed the connection mid-answer', 'lost')); });
       },
-      cancel: () => { res.destroy(); end(); },
-    });
+      pull: () => { if (!over && res.isPaused()) flowing(true); },
+      cancel: () => { over = true; res.destroy(); end(); },
+    }, { highWaterMark: 16 });
   }
+}
+
+/** Any error of an answer's stream, as a BackendFailure (Node's "aborted" and resets are a connection lost mid-answer). */
+function failureOf(e: unknown): BackendFailure {
+  if (e instanceof BackendFailure) return e;
+  const quiet = (e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as Error).message === 'aborted';
+  return new BackendFailure(`closed the connection mid-answer${quiet ? '' : ` (${(e as Error).message})`}`, 'lost');
 }
 
 /** An answer read whole: its bytes as they are, and as a stream for readers of streams. */
