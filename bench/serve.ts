@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { progressBar } from '../src/cli/progress.js';
 import { sseData } from '../src/util/sse.js';
 import { benchModel } from './model.js';
+import { f, median, pct } from './stats.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const preset = args.get('preset') ?? '1b';
@@ -31,13 +32,6 @@ interface Target { name: string; url: string; model?: string }
 interface Sample { ttft: number; itls: number[]; tokens: number }
 type Message = { role: string; content: string };
 
-const pct = (xs: number[], p: number) => {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
-const median = (xs: number[]) => pct(xs, 50);
-const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
 /** One streaming chat request; times the first content and every later one. */
 async function stream(t: Target, messages: Message[], maxTokens: number): Promise<Sample> {

@@ -30,7 +30,7 @@ export interface WindowOptions {
  * answer them come after the question they serve, so they always share its round: trimming drops them together and
  * never leaves a result without its call (OpenAI refuses such a history; a template would render a dangling result).
  */
-function rounds(turns: Message[]): Message[][] {
+export function rounds(turns: Message[]): Message[][] {
   const out: Message[][] = [];
   for (const m of turns) {
     if (m.role === 'user' || out.length === 0) out.push([m]);
@@ -39,15 +39,22 @@ function rounds(turns: Message[]): Message[][] {
   return out;
 }
 
+/** The newest `maxRounds` rounds of `turns` (the current question's among them), and how many older ones that leaves out. */
+export function roundWindow(turns: Message[], maxRounds: number): { kept: Message[][]; dropped: number } {
+  const all = rounds(turns);
+  const kept = all.slice(-Math.max(1, maxRounds));
+  return { kept, dropped: all.length - kept.length };
+}
+
 /**
  * Build the prompt for the next answer: the system prompt always, then the newest rounds that fit both the
  * round window and the context (less `reserve` for the answer). Oldest rounds go first; the system prompt and
  * the current question never do — if those alone do not fit, that is a ContextOverflowError with the numbers.
  */
 export function buildPrompt(engine: Engine, template: ChatTemplate, system: string | undefined, turns: Message[], o: WindowOptions): BuiltPrompt {
-  const all = rounds(turns);
-  let keep = all.slice(-Math.max(1, o.maxRounds));
-  const byWindow = all.length - keep.length;
+  const window = roundWindow(turns, o.maxRounds);
+  let keep = window.kept;
+  const byWindow = window.dropped;
   const head: Message[] = system ? [{ role: 'system', content: system }] : [];
   const ctx = engine.info.contextSize;
   const budget = ctx - Math.min(o.reserve, Math.floor(ctx / 2));

@@ -1,20 +1,11 @@
-import type { GenerateResult } from '../engine/types.js';
 import { UserError } from '../errors.js';
-import { buildPrompt } from './conversation.js';
-import { HeldReply, pythonTagId } from './toolCalls/heldReply.js';
 import type { Message } from './messages.js';
-import type { ChatModel } from './model.js';
+import type { Replier, Reply } from './replier.js';
 import type { ChatSettings } from './settings.js';
-import { newCallId, type ToolCall, type ToolFunction, toolSyntaxFor } from './tools.js';
+import type { ToolCall, ToolFunction } from './tools.js';
 
-export interface Answer extends GenerateResult {
-  /** Oldest rounds left out so that the prompt fits the context (the system prompt never is). */
-  droppedToFit: number;
-  /** The reply's text: all of it, or, when it calls tools, the text before its calls. */
-  content: string;
-  /** The tools the reply calls (only ever with tools offered): their results go to answerCalls. */
-  toolCalls: ToolCall[];
-}
+/** A reply as the session gives it back (replier.ts Reply: its text, its calls, usage and timings). */
+export type Answer = Reply;
 
 export interface AskIO {
   /** The reply's text as it streams; with tools, text that may be a call is held back and never shown. */
@@ -29,7 +20,8 @@ function lastAssistant(turns: Message[]): number {
 }
 
 /**
- * A multi-turn conversation with one model: the state behind `llama3-zh chat`. With tools, a reply that calls
+ * A multi-turn conversation with one model, loaded here or behind a server (the Replier): the state behind
+ * `llama3-zh chat`. With tools, a reply that calls
  * them is kept as an assistant turn with its calls (OpenAI's assistant message with tool_calls); whoever plays the
  * tool gives each call's result (answerCalls), which become tool turns, and the model goes on from them, as an
  * OpenAI client's tool loop does.
@@ -38,7 +30,7 @@ export class ChatSession {
   turns: Message[] = [];
 
   constructor(
-    readonly model: ChatModel,
+    readonly replier: Replier,
     public settings: ChatSettings,
     public system: string | undefined,
     private extraStops: string[] = [],
@@ -92,38 +84,14 @@ export class ChatSession {
 
   /** Generate the next reply after `turns`; `ifSilent` is the conversation when it is interrupted before any text. */
   private async reply(turns: Message[], ifSilent: Message[], io: AskIO): Promise<Answer> {
-    const { engine, template } = this.model;
-    const s = this.settings;
     const tools = this.tools?.length ? this.tools : undefined;
-    const built = buildPrompt(engine, template, this.system ?? template.defaultSystem, turns, {
-      maxRounds: s.historyRounds,
-      reserve: s.maxTokens,
-      tools,
-    });
-    const syntax = toolSyntaxFor(template);
-    const held = tools && new HeldReply(syntax, tools, pythonTagId(engine, syntax));
-    const show = io.onText;
-    const result = await engine.generate({
-      prompt: built.tokens,
-      maxTokens: s.maxTokens,
-      sampling: s,
-      stopTokens: this.model.stopTokens,
-      stopStrings: [...this.model.stopStrings, ...this.extraStops],
-      signal: io.signal,
-      onToken: held ? (t) => held.token(t) : undefined,
-      onText: held ? (d) => { const out = held.push(d); if (out) show?.(out); } : show,
-    });
-    // Nothing is parsed without tools (as the server does), nor in a reply cut short: half a call is text.
-    const read = held?.end(result.text, result.finishReason);
-    if (read?.rest) show?.(read.rest);
-    const toolCalls = (read?.calls ?? []).map((c) => ({ id: newCallId(), name: c.name, arguments: c.arguments }));
-    const content = read ? read.content : result.text;
+    const a = await this.replier.reply({ system: this.system, turns, settings: this.settings, stops: this.extraStops, tools, signal: io.signal, onText: io.onText });
     // Keep an interrupted answer too (as ollama does): the next question may refer to it.
-    if (result.text || result.finishReason !== 'abort') {
-      this.turns = [...turns, { role: 'assistant', content, ...(toolCalls.length ? { toolCalls } : {}) }];
+    if (a.text || a.toolCalls.length || a.finishReason !== 'abort') {
+      this.turns = [...turns, { role: 'assistant', content: a.content, ...(a.toolCalls.length ? { toolCalls: a.toolCalls } : {}) }];
     } else {
       this.turns = ifSilent;
     }
-    return { ...result, droppedToFit: built.droppedToFit, content, toolCalls };
+    return a;
   }
 }

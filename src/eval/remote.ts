@@ -4,6 +4,7 @@
  * echo off), and TriviaQA answers from a greedy completion that stops at a newline. A letter the server does
  * not list among its top tokens gets -100, as MMLU's evaluate.py gives it.
  */
+import { saysContextOverflow } from '../chat/openaiHttp.js';
 import { ContextOverflowError } from '../engine/errors.js';
 import { UserError } from '../errors.js';
 import type { EvalModel } from './model.js';
@@ -44,7 +45,7 @@ export function remoteModel(o: RemoteOptions): EvalModel {
     const message = json?.error?.message ?? (typeof json?.error === 'string' ? json.error : undefined) ?? text.slice(0, 200).replace(/\s+/g, ' ');
     // A prompt longer than the server's context (vLLM, llama.cpp's server, llama3-zh serve each say so their way):
     // the runner drops shots until it fits, as it does in-process.
-    if ((res.status === 400 || res.status === 413) && /context|too long|exceed/i.test(`${message} ${json?.error?.type ?? ''} ${json?.error?.code ?? ''}`)) {
+    if (saysContextOverflow(res.status, message, json?.error?.type, json?.error?.code)) {
       throw new ContextOverflowError(`${url} answered ${res.status}: ${message}`);
     }
     if (!res.ok) throw new UserError(`${url} answered ${res.status}: ${message}`);

@@ -30,6 +30,8 @@ export interface ServerOptions {
   warn?: (line: string) => void;
   /** Run folders (`serve --train-dir`) whose training the page shows: GET /api/train and /api/train/log exist only then. */
   trainDirs?: string[];
+  /** The route table; the default is ROUTES. The gateway (serve --backend) brings its own, answered by its backends. */
+  routes?: Route[];
 }
 
 /** Every route of the server, as data: the fuzz suite and the benchmarks take their targets from here. */
@@ -78,7 +80,7 @@ export class ApiServer {
   private paths = new Map<string, string[]>();
 
   constructor(private o: ServerOptions) {
-    for (const r of [...ROUTES, ...(o.trainDirs?.length ? trainRoutes(o.trainDirs) : [])]) {
+    for (const r of [...(o.routes ?? ROUTES), ...(o.trainDirs?.length ? trainRoutes(o.trainDirs) : [])]) {
       this.byKey.set(`${r.method} ${r.path}`, r);
       this.paths.set(r.path, [...(this.paths.get(r.path) ?? []), r.method]);
     }

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonDepth } from '../util/json.js';
 import type { Socket } from 'node:net';
@@ -122,6 +123,24 @@ export class EventStream {
     if (this.kind === 'sse') this.res.write('data: [DONE]\n\n');
     this.res.end();
   }
+}
+
+/**
+ * Wait while `res` holds more than it can send (a client reading slowly: its stream waits for it, rather than memory
+ * filling up). A client that takes nothing for `ms` is stalled: its connection is closed, so it holds nothing.
+ */
+export async function drained(res: ServerResponse, ms: number): Promise<void> {
+  if (!res.writableNeedDrain || res.destroyed) return;
+  // One signal for both waits and the limit: the wait that loses leaves no listener behind.
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  try {
+    await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal })]);
+  } catch { /* the limit, or the response failed: either way, looked at below */ } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+  if (res.writableNeedDrain && !res.destroyed) res.destroy();
 }
 
 /** The unfinished responses of each socket, aborted together when it closes: one listener per socket. */

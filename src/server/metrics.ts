@@ -1,10 +1,10 @@
 /** Prometheus text exposition of what the server has done; names follow vLLM's where they mean the same. */
 
-const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const TPOT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const RATE_WINDOW_MS = 10_000;
 
-class Histogram {
+export class Histogram {
   counts: number[];
   sum = 0;
   total = 0;
@@ -57,15 +57,22 @@ export class Metrics {
     if (o.secondsPerToken !== undefined) this.tpot.observe(o.secondsPerToken);
   }
 
+  /** Requests answered, by route and status: all the gateway (serve --backend) counts of these metrics. */
+  requestLines(): string[] {
+    return [
+      '# HELP llama3zh_requests_total HTTP requests answered, by route and status.',
+      '# TYPE llama3zh_requests_total counter',
+      ...[...this.requests].map(([k, v]) => `llama3zh_requests_total{${k}} ${v}`),
+    ];
+  }
+
   render(gauges: { running: number; waiting: number; loading: boolean }): string {
     const now = Date.now();
     const rate = this.recent.filter((t) => t >= now - RATE_WINDOW_MS).length / (RATE_WINDOW_MS / 1000);
     const counter = (name: string, help: string, v: number) => [`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${v}`];
     const gauge = (name: string, help: string, v: number) => [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${v}`];
     return [
-      '# HELP llama3zh_requests_total HTTP requests answered, by route and status.',
-      '# TYPE llama3zh_requests_total counter',
-      ...[...this.requests].map(([k, v]) => `llama3zh_requests_total{${k}} ${v}`),
+      ...this.requestLines(),
       ...counter('llama3zh_prompt_tokens_total', 'Prompt tokens of finished requests.', this.promptTokens),
       ...counter('llama3zh_prompt_tokens_cached_total', 'Prompt tokens whose KV cache was reused instead of evaluated.', this.cachedPromptTokens),
       ...counter('llama3zh_generation_tokens_total', 'Tokens generated.', this.generationTokens),
@@ -81,7 +88,7 @@ export class Metrics {
   }
 }
 
-function memoryGauges(gauge: (name: string, help: string, v: number) => string[]): string[] {
+export function memoryGauges(gauge: (name: string, help: string, v: number) => string[]): string[] {
   const m = process.memoryUsage();
   return [
     ...gauge('process_resident_memory_bytes', 'Resident memory of the server process.', m.rss),

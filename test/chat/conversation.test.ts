@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { buildPrompt } from '../../src/chat/conversation.js';
 import type { Message } from '../../src/chat/messages.js';
+import { localReplier } from '../../src/chat/localReplier.js';
 import { ChatSession } from '../../src/chat/session.js';
 import { DEMO_DEFAULTS } from '../../src/chat/settings.js';
 import { NATIVE_TEMPLATES } from '../../src/chat/templates.js';
@@ -54,7 +55,7 @@ test('a question too long even alone is an error with the numbers', () => {
 });
 
 test('a session remembers turns, resets, and trims as it goes', async () => {
-  const s = new ChatSession({ engine, template: llama3, stopTokens: [TOKEN.EOT], stopStrings: [] }, { ...DEMO_DEFAULTS, temperature: 0 }, 'S');
+  const s = new ChatSession(localReplier({ engine, template: llama3, stopTokens: [TOKEN.EOT], stopStrings: [] }), { ...DEMO_DEFAULTS, temperature: 0 }, 'S');
   const a1 = await s.ask('你是谁');
   assert.equal(a1.text, REPLY);
   await s.ask('再说一遍');

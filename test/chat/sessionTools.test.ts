@@ -4,6 +4,7 @@ import { buildPrompt } from '../../src/chat/conversation.js';
 import { messagesJson } from '../../src/chat/messageJson.js';
 import { parseMessages, type Message } from '../../src/chat/messages.js';
 import { chatModel, type ChatModel } from '../../src/chat/model.js';
+import { localReplier } from '../../src/chat/localReplier.js';
 import { ChatSession } from '../../src/chat/session.js';
 import { DEMO_DEFAULTS } from '../../src/chat/settings.js';
 import { readTools } from '../../src/chat/tools.js';
@@ -29,7 +30,7 @@ before(async () => {
 after(() => engine.close());
 
 test('a reply that calls a tool is a call, shown as nothing of its raw JSON; the result brings the final answer', async () => {
-  const s = new ChatSession(model, greedy, undefined, [], tools);
+  const s = new ChatSession(localReplier(model), greedy, undefined, [], tools);
   const shown: string[] = [];
   const a = await s.ask('北京今天天气怎么样？', { onText: (d) => shown.push(d) });
   assert.equal(a.text, CALL);
@@ -54,7 +55,7 @@ test('a reply that calls a tool is a call, shown as nothing of its raw JSON; the
 });
 
 test('text before a call is the reply\'s content, streamed; the call is not', async () => {
-  const s = new ChatSession(model, greedy, undefined, [], tools);
+  const s = new ChatSession(localReplier(model), greedy, undefined, [], tools);
   let shown = '';
   const a = await s.ask(`${PREAMBLE_WORD}?`, { onText: (d) => (shown += d) });
   assert.equal(a.text, PREAMBLE + CALL);
@@ -64,7 +65,7 @@ test('text before a call is the reply\'s content, streamed; the call is not', as
 });
 
 test('a reply cut short by max_tokens is text, shown at its end: it may be half a call', async () => {
-  const s = new ChatSession(model, { ...greedy, maxTokens: 5 }, undefined, [], tools);
+  const s = new ChatSession(localReplier(model), { ...greedy, maxTokens: 5 }, undefined, [], tools);
   let shown = '';
   const a = await s.ask('北京今天天气怎么样？', { onText: (d) => (shown += d) });
   assert.equal(a.finishReason, 'length');
@@ -74,7 +75,7 @@ test('a reply cut short by max_tokens is text, shown at its end: it may be half 
 });
 
 test('without tools nothing is parsed: the call is the reply\'s text', async () => {
-  const s = new ChatSession(model, greedy, undefined);
+  const s = new ChatSession(localReplier(model), greedy, undefined);
   let shown = '';
   const a = await s.ask('北京今天天气怎么样？', { onText: (d) => (shown += d) });
   assert.equal(a.content, CALL);
@@ -84,7 +85,7 @@ test('without tools nothing is parsed: the call is the reply\'s text', async () 
 });
 
 test('cancelling the calls takes them and their unanswered question out; a new question does the same', async () => {
-  const s = new ChatSession(model, greedy, undefined, [], tools);
+  const s = new ChatSession(localReplier(model), greedy, undefined, [], tools);
   await s.ask('北京今天天气怎么样？');
   s.cancelCalls();
   assert.equal(s.turns.length, 0);
@@ -102,7 +103,7 @@ test('cancelling the calls takes them and their unanswered question out; a new q
 });
 
 test('a saved conversation with calls and results loads back exactly (OpenAI\'s shape, arguments a JSON string)', async () => {
-  const s = new ChatSession(model, greedy, undefined, [], tools);
+  const s = new ChatSession(localReplier(model), greedy, undefined, [], tools);
   await s.ask(`${PREAMBLE_WORD}?`);
   await s.answerCalls([RESULT]);
   const json = messagesJson(s.turns);

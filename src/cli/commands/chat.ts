@@ -2,12 +2,17 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { messagesJson } from '../../chat/messageJson.js';
 import { parseMessages, type Message } from '../../chat/messages.js';
+import { localReplier } from '../../chat/localReplier.js';
+import { apiBase } from '../../chat/openaiHttp.js';
 import { findPreset, SYSTEM_PRESETS } from '../../chat/presets.js';
+import { openRemote } from '../../chat/remote.js';
+import type { Replier } from '../../chat/replier.js';
 import { ChatSession, type Answer } from '../../chat/session.js';
 import { applySetting, type ChatSettings, DEMO_DEFAULTS, describeSettings, SETTING_KEYS } from '../../chat/settings.js';
 import type { ToolCall, ToolFunction } from '../../chat/tools.js';
 import { UserError } from '../../errors.js';
 import { readSmallFile, writeFileAtomic } from '../../util/files.js';
+import { clientApiKey } from '../apiKey.js';
 import { callJson, callLine, historyLines, RESULT_HINT, resultPrompt, toolList } from '../chatTools.js';
 import { parseFlags } from '../flags.js';
 import { CANCELLED, LineReader, readQuoted } from '../lineReader.js';
@@ -19,8 +24,19 @@ const HELP = `llama3-zh chat — chat with a model in the terminal
   llama3-zh chat [-m MODEL] [options]            interactive, streaming, multi-turn
   llama3-zh chat [-m MODEL] -p "你是谁" [--json]   one answer on stdout, stats on stderr
   echo "你是谁" | llama3-zh chat [-m MODEL]         the same, prompt from standard input
+  llama3-zh chat --base-url URL [--model NAME]   the same with a model on an OpenAI-compatible server
 
 ${MODEL_FLAGS_HELP}
+
+A model on a server (vLLM, llama.cpp's llama-server, SGLang, another 'llama3-zh serve'):
+  --base-url URL            chat with a model of this OpenAI-compatible server, e.g.
+                            http://127.0.0.1:8000/v1 (the /v1 may be left out); the
+                            conversation goes to its /v1/chat/completions and the server
+                            applies its own chat template; the local-model flags above
+                            (all but -m) have no effect there and are refused
+  -m, --model NAME          the server's model (default: its only one, or the first it lists)
+  --api-key KEY             sent as "Authorization: Bearer KEY" (default: ${'$'}LLAMA3_ZH_API_KEY,
+                            then ${'$'}OPENAI_API_KEY)
 
 Conversation:
   -s, --system TEXT         system prompt
@@ -31,6 +47,8 @@ Conversation:
   --tools FILE              offer these tools (a JSON list, OpenAI's shape); you play the tool: the chat
                             shows each call and asks for its result. One-shot prints the calls as JSON lines
   -i, --interactive         interactive even when standard input is not a terminal
+  With --base-url, the oldest rounds are left out only when the server refuses the
+  conversation as too long for its context (it alone knows its tokens).
 
 Generation (defaults are the llama3-Chinese-chat demo's):
   -n, --max-tokens N        (${DEMO_DEFAULTS.maxTokens})   --temperature T (${DEMO_DEFAULTS.temperature}, 0 = greedy)
@@ -38,6 +56,8 @@ Generation (defaults are the llama3-Chinese-chat demo's):
   --repeat-penalty R (${DEMO_DEFAULTS.repeatPenalty})   --repeat-last-n N (${DEMO_DEFAULTS.repeatLastN})
   --presence-penalty P (0)   --frequency-penalty P (0)   --seed N
   --stop TEXT               stop when the reply contains TEXT (repeatable)
+  With --base-url these go as OpenAI's fields and vLLM's extras (top_k, min_p,
+  repetition_penalty; repeat_penalty and repeat_last_n for llama-server).
 
 In the chat: /help lists the slash commands; Ctrl-C stops an answer, Ctrl-C twice leaves.`;
 
@@ -65,16 +85,20 @@ function stats(a: Answer): string {
   const parts = [
     `${a.usage.completionTokens} tokens`,
     `${t.generationTokensPerSecond.toFixed(1)} tok/s`,
-    `prompt ${a.usage.promptTokens} tokens${a.usage.cachedTokens ? ` (${a.usage.cachedTokens} cached)` : ''} in ${(t.promptMs / 1000).toFixed(2)} s`,
   ];
+  // A server that sent no usage (an answer interrupted before it came) gives no prompt count; a local prompt is never empty.
+  if (a.usage.promptTokens) {
+    parts.push(`prompt ${a.usage.promptTokens} tokens${a.usage.cachedTokens ? ` (${a.usage.cachedTokens} cached)` : ''} in ${(t.promptMs / 1000).toFixed(2)} s`);
+  }
   if (a.finishReason === 'length') parts.push('stopped at the max-tokens limit');
   if (a.finishReason === 'abort') parts.push('interrupted');
   return `[${parts.join(' · ')}]`;
 }
 
-function trimNotice(a: Answer, ctx: number): string | undefined {
+function trimNotice(a: Answer, ctx: number | undefined): string | undefined {
   if (!a.droppedToFit) return undefined;
-  return `(left out the ${a.droppedToFit} oldest round${a.droppedToFit > 1 ? 's' : ''} of the conversation to fit the ${ctx}-token context; the system prompt is kept)`;
+  const context = ctx ? `the ${ctx}-token context` : "the server's context";
+  return `(left out the ${a.droppedToFit} oldest round${a.droppedToFit > 1 ? 's' : ''} of the conversation to fit ${context}; the system prompt is kept)`;
 }
 
 /** --tools FILE, read before the model loads: a bad file is a usage error (exit 2), one line naming the field. */
@@ -90,7 +114,7 @@ function toolsFlag(file: string): ToolFunction[] {
 /** A template with no tool format (a Jinja one that never mentions tools) is said at once, not at the first question. */
 function checkToolFormat(session: ChatSession) {
   try {
-    session.model.template.render([{ role: 'user', content: '你好' }], true, session.tools);
+    session.replier.checkTools(session.tools ?? []);
   } catch (e) {
     if (e instanceof UserError) throw new UserError(`--tools: ${e.message}`, 2);
     throw e;
@@ -118,6 +142,8 @@ export async function chatCommand(args: string[]): Promise<void> {
     history: { type: 'string' },
     stop: { type: 'string', multiple: true },
     tools: { type: 'string' },
+    'base-url': { type: 'string' },
+    'api-key': { type: 'string' },
   });
   if (values.help) { console.log(HELP); return; }
 
@@ -144,18 +170,38 @@ export async function chatCommand(args: string[]): Promise<void> {
   if (values.stop?.some((s) => s === '')) throw new UserError('--stop needs a non-empty text', 2);
   if (values.json && !oneShot) throw new UserError('--json goes with one-shot mode (-p TEXT or piped input)', 2);
   const tools = values.tools !== undefined ? toolsFlag(values.tools) : undefined;
+  const remote = values['base-url'] !== undefined ? remoteFlags(values) : undefined;
+  if (!remote && values['api-key'] !== undefined) throw new UserError('--api-key goes with --base-url URL (a server that wants a key)', 2);
 
-  if (!oneShot && process.stderr.isTTY) process.stderr.write(dim('loading model…\r'));
-  const model = await openModel(values);
-  if (model.demoNotice) console.error(model.demoNotice);
-  const session = new ChatSession(model, settings, system, values.stop ?? [], tools);
+  if (!oneShot && process.stderr.isTTY) process.stderr.write(dim(remote ? 'connecting…\r' : 'loading model…\r'));
+  let replier: Replier;
+  if (remote) {
+    const opened = await openRemote({ ...remote, model: values.model });
+    replier = opened.replier;
+    if (opened.notice) console.error(dim(opened.notice));
+  } else {
+    const model = await openModel(values);
+    if (model.demoNotice) console.error(model.demoNotice);
+    replier = localReplier(model);
+  }
+  const session = new ChatSession(replier, settings, system, values.stop ?? [], tools);
   try {
     if (tools) checkToolFormat(session);
     if (oneShot) await runOnce(session, question!, !!values.json);
     else await runRepl(session);
   } finally {
-    await model.engine.close();
+    await replier.close();
   }
+}
+
+/** --base-url and the key; a flag about a local model (its file, context, threads, adapters) is a usage error there. */
+function remoteFlags(values: Record<string, unknown>) {
+  const local = Object.keys(MODEL_FLAGS).filter((f) => f !== 'model' && values[f] !== undefined);
+  if (local.length) {
+    const named = local.map((f) => `--${f}`).join(', ');
+    throw new UserError(`${named} ${local.length > 1 ? 'have' : 'has'} no effect on a remote server (--base-url): the server loads the model, its context and template; leave ${local.length > 1 ? 'them' : 'it'} out`, 2);
+  }
+  return { base: apiBase(values['base-url'] as string), ...clientApiKey(values['api-key'] as string | undefined) };
 }
 
 async function runOnce(session: ChatSession, question: string, json: boolean) {
@@ -163,15 +209,18 @@ async function runOnce(session: ChatSession, question: string, json: boolean) {
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
   try {
-    const a = await session.ask(question, { signal: ac.signal, onText: json ? undefined : (d) => process.stdout.write(d) });
+    let shown = false;
+    // An answer that fails half-way (a server's connection lost) still ends its line before the error.
+    const a = await session.ask(question, { signal: ac.signal, onText: json ? undefined : (d) => { shown = true; process.stdout.write(d); } })
+      .catch((e) => { if (shown) process.stdout.write('\n'); throw e; });
     const calls = a.toolCalls.map(callJson);
-    const info = session.model.engine.info;
+    const info = session.replier.info;
     const notice = trimNotice(a, info.contextSize);
     if (notice) console.error(notice);
     if (json) {
       console.log(JSON.stringify({
-        model: info.path,
-        template: session.model.template.name,
+        // {model: path, template} locally; {model: name, base_url} for a server's model.
+        ...info.record,
         reply: a.content,
         // OpenAI's finish_reason for a reply that calls tools.
         finish_reason: calls.length ? 'tool_calls' : a.finishReason,
@@ -222,10 +271,9 @@ function loadConversation(session: ChatSession, file: string) {
 }
 
 async function runRepl(session: ChatSession) {
-  const { engine, template } = session.model;
-  const info = engine.info;
+  const info = session.replier.info;
   const tty = !!process.stdout.isTTY;
-  console.error(dim(`llama3-zh chat · ${info.name} · template ${template.name} · context ${info.contextSize} · ${info.threads} threads`));
+  console.error(dim(`llama3-zh chat · ${[info.name, ...info.banner].join(' · ')}`));
   if (session.tools?.length) console.error(dim(`tools: ${session.tools.map((t) => t.name).join(', ')} (you play them: each call asks you for its result)`));
   console.error(dim('Type a message; /help for commands, /exit to leave.'));
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: !!process.stdin.isTTY, historySize: 200 });
@@ -314,8 +362,9 @@ async function runRepl(session: ChatSession) {
   /** One reply, streamed, its calls shown as calls; undefined when it failed (said on stderr). */
   async function generate(run: (io: { signal: AbortSignal; onText: (d: string) => void }) => Promise<Answer>): Promise<Answer | undefined> {
     answering = new AbortController();
+    let shown = false;
     try {
-      const a = await run({ signal: answering.signal, onText: (d) => process.stdout.write(d) });
+      const a = await run({ signal: answering.signal, onText: (d) => { shown = true; process.stdout.write(d); } });
       if (a.content || !a.toolCalls.length) process.stdout.write('\n');
       for (const c of a.toolCalls) console.log(callLine(c, tty));
       const notice = trimNotice(a, info.contextSize);
@@ -324,6 +373,8 @@ async function runRepl(session: ChatSession) {
       return a;
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
+      // What came of an answer that failed half-way (a server's connection lost) keeps its line.
+      if (shown) process.stdout.write('\n');
       console.error(`error: ${e.message}`);
       return undefined;
     } finally {
@@ -343,7 +394,7 @@ async function runRepl(session: ChatSession) {
           console.log(SLASH_HELP);
           break;
         case '/system':
-          if (!arg) console.log(session.system ?? template.defaultSystem ?? '(no system prompt)');
+          if (!arg) console.log(session.system ?? info.defaultSystem ?? '(no system prompt)');
           else if (arg === 'none') { session.system = undefined; console.error(dim('(system prompt cleared)')); }
           else { session.system = findPreset(arg) ?? arg; console.error(dim('(system prompt set)')); }
           break;
@@ -352,7 +403,7 @@ async function runRepl(session: ChatSession) {
           console.error(dim('(conversation cleared)'));
           break;
         case '/history': {
-          const sys = session.system ?? template.defaultSystem;
+          const sys = session.system ?? info.defaultSystem;
           if (sys) console.log(`[system] ${sys}`);
           for (const m of session.turns) for (const l of historyLines(m, tty)) console.log(l);
           if (!session.turns.length) console.log('(no messages yet)');
@@ -364,7 +415,7 @@ async function runRepl(session: ChatSession) {
         case '/save': {
           if (!arg) throw new UserError('usage: /save FILE');
           const messages = messagesJson([...(session.system ? [{ role: 'system' as const, content: session.system }] : []), ...session.turns]);
-          writeFileAtomic(arg, JSON.stringify({ model: info.path, template: template.name, settings: session.settings, messages }, null, 2) + '\n');
+          writeFileAtomic(arg, JSON.stringify({ ...info.record, settings: session.settings, messages }, null, 2) + '\n');
           console.error(dim(`(saved ${session.turns.length} messages to ${arg})`));
           break;
         }

@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { clientApiKey } from '../apiKey.js';
 import { UserError } from '../../errors.js';
 import { homeDir } from '../../hub/store.js';
 import { type EvalModel, localModel } from '../../eval/model.js';
@@ -43,7 +44,7 @@ Remote:
                             /v1/completions with logprobs; generation for TriviaQA
   --name NAME               the model name to send (required with --base-url) and to report
                             (also for one -m: default its file name or repo id)
-  --api-key KEY             bearer token (default ${'$'}OPENAI_API_KEY)
+  --api-key KEY             bearer token (default ${'$'}LLAMA3_ZH_API_KEY, then ${'$'}OPENAI_API_KEY)
 
 ${MODEL_FLAGS_HELP}
 
@@ -142,7 +143,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       if (ac.signal.aborted) break;
       let model: EvalModel;
       if (remote) {
-        model = remoteModel({ baseUrl: remote, name: spec, apiKey: values['api-key'] ?? process.env.OPENAI_API_KEY });
+        model = remoteModel({ baseUrl: remote, name: spec, apiKey: clientApiKey(values['api-key']).apiKey });
       } else {
         console.error(dim(`loading ${spec}…`));
         model = localModel(name, await openModel({ ...values, model: spec }, { command: 'eval' }));

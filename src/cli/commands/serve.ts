@@ -4,15 +4,18 @@ import { readModelFile } from '../../engine/modelFile.js';
 import { UserError } from '../../errors.js';
 import { startServer, type LoraModule } from '../../server/start.js';
 import { num, parseFlags } from '../flags.js';
+import { GATEWAY_HELP, serveGateway } from './serveGateway.js';
 import { checkTemplateFlags, chooseModel, MODEL_FLAGS, MODEL_FLAGS_HELP, openModel, parseLora, readTemplateFile } from '../modelFlags.js';
 
 const HELP = `llama3-zh serve [MODEL] [options]
+llama3-zh serve --backend URL [--backend URL…] [options]
 
 Serve a model over HTTP: a web chat page at /, the OpenAI API (/v1/chat/completions,
 /v1/completions, /v1/models), the ollama API (/api/chat, /api/generate, /api/tags, /api/show,
 /api/version), embeddings (/v1/embeddings, /api/embed, /api/embeddings), the simple API of the
 original demo (POST / {"prompt": "…"}), /health, /metrics, /tokenize and /detokenize. Requests are
-decoded together in shared batches (continuous batching).
+decoded together in shared batches (continuous batching). With --backend, the same APIs are
+answered by other OpenAI-compatible servers (vLLM, llama-server, SGLang, llama3-zh) instead.
 
 Server:
   --host HOST               address to listen on (default 127.0.0.1; 0.0.0.0 for all)
@@ -38,6 +41,8 @@ Server:
                             \`train init\`'s DIR or a LLaMA-Factory .yaml; repeatable; a folder
                             that does not exist yet shows as waiting
   --quiet                   no request log (problems, such as internal errors, still print)
+
+${GATEWAY_HELP}
 
 ${MODEL_FLAGS_HELP}`;
 
@@ -68,8 +73,18 @@ export async function serveCommand(args: string[]): Promise<void> {
     'cors-origins': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     'train-dir': { type: 'string', multiple: true },
+    backend: { type: 'string', multiple: true },
+    'backend-key': { type: 'string' },
+    'backend-timeout': { type: 'string' },
+    'client-timeout': { type: 'string' },
+    'health-interval': { type: 'string' },
   }, true);
   if (values.help) { console.log(HELP); return; }
+  const version = createRequire(import.meta.url)('../../../../package.json').version as string;
+  if (values.backend) { await serveGateway(values, positionals, version); return; }
+  for (const f of ['backend-key', 'backend-timeout', 'client-timeout', 'health-interval'] as const) {
+    if (values[f] !== undefined) throw new UserError(`--${f} goes with --backend URL (a gateway in front of other servers)`, 2);
+  }
   if (positionals.length > 1) throw new UserError(`serve takes one MODEL (got ${positionals.length}: ${positionals.join(' ')})`, 2);
   if (positionals[0] && values.model) throw new UserError('give the model once: as MODEL or with -m', 2);
   if (values['max-model-len'] && values['ctx-size']) throw new UserError('give --max-model-len or --ctx-size, not both', 2);
@@ -113,7 +128,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   const running = await startServer({
     host, port, apiKey,
     corsOrigins: values['cors-origins']?.split(',').map((s) => s.trim()).filter(Boolean),
-    version: createRequire(import.meta.url)('../../../../package.json').version,
+    version,
     log: quiet ? undefined : (line) => console.error(line),
     warn: (line) => console.error(line),
     maxQueue,

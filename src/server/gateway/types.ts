@@ -17,6 +17,8 @@ export interface BackendReply {
    * backend counts the request as outstanding until then.
    */
   body: ReadableStream<Uint8Array>;
+  /** The same body, all of it, for a request that did not stream (so a proxy writes it at once). */
+  whole?: Buffer;
 }
 
 /** A model some live backend lists in its /v1/models. */
@@ -41,6 +43,8 @@ export interface Upstream {
   post(path: string, body: Record<string, unknown>, signal: AbortSignal): Promise<BackendReply>;
   /** Every model the live backends list, each once, in the order of the backends. */
   models(): UpstreamModel[];
+  /** Milliseconds a client may take nothing of a stream before it is cut off (serve --client-timeout). */
+  readonly clientTimeoutMs: number;
   /** The model a request that names none (the simple API) is answered by: the first listed. */
   defaultModel(): string | undefined;
 }

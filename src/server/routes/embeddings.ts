@@ -10,6 +10,7 @@ import { badRequest, disconnectSignal, sendJson } from '../http.js';
 import { optBool, optNumber, optObject, optString } from '../fields.js';
 import { type FieldRule, refuseUnsupported } from '../fieldRules.js';
 import type { Ctx, Route } from '../context.js';
+import { ollamaEmbedInputs } from '../ollamaFields.js';
 
 type Body = Record<string, unknown>;
 
@@ -114,18 +115,12 @@ async function ollamaEmbed(c: Ctx) {
   const dimensions = optNumber(body, 'dimensions', { min: 1, int: true });
   if (dimensions !== undefined && dimensions > info.size) throw badRequest(`"dimensions" is ${dimensions}, but this model's embeddings have ${info.size} numbers`, 'dimensions');
   const limit = numCtx(body, info);
+  const inputs = ollamaEmbedInputs(v);
   // No input at all is ollama's way to load the model: an empty answer.
-  if (v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0)) {
+  if (!inputs) {
     sendJson(c.res, 200, { model: model.id, embeddings: [] });
     return;
   }
-  if (typeof v !== 'string' && !Array.isArray(v)) throw badRequest(`"input" must be a string or a list of strings (got ${typeOf(v)})`, 'input');
-  // An empty string inside a list is embedded, as ollama does (its EmbedHandler keeps it; its runner embeds the BOS
-  // the tokenizer adds), so one empty chunk of a document does not fail the whole batch.
-  const inputs = typeof v === 'string' ? [v] : v.map((x, i) => {
-    if (typeof x !== 'string') throw badRequest(`"input[${i}]" must be a string (got ${typeOf(x)})`, `input[${i}]`);
-    return x;
-  });
   const signal = disconnectSignal(c.res);
   const out = await embed({ model, inputs, field: (i) => (typeof v === 'string' ? 'input' : `input[${i}]`), limit, truncate, signal }, c.metrics);
   if (signal.aborted) return;

@@ -4,64 +4,18 @@ import { createHash } from 'node:crypto';
 import type { Message } from '../../chat/messages.js';
 import type { ToolCall } from '../../chat/tools.js';
 import { detectTemplateName } from '../../chat/templates.js';
-import type { OutputFormat, Sampling } from '../../engine/types.js';
 import { readGguf } from '../../gguf/reader.js';
 import { summarize } from '../../gguf/summary.js';
 import { badRequest, disconnectSignal, EventStream, sendJson } from '../http.js';
-import { messageList, optBool, optNumber, optObject, optString, stopList } from '../fields.js';
-import { MESSAGE_RULES, OLLAMA_OPTION_RULES, OLLAMA_RULES, refuseUnsupported } from '../fieldRules.js';
+import { messageList, optBool, optString } from '../fields.js';
+import { MESSAGE_RULES, OLLAMA_RULES, refuseUnsupported } from '../fieldRules.js';
 import { generate, type GenerationJob, type GenerationOutput } from '../generation.js';
 import type { ServedModel } from '../models.js';
 import type { Ctx, Route } from '../context.js';
+import { ns, ollamaFormat, ollamaOptions, ollamaToolCalls, refuseSuffix, requiredString as required } from '../ollamaFields.js';
 import { toolRequest } from '../toolFields.js';
 
 type Body = Record<string, unknown>;
-
-/**
- * `options`: ollama's sampling names, with ollama's defaults. Its runner settings (num_gpu, num_thread, num_batch,
- * use_mmap…) and options ollama itself now ignores (tfs_z, penalize_newline) leave the reply as it is: accepted.
- */
-function options(body: Body, contextSize: number): { sampling: Partial<Sampling>; maxTokens?: number; stop: string[] } {
-  const o = optObject(body, 'options') ?? {};
-  const at = (k: string) => `options.${k}`;
-  refuseUnsupported(o, OLLAMA_OPTION_RULES, 'options.');
-  // ollama loads the model again for another num_ctx; this server's context is fixed when it starts.
-  const numCtx = optNumber(o, 'num_ctx', { int: true, min: 1 }, at('num_ctx'));
-  if (numCtx !== undefined && numCtx > contextSize) {
-    throw badRequest(`"options.num_ctx" is ${numCtx}, but this server's context holds ${contextSize} tokens; start it with --ctx-size ${numCtx}, or ask for less`, at('num_ctx'));
-  }
-  const predict = optNumber(o, 'num_predict', { int: true, min: -2 }, at('num_predict'));
-  return {
-    sampling: {
-      temperature: optNumber(o, 'temperature', { min: 0, max: 2 }, at('temperature')) ?? 0.8,
-      topP: optNumber(o, 'top_p', { min: 0, max: 1 }, at('top_p')) ?? 0.9,
-      topK: optNumber(o, 'top_k', { min: 0, int: true }, at('top_k')) ?? 40,
-      minP: optNumber(o, 'min_p', { min: 0, max: 1 }, at('min_p')) ?? 0,
-      repeatPenalty: optNumber(o, 'repeat_penalty', { min: 0.01, max: 10 }, at('repeat_penalty')) ?? 1.1,
-      repeatLastN: optNumber(o, 'repeat_last_n', { min: 0, int: true }, at('repeat_last_n')) ?? 64,
-      presencePenalty: optNumber(o, 'presence_penalty', { min: -2, max: 2 }, at('presence_penalty')) ?? 0,
-      frequencyPenalty: optNumber(o, 'frequency_penalty', { min: -2, max: 2 }, at('frequency_penalty')) ?? 0,
-      seed: optNumber(o, 'seed', { int: true }, at('seed')),
-    },
-    // -1 (and ollama's -2, "fill the context") mean no limit.
-    maxTokens: predict !== undefined && predict > 0 ? predict : undefined,
-    stop: stopList(o, 'stop', at('stop')),
-  };
-}
-
-/** `format`: "json" or a JSON schema object. */
-function format(body: Body): OutputFormat | undefined {
-  const f = body.format;
-  if (f === undefined || f === null || f === '') return undefined;
-  if (f === 'json') return { type: 'json' };
-  if (typeof f === 'object' && !Array.isArray(f)) return { type: 'json_schema', schema: f };
-  throw badRequest('"format" must be "json" or a JSON schema object', 'format');
-}
-
-/** ollama's tool_calls (0.12.10 and later): an id, and the function with its place in the reply and the arguments as an object. */
-const toolCalls = (calls: ToolCall[]) => calls.map((c, index) => ({ id: c.id, function: { index, name: c.name, arguments: c.arguments } }));
-
-const ns = (ms: number) => Math.round(ms * 1e6);
 
 /** The timing and count fields ollama ends every reply with (durations in nanoseconds). */
 function stats(out: GenerationOutput) {
@@ -86,8 +40,14 @@ async function run(c: Ctx, body: Body, model: ServedModel, input: GenerationJob[
   piece: (text: string, calls?: ToolCall[]) => Body, last: (out: GenerationOutput) => Body) {
   const stream = optBool(body, 'stream') ?? true;
   refuseUnsupported(body, OLLAMA_RULES);
-  const { sampling, maxTokens, stop } = options(body, model.engine.info.contextSize);
-  const job: GenerationJob = { model, input, sampling, maxTokens, stop, n: 1, format: format(body), signal: disconnectSignal(c.res) };
+  const contextSize = model.engine.info.contextSize;
+  // ollama loads the model again for another num_ctx; this server's context is fixed when it starts.
+  const { sampling, maxTokens, stop } = ollamaOptions(body, (numCtx) => {
+    if (numCtx > contextSize) {
+      throw badRequest(`"options.num_ctx" is ${numCtx}, but this server's context holds ${contextSize} tokens; start it with --ctx-size ${numCtx}, or ask for less`, 'options.num_ctx');
+    }
+  });
+  const job: GenerationJob = { model, input, sampling, maxTokens, stop, n: 1, format: ollamaFormat(body), signal: disconnectSignal(c.res) };
   const head = () => ({ model: model.id, created_at: new Date().toISOString() });
   if (!stream) {
     const out = await generate(job, c.metrics);
@@ -110,7 +70,7 @@ async function chat(c: Ctx) {
   const messages: Message[] = messageList(body, 'messages', MESSAGE_RULES, false);
   const tools = toolRequest(body, false);
   await run(c, body, model, { messages, ...(tools ? { tools } : {}) },
-    (text, calls) => ({ message: { role: 'assistant', content: text, ...(calls?.length ? { tool_calls: toolCalls(calls) } : {}) } }),
+    (text, calls) => ({ message: { role: 'assistant', content: text, ...(calls?.length ? { tool_calls: ollamaToolCalls(calls) } : {}) } }),
     (out) => stats(out));
 }
 
@@ -120,7 +80,7 @@ async function generateRoute(c: Ctx) {
   const prompt = optString(body, 'prompt') ?? '';
   const system = optString(body, 'system');
   const raw = optBool(body, 'raw') ?? false;
-  if (body.suffix) throw badRequest('"suffix" (fill-in-the-middle) is not supported by Llama-3 models');
+  refuseSuffix(body);
   if (!prompt) {
     // ollama's way to load a model without generating.
     sendJson(c.res, 200, { model: model.id, created_at: new Date().toISOString(), response: '', done: true, done_reason: 'load' });
@@ -132,12 +92,6 @@ async function generateRoute(c: Ctx) {
   await run(c, body, model, input,
     (text) => ({ response: text }),
     (out) => ({ ...stats(out), context: [...out.prompt, ...out.choices[0].tokens] }));
-}
-
-function required(body: Body, key: string): string {
-  const v = optString(body, key);
-  if (!v) throw badRequest(`"${key}" is required`, key);
-  return v;
 }
 
 const summaries = new Map<string, ReturnType<typeof summarize>>();

@@ -211,7 +211,8 @@ async function completions(c: Ctx) {
   const created = now();
   const engine = model.engine;
   const base = {
-    model, maxTokens: maxTokens(body) ?? 16, sampling: sampling(body, vocab), stop: stopList(body), stopTokens: tokenIdList(body, 'stop_token_ids', vocab),
+    // OpenAI's and vLLM's default is 16 tokens; an explicit null (vLLM's None) means until the context is full.
+    model, maxTokens: body.max_tokens === null && body.max_completion_tokens === undefined ? undefined : maxTokens(body) ?? 16, sampling: sampling(body, vocab), stop: stopList(body), stopTokens: tokenIdList(body, 'stop_token_ids', vocab),
     n, logprobs: lp, ignoreEos: optBool(body, 'ignore_eos'),
     // vLLM takes response_format here too; read it, or a schema would be dropped and the reply unconstrained.
     format: responseFormat(body),
