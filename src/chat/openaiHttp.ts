@@ -27,8 +27,26 @@ export function apiBase(given: string, flag = '--base-url'): URL {
   return /\/v1\/$/.test(url.pathname) ? url : new URL('v1/', url);
 }
 
-/** The API root as users write it (no trailing slash), for messages, --json and /save. */
-export const shownBase = (base: URL) => base.href.replace(/\/$/, '');
+/** The API root as users write it (no trailing slash), for messages, --json and /save: never a password it holds. */
+export function shownBase(base: URL): string {
+  const u = new URL(base.href);
+  u.username = '';
+  u.password = '';
+  return u.href.replace(/\/$/, '');
+}
+
+/**
+ * The URL to fetch and its Authorization: the API key as a bearer token, else the URL's own user:password (a reverse
+ * proxy with Basic authentication) as a header, since fetch refuses a URL that holds them.
+ */
+function target(ep: Endpoint, path: string): { url: URL; authorization?: string } {
+  const url = new URL(path, ep.base);
+  const basic = url.username || url.password
+    ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
+  url.username = '';
+  url.password = '';
+  return { url, authorization: ep.apiKey ? `Bearer ${ep.apiKey}` : basic };
+}
 
 /**
  * A 400 (413) that says the prompt is longer than the server's context: llama3-zh's code "context_length_exceeded",
@@ -59,12 +77,13 @@ const isAbort = (e: unknown) => (e as Error)?.name === 'AbortError';
 /** fetch `path` under the API root with the key; a server not reached is a UserError, an abort stays an AbortError. */
 export async function send(ep: Endpoint, path: string, init: { method: string; body?: object; signal?: AbortSignal }): Promise<Response> {
   try {
-    return await fetch(new URL(path, ep.base), {
+    const { url, authorization } = target(ep, path);
+    return await fetch(url, {
       method: init.method,
       headers: {
         accept: init.body ? 'text/event-stream, application/json' : 'application/json',
         ...(init.body ? { 'content-type': 'application/json' } : {}),
-        ...(ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {}),
+        ...(authorization ? { authorization } : {}),
       },
       body: init.body ? JSON.stringify(init.body) : undefined,
       signal: init.signal,

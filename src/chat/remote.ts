@@ -11,7 +11,7 @@ import { sseData } from '../util/sse.js';
 import { roundWindow } from './conversation.js';
 import { messagesJson } from './messageJson.js';
 import type { Message } from './messages.js';
-import { type Endpoint, failure, networkReason, notOpenAi, send, shownBase } from './openaiHttp.js';
+import { type Endpoint, failure, networkReason, notOpenAi, saysContextOverflow, send, shownBase } from './openaiHttp.js';
 import type { Replier, ReplierInfo, Reply, ReplyRequest } from './replier.js';
 import { chooseModel, listModels, type RemoteModel } from './remoteModels.js';
 import type { ChatSettings } from './settings.js';
@@ -44,7 +44,7 @@ export function samplingFields(s: ChatSettings): Record<string, unknown> {
 /** Ask the server which models it has, pick one, and give the replier for it (and what to tell the user). */
 export async function openRemote(o: RemoteOptions): Promise<{ replier: Replier; notice?: string }> {
   const ep: Endpoint = { base: o.base, apiKey: o.apiKey, keyFrom: o.keyFrom };
-  const { model, notice } = chooseModel(ep, await listModels(ep), o.model);
+  const { model, notice } = chooseModel(ep, await listModels(ep, o.model), o.model);
   return { replier: remoteReplier(ep, model), notice };
 }
 
@@ -106,15 +106,42 @@ async function streamReply(ep: Endpoint, body: Record<string, unknown>, r: Reply
   try {
     const res = await send(ep, 'chat/completions', { method: 'POST', body, signal: r.signal });
     if (!res.ok) throw await failure(ep, what, res);
-    if (!/^text\/event-stream/.test(res.headers.get('content-type') ?? '')) throw notOpenAi(ep, what, res, await res.text());
-    for await (const data of sseData(res.body!)) {
+    const type = res.headers.get('content-type') ?? '';
+    if (/^application\/json/.test(type)) {
+      // A server that ignores "stream" answers the whole completion at once: as good an answer, in one piece.
+      const raw = await res.text();
+      let json: any;
+      try { json = JSON.parse(raw); } catch { throw notOpenAi(ep, what, res, raw); }
+      const choice = json?.choices?.[0];
+      if (!choice?.message) throw notOpenAi(ep, what, res, raw);
+      const m = choice.message;
+      if (typeof m.content === 'string' && m.content) {
+        got();
+        text = m.content;
+        r.onText?.(m.content);
+      }
+      (Array.isArray(m.tool_calls) ? m.tool_calls : []).forEach((tc: any, i: number) => {
+        got();
+        const args = tc?.function?.arguments;
+        calls.set(i, { id: typeof tc?.id === 'string' ? tc.id : undefined, name: String(tc?.function?.name ?? ''), args: typeof args === 'string' ? args : JSON.stringify(args ?? {}) });
+      });
+      finish = typeof choice.finish_reason === 'string' ? choice.finish_reason : 'stop';
+      usage = json.usage;
+    } else if (!/^text\/event-stream/.test(type)) {
+      throw notOpenAi(ep, what, res, await res.text());
+    } else for await (const data of sseData(res.body!)) {
       if (data === '[DONE]') break;
       let chunk: any;
       try { chunk = JSON.parse(data); } catch { throw notOpenAi(ep, `${what}'s stream`, res, data); }
       // An error once the stream has begun comes as an event (vLLM, llama-server, llama3-zh).
       if (chunk?.error) {
         const m = chunk.error.message ?? chunk.error;
-        throw new UserError(`${base} stopped the answer with an error: ${typeof m === 'string' ? m : JSON.stringify(m)}`);
+        const message = typeof m === 'string' ? m : JSON.stringify(m);
+        // llama-server says a conversation is over its context this way, after its 200: leave a round out, as for a 400.
+        if (first === undefined && saysContextOverflow(400, message, chunk.error.type, chunk.error.code)) {
+          throw new ContextOverflowError(`${base} cannot take the conversation: ${message}`);
+        }
+        throw new UserError(`${base} stopped the answer with an error: ${message}`);
       }
       if (chunk?.usage) usage = chunk.usage;
       const choice = chunk?.choices?.[0];
@@ -147,7 +174,8 @@ async function streamReply(ep: Endpoint, body: Record<string, unknown>, r: Reply
 
   const finishReason: FinishReason = aborted ? 'abort' : finish === 'length' ? 'length' : 'stop';
   // A reply cut short may hold half a call: only a finished reply's calls are calls.
-  const toolCalls = r.tools?.length && finishReason === 'stop' ? finishCalls(base, calls) : [];
+  const read = r.tools?.length && finishReason === 'stop' ? finishCalls(calls) : { calls: [], broken: [] };
+  const toolCalls = read.calls;
   const promptTokens = typeof usage?.prompt_tokens === 'number' ? usage.prompt_tokens : 0;
   const completionTokens = typeof usage?.completion_tokens === 'number' ? usage.completion_tokens : chunks;
   const cachedTokens = typeof usage?.prompt_tokens_details?.cached_tokens === 'number' ? usage.prompt_tokens_details.cached_tokens : 0;
@@ -158,6 +186,7 @@ async function streamReply(ep: Endpoint, body: Record<string, unknown>, r: Reply
     text,
     content: text,
     toolCalls,
+    ...(read.broken.length ? { notice: `(${base} sent a call the chat cannot read, left out: ${read.broken.join('; ')})` } : {}),
     finishReason,
     usage: { promptTokens, completionTokens, cachedTokens },
     timings: {
@@ -169,14 +198,22 @@ async function streamReply(ep: Endpoint, body: Record<string, unknown>, r: Reply
   };
 }
 
-/** The streamed calls, in index order, their arguments parsed (OpenAI sends them as a JSON string). */
-function finishCalls(base: string, calls: Map<number, PartCall>): ToolCall[] {
-  return [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => {
+/**
+ * The streamed calls, in index order, their arguments parsed (OpenAI sends them as a JSON string). Models write
+ * arguments that are not JSON at times (OpenAI's documentation warns of it): such a call is left out, said, and the
+ * reply's words are kept, as the local chat keeps text that is no call.
+ */
+function finishCalls(calls: Map<number, PartCall>): { calls: ToolCall[]; broken: string[] } {
+  const out: ToolCall[] = [];
+  const broken: string[] = [];
+  for (const [, c] of [...calls.entries()].sort(([a], [b]) => a - b)) {
     let args: unknown;
     try { args = c.args.trim() ? JSON.parse(c.args) : {}; } catch { args = undefined; }
     if (!c.name || args === null || typeof args !== 'object' || Array.isArray(args)) {
-      throw new UserError(`${base} sent a tool call that is not one (function ${JSON.stringify(c.name)}, arguments ${JSON.stringify(c.args.slice(0, 80))})`);
+      broken.push(`function ${JSON.stringify(c.name)} with arguments ${JSON.stringify(c.args.slice(0, 80))}`);
+      continue;
     }
-    return { id: c.id ?? newCallId(), name: c.name, arguments: args as Record<string, unknown> };
-  });
+    out.push({ id: c.id ?? newCallId(), name: c.name, arguments: args as Record<string, unknown> });
+  }
+  return { calls: out, broken };
 }

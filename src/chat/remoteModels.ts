@@ -12,9 +12,14 @@ export interface RemoteModel {
 }
 
 /** GET /v1/models: the models in the order the server lists them. */
-export async function listModels(ep: Endpoint): Promise<RemoteModel[]> {
+export async function listModels(ep: Endpoint, wanted?: string): Promise<RemoteModel[]> {
   const what = 'GET /v1/models';
   const res = await send(ep, 'models', { method: 'GET' });
+  // A server without the list (a proxy that passes only chat, an old llama-server) still chats with a model named.
+  if (wanted !== undefined && [404, 405, 501].includes(res.status)) {
+    await res.body?.cancel();
+    return [{ id: wanted }];
+  }
   if (!res.ok) throw await failure(ep, what, res);
   const text = await res.text();
   let json: any;

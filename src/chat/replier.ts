@@ -36,6 +36,8 @@ export interface Reply {
   timings: Timings;
   /** Oldest rounds left out so that the prompt fits the context (the system prompt never is). */
   droppedToFit: number;
+  /** Something the user should hear about this reply (a server's call that could not be read), one line. */
+  notice?: string;
 }
 
 /** What the REPL's banner, /system, /history, --json and /save say about the model. */

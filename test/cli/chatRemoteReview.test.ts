@@ -8,7 +8,7 @@ import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { ROUTES, testServer } from '../helpers/server.js';
 
 /**
- * A hostile review of `chat --base-url`: each test is a defect a user hits. A real `llama3-zh serve` where it shows
+ * A hostile review of `chat --base-url`: each test showed a defect a user hits, failing, until it was fixed. A real `llama3-zh serve` where it shows
  * the behaviour; a raw node:http stand-in (any bytes, any status) for what other servers (llama-server, proxies,
  * servers that ignore `stream`) do.
  */

@@ -217,6 +217,7 @@ async function runOnce(session: ChatSession, question: string, json: boolean) {
     const info = session.replier.info;
     const notice = trimNotice(a, info.contextSize);
     if (notice) console.error(notice);
+    if (a.notice) console.error(a.notice);
     if (json) {
       console.log(JSON.stringify({
         // {model: path, template} locally; {model: name, base_url} for a server's model.
@@ -369,6 +370,7 @@ async function runRepl(session: ChatSession) {
       for (const c of a.toolCalls) console.log(callLine(c, tty));
       const notice = trimNotice(a, info.contextSize);
       if (notice) console.error(dim(notice));
+      if (a.notice) console.error(dim(a.notice));
       console.error(dim(stats(a)));
       return a;
     } catch (e) {

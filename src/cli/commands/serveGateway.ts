@@ -2,6 +2,7 @@ import { UserError } from '../../errors.js';
 import { backendRoot } from '../../server/gateway/backend.js';
 import { startGateway } from '../../server/gateway/start.js';
 import { gatewayTranslatedRoutes } from '../../server/gateway/translated.js';
+import { headerSafe } from '../apiKey.js';
 import { num } from '../flags.js';
 
 export const GATEWAY_HELP = `Gateway (no local model: every API above is answered by the backends):
@@ -34,6 +35,7 @@ export async function serveGateway(values: Record<string, unknown>, positionals:
   const apiKey = (values['api-key'] as string | undefined) ?? process.env.LLAMA3_ZH_API_KEY;
   if (apiKey !== undefined && !apiKey.trim()) throw new UserError('the API key is empty; pass --api-key KEY or unset LLAMA3_ZH_API_KEY', 2);
   if (backendKey !== undefined && !backendKey.trim()) throw new UserError('the backend key is empty; pass --backend-key KEY or unset LLAMA3_ZH_BACKEND_KEY', 2);
+  if (backendKey !== undefined) headerSafe(backendKey, values['backend-key'] !== undefined ? '--backend-key' : 'LLAMA3_ZH_BACKEND_KEY');
   const quiet = (values.quiet as boolean | undefined) ?? false;
   const running = await startGateway({
     host: (values.host as string | undefined) ?? '127.0.0.1',

@@ -5,6 +5,7 @@
  */
 import { ApiError, clipped } from '../http.js';
 import type { BackendReply } from './types.js';
+import { sseData } from '../../util/sse.js';
 
 type Body = Record<string, unknown>;
 
@@ -71,45 +72,24 @@ export async function replyJson(reply: BackendReply): Promise<Body> {
 }
 
 /**
- * The JSON payloads of an SSE reply's `data:` events, up to `[DONE]`. An error event, or a stream that ends
- * without `[DONE]`, rejects with an ApiError; so does `signal` once aborted, whose abort also cancels the body.
- * Leaving the loop early cancels the body too: the backend stops writing for nobody.
+ * The JSON payloads of an SSE reply's events, up to `[DONE]` (util/sse.ts reads them, llama-server's `error:` field
+ * too). An error event, or a stream that ends without `[DONE]`, rejects with an ApiError; so does `signal` once
+ * aborted (the backend's request is aborted with it). Leaving the loop early cancels the body too: the backend stops
+ * writing for nobody.
  */
 export async function* sseEvents(reply: BackendReply, signal: AbortSignal): AsyncGenerator<Body> {
   if (!ok(reply)) throw await backendError(reply);
-  const reader = reply.body.getReader();
-  const cancel = () => { reader.cancel().catch(() => {}); };
-  signal.addEventListener('abort', cancel, { once: true });
-  const decoder = new TextDecoder();
-  let buf = '';
-  let data: string[] = [];
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (signal.aborted) throw new ApiError(499, 'the client went away', 'client_closed');
-      if (done) throw new ApiError(502, 'a backend ended its stream before the reply was complete', 'server_error');
-      buf += decoder.decode(value, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).replace(/\r$/, '');
-        buf = buf.slice(nl + 1);
-        if (line.startsWith('data:')) { data.push(line.slice(5).replace(/^ /, '')); continue; }
-        // A blank line ends an event (its data lines joined); other fields (event:, id:, comments) say nothing here.
-        if (line !== '' || !data.length) continue;
-        const payload = data.join('\n');
-        data = [];
-        if (payload.trim() === '[DONE]') return;
-        let event: unknown;
-        try { event = JSON.parse(payload); } catch {
-          throw new ApiError(502, `a backend sent a stream event that is not JSON: ${clipped(payload, 120)}`, 'server_error');
-        }
-        const e = errorOf(event);
-        if (e) throw apiError(typeof e.code === 'number' && e.code >= 400 && e.code < 600 ? e.code : 502, e, 'a backend failed mid-reply');
-        if (isObject(event)) yield event;
-      }
+  for await (const payload of sseData(reply.body)) {
+    if (signal.aborted) throw new ApiError(499, 'the client went away', 'client_closed');
+    if (payload.trim() === '[DONE]') return;
+    let event: unknown;
+    try { event = JSON.parse(payload); } catch {
+      throw new ApiError(502, `a backend sent a stream event that is not JSON: ${clipped(payload, 120)}`, 'server_error');
     }
-  } finally {
-    signal.removeEventListener('abort', cancel);
-    cancel();
+    const e = errorOf(event);
+    if (e) throw apiError(typeof e.code === 'number' && e.code >= 400 && e.code < 600 ? e.code : 502, e, 'a backend failed mid-reply');
+    if (isObject(event)) yield event;
   }
+  if (signal.aborted) throw new ApiError(499, 'the client went away', 'client_closed');
+  throw new ApiError(502, 'a backend ended its stream before the reply was complete', 'server_error');
 }
