@@ -4,7 +4,7 @@
  * echo off), and TriviaQA answers from a greedy completion that stops at a newline. A letter the server does
  * not list among its top tokens gets -100, as MMLU's evaluate.py gives it.
  */
-import { saysContextOverflow } from '../chat/openaiHttp.js';
+import { apiBase, saysContextOverflow, send, shownBase } from '../chat/openaiHttp.js';
 import { ContextOverflowError } from '../engine/errors.js';
 import { UserError } from '../errors.js';
 import type { EvalModel } from './model.js';
@@ -20,25 +20,11 @@ export interface RemoteOptions {
 }
 
 export function remoteModel(o: RemoteOptions): EvalModel {
-  let base: URL;
-  try {
-    base = new URL(o.baseUrl.replace(/\/+$/, '') + '/');
-  } catch {
-    throw new UserError(`--base-url ${o.baseUrl} is not a URL; give e.g. http://127.0.0.1:8080/v1`, 2);
-  }
-  if (!/\/v1\/$/.test(base.pathname)) base = new URL('v1/', base);
-  const url = new URL('completions', base);
+  // The chat's API root, request and reasons (openaiHttp.ts): http(s) only, a URL's password never shown.
+  const ep = { base: apiBase(o.baseUrl), apiKey: o.apiKey };
+  const url = `${shownBase(ep.base)}/completions`;
   const post = async (body: object): Promise<any> => {
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}) },
-        body: JSON.stringify({ model: o.name, temperature: 0, echo: false, ...body }),
-      });
-    } catch (e) {
-      throw new UserError(`cannot reach ${url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
-    }
+    const res = await send(ep, 'completions', { method: 'POST', body: { model: o.name, temperature: 0, echo: false, ...body } });
     const text = await res.text();
     let json: any;
     try { json = JSON.parse(text); } catch { json = undefined; }
