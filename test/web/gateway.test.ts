@@ -31,6 +31,8 @@ const served = () => Promise.all(backends.map(async (b) => Number(/llama3zh_requ
 
 test('the page through a gateway: the backends\' model in the list, the scripted replies, turn after turn', async () => {
   assert.deepEqual(await page.locator('#model option').allInnerTexts(), ['scripted']);
+  // A system prompt of its own: the default one holds a route word ("share") of its own, and two would compete.
+  await page.fill('#system', '你是测试助手。');
   assert.equal(await ask(page, 'red'), ROUTES.red);
   const req = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
   const second = await ask(page, '猫');
