@@ -27,7 +27,7 @@ export interface EmbeddingModel {
 }
 
 /** ollama clients say "name:latest" for "name". */
-function bare(name: string): string {
+export function bare(name: string): string {
   return name.endsWith(':latest') ? name.slice(0, -':latest'.length) : name;
 }
 

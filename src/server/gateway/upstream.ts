@@ -4,6 +4,8 @@ import { ApiError } from '../http.js';
 import { AffinityTable, prefixPoints } from './affinity.js';
 import { Backend, BackendFailure, readAll } from './backend.js';
 import type { BackendReply, Upstream, UpstreamModel } from './types.js';
+import { bare } from '../models.js';
+import { findModel } from './models.js';
 
 export interface GatewayOptions {
   backends: string[];
@@ -38,8 +40,6 @@ const AFFINITY_SLACK = 4;
 /** Statuses that say "not now, not here" rather than "not this request": another backend may take it. */
 const RETRYABLE = new Set([429, 502, 503]);
 
-/** ollama clients say "name:latest" for "name". */
-const bare = (name: string) => (name.endsWith(':latest') ? name.slice(0, -':latest'.length) : name);
 
 export class Gateway implements Upstream {
   /** How long a client may take nothing of a stream before it is cut off. */
@@ -105,7 +105,7 @@ export class Gateway implements Upstream {
     const up = this.models();
     if (!up.length) throw this.noneUp();
     if (!name) return up[0].id;
-    const id = up.find((m) => m.id === name)?.id ?? up.find((m) => m.id === bare(name))?.id;
+    const id = findModel(up, name)?.id;
     if (id) return id;
     const downWith = this.backends.filter((b) => !b.up && (b.serves(name) || b.serves(bare(name))));
     if (downWith.length) {
