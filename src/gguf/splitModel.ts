@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { GgufError } from './errors.js';
 import { readGguf, type ReadOptions } from './reader.js';
 import { parseSplitName, SPLIT_COUNT, SPLIT_NO, SPLIT_TENSORS, splitPartName } from './splitNames.js';
-import { type GgufFile, meta } from './types.js';
+import { type GgufFile, meta, ValueType } from './types.js';
 
 /**
  * A model's header with the tensors of all its parts when it is a llama.cpp split GGUF (as Hugging Face has
@@ -12,7 +12,7 @@ import { type GgufFile, meta } from './types.js';
  * An unsplit file is returned as readGguf reads it.
  */
 export function readSplitModel(path: string, opts: ReadOptions = {}): GgufFile {
-  const first = readGguf(path, opts);
+  const first = checkSplitKeys(readGguf(path, opts));
   const count = meta<number>(first, SPLIT_COUNT);
   if (count === undefined || count <= 1) return first;
   const no = meta<number>(first, SPLIT_NO);
@@ -28,7 +28,7 @@ export function readSplitModel(path: string, opts: ReadOptions = {}): GgufFile {
   for (let i = 1; i < count; i++) {
     const part = splitPartName(name.prefix, i, count);
     if (!existsSync(part)) throw new GgufError(`${path} is split into ${count} parts, but part ${i + 1}, ${part}, is missing; download all the parts into one folder`);
-    const f = readGguf(part, opts);
+    const f = checkSplitKeys(readGguf(part, opts));
     if (meta(f, SPLIT_NO) !== i || meta(f, SPLIT_COUNT) !== count) {
       throw new GgufError(`${part} is not part ${i + 1} of ${count} of ${path} (its split.no is ${meta(f, SPLIT_NO)}, split.count ${meta(f, SPLIT_COUNT)}); download the parts again`);
     }
@@ -45,4 +45,15 @@ export function readSplitModel(path: string, opts: ReadOptions = {}): GgufFile {
     seen.add(t.name);
   }
   return { ...first, tensors };
+}
+
+const SPLIT_TYPES: [string, ValueType, string][] = [[SPLIT_NO, ValueType.UINT16, 'u16'], [SPLIT_COUNT, ValueType.UINT16, 'u16'], [SPLIT_TENSORS, ValueType.INT32, 'i32']];
+
+/** llama.cpp reads the split keys with a strict type, and one of another type aborts the process (SIGABRT). */
+function checkSplitKeys(f: GgufFile): GgufFile {
+  for (const [key, type, name] of SPLIT_TYPES) {
+    const kv = f.metadata.get(key);
+    if (kv && kv.type !== type) throw new GgufError(`${f.path}: ${key} must be a ${name} (llama.cpp aborts on any other type); remake the parts with llama-gguf-split`);
+  }
+  return f;
 }

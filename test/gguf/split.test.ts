@@ -13,7 +13,9 @@ import { UserError } from '../../src/errors.js';
 import { TOKEN } from '../../src/gguf/llama3Vocab.js';
 import { planSplit, type SplitPlan } from '../../src/gguf/split.js';
 import { partStream, writeSplit } from '../../src/gguf/splitStream.js';
-import { kv, encodeHeader } from '../../src/gguf/writer.js';
+import { readGguf } from '../../src/gguf/reader.js';
+import { tensorBytes } from '../../src/gguf/types.js';
+import { kv, encodeHeader, writeGguf } from '../../src/gguf/writer.js';
 import { REPLY } from '../helpers/models.js';
 import { ROUTES, routedModel } from '../helpers/server.js';
 
@@ -107,6 +109,31 @@ test('llama.cpp loads the first part, finds the others by name, and the model an
   assert.equal(await ask('red'), ROUTES.red);
 });
 
+test('a source aligned to 64: every part says general.alignment 64, its tensors lie on it, and the model still answers', async () => {
+  const src = readGguf(source);
+  const whole = readFileSync(source);
+  const aligned = join(dir, 'aligned64.gguf');
+  await writeGguf(aligned, [...src.metadata.values()].filter((m) => m.key !== 'general.alignment'), src.tensors.map((t) => ({
+    name: t.name, dims: t.dims, type: t.type,
+    data: whole.subarray(src.dataOffset + t.offset, src.dataOffset + t.offset + tensorBytes(t.type, t.dims)!),
+  })), 64);
+  const out = join(dir, 'a64');
+  mkdirSync(out);
+  const parts = await writeSplit(planSplit(aligned, { maxBytes: MAX, base: 'a' }), out);
+  assert.equal(parts.length, 3);
+  for (const f of parts) {
+    const info = await readGgufFileInfo(f, { logWarnings: false, spliceSplitFiles: false });
+    assert.equal((info.metadata as unknown as { general: { alignment: number } }).general.alignment, 64, f);
+    assert.equal(info.infoEndOffset! % 64, 0);
+    for (const t of info.tensorInfo!) assert.equal(num(t.fileOffset) % 64, 0, t.name);
+  }
+  const e = await loadEngine({ modelPath: parts[0], threads: 1, contextSize: 512 });
+  try {
+    const r = await e.generate({ prompt: promptTokens(e, NATIVE_TEMPLATES.llama3.render([{ role: 'user', content: '狗' }])), maxTokens: 64, stopTokens: [TOKEN.EOT] });
+    assert.equal(r.text, ROUTES.狗);
+  } finally { await e.close(); }
+});
+
 test('a split first part without the others, under another name, or a later part: refused before llama.cpp sees it', async () => {
   const alone = join(dir, 'alone');
   mkdirSync(alone);
@@ -115,6 +142,16 @@ test('a split first part without the others, under another name, or a later part
     { message: `${join(dir, 'alone', 'zh-00001-of-00003.gguf')} is split into 3 parts, but part 2, ${join(alone, 'zh-00002-of-00003.gguf')}, is missing; download all the parts into one folder` });
   renameSync(join(alone, 'zh-00001-of-00003.gguf'), join(alone, 'zh.gguf'));
   await assert.rejects(loadEngine({ modelPath: join(alone, 'zh.gguf') }), /must end in -00001-of-00003\.gguf/);
+  // llama.cpp aborts the process on a split key of another type than its own (u16 for split.no).
+  const wrong = join(dir, 'wrong');
+  mkdirSync(wrong);
+  const bytes = readFileSync(files[0]);
+  const at = bytes.indexOf(Buffer.concat([Buffer.from('split.no'), Buffer.from([2 /* UINT16 */, 0, 0, 0])])) + 'split.no'.length;
+  assert.ok(at > 8);
+  bytes[at] = 3; // INT16: same size, so the rest of the header is unchanged
+  writeFileSync(join(wrong, 'zh-00001-of-00003.gguf'), bytes);
+  await assert.rejects(loadEngine({ modelPath: join(wrong, 'zh-00001-of-00003.gguf') }),
+    { message: `${join(wrong, 'zh-00001-of-00003.gguf')}: split.no must be a u16 (llama.cpp aborts on any other type); remake the parts with llama-gguf-split` });
   await assert.rejects(loadEngine({ modelPath: files[1] }), { message: `${files[1]} is part 2 of 3 of a split model; llama.cpp loads one from its first part; load ${files[0]}` });
 });
 
