@@ -84,6 +84,7 @@ export function encodeKV(m: KV): Buffer {
 /** Metadata constructors that pin the on-disk type (llama.cpp is strict: a u32 key must be u32). */
 export const kv = {
   str: (key: string, value: string): KV => ({ key, type: ValueType.STRING, value }),
+  u16: (key: string, value: number): KV => ({ key, type: ValueType.UINT16, value }),
   u32: (key: string, value: number): KV => ({ key, type: ValueType.UINT32, value }),
   i32: (key: string, value: number): KV => ({ key, type: ValueType.INT32, value }),
   f32: (key: string, value: number): KV => ({ key, type: ValueType.FLOAT32, value }),

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import { catalogTable, filterCatalog, localTable, modelDetails } from '../../src/cli/commands/models.js';
 import { UserError } from '../../src/errors.js';
 import { CATALOG, findModel } from '../../src/hub/catalog.js';
+import { browserMark } from '../../src/estimate/browserFit.js';
+import { browserLine } from '../../src/cli/commands/modelsBrowser.js';
 import { assertOneLineError, emptyHome, runCli } from '../helpers/cli.js';
 
 // Each run of the executable costs seconds here (main.ts loads every command, node-llama-cpp included),
@@ -22,6 +24,40 @@ function homeWithModels(): string {
   return home;
 }
 
+/**
+ * Where each catalog size runs in a browser at Q4_K_M, worked out here from the configs: [layers, hidden, FFN,
+ * heads, experts]; head size 128, 8 KV heads, 128,256 tokens, untied output. 19B is the generic shape the
+ * estimator makes for it; 8x8B is 8 experts of Llama-3-8B's FFN with a router.
+ */
+const DIMS: Record<string, [number, number, number, number, number]> = {
+  '8B': [32, 4096, 14336, 32, 1], '70B': [80, 8192, 28672, 64, 1], '405B': [126, 16384, 53248, 128, 1],
+  '19B': [44, 5632, 19712, 44, 1], '8x8B': [32, 4096, 14336, 32, 8],
+};
+const BROWSER = Object.fromEntries(Object.entries(DIMS).map(([size, [layers, hidden, ffn, heads, experts]]) => {
+  const perLayer = 2 * hidden * heads * 128 + 2 * hidden * 8 * 128 + 3 * hidden * ffn * experts + (experts > 1 ? hidden * experts : 0) + 2 * hidden;
+  const params = 2 * 128256 * hidden + layers * perLayer + hidden;
+  // Q4_K_M: llama-quantize's 4.58 GiB for Llama-3-8B's 8,030,261,248 parameters.
+  const weightBytes = Math.round((params * 4.58 * 2 ** 30) / 8030261248);
+  const kv = 2 * layers * 4096 * 8 * 128 * 2; // K and V, 4096 tokens, f16
+  const compute = 4 * 256 * (hidden + 4096 * heads) + 4 * 256 * 128256; // one 256-token batch: scores, logits
+  const q4Bytes = weightBytes + kv + compute + 64 * 2 ** 20;
+  return [size, { weightBytes, q4Bytes, ctx: 4096, phone: q4Bytes <= 1.5 * 2 ** 30, tab: q4Bytes <= 4 * 2 ** 30 }];
+}));
+
+test('browser fit: exact needs at Q4_K_M, and no catalog model fits a phone or a tab', () => {
+  assert.deepEqual(BROWSER['8B'], { weightBytes: 4917737554, q4Bytes: 4917737554 + 536870912 + 138412032 + 131334144 + 67108864, ctx: 4096, phone: false, tab: false });
+  assert.deepEqual(Object.values(BROWSER).map((b) => b.q4Bytes), [5791463506, 45024583110, 251410916944, 13006532788, 29957444372]);
+  assert.deepEqual(new Set(CATALOG.map((m) => m.size)), new Set(Object.keys(BROWSER)));
+  const fit = (phone: boolean, tab: boolean) => ({ weightBytes: 0, q4Bytes: 1, ctx: 4096, phone, tab });
+  assert.deepEqual([fit(true, true), fit(false, true), fit(false, false)].map(browserMark), ['phone', 'tab', '-']);
+  assert.equal(browserLine([fit(true, true), fit(false, true), fit(false, false)]),
+    'Browser (llama3-zh web export, Q4_K_M, 4096 tokens): 1 of these 3 models fit a phone (1.5 GiB), 2 a laptop\'s browser tab (4.0 GiB).');
+});
+
+const BROWSER_LINE = 'Browser (llama3-zh web export, Q4_K_M, 4096 tokens): none of these 31 models fits a phone (1.5 GiB) or a laptop\'s browser tab '
+  + '(4.0 GiB, WebAssembly\'s limit); the smallest needs 5.4 GiB. A phone needs a model of about 1B (Llama-3.2-1B: 1.1 GiB), a laptop\'s tab '
+  + 'holds one of up to about 3B (Llama-3.2-3B: 2.6 GiB): a Chinese fine-tune of Llama-3.2-1B/3B, say.';
+
 const rowsOf = (stdout: string) => stdout.split('\n').filter((l) => /^\S+ +Llama-3(\.1)? /.test(l));
 
 test('models: the catalog as a table, and an empty store', async () => {
@@ -31,15 +67,17 @@ test('models: the catalog as a table, and an empty store', async () => {
   assert.equal(r.stderr, '');
   const lines = r.stdout.split('\n');
   assert.equal(lines[0], 'Catalog: 31 models; default llama3.1-8b-dpo-zh. Details: llama3-zh models NAME');
-  assert.match(lines[2], /^NAME +MODEL +KIND +CONTEXT +TEMPLATE +PULL FROM +LOCAL$/);
+  assert.match(lines[2], /^NAME +MODEL +KIND +CONTEXT +TEMPLATE +PULL FROM +BROWSER +LOCAL$/);
   const rows = rowsOf(r.stdout);
   assert.deepEqual(rows.map((l) => l.split(' ')[0]), CATALOG.map((m) => m.name));
-  assert.match(r.stdout, /^llama3\.1-8b-dpo-zh +Llama-3\.1 8B +instruct\+DPO +131072 +llama3\.1 +hf ms$/m);
-  assert.match(r.stdout, /^llama3-8b-sft-zh-v1 +Llama-3 8B +base\+SFT +8192 +llama3-v1 +- \(opencsg, wisemodel\)$/m);
-  assert.match(r.stdout, /^unichat-8b-28k +Llama-3 8B +instruct\+SFT,long-context +28672 +jinja +hf ms$/m);
-  assert.match(r.stdout, /^wukong-405b-zh +Llama-3\.1 405B +instruct\+SFT,LoRA adapter +131072 +llama3\.1 +hf$/m);
-  assert.match(r.stdout, /^cogvlm2-llama3 +Llama-3 19B +multimodal +8192 +llama3 +- \(github\)$/m);
+  assert.match(r.stdout, /^llama3\.1-8b-dpo-zh +Llama-3\.1 8B +instruct\+DPO +131072 +llama3\.1 +hf ms +-$/m);
+  assert.match(r.stdout, /^llama3-8b-sft-zh-v1 +Llama-3 8B +base\+SFT +8192 +llama3-v1 +- \(opencsg, wisemodel\) +-$/m);
+  assert.match(r.stdout, /^unichat-8b-28k +Llama-3 8B +instruct\+SFT,long-context +28672 +jinja +hf ms +-$/m);
+  assert.match(r.stdout, /^wukong-405b-zh +Llama-3\.1 405B +instruct\+SFT,LoRA adapter +131072 +llama3\.1 +hf +-$/m);
+  assert.match(r.stdout, /^cogvlm2-llama3 +Llama-3 19B +multimodal +8192 +llama3 +- \(github\) +-$/m);
   assert.ok(!r.stdout.includes('✓'), 'nothing is in an empty store');
+  assert.equal(lines[3 + CATALOG.length], '');
+  assert.equal(lines[4 + CATALOG.length], BROWSER_LINE);
   assert.equal(lines.at(-2), `Local models in ${join(home, 'models')}: none (llama3-zh pull NAME downloads one)`);
 });
 
@@ -49,7 +87,7 @@ test('models --json prints {catalog, local}', async () => {
   const j = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(j), ['catalog', 'local']);
   assert.deepEqual(j.local, []);
-  assert.deepEqual(j.catalog, CATALOG.map((m) => ({ ...m, inStore: false })));
+  assert.deepEqual(j.catalog, CATALOG.map((m) => ({ ...m, inStore: false, browser: BROWSER[m.size] })));
 });
 
 test('--kind and --search filter the catalog', () => {
@@ -74,6 +112,7 @@ test('models --kind on the command line', async () => {
   assert.equal(some.code, 0, some.stderr);
   assert.match(some.stdout, /^Catalog: 3 of 31 models; /);
   assert.deepEqual(rowsOf(some.stdout).map((l) => l.split(' ')[0]), ['bunny-llama3-8b-v', 'llava-llama3-8b', 'cogvlm2-llama3']);
+  assert.match(some.stdout, /^Browser \(llama3-zh web export, Q4_K_M, 4096 tokens\): none of these 3 models fits .*; the smallest needs 5\.4 GiB\. /m);
   const bad = await runCli(['models', '--kind', 'rlhf']);
   assertOneLineError(bad, /^llama3-zh models: unknown --kind "rlhf"; kinds: base\+SFT, instruct\+SFT, .*, added blocks$/);
   assert.equal(bad.code, 2);
@@ -91,6 +130,7 @@ test('models NAME shows one entry in full', async () => {
       + 'data shareAI/DPO-zh-en-emoji; 8 × A100, 5 minutes',
     '  template   llama3.1, replies end with <|eot_id|>',
     '  context    131072 tokens',
+    '  browser    at Q4_K_M needs 5.4 GiB (4.6 GiB of weights, 4096 tokens of context): fits neither a phone nor a browser tab',
     '  weights    https://modelscope.cn/models/shareAI/llama3.1-8b-instruct-dpo-zh',
     '             https://opencsg.com/models/shareAI/llama3.1-8b-instruct-dpo-zh',
     '  gguf       https://huggingface.co/shareAI/llama3.1-8b-instruct-dpo-zh',
@@ -130,9 +170,9 @@ test('models lists the local store beside the catalog', async () => {
   const root = join(home, 'models');
   const r = await runCli(['models'], { env: { LLAMA3ZH_HOME: home } });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^llama3\.1-8b-dpo-zh +Llama-3\.1 8B +instruct\+DPO +131072 +llama3\.1 +hf ms +✓$/m);
+  assert.match(r.stdout, /^llama3\.1-8b-dpo-zh +Llama-3\.1 8B +instruct\+DPO +131072 +llama3\.1 +hf ms +- +✓$/m);
   // Unichat's folder has an unfinished download: not ✓ until it is whole.
-  assert.match(r.stdout, /^unichat-8b-28k +Llama-3 8B +instruct\+SFT,long-context +28672 +jinja +hf ms$/m);
+  assert.match(r.stdout, /^unichat-8b-28k +Llama-3 8B +instruct\+SFT,long-context +28672 +jinja +hf ms +-$/m);
   assert.equal(rowsOf(r.stdout).filter((l) => l.endsWith('✓')).length, 1);
   const local = r.stdout.slice(r.stdout.indexOf('Local models')).split('\n');
   assert.equal(local[0], `Local models in ${root}:`);
@@ -149,7 +189,7 @@ test('models lists the local store beside the catalog', async () => {
   assert.deepEqual(j.catalog.filter((m: { inStore: boolean }) => m.inStore).map((m: { name: string }) => m.name), ['llama3.1-8b-dpo-zh']);
 
   const one = JSON.parse((await runCli(['models', 'llama3.1-8b-dpo-zh', '--json'], { env: { LLAMA3ZH_HOME: home } })).stdout);
-  assert.deepEqual([one.inStore, one.local], [true, [j.local[1]]]);
+  assert.deepEqual([one.inStore, one.local, one.browser], [true, [j.local[1]], BROWSER['8B']]);
   assert.deepEqual(localTable([], '/s'), ['Local models in /s: none (llama3-zh pull NAME downloads one)']);
 });
 

@@ -4,6 +4,8 @@ import {
 } from '../../hub/catalog.js';
 import { type LocalModel, listStore, modelsDir, storeJson, storeName, useModelsDir } from '../../hub/store.js';
 import { storeTable } from './ls.js';
+import { browserDetail, browserLine } from './modelsBrowser.js';
+import { browserFit, browserMark, type BrowserFit } from '../../estimate/browserFit.js';
 import { UserError } from '../../errors.js';
 import { humanBytes } from '../../util/human.js';
 import { closest } from '../../util/similar.js';
@@ -18,16 +20,22 @@ const HELP = `llama3-zh models — the model catalog and the models you have
       folder in the store, with size, and unfinished downloads (as llama3-zh ls shows them).
       --kind K        only models whose kind contains K (${KINDS.join(', ')})
       --search TEXT   only models whose name, title, publisher, repos, recipe or notes contain TEXT
-      --json          {"catalog": [...], "local": [...]}
+      --json          {"catalog": [...], "local": [...]}; each catalog entry has "browser":
+                      {weightBytes, q4Bytes, ctx, phone, tab}, the memory it needs at Q4_K_M
+      BROWSER: where the model runs with llama3-zh web export at Q4_K_M (weights whole in
+      the WebAssembly heap, a 4096-token context): "phone" (at most 1.5 GiB, what a phone's
+      browser lets a tab hold), "tab" (at most 4 GiB, WebAssembly's limit: a laptop's
+      browser), "-" neither. The line under the table says what would fit.
 
   llama3-zh models NAME [--json]
-      One model in full: recipe, sources as links, GGUF files, notes, and the pull command.
+      One model in full: recipe, sources as links, GGUF files, the memory it needs in a
+      browser, notes, and the pull command.
       NAME is a catalog name or a repo id (owner/name) on Hugging Face or ModelScope.
 
   --models-dir DIR  the store (default ${'$'}LLAMA3ZH_MODELS or ~/.cache/llama3-zh/models), laid out as owner/name/files.`;
 
-/** A catalog entry as --json shows it: the data, plus whether the store has it. */
-export type ListedModel = CatalogModel & { inStore: boolean };
+/** A catalog entry as --json shows it: the data, whether the store has it, and where it runs in a browser. */
+export type ListedModel = CatalogModel & { inStore: boolean; browser: BrowserFit };
 
 export async function modelsCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseFlags('models', args, {
@@ -45,7 +53,7 @@ export async function modelsCommand(args: string[]): Promise<void> {
   if (positionals.length === 1) return showOne(positionals[0], local, root, !!values.json);
 
   const models = filterCatalog({ kind: values.kind, search: values.search });
-  const listed: ListedModel[] = models.map((m) => ({ ...m, inStore: localOf(m, local).length > 0 }));
+  const listed: ListedModel[] = models.map((m) => ({ ...m, inStore: localOf(m, local).length > 0, browser: browserFit(m.size) }));
 
   if (values.json) {
     console.log(JSON.stringify({ catalog: listed, local: local.map(storeJson) }, null, 2));
@@ -103,11 +111,14 @@ function table(rows: string[][]): string[] {
 export function catalogTable(models: ListedModel[], filtered: boolean): string[] {
   if (!models.length) return [`Catalog: no model matches (${CATALOG.length} in all; llama3-zh models lists them)`];
   const of = filtered ? ` of ${CATALOG.length}` : '';
-  const rows = [['NAME', 'MODEL', 'KIND', 'CONTEXT', 'TEMPLATE', 'PULL FROM', 'LOCAL']];
+  const rows = [['NAME', 'MODEL', 'KIND', 'CONTEXT', 'TEMPLATE', 'PULL FROM', 'BROWSER', 'LOCAL']];
   for (const m of models) {
-    rows.push([m.name, `${m.family} ${m.size}`, m.kind.join(','), String(m.contextLength), m.template, pullFrom(m), m.inStore ? '✓' : '']);
+    rows.push([m.name, `${m.family} ${m.size}`, m.kind.join(','), String(m.contextLength), m.template, pullFrom(m), browserMark(m.browser), m.inStore ? '✓' : '']);
   }
-  return [`Catalog: ${models.length}${of} models; default ${DEFAULT_MODEL_NAME}. Details: llama3-zh models NAME`, '', ...table(rows)];
+  return [
+    `Catalog: ${models.length}${of} models; default ${DEFAULT_MODEL_NAME}. Details: llama3-zh models NAME`, '', ...table(rows),
+    '', browserLine(models.map((m) => m.browser)),
+  ];
 }
 
 /** The local store as `models` prints it under the catalog. */
@@ -124,7 +135,7 @@ function showOne(query: string, local: LocalModel[], root: string, json: boolean
   }
   const mine = localOf(m, local);
   if (json) {
-    console.log(JSON.stringify({ ...m, inStore: mine.length > 0, local: mine.map(storeJson) }, null, 2));
+    console.log(JSON.stringify({ ...m, inStore: mine.length > 0, browser: browserFit(m.size), local: mine.map(storeJson) }, null, 2));
     return;
   }
   console.log(modelDetails(m, mine, root).join('\n'));
@@ -139,6 +150,7 @@ export function modelDetails(m: CatalogModel, mine: LocalModel[], root: string):
     ['recipe', m.recipe],
     ['template', `${m.template}, replies end with ${m.stop}`],
     ['context', `${m.contextLength} tokens`],
+    ['browser', browserDetail(browserFit(m.size))],
     ['weights', sourceUrls(m)],
     ['gguf', ggufLines(m)],
     ['notes', m.notes],
