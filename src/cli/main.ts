@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; about: string }> 
   'extend-context': { load: async () => (await import('./commands/extendContext.js')).extendContextCommand, about: 'a longer context for a GGUF or a Hugging Face folder (context length, RoPE base)' },
   train: { load: async () => (await import('./commands/train.js')).trainCommand, about: 'fine-tune with LLaMA-Factory: recipes, run folders, launch on one GPU or many nodes, watch, export to GGUF' },
   engine: { load: async () => (await import('./commands/engine.js')).engineCommand, about: 'which llama.cpp runs models here: binary, CPU library, threads, repacking' },
+  web: { load: async () => (await import('./commands/web.js')).webCommand, about: 'the model in the browser: export a static site (phones, laptops, offline) that runs it with WebAssembly' },
   data: { load: async () => (await import('./commands/data.js')).dataCommand, about: 'training data: convert formats, check, stats with Llama-3 tokens, sample, mix, dedupe, rewrite, export' },
 };
 

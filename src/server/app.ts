@@ -78,10 +78,12 @@ export class ApiServer {
   private server: Server;
   private byKey = new Map<string, Route>();
   private paths = new Map<string, string[]>();
+  private prefixed: Route[] = [];
 
   constructor(private o: ServerOptions) {
     for (const r of [...(o.routes ?? ROUTES), ...(o.trainDirs?.length ? trainRoutes(o.trainDirs) : [])]) {
       this.byKey.set(`${r.method} ${r.path}`, r);
+      if (r.prefix) this.prefixed.push(r);
       this.paths.set(r.path, [...(this.paths.get(r.path) ?? []), r.method]);
     }
     this.server = createServer((req, res) => {
@@ -155,7 +157,7 @@ export class ApiServer {
       shownPath = url.pathname;
       const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
       const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
-      route = this.byKey.get(`${method} ${path}`);
+      route = this.byKey.get(`${method} ${path}`) ?? this.prefixed.find((r) => r.method === method && path.startsWith(r.path));
       family = route?.family ?? (path.startsWith('/api/') ? 'ollama' : 'openai');
       // DNS rebinding: a web page whose name was pointed at 127.0.0.1 reaches a loopback server under a foreign
       // Host name. A server on loopback answers only to loopback names (and the name it was started with).

@@ -27,5 +27,7 @@ export interface Route {
   public?: boolean;
   /** Answered while the model is still loading (they do not need it). */
   whileLoading?: boolean;
+  /** `path` is a folder ("/web/models/"): the route answers every path under it. */
+  prefix?: boolean;
   handler(c: Ctx): Promise<void>;
 }

@@ -1,13 +1,17 @@
 /**
- * The browser chat page. It talks only to the server's public OpenAI-compatible API (/v1/models,
- * /v1/chat/completions streaming, /tokenize), keeps conversations and settings in localStorage, and renders
+ * The browser chat page. Its answers come from the server's public OpenAI-compatible API (/v1/models,
+ * /v1/chat/completions streaming, /tokenize) or from llama.cpp in this browser (local/, on the models of a
+ * models.json: an exported site has only that). It keeps conversations and settings in localStorage, and renders
  * every model reply and imported text as sanitized Markdown. With tools set, the person plays the tool: each call
  * the model makes is shown with a box for its result, and the answer goes on from the results (toolCalls.ts).
  */
 import DOMPurify from 'dompurify';
 import { marked } from 'marked';
 import hljs from 'highlight.js/lib/common';
-import { sseData } from '../util/sse.js';
+import { type Backend, type ChatChunk, ContextFull } from './backend.js';
+import type { BrowserBackend } from './local/index.js';
+import { RunPanel } from './runPanel.js';
+import { api, apiKey, ServerBackend } from './serverBackend.js';
 import { STRINGS, type Lang } from './strings.js';
 import { callBlock, resultBlock, resultInput } from './toolBlocks.js';
 import { CallAssembler, callName, dropPendingCalls, type PageCall, pendingCalls, readToolsSetting, wire, type WireTool } from './toolCalls.js';
@@ -21,15 +25,19 @@ interface Settings {
   seed: number | null; model: string; lang: Lang; theme: 'dark' | 'light';
   /** The Tools setting as typed (a JSON list); '' = no tools. */
   tools: string;
+  /** Where answers come from on a served page; an exported site runs in the browser only. */
+  runOn: 'server' | 'browser';
 }
 
 /** The 中文智者 preset (src/chat/presets.ts), the original Streamlit page's defaults otherwise. */
 const DEFAULTS: Settings = {
   system: '你是一个调皮活泼的中文智者，名字叫shareAI-Llama3，喜欢用有趣的语言和适当的表情回答问题。',
-  maxTokens: 1020, topP: 0.8, temperature: 0.6, repetitionPenalty: 1.07, seed: null, model: '', lang: 'zh', theme: 'dark', tools: '',
+  maxTokens: 1020, topP: 0.8, temperature: 0.6, repetitionPenalty: 1.07, seed: null, model: '', lang: 'zh', theme: 'dark', tools: '', runOn: 'server',
 };
 
-const KEY = { settings: 'llama3zh.settings', convs: 'llama3zh.conversations', current: 'llama3zh.current', apiKey: 'llama3zh.apiKey' };
+const KEY = { settings: 'llama3zh.settings', convs: 'llama3zh.conversations', current: 'llama3zh.current' };
+/** An exported site (web export): no server behind it, the models are in models.json beside the page. */
+const STATIC = document.documentElement.dataset.site === 'static';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const load = <T>(k: string, d: T): T => { try { const v = localStorage.getItem(k); return v ? { ...d, ...JSON.parse(v) } as T : d; } catch { return d; } };
 
@@ -39,6 +47,11 @@ let current: Conv = convs.find((c) => c.id === localStorage.getItem(KEY.current)
 let controller: AbortController | undefined;
 let contextSize = 0;
 let training: Training | undefined;
+const askKey = () => prompt(t('apiKey'));
+const server = new ServerBackend(askKey);
+let browser: BrowserBackend | undefined;
+let backend: Backend = server;
+let panel: RunPanel;
 
 const t = (k: keyof typeof STRINGS.zh) => STRINGS[settings.lang][k];
 
@@ -195,32 +208,51 @@ function editMessage(i: number, div: HTMLElement) {
   area.focus();
 }
 
-function headers(): Record<string, string> {
-  const key = localStorage.getItem(KEY.apiKey);
-  return { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) };
-}
-
-/** fetch, asking once for the API key when the server wants one (and keeping it). */
-async function api(path: string, init: RequestInit = {}): Promise<Response> {
-  for (;;) {
-    const res = await fetch(path, { ...init, headers: headers() });
-    if (res.status !== 401) return res;
-    const key = prompt(t('apiKey'))?.trim();
-    if (!key) return res;
-    localStorage.setItem(KEY.apiKey, key);
-  }
-}
-
 async function loadModels() {
-  const res = await api('/v1/models');
-  if (!res.ok) return;
-  const list = (await res.json()).data as Array<{ id: string; max_model_len: number; demo?: boolean }>;
+  const list = await backend.models().catch((e: Error) => { notice(`${t('error')}: ${e.message}`); return []; });
   const sel = $<HTMLSelectElement>('model');
   sel.replaceChildren(...list.map((m) => new Option(m.demo ? `${m.id} (demo)` : m.id, m.id)));
   if (!list.some((m) => m.id === settings.model)) settings.model = list[0]?.id ?? '';
   sel.value = settings.model;
-  contextSize = list.find((m) => m.id === settings.model)?.max_model_len ?? 0;
-  sel.onchange = () => { settings.model = sel.value; contextSize = list.find((m) => m.id === sel.value)?.max_model_len ?? 0; save(); };
+  contextSize = list.find((m) => m.id === settings.model)?.contextSize ?? 0;
+  sel.onchange = () => { settings.model = sel.value; contextSize = list.find((m) => m.id === sel.value)?.contextSize ?? 0; save(); void showBrowserModel(); };
+  if (backend.kind === 'browser' && !list.length) notice(t('noBrowserModels'));
+  await showBrowserModel();
+}
+
+/** The browser engine, made once (its bundle is loaded only now): an exported site's models.json, or the server's. */
+async function browserBackend(): Promise<BrowserBackend> {
+  if (!browser) {
+    const local = await import(new URL('local.js', import.meta.url).href) as typeof import('./local/index.js');
+    const key = apiKey();
+    browser = new local.BrowserBackend({
+      manifest: STATIC ? 'models.json' : '/web/models.json',
+      onLoad: (e) => {
+        if (e.phase === 'memory') panel.memory(e.model, e.budget, () => void browser!.use(e.model.id, { anyway: true }).catch(() => {}));
+        else panel.event(e);
+      },
+      headers: !STATIC && key ? { authorization: `Bearer ${key}` } : undefined,
+    });
+  }
+  return browser;
+}
+
+/** In the browser: the chosen model's state (loaded, or its size and a Load button). */
+async function showBrowserModel() {
+  if (backend.kind !== 'browser' || !browser) { panel.hide(); return; }
+  const m = (await browser.site().catch(() => [])).find((x) => x.id === settings.model);
+  if (!m) { panel.hide(); return; }
+  if (browser.loadedId === m.id) return;
+  if (await browser.isCached(m.id)) void browser.use(m.id).catch(() => {});
+  else panel.idle(m, () => void browser!.use(m.id).catch(() => {}));
+}
+
+/** Where answers come from: the server, or this browser (a served page's switch; an exported site has only the browser). */
+async function useBackend(on: 'server' | 'browser') {
+  backend = on === 'browser' ? await browserBackend() : server;
+  if (on === 'server') panel.hide();
+  contextSize = 0;
+  await loadModels();
 }
 
 /**
@@ -235,16 +267,21 @@ async function fitToContext(history: Msg[]): Promise<{ messages: Array<Record<st
   if (!contextSize) return { messages: [...head, ...turns], dropped, count: 0 };
   const reserve = Math.min(settings.maxTokens, Math.floor(contextSize / 2));
   for (;;) {
-    const res = await api('/tokenize', { method: 'POST', body: JSON.stringify({ model: settings.model, messages: [...head, ...turns] }) });
-    if (!res.ok) return { messages: [...head, ...turns], dropped, count: 0 };
-    const { count } = await res.json() as { count: number };
+    const count = await backend.countTokens(settings.model, [...head, ...turns]);
+    if (!count) return { messages: [...head, ...turns], dropped, count: 0 };
     if (count + reserve <= contextSize || turns.length <= 1) return { messages: [...head, ...turns], dropped, count };
-    // Drop the oldest whole round (a user turn and its answer, with the calls and results between them).
-    const next = turns.findIndex((m, k) => k > 0 && m.role === 'user');
-    if (next < 0) return { messages: [...head, ...turns], dropped, count };
-    turns = turns.slice(next);
+    const next = withoutOldestRound(turns);
+    if (!next) return { messages: [...head, ...turns], dropped, count };
+    turns = next;
     dropped++;
   }
+}
+
+/** The turns less the oldest whole round (a user turn and its answer, with the calls and results between them). */
+function withoutOldestRound<M extends { role?: unknown }>(turns: M[]): M[] | undefined {
+  const first = turns.findIndex((m) => m.role !== 'system');
+  const next = turns.findIndex((m, k) => k > first && m.role === 'user');
+  return first < 0 || next < 0 ? undefined : [...turns.slice(0, first), ...turns.slice(next)];
 }
 
 function notice(text: string) {
@@ -285,41 +322,34 @@ async function answer() {
   $('stop').hidden = false;
   notice('');
   let tokens = 0;
+  let pieces = 0;
   let first = 0;
   const calls = new CallAssembler();
   let finished = false;
   try {
-    const { messages, dropped, count } = await fitToContext(history);
-    if (dropped) notice(t('trimmed').replace('{n}', String(dropped)));
-    const res = await api('/v1/chat/completions', {
-      method: 'POST',
-      signal: controller.signal,
-      body: JSON.stringify({
-        model: settings.model || undefined, messages, stream: true, stream_options: { include_usage: true }, ...tools,
-        // Never ask for more than the context has left after the prompt.
-        max_tokens: count && contextSize ? Math.max(1, Math.min(settings.maxTokens, contextSize - count)) : settings.maxTokens, top_p: settings.topP, temperature: settings.temperature,
-        repetition_penalty: settings.repetitionPenalty, ...(settings.seed !== null ? { seed: settings.seed } : {}),
-      }),
+    let { messages, dropped, count } = await fitToContext(history);
+    const request = () => ({
+      model: settings.model || undefined, messages, stream: true, stream_options: { include_usage: true }, ...tools,
+      // Never ask for more than the context has left after the prompt.
+      max_tokens: count && contextSize ? Math.max(1, Math.min(settings.maxTokens, contextSize - count)) : settings.maxTokens, top_p: settings.topP, temperature: settings.temperature,
+      repetition_penalty: settings.repetitionPenalty, ...(settings.seed !== null ? { seed: settings.seed } : {}),
     });
-    if (!res.ok) throw new Error((await res.json().catch(() => null))?.error?.message ?? `HTTP ${res.status}`);
-    for await (const payload of sseData(res.body!)) {
-      if (payload === '[DONE]') continue;
-      const data = JSON.parse(payload);
-      const choice = data.choices?.[0];
-      // The server streams calls in OpenAI's shape: their id and name first, then pieces of their arguments.
-      if (choice?.delta?.tool_calls) calls.add(choice.delta.tool_calls);
-      if (choice?.finish_reason) finished = true;
-      const delta = choice?.delta?.content;
-      if (delta) {
-        first ||= performance.now();
-        reply.content += delta;
-        renderMarkdown(bodyEl, reply.content + '▌');
+    for (;;) {
+      if (dropped) notice(t('trimmed').replace('{n}', String(dropped)));
+      try {
+        await readAnswer(backend.stream(request(), controller.signal));
+        break;
+      } catch (e) {
+        // A backend that cannot count tokens (the browser's) says when the prompt does not fit: drop a round, ask again.
+        const fewer = e instanceof ContextFull ? withoutOldestRound(messages) : undefined;
+        if (!fewer) throw e;
+        messages = fewer;
+        dropped++;
       }
-      if (data.usage) tokens = data.usage.completion_tokens;
-      if (data.error) throw new Error(data.error.message);
     }
   } catch (e) {
-    if ((e as Error).name !== 'AbortError') notice(`${t('error')}: ${(e as Error).message}`);
+    // (A model too big for this device is said by the run panel, with its way out.)
+    if ((e as Error).name !== 'AbortError' && (e as Error).name !== 'MemoryRefused') notice(`${t('error')}: ${(e as Error).message}`);
   } finally {
     const secs = first ? (performance.now() - first) / 1000 : 0;
     // A reply that is only calls streams no text to time (the server sends the calls once they are read).
@@ -334,6 +364,26 @@ async function answer() {
     if (!reply.content && !got.length) conv.messages.splice(conv.messages.indexOf(reply), 1);
     try { save(); } catch (e) { notice(`${t('error')}: ${(e as Error).message}`); }
     renderMessages();
+  }
+
+  async function readAnswer(chunks: AsyncIterable<ChatChunk>) {
+    for await (const data of chunks) {
+      const choice = data.choices?.[0];
+      // The server streams calls in OpenAI's shape: their id and name first, then pieces of their arguments.
+      if (choice?.delta?.tool_calls) calls.add(choice.delta.tool_calls as Parameters<CallAssembler['add']>[0]);
+      if (choice?.finish_reason) finished = true;
+      const delta = choice?.delta?.content;
+      if (delta) {
+        first ||= performance.now();
+        pieces++;
+        reply.content += delta;
+        renderMarkdown(bodyEl, reply.content + '▌');
+      }
+      if (data.usage) tokens = data.usage.completion_tokens;
+      if (data.error) throw new Error(data.error.message);
+    }
+    // An engine that sends no usage (the browser's may not) sent about one token a piece.
+    tokens ||= pieces;
   }
 }
 
@@ -433,10 +483,25 @@ function init() {
   $('close-menu').onclick = closeMenu;
   $('export').onclick = exportConversation;
   $<HTMLInputElement>('import').onchange = (e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void importConversation(f); };
+  panel = new RunPanel($('run-status'), t);
+  const runOn = $<HTMLSelectElement>('run-on');
+  runOn.value = STATIC ? 'browser' : settings.runOn;
+  runOn.onchange = () => {
+    if (controller) { runOn.value = backend.kind; return; }
+    settings.runOn = runOn.value === 'browser' ? 'browser' : 'server';
+    save();
+    void useBackend(settings.runOn);
+  };
   renderMessages();
+  if (STATIC) {
+    // The exported site works offline once visited: its service worker keeps the page and the engine (sw.ts).
+    navigator.serviceWorker?.register('sw.js').catch((e: Error) => console.warn(`no offline copy: ${e.message}`));
+    void useBackend('browser');
+    return;
+  }
   // The training view exists only when the server was started with --train-dir. After the models: a server
   // with an API key asks for it once, not once per request in flight.
-  void loadModels().finally(() => void initTraining((path) => api(path), t).then((tr) => { training = tr; }));
+  void useBackend(settings.runOn).finally(() => void initTraining((path) => api(path, askKey), t).then((tr) => { training = tr; }));
 }
 
 init();

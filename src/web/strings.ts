@@ -17,6 +17,14 @@ const zh = {
   tools: '工具 tools（JSON）', toolsPlaceholder: '粘贴工具列表（OpenAI 的 tools 格式）；留空则不用工具', toolsOn: '已启用 {n} 个工具：{names}',
   badToolsJson: '工具列表不是有效的 JSON：{e}', badTools: '工具列表有误：{e}', toolCall: '调用工具', toolResult: '工具结果',
   resultPlaceholder: '由你来扮演这个工具：输入它返回的结果，Enter 提交', sendResult: '提交结果',
+  runOn: '运行位置', runServer: '服务器', runBrowser: '本浏览器（离线可用）', loadModel: '加载模型',
+  notLoaded: '{model} · {size} · 还没加载到本浏览器', downloading: '下载模型 {done} / {total}（{pct}%）· {rate}/s · 剩余 {eta}',
+  loadingMemory: '正在把模型载入内存…', readyHere: '{model} 在本浏览器中运行 · {how} · {from}（{secs} 秒）',
+  threadsMulti: '{n} 线程', threadsSingle: '单线程（服务器没有发送 COOP/COEP 响应头，多线程不可用）', threadsPhone: '单线程（iPhone 上多线程会被 Safari 关掉）',
+  threadsOneCore: '单线程（本设备只有一个核心）', fromCache: '从本浏览器的缓存载入', fromNetwork: '已下载并缓存，下次离线也能用',
+  tooBig: '{model} 需要约 {need} 内存，{declared}一个网页大约只能用 {budget}：加载可能让页面崩溃。请换更小的模型（1B–3B 的 Q4_K_M）。',
+  tooBigPhone: '{model} 需要约 {need} 内存，{declared}手机浏览器的一个网页大约只能用 {budget}：这台手机装不下这个模型。请换 1B–3B 的 Q4_K_M 模型，或用服务器运行。',
+  declared: '本设备声明有 {gb} GB 内存，', loadAnyway: '仍然加载', noBrowserModels: '服务器没有可在浏览器中运行的模型',
 };
 
 const en: typeof zh = {
@@ -35,6 +43,14 @@ const en: typeof zh = {
   tools: 'Tools (JSON)', toolsPlaceholder: "Paste a list of tools (OpenAI's tools format); empty for none", toolsOn: 'Tools on ({n}): {names}',
   badToolsJson: 'The tools are not valid JSON: {e}', badTools: 'The tools are wrong: {e}', toolCall: 'Tool call', toolResult: 'Tool result',
   resultPlaceholder: 'You play the tool: type what it returns, Enter sends', sendResult: 'Send result',
+  runOn: 'Run on', runServer: 'the server', runBrowser: 'this browser (works offline)', loadModel: 'Load model',
+  notLoaded: '{model} · {size} · not loaded in this browser yet', downloading: 'Downloading {done} / {total} ({pct}%) · {rate}/s · {eta} left',
+  loadingMemory: 'Loading the model into memory…', readyHere: '{model} runs in this browser · {how} · {from} ({secs} s)',
+  threadsMulti: '{n} threads', threadsSingle: 'one thread (the server sends no COOP/COEP headers, so threads are off)', threadsPhone: 'one thread (Safari ends iPhone tabs that use threads)',
+  threadsOneCore: 'one thread (this device has one core)', fromCache: 'loaded from this browser\'s cache', fromNetwork: 'downloaded and cached: next time it works offline',
+  tooBig: '{model} needs about {need} of memory; {declared}a tab gets about {budget}: loading it may crash the page. Pick a smaller model (1B–3B at Q4_K_M).',
+  tooBigPhone: '{model} needs about {need} of memory; {declared}a tab on a phone gets about {budget}: this phone cannot hold the model. Pick a 1B–3B model at Q4_K_M, or run it on the server.',
+  declared: 'this device declares {gb} GB, ', loadAnyway: 'Load anyway', noBrowserModels: 'the server has no model that runs in a browser',
 };
 
 export const STRINGS: Record<Lang, typeof zh> = { zh, en };

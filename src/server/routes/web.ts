@@ -1,20 +1,34 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Ctx, Route } from '../context.js';
+import { browserModelRoutes } from './browserModels.js';
 
 /** The browser chat page, bundled by scripts/build-web.mjs into dist/web (this file runs from dist/src/server/routes). */
 const WEB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
 
-const TYPES: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'app.js': 'text/javascript; charset=utf-8',
-  'app.css': 'text/css; charset=utf-8',
+/**
+ * The page may only load its own files and talk to this server: injected markup could not fetch or run anything
+ * else. The browser engine compiles WebAssembly ('wasm-unsafe-eval', not 'unsafe-eval') and runs llama.cpp in a
+ * worker wllama makes from a blob: URL.
+ */
+export const PAGE_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/** Cross-origin isolation: only then do browsers give the page SharedArrayBuffer, so llama.cpp runs threads. */
+export const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
+const FILES: Record<string, { file: string; type: string; big?: boolean }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/assets/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/assets/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+  '/assets/local.js': { file: 'local.js', type: 'text/javascript; charset=utf-8' },
+  '/assets/wasm/wllama.wasm': { file: 'wasm/wllama.wasm', type: 'application/wasm', big: true },
+  '/assets/wasm/compat/wllama.wasm': { file: 'wasm/compat/wllama.wasm', type: 'application/wasm', big: true },
+  '/assets/wasm/compat/wllama.js': { file: 'wasm/compat/wllama.js', type: 'text/javascript; charset=utf-8' },
 };
 
-/** Read once: three small files. */
+/** Read once: the small files. The WebAssembly (10 and 18 MB) is sent from disk. */
 const cache = new Map<string, Buffer>();
-function file(name: string): Buffer | undefined {
+function small(name: string): Buffer | undefined {
   if (!cache.has(name)) {
     const p = join(WEB, name);
     if (!existsSync(p)) return undefined;
@@ -23,29 +37,35 @@ function file(name: string): Buffer | undefined {
   return cache.get(name);
 }
 
-function serve(name: string) {
+function serve(path: string) {
+  const f = FILES[path];
   return async (c: Ctx) => {
-    const body = file(name);
-    if (!body) {
+    const p = join(WEB, f.file);
+    if (!existsSync(p)) {
       // ollama clients probe GET / to see that a server is up: answer 200 even without the page.
-      c.res.writeHead(name === 'index.html' ? 200 : 404, { 'content-type': 'text/plain; charset=utf-8' });
+      c.res.writeHead(path === '/' ? 200 : 404, { 'content-type': 'text/plain; charset=utf-8' });
       c.res.end('llama3-zh is running; the web page is not built (run npm run build)\n');
       return;
     }
+    const size = f.big ? statSync(p).size : small(f.file)!.length;
     c.res.writeHead(200, {
-      'content-type': TYPES[name],
-      'content-length': body.length,
-      // The page may only load its own files and talk to this server: injected markup could not fetch or run anything else.
-      'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      'content-type': f.type,
+      'content-length': size,
+      'content-security-policy': PAGE_CSP,
+      ...ISOLATION,
       'x-content-type-options': 'nosniff',
       'cache-control': 'no-cache',
     });
-    c.res.end(body);
+    if (c.req.method === 'HEAD') { c.res.end(); return; }
+    if (!f.big) { c.res.end(small(f.file)); return; }
+    const stream = createReadStream(p);
+    stream.on('error', () => c.res.destroy());
+    c.res.on('close', () => stream.destroy());
+    stream.pipe(c.res);
   };
 }
 
 export const webRoutes: Route[] = [
-  { method: 'GET', path: '/', family: 'system', public: true, whileLoading: true, handler: serve('index.html') },
-  { method: 'GET', path: '/assets/app.js', family: 'system', public: true, whileLoading: true, handler: serve('app.js') },
-  { method: 'GET', path: '/assets/app.css', family: 'system', public: true, whileLoading: true, handler: serve('app.css') },
+  ...Object.keys(FILES).map((path): Route => ({ method: 'GET', path, family: 'system', public: true, whileLoading: true, handler: serve(path) })),
+  ...browserModelRoutes,
 ];

@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { browserNeed } from '../estimate/browser.js';
+import { fromGguf } from '../estimate/source.js';
+import { planSplit, type SplitPlan } from '../gguf/split.js';
+import type { SiteModel } from '../web/siteModels.js';
+
+/**
+ * A GGUF as the browser gets it: llama.cpp split parts of at most 512 MiB (wllama's advice; one ArrayBuffer
+ * cannot pass 2 GB), under a folder named by the file's identity, with what the engine will take in a tab.
+ * `web export` writes these parts; `serve` sends them from the one file, part by part, as they are asked for.
+ */
+
+export const PART_BYTES = 512 * 2 ** 20;
+
+export interface SitePlan {
+  model: SiteModel;
+  split: SplitPlan;
+  /** Folder of the parts, relative to models.json. */
+  folder: string;
+}
+
+/** A name a URL and a file system both take as is. */
+function safe(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 80) || 'model';
+}
+
+export function sitePlan(path: string, o: { id: string; ctx?: number; partBytes?: number }): SitePlan {
+  const src = fromGguf(path);
+  const st = statSync(path);
+  // The browser caches a model by URL and never asks again: another file behind the same name needs another URL.
+  const key = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 12);
+  const base = safe(basename(path).replace(/\.gguf$/i, ''));
+  const folder = `models/${base}-${key}`;
+  const split = planSplit(path, { maxBytes: o.partBytes ?? PART_BYTES, base });
+  const need = browserNeed(src.shape, src.weights?.bytes ?? src.fileSize ?? 0, o.ctx);
+  return {
+    split,
+    folder,
+    model: {
+      id: o.id,
+      files: split.parts.map((p) => `${folder}/${p.name}`),
+      bytes: split.parts.reduce((n, p) => n + p.size, 0),
+      need: need.bytes,
+      ctx: need.ctx,
+    },
+  };
+}

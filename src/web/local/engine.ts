@@ -1,0 +1,97 @@
+import { ModelManager, Wllama, type WllamaLogger } from '@wllama/wllama';
+import type { SiteModel } from '../siteModels.js';
+import { isPhone } from './memory.js';
+
+/**
+ * llama.cpp compiled to WebAssembly (@wllama/wllama), which runs it in a Web Worker of its own: the page only
+ * posts requests and reads OpenAI-shaped chunks back. The files sit beside this script (assets/wasm/), so a
+ * site with no network still finds them.
+ */
+
+const WASM = new URL('wasm/wllama.wasm', import.meta.url).href;
+/** The build for browsers without JSPI or Memory64 (Safari, older ones): wllama would fetch it from jsDelivr. */
+const COMPAT = { wasm: new URL('wasm/compat/wllama.wasm', import.meta.url).href, worker: new URL('wasm/compat/wllama.js', import.meta.url).href };
+/** Tokens per batch: the logits of one batch alone take batch × 128256 × 4 B with Llama-3's vocabulary. */
+const BATCH = 256;
+
+const quiet: WllamaLogger = { debug() {}, log() {}, warn: (...a: unknown[]) => console.warn(...a), error: (...a: unknown[]) => console.error(...a) };
+
+export interface Loaded {
+  threads: number;
+  multithread: boolean;
+  /** Why there is one thread, when there is. */
+  single?: 'not-isolated' | 'one-core' | 'phone';
+  cached: boolean;
+  seconds: number;
+}
+
+export interface Progress { loaded: number; total: number }
+
+/**
+ * Threads need SharedArrayBuffer, which browsers give only to a cross-origin isolated page (a server that sends
+ * COOP: same-origin and COEP: require-corp). On iPhones threads make Safari end the tab (wllama #18), and a
+ * phone's small cores gain little past 4.
+ */
+function threadPlan(): { threads: number; single?: Loaded['single'] } {
+  const cores = navigator.hardwareConcurrency || 1;
+  if (!globalThis.crossOriginIsolated) return { threads: 1, single: 'not-isolated' };
+  if (/iPhone|iPad|iPod/.test(navigator.userAgent)) return { threads: 1, single: 'phone' };
+  if (cores < 2) return { threads: 1, single: 'one-core' };
+  return { threads: Math.min(isPhone() ? 4 : 8, cores) };
+}
+
+/** Whether the browser's storage (OPFS) holds the whole model at this URL: then loading it needs no network. */
+export async function isCached(url: string): Promise<boolean> {
+  const models = await new ModelManager().getModels().catch(() => []);
+  return models.some((m) => m.url === url);
+}
+
+export class BrowserEngine {
+  private w?: Wllama;
+  private loadedId?: string;
+
+  get modelId(): string | undefined {
+    return this.loadedId;
+  }
+
+  /** Load one model (its first part's URL names the rest), replacing the one loaded. */
+  async load(model: SiteModel, url: string, onProgress: (p: Progress) => void, headers?: Record<string, string>): Promise<Loaded> {
+    await this.unload();
+    const t0 = performance.now();
+    const plan = threadPlan();
+    const w = new Wllama({ default: WASM }, { logger: quiet, allowOffline: true, parallelDownloads: 3 });
+    w.setCompat(COMPAT);
+    const cached = await isCached(url);
+    await w.loadModelFromUrl(url, {
+      n_ctx: model.ctx, n_batch: BATCH, n_ubatch: BATCH, n_threads: plan.threads,
+      progressCallback: onProgress, ...(headers ? { headers } : {}),
+    });
+    // wllama does not check that llama.cpp loaded anything: a model it could not read has no vocabulary.
+    if (!(w.getModelMetadata().hparams.nVocab > 0)) {
+      await w.exit().catch(() => {});
+      throw new Error('the engine could not read this GGUF');
+    }
+    this.w = w;
+    this.loadedId = model.id;
+    return { threads: w.getNumThreads(), multithread: w.isMultithread(), single: plan.single, cached, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  async unload(): Promise<void> {
+    const w = this.w;
+    this.w = undefined;
+    this.loadedId = undefined;
+    await w?.exit().catch(() => {});
+  }
+
+  /** The OpenAI request the page builds, in wllama's names (llama-server's: repeat_penalty, not repetition_penalty). */
+  async *stream(body: Record<string, unknown>, signal: AbortSignal): AsyncIterable<Record<string, unknown>> {
+    if (!this.w) throw new Error('no model is loaded in this browser');
+    const { repetition_penalty, stream_options, model, ...rest } = body;
+    void stream_options; void model;
+    const chunks = await this.w.createChatCompletion({
+      ...rest, ...(repetition_penalty !== undefined ? { repeat_penalty: repetition_penalty } : {}),
+      stream: true, abortSignal: signal,
+    } as Parameters<Wllama['createChatCompletion']>[0] & { stream: true });
+    for await (const c of chunks) yield c as unknown as Record<string, unknown>;
+  }
+}

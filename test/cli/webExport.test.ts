@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { readGguf } from '../../src/gguf/reader.js';
+import { TensorType } from '../../src/gguf/types.js';
+import { encodeHeader, kv } from '../../src/gguf/writer.js';
+import { runCli } from '../helpers/cli.js';
+import { routedModel } from '../helpers/server.js';
+
+/** web export as a user runs it: the site it writes, and what it refuses (one line, a non-zero exit, nothing written). */
+
+let tmp: string;
+let model: string;
+
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'llama3zh-webexport-'));
+  model = await routedModel();
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('web export writes the whole site: page, engine, parts, models.json, manifest, service worker', async () => {
+  const dir = join(tmp, 'site');
+  const r = await runCli(['web', 'export', dir, '--model', model, '--part-size', '20']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = JSON.parse(readFileSync(join(dir, 'models.json'), 'utf8'));
+  assert.equal(m.models.length, 1);
+  const [x] = m.models;
+  assert.ok(x.files.length >= 2);
+  for (const f of x.files) assert.ok(existsSync(join(dir, f)), f);
+  assert.equal(x.ctx, 4096, 'the model\'s 8192, at most 4096 in a browser');
+  assert.match(r.stdout, new RegExp(`^${x.id}: [\\d.]+ MiB in ${x.files.length} parts, needs about [\\d.]+ MiB in a tab at 4096 tokens of context \\(fits a phone\\)$`, 'm'));
+  const html = readFileSync(join(dir, 'index.html'), 'utf8');
+  assert.match(html, /<html lang="zh-CN" data-theme="dark" data-site="static">/);
+  assert.match(html, /<link rel="manifest" href="manifest.webmanifest">/);
+  assert.match(html, /http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'self' 'wasm-unsafe-eval'/);
+  for (const f of ['assets/app.js', 'assets/local.js', 'assets/app.css', 'assets/wasm/wllama.wasm', 'assets/wasm/compat/wllama.wasm', 'assets/wasm/compat/wllama.js', 'icon.svg', '_headers']) {
+    assert.ok(existsSync(join(dir, f)), f);
+  }
+  assert.deepEqual(readFileSync(join(dir, 'assets/wasm/wllama.wasm')).subarray(0, 4), Buffer.from([0, 0x61, 0x73, 0x6d]));
+  assert.equal(JSON.parse(readFileSync(join(dir, 'manifest.webmanifest'), 'utf8')).display, 'standalone');
+  const sw = readFileSync(join(dir, 'sw.js'), 'utf8');
+  assert.ok(!sw.includes('__SITE_VERSION__'), 'the worker carries the site\'s version');
+  assert.match(readFileSync(join(dir, '_headers'), 'utf8'), /Cross-Origin-Embedder-Policy: require-corp/);
+  // Nothing of the export is left beside the site.
+  assert.deepEqual(readdirSync(tmp), ['site']);
+});
+
+test('an existing folder with files is kept unless --force, and --force replaces it whole', async () => {
+  const dir = join(tmp, 'busy');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'mine.txt'), 'keep me');
+  const r = await runCli(['web', 'export', dir, '--model', model]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `llama3-zh web: ${dir} is not empty; pass --force to replace it with the site, or give a new folder\n`);
+  assert.equal(readFileSync(join(dir, 'mine.txt'), 'utf8'), 'keep me');
+  const forced = await runCli(['web', 'export', dir, '--model', model, '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.ok(!existsSync(join(dir, 'mine.txt')) && existsSync(join(dir, 'models.json')));
+  assert.ok(!readdirSync(tmp).some((f) => f.startsWith('.busy')), 'no temp or old folder left');
+});
+
+test('bad input: no model, not a GGUF, a model too big for a browser, a bad flag; nothing is written', async () => {
+  const dir = join(tmp, 'never');
+  const none = await runCli(['web', 'export', dir]);
+  assert.equal(none.code, 2);
+  assert.equal(none.stderr, 'llama3-zh web: give the model to put on the site: --model FILE.gguf (or a model in the store)\n');
+  const text = join(tmp, 'notes.gguf');
+  writeFileSync(text, 'hello, this is not a model');
+  const bad = await runCli(['web', 'export', dir, '--model', text]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^llama3-zh web: .*notes\.gguf: not a GGUF file \(starts with "hell", expected "GGUF"\)[^\n]*\n$/);
+  // An 8B-shaped F16 model: the scripted model's metadata with Llama-3-8B's shape, its 16 GB of tensors a sparse file.
+  const big = join(tmp, 'big-8b-f16.gguf');
+  const meta = [...readGguf(model).metadata.values()].map((m) => {
+    const shape: Record<string, number> = { 'llama.embedding_length': 4096, 'llama.block_count': 32, 'llama.feed_forward_length': 14336, 'llama.attention.head_count': 32, 'llama.attention.head_count_kv': 8, 'llama.rope.dimension_count': 128 };
+    return m.key in shape ? kv.u32(m.key, shape[m.key]) : m;
+  }).filter((m) => !m.key.startsWith('llama.attention.key_length') && !m.key.startsWith('llama.attention.value_length'));
+  const t = (name: string, dims: number[]) => ({ name, dims, type: dims.length === 1 ? TensorType.F32 : TensorType.F16 });
+  const tensors = [t('token_embd.weight', [4096, 128256]), t('output_norm.weight', [4096]), t('output.weight', [4096, 128256])];
+  for (let i = 0; i < 32; i++) {
+    tensors.push(t(`blk.${i}.attn_norm.weight`, [4096]), t(`blk.${i}.attn_q.weight`, [4096, 4096]), t(`blk.${i}.attn_k.weight`, [4096, 1024]),
+      t(`blk.${i}.attn_v.weight`, [4096, 1024]), t(`blk.${i}.attn_output.weight`, [4096, 4096]), t(`blk.${i}.ffn_norm.weight`, [4096]),
+      t(`blk.${i}.ffn_gate.weight`, [4096, 14336]), t(`blk.${i}.ffn_up.weight`, [4096, 14336]), t(`blk.${i}.ffn_down.weight`, [14336, 4096]));
+  }
+  const { header, dataBytes } = encodeHeader(meta, tensors);
+  writeFileSync(big, header);
+  truncateSync(big, header.length + dataBytes);
+  const huge = await runCli(['web', 'export', dir, '--model', big]);
+  assert.equal(huge.code, 1, huge.stderr);
+  assert.match(huge.stderr, /^llama3-zh web: .*big-8b-f16\.gguf needs about 1[56]\.\d\d GiB in a browser \(its weights, a 4096-token KV cache and one batch\), more than the 4\.00 GiB a browser tab can hold \(WebAssembly's limit\); use a smaller quant \(llama3-zh quantize big-8b-f16\.gguf Q4_K_M\), a 1B–3B model, or a smaller --ctx-size\n$/);
+  const flag = await runCli(['web', 'export', dir, '--model', model, '--part-size', '3000']);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /^llama3-zh web: --part-size/);
+  const sub = await runCli(['web', 'publish']);
+  assert.equal(sub.code, 2);
+  assert.equal(sub.stderr, 'llama3-zh web: unknown subcommand "web publish"; use web export or web serve (llama3-zh web --help)\n');
+  assert.ok(!existsSync(dir), 'nothing was written');
+  assert.ok(!readdirSync(tmp).some((f) => f.startsWith('.never')), 'no temp folder left');
+});
