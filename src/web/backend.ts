@@ -21,5 +21,12 @@ export interface Backend {
   stream(body: Record<string, unknown>, signal: AbortSignal): AsyncIterable<ChatChunk>;
 }
 
-/** The prompt is longer than the context: the page drops the oldest round and asks again. */
-export class ContextFull extends Error {}
+/**
+ * The prompt is longer than the context: the page drops the oldest round and asks again. Told by name, not by
+ * class: the browser engine is a bundle of its own (local.js), with its own copy of this class.
+ */
+export class ContextFull extends Error {
+  override name = 'ContextFull';
+}
+
+export const isContextFull = (e: unknown) => (e as Error | null)?.name === 'ContextFull';

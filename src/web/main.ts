@@ -8,7 +8,7 @@
 import DOMPurify from 'dompurify';
 import { marked } from 'marked';
 import hljs from 'highlight.js/lib/common';
-import { type Backend, type ChatChunk, ContextFull } from './backend.js';
+import { type Backend, type ChatChunk, isContextFull } from './backend.js';
 import type { BrowserBackend } from './local/index.js';
 import { RunPanel } from './runPanel.js';
 import { api, apiKey, ServerBackend } from './serverBackend.js';
@@ -341,7 +341,7 @@ async function answer() {
         break;
       } catch (e) {
         // A backend that cannot count tokens (the browser's) says when the prompt does not fit: drop a round, ask again.
-        const fewer = e instanceof ContextFull ? withoutOldestRound(messages) : undefined;
+        const fewer = isContextFull(e) ? withoutOldestRound(messages) : undefined;
         if (!fewer) throw e;
         messages = fewer;
         dropped++;

@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ask, launchBrowser } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
-import { testModel } from '../helpers/models.js';
+import { REPLY, testModel } from '../helpers/models.js';
+import { encode } from '../../src/gguf/llama3Vocab.js';
 import { routedModel, ROUTES } from '../helpers/server.js';
 import { type StaticServer, staticServer } from '../helpers/staticServer.js';
 import type { SiteManifest } from '../../src/web/siteModels.js';
@@ -161,5 +162,36 @@ test('a model larger than the memory the phone declares gets a clear message bef
     assert.equal((await p.locator('.msg.assistant .body').last().innerText()).trim(), ROUTES.red);
   } finally {
     await small.close();
+  }
+});
+
+test('a chat longer than the browser\'s context: the oldest rounds are left out and the page says so', async () => {
+  // A site whose context is llama.cpp's smallest (256 tokens). The prompts, by the Llama-3 template: a question of n
+  // tokens is 5 + n, an answer (12 tokens) 17, plus BOS and the assistant header (5). With n = 103 the second
+  // question's prompt is 2n + 32 = 238 (its answer fits), the third's (one token) 2n + 55 = 261: it does not fit.
+  const small = join(dir, '..', 'small');
+  const r = await runCli(['web', 'export', small, '--model', scripted, '--ctx-size', '256']);
+  assert.equal(r.code, 0, r.stderr);
+  let long = '';
+  for (let k = 1; encode(long).length < 103; k++) long = 'a'.repeat(0) + Array.from({ length: k }, () => 'go').join(' ');
+  assert.equal(encode(long).length, 103);
+  assert.equal(encode('red').length, 1);
+  const srv = await staticServer(small);
+  const ctx = await browser.newContext(PHONE);
+  const p = await ctx.newPage();
+  try {
+    await p.goto(srv.url + '/');
+    await p.waitForSelector('#model option', { state: 'attached' });
+    await openMenu(p, true);
+    await p.fill('#system', '');
+    await openMenu(p, false);
+    assert.equal(await ask(p, long), REPLY);
+    assert.equal(await ask(p, long), REPLY);
+    assert.ok(await p.locator('#notice').isHidden());
+    assert.equal(await ask(p, 'red'), ROUTES.red);
+    assert.equal(await p.locator('#notice').innerText(), '对话太长，已省略最早的 1 轮（系统提示词保留）。');
+  } finally {
+    await ctx.close();
+    await srv.close();
   }
 });

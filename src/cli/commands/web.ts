@@ -44,7 +44,8 @@ async function exportCommand(args: string[]) {
   if (values.help) { console.log(HELP); return; }
   if (positionals.length !== 1) throw new UserError('usage: llama3-zh web export DIR --model MODEL [--model MODEL …]', 2);
   if (!values.model?.length) throw new UserError('give the model to put on the site: --model FILE.gguf (or a model in the store)', 2);
-  const ctx = num('--ctx-size', values['ctx-size'], { int: true, min: 128, max: 131072 });
+  // llama.cpp pads a context to a multiple of 256 tokens: less would be 256 anyway.
+  const ctx = num('--ctx-size', values['ctx-size'], { int: true, min: 256, max: 131072 });
   const partMb = num('--part-size', values['part-size'], { min: 16, max: 2000 }) ?? 512;
   const models = values.model.map((m) => {
     const r = resolveLocal(m);
