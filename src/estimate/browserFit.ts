@@ -38,3 +38,14 @@ export function browserFit(size: string): BrowserFit {
 export function browserMark(f: BrowserFit): string {
   return f.phone ? 'phone' : f.tab ? 'tab' : '-';
 }
+
+/**
+ * The largest of the usual quants (Q8_0 … Q2_K) at which a model of `params` parameters fits a browser tab with
+ * this context, or undefined when none does: what `web export` suggests for a model too big as it is.
+ */
+export function quantThatFits(shape: ModelShape, params: number, ctx: number, limit = WASM_MEMORY_LIMIT): string | undefined {
+  for (const name of ['Q8_0', 'Q6_K', 'Q5_K_M', 'Q4_K_M', 'Q4_K_S', 'Q3_K_M', 'Q3_K_S', 'Q2_K']) {
+    if (browserNeed(shape, (params * findQuant(name).bpw) / 8, ctx).bytes <= limit) return name;
+  }
+  return undefined;
+}

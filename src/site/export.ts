@@ -47,9 +47,11 @@ export function planModels(models: ExportModel[], o: { ctx?: number; partBytes?:
     ids.add(id);
     const plan = sitePlan(m.path, { id, ctx: o.ctx, partBytes: o.partBytes });
     if (plan.model.need > WASM_MEMORY_LIMIT) {
+      const way = plan.fitsAt
+        ? `quantize it to ${plan.fitsAt} (llama3-zh quantize ${basename(m.path)} ${plan.fitsAt}), give a smaller --ctx-size, or use a 1B–3B model`
+        : 'no quant of a model this size fits: use a 1B–3B model';
       throw new UserError(`${m.path} needs about ${humanBytes(plan.model.need)} in a browser (its weights, a ${plan.model.ctx}-token KV cache and one batch), ` +
-        `more than the ${humanBytes(WASM_MEMORY_LIMIT)} a browser tab can hold (WebAssembly's limit); use a smaller quant ` +
-        `(llama3-zh quantize ${basename(m.path)} Q4_K_M), a 1B–3B model, or a smaller --ctx-size`);
+        `more than the ${humanBytes(WASM_MEMORY_LIMIT)} a browser tab can hold (WebAssembly's limit); ${way}`);
     }
     return plan;
   });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { browserNeed } from '../estimate/browser.js';
+import { quantThatFits } from '../estimate/browserFit.js';
 import { fromGguf } from '../estimate/source.js';
 import { planSplit, type SplitPlan } from '../gguf/split.js';
 import type { SiteModel } from '../web/siteModels.js';
@@ -16,6 +17,8 @@ export const PART_BYTES = 512 * 2 ** 20;
 
 export interface SitePlan {
   model: SiteModel;
+  /** The largest usual quant at which the model would fit a tab (for the message when it does not as it is). */
+  fitsAt?: string;
   split: SplitPlan;
   /** Folder of the parts, relative to models.json. */
   folder: string;
@@ -37,6 +40,7 @@ export function sitePlan(path: string, o: { id: string; ctx?: number; partBytes?
   const need = browserNeed(src.shape, src.weights?.bytes ?? src.fileSize ?? 0, o.ctx);
   return {
     split,
+    fitsAt: quantThatFits(src.shape, src.params, need.ctx),
     folder,
     model: {
       id: o.id,

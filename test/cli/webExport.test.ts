@@ -89,7 +89,7 @@ test('bad input: no model, not a GGUF, a model too big for a browser, a bad flag
   truncateSync(big, header.length + dataBytes);
   const huge = await runCli(['web', 'export', dir, '--model', big]);
   assert.equal(huge.code, 1, huge.stderr);
-  assert.match(huge.stderr, /^llama3-zh web: .*big-8b-f16\.gguf needs about 1[56]\.\d\d GiB in a browser \(its weights, a 4096-token KV cache and one batch\), more than the 4\.00 GiB a browser tab can hold \(WebAssembly's limit\); use a smaller quant \(llama3-zh quantize big-8b-f16\.gguf Q4_K_M\), a 1B–3B model, or a smaller --ctx-size\n$/);
+  assert.match(huge.stderr, /^llama3-zh web: .*big-8b-f16\.gguf needs about 1[56]\.\d\d GiB in a browser \(its weights, a 4096-token KV cache and one batch\), more than the 4\.00 GiB a browser tab can hold \(WebAssembly's limit\); quantize it to Q2_K \(llama3-zh quantize big-8b-f16\.gguf Q2_K\), give a smaller --ctx-size, or use a 1B–3B model\n$/);
   const flag = await runCli(['web', 'export', dir, '--model', model, '--part-size', '3000']);
   assert.equal(flag.code, 2);
   assert.match(flag.stderr, /^llama3-zh web: --part-size/);
