@@ -36,7 +36,7 @@ const chatPrompt = (q: string) => `<|begin_of_text|><|start_header_id|>user<|end
 /** decode and prefill tok/s by llama.cpp's clocks; `wall`: decode tok/s as the caller sees the tokens arrive */
 interface Sample { decode: number; prefill: number; promptTokens: number; wall: number }
 interface Side { name: string; samples: Sample[]; run: (i: number) => Promise<Sample> }
-interface Load { ms: number; downloaded: number; multithread: boolean; threads: number; systemInfo: string }
+interface Load { ms: number; downloaded: number; multithread: boolean; threads: number }
 interface PageTimings { prompt_n: number; prompt_per_second: number; predicted_n: number; predicted_per_second: number }
 interface Bench {
   env(): { isolated: boolean; cores: number; sab: boolean };
@@ -91,7 +91,6 @@ async function main() {
     const mt = await openPage(browser, isolated, threads, `browser, ${threads} threads`);
     console.log(`  page without COOP/COEP: crossOriginIsolated ${st.env.isolated}, multithread ${st.cold.multithread}, ${st.cold.threads} thread(s)`);
     console.log(`  page with COOP/COEP:    crossOriginIsolated ${mt.env.isolated}, multithread ${mt.cold.multithread}, ${mt.cold.threads} thread(s); navigator.hardwareConcurrency ${mt.env.cores}`);
-    console.log(`  wasm llama.cpp system_info: ${mt.cold.systemInfo || '(not logged)'}`);
     const inPage = (name: string, page: Page): Side => ({
       name, samples: [],
       run: async (i) => {
@@ -101,12 +100,27 @@ async function main() {
         return { decode: r.timings.predicted_per_second, prefill: r.timings.prompt_per_second, promptTokens: r.timings.prompt_n, wall };
       },
     });
-    const sides = [native, inPage(`browser, 1 thread`, st.page), inPage(`browser, ${threads} threads (mt)`, mt.page)];
-    for (const s of sides) await s.run(0); // warm-up: first-use allocations, page faults of the weights
+    const pages = [inPage(`browser, 1 thread`, st.page), inPage(`browser, ${threads} threads (mt)`, mt.page)];
+    /** Per browser run, its tok/s over the mean of the native runs just before and after it. */
+    const ratios = pages.map(() => ({ decode: [] as number[], prefill: [] as number[] }));
+    for (const s of [native, ...pages]) await s.run(0); // warm-up: first-use allocations, page faults of the weights
     for (let i = 0; i < ROUNDS; i++) {
-      // Rotate which side goes first, so a drift in the machine's speed favours none.
-      for (let k = 0; k < sides.length; k++) { const s = sides[(i + k) % sides.length]; s.samples.push(await s.run(i + 1)); }
-      console.log(`round ${i + 1}/${ROUNDS}: ` + sides.map((s) => `${s.name} ${f(s.samples[i].decode)}`).join(', ') + ' decode tok/s');
+      // native, page, native, page, native: each browser run is bracketed by native ones (3 s each against the
+      // browser's 30 s), so its ratio sees the same machine even when other work comes and goes; the pages' order alternates.
+      const order = i % 2 ? [1, 0] : [0, 1];
+      let before = await native.run(i + 1);
+      native.samples.push(before);
+      for (const k of order) {
+        const r = await pages[k].run(i + 1);
+        pages[k].samples.push(r);
+        const after = await native.run(i + 1);
+        native.samples.push(after);
+        ratios[k].decode.push(r.decode / ((before.decode + after.decode) / 2));
+        ratios[k].prefill.push(r.prefill / ((before.prefill + after.prefill) / 2));
+        before = after;
+      }
+      console.log(`round ${i + 1}/${ROUNDS}: native ${native.samples.slice(-3).map((x) => f(x.decode)).join(' / ')}, ` +
+        pages.map((s) => `${s.name} ${f(s.samples[i].decode)}`).join(', ') + ' decode tok/s');
     }
     await engine.close();
 
@@ -114,12 +128,15 @@ async function main() {
     const stCached = await loadIn(st.page, plain, 1);
     const mtCached = await loadIn(mt.page, isolated, threads);
 
+    const sides = [native, ...pages];
     const dec = sides.map((s) => median(s.samples.map((x) => x.decode)));
     const pre = sides.map((s) => median(s.samples.map((x) => x.prefill)));
+    const vs = (k: number, which: 'decode' | 'prefill') => (k ? median(ratios[k - 1][which]) : 1).toFixed(2).padStart(8);
     console.log(`\n${''.padEnd(26)}decode tok/s   vs native   prefill tok/s   vs native`);
-    sides.forEach((s, k) => console.log(`${s.name.padEnd(26)}${f(dec[k]).padStart(12)}   ${(dec[k] / dec[0]).toFixed(2).padStart(8)}x   ${f(pre[k]).padStart(13)}   ${(pre[k] / pre[0]).toFixed(2).padStart(8)}x`));
+    sides.forEach((s, k) => console.log(`${s.name.padEnd(26)}${f(dec[k]).padStart(12)}   ${vs(k, 'decode')}x   ${f(pre[k]).padStart(13)}   ${vs(k, 'prefill')}x`));
+    console.log('  (tok/s: medians of all runs; vs native: median of each browser run over the native runs just before and after it)');
     console.log(`  prompt tokens: ${sides.map((s) => s.samples[0].promptTokens).join(' / ')}; decode as the page sees the stream (first chunk to last): ` +
-      sides.slice(1).map((s) => `${s.name} ${f(median(s.samples.map((x) => x.wall)))}`).join(', ') + ' tok/s');
+      pages.map((s) => `${s.name} ${f(median(s.samples.map((x) => x.wall)))}`).join(', ') + ' tok/s');
     const mbps = (ms: number) => f(size / 1e6 / (ms / 1000), 0);
     const load = (name: string, cold: { ms: number; served: number }, cached: { ms: number; served: number }) =>
       console.log(`load, ${name}: cold ${f(cold.ms / 1000)} s (${mbps(cold.ms)} MB/s, ${(cold.served / 1e6).toFixed(0)} MB served), ` +

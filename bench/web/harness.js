@@ -4,14 +4,8 @@
 import { Wllama } from './wllama/esm/index.js';
 
 let w;
-let systemInfo = '';
-// llama.cpp's log stays in the page, but for its system_info line: which CPU features (WASM_SIMD…) the build has.
-const logger = {
-  debug() {},
-  log: (...a) => { const s = a.join(' '); if (s.includes('system_info')) systemInfo = s.replace(/^.*system_info:\s*/, '').trim(); },
-  warn: (...a) => console.warn(a.join(' ')),
-  error: (...a) => console.error(a.join(' ')),
-};
+// llama.cpp's own log stays quiet; warnings and errors reach the driver through the console.
+const logger = { debug() {}, log() {}, warn: (...a) => console.warn(a.join(' ')), error: (...a) => console.error(a.join(' ')) };
 
 window.bench = {
   env: () => ({ isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency, sab: typeof SharedArrayBuffer === 'function' }),
@@ -19,7 +13,7 @@ window.bench = {
   /** Load the model: from the server into OPFS and then into the wasm heap (cold), or from OPFS (cached). */
   async load(modelUrl, threads) {
     if (w) await w.exit();
-    w = new Wllama({ default: new URL('./wllama/esm/wasm/wllama.wasm', location.href).href }, { logger });
+    w = new Wllama({ default: new URL('./wllama/esm/wasm/wllama.wasm', location.href).href }, { logger, suppressNativeLog: true });
     // The compat build exists for Safari's missing JSPI; in Chromium it is only slower.
     w.setCompat(null);
     const t0 = performance.now();
@@ -32,7 +26,7 @@ window.bench = {
       n_batch: 256,
       progressCallback: ({ loaded, total }) => { downloaded = loaded; window.benchProgress?.(loaded, total); },
     });
-    return { ms: performance.now() - t0, downloaded, multithread: w.isMultithread(), threads: w.getNumThreads(), systemInfo };
+    return { ms: performance.now() - t0, downloaded, multithread: w.isMultithread(), threads: w.getNumThreads() };
   },
 
   /** One chat completion of exactly maxTokens tokens (EOS ignored), with llama.cpp's own timings. */
