@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { PHONE_MEMORY, WASM_MEMORY_LIMIT } from '../estimate/browser.js';
 import { UserError } from '../errors.js';
 import { writeSplit } from '../gguf/splitStream.js';
@@ -32,10 +32,32 @@ export interface ExportReport {
   notForPhones: string[];
 }
 
-function isNonEmptyDir(dir: string): boolean {
-  if (!existsSync(dir)) return false;
-  if (!statSync(dir).isDirectory()) throw new UserError(`${dir} is a file, not a folder; give a folder to write the site into`);
-  return readdirSync(dir).length > 0;
+/** `inner` is `outer` or lies inside it. */
+function within(inner: string, outer: string): boolean {
+  const rel = relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * Where the site goes: DIR itself, or what it links to (a "site -> releases/v3" link keeps pointing at the new
+ * site). A folder with files is replaced only with --force, and only when it is an earlier export: --force on
+ * the folder a model is in, or the one the user stands in, or any other folder of theirs would delete their files.
+ */
+function target(given: string, models: ExportModel[], force: boolean | undefined): string {
+  let dir = resolve(given);
+  if (existsSync(dir)) dir = realpathSync(dir);
+  for (const m of models) {
+    if (within(realpathSync(m.path), dir)) throw new UserError(`${given} holds the model ${m.path}; write the site into a folder of its own`);
+  }
+  if (within(process.cwd(), dir)) throw new UserError(`${given} is the folder you are in (or holds it); write the site into a folder of its own`);
+  if (!existsSync(dir)) return dir;
+  if (!statSync(dir).isDirectory()) throw new UserError(`${given} is a file, not a folder; give a folder to write the site into`);
+  const files = readdirSync(dir);
+  if (!files.length) return dir;
+  const earlier = files.includes('models.json') && files.includes('sw.js') && files.includes('index.html');
+  if (!earlier) throw new UserError(`${given} is not empty and holds no earlier web export; give a new or empty folder${force ? ' (--force replaces only an earlier export)' : ''}`);
+  if (!force) throw new UserError(`${given} holds an earlier export; pass --force to replace it, or give a new folder`);
+  return dir;
 }
 
 /** Plan every model first: a model too big for a browser stops the export before anything is written. */
@@ -58,8 +80,7 @@ export function planModels(models: ExportModel[], o: { ctx?: number; partBytes?:
 }
 
 export async function exportSite(o: ExportOptions): Promise<ExportReport> {
-  const dir = resolve(o.dir);
-  if (isNonEmptyDir(dir) && !o.force) throw new UserError(`${o.dir} is not empty; pass --force to replace it with the site, or give a new folder`);
+  const dir = target(o.dir, o.models, o.force);
   builtPage();
   const plans = planModels(o.models, o);
   mkdirSync(dirname(dir), { recursive: true });

@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -16,13 +16,14 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm', '.gguf': 'application/octet-stream',
 };
 
-export async function serveSite(dir: string, o: { port: number; host: string }): Promise<string> {
+export async function serveSite(dir: string, o: { port: number; host: string }): Promise<{ url: string; close(): Promise<void> }> {
   const root = resolve(dir);
   try {
     statSync(join(root, 'models.json'));
   } catch {
     throw new UserError(`${dir} is not an exported site (no models.json); make one with llama3-zh web export ${dir} --model FILE.gguf`);
   }
+  const realRoot = realpathSync(root);
   const server = createServer((req, res) => {
     const headers = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp', 'x-content-type-options': 'nosniff' };
     const fail = (status: number, text: string) => { res.writeHead(status, { ...headers, 'content-type': 'text/plain; charset=utf-8' }); res.end(text + '\n'); };
@@ -33,10 +34,13 @@ export async function serveSite(dir: string, o: { port: number; host: string }):
     } catch {
       return fail(400, 'bad path');
     }
-    const file = normalize(join(root, path.endsWith('/') ? path + 'index.html' : path));
+    let file = normalize(join(root, path.endsWith('/') ? path + 'index.html' : path));
     if (file !== root && !file.startsWith(root + sep)) return fail(403, 'outside the site');
     let size: number;
     try {
+      // A link inside the site may point anywhere on the disk: what is served is where it leads, checked again.
+      file = realpathSync(file);
+      if (!file.startsWith(realRoot + sep)) return fail(403, 'outside the site');
       const st = statSync(file);
       if (!st.isFile()) return fail(404, 'not found');
       size = st.size;
@@ -55,5 +59,8 @@ export async function serveSite(dir: string, o: { port: number; host: string }):
     server.listen(o.port, o.host, ok);
   });
   const a = server.address() as AddressInfo;
-  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  return {
+    url: `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
 }

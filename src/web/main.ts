@@ -140,6 +140,9 @@ function giveResult(call: PageCall, text: string) {
 function toolsToSend(): { tools?: WireTool[] } | undefined {
   const read = readToolsSetting(settings.tools);
   if (read && 'error' in read) { notice(toolsMessage()); return undefined; }
+  // The browser engine reads calls only in templates llama.cpp knows for tools (wllama gives the JSON as text
+  // for the others), where the server writes and reads each format itself: in the browser, no tools yet.
+  if (read && backend.kind === 'browser') { notice(t('toolsServerOnly')); return {}; }
   return read ? { tools: read.tools } : {};
 }
 
@@ -224,14 +227,13 @@ async function loadModels() {
 async function browserBackend(): Promise<BrowserBackend> {
   if (!browser) {
     const local = await import(new URL('local.js', import.meta.url).href) as typeof import('./local/index.js');
-    const key = apiKey();
     browser = new local.BrowserBackend({
       manifest: STATIC ? 'models.json' : '/web/models.json',
       onLoad: (e) => {
         if (e.phase === 'memory') panel.memory(e.model, e.budget, () => void browser!.use(e.model.id, { anyway: true }).catch(() => {}));
         else panel.event(e);
       },
-      headers: !STATIC && key ? { authorization: `Bearer ${key}` } : undefined,
+      headers: () => { const key = STATIC ? undefined : apiKey(); return key ? { authorization: `Bearer ${key}` } : undefined; },
     });
   }
   return browser;
@@ -242,7 +244,9 @@ async function showBrowserModel() {
   if (backend.kind !== 'browser' || !browser) { panel.hide(); return; }
   const m = (await browser.site().catch(() => [])).find((x) => x.id === settings.model);
   if (!m) { panel.hide(); return; }
-  if (browser.loadedId === m.id) return;
+  if (browser.loadedId === m.id) { if (browser.ready) panel.event(browser.ready); return; }
+  // Another model was chosen while one downloads: that one is given up, its progress no longer shown.
+  if (browser.loadingId !== m.id) browser.cancel();
   if (await browser.isCached(m.id)) void browser.use(m.id).catch(() => {});
   else panel.idle(m, () => void browser!.use(m.id).catch(() => {}));
 }
@@ -306,6 +310,7 @@ async function regenerate() {
 
 /** Stream the next answer into the page, with a ▌ cursor, until it ends or Stop is pressed. */
 async function answer() {
+  notice('');
   const tools = toolsToSend();
   if (!tools) return;
   // The conversation this answer belongs to, even if the user opens another one meanwhile.
@@ -320,7 +325,6 @@ async function answer() {
   controller = new AbortController();
   $('send').hidden = true;
   $('stop').hidden = false;
-  notice('');
   let tokens = 0;
   let pieces = 0;
   let first = 0;
@@ -349,7 +353,8 @@ async function answer() {
     }
   } catch (e) {
     // (A model too big for this device is said by the run panel, with its way out.)
-    if ((e as Error).name !== 'AbortError' && (e as Error).name !== 'MemoryRefused') notice(`${t('error')}: ${(e as Error).message}`);
+    // (A model given up for another one, Superseded, ends its answer quietly too.)
+    if (!['AbortError', 'MemoryRefused', 'Superseded'].includes((e as Error).name)) notice(`${t('error')}: ${(e as Error).message}`);
   } finally {
     const secs = first ? (performance.now() - first) / 1000 : 0;
     // A reply that is only calls streams no text to time (the server sends the calls once they are read).

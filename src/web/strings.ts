@@ -24,7 +24,7 @@ const zh = {
   threadsOneCore: '单线程（本设备只有一个核心）', fromCache: '从本浏览器的缓存载入', fromNetwork: '已下载并缓存，下次离线也能用',
   tooBig: '{model} 需要约 {need} 内存，{declared}一个网页大约只能用 {budget}：加载可能让页面崩溃。请换更小的模型（1B–3B 的 Q4_K_M）。',
   tooBigPhone: '{model} 需要约 {need} 内存，{declared}手机浏览器的一个网页大约只能用 {budget}：这台手机装不下这个模型。请换 1B–3B 的 Q4_K_M 模型，或用服务器运行。',
-  declared: '本设备声明有 {gb} GB 内存，', loadAnyway: '仍然加载', noBrowserModels: '服务器没有可在浏览器中运行的模型',
+  declared: '本设备声明有 {gb} GB 内存，', toolsServerOnly: '在本浏览器中运行时还不能用工具：这次提问没有带上工具（用服务器运行才有工具调用）。', loadAnyway: '仍然加载', noBrowserModels: '服务器没有可在浏览器中运行的模型',
 };
 
 const en: typeof zh = {
@@ -50,7 +50,7 @@ const en: typeof zh = {
   threadsOneCore: 'one thread (this device has one core)', fromCache: 'loaded from this browser\'s cache', fromNetwork: 'downloaded and cached: next time it works offline',
   tooBig: '{model} needs about {need} of memory; {declared}a tab gets about {budget}: loading it may crash the page. Pick a smaller model (1B–3B at Q4_K_M).',
   tooBigPhone: '{model} needs about {need} of memory; {declared}a tab on a phone gets about {budget}: this phone cannot hold the model. Pick a 1B–3B model at Q4_K_M, or run it on the server.',
-  declared: 'this device declares {gb} GB, ', loadAnyway: 'Load anyway', noBrowserModels: 'the server has no model that runs in a browser',
+  declared: 'this device declares {gb} GB, ', toolsServerOnly: 'Tools do not work in the browser yet: this question was sent without them (run on the server for tool calls).', loadAnyway: 'Load anyway', noBrowserModels: 'the server has no model that runs in a browser',
 };
 
 export const STRINGS: Record<Lang, typeof zh> = { zh, en };

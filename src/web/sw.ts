@@ -19,7 +19,8 @@ const CACHE = `llama3zh-site-${VERSION}`;
 const SHELL = ['./', 'index.html', 'assets/app.js', 'assets/app.css', 'assets/local.js', 'assets/wasm/wllama.wasm', 'models.json', 'manifest.webmanifest', 'icon.svg'];
 
 sw.addEventListener('install', (e) => {
-  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => sw.skipWaiting()));
+  // Past the HTTP cache: a host's max-age must not put the last export's files into this export's cache.
+  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL.map((u) => new Request(u, { cache: 'reload' })))).then(() => sw.skipWaiting()));
 });
 
 sw.addEventListener('activate', (e) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -7,6 +7,7 @@ import { readGguf } from '../../src/gguf/reader.js';
 import { TensorType } from '../../src/gguf/types.js';
 import { encodeHeader, kv } from '../../src/gguf/writer.js';
 import { runCli } from '../helpers/cli.js';
+import { serveSite } from '../../src/site/serve.js';
 import { routedModel } from '../helpers/server.js';
 
 /** web export as a user runs it: the site it writes, and what it refuses (one line, a non-zero exit, nothing written). */
@@ -47,18 +48,35 @@ test('web export writes the whole site: page, engine, parts, models.json, manife
   assert.deepEqual(readdirSync(tmp), ['site']);
 });
 
-test('an existing folder with files is kept unless --force, and --force replaces it whole', async () => {
+test('a folder of the user\'s is never replaced, even with --force; an earlier export is, with --force only', async () => {
   const dir = join(tmp, 'busy');
   mkdirSync(dir);
   writeFileSync(join(dir, 'mine.txt'), 'keep me');
-  const r = await runCli(['web', 'export', dir, '--model', model]);
-  assert.equal(r.code, 1);
-  assert.equal(r.stderr, `llama3-zh web: ${dir} is not empty; pass --force to replace it with the site, or give a new folder\n`);
-  assert.equal(readFileSync(join(dir, 'mine.txt'), 'utf8'), 'keep me');
-  const forced = await runCli(['web', 'export', dir, '--model', model, '--force']);
+  for (const force of [[], ['--force']]) {
+    const r = await runCli(['web', 'export', dir, '--model', model, ...force]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `llama3-zh web: ${dir} is not empty and holds no earlier web export; give a new or empty folder${force.length ? ' (--force replaces only an earlier export)' : ''}\n`);
+    assert.equal(readFileSync(join(dir, 'mine.txt'), 'utf8'), 'keep me');
+  }
+  const site = join(tmp, 'site');
+  const again = await runCli(['web', 'export', site, '--model', model]);
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr, `llama3-zh web: ${site} holds an earlier export; pass --force to replace it, or give a new folder\n`);
+  writeFileSync(join(site, 'stale.txt'), 'from the old site');
+  const forced = await runCli(['web', 'export', site, '--model', model, '--force']);
   assert.equal(forced.code, 0, forced.stderr);
-  assert.ok(!existsSync(join(dir, 'mine.txt')) && existsSync(join(dir, 'models.json')));
-  assert.ok(!readdirSync(tmp).some((f) => f.startsWith('.busy')), 'no temp or old folder left');
+  assert.ok(!existsSync(join(site, 'stale.txt')) && existsSync(join(site, 'models.json')));
+  // Through a link (site -> releases/v2): the link stays, and what it points at is the new site.
+  mkdirSync(join(tmp, 'releases'));
+  renameSync(site, join(tmp, 'releases', 'v2'));
+  symlinkSync(join(tmp, 'releases', 'v2'), site);
+  const linked = await runCli(['web', 'export', site, '--model', model, '--force']);
+  assert.equal(linked.code, 0, linked.stderr);
+  assert.ok(lstatSync(site).isSymbolicLink() && existsSync(join(tmp, 'releases', 'v2', 'models.json')));
+  assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.')), [], 'no temp or old folder left');
+  rmSync(site);
+  renameSync(join(tmp, 'releases', 'v2'), site);
+  rmSync(join(tmp, 'releases'), { recursive: true });
 });
 
 test('bad input: no model, not a GGUF, a model too big for a browser, a bad flag; nothing is written', async () => {
@@ -98,4 +116,23 @@ test('bad input: no model, not a GGUF, a model too big for a browser, a bad flag
   assert.equal(sub.stderr, 'llama3-zh web: unknown subcommand "web publish"; use web export or web serve (llama3-zh web --help)\n');
   assert.ok(!existsSync(dir), 'nothing was written');
   assert.ok(!readdirSync(tmp).some((f) => f.startsWith('.never')), 'no temp folder left');
+});
+
+test('web serve: the site with COOP/COEP, and nothing outside it, not even through a link', async () => {
+  const site = join(tmp, 'site');
+  symlinkSync('/', join(site, 'root'));
+  const served = await serveSite(site, { port: 0, host: '127.0.0.1' });
+  const url = served.url;
+  const page = await fetch(`${url}/`);
+  assert.equal(page.status, 200);
+  assert.equal(page.headers.get('cross-origin-embedder-policy'), 'require-corp');
+  assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+  assert.equal((await fetch(`${url}/assets/wasm/wllama.wasm`)).headers.get('content-type'), 'application/wasm');
+  for (const p of ['/root/etc/hostname', '/root/', '/%2e%2e/%2e%2e/etc/hostname', '/..%2f..%2fetc/hostname', '/assets/../../etc/hostname']) {
+    const r = await fetch(`${url}${p}`);
+    assert.ok(r.status === 403 || r.status === 404, `${p}: ${r.status}`);
+  }
+  assert.equal((await fetch(`${url}/`, { method: 'POST' })).status, 405);
+  await served.close();
+  rmSync(join(site, 'root'));
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RunningServer } from '../../src/server/start.js';
 import type { SiteManifest } from '../../src/web/siteModels.js';
@@ -57,6 +59,10 @@ test('a part: HEAD says its size, GET sends the file\'s exact bytes, a Range its
   assert.deepEqual(new Uint8Array(await part.arrayBuffer()), new Uint8Array(file.subarray(100, 1124)));
   const tail = await fetch(url, { headers: { ...auth, range: 'bytes=-16' } });
   assert.deepEqual(new Uint8Array(await tail.arrayBuffer()), new Uint8Array(file.subarray(file.length - 16)));
+  // A range it cannot read (reversed) is no range: the whole part, as RFC 9110 says.
+  const reversed = await fetch(url, { headers: { ...auth, range: 'bytes=50-10' } });
+  assert.equal(reversed.status, 200);
+  assert.equal(sha(new Uint8Array(await reversed.arrayBuffer())), sha(file));
   const outside = await fetch(url, { headers: { ...auth, range: `bytes=${file.length}-` } });
   assert.equal(outside.status, 416);
   assert.equal(outside.headers.get('content-range'), `bytes */${file.length}`);
@@ -81,4 +87,23 @@ test('the page is cross-origin isolated (threads) and may compile WebAssembly an
   const wasm = await fetch(`${srv.url}/assets/wasm/wllama.wasm`);
   assert.equal(wasm.headers.get('content-type'), 'application/wasm');
   assert.deepEqual(new Uint8Array(await wasm.arrayBuffer()).subarray(0, 4), new Uint8Array([0, 0x61, 0x73, 0x6d]));
+});
+
+test('a model file changed on disk gets new URLs: the old ones are gone, never old headers over new bytes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llama3zh-browsermodels-'));
+  const copy = join(dir, 'copy.gguf');
+  copyFileSync(model, copy);
+  const own = await testServer({ model: copy, ctx: 512 });
+  try {
+    const first = (await (await fetch(`${own.url}/web/models.json`)).json() as SiteManifest).models[0].files[0];
+    assert.equal((await fetch(`${own.url}/web/${first}`, { method: 'HEAD' })).status, 200);
+    utimesSync(copy, new Date(), new Date(Date.now() + 60_000));
+    const second = (await (await fetch(`${own.url}/web/models.json`)).json() as SiteManifest).models[0].files[0];
+    assert.notEqual(second, first);
+    assert.equal((await fetch(`${own.url}/web/${first}`)).status, 404);
+    assert.equal((await fetch(`${own.url}/web/${second}`, { method: 'HEAD' })).status, 200);
+  } finally {
+    await own.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -69,3 +69,18 @@ test('the choice is kept: a reload runs in the browser again, from the cache, an
   assert.equal(await ask(page, 'blue'), ROUTES.blue);
   assert.ok(asked.slice(from).includes('POST /v1/chat/completions'));
 });
+
+test('tools are not sent to the browser engine, and the page says so; the server still gets them', async () => {
+  await menu(true);
+  await page.fill('#tools', JSON.stringify([{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }]));
+  await page.selectOption('#run-on', 'browser');
+  await menu(false);
+  await page.waitForSelector('#run-status[data-state="ready"]', { timeout: 60_000 });
+  await page.click('#reset');
+  assert.equal(await ask(page, 'red'), ROUTES.red);
+  assert.equal(await page.locator('#notice').innerText(), '在本浏览器中运行时还不能用工具：这次提问没有带上工具（用服务器运行才有工具调用）。');
+  await menu(true);
+  await page.fill('#tools', '');
+  await page.selectOption('#run-on', 'server');
+  await menu(false);
+});

@@ -72,7 +72,7 @@ async function serveCommand(args: string[]) {
   if (values.help) { console.log(HELP); return; }
   if (positionals.length !== 1) throw new UserError('usage: llama3-zh web serve DIR [--port 8080]', 2);
   const port = num('--port', values.port, { int: true, min: 0, max: 65535 }) ?? 8080;
-  const url = await serveSite(positionals[0], { port, host: values.host ?? '127.0.0.1' });
+  const { url } = await serveSite(positionals[0], { port, host: values.host ?? '127.0.0.1' });
   console.log(`serving ${positionals[0]} at ${url}/ (threads on: COOP/COEP sent); Ctrl+C to stop`);
   await new Promise(() => {});
 }

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { BROWSER_CTX } from '../../estimate/browser.js';
 import { partStream } from '../../gguf/splitStream.js';
@@ -16,17 +17,23 @@ import type { ModelRegistry } from '../models.js';
 
 export const WLLAMA_VERSION = (createRequire(import.meta.url)('@wllama/wllama/package.json') as { version: string }).version;
 
-/** Made once per loaded registry: reading a GGUF's header is cheap, but not per request. */
-const plans = new WeakMap<ModelRegistry, SitePlan[]>();
+/**
+ * Made once per loaded registry (reading a GGUF's header is cheap, but not per request), and made again when the
+ * file changed on disk: a part's URL is cached forever by the browser, so new bytes need a new URL (the key).
+ */
+const plans = new WeakMap<ModelRegistry, { plans: SitePlan[]; stamp: string }>();
 
 function sitePlans(models: ModelRegistry): SitePlan[] {
+  const m = models.base;
+  const path = m.engine.info.path;
+  const st = statSync(path);
+  const stamp = `${st.size}:${st.mtimeMs}`;
   let p = plans.get(models);
-  if (!p) {
-    const m = models.base;
-    p = [sitePlan(m.engine.info.path, { id: m.id, ctx: Math.min(m.engine.info.contextSize, BROWSER_CTX) })];
+  if (!p || p.stamp !== stamp) {
+    p = { plans: [sitePlan(path, { id: m.id, ctx: Math.min(m.engine.info.contextSize, BROWSER_CTX) })], stamp };
     plans.set(models, p);
   }
-  return p;
+  return p.plans;
 }
 
 async function manifest(c: Ctx) {
@@ -34,10 +41,13 @@ async function manifest(c: Ctx) {
   sendJson(c.res, 200, body, { 'cache-control': 'no-cache' });
 }
 
-/** One "bytes=a-b" range (what browsers and download tools send); anything else gets the whole part. */
+/**
+ * One "bytes=a-b" range (what browsers and download tools send); anything else, a reversed range included, gets
+ * the whole part, as RFC 9110 says of a range it cannot read.
+ */
 function range(header: string | undefined, size: number): { start: number; end: number } | undefined | 'bad' {
   const m = header && /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (!m[1] && !m[2])) return undefined;
+  if (!m || (!m[1] && !m[2]) || (m[1] && m[2] && Number(m[1]) > Number(m[2]))) return undefined;
   const start = m[1] ? Number(m[1]) : Math.max(0, size - Number(m[2]));
   const end = m[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
   return start > end || start >= size ? 'bad' : { start, end };

@@ -1,6 +1,6 @@
 import { ModelManager, Wllama, type WllamaLogger } from '@wllama/wllama';
 import type { SiteModel } from '../siteModels.js';
-import { isPhone } from './memory.js';
+import { isIos, isPhone } from './memory.js';
 
 /**
  * llama.cpp compiled to WebAssembly (@wllama/wllama), which runs it in a Web Worker of its own: the page only
@@ -35,7 +35,7 @@ export interface Progress { loaded: number; total: number }
 function threadPlan(): { threads: number; single?: Loaded['single'] } {
   const cores = navigator.hardwareConcurrency || 1;
   if (!globalThis.crossOriginIsolated) return { threads: 1, single: 'not-isolated' };
-  if (/iPhone|iPad|iPod/.test(navigator.userAgent)) return { threads: 1, single: 'phone' };
+  if (isIos()) return { threads: 1, single: 'phone' };
   if (cores < 2) return { threads: 1, single: 'one-core' };
   return { threads: Math.min(isPhone() ? 4 : 8, cores) };
 }
@@ -46,9 +46,16 @@ export async function isCached(url: string): Promise<boolean> {
   return models.some((m) => m.url === url);
 }
 
+/** A load given up for a newer one (another model chosen meanwhile). */
+export class Superseded extends Error {
+  override name = 'Superseded';
+}
+
 export class BrowserEngine {
   private w?: Wllama;
   private loadedId?: string;
+  /** The newest load: an older one that ends later must not replace it (nor keep its download going). */
+  private current?: AbortController;
 
   get modelId(): string | undefined {
     return this.loadedId;
@@ -56,6 +63,9 @@ export class BrowserEngine {
 
   /** Load one model (its first part's URL names the rest), replacing the one loaded. */
   async load(model: SiteModel, url: string, onProgress: (p: Progress) => void, headers?: Record<string, string>): Promise<Loaded> {
+    this.current?.abort();
+    const mine = new AbortController();
+    this.current = mine;
     await this.unload();
     const t0 = performance.now();
     const plan = threadPlan();
@@ -64,8 +74,16 @@ export class BrowserEngine {
     const cached = await isCached(url);
     await w.loadModelFromUrl(url, {
       n_ctx: model.ctx, n_batch: BATCH, n_ubatch: BATCH, n_threads: plan.threads,
-      progressCallback: onProgress, ...(headers ? { headers } : {}),
+      progressCallback: (p: Progress) => { if (!mine.signal.aborted) onProgress(p); },
+      signal: mine.signal, ...(headers ? { headers } : {}),
+    }).catch(async (e: unknown) => {
+      await w.exit().catch(() => {});
+      throw mine.signal.aborted ? new Superseded('another model was chosen') : e;
     });
+    if (mine.signal.aborted) {
+      await w.exit().catch(() => {});
+      throw new Superseded('another model was chosen');
+    }
     // wllama does not check that llama.cpp loaded anything: a model it could not read has no vocabulary.
     if (!(w.getModelMetadata().hparams.nVocab > 0)) {
       await w.exit().catch(() => {});
@@ -74,6 +92,11 @@ export class BrowserEngine {
     this.w = w;
     this.loadedId = model.id;
     return { threads: w.getNumThreads(), multithread: w.isMultithread(), single: plan.single, cached, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Give up the load in progress, if any (its download stops; it ends with Superseded). */
+  cancel() {
+    this.current?.abort();
   }
 
   async unload(): Promise<void> {

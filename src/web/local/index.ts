@@ -22,8 +22,8 @@ export interface BrowserOptions {
   /** models.json's URL; the parts' URLs are relative to it. */
   manifest: string;
   onLoad(e: LoadEvent): void;
-  /** Sent with the downloads (a server's API key). */
-  headers?: Record<string, string>;
+  /** Sent with models.json and the downloads (a server's API key, as the page holds it when they are asked for). */
+  headers?: () => Record<string, string> | undefined;
 }
 
 /** llama.cpp's words when a prompt does not fit (server-context.cpp), as wllama passes them on. */
@@ -34,12 +34,14 @@ export class BrowserBackend implements Backend {
   private engine = new BrowserEngine();
   private list?: SiteModel[];
   private loading?: { id: string; done: Promise<void> };
+  /** How the loaded model runs, for the page to show again after a switch to the server and back. */
+  ready?: LoadEvent;
 
   constructor(private o: BrowserOptions) {}
 
   private async manifest(): Promise<SiteModel[]> {
     if (!this.list) {
-      const res = await fetch(this.o.manifest, { headers: this.o.headers });
+      const res = await fetch(this.o.manifest, { headers: this.o.headers?.() });
       if (!res.ok) throw new Error(`${this.o.manifest}: HTTP ${res.status}`);
       const m = await res.json() as SiteManifest;
       if (m.format !== 1 || !Array.isArray(m.models)) throw new Error(`${this.o.manifest} is not a llama3-zh models.json`);
@@ -55,6 +57,10 @@ export class BrowserBackend implements Backend {
 
   get loadedId(): string | undefined {
     return this.engine.modelId;
+  }
+
+  get loadingId(): string | undefined {
+    return this.loading?.id;
   }
 
   async isCached(id: string): Promise<boolean> {
@@ -82,27 +88,38 @@ export class BrowserBackend implements Backend {
     return done;
   }
 
+  /** Another model was chosen: the one loading is given up, and says nothing more. */
+  cancel() {
+    this.loading = undefined;
+    this.engine.cancel();
+  }
+
   private async load(id: string, anyway: boolean): Promise<void> {
+    // Only the newest load speaks: one given up for another model says nothing more.
+    const say = (e: LoadEvent) => { if (this.loading?.id === id) this.o.onLoad(e); };
     const model = (await this.manifest()).find((m) => m.id === id);
     if (!model) throw new Error(`no model "${id}" in ${this.o.manifest}`);
     const budget = memoryBudget();
     if (model.need > budget.bytes && !anyway) {
-      this.o.onLoad({ phase: 'memory', model, budget });
+      say({ phase: 'memory', model, budget });
       throw new MemoryRefused();
     }
     try {
       const t0 = performance.now();
       let last = -1;
+      // The total is models.json's: wllama asks each part's size with a HEAD that carries no API key.
       const loaded = await this.engine.load(model, this.url(model), (p) => {
-        if (p.loaded === last) return;
-        last = p.loaded;
+        const done = Math.min(p.loaded, model.bytes);
+        if (done === last) return;
+        last = done;
         const secs = (performance.now() - t0) / 1000;
-        this.o.onLoad({ phase: 'download', loaded: p.loaded, total: p.total, rate: secs > 0 ? p.loaded / secs : 0 });
-        if (p.total && p.loaded >= p.total) this.o.onLoad({ phase: 'load' });
-      }, this.o.headers);
-      this.o.onLoad({ phase: 'ready', model, ...loaded });
+        say({ phase: 'download', loaded: done, total: model.bytes, rate: secs > 0 ? done / secs : 0 });
+        if (done >= model.bytes) say({ phase: 'load' });
+      }, this.o.headers?.());
+      this.ready = { phase: 'ready', model, ...loaded };
+      say(this.ready);
     } catch (e) {
-      this.o.onLoad({ phase: 'error', message: (e as Error).message || String(e) });
+      if ((e as Error).name !== 'Superseded') say({ phase: 'error', message: (e as Error).message || String(e) });
       throw e;
     }
   }

@@ -17,6 +17,11 @@ export interface MemoryBudget {
   phone: boolean;
 }
 
+/** iPhones and iPads (iPadOS says "Macintosh" but has touch). */
+export function isIos(): boolean {
+  return /iPhone|iPad|iPod/.test(navigator.userAgent) || (/Macintosh/.test(navigator.userAgent) && navigator.maxTouchPoints > 1);
+}
+
 export function isPhone(): boolean {
   const ua = navigator.userAgent;
   // iPadOS says "Macintosh" but has touch.

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { routedModel } from '../helpers/server.js';
 
-/** Review of issue 19 (hostile): --force must never delete the model being exported, nor the folder the user stands in. */
+/** --force must never delete the model being exported, nor the folder the user stands in. */
 
 let tmp: string;
 let model: string;
