@@ -95,3 +95,25 @@ test('运行位置 switched to the server during a download: the server page sho
     await context.close();
   }
 });
+
+test('a site re-exported with another model at the same URL: the next visit offers the new model, not the old one from the worker cache', async () => {
+  const d = join(mkdtempSync(join(tmpdir(), 'llama3zh-review19b-sw-')), 'site');
+  assert.equal((await runCli(['web', 'export', d, '--model', scripted])).code, 0);
+  const s = await staticServer(d);
+  const context = await browser.newContext();
+  const p = await context.newPage();
+  try {
+    await p.goto(s.url + '/');
+    await p.waitForSelector('#model option', { state: 'attached' });
+    await p.evaluate(() => navigator.serviceWorker.ready);
+    assert.equal((await runCli(['web', 'export', d, '--model', long, '--force'])).code, 0);
+    await p.reload();
+    await p.waitForSelector('#model option', { state: 'attached' });
+    // Seen: the old models.json from the service worker's cache, whose model folder the re-export removed (Load: HTTP 404).
+    assert.equal(await p.locator('#model').inputValue(), id(long));
+  } finally {
+    await context.close();
+    await s.close();
+    rmSync(join(d, '..'), { recursive: true, force: true });
+  }
+});
