@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { browserNeed } from '../estimate/browser.js';
 import { quantThatFits } from '../estimate/browserFit.js';
 import { fromGguf } from '../estimate/source.js';
@@ -33,10 +33,12 @@ export function sitePlan(path: string, o: { id: string; ctx?: number; partBytes?
   const src = fromGguf(path);
   const st = statSync(path);
   // The browser caches a model by URL and never asks again: another file behind the same name needs another URL.
-  const key = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 12);
+  // The part size is in the key too: other parts under the same names could be mixed with cached ones.
+  const maxBytes = o.partBytes ?? PART_BYTES;
+  const key = createHash('sha256').update(`${resolve(path)}\0${st.size}\0${st.mtimeMs}\0${maxBytes}`).digest('hex').slice(0, 12);
   const base = safe(basename(path).replace(/\.gguf$/i, ''));
   const folder = `models/${base}-${key}`;
-  const split = planSplit(path, { maxBytes: o.partBytes ?? PART_BYTES, base });
+  const split = planSplit(path, { maxBytes, base });
   const need = browserNeed(src.shape, src.weights?.bytes ?? src.fileSize ?? 0, o.ctx);
   return {
     split,

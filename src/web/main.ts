@@ -218,7 +218,14 @@ async function loadModels() {
   if (!list.some((m) => m.id === settings.model)) settings.model = list[0]?.id ?? '';
   sel.value = settings.model;
   contextSize = list.find((m) => m.id === settings.model)?.contextSize ?? 0;
-  sel.onchange = () => { settings.model = sel.value; contextSize = list.find((m) => m.id === sel.value)?.contextSize ?? 0; save(); void showBrowserModel(); };
+  sel.onchange = () => {
+    // Not while an answer streams: loading another model in the browser would end the engine that writes it.
+    if (controller) { sel.value = settings.model; return; }
+    settings.model = sel.value;
+    contextSize = list.find((m) => m.id === sel.value)?.contextSize ?? 0;
+    save();
+    void showBrowserModel();
+  };
   if (backend.kind === 'browser' && !list.length) notice(t('noBrowserModels'));
   await showBrowserModel();
 }
@@ -242,19 +249,27 @@ async function browserBackend(): Promise<BrowserBackend> {
 /** In the browser: the chosen model's state (loaded, or its size and a Load button). */
 async function showBrowserModel() {
   if (backend.kind !== 'browser' || !browser) { panel.hide(); return; }
-  const m = (await browser.site().catch(() => [])).find((x) => x.id === settings.model);
+  const b = browser;
+  const want = settings.model;
+  // Each await may end after the person chose again: then this call is stale and must not touch the load.
+  const chosen = () => settings.model === want && backend === b;
+  const m = (await b.site().catch(() => [])).find((x) => x.id === want);
+  if (!chosen()) return;
   if (!m) { panel.hide(); return; }
-  if (browser.loadedId === m.id) { if (browser.ready) panel.event(browser.ready); return; }
+  if (b.loadedId === m.id) { if (b.ready) panel.event(b.ready); return; }
   // Another model was chosen while one downloads: that one is given up, its progress no longer shown.
-  if (browser.loadingId !== m.id) browser.cancel();
-  if (await browser.isCached(m.id)) void browser.use(m.id).catch(() => {});
-  else panel.idle(m, () => void browser!.use(m.id).catch(() => {}));
+  if (b.loadingId !== m.id) b.cancel();
+  const cached = await b.isCached(m.id);
+  if (!chosen()) return;
+  if (cached) void b.use(m.id).catch(() => {});
+  else panel.idle(m, () => void b.use(m.id).catch(() => {}));
 }
 
 /** Where answers come from: the server, or this browser (a served page's switch; an exported site has only the browser). */
 async function useBackend(on: 'server' | 'browser') {
   backend = on === 'browser' ? await browserBackend() : server;
-  if (on === 'server') panel.hide();
+  // Answers go to the server now: a model still downloading into the browser is given up.
+  if (on === 'server') { browser?.cancel(); panel.hide(); }
   contextSize = 0;
   await loadModels();
 }

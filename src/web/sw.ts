@@ -29,12 +29,31 @@ sw.addEventListener('activate', (e) => {
     .then(() => sw.clients.claim()));
 });
 
+/** What says which models there are: from the network when it answers, so a re-export is seen at once. */
+const FRESH = new Set(['/', '/index.html', '/models.json']);
+/** A network that neither answers nor fails (a captive portal, a tunnel) must not hold the page: then the cache. */
+const PATIENCE_MS = 4000;
+
+async function fresh(c: Cache, req: Request): Promise<Response> {
+  try {
+    const res = await Promise.race([fetch(req, { cache: 'no-cache' }), new Promise<never>((_, no) => setTimeout(() => no(new Error('slow')), PATIENCE_MS))]);
+    if (res.ok) await c.put(req, res.clone());
+    return res;
+  } catch {
+    return (await c.match(req, { ignoreSearch: true })) ?? Response.error();
+  }
+}
+
 sw.addEventListener('fetch', (e) => {
   const req = e.request;
   const url = new URL(req.url);
   if (req.method !== 'GET' || url.origin !== sw.location.origin || url.pathname.endsWith('.gguf')) return;
-  // Cache first (this cache is this export's own); what is not cached yet (the Safari build) is kept once fetched.
+  const scope = new URL('./', sw.location.href).pathname;
+  const path = '/' + url.pathname.slice(scope.length);
   e.respondWith(caches.open(CACHE).then(async (c) => {
+    if (req.mode === 'navigate' || FRESH.has(path)) return fresh(c, req);
+    // The rest is this export's own (its cache is named by the site's version): cache first; what is not cached
+    // yet (the Safari build) is kept once fetched.
     const hit = await c.match(req, { ignoreSearch: true });
     if (hit) return hit;
     const res = await fetch(req);
