@@ -89,8 +89,12 @@ test('the exported site answers the scripted question exactly, in the browser, a
   assert.equal(ggufGets(), m.files.length, 'each part once');
 });
 
-test('a reload loads the model from the browser\'s storage, and the site opens and answers offline', async () => {
+test('the site installs as an app; a reload loads the model from the browser\'s storage; offline it opens and answers', async () => {
   await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  // Chromium's own check of what an installable web app needs (manifest, icon, a worker that answers offline…).
+  const cdp = await context.newCDPSession(page);
+  assert.deepEqual(await cdp.send('Page.getInstallabilityErrors'), { installabilityErrors: [] });
+  assert.deepEqual((await cdp.send('Page.getAppManifest')).errors, []);
   await page.reload();
   assert.match(await readyText(page), /· 从本浏览器的缓存载入（[\d.]+ 秒）$/);
   // Each question on its own, so the one route word in the prompt picks the reply.
