@@ -8,6 +8,7 @@ import { hostName, isLoopbackName, originName } from './hosts.js';
 import { ApiError, readJson, sendJson } from './http.js';
 import { Metrics } from './metrics.js';
 import type { ModelRegistry } from './models.js';
+import { browserModelRoutes } from './routes/browserModels.js';
 import { embeddingRoutes } from './routes/embeddings.js';
 import { ollamaRoutes } from './routes/ollama.js';
 import { openaiRoutes } from './routes/openai.js';
@@ -35,7 +36,7 @@ export interface ServerOptions {
 }
 
 /** Every route of the server, as data: the fuzz suite and the benchmarks take their targets from here. */
-export const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...embeddingRoutes, ...simpleRoutes, ...systemRoutes, ...webRoutes];
+export const ROUTES: Route[] = [...openaiRoutes, ...ollamaRoutes, ...embeddingRoutes, ...simpleRoutes, ...systemRoutes, ...webRoutes, ...browserModelRoutes];
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();

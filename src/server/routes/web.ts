@@ -2,7 +2,6 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Ctx, Route } from '../context.js';
-import { browserModelRoutes } from './browserModels.js';
 
 /** The browser chat page, bundled by scripts/build-web.mjs into dist/web (this file runs from dist/src/server/routes). */
 const WEB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
@@ -65,7 +64,5 @@ function serve(path: string) {
   };
 }
 
-export const webRoutes: Route[] = [
-  ...Object.keys(FILES).map((path): Route => ({ method: 'GET', path, family: 'system', public: true, whileLoading: true, handler: serve(path) })),
-  ...browserModelRoutes,
-];
+/** The page and its files. A gateway serves them too; the models for the browser (browserModels.ts) only a server with its own GGUF. */
+export const webRoutes: Route[] = Object.keys(FILES).map((path): Route => ({ method: 'GET', path, family: 'system', public: true, whileLoading: true, handler: serve(path) }));

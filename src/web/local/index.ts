@@ -42,6 +42,8 @@ export class BrowserBackend implements Backend {
   private async manifest(): Promise<SiteModel[]> {
     if (!this.list) {
       const res = await fetch(this.o.manifest, { headers: this.o.headers?.() });
+      // A gateway (serve --backend) has no model file of its own to give: nothing runs in the browser there.
+      if (res.status === 404) return (this.list = []);
       if (!res.ok) throw new Error(`${this.o.manifest}: HTTP ${res.status}`);
       const m = await res.json() as SiteManifest;
       if (m.format !== 1 || !Array.isArray(m.models)) throw new Error(`${this.o.manifest} is not a llama3-zh models.json`);
