@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
+import { ISOLATION, META_CSP } from './headers.js';
 
 /**
  * The exported site's own files: the page bundle from dist/web (this file runs from dist/src/site), made into a
@@ -15,8 +16,6 @@ const WEB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
 /** Copied as they are: the page's scripts and llama.cpp's WebAssembly (the Safari build too). */
 const ASSETS = ['app.js', 'app.css', 'local.js', 'wasm/wllama.wasm', 'wasm/compat/wllama.wasm', 'wasm/compat/wllama.js'];
 
-/** The served page's CSP, as a meta tag (which cannot carry frame-ancestors): a static host sends no headers of ours. */
-const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'none'";
 
 const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 512 512"><rect width="512" height="512" rx="96" fill="#0e1117"/>` +
   `<path d="M136 136h56v184h96v56H136z" fill="#ff4b4b"/><circle cx="352" cy="184" r="48" fill="#e6edf3"/><circle cx="352" cy="328" r="48" fill="#e6edf3"/></svg>\n`;
@@ -28,7 +27,7 @@ const MANIFEST = {
 };
 
 /** Netlify's and Cloudflare Pages' header file: there the site gets threads (COOP/COEP) with no setup. */
-const HEADERS = '/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n';
+const HEADERS = `/*\n  Cross-Origin-Opener-Policy: ${ISOLATION['cross-origin-opener-policy']}\n  Cross-Origin-Embedder-Policy: ${ISOLATION['cross-origin-embedder-policy']}\n`;
 
 function source(name: string): string {
   return join(WEB, name);
@@ -51,7 +50,7 @@ export function writeSiteFiles(dir: string, modelsJson: string) {
   }
   html = html
     .replace('<html lang="zh-CN" data-theme="dark">', '<html lang="zh-CN" data-theme="dark" data-site="static">')
-    .replace('<meta charset="utf-8">', `<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="${CSP}">\n` +
+    .replace('<meta charset="utf-8">', `<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="${META_CSP}">\n` +
       '<link rel="manifest" href="manifest.webmanifest">\n<link rel="icon" href="icon.svg">\n<meta name="theme-color" content="#0e1117">');
   writeFileSync(join(dir, 'index.html'), html);
   writeFileSync(join(dir, 'models.json'), modelsJson);

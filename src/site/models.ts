@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, resolve } from 'node:path';
 import { browserNeed } from '../estimate/browser.js';
 import { quantThatFits } from '../estimate/browserFit.js';
@@ -14,6 +15,9 @@ import type { SiteModel } from '../web/siteModels.js';
  */
 
 export const PART_BYTES = 512 * 2 ** 20;
+
+/** The engine the page runs: models.json says which, the site carries its wasm. */
+export const WLLAMA_VERSION = (createRequire(import.meta.url)('@wllama/wllama/package.json') as { version: string }).version;
 
 export interface SitePlan {
   model: SiteModel;

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { UserError } from '../errors.js';
+import { ISOLATION } from './headers.js';
 
 /**
  * `web serve`: an exported site over HTTP with the two headers that make a page cross-origin isolated, so the
@@ -25,7 +26,7 @@ export async function serveSite(dir: string, o: { port: number; host: string }):
   }
   const realRoot = realpathSync(root);
   const server = createServer((req, res) => {
-    const headers = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp', 'x-content-type-options': 'nosniff' };
+    const headers = { ...ISOLATION, 'x-content-type-options': 'nosniff' };
     const fail = (status: number, text: string) => { res.writeHead(status, { ...headers, 'content-type': 'text/plain; charset=utf-8' }); res.end(text + '\n'); };
     if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, 'GET or HEAD only');
     let path: string;

@@ -1,8 +1,8 @@
 import { PHONE_MEMORY } from '../../estimate/browser.js';
 import { UserError } from '../../errors.js';
 import { resolveLocal } from '../../hub/resolve.js';
-import { WLLAMA_VERSION } from '../../server/routes/browserModels.js';
 import { exportSite } from '../../site/export.js';
+import { WLLAMA_VERSION } from '../../site/models.js';
 import { serveSite } from '../../site/serve.js';
 import { humanBytes } from '../../util/human.js';
 import { num, parseFlags } from '../flags.js';

@@ -1,8 +1,7 @@
 import { statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { BROWSER_CTX } from '../../estimate/browser.js';
 import { partStream } from '../../gguf/splitStream.js';
-import { type SitePlan, sitePlan } from '../../site/models.js';
+import { type SitePlan, sitePlan, WLLAMA_VERSION } from '../../site/models.js';
 import type { SiteManifest } from '../../web/siteModels.js';
 import type { Ctx, Route } from '../context.js';
 import { ApiError, sendJson } from '../http.js';
@@ -14,8 +13,6 @@ import type { ModelRegistry } from '../models.js';
  * data read from the file), so nothing is written beside the user's model. LoRA modules are not listed: the
  * browser engine would need the adapter too.
  */
-
-export const WLLAMA_VERSION = (createRequire(import.meta.url)('@wllama/wllama/package.json') as { version: string }).version;
 
 /**
  * Made once per loaded registry (reading a GGUF's header is cheap, but not per request), and made again when the

@@ -1,19 +1,12 @@
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ISOLATION, PAGE_CSP } from '../../site/headers.js';
 import type { Ctx, Route } from '../context.js';
 
 /** The browser chat page, bundled by scripts/build-web.mjs into dist/web (this file runs from dist/src/server/routes). */
 const WEB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
 
-/**
- * The page may only load its own files and talk to this server: injected markup could not fetch or run anything
- * else. The browser engine compiles WebAssembly ('wasm-unsafe-eval', not 'unsafe-eval') and runs llama.cpp in a
- * worker wllama makes from a blob: URL.
- */
-export const PAGE_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-/** Cross-origin isolation: only then do browsers give the page SharedArrayBuffer, so llama.cpp runs threads. */
-export const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
 const FILES: Record<string, { file: string; type: string; big?: boolean }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },

@@ -1,4 +1,5 @@
 import { ModelManager, Wllama, type WllamaLogger } from '@wllama/wllama';
+import { BROWSER_BATCH } from '../../estimate/browserLimits.js';
 import type { SiteModel } from '../siteModels.js';
 import { isIos, isPhone } from './memory.js';
 
@@ -11,8 +12,6 @@ import { isIos, isPhone } from './memory.js';
 const WASM = new URL('wasm/wllama.wasm', import.meta.url).href;
 /** The build for browsers without JSPI or Memory64 (Safari, older ones): wllama would fetch it from jsDelivr. */
 const COMPAT = { wasm: new URL('wasm/compat/wllama.wasm', import.meta.url).href, worker: new URL('wasm/compat/wllama.js', import.meta.url).href };
-/** Tokens per batch: the logits of one batch alone take batch × 128256 × 4 B with Llama-3's vocabulary. */
-const BATCH = 256;
 
 const quiet: WllamaLogger = { debug() {}, log() {}, warn: (...a: unknown[]) => console.warn(...a), error: (...a: unknown[]) => console.error(...a) };
 
@@ -73,7 +72,7 @@ export class BrowserEngine {
     w.setCompat(COMPAT);
     const cached = await isCached(url);
     await w.loadModelFromUrl(url, {
-      n_ctx: model.ctx, n_batch: BATCH, n_ubatch: BATCH, n_threads: plan.threads,
+      n_ctx: model.ctx, n_batch: BROWSER_BATCH, n_ubatch: BROWSER_BATCH, n_threads: plan.threads,
       progressCallback: (p: Progress) => { if (!mine.signal.aborted) onProgress(p); },
       signal: mine.signal, ...(headers ? { headers } : {}),
     }).catch(async (e: unknown) => {

@@ -5,9 +5,7 @@
  * iPhones), so a tab gets half of what the device declares, and a phone that declares nothing gets 1.5 GB.
  */
 
-/** WebAssembly's limit in wllama's build: 65536 pages of 64 KiB (estimate/browser.ts says the same for export). */
-const WASM_LIMIT = 4 * 2 ** 30;
-const PHONE = 1.5 * 2 ** 30;
+import { PHONE_MEMORY, WASM_MEMORY_LIMIT } from '../../estimate/browserLimits.js';
 
 export interface MemoryBudget {
   /** Bytes the model may take. */
@@ -32,7 +30,7 @@ export function memoryBudget(): MemoryBudget {
   const declared = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
   const phone = isPhone();
   const bytes = typeof declared === 'number' && declared > 0
-    ? Math.min(WASM_LIMIT, (declared * 2 ** 30) / 2)
-    : phone ? PHONE : WASM_LIMIT;
+    ? Math.min(WASM_MEMORY_LIMIT, (declared * 2 ** 30) / 2)
+    : phone ? PHONE_MEMORY : WASM_MEMORY_LIMIT;
   return { bytes, declared: typeof declared === 'number' ? declared : undefined, phone };
 }
