@@ -237,7 +237,8 @@ async function browserBackend(): Promise<BrowserBackend> {
     browser = new local.BrowserBackend({
       manifest: STATIC ? 'models.json' : '/web/models.json',
       onLoad: (e) => {
-        if (e.phase === 'memory') panel.memory(e.model, e.budget, () => void browser!.use(e.model.id, { anyway: true }).catch(() => {}));
+        // "Load anyway" still on screen after another model was chosen loads nothing.
+        if (e.phase === 'memory') panel.memory(e.model, e.budget, () => { if (settings.model === e.model.id) void browser!.use(e.model.id, { anyway: true }).catch(() => {}); });
         else panel.event(e);
       },
       headers: () => { const key = STATIC ? undefined : apiKey(); return key ? { authorization: `Bearer ${key}` } : undefined; },
@@ -262,7 +263,8 @@ async function showBrowserModel() {
   const cached = await b.isCached(m.id);
   if (!chosen()) return;
   if (cached) void b.use(m.id).catch(() => {});
-  else panel.idle(m, () => void b.use(m.id).catch(() => {}));
+  // A Load button still on screen after another choice (the panel is redrawn only after these awaits) loads nothing.
+  else panel.idle(m, () => { if (chosen()) void b.use(m.id).catch(() => {}); });
 }
 
 /** Where answers come from: the server, or this browser (a served page's switch; an exported site has only the browser). */

@@ -80,13 +80,17 @@ test('another model chosen while the first downloads: the chosen one is loaded, 
     await p.selectOption('#model', id(scripted));
     await p.waitForTimeout(500);
     const shown = await p.locator('#run-status').getAttribute('data-state');
-    // (The first model's progress takes the panel back within 100 ms, Load button and all: press it at once.)
     await p.selectOption('#model', id(long));
     await p.selectOption('#model', id(scripted));
-    await p.evaluate(() => new Promise<void>((ok) => {
-      const tick = () => { const b = document.querySelector<HTMLButtonElement>('#run-status[data-state="idle"] button.load'); if (b) { b.click(); ok(); } else setTimeout(tick, 5); };
+    await p.evaluate((want) => new Promise<void>((ok) => {
+      // The panel is redrawn a moment after the choice: press the Load button of the model now chosen.
+      const tick = () => {
+        const panel = document.querySelector<HTMLElement>('#run-status[data-state="idle"]');
+        const b = panel?.textContent?.includes(want) ? panel.querySelector<HTMLButtonElement>('button.load') : null;
+        if (b) { b.click(); ok(); } else setTimeout(tick, 5);
+      };
       tick();
-    }));
+    }), id(scripted));
     await settled(p);
     // Let the first model's slow download and load end.
     await p.waitForTimeout(20_000);
@@ -98,6 +102,34 @@ test('another model chosen while the first downloads: the chosen one is loaded, 
     assert.equal(live, 1, 'one model in memory: the one given up on is not left loaded beside it');
     await p.fill('#system', '');
     assert.equal(await ask(p, 'red'), ROUTES.red);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a Load button left on screen after another model was chosen loads nothing', async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  await context.addInitScript(COUNT_WORKERS);
+  const p = await context.newPage();
+  const parts: string[] = [];
+  p.on('request', (r) => { if (r.url().endsWith('.gguf')) parts.push(r.url()); });
+  try {
+    await p.goto(site.url + '/');
+    await p.waitForSelector(`#run-status[data-state="idle"]`);
+    assert.equal(await p.locator('#model').inputValue(), id(long));
+    // The person picks the other model and, before the panel is redrawn, presses the first model's Load button.
+    await p.evaluate((other) => {
+      const stale = document.querySelector<HTMLButtonElement>('#run-status button.load')!;
+      const sel = document.querySelector<HTMLSelectElement>('#model')!;
+      sel.value = other;
+      sel.dispatchEvent(new Event('change'));
+      stale.click();
+    }, id(scripted));
+    await p.waitForFunction((other) => document.querySelector('#run-status[data-state="idle"]')?.textContent?.includes(other), id(scripted));
+    await p.waitForTimeout(1500);
+    assert.deepEqual(parts, [], 'no part of either model was asked for');
+    assert.equal(await liveWorkers(p), 0, 'no engine was started');
+    assert.equal(await p.locator('#run-status').getAttribute('data-state'), 'idle');
   } finally {
     await context.close();
   }
