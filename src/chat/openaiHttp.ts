@@ -5,6 +5,7 @@
  */
 import { ContextOverflowError } from '../engine/errors.js';
 import { UserError } from '../errors.js';
+import { networkWords } from '../util/netErrors.js';
 
 export interface Endpoint {
   /** The API root, ending in "/v1/". */
@@ -56,20 +57,12 @@ export function saysContextOverflow(status: number, message: string, type?: unkn
   return (status === 400 || status === 413) && /context|too long|exceed/i.test(`${message} ${type ?? ''} ${code ?? ''}`);
 }
 
-const REACH: Record<string, string> = {
-  ECONNREFUSED: 'connection refused; is the server running?',
-  ENOTFOUND: 'no such host',
-  EAI_AGAIN: 'the host name could not be looked up',
-  ETIMEDOUT: 'the connection timed out',
-  UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
-  ECONNRESET: 'the connection was reset',
-  EHOSTUNREACH: 'the host is unreachable',
-};
-
 /** Why fetch failed, in words: undici puts the system's error (code and message) in `cause`. */
 export function networkReason(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return (cause?.code && REACH[cause.code]) ?? cause?.message ?? (e as Error).message;
+  const words = networkWords(cause?.code);
+  if (words) return cause?.code === 'ECONNREFUSED' ? `${words}; is the server running?` : words;
+  return cause?.message ?? (e as Error).message;
 }
 
 const isAbort = (e: unknown) => (e as Error)?.name === 'AbortError';

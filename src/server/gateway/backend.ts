@@ -1,6 +1,7 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { UserError } from '../../errors.js';
+import { NOT_CONNECTED, networkWords } from '../../util/netErrors.js';
 
 /**
  * One engine behind the gateway and what the gateway knows of it: whether it answers, which models it lists, how
@@ -56,13 +57,7 @@ export class BackendFailure extends Error {
 }
 
 /** Node's error codes, in words an operator reads. */
-function said(e: NodeJS.ErrnoException): string {
-  const words: Record<string, string> = {
-    ECONNREFUSED: 'connection refused', ECONNRESET: 'connection reset', ENOTFOUND: 'no such host', EAI_AGAIN: 'the host name did not resolve',
-    EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable', EPIPE: 'connection closed', ETIMEDOUT: 'timed out',
-  };
-  return (e.code && words[e.code]) ?? e.message;
-}
+const said = (e: NodeJS.ErrnoException) => networkWords(e.code) ?? e.message;
 
 export class Backend {
   readonly root: URL;
@@ -147,7 +142,7 @@ export class Backend {
         clearTimeout(connectTimer);
         if (o.signal?.aborted) { reject(o.signal.reason); return; }
         // A reused socket the backend had closed is a lost connection, not a down backend: it is retried like one.
-        const connecting = !req.reusedSocket && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code ?? '');
+        const connecting = !req.reusedSocket && NOT_CONNECTED.includes(e.code ?? '');
         const stale = req.reusedSocket && ['ECONNRESET', 'EPIPE'].includes(e.code ?? '');
         reject(new BackendFailure(said(e), connecting ? 'connect' : 'lost', stale));
       });
