@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { ask, launchBrowser } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
 import { testModel } from '../helpers/models.js';
@@ -41,6 +41,19 @@ async function menu(p: Page, open: boolean) {
   await p.evaluate((o) => document.body.classList.toggle('sidebar-open', o), open);
 }
 
+/** Wait until `done()` has held, with the page's worker count unchanged, for `ms` (at most a minute). */
+async function quiet(p: Page, done: () => boolean, ms: number) {
+  const end = Date.now() + 60_000;
+  let since = Date.now();
+  let last = await liveWorkers(p);
+  while (Date.now() < end) {
+    await p.waitForTimeout(250);
+    const now = await liveWorkers(p);
+    if (!done() || now !== last) { since = Date.now(); last = now; } else if (Date.now() - since >= ms) return;
+  }
+  throw new Error('the page did not settle within a minute');
+}
+
 async function settled(p: Page): Promise<string> {
   await p.waitForSelector('#run-status[data-state="ready"], #run-status[data-state="error"]', { timeout: 60_000 });
   return p.locator('#run-status').innerText();
@@ -67,9 +80,15 @@ test('another model chosen while the first downloads: the chosen one is loaded, 
   const p = await context.newPage();
   try {
     // The first model's parts come slowly (a big model on a phone's network), the second's at once.
-    await p.route((u) => u.pathname.includes(`/${id(long)}-`) && u.pathname.endsWith('.gguf'), async (route) => {
+    const slowParts = { open: 0 };
+    const isSlow = (u: string) => u.includes(`/${id(long)}-`) && u.endsWith('.gguf');
+    p.on('request', (r) => { if (isSlow(r.url())) slowParts.open++; });
+    const ended = (r: Request) => { if (isSlow(r.url())) slowParts.open--; };
+    p.on('requestfinished', ended);
+    p.on('requestfailed', ended);
+    await p.route((u) => isSlow(u.href), async (route) => {
       await new Promise((r) => setTimeout(r, 4000));
-      await route.continue();
+      await route.continue().catch(() => {});
     });
     await p.goto(site.url + '/');
     await p.waitForSelector('#run-status[data-state="idle"]');
@@ -92,8 +111,9 @@ test('another model chosen while the first downloads: the chosen one is loaded, 
       tick();
     }), id(scripted));
     await settled(p);
-    // Let the first model's slow download and load end.
-    await p.waitForTimeout(20_000);
+    // Let the first model's slow download end (each of its part requests answered or given up), and a load it
+    // might still start have time to make its engine.
+    await quiet(p, () => slowParts.open === 0, 3000);
     const live = await liveWorkers(p);
     assert.equal(await p.locator('#model').inputValue(), id(scripted));
     assert.match(await p.locator('#run-status').innerText(), new RegExp(`^${id(scripted)} 在本浏览器中运行`),
