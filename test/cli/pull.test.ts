@@ -191,23 +191,37 @@ test('ModelScope: --source modelscope lists and downloads through its API, check
 test('gated and missing repos, missing quants and revisions are one-line errors that say what to do', async () => {
   const h = await hub({ repos: [{ hub: 'huggingface', repo: 'meta-llama/gated', gated: true, files: [{ path: 'x.Q4_K_M.gguf', data: randomBytes(2000, 9) }] }], token: 'hf_good' });
   const env = { ...h.env };
-  // As on Hugging Face, the listing is public and the file itself is refused: the message still says what to do.
-  assertFinalError(await runCli(['pull', 'meta-llama/gated'], { env }),
-    /^llama3-zh pull: meta-llama\/gated is gated: accept its terms at http:\/\/127\.0\.0\.1:\d+\/meta-llama\/gated, then set HF_TOKEN to an access token of that account$/);
-  assertFinalError(await runCli(['pull', 'meta-llama/gated'], { env: { ...env, HF_TOKEN: 'hf_wrong' } }),
-    /^llama3-zh pull: meta-llama\/gated is gated and your HF_TOKEN has no access yet: accept its terms at http:\/\/127\.0\.0\.1:\d+\/meta-llama\/gated with that account$/);
-  const ok = await runCli(['pull', 'meta-llama/gated'], { env: { ...env, HF_TOKEN: 'hf_good' } });
-  assert.equal(ok.code, 0, ok.stderr);
-  assertOneLineError(await runCli(['pull', 'nobody/nothing'], { env }), /^llama3-zh pull: nobody\/nothing not found on Hugging Face API at .* \(if it is private, set HF_TOKEN\); check the name at /);
-  assertOneLineError(await runCli(['pull', 'nobody/nothing', '--source', 'ms'], { env }), /^llama3-zh pull: ModelScope API at .*: cannot list nobody\/nothing@master: model nobody\/nothing not exists$|not found on ModelScope/);
-  assertOneLineError(await runCli(['pull', 'meta-llama/gated:Q8_0'], { env: { ...env, HF_TOKEN: 'hf_good' } }), /^llama3-zh pull: meta-llama\/gated has no Q8_0 GGUF; it has: Q4_K_M$/);
-  assertOneLineError(await runCli(['pull', 'meta-llama/gated', '--revision', 'v9'], { env: { ...env, HF_TOKEN: 'hf_good' } }), /^llama3-zh pull: meta-llama\/gated has no revision "v9" on Hugging Face/);
-  assertOneLineError(await runCli(['pull', 'x/y', '--source', 'github']), /^llama3-zh pull: --source must be hf .* or modelscope \(got "github"\)$/);
-  assertOneLineError(await runCli(['pull', 'no-such-model']), /^llama3-zh pull: unknown model "no-such-model"; 'llama3-zh models' lists the catalog, or give owner\/name or a path$/);
-  assertOneLineError(await runCli(['pull', 'llama3.1-8b-dpo']), /^llama3-zh pull: unknown model "llama3\.1-8b-dpo" \(did you mean llama3\.1-8b-dpo-zh, llama3-8b-dpo-zh\?\); /);
-  assertOneLineError(await runCli(['pull', 'a/b/c:d']), /give a file as owner\/name:FILE or owner\/name\/FILE, not both/);
   const closed = await freePort();
-  assertOneLineError(await runCli(['pull', 'x/y'], { env: { HF_ENDPOINT: `http://127.0.0.1:${closed}` } }), /^llama3-zh pull: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); if huggingface\.co is slow or blocked where you are, set HF_ENDPOINT=https:\/\/hf-mirror\.com or use --source modelscope$/);
+  // Side by side: each has its own empty store, and one at a time they were seconds of waiting.
+  const [gatedNoToken, gatedWrong, ok, missing, missingMs, noQuant, noRev, badSource, unknown, didYouMean, both, refused] = await Promise.all([
+    runCli(['pull', 'meta-llama/gated'], { env }),
+    runCli(['pull', 'meta-llama/gated'], { env: { ...env, HF_TOKEN: 'hf_wrong' } }),
+    runCli(['pull', 'meta-llama/gated'], { env: { ...env, HF_TOKEN: 'hf_good' } }),
+    runCli(['pull', 'nobody/nothing'], { env }),
+    runCli(['pull', 'nobody/nothing', '--source', 'ms'], { env }),
+    runCli(['pull', 'meta-llama/gated:Q8_0'], { env: { ...env, HF_TOKEN: 'hf_good' } }),
+    runCli(['pull', 'meta-llama/gated', '--revision', 'v9'], { env: { ...env, HF_TOKEN: 'hf_good' } }),
+    runCli(['pull', 'x/y', '--source', 'github']),
+    runCli(['pull', 'no-such-model']),
+    runCli(['pull', 'llama3.1-8b-dpo']),
+    runCli(['pull', 'a/b/c:d']),
+    runCli(['pull', 'x/y'], { env: { HF_ENDPOINT: `http://127.0.0.1:${closed}` } }),
+  ]);
+  // As on Hugging Face, the listing is public and the file itself is refused: the message still says what to do.
+  assertFinalError(gatedNoToken,
+    /^llama3-zh pull: meta-llama\/gated is gated: accept its terms at http:\/\/127\.0\.0\.1:\d+\/meta-llama\/gated, then set HF_TOKEN to an access token of that account$/);
+  assertFinalError(gatedWrong,
+    /^llama3-zh pull: meta-llama\/gated is gated and your HF_TOKEN has no access yet: accept its terms at http:\/\/127\.0\.0\.1:\d+\/meta-llama\/gated with that account$/);
+  assert.equal(ok.code, 0, ok.stderr);
+  assertOneLineError(missing, /^llama3-zh pull: nobody\/nothing not found on Hugging Face API at .* \(if it is private, set HF_TOKEN\); check the name at /);
+  assertOneLineError(missingMs, /^llama3-zh pull: ModelScope API at .*: cannot list nobody\/nothing@master: model nobody\/nothing not exists$|not found on ModelScope/);
+  assertOneLineError(noQuant, /^llama3-zh pull: meta-llama\/gated has no Q8_0 GGUF; it has: Q4_K_M$/);
+  assertOneLineError(noRev, /^llama3-zh pull: meta-llama\/gated has no revision "v9" on Hugging Face/);
+  assertOneLineError(badSource, /^llama3-zh pull: --source must be hf .* or modelscope \(got "github"\)$/);
+  assertOneLineError(unknown, /^llama3-zh pull: unknown model "no-such-model"; 'llama3-zh models' lists the catalog, or give owner\/name or a path$/);
+  assertOneLineError(didYouMean, /^llama3-zh pull: unknown model "llama3\.1-8b-dpo" \(did you mean llama3\.1-8b-dpo-zh, llama3-8b-dpo-zh\?\); /);
+  assertOneLineError(both, /give a file as owner\/name:FILE or owner\/name\/FILE, not both/);
+  assertOneLineError(refused, /^llama3-zh pull: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); if huggingface\.co is slow or blocked where you are, set HF_ENDPOINT=https:\/\/hf-mirror\.com or use --source modelscope$/);
 });
 
 test('a repo without GGUF gives the safetensors folder: config, tokenizer and shards, not Meta\'s original/ checkpoint', async () => {

@@ -163,14 +163,26 @@ function unpermuteRows(bytes: Buffer, dims: number[], type: number, heads: numbe
   return out;
 }
 
+/**
+ * The GQA checkpoint, its reference and its f32 GGUF, made once: the negative control below rewrites that same
+ * GGUF (writing, converting and reading a checkpoint takes seconds).
+ */
+let gqaMade: Promise<{ dir: string; ref: HfModel; f32: { path: string; type: string } }> | undefined;
+function gqa() {
+  gqaMade ??= (async () => {
+    const dir = checkpoint('gqa', { layers: 2, hidden: 64, heads: 8, kvHeads: 2, ff: 128, dtype: 'bf16', seed: 9 });
+    return { dir, ref: hfForward(dir), f32: await convert(dir, { type: 'f32' }) };
+  })();
+  return gqaMade;
+}
+
 describe('a converted checkpoint computes what the Hugging Face checkpoint computes', () => {
   test('Llama-3 8B-like GQA (8 heads, 2 kv heads), bf16 → bf16 and → f32', async (t) => {
-    const dir = checkpoint('gqa', { layers: 2, hidden: 64, heads: 8, kvHeads: 2, ff: 128, dtype: 'bf16', seed: 9 });
-    const ref = hfForward(dir);
+    const { dir, ref, f32 } = await gqa();
     const bf16 = await convert(dir);
     assert.equal(bf16.type, 'BF16', 'auto keeps a bf16 checkpoint bf16');
     assertSame(t, await compare(bf16.path, ref, SHORT), BOUND.BF16);
-    const f32 = await convert(dir, { type: 'f32' });
+    assert.equal(f32.type, 'F32');
     assertSame(t, await compare(f32.path, ref, SHORT), BOUND.F32);
   });
 
@@ -232,8 +244,8 @@ describe('a converted checkpoint computes what the Hugging Face checkpoint compu
   });
 
   test('negative control: a GGUF without the q/k permutation does not match', async (t) => {
-    const dir = checkpoint('control', { layers: 2, hidden: 64, heads: 8, kvHeads: 2, ff: 128, dtype: 'bf16', seed: 9 });
-    const gguf = await convert(dir, { type: 'f32' });
+    // The GQA case's checkpoint and f32 GGUF (it was written as its own, identical checkpoint before).
+    const { dir, ref, f32: gguf } = await gqa();
     const f = readGguf(gguf.path, { skipArrays: true });
     const heads = meta<number>(f, 'llama.attention.head_count')!;
     const kvHeads = meta<number>(f, 'llama.attention.head_count_kv')!;
@@ -241,7 +253,6 @@ describe('a converted checkpoint computes what the Hugging Face checkpoint compu
     await rewriteGguf(gguf.path, wrong, (name, dims, type, b) =>
       name.endsWith('.attn_q.weight') ? unpermuteRows(b, dims, type, heads)
         : name.endsWith('.attn_k.weight') ? unpermuteRows(b, dims, type, kvHeads) : b);
-    const ref = hfForward(dir);
     const c = await compare(wrong, ref, SHORT);
     t.diagnostic(`unpermuted q/k: max |Δ log p| = ${c.maxDiff.toFixed(2)}`);
     assert.ok(c.maxDiff > 10 * BOUND.F32, String(c.maxDiff));
