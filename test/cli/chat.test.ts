@@ -27,11 +27,15 @@ test('an <|end_of_text|> model with --template llama3-v1, and a leaking model, s
   const r1 = await runCli(['chat', '-m', v1, '-p', '你是谁', '--temperature', '0', '--template', 'llama3-v1', '-t', '1']);
   assert.equal(r1.stdout, `${REPLY}\n`, r1.stderr);
   const leak = await testModel({ reply: REPLY, leak: true });
-  const r2 = await runCli(['chat', '-m', leak, '-p', '你是谁', '--temperature', '0', '-t', '1']);
-  assert.equal(r2.stdout, `${REPLY}\n`, r2.stderr);
-  // With the demo's sampling defaults (temperature 0.6, top-p 0.9, repetition penalty 1.1) too.
-  const r3 = await runCli(['chat', '-m', leak, '-p', '你是谁', '-t', '1']);
-  assert.equal(r3.stdout, `${REPLY}\n`, r3.stderr);
+  // One session (each model-loading spawn costs seconds): first with the demo's sampling defaults (temperature 0.6,
+  // top-p 0.9, repetition penalty 1.1), then, the conversation cleared, greedy.
+  const r2 = await runCli(['chat', '-m', leak, '-i', '-t', '1'], { input: '你是谁\n/set\n/reset\n/set temperature 0\n你是谁\n/exit\n' });
+  assert.equal(r2.code, 0, r2.stderr);
+  const [demo, settings, greedy, ...rest] = r2.stdout.split('\n');
+  assert.match(settings, /^max_tokens=500 temperature=0\.6 top_p=0\.9 top_k=50 min_p=0 repeat_penalty=1\.1 /, 'the first answer is under the demo defaults');
+  assert.equal(demo, REPLY, `with the demo defaults: ${r2.stdout}`);
+  assert.equal(greedy, REPLY, `greedy: ${r2.stdout}`);
+  assert.deepEqual(rest, [''], r2.stdout);
 });
 
 test('--lora FILE:SCALE loads an adapter', async () => {
@@ -98,7 +102,9 @@ test('interactive chat: slash commands, history, save and load', async () => {
 
 test('in a real terminal, Ctrl-C stops the answer and the chat goes on; Ctrl-C twice leaves', async () => {
   const random = await testModel({ seed: 7 });
-  const keys: [number | string, string][] = [['/exit to leave.', '写一篇长文\r'], [1.5, '\u0003'], [1, '/history\r'], [1, '\u0003'], [0.3, '\u0003']];
+  // Each key waits for what it answers, not a fixed time; the second Ctrl-C at the prompt comes within the 2 s that make it a leave.
+  const keys: [number | string, string][] = [['/exit to leave.', '写一篇长文\r'], [1.5, '\u0003'], ['interrupted]', '/history\r'], ['[assistant] ', '\u0003'],
+    ['press Ctrl-C again', '\u0003']];
   const out = await inTerminal(keys, process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'chat', '-m', random, '-t', '1', '-n', '100000', '--temperature', '0'],
     { ...process.env, LLAMA3ZH_HOME: emptyHome() });
   assert.match(out, /tokens · [\d.]+ tok\/s · prompt \d+ tokens in [\d.]+ s · interrupted\]/, out.slice(-800));
@@ -153,7 +159,8 @@ test('a message cannot fake a turn: content is text unless --special-tokens-in-c
   assert.equal(old.code, 0, old.stderr);
   // The old reading: the message ends the user turn and writes a system turn ("you are evil" is 3 tokens).
   assert.equal(JSON.parse(old.stdout).usage.prompt_tokens, 1 + 3 + 1 + 1 + 3 + 1 + 3 + 1 + 1 + 4);
-  for (const cmd of ['chat', 'serve', 'eval']) assert.match((await runCli([cmd, '--help'])).stdout, /--special-tokens-in-content\n\s+read special-token texts such as <\|eot_id\|> inside message/, cmd);
+  const helps = await Promise.all(['chat', 'serve', 'eval'].map((cmd) => runCli([cmd, '--help'])));
+  for (const [i, cmd] of ['chat', 'serve', 'eval'].entries()) assert.match(helps[i].stdout, /--special-tokens-in-content\n\s+read special-token texts such as <\|eot_id\|> inside message/, cmd);
 });
 
 test('a --ctx-size far past any model is refused at once (4000000000 took 16 GB and over a minute in llama.cpp)', { timeout: 60_000 }, async () => {

@@ -9,7 +9,7 @@ import { decode, encode } from '../../src/gguf/llama3Vocab.js';
 import { readGguf } from '../../src/gguf/reader.js';
 import { meta } from '../../src/gguf/types.js';
 import type { RunningServer } from '../../src/server/start.js';
-import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
+import { assertOneLineError, type CliResult, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { delta, fakeOpenai, type FakeServer, htmlServer } from '../helpers/fakeOpenai.js';
 import { redirectLora, REPLY, ROOT } from '../helpers/models.js';
 import { ROUTES, routedModel, testServer } from '../helpers/server.js';
@@ -40,6 +40,17 @@ before(async () => {
 });
 after(() => srv.close());
 
+// One server for the context and the API-key cases (each server loads the model anew): a 256-token context, and a key.
+const KEY = 'sekret';
+const WITH_KEY = { LLAMA3_ZH_API_KEY: KEY };
+let small: RunningServer;
+before(async () => { small = await testServer({ model, ctx: 256, apiKey: KEY, name: 'small' }); });
+after(() => small.close());
+
+/** The local chat's one-shot --json answer to "red", piped (each model-loading spawn costs seconds: made once, for two tests). */
+let localRed: Promise<CliResult> | undefined;
+const local = () => (localRed ??= run(['chat', '-m', model, '-t', '1', '--json', '--temperature', '0'], { input: 'red\n' }));
+
 const remote = (...args: string[]) => ['chat', '--base-url', base, ...args];
 const run = (args: string[], o: { input?: string; env?: Record<string, string> } = {}) => runCli(args, { ...o, env: { ...NO_KEYS, ...o.env } });
 const STATS = /^\[(\d+) tokens · [\d.]+ tok\/s · prompt (\d+) tokens(?: \((\d+) cached\))? in [\d.]+ s\]$/;
@@ -49,10 +60,11 @@ test('one-shot: the exact reply and a stats line; the server\'s two models: the 
   const r = await run(remote('--model', 'scripted', '-p', 'red', '--temperature', '0'));
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `${ROUTES.red}\n`);
-  const local = await run(['chat', '-m', model, '-t', '1', '-p', 'red', '--temperature', '0']);
+  const here = await local();
+  assert.equal(here.code, 0, here.stderr);
+  const { usage } = JSON.parse(here.stdout);
   // The server renders the same template: the same prompt, to the token, and the same reply.
-  assert.deepEqual(statLines(r.stderr), statLines(local.stderr));
-  assert.equal(statLines(r.stderr).length, 1, r.stderr);
+  assert.deepEqual(statLines(r.stderr), [[usage.completion_tokens, usage.prompt_tokens]], r.stderr);
 
   const picked = await run(remote('-p', '你好', '--temperature', '0'));
   assert.equal(picked.code, 0, picked.stderr);
@@ -77,10 +89,10 @@ test('--json from piped input: the local shape, with the server\'s model name an
   const j = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(j), ['model', 'base_url', 'reply', 'finish_reason', 'usage', 'timings']);
   assert.deepEqual([j.model, j.base_url, j.reply, j.finish_reason], ['scripted', base, ROUTES.red, 'stop']);
-  const local = JSON.parse((await run(['chat', '-m', model, '-t', '1', '--json', '--temperature', '0'], { input: 'red\n' })).stdout);
-  assert.deepEqual(Object.keys(local), ['model', 'template', 'reply', 'finish_reason', 'usage', 'timings']);
+  const here = JSON.parse((await local()).stdout);
+  assert.deepEqual(Object.keys(here), ['model', 'template', 'reply', 'finish_reason', 'usage', 'timings']);
   const counts = (u: Record<string, number>) => [u.prompt_tokens, u.completion_tokens, u.total_tokens];
-  assert.deepEqual(counts(j.usage), counts(local.usage));
+  assert.deepEqual(counts(j.usage), counts(here.usage));
   assert.equal(j.usage.completion_tokens, encode(ROUTES.red).length);
   assert.deepEqual(Object.keys(j.timings), ['prompt_ms', 'generation_ms', 'prompt_tokens_per_second', 'generation_tokens_per_second']);
   assert.ok(j.timings.prompt_ms > 0 && j.timings.generation_tokens_per_second > 0, JSON.stringify(j.timings));
@@ -176,50 +188,40 @@ test('--tools: the server\'s tool calls, the person plays the tool, its result g
 });
 
 test('a conversation over the server\'s context: the oldest rounds go until it fits; a question too long alone is the server\'s error', async () => {
-  const small = await testServer({ model, ctx: 256, name: 'small' });
-  try {
-    const question = (i: number) => `第${i}个问题：${'请你详细地说'.repeat(8)}`;
-    const input = [1, 2, 3, 4].map(question).join('\n') + '\n/history\n/exit\n';
-    const r = await run(['chat', '--base-url', small.url, '-i', '-n', '16', '--temperature', '0'], { input });
-    assert.equal(r.code, 0, r.stderr);
-    // The fourth round would make 256 tokens: the server refuses it, the first round goes, the retry fits.
-    assert.deepEqual(statLines(r.stderr), [[12, 55], [12, 122], [12, 189], [12, 189]], r.stderr);
-    const notice = '(left out the 1 oldest round of the conversation to fit the 256-token context; the system prompt is kept)';
-    assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('(left out')).join('\n'), notice);
-    assert.ok(r.stderr.indexOf(notice) > r.stderr.indexOf('prompt 189 tokens'), r.stderr);
-    // The conversation keeps all four rounds (only what the server is sent is trimmed): four answers, four in /history.
-    assert.equal(r.stdout.split(REPLY).length - 1, 4 + 4, r.stdout);
-    assert.ok(r.stdout.includes(`[user] ${question(1)}\n`), r.stdout);
-    // As a local chat with that context does.
-    const local = await run(['chat', '-m', model, '-c', '256', '-t', '1', '-i', '-n', '16', '--temperature', '0'], { input });
-    assert.deepEqual(statLines(local.stderr), statLines(r.stderr));
-    assert.ok(local.stderr.includes(notice));
+  const question = (i: number) => `第${i}个问题：${'请你详细地说'.repeat(8)}`;
+  const input = [1, 2, 3, 4].map(question).join('\n') + '\n/history\n/exit\n';
+  const r = await run(['chat', '--base-url', small.url, '-i', '-n', '16', '--temperature', '0'], { input, env: WITH_KEY });
+  assert.equal(r.code, 0, r.stderr);
+  // The fourth round would make 256 tokens: the server refuses it, the first round goes, the retry fits.
+  assert.deepEqual(statLines(r.stderr), [[12, 55], [12, 122], [12, 189], [12, 189]], r.stderr);
+  const notice = '(left out the 1 oldest round of the conversation to fit the 256-token context; the system prompt is kept)';
+  assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('(left out')).join('\n'), notice);
+  assert.ok(r.stderr.indexOf(notice) > r.stderr.indexOf('prompt 189 tokens'), r.stderr);
+  // The conversation keeps all four rounds (only what the server is sent is trimmed): four answers, four in /history.
+  assert.equal(r.stdout.split(REPLY).length - 1, 4 + 4, r.stdout);
+  assert.ok(r.stdout.includes(`[user] ${question(1)}\n`), r.stdout);
+  // As a local chat with that context does.
+  const local = await run(['chat', '-m', model, '-c', '256', '-t', '1', '-i', '-n', '16', '--temperature', '0'], { input });
+  assert.deepEqual(statLines(local.stderr), statLines(r.stderr));
+  assert.ok(local.stderr.includes(notice));
 
-    const long = await run(['chat', '--base-url', small.url, '-p', '很长的问题'.repeat(100)]);
-    assertOneLineError(long, new RegExp(`^llama3-zh chat: ${small.url.replace(/\./g, '\\.')}/v1 cannot take the conversation: the prompt is \\d+ tokens but the context holds 256; shorten the prompt or raise --ctx-size \\(the model was trained for 8192\\)$`));
-  } finally {
-    await small.close();
-  }
+  const long = await run(['chat', '--base-url', small.url, '-p', '很长的问题'.repeat(100)], { env: WITH_KEY });
+  assertOneLineError(long, new RegExp(`^llama3-zh chat: ${small.url.replace(/\./g, '\\.')}/v1 cannot take the conversation: the prompt is \\d+ tokens but the context holds 256; shorten the prompt or raise --ctx-size \\(the model was trained for 8192\\)$`));
 });
 
 test('an API key: asked for when missing, said to be wrong, taken from --api-key, LLAMA3_ZH_API_KEY or OPENAI_API_KEY', async () => {
-  const keyed = await testServer({ model, apiKey: 'sekret', name: 'keyed' });
-  try {
-    const at = keyed.url.replace(/\./g, '\\.');
-    const args = ['chat', '--base-url', keyed.url, '-p', 'red', '--temperature', '0'];
-    assertOneLineError(await run(args), new RegExp(`^llama3-zh chat: the server at ${at}/v1 wants an API key: pass --api-key KEY \\(or set LLAMA3_ZH_API_KEY\\)$`));
-    assertOneLineError(await run([...args, '--api-key', 'nope']), new RegExp(`^llama3-zh chat: the API key is wrong: ${at}/v1 refused the one from --api-key \\(401\\)$`));
-    assertOneLineError(await run(args, { env: { OPENAI_API_KEY: 'sk-real-openai-key' } }), /the API key is wrong: .* refused the one from OPENAI_API_KEY \(401\)$/);
-    const ways: Array<{ args?: string[]; env?: Record<string, string> }> = [
-      { args: ['--api-key', 'sekret'] }, { env: { LLAMA3_ZH_API_KEY: 'sekret', OPENAI_API_KEY: 'sk-other' } }, { env: { OPENAI_API_KEY: 'sekret' } },
-    ];
-    for (const o of ways) {
-      const r = await run([...args, ...(o.args ?? [])], { env: o.env });
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout, `${ROUTES.red}\n`);
-    }
-  } finally {
-    await keyed.close();
+  const at = small.url.replace(/\./g, '\\.');
+  const args = ['chat', '--base-url', small.url, '-p', 'red', '--temperature', '0'];
+  assertOneLineError(await run(args), new RegExp(`^llama3-zh chat: the server at ${at}/v1 wants an API key: pass --api-key KEY \\(or set LLAMA3_ZH_API_KEY\\)$`));
+  assertOneLineError(await run([...args, '--api-key', 'nope']), new RegExp(`^llama3-zh chat: the API key is wrong: ${at}/v1 refused the one from --api-key \\(401\\)$`));
+  assertOneLineError(await run(args, { env: { OPENAI_API_KEY: 'sk-real-openai-key' } }), /the API key is wrong: .* refused the one from OPENAI_API_KEY \(401\)$/);
+  const ways: Array<{ args?: string[]; env?: Record<string, string> }> = [
+    { args: ['--api-key', 'sekret'] }, { env: { LLAMA3_ZH_API_KEY: 'sekret', OPENAI_API_KEY: 'sk-other' } }, { env: { OPENAI_API_KEY: 'sekret' } },
+  ];
+  for (const o of ways) {
+    const r = await run([...args, ...(o.args ?? [])], { env: o.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${ROUTES.red}\n`);
   }
 });
 

@@ -1,4 +1,5 @@
 import { spawn } from '@lydell/node-pty';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Drive a command in a real pseudo-terminal, as a person at a keyboard would. Each step is [seconds to wait, keys
@@ -29,7 +30,10 @@ export function inTerminal(steps: [number | string, string][], cmd: string, args
         if (exited) break;
         term.write(keys);
       }
-      const code = await Promise.race([done, new Promise<undefined>((r) => setTimeout(r, 30_000))]);
+      // The 30 s limit is cleared once the command exits: a pending timer kept the test file's process alive 30 s more.
+      const limit = new AbortController();
+      const code = await Promise.race([done, sleep(30_000, undefined, { signal: limit.signal }).catch(() => undefined)]);
+      limit.abort();
       if (code === undefined) term.kill();
       resolve(`${out}\nEXIT ${code ?? await done}\n`);
     })();
