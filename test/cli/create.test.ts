@@ -4,13 +4,31 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { assertOneLineError, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
+import { assertOneLineError, type CliResult, cleanEnv, emptyHome, runCli } from '../helpers/cli.js';
 import { REPLY, ROOT, testModel } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'create-cli-'));
 const SYSTEM = '你是小助手，回答要简短。';
 const messages = join(dir, 'messages.json');
 writeFileSync(messages, JSON.stringify([{ role: 'user', content: '你是谁' }]));
+
+/**
+ * The source GGUF asked by hand with --system SYSTEM and with no system prompt: the prompt lengths a created model
+ * with SYSTEM recorded must match (create and serve both compare with them). -p writes nothing and the answers are
+ * greedy, so one pair of runs (each a model load) serves every test that asks; a test run alone makes its own.
+ */
+const byHandRuns = new Map<string, Promise<[CliResult, CliResult]>>();
+function askByHand(src: string, env: Record<string, string>): Promise<[CliResult, CliResult]> {
+  let p = byHandRuns.get(src);
+  if (!p) {
+    p = Promise.all([
+      runCli(['chat', '-m', src, '-s', SYSTEM, '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
+      runCli(['chat', '-m', src, '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
+    ]);
+    byHandRuns.set(src, p);
+  }
+  return p;
+}
 
 /** A store with nothing in it but what a test puts there. */
 function home() {
@@ -47,14 +65,16 @@ test('create from a GGUF with a system prompt: ls shows it, chat and template re
   // The real llama.cpp answers, from a prompt as long as the GGUF's with --system given by hand, longer than without.
   // The four chats only read the store (-p writes nothing): run side by side, as a CLI start and a model load are
   // most of each one's time; checked in order below.
-  const [chat, bySystemRun, bareRun, ownRun] = await Promise.all([
+  const [chat, [bySystemRun, bareRun], ownRun] = await Promise.all([
     runCli(['chat', '-m', 'zh-helper', '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
-    runCli(['chat', '-m', src, '-s', SYSTEM, '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
-    runCli(['chat', '-m', src, '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
+    askByHand(src, env),
     // A system prompt given to chat wins over the recorded one.
     runCli(['chat', '-m', 'zh-helper', '-s', 'x', '-p', '你是谁', '--temperature', '0', '-t', '1', '--json'], { env }),
   ]);
   assert.equal(chat.code, 0, chat.stderr);
+  assert.equal(bySystemRun.code, 0, bySystemRun.stderr);
+  assert.equal(bareRun.code, 0, bareRun.stderr);
+  assert.equal(ownRun.code, 0, ownRun.stderr);
   const a = JSON.parse(chat.stdout);
   assert.equal(a.reply, REPLY);
   const bySystem = JSON.parse(bySystemRun.stdout);
@@ -243,8 +263,9 @@ test('serve NAME answers as NAME with the recorded system prompt; a request\'s o
     assert.equal(a.model, 'zh-served');
     assert.equal(a.choices[0].message.content, REPLY);
     const own = await ask([{ role: 'system', content: 'x' }, { role: 'user', content: '你是谁' }]);
-    const bare = JSON.parse((await runCli(['chat', '-m', src, '-p', '你是谁', '-t', '1', '--json'], { env })).stdout);
-    const withSystem = JSON.parse((await runCli(['chat', '-m', src, '-s', SYSTEM, '-p', '你是谁', '-t', '1', '--json'], { env })).stdout);
+    const [withSystemRun, bareRun] = await askByHand(src, env);
+    const bare = JSON.parse(bareRun.stdout);
+    const withSystem = JSON.parse(withSystemRun.stdout);
     assert.equal(a.usage.prompt_tokens, withSystem.usage.prompt_tokens);
     assert.equal(own.usage.prompt_tokens, bare.usage.prompt_tokens + 6);
     // The simple API (POST /) uses the recorded system prompt too, not the demo's own default.

@@ -47,8 +47,13 @@ function refF16(x: number): number {
   if (e > 15) return sign | 0x7c00;
   return sign | ((e + 15) << 10) | m;
 }
-const bf16Of = (x: number) => { const b = Buffer.alloc(4); b.writeFloatLE(x); return b.readUInt16LE(2); };
-const fromBf16 = (h: number) => { const b = Buffer.alloc(4); b.writeUInt16LE(h, 2); return b.readFloatLE(0); };
+// One shared f32 cell seen as two u16 halves (little-endian: [1] is the high half), not a Buffer per value: the
+// checkpoints here hold 8-16M values each, and a Buffer per value was most of every conversion test's time.
+const cellF32 = new Float32Array(1);
+const cellU16 = new Uint16Array(cellF32.buffer);
+/** The high half of x's f32 bits (truncation, the test's own bf16 of a value it then stores exactly). */
+const bf16Of = (x: number) => { cellF32[0] = x; return cellU16[1]; };
+const fromBf16 = (h: number) => { cellU16[0] = 0; cellU16[1] = h; return cellF32[0]; };
 
 /** Values exactly representable in the dtype, so the checkpoint holds exactly them. */
 function values(rng: Rng, count: number, dtype: Dtype, scale = 0.05): Float32Array {
@@ -63,9 +68,9 @@ function f16ToNumber(h: number) { const e = (h >> 10) & 31, m = h & 1023, s = h 
 
 function encode(v: Float32Array, dtype: Dtype): Buffer {
   if (dtype === 'F32') return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  const b = Buffer.alloc(v.length * 2);
-  for (let i = 0; i < v.length; i++) b.writeUInt16LE(dtype === 'BF16' ? bf16Of(v[i]) : refF16(v[i]), i * 2);
-  return b;
+  const bits = new Uint16Array(v.length); // little-endian, as safetensors stores them
+  for (let i = 0; i < v.length; i++) bits[i] = dtype === 'BF16' ? bf16Of(v[i]) : refF16(v[i]);
+  return Buffer.from(bits.buffer);
 }
 
 function writeSafetensors(path: string, ts: Array<{ name: string; dtype: string; shape: number[]; data: Buffer }>) {

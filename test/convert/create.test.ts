@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readSync, openSync, closeSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readSync, openSync, closeSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -21,6 +21,8 @@ const root = mkdtempSync(join(tmpdir(), 'create-'));
 const SHAPE = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, ff: 128 } as const;
 const hf = join(root, 'my-sft');
 writeTinyLlama(hf, { ...SHAPE, dtype: 'bf16', seed: 7, instruct: true });
+/** The folder's files, as a hub serves them. */
+const filesOf = (d: string) => readdirSync(d).map((f) => ({ path: f, data: readFileSync(join(d, f)) }));
 const hubs: Awaited<ReturnType<typeof startHub>>[] = [];
 after(async () => { for (const h of hubs) await h.close(); });
 
@@ -102,9 +104,8 @@ test('chat --yes on a Hugging Face folder converts it once to Q4_K_M; the next r
 });
 
 test('pull of a catalog model with only safetensors weights, then chat: converted once, kept beside the folder, rm removes both', async () => {
-  const dir = join(root, 'shenzhi');
-  writeTinyLlama(dir, { ...SHAPE, dtype: 'bf16', seed: 10, instruct: true });
-  const h = await startHub({ repos: [{ hub: 'huggingface', repo: 'shenzhi-wang/Llama3-8B-Chinese-Chat', files: readdirSync(dir).map((f) => ({ path: f, data: readFileSync(join(dir, f)) })) }] });
+  // The hub serves the first test's folder (a checkpoint of the same shape; only the hub's copy is used here).
+  const h = await startHub({ repos: [{ hub: 'huggingface', repo: 'shenzhi-wang/Llama3-8B-Chinese-Chat', files: filesOf(hf) }] });
   hubs.push(h);
   const home = emptyHome();
   const env = { ...h.env, LLAMA3ZH_HOME: home };
@@ -133,6 +134,32 @@ test('pull of a catalog model with only safetensors weights, then chat: converte
   assert.equal(rm.code, 0, rm.stderr);
   assert.equal(existsSync(repo), false);
 });
+
+/**
+ * A 256-wide model with the full vocabulary (~130 MB of bf16), big enough that a conversion or quantization of it is
+ * still running when its first progress line comes; both Ctrl-C cases only read it, so it is written once.
+ */
+let big: string | undefined;
+function bigCheckpoint(): string {
+  if (big === undefined) {
+    big = join(root, 'big');
+    writeTinyLlama(big, { layers: 2, hidden: 256, heads: 4, kvHeads: 2, ff: 512, dtype: 'bf16', seed: 12, instruct: true });
+  }
+  return big;
+}
+
+/**
+ * Two GGUFs hold the same model: the same tensors (names, types, shapes) with the same bytes, and the same metadata
+ * but for the general.* names derived from the file's own name. Checks of the files, not a chat (a model load) each.
+ */
+function assertSameModel(a: string, b: string) {
+  const [fa, fb] = [readGguf(a), readGguf(b)];
+  const meta = (f: ReturnType<typeof readGguf>) => [...f.metadata.values()].filter((k) => !/^general\.(name|basename|finetune|size_label)$/.test(k.key));
+  assert.deepEqual(meta(fb), meta(fa), `metadata of ${b} vs ${a}`);
+  assert.deepEqual(fb.tensors.map((t) => [t.name, t.type, t.dims]), fa.tensors.map((t) => [t.name, t.type, t.dims]), `tensors of ${b} vs ${a}`);
+  const [da, db] = [readFileSync(a).subarray(fa.dataOffset), readFileSync(b).subarray(fb.dataOffset)];
+  assert.ok(da.equals(db), `the tensor data of ${b} differs from ${a}'s`);
+}
 
 /** The f32 values of a tensor of a GGUF. */
 function ggufF32(path: string, name: string): Float32Array {
@@ -195,9 +222,8 @@ test('create --adapter merges a PEFT LoRA: W + (alpha/r)·B·A in the stored mod
 });
 
 test('Ctrl-C during create leaves no entry and no file', async () => {
-  // Big enough (a 256-wide model with the full vocabulary: ~130 MB of bf16) that the conversion is still running.
-  const big = join(root, 'big');
-  writeTinyLlama(big, { layers: 2, hidden: 256, heads: 4, kvHeads: 2, ff: 512, dtype: 'bf16', seed: 12, instruct: true });
+  // Big enough that the conversion is still running.
+  const big = bigCheckpoint();
   const home = emptyHome();
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'create', 'big', '--from', big, '--quantize', 'q8_0'], {
     env: { ...cleanEnv(), LLAMA3ZH_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'],
@@ -220,8 +246,7 @@ test('Ctrl-C during create leaves no entry and no file', async () => {
 
 test('Ctrl-C while create quantizes a GGUF leaves no file and no folder', async () => {
   // A 135 MiB F16 GGUF (the full vocabulary), made first; its quantization to Q4_K_M is interrupted as it starts.
-  const big = join(root, 'big-q');
-  writeTinyLlama(big, { layers: 2, hidden: 256, heads: 4, kvHeads: 2, ff: 512, dtype: 'bf16', seed: 13, instruct: true });
+  const big = bigCheckpoint();
   const home = emptyHome();
   assert.equal((await runCli(['create', 'big-f16', '--from', big, '--quantize', 'f16'], { env: { LLAMA3ZH_HOME: home } })).code, 0);
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'create', 'big-q4', '--from', 'big-f16', '--quantize', 'q4_k_m', '-t', '1'], {
@@ -242,8 +267,7 @@ test('Ctrl-C while create quantizes a GGUF leaves no file and no folder', async 
 });
 
 test('a catalog LoRA (llama3-8b-doc2markmap-lora): pulled, its base pulled and converted, the adapter applied at load time', async () => {
-  const base = join(root, 'sft-zh');
-  writeTinyLlama(base, { ...SHAPE, dtype: 'bf16', seed: 13, instruct: true });
+  const base = hf; // served by the hub, which is all this test reads of it
   const adapter = join(root, 'doc2markmap');
   mkdirSync(adapter, { recursive: true });
   const rng = new Rng(21);
@@ -255,10 +279,9 @@ test('a catalog LoRA (llama3-8b-doc2markmap-lora): pulled, its base pulled and c
     { name: `base_model.model.model.layers.${l}.self_attn.o_proj.lora_A.weight`, dtype: 'F32' as const, dense: randomDense(rng, [8, 64], 2) },
     { name: `base_model.model.model.layers.${l}.self_attn.o_proj.lora_B.weight`, dtype: 'F32' as const, dense: randomDense(rng, [64, 8], 2) },
   ]));
-  const files = (d: string) => readdirSync(d).map((f) => ({ path: f, data: readFileSync(join(d, f)) }));
   const h = await startHub({ repos: [
-    { hub: 'modelscope', repo: 'baicai003/llama-3-8b-Instruct-chinese_v2', files: files(base) },
-    { hub: 'modelscope', repo: 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora', files: files(adapter) },
+    { hub: 'modelscope', repo: 'baicai003/llama-3-8b-Instruct-chinese_v2', files: filesOf(base) },
+    { hub: 'modelscope', repo: 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora', files: filesOf(adapter) },
   ] });
   hubs.push(h);
   const home = emptyHome();
@@ -296,8 +319,9 @@ test('a catalog LoRA (llama3-8b-doc2markmap-lora): pulled, its base pulled and c
 });
 
 test('on a terminal, chat asks before converting a folder: no converts nothing, yes converts and chats', async () => {
+  // A copy of the first test's folder under this name (the name is what the prompts show).
   const dir = join(root, 'tty-sft');
-  writeTinyLlama(dir, { ...SHAPE, dtype: 'bf16', seed: 14, instruct: true });
+  cpSync(hf, dir, { recursive: true });
   const home = emptyHome();
   const env = { ...cleanEnv(), LLAMA3ZH_HOME: home };
   const args = [join(ROOT, 'bin', 'llama3-zh.js'), 'chat', '-m', dir, '-t', '1'];
@@ -312,8 +336,7 @@ test('on a terminal, chat asks before converting a folder: no converts nothing, 
 });
 
 test('a catalog LoRA with modules_to_save (a trained norm) is merged into a model of its own, as create --adapter merges it', async () => {
-  const base = join(root, 'sft-zh-2');
-  writeTinyLlama(base, { ...SHAPE, dtype: 'bf16', seed: 15, instruct: true });
+  const base = hf; // served by the hub, which is all this test reads of it
   const adapter = join(root, 'doc2markmap-norm');
   mkdirSync(adapter, { recursive: true });
   const rng = new Rng(22);
@@ -326,10 +349,9 @@ test('a catalog LoRA with modules_to_save (a trained norm) is merged into a mode
     { name: 'base_model.model.model.layers.0.self_attn.o_proj.lora_B.weight', dtype: 'F32' as const, dense: randomDense(rng, [64, 8], 2) },
     { name: 'base_model.model.model.norm.weight', dtype: 'F32' as const, dense: randomDense(rng, [64], 0.5, 1) },
   ]);
-  const files = (d: string) => readdirSync(d).map((f) => ({ path: f, data: readFileSync(join(d, f)) }));
   const h = await startHub({ repos: [
-    { hub: 'modelscope', repo: 'baicai003/llama-3-8b-Instruct-chinese_v2', files: files(base) },
-    { hub: 'modelscope', repo: 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora', files: files(adapter) },
+    { hub: 'modelscope', repo: 'baicai003/llama-3-8b-Instruct-chinese_v2', files: filesOf(base) },
+    { hub: 'modelscope', repo: 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora', files: filesOf(adapter) },
   ] });
   hubs.push(h);
   const home = emptyHome();
@@ -343,14 +365,16 @@ test('a catalog LoRA with modules_to_save (a trained norm) is merged into a mode
     'baicai003/llama-3-8b-Instruct-chinese_v2', 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora', 'shareAI/llama3-instruct-8b-cn-doc2markmap-lora:Q4_K_M',
   ]);
   // The same model create makes from the two folders.
+  // The model chat made and answered with (the same file serves every later chat, as `second` shows) is what create
+  // makes: compared as files, tensor bytes and metadata, which a chat of `merged` (another model load) showed less of.
   const byCreate = await runCli(['create', 'merged', '--from', dirnameOf(ls[0].path), '--adapter', dirnameOf(ls[1].path), '--quantize', 'q4_k_m'], { env });
   assert.equal(byCreate.code, 0, byCreate.stderr);
-  // Two chats that find everything made and write nothing: side by side, checked in order below.
-  const [again, second] = await Promise.all([
-    runCli(['chat', '-m', 'merged', ...chatArgs], { env }),
-    runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env }),
-  ]);
-  assert.equal(JSON.parse(again.stdout).reply, JSON.parse(chat.stdout).reply);
+  const made = (JSON.parse((await runCli(['ls', '--json'], { env })).stdout) as { name: string; path: string }[]).find((m) => m.name === 'merged')!;
+  assertSameModel(ls[2].path, made.path);
+  // The next chat finds everything made and writes nothing.
+  const second = await runCli(['chat', '-m', 'llama3-8b-doc2markmap-lora', ...chatArgs], { env });
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(JSON.parse(second.stdout).model, ls[2].path);
   assert.doesNotMatch(second.stderr, /merging|convert/);
   assert.equal(JSON.parse(second.stdout).reply, JSON.parse(chat.stdout).reply);
 });

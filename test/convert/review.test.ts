@@ -23,6 +23,9 @@ let n = 0;
 const fresh = (name: string) => join(root, `${name}-${n++}`);
 const tiny = (extra: Record<string, unknown> = {}) =>
   writeTinyLlama(fresh('m'), { layers: 1, hidden: 32, heads: 2, kvHeads: 1, ff: 64, dtype: 'bf16', seed: 7, instruct: true, ...extra });
+/** tiny() for the tests that only read the folder: the same checkpoint, written once for all of them. */
+let shared: ReturnType<typeof tiny> | undefined;
+const tinyReadOnly = () => (shared ??= tiny());
 
 function editConfig(dir: string, patch: Record<string, unknown>) {
   const p = join(dir, 'config.json');
@@ -55,7 +58,7 @@ function adapter(vocab: number, hidden: number) {
 }
 
 test('--out may not be the adapter\'s own file: the adapter is left as it was (before, the GGUF replaced it)', async () => {
-  const m = tiny();
+  const m = tinyReadOnly();
   const ad = adapter(128256, 32);
   const weights = join(ad, 'adapter_model.safetensors');
   const before = readFileSync(weights);
@@ -70,7 +73,7 @@ test('--out may not be the adapter\'s own file: the adapter is left as it was (b
 });
 
 test('a modules_to_save tensor streams from the adapter file (never whole in f32) and its bytes land unchanged', async () => {
-  const m = tiny();
+  const m = tinyReadOnly();
   const ad = adapter(128256, 32);
   const hook = mergeHook(readPeftAdapter(ad), readLlamaModel(m.dir).shape);
   for (const rep of hook.replacements!.values()) {
@@ -91,7 +94,7 @@ test('a modules_to_save tensor streams from the adapter file (never whole in f32
 });
 
 test('an activated LoRA (aLoRA): the LoRA GGUF carries adapter.alora.invocation_tokens; a merge is refused', async () => {
-  const m = tiny();
+  const m = tinyReadOnly();
   const ad = adapter(128256, 32);
   // A runtime LoRA cannot carry lm_head; keep only the q_proj pair.
   const st = join(ad, 'adapter_model.safetensors');
@@ -129,7 +132,7 @@ test('a checkpoint with more layers than num_hidden_layers says the config and t
 });
 
 test('LoRA --type bf16 / f16 encode NaNs as gguf-py does (bf16 quiet bit 6 of the high half; numpy f16 payload)', async () => {
-  const m = tiny();
+  const m = tinyReadOnly();
   const dir = fresh('nan');
   mkdirSync(dir);
   writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['v_proj'] }));
@@ -209,7 +212,9 @@ test('a merge streams its tensors a chunk of rows at a time (applyRows), byte fo
 });
 
 test('SIGTERM during a conversion: exit 143 (128 + 15, not SIGINT\'s 130), no output and no temp file', async () => {
-  const m = writeTinyLlama(fresh('m'), { layers: 1, hidden: 512, heads: 8, kvHeads: 4, ff: 64, dtype: 'bf16', seed: 7 });
+  // Big enough (two 128256 × 256 matrices, 125 MiB of bf16) that the conversion is still running when the first
+  // stderr line comes; convert.test's Ctrl-C case needs only 128 wide.
+  const m = writeTinyLlama(fresh('m'), { layers: 1, hidden: 256, heads: 8, kvHeads: 4, ff: 64, dtype: 'bf16', seed: 7 });
   const dir = fresh('sigterm');
   mkdirSync(dir);
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'llama3-zh.js'), 'convert', m.dir, '--out', join(dir, 'o.gguf')], { env: { ...cleanEnv(), LLAMA3ZH_HOME: emptyHome() }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -222,7 +227,7 @@ test('SIGTERM during a conversion: exit 143 (128 + 15, not SIGINT\'s 130), no ou
 });
 
 test('LoRA --type q8_0 as convert_lora_to_gguf: lora_a in Q8_0, lora_b (rows r long, not whole 32-blocks) in F16', async () => {
-  const m = tiny();
+  const m = tinyReadOnly();
   const dir = fresh('q8');
   mkdirSync(dir);
   writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['v_proj'] }));

@@ -26,10 +26,21 @@ export function randomDense(rng: Rng, shape: number[], a: number, center = 0): D
   return { shape, values };
 }
 
+// One shared f32 cell and its bits, not two typed arrays per value: adapters here carry 4M-value tensors.
+const cellF32 = new Float32Array(1);
+const cellU32 = new Uint32Array(cellF32.buffer);
+
 /** bf16 bits of an f32, round to nearest even (as torch does). */
 function bf16(v: number): number {
-  const u = new Uint32Array(new Float32Array([v]).buffer)[0];
+  cellF32[0] = v;
+  const u = cellU32[0];
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** The f32 whose high half is these bf16 bits. */
+function fromBf16(h: number): number {
+  cellU32[0] = h << 16;
+  return cellF32[0];
 }
 
 /** A safetensors file from the format's description: u64 header length, JSON header, tensor bytes back to back. */
@@ -53,7 +64,7 @@ export function writeSafetensors(path: string, tensors: Array<{ name: string; dt
 
 /** Round f32 values through bf16 (what a BF16 adapter file holds). */
 export function roundBf16(d: Dense): Dense {
-  const v = Float32Array.from(d.values, (x) => new Float32Array(new Uint32Array([bf16(x) << 16]).buffer)[0]);
+  const v = Float32Array.from(d.values, (x) => fromBf16(bf16(x)));
   return { shape: d.shape, values: v };
 }
 
