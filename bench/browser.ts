@@ -77,10 +77,13 @@ async function main() {
   const browser = await launchBrowser();
   try {
     const engine = await loadEngine({ modelPath: path, threads, contextSize: 512, parallel: 1, gpu: false });
+    // The native runs just before and after a browser run ask the same question: without a mark of its own each
+    // time, the second would find its whole prompt in the engine's cache and time a one-token prefill.
+    let asked = 0;
     const native: Side = {
       name: `native (${threads} threads)`, samples: [],
       run: async (i) => {
-        const r = await engine.generate({ prompt: engine.tokenize(chatPrompt(question(i)), true), maxTokens: TOKENS, ignoreEndOfGeneration: true });
+        const r = await engine.generate({ prompt: engine.tokenize(chatPrompt(`${++asked}. ${question(i)}`), true), maxTokens: TOKENS, ignoreEndOfGeneration: true });
         // generationTokensPerSecond is our engine's own wall clock, first token to last: the same as `wall`.
         const decode = r.timings.generationTokensPerSecond;
         return { decode, prefill: r.timings.promptTokensPerSecond, promptTokens: r.usage.promptTokens, wall: decode };
