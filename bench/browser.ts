@@ -30,7 +30,10 @@ const threads = availableParallelism();
 // A prompt of ~30 tokens, so prefill is one batch and not a few tokens (wasm prefill is slow: ~2 tok/s here);
 // a different one each round, so no side gets it from a cache.
 const QUESTIONS = ['写一首关于春天的诗', '解释一下量子力学', '讲个笑话吧', '今天天气怎么样', '介绍一下长城的历史'];
-const question = (i: number) => `${QUESTIONS[i % QUESTIONS.length]}。请用中文回答，分三段，每段写两三句话。`;
+// Each run, on every side, gets a mark of its own: the native runs just before and after a browser run ask the
+// same question, and the second would find its whole prompt in the engine's cache and time a one-token prefill.
+let asked = 0;
+const question = (i: number) => `${String(++asked).padStart(3, '0')}. ${QUESTIONS[i % QUESTIONS.length]}。请用中文回答，分三段，每段写两三句话。`;
 const chatPrompt = (q: string) => `<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${q}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`;
 
 /** decode and prefill tok/s by llama.cpp's clocks; `wall`: decode tok/s as the caller sees the tokens arrive */
@@ -77,13 +80,10 @@ async function main() {
   const browser = await launchBrowser();
   try {
     const engine = await loadEngine({ modelPath: path, threads, contextSize: 512, parallel: 1, gpu: false });
-    // The native runs just before and after a browser run ask the same question: without a mark of its own each
-    // time, the second would find its whole prompt in the engine's cache and time a one-token prefill.
-    let asked = 0;
     const native: Side = {
       name: `native (${threads} threads)`, samples: [],
       run: async (i) => {
-        const r = await engine.generate({ prompt: engine.tokenize(chatPrompt(`${++asked}. ${question(i)}`), true), maxTokens: TOKENS, ignoreEndOfGeneration: true });
+        const r = await engine.generate({ prompt: engine.tokenize(chatPrompt(question(i)), true), maxTokens: TOKENS, ignoreEndOfGeneration: true });
         // generationTokensPerSecond is our engine's own wall clock, first token to last: the same as `wall`.
         const decode = r.timings.generationTokensPerSecond;
         return { decode, prefill: r.timings.promptTokensPerSecond, promptTokens: r.usage.promptTokens, wall: decode };

@@ -4,14 +4,15 @@
  */
 const WORDS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
+  ECONNRESET: 'the connection was reset',
   ENOTFOUND: 'no such host',
-  EAI_AGAIN: 'the host name did not resolve',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  EPIPE: 'connection closed',
-  ETIMEDOUT: 'timed out',
-  UND_ERR_CONNECT_TIMEOUT: 'timed out',
+  EAI_AGAIN: 'the host name could not be looked up',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  EPIPE: 'the connection was closed',
+  ETIMEDOUT: 'the connection timed out',
+  // undici's (fetch) name for a connect that timed out.
+  UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
 };
 
 /** The words for `code`, or undefined for a code without any. */

@@ -282,7 +282,8 @@ test('gateway: streaming passes through unbuffered: the first piece arrives befo
   const first = performance.now() - t0;
   assert.match(String((await lines.next()).value), /二/);
   const second = performance.now() - t0;
-  assert.ok(first < 400 && second >= 550, `first piece at ${first.toFixed(0)} ms, second at ${second.toFixed(0)} ms`);
+  // Relative, not to the clock: a busy machine delays both pieces, a buffering gateway sends them together.
+  assert.ok(second - first >= 300, `first piece at ${first.toFixed(0)} ms, second at ${second.toFixed(0)} ms`);
   g.child.kill('SIGKILL');
   slow.server.close();
 });
