@@ -8,7 +8,6 @@ import { type Term } from './terms.js';
  * read into the wasm heap (no mmap there), so they count whole, beside the KV cache and the compute buffer.
  */
 
-export { BROWSER_BATCH, PHONE_MEMORY, WASM_MEMORY_LIMIT };
 /** The page's context: smaller than a server's default, its KV cache is in the tab's 4 GiB too. */
 export const BROWSER_CTX = 4096;
 /** The engine's own code, stacks and heap slack (the wasm module is 10 MB; its heap grows in steps). */

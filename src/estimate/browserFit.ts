@@ -1,4 +1,5 @@
-import { BROWSER_CTX, browserNeed, PHONE_MEMORY, WASM_MEMORY_LIMIT } from './browser.js';
+import { BROWSER_CTX, browserNeed } from './browser.js';
+import { PHONE_MEMORY, WASM_MEMORY_LIMIT } from './browserLimits.js';
 import { findQuant } from './inference.js';
 import { countParams, type ModelShape, NAMED_SHAPES, shapeFromParams } from './shape.js';
 

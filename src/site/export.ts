@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { PHONE_MEMORY, WASM_MEMORY_LIMIT } from '../estimate/browser.js';
+import { PHONE_MEMORY, WASM_MEMORY_LIMIT } from '../estimate/browserLimits.js';
 import { UserError } from '../errors.js';
 import { writeSplit } from '../gguf/splitStream.js';
 import { humanBytes } from '../util/human.js';

@@ -1,4 +1,5 @@
-import { BROWSER_CTX, browserNeed, PHONE_MEMORY, WASM_MEMORY_LIMIT } from '../../estimate/browser.js';
+import { BROWSER_CTX, browserNeed } from '../../estimate/browser.js';
+import { PHONE_MEMORY, WASM_MEMORY_LIMIT } from '../../estimate/browserLimits.js';
 import { type BrowserFit } from '../../estimate/browserFit.js';
 import { findQuant } from '../../estimate/inference.js';
 import { countParams, NAMED_SHAPES } from '../../estimate/shape.js';

@@ -1,4 +1,4 @@
-import { PHONE_MEMORY } from '../../estimate/browser.js';
+import { PHONE_MEMORY } from '../../estimate/browserLimits.js';
 import { UserError } from '../../errors.js';
 import { resolveLocal } from '../../hub/resolve.js';
 import { exportSite } from '../../site/export.js';

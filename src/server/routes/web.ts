@@ -7,7 +7,6 @@ import type { Ctx, Route } from '../context.js';
 /** The browser chat page, bundled by scripts/build-web.mjs into dist/web (this file runs from dist/src/server/routes). */
 const WEB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
 
-
 const FILES: Record<string, { file: string; type: string; big?: boolean }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/assets/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
